@@ -1,0 +1,2 @@
+/* sx_dict.c — (being written) */
+#include "sx_dict.h"

@@ -1,0 +1,44 @@
+/* sx_dict.h — immutable dicts keyed by strings.
+ *
+ * A dict value is never modified after it is built: assoc and dissoc return
+ * a new dict sharing structure with the old one, in O(log n) or better.
+ * Iteration (and therefore keys, printing and equality) follows the keys'
+ * byte order, so equal dicts always iterate identically however they were
+ * built. Small dicts are stored compactly.
+ *
+ * All functions taking a key require an SX string; callers check types.
+ */
+#ifndef SX_DICT_H
+#define SX_DICT_H
+
+#include "sx_value.h"
+
+sx_val sx_dict_empty(void);
+static inline bool sx_is_dict(sx_val v) { return sx_is(v, SX_T_DICT); }
+
+size_t sx_dict_count(sx_val d);
+/* The value stored under key, or SX_UNDEF when absent. */
+sx_val sx_dict_lookup(sx_val d, sx_val key);
+static inline sx_val sx_dict_get(sx_val d, sx_val key, sx_val dflt) {
+  sx_val v = sx_dict_lookup(d, key);
+  return v == SX_UNDEF ? dflt : v;
+}
+static inline bool sx_dict_has(sx_val d, sx_val key) {
+  return sx_dict_lookup(d, key) != SX_UNDEF;
+}
+sx_val sx_dict_assoc(sx_val d, sx_val key, sx_val val);
+sx_val sx_dict_dissoc(sx_val d, sx_val key);
+
+/* In-order iteration. The iterator may allocate (GC) scratch space. */
+typedef struct sx_dict_iter {
+  sx_val *pairs; /* k0 v0 k1 v1 ... in key order */
+  size_t n, i;
+} sx_dict_iter;
+void sx_dict_iter_init(sx_dict_iter *it, sx_val d);
+bool sx_dict_iter_next(sx_dict_iter *it, sx_val *key, sx_val *val);
+
+sx_val sx_dict_keys(sx_val d); /* list of keys in byte order */
+sx_val sx_dict_vals(sx_val d); /* values in key order */
+bool sx_dict_equal(sx_val a, sx_val b); /* same keys, sx_equal values */
+
+#endif

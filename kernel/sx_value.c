@@ -1,0 +1,273 @@
+/* sx_value.c — allocation, constructors, interning and generic equality
+ * for SX values (see sx_value.h for the representation). */
+#include "sx_value.h"
+#include "sx_dict.h"
+
+#include <gc.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- allocation ----------------------------------------------------- */
+
+void sx_gc_init(void) {
+  static bool done;
+  if (done) return;
+  done = true;
+  GC_INIT();
+}
+
+void *sx_alloc(size_t bytes) {
+  void *p = GC_MALLOC(bytes);
+  if (!p) abort();
+  return p; /* GC_MALLOC memory is already zeroed */
+}
+
+void *sx_alloc_atomic(size_t bytes) {
+  void *p = GC_MALLOC_ATOMIC(bytes);
+  if (!p) abort();
+  memset(p, 0, bytes);
+  return p;
+}
+
+void *sx_obj_new(sx_type t, size_t bytes) {
+  sx_hdr *h = sx_alloc(bytes);
+  h->type = (uint8_t)t;
+  return h;
+}
+
+/* ---- numbers -------------------------------------------------------- */
+
+sx_val sx_int(int64_t i) {
+  if (i >= SX_FIXNUM_MIN && i <= SX_FIXNUM_MAX) return sx_fixnum(i);
+  sx_boxint *b = sx_obj_new(SX_T_INT, sizeof *b);
+  b->i = i;
+  return (sx_val)b;
+}
+
+sx_val sx_float(double d) {
+  sx_flonum *f = GC_MALLOC_ATOMIC(sizeof *f);
+  if (!f) abort();
+  f->h = (sx_hdr){.type = SX_T_FLOAT};
+  f->d = d;
+  return (sx_val)f;
+}
+
+/* ---- strings -------------------------------------------------------- */
+
+sx_val sx_string_alloc(size_t len, char **data_out) {
+  sx_string *s = GC_MALLOC_ATOMIC(sizeof *s + len + 1);
+  if (!s) abort();
+  s->h = (sx_hdr){.type = SX_T_STRING};
+  s->len = len;
+  s->data[len] = '\0';
+  *data_out = s->data;
+  return (sx_val)s;
+}
+
+sx_val sx_string_new(const char *bytes, size_t len) {
+  char *d;
+  sx_val s = sx_string_alloc(len, &d);
+  if (len) memcpy(d, bytes, len);
+  return s;
+}
+
+sx_val sx_string_cstr(const char *cstr) { return sx_string_new(cstr, strlen(cstr)); }
+
+static uint32_t hash_bytes(const char *p, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, folded to 32 bits */
+  for (size_t i = 0; i < n; i++) {
+    h ^= (unsigned char)p[i];
+    h *= 0x100000001b3ull;
+  }
+  return (uint32_t)(h ^ (h >> 32));
+}
+
+uint32_t sx_string_hash(sx_val v) {
+  sx_string *s = sx_str(v);
+  if (!(s->h.flags & SX_F_HASHED)) {
+    s->h.hash = hash_bytes(s->data, s->len);
+    s->h.flags |= SX_F_HASHED;
+  }
+  return s->h.hash;
+}
+
+bool sx_string_eq(sx_val a, sx_val b) {
+  if (a == b) return true;
+  sx_string *x = sx_str(a), *y = sx_str(b);
+  if (x->len != y->len) return false;
+  if ((x->h.flags & y->h.flags & SX_F_HASHED) && x->h.hash != y->h.hash) return false;
+  return memcmp(x->data, y->data, x->len) == 0;
+}
+
+int sx_string_cmp(sx_val a, sx_val b) {
+  sx_string *x = sx_str(a), *y = sx_str(b);
+  size_t n = x->len < y->len ? x->len : y->len;
+  int c = n ? memcmp(x->data, y->data, n) : 0;
+  if (c) return c;
+  return x->len < y->len ? -1 : x->len > y->len ? 1 : 0;
+}
+
+/* ---- symbols: one process-wide intern table ------------------------- */
+
+static struct {
+  sx_val *slots; /* open addressing; 0 = empty */
+  size_t cap, count;
+  pthread_mutex_t lock;
+} symtab = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void symtab_grow(void) {
+  size_t ncap = symtab.cap ? symtab.cap * 2 : 1024;
+  sx_val *ns = GC_MALLOC_UNCOLLECTABLE(ncap * sizeof *ns);
+  if (!ns) abort();
+  memset(ns, 0, ncap * sizeof *ns);
+  for (size_t i = 0; i < symtab.cap; i++) {
+    sx_val s = symtab.slots[i];
+    if (!s) continue;
+    size_t j = sx_string_hash(sx_sym_name(s)) & (ncap - 1);
+    while (ns[j]) j = (j + 1) & (ncap - 1);
+    ns[j] = s;
+  }
+  if (symtab.slots) GC_FREE(symtab.slots);
+  symtab.slots = ns;
+  symtab.cap = ncap;
+}
+
+sx_val sx_symbol_intern(const char *name, size_t len) {
+  uint32_t h = hash_bytes(name, len);
+  pthread_mutex_lock(&symtab.lock);
+  if (symtab.count * 2 >= symtab.cap) symtab_grow();
+  size_t j = h & (symtab.cap - 1);
+  for (sx_val s; (s = symtab.slots[j]); j = (j + 1) & (symtab.cap - 1)) {
+    sx_val n = sx_sym_name(s);
+    if (sx_str_len(n) == len && memcmp(sx_str_data(n), name, len) == 0) {
+      pthread_mutex_unlock(&symtab.lock);
+      return s;
+    }
+  }
+  sx_symbol *sym = sx_obj_new(SX_T_SYMBOL, sizeof *sym);
+  sym->name = sx_string_new(name, len);
+  symtab.slots[j] = (sx_val)sym;
+  symtab.count++;
+  pthread_mutex_unlock(&symtab.lock);
+  return (sx_val)sym;
+}
+
+sx_val sx_symbol_cstr(const char *name) { return sx_symbol_intern(name, strlen(name)); }
+
+sx_val sx_keyword_new(sx_val name) {
+  sx_keyword *k = sx_obj_new(SX_T_KEYWORD, sizeof *k);
+  k->name = name;
+  return (sx_val)k;
+}
+
+/* ---- lists ---------------------------------------------------------- */
+
+sx_val sx_cons(sx_val car, sx_val cdr) {
+  sx_pair *c = sx_obj_new(SX_T_LIST, sizeof *c);
+  c->car = car;
+  c->cdr = cdr;
+  return (sx_val)c;
+}
+
+sx_val sx_cons_at(sx_val car, sx_val cdr, sx_val file, uint32_t line, uint32_t col) {
+  sx_cons_pos *c = sx_obj_new(SX_T_LIST, sizeof *c);
+  c->c.h.flags = SX_F_POS;
+  c->c.car = car;
+  c->c.cdr = cdr;
+  c->file = file;
+  c->line = line;
+  c->col = col;
+  return (sx_val)c;
+}
+
+sx_val sx_list(size_t n, const sx_val *items) {
+  sx_val l = SX_EMPTY;
+  while (n > 0) l = sx_cons(items[--n], l);
+  return l;
+}
+
+sx_val sx_list_reverse(sx_val list) {
+  sx_val r = SX_EMPTY;
+  for (; sx_is_cons(list); list = sx_cdr(list)) r = sx_cons(sx_car(list), r);
+  return r;
+}
+
+size_t sx_list_length(sx_val list) {
+  size_t n = 0;
+  for (; sx_is_cons(list); list = sx_cdr(list)) n++;
+  return n;
+}
+
+sx_val sx_error_new(sx_val message, sx_val payload) {
+  sx_error *e = sx_obj_new(SX_T_ERROR, sizeof *e);
+  e->message = message;
+  e->payload = payload;
+  e->where = SX_NIL;
+  e->backtrace = SX_EMPTY;
+  return (sx_val)e;
+}
+
+/* ---- generic -------------------------------------------------------- */
+
+const char *sx_type_name(sx_val v) {
+  switch (sx_type_of(v)) {
+  case SX_T_NIL: return "nil";
+  case SX_T_BOOL: return "boolean";
+  case SX_T_INT: return "integer";
+  case SX_T_FLOAT: return "float";
+  case SX_T_STRING: return "string";
+  case SX_T_SYMBOL: return "symbol";
+  case SX_T_KEYWORD: return "keyword";
+  case SX_T_LIST: return "list";
+  case SX_T_DICT: return "dict";
+  case SX_T_FN:
+  case SX_T_PRIM: return "function";
+  case SX_T_MACRO: return "macro";
+  case SX_T_ERROR: return "error";
+  case SX_T_CONT: return "continuation";
+  default: return "internal";
+  }
+}
+
+static bool num_equal(sx_val a, sx_val b) {
+  if (sx_is_int(a) && sx_is_int(b)) return sx_int_val(a) == sx_int_val(b);
+  double x = sx_is_float(a) ? sx_float_val(a) : (double)sx_int_val(a);
+  double y = sx_is_float(b) ? sx_float_val(b) : (double)sx_int_val(b);
+  return x == y;
+}
+
+bool sx_eqv(sx_val a, sx_val b) {
+  if (a == b) return true;
+  if (sx_is_number(a) && sx_is_number(b))
+    return sx_is_float(a) == sx_is_float(b) && num_equal(a, b);
+  if (sx_is_string(a) && sx_is_string(b)) return sx_string_eq(a, b);
+  return false;
+}
+
+static bool list_equal(sx_val a, sx_val b) {
+  while (sx_is_cons(a) && sx_is_cons(b)) {
+    if (!sx_equal(sx_car(a), sx_car(b))) return false;
+    a = sx_cdr(a);
+    b = sx_cdr(b);
+  }
+  return sx_equal(a, b);
+}
+
+bool sx_equal(sx_val a, sx_val b) {
+  if (a == b) return true;
+  sx_type ta = sx_type_of(a), tb = sx_type_of(b);
+  if ((ta == SX_T_INT || ta == SX_T_FLOAT) && (tb == SX_T_INT || tb == SX_T_FLOAT))
+    return num_equal(a, b);
+  if (ta != tb || !sx_is_ptr(a) || !sx_is_ptr(b)) return false;
+  switch (ta) {
+  case SX_T_STRING: return sx_string_eq(a, b);
+  case SX_T_KEYWORD: return sx_string_eq(((sx_keyword *)a)->name, ((sx_keyword *)b)->name);
+  case SX_T_LIST: return list_equal(a, b);
+  case SX_T_DICT: return sx_dict_equal(a, b);
+  case SX_T_ERROR:
+    return sx_equal(((sx_error *)a)->message, ((sx_error *)b)->message) &&
+           sx_equal(((sx_error *)a)->payload, ((sx_error *)b)->payload);
+  default: return false;
+  }
+}

@@ -1,0 +1,195 @@
+/* sx_value.h — the SX value representation.
+ *
+ * Every SX value is one machine word (sx_val). Small integers are unboxed
+ * (low bit 1, 63-bit payload) and never allocate. nil, true, false and the
+ * empty list are immediate constants. Everything else is a pointer to a
+ * Boehm-GC heap object that starts with an sx_hdr naming its type.
+ *
+ * Invariants:
+ *  - strings, lists and dicts are immutable once built;
+ *  - symbols are interned: two symbols with the same name are eq;
+ *  - dict keys are always strings;
+ *  - integers that fit in 63 bits are always fixnums (sx_int normalises),
+ *    so two equal integers compare equal without looking at boxes.
+ */
+#ifndef SX_VALUE_H
+#define SX_VALUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uintptr_t sx_val;
+
+/* ---- immediates ---------------------------------------------------- */
+#define SX_NIL ((sx_val)0x02)
+#define SX_FALSE ((sx_val)0x06)
+#define SX_TRUE ((sx_val)0x0A)
+#define SX_EMPTY ((sx_val)0x0E) /* the empty list () */
+#define SX_UNDEF ((sx_val)0x12) /* internal: "no value" / error pending */
+
+#define SX_FIXNUM_MAX ((int64_t)(INT64_MAX >> 1))
+#define SX_FIXNUM_MIN ((int64_t)(INT64_MIN >> 1))
+
+static inline bool sx_is_fixnum(sx_val v) { return (v & 1) != 0; }
+static inline int64_t sx_fixnum_val(sx_val v) { return ((int64_t)v) >> 1; }
+static inline sx_val sx_fixnum(int64_t i) { return ((sx_val)i << 1) | 1; }
+static inline bool sx_is_ptr(sx_val v) { return v != 0 && (v & 7) == 0; }
+static inline sx_val sx_bool(bool b) { return b ? SX_TRUE : SX_FALSE; }
+static inline bool sx_truthy(sx_val v) { return v != SX_FALSE && v != SX_NIL; }
+
+/* ---- heap objects --------------------------------------------------- */
+typedef enum sx_type {
+  SX_T_NIL,
+  SX_T_BOOL,
+  SX_T_INT,
+  SX_T_FLOAT,
+  SX_T_STRING,
+  SX_T_SYMBOL,
+  SX_T_KEYWORD,
+  SX_T_LIST, /* a cons cell, or SX_EMPTY */
+  SX_T_DICT,
+  SX_T_FN,    /* closure */
+  SX_T_PRIM,  /* C primitive */
+  SX_T_MACRO, /* defmacro transformer */
+  SX_T_ERROR,
+  SX_T_CONT, /* escape continuation from call/cc */
+  SX_T_OTHER /* internal objects: environments, cells, ... */
+} sx_type;
+
+/* Object flags (sx_hdr.flags). */
+#define SX_F_POS 0x01    /* cons carries a source position (sx_cons_pos) */
+#define SX_F_HASHED 0x02 /* string: hash field is valid */
+
+typedef struct sx_hdr {
+  uint8_t type;  /* sx_type */
+  uint8_t flags; /* SX_F_* */
+  uint16_t aux;  /* per-type: symbol special-form id, dict kind, ... */
+  uint32_t hash; /* strings: cached hash when SX_F_HASHED */
+} sx_hdr;
+
+typedef struct sx_string {
+  sx_hdr h;
+  size_t len;
+  char data[]; /* len bytes, then a NUL not counted in len */
+} sx_string;
+
+typedef struct sx_symbol {
+  sx_hdr h; /* aux: special-form id (0 = none) */
+  sx_val name; /* string */
+} sx_symbol;
+
+typedef struct sx_keyword {
+  sx_hdr h;
+  sx_val name; /* string, without the leading ':' */
+} sx_keyword;
+
+typedef struct sx_pair {
+  sx_hdr h;
+  sx_val car;
+  sx_val cdr;
+} sx_pair;
+
+/* A cons built by the reader remembers where its '(' stood. */
+typedef struct sx_cons_pos {
+  sx_pair c;
+  uint32_t line, col;
+  sx_val file; /* string or SX_NIL */
+} sx_cons_pos;
+
+typedef struct sx_flonum {
+  sx_hdr h;
+  double d;
+} sx_flonum;
+
+typedef struct sx_boxint { /* an integer outside the fixnum range */
+  sx_hdr h;
+  int64_t i;
+} sx_boxint;
+
+typedef struct sx_error {
+  sx_hdr h;
+  sx_val message;   /* string */
+  sx_val payload;   /* the raised value for (raise v); SX_NIL for (error ..) */
+  sx_val where;     /* "file:line:col" string or SX_NIL */
+  sx_val backtrace; /* list of strings, innermost first */
+} sx_error;
+
+/* Closures, primitives and macros all begin with this prefix, so code that
+ * only needs a callable's name (the printer, backtraces) needs no more. */
+typedef struct sx_fnhead {
+  sx_hdr h;
+  sx_val name; /* string, or SX_NIL when anonymous */
+} sx_fnhead;
+
+static inline sx_hdr *sx_hdr_of(sx_val v) { return (sx_hdr *)v; }
+
+static inline sx_type sx_type_of(sx_val v) {
+  if (sx_is_fixnum(v)) return SX_T_INT;
+  if (sx_is_ptr(v)) return (sx_type)((sx_hdr *)v)->type;
+  switch (v) {
+  case SX_NIL: return SX_T_NIL;
+  case SX_TRUE:
+  case SX_FALSE: return SX_T_BOOL;
+  case SX_EMPTY: return SX_T_LIST;
+  default: return SX_T_OTHER;
+  }
+}
+
+static inline bool sx_is(sx_val v, sx_type t) {
+  return sx_is_ptr(v) && ((sx_hdr *)v)->type == t;
+}
+static inline bool sx_is_cons(sx_val v) { return sx_is(v, SX_T_LIST); }
+static inline bool sx_is_list(sx_val v) { return v == SX_EMPTY || sx_is_cons(v); }
+static inline bool sx_is_string(sx_val v) { return sx_is(v, SX_T_STRING); }
+static inline bool sx_is_symbol(sx_val v) { return sx_is(v, SX_T_SYMBOL); }
+static inline bool sx_is_int(sx_val v) { return sx_is_fixnum(v) || sx_is(v, SX_T_INT); }
+static inline bool sx_is_float(sx_val v) { return sx_is(v, SX_T_FLOAT); }
+static inline bool sx_is_number(sx_val v) { return sx_is_int(v) || sx_is_float(v); }
+
+static inline sx_val sx_car(sx_val v) { return ((sx_pair *)v)->car; }
+static inline sx_val sx_cdr(sx_val v) { return ((sx_pair *)v)->cdr; }
+static inline sx_string *sx_str(sx_val v) { return (sx_string *)v; }
+static inline const char *sx_str_data(sx_val v) { return ((sx_string *)v)->data; }
+static inline size_t sx_str_len(sx_val v) { return ((sx_string *)v)->len; }
+static inline sx_val sx_sym_name(sx_val v) { return ((sx_symbol *)v)->name; }
+static inline double sx_float_val(sx_val v) { return ((sx_flonum *)v)->d; }
+static inline int64_t sx_int_val(sx_val v) {
+  return sx_is_fixnum(v) ? sx_fixnum_val(v) : ((sx_boxint *)v)->i;
+}
+
+/* ---- allocation ----------------------------------------------------- */
+void sx_gc_init(void);                    /* idempotent */
+void *sx_alloc(size_t bytes);             /* scanned by the GC, zeroed */
+void *sx_alloc_atomic(size_t bytes);      /* never scanned (no pointers) */
+void *sx_obj_new(sx_type t, size_t bytes); /* sx_alloc + header */
+
+/* ---- constructors --------------------------------------------------- */
+sx_val sx_int(int64_t i); /* fixnum when it fits, else boxed */
+sx_val sx_float(double d);
+sx_val sx_string_new(const char *bytes, size_t len); /* copies */
+sx_val sx_string_cstr(const char *cstr);
+sx_val sx_string_alloc(size_t len, char **data_out); /* fill data_out[0..len) */
+sx_val sx_symbol_intern(const char *name, size_t len);
+sx_val sx_symbol_cstr(const char *name);
+sx_val sx_keyword_new(sx_val name_string);
+sx_val sx_cons(sx_val car, sx_val cdr);
+sx_val sx_cons_at(sx_val car, sx_val cdr, sx_val file, uint32_t line, uint32_t col);
+sx_val sx_error_new(sx_val message, sx_val payload);
+
+/* list helpers */
+sx_val sx_list(size_t n, const sx_val *items);   /* (items[0] ... items[n-1]) */
+sx_val sx_list_reverse(sx_val list);              /* proper lists only */
+size_t sx_list_length(sx_val list);               /* proper lists; nil counts 0 */
+
+/* ---- strings -------------------------------------------------------- */
+uint32_t sx_string_hash(sx_val s); /* cached */
+bool sx_string_eq(sx_val a, sx_val b);
+int sx_string_cmp(sx_val a, sx_val b); /* byte order, then length */
+
+/* ---- generic operations --------------------------------------------- */
+const char *sx_type_name(sx_val v); /* "integer", "string", "dict", ... */
+bool sx_equal(sx_val a, sx_val b);  /* deep structural equality (equal?) */
+bool sx_eqv(sx_val a, sx_val b);    /* identity, but numbers/strings by value */
+
+#endif

@@ -1,0 +1,2 @@
+/* sx_print.c — (being written) */
+#include "sx_value.h"

@@ -1,0 +1,2 @@
+/* sx_read.c — (being written) */
+#include "sx_value.h"
