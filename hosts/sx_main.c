@@ -1,0 +1,104 @@
+/* sx_main.c — the `sx` command: run files, evaluate expressions, serve the
+ * sx_server protocol.
+ *
+ *   sx run FILE...      run each top-level form of each file in turn
+ *   sx -e EXPR          evaluate EXPR and print the result
+ *   sx server           speak the line protocol on stdin/stdout
+ *   -I DIR              add DIR to the load path (also SX_PATH=DIR:DIR)
+ */
+#include "sx_host.h"
+#include "sx_print.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *to) {
+  fputs("usage: sx [-I DIR]... COMMAND\n"
+        "\n"
+        "  sx run FILE...     run the top-level forms of each file in order\n"
+        "  sx -e EXPR         evaluate EXPR and print its value\n"
+        "  sx server          serve the sx_server line protocol on stdin/stdout\n"
+        "  sx --version       print the version\n"
+        "  sx --help          print this help\n"
+        "\n"
+        "  -I DIR             search DIR when loading files (also: SX_PATH=DIR:DIR)\n",
+        to);
+}
+
+/* Print an uncaught error: message, position, backtrace. */
+static void report_error(sx_val err) {
+  sx_buf b = SX_BUF_INIT;
+  sx_buf_puts(&b, "sx: error: ");
+  sx_host_format_error(&b, err);
+  sx_buf_putc(&b, '\n');
+  if (sx_is(err, SX_T_ERROR))
+    for (sx_val bt = ((sx_error *)err)->backtrace; sx_is_cons(bt); bt = sx_cdr(bt))
+      sx_buf_printf(&b, "  %s\n", sx_str_data(sx_car(bt)));
+  fwrite(b.data, 1, b.len, stderr);
+  sx_buf_free(&b);
+}
+
+static int cmd_run(sx_vm *vm, int argc, char **argv) {
+  if (argc < 1) {
+    fputs("sx run: expected a file to run\n", stderr);
+    return 2;
+  }
+  for (int i = 0; i < argc; i++) {
+    sx_val v;
+    if (sx_load_file(vm, argv[i], true, &v) != SX_DONE) {
+      report_error(v);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static int cmd_eval(sx_vm *vm, const char *expr) {
+  sx_val v;
+  if (sx_eval_string(vm, expr, strlen(expr), sx_string_cstr("<-e>"), &v) != SX_DONE) {
+    report_error(v);
+    return 1;
+  }
+  sx_buf b = SX_BUF_INIT;
+  sx_print(&b, v);
+  sx_buf_putc(&b, '\n');
+  fwrite(b.data, 1, b.len, stdout);
+  sx_buf_free(&b);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  sx_vm *vm = sx_vm_create();
+  int i = 1;
+  for (; i < argc; i++) {
+    if (strcmp(argv[i], "-I") == 0 && i + 1 < argc) sx_add_load_dir(vm, argv[++i]);
+    else if (strncmp(argv[i], "-I", 2) == 0 && argv[i][2]) sx_add_load_dir(vm, argv[i] + 2);
+    else break;
+  }
+  if (i >= argc) {
+    usage(stderr);
+    return 2;
+  }
+  const char *cmd = argv[i];
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "--version") == 0) {
+    printf("sx %s\n", SX_VERSION);
+    return 0;
+  }
+  if (strcmp(cmd, "run") == 0) return cmd_run(vm, argc - i - 1, argv + i + 1);
+  if (strcmp(cmd, "-e") == 0) {
+    if (i + 1 >= argc) {
+      fputs("sx -e: expected an expression\n", stderr);
+      return 2;
+    }
+    return cmd_eval(vm, argv[i + 1]);
+  }
+  if (strcmp(cmd, "server") == 0) return sx_server_main(vm);
+  fprintf(stderr, "sx: unknown command '%s'\n", cmd);
+  usage(stderr);
+  return 2;
+}

@@ -1,0 +1,916 @@
+/* sx_cek.c — the CEK machine: runs analysed code on a fiber.
+ *
+ * Control is the node being evaluated (or a value being returned),
+ * Environment the current sx_env chain, and Kontinuation the fiber's frame
+ * stack: a growable heap array of sx_kframe, never the C stack. Because the
+ * machine's whole state lives in the fiber, `perform` can stop it at any
+ * depth (inside map callbacks, guard bodies, let initialisers...) and
+ * sx_fiber_resume continues it later from any C stack frame.
+ *
+ * Tail calls: applying a closure replaces Control and Environment without
+ * pushing a frame, and a sequence pops its frame before its last form, so a
+ * loop in tail position runs in constant space. Non-tail recursion grows the
+ * frame stack up to vm->max_depth, then raises a depth error.
+ *
+ * Higher-order primitives (map, filter, reduce, for-each, some, every?,
+ * apply, dynamic-wind, call/cc, load, eval) are machine operations with
+ * frames of their own, so their callbacks may perform too.
+ */
+#include "sx_dict.h"
+#include "sx_print.h"
+#include "sx_read.h"
+#include "sx_vm.h"
+
+#include <gc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum kkind {
+  K_IF, K_SEQ, K_AND, K_OR, K_CALL, K_LET, K_LETREC, K_SET_LOCAL,
+  K_SET_GLOBAL, K_DEF_GLOBAL, K_DEFMACRO, K_GUARD, K_PERFORM, K_DICT, K_MAP,
+  K_FILTER, K_REDUCE, K_FOR_EACH, K_SOME, K_EVERY, K_WIND_BEFORE,
+  K_WIND_BODY, K_WIND_AFTER, K_RERAISE, K_ESCAPE, K_CALLCC, K_FORMS,
+  K_MAP_INDEXED
+} kkind;
+
+struct sx_kframe {
+  uint8_t kind;
+  uint32_t i;
+  sx_node *node;
+  sx_env *env;
+  sx_val a, b, c;
+  size_t vbase;
+};
+
+#define INITIAL_K 64
+#define INITIAL_V 64
+#define MAX_BACKTRACE 16
+
+/* ---- fiber stacks -------------------------------------------------------- */
+
+sx_fiber *sx_fiber_new(sx_vm *vm) {
+  sx_fiber *f = sx_alloc(sizeof *f);
+  f->vm = vm;
+  f->kcap = INITIAL_K;
+  f->ks = sx_alloc(f->kcap * sizeof *f->ks);
+  f->vcap = INITIAL_V;
+  f->vs = sx_alloc(f->vcap * sizeof *f->vs);
+  f->status = SX_DONE;
+  f->value = SX_NIL;
+  f->error = SX_NIL;
+  f->request = SX_NIL;
+  return f;
+}
+
+static bool kgrow(sx_fiber *f) {
+  if (f->kcap >= f->vm->max_depth) return false;
+  size_t ncap = f->kcap * 2;
+  if (ncap > f->vm->max_depth) ncap = f->vm->max_depth;
+  sx_kframe *nk = GC_MALLOC(ncap * sizeof *nk);
+  if (!nk) return false;
+  memcpy(nk, f->ks, f->ksp * sizeof *nk);
+  f->ks = nk;
+  f->kcap = ncap;
+  return true;
+}
+
+static inline sx_kframe *kpush(sx_fiber *f, kkind kind) {
+  if (f->ksp == f->kcap && !kgrow(f)) return NULL;
+  sx_kframe *fr = &f->ks[f->ksp++];
+  fr->kind = (uint8_t)kind;
+  fr->i = 0;
+  return fr;
+}
+
+static void vgrow(sx_fiber *f) {
+  size_t ncap = f->vcap * 2;
+  sx_val *nv = GC_MALLOC(ncap * sizeof *nv);
+  if (!nv) abort();
+  memcpy(nv, f->vs, f->vsp * sizeof *nv);
+  f->vs = nv;
+  f->vcap = ncap;
+}
+
+static inline void vpush(sx_fiber *f, sx_val v) {
+  if (f->vsp == f->vcap) vgrow(f);
+  f->vs[f->vsp++] = v;
+}
+
+/* ---- environments --------------------------------------------------------- */
+
+static inline sx_env *env_new(uint32_t n, sx_env *parent) {
+  sx_env *e = GC_MALLOC(sizeof *e + n * sizeof(sx_val));
+  if (!e) abort();
+  e->h.type = SX_T_OTHER;
+  e->parent = parent;
+  e->n = n;
+  for (uint32_t i = 0; i < n; i++) e->slots[i] = SX_UNDEF;
+  return e;
+}
+
+static inline sx_env *env_up(sx_env *e, uint16_t depth) {
+  while (depth--) e = e->parent;
+  return e;
+}
+
+/* Evaluate a node that needs no machine step. False when it is not simple
+ * or would raise (the slow path then reports the error). */
+static inline bool simple_eval(const sx_node *n, sx_env *env, sx_val *out) {
+  sx_val v;
+  switch (n->op) {
+  case OP_CONST: *out = n->u.k; return true;
+  case OP_LOCAL: v = env_up(env, n->depth)->slots[n->idx]; break;
+  case OP_GLOBAL: v = n->u.cell->value; break;
+  default: return false;
+  }
+  if (v == SX_UNDEF) return false;
+  *out = v;
+  return true;
+}
+
+/* ---- errors --------------------------------------------------------------- */
+
+static void pos_text(sx_buf *b, const sx_srcpos *p) {
+  sx_buf_puts(b, sx_is_string(p->file) ? sx_str_data(p->file) : "<input>");
+  sx_buf_printf(b, ":%u:%u", p->line, p->col);
+}
+
+static sx_val backtrace_of(sx_fiber *f, const sx_srcpos *at) {
+  sx_val out = SX_EMPTY;
+  const sx_srcpos *last = NULL;
+  int count = 0;
+  for (size_t i = f->ksp + 1; i-- > 0 && count < MAX_BACKTRACE;) {
+    const sx_srcpos *p = i == f->ksp ? at : (f->ks[i].node ? f->ks[i].node->pos : NULL);
+    if (!p || p == last || (last && p->line == last->line && p->file == last->file &&
+                            p->fn_name == last->fn_name))
+      continue;
+    last = p;
+    sx_buf b = SX_BUF_INIT;
+    sx_buf_puts(&b, "in ");
+    sx_buf_puts(&b, sx_is_string(p->fn_name) ? sx_str_data(p->fn_name) : "top level");
+    sx_buf_puts(&b, " at ");
+    pos_text(&b, p);
+    out = sx_cons(sx_string_new(b.data, b.len), out);
+    sx_buf_free(&b);
+    count++;
+  }
+  return sx_list_reverse(out);
+}
+
+/* Give an error value its position and backtrace when it has none. */
+static void locate_error(sx_fiber *f, sx_val raised, const sx_srcpos *at) {
+  if (!sx_is(raised, SX_T_ERROR)) return;
+  sx_error *e = (sx_error *)raised;
+  if (e->where != SX_NIL) return;
+  if (at) {
+    sx_buf b = SX_BUF_INIT;
+    pos_text(&b, at);
+    e->where = sx_string_new(b.data, b.len);
+    sx_buf_free(&b);
+  }
+  e->backtrace = backtrace_of(f, at);
+}
+
+static sx_val as_error_value(sx_val raised) {
+  if (sx_is(raised, SX_T_ERROR)) return raised;
+  return sx_error_new(sx_error_message(raised), raised);
+}
+
+/* ---- the machine ------------------------------------------------------------ */
+
+typedef enum { M_EVAL, M_CONT, M_APPLY, M_RAISE } mmode;
+
+static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx_val val);
+
+static sx_status run_mode(sx_fiber *f, mmode mode, sx_node *node, sx_val val) {
+  sx_fiber *saved = f->vm->current;
+  f->vm->current = f;
+  f->running = true;
+  sx_status st = machine(f, mode, node, NULL, val);
+  f->running = false;
+  f->vm->current = saved;
+  return st;
+}
+
+enum { START_NONE, START_NODE, START_APPLY, START_FORMS, START_AWAITING };
+
+void sx_fiber_start_node(sx_fiber *f, sx_node *node) {
+  f->ksp = f->vsp = 0;
+  f->start = START_NODE;
+  f->start_node = node;
+}
+
+void sx_fiber_start_apply(sx_fiber *f, sx_val fn, int argc, const sx_val *argv) {
+  f->ksp = f->vsp = 0;
+  vpush(f, fn);
+  for (int i = 0; i < argc; i++) vpush(f, argv[i]);
+  f->start = START_APPLY;
+}
+
+void sx_fiber_start_forms(sx_fiber *f, sx_val forms, sx_val file, bool toplevel) {
+  f->ksp = f->vsp = 0;
+  sx_kframe *fr = kpush(f, K_FORMS);
+  fr->node = NULL;
+  fr->vbase = 0; /* no form has run yet */
+  fr->a = forms;
+  fr->b = file;
+  fr->c = SX_NIL;
+  fr->i = toplevel;
+  f->start = START_FORMS;
+}
+
+static sx_status not_runnable(sx_fiber *f, const char *why) {
+  f->status = SX_ERROR;
+  f->error = sx_make_error("%s", why);
+  return SX_ERROR;
+}
+
+sx_status sx_fiber_run(sx_fiber *f) {
+  if (f->running) return not_runnable(f, "run: the evaluation is already running");
+  uint8_t how = f->start;
+  f->start = START_NONE;
+  switch (how) {
+  case START_NODE: return run_mode(f, M_EVAL, f->start_node, SX_NIL);
+  case START_APPLY: return run_mode(f, M_APPLY, NULL, SX_NIL);
+  case START_FORMS: return run_mode(f, M_CONT, NULL, SX_NIL);
+  default: return not_runnable(f, "run: nothing to run (the evaluation has finished)");
+  }
+}
+
+sx_status sx_fiber_resume(sx_fiber *f, sx_val value) {
+  if (f->running || f->start != START_AWAITING)
+    return not_runnable(f, "resume: the evaluation is not suspended on a perform");
+  f->start = START_NONE;
+  return run_mode(f, M_CONT, NULL, value);
+}
+
+sx_status sx_fiber_resume_error(sx_fiber *f, sx_val raised) {
+  if (f->running || f->start != START_AWAITING)
+    return not_runnable(f, "resume: the evaluation is not suspended on a perform");
+  f->start = START_NONE;
+  return run_mode(f, M_RAISE, NULL, raised);
+}
+
+static sx_status finish(sx_fiber *f, sx_status st, sx_val v) {
+  f->status = st;
+  if (st == SX_DONE) f->value = v;
+  else if (st == SX_ERROR) f->error = as_error_value(v);
+  else {
+    f->request = v;
+    f->start = START_AWAITING;
+  }
+  return st;
+}
+
+static const char *fn_label(sx_val fn) {
+  sx_val name = ((sx_fnhead *)fn)->name;
+  return sx_is_string(name) ? sx_str_data(name) : "anonymous fn";
+}
+
+/* Bind arguments for a closure call. Returns NULL and sets *err on arity
+ * mismatch. */
+static sx_env *bind_args(sx_closure *cl, int argc, sx_val *argv, sx_val *err) {
+  sx_proto *p = cl->proto;
+  if ((uint32_t)argc < p->nparams || (!p->rest && (uint32_t)argc > p->nparams)) {
+    *err = sx_make_error("%s: expected %s%u argument%s, got %d", fn_label((sx_val)cl),
+                         p->rest ? "at least " : "", p->nparams, p->nparams == 1 ? "" : "s", argc);
+    return NULL;
+  }
+  sx_env *e = env_new(p->nslots, cl->env);
+  for (uint32_t i = 0; i < p->nparams; i++) e->slots[i] = argv[i];
+  if (p->rest) e->slots[p->nparams] = sx_list((size_t)argc - p->nparams, argv + p->nparams);
+  return e;
+}
+
+static bool is_callable(sx_val v) {
+  return sx_is(v, SX_T_FN) || sx_is(v, SX_T_PRIM) || sx_is(v, SX_T_CONT);
+}
+
+static sx_val list_arg(sx_vm *vm, const char *who, sx_val v) {
+  if (v == SX_NIL) return SX_EMPTY;
+  if (sx_is_list(v)) return v;
+  return sx_type_error(vm, who, "a list", v);
+}
+
+#define RAISE(v)        \
+  do {                  \
+    raised = (v);       \
+    goto do_raise;      \
+  } while (0)
+
+#define PUSH(fr, kind)                                                            \
+  do {                                                                            \
+    if (!((fr) = kpush(f, kind)))                                                 \
+      RAISE(sx_make_error("recursion depth limit exceeded (%zu frames)", vm->max_depth)); \
+  } while (0)
+
+/* Set up an application of fn to n values already on the operand stack. */
+#define APPLY_FROM(base_)   \
+  do {                      \
+    base = (base_);         \
+    goto do_apply;          \
+  } while (0)
+
+static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx_val val) {
+  sx_vm *vm = f->vm;
+  sx_val raised = SX_NIL;
+  size_t base = 0;
+  sx_kframe *fr;
+  const sx_srcpos *at = node ? node->pos : NULL;
+
+  switch (mode) {
+  case M_EVAL: goto eval;
+  case M_CONT: goto cont;
+  case M_APPLY: base = 0; goto do_apply;
+  case M_RAISE: raised = val; goto do_raise;
+  }
+
+eval:
+  switch ((sx_op)node->op) {
+  case OP_CONST: val = node->u.k; goto cont;
+  case OP_LOCAL:
+    val = env_up(env, node->depth)->slots[node->idx];
+    if (val == SX_UNDEF) {
+      at = node->pos;
+      RAISE(sx_make_error("%s is used before it is defined", sx_str_data(sx_sym_name(node->sym))));
+    }
+    goto cont;
+  case OP_GLOBAL:
+    val = node->u.cell->value;
+    if (val == SX_UNDEF) {
+      at = node->pos;
+      RAISE(sx_make_error("unbound symbol %s", sx_str_data(sx_sym_name(node->sym))));
+    }
+    goto cont;
+  case OP_IF:
+    if (simple_eval(node->u.iff.test, env, &val)) {
+      node = sx_truthy(val) ? node->u.iff.then : node->u.iff.els;
+      goto eval;
+    }
+    PUSH(fr, K_IF);
+    fr->node = node;
+    fr->env = env;
+    node = node->u.iff.test;
+    goto eval;
+  case OP_SEQ:
+  case OP_AND:
+  case OP_OR:
+    PUSH(fr, node->op == OP_SEQ ? K_SEQ : node->op == OP_AND ? K_AND : K_OR);
+    fr->node = node;
+    fr->env = env;
+    fr->i = 1;
+    node = node->u.seq.items[0];
+    goto eval;
+  case OP_FN: {
+    sx_closure *cl = GC_MALLOC(sizeof *cl);
+    if (!cl) abort();
+    cl->h.type = SX_T_FN;
+    cl->name = node->u.proto->name;
+    cl->proto = node->u.proto;
+    cl->env = env;
+    val = (sx_val)cl;
+    goto cont;
+  }
+  case OP_CALL:
+    PUSH(fr, K_CALL);
+    fr->node = node;
+    fr->env = env;
+    fr->vbase = f->vsp;
+    goto call_next;
+  case OP_LET:
+  case OP_LETREC: {
+    sx_env *ne = env_new(node->u.let.nslots, env);
+    if (node->idx == 0) {
+      env = ne;
+      node = node->u.let.body;
+      goto eval;
+    }
+    PUSH(fr, node->op == OP_LET ? K_LET : K_LETREC);
+    fr->node = node;
+    fr->env = node->op == OP_LET ? env : ne;
+    fr->a = (sx_val)ne;
+    env = fr->env;
+    node = node->u.let.inits[0];
+    goto eval;
+  }
+  case OP_SET_LOCAL:
+  case OP_SET_GLOBAL:
+  case OP_DEF_GLOBAL:
+  case OP_DEFMACRO:
+    PUSH(fr, node->op == OP_SET_LOCAL    ? K_SET_LOCAL
+             : node->op == OP_SET_GLOBAL ? K_SET_GLOBAL
+             : node->op == OP_DEF_GLOBAL ? K_DEF_GLOBAL
+                                         : K_DEFMACRO);
+    fr->node = node;
+    fr->env = env;
+    node = node->val;
+    goto eval;
+  case OP_GUARD:
+    PUSH(fr, K_GUARD);
+    fr->node = node;
+    fr->env = env;
+    fr->vbase = f->vsp;
+    node = node->u.guard.body;
+    goto eval;
+  case OP_PERFORM:
+    PUSH(fr, K_PERFORM);
+    fr->node = node;
+    fr->env = env;
+    node = node->val;
+    goto eval;
+  case OP_DICT:
+    PUSH(fr, K_DICT);
+    fr->node = node;
+    fr->env = env;
+    fr->a = sx_dict_empty();
+    fr->i = 0;
+    if (node->idx == 0) {
+      f->ksp--;
+      val = fr->a;
+      goto cont;
+    }
+    node = node->u.dict.vals[0];
+    goto eval;
+  }
+  RAISE(sx_make_error("internal: bad node"));
+
+call_next: /* fr is the K_CALL frame; evaluate its next operand */
+  for (;;) {
+    sx_node *call = fr->node;
+    uint32_t k = fr->i;
+    if (k > call->idx) {
+      at = call->pos;
+      f->ksp--;
+      APPLY_FROM(fr->vbase);
+    }
+    sx_node *operand = k == 0 ? call->u.call.fn : call->u.call.args[k - 1];
+    fr->i = k + 1;
+    sx_val v;
+    if (simple_eval(operand, fr->env, &v)) {
+      vpush(f, v);
+      continue;
+    }
+    node = operand;
+    env = fr->env;
+    goto eval;
+  }
+
+cont:
+  if (f->ksp == 0) return finish(f, SX_DONE, val);
+  fr = &f->ks[f->ksp - 1];
+  switch ((kkind)fr->kind) {
+  case K_IF:
+    f->ksp--;
+    env = fr->env;
+    node = sx_truthy(val) ? fr->node->u.iff.then : fr->node->u.iff.els;
+    goto eval;
+  case K_SEQ:
+  case K_AND:
+  case K_OR: {
+    if (fr->kind == K_AND && !sx_truthy(val)) {
+      f->ksp--;
+      goto cont;
+    }
+    if (fr->kind == K_OR && sx_truthy(val)) {
+      f->ksp--;
+      goto cont;
+    }
+    sx_node *seq = fr->node;
+    uint32_t k = fr->i++;
+    env = fr->env;
+    if (k + 1 == seq->idx) f->ksp--; /* last form: tail position */
+    node = seq->u.seq.items[k];
+    goto eval;
+  }
+  case K_CALL:
+    vpush(f, val);
+    goto call_next;
+  case K_LET:
+  case K_LETREC: {
+    sx_env *ne = (sx_env *)fr->a;
+    ne->slots[fr->i++] = val;
+    if (fr->i < fr->node->idx) {
+      env = fr->env;
+      node = fr->node->u.let.inits[fr->i];
+      goto eval;
+    }
+    f->ksp--;
+    env = ne;
+    node = fr->node->u.let.body;
+    goto eval;
+  }
+  case K_SET_LOCAL:
+    f->ksp--;
+    env_up(fr->env, fr->node->depth)->slots[fr->node->idx] = val;
+    val = SX_NIL;
+    goto cont;
+  case K_SET_GLOBAL:
+    f->ksp--;
+    if (fr->node->u.cell->value == SX_UNDEF) {
+      at = fr->node->pos;
+      RAISE(sx_make_error("set!: unbound symbol %s", sx_str_data(sx_sym_name(fr->node->sym))));
+    }
+    fr->node->u.cell->value = val;
+    val = SX_NIL;
+    goto cont;
+  case K_DEF_GLOBAL:
+    f->ksp--;
+    fr->node->u.cell->value = val;
+    val = fr->node->sym;
+    goto cont;
+  case K_DEFMACRO: {
+    f->ksp--;
+    sx_macro *m = sx_obj_new(SX_T_MACRO, sizeof *m);
+    m->name = sx_sym_name(fr->node->sym);
+    m->fn = val;
+    fr->node->u.cell->value = (sx_val)m;
+    val = fr->node->sym;
+    goto cont;
+  }
+  case K_GUARD:
+    f->ksp--;
+    goto cont;
+  case K_PERFORM: {
+    f->ksp--;
+    at = fr->node->pos;
+    sx_val op, args;
+    const sx_resolver *r = sx_find_resolver(vm, val, &op, &args);
+    if (r) {
+      sx_val result = SX_NIL;
+      if (r->fn(vm, r->ud, op, args, val, &result) != 0)
+        RAISE(sx_is_string(result) ? sx_error_new(result, SX_NIL) : result);
+      val = result;
+      goto cont;
+    }
+    if (f->nested) {
+      sx_val shown = sx_is_string(op) ? op : sx_print_to_string(val);
+      RAISE(sx_make_error("perform: no resolver for op %s", sx_str_data(shown)));
+    }
+    return finish(f, SX_SUSPENDED, val);
+  }
+  case K_DICT: {
+    sx_node *d = fr->node;
+    fr->a = sx_dict_assoc(fr->a, d->u.dict.keys[fr->i++], val);
+    if (fr->i < d->idx) {
+      env = fr->env;
+      node = d->u.dict.vals[fr->i];
+      goto eval;
+    }
+    f->ksp--;
+    val = fr->a;
+    goto cont;
+  }
+  case K_MAP:
+    fr->c = sx_cons(val, fr->c);
+    /* fallthrough */
+  case K_FOR_EACH:
+  map_step:
+    if (!sx_is_cons(fr->b)) {
+      f->ksp--;
+      val = fr->kind == K_MAP ? sx_list_reverse(fr->c) : SX_NIL;
+      goto cont;
+    }
+    base = f->vsp;
+    vpush(f, fr->a);
+    vpush(f, sx_car(fr->b));
+    fr->b = sx_cdr(fr->b);
+    goto do_apply;
+  case K_MAP_INDEXED:
+    fr->c = sx_cons(val, fr->c);
+    if (!sx_is_cons(fr->b)) {
+      f->ksp--;
+      val = sx_list_reverse(fr->c);
+      goto cont;
+    }
+    base = f->vsp;
+    vpush(f, fr->a);
+    vpush(f, sx_fixnum(fr->i++));
+    vpush(f, sx_car(fr->b));
+    fr->b = sx_cdr(fr->b);
+    goto do_apply;
+  case K_FILTER:
+    if (sx_truthy(val)) fr->c = sx_cons(sx_car(fr->b), fr->c);
+    fr->b = sx_cdr(fr->b);
+    if (!sx_is_cons(fr->b)) {
+      f->ksp--;
+      val = sx_list_reverse(fr->c);
+      goto cont;
+    }
+    base = f->vsp;
+    vpush(f, fr->a);
+    vpush(f, sx_car(fr->b));
+    goto do_apply;
+  case K_SOME:
+  case K_EVERY:
+    if (fr->kind == K_SOME ? sx_truthy(val) : !sx_truthy(val)) {
+      f->ksp--;
+      if (fr->kind == K_EVERY) val = SX_FALSE;
+      goto cont;
+    }
+    if (!sx_is_cons(fr->b)) {
+      f->ksp--;
+      val = fr->kind == K_SOME ? SX_NIL : SX_TRUE;
+      goto cont;
+    }
+    goto map_step;
+  case K_REDUCE:
+    if (!sx_is_cons(fr->b)) {
+      f->ksp--;
+      goto cont;
+    }
+    base = f->vsp;
+    vpush(f, fr->a);
+    vpush(f, val);
+    vpush(f, sx_car(fr->b));
+    fr->b = sx_cdr(fr->b);
+    goto do_apply;
+  case K_WIND_BEFORE:
+    fr->kind = K_WIND_BODY;
+    base = f->vsp;
+    vpush(f, fr->a); /* the body thunk */
+    goto do_apply;
+  case K_WIND_BODY:
+    fr->kind = K_WIND_AFTER;
+    fr->a = val;
+    base = f->vsp;
+    vpush(f, fr->b); /* the after thunk */
+    goto do_apply;
+  case K_WIND_AFTER:
+    f->ksp--;
+    val = fr->a;
+    goto cont;
+  case K_RERAISE:
+    f->ksp--;
+    raised = fr->a;
+    goto do_raise;
+  case K_ESCAPE:
+    f->ksp--;
+    base = f->vsp;
+    vpush(f, fr->a);
+    vpush(f, fr->b);
+    goto do_apply;
+  case K_CALLCC:
+    f->ksp--;
+    ((sx_contobj *)fr->a)->live = false;
+    goto cont;
+  case K_FORMS: {
+    if (fr->vbase && fr->i && f->ksp == 1 && vm->on_toplevel) /* a top-level form finished */
+      vm->on_toplevel(vm, vm->on_toplevel_ud, SX_DONE);
+    fr->c = val;
+    if (!sx_is_cons(fr->a)) {
+      f->ksp--;
+      val = fr->c;
+      goto cont;
+    }
+    sx_val form = sx_car(fr->a), err = SX_NIL;
+    fr->a = sx_cdr(fr->a);
+    fr->vbase = 1; /* a form has started */
+    node = sx_analyse(vm, form, &err);
+    if (!node) RAISE(sx_error_new(err, SX_NIL));
+    env = NULL;
+    goto eval;
+  }
+  }
+  RAISE(sx_make_error("internal: bad frame"));
+
+do_apply: { /* operand stack from base: fn, args... */
+  sx_val fn = f->vs[base];
+  int argc = (int)(f->vsp - base - 1);
+  sx_val *argv = &f->vs[base + 1];
+  if (sx_is(fn, SX_T_FN)) {
+    if (__builtin_expect(vm->interrupt, 0)) {
+      vm->interrupt = 0;
+      f->vsp = base;
+      RAISE(sx_make_error("interrupted"));
+    }
+    sx_closure *cl = (sx_closure *)fn;
+    sx_val err;
+    sx_env *ne = bind_args(cl, argc, argv, &err);
+    f->vsp = base;
+    if (!ne) RAISE(err);
+    env = ne;
+    node = cl->proto->body;
+    goto eval;
+  }
+  if (sx_is(fn, SX_T_PRIM)) {
+    sx_prim *p = (sx_prim *)fn;
+    if (argc < p->min_args || (p->max_args >= 0 && argc > p->max_args)) {
+      f->vsp = base;
+      if (p->min_args == p->max_args)
+        RAISE(sx_make_error("%s: expected %d argument%s, got %d", sx_str_data(p->name), p->min_args,
+                            p->min_args == 1 ? "" : "s", argc));
+      RAISE(sx_make_error("%s: expected %s%d arguments, got %d", sx_str_data(p->name),
+                          argc < p->min_args ? "at least " : "at most ",
+                          argc < p->min_args ? p->min_args : p->max_args, argc));
+    }
+    if (p->special == SP_NONE) {
+      val = p->fn(vm, argc, argv);
+      f->vsp = base;
+      if (val == SX_UNDEF) {
+        raised = vm->pending;
+        vm->pending = SX_NIL;
+        goto do_raise;
+      }
+      goto cont;
+    }
+    goto do_special;
+  }
+  if (sx_is(fn, SX_T_CONT)) goto do_escape;
+  f->vsp = base;
+  RAISE(sx_make_error("cannot call %s (a %s)", sx_str_data(sx_print_to_string(fn)), sx_type_name(fn)));
+}
+
+do_special: {
+  sx_prim *p = (sx_prim *)f->vs[base];
+  int argc = (int)(f->vsp - base - 1);
+  sx_val *argv = &f->vs[base + 1];
+  sx_val a0 = argv[0], lst;
+  kkind kind;
+  switch ((sx_special)p->special) {
+  case SP_APPLY: { /* (apply f a b ... lst) */
+    sx_val spread = argv[argc - 1];
+    if (spread != SX_NIL && !sx_is_list(spread)) {
+      f->vsp = base;
+      RAISE(sx_make_error("apply: expected a list as the last argument, got %s", sx_type_name(spread)));
+    }
+    memmove(&f->vs[base], &f->vs[base + 1], (size_t)(argc - 1) * sizeof(sx_val));
+    f->vsp = base + (size_t)argc - 1;
+    for (; sx_is_cons(spread); spread = sx_cdr(spread)) vpush(f, sx_car(spread));
+    goto do_apply;
+  }
+  case SP_MAP: kind = K_MAP; goto list_walk;
+  case SP_FOR_EACH: kind = K_FOR_EACH; goto list_walk;
+  case SP_FILTER: kind = K_FILTER; goto list_walk;
+  case SP_SOME: kind = K_SOME; goto list_walk;
+  case SP_EVERY: kind = K_EVERY; goto list_walk;
+  case SP_MAP_INDEXED: kind = K_MAP_INDEXED; goto list_walk;
+  list_walk:
+    f->vsp = base;
+    if (!is_callable(a0)) RAISE(sx_make_error("%s: expected a function, got %s", sx_str_data(p->name), sx_type_name(a0)));
+    lst = list_arg(vm, sx_str_data(p->name), argv[1]);
+    if (lst == SX_UNDEF) {
+      raised = vm->pending;
+      goto do_raise;
+    }
+    if (!sx_is_cons(lst)) {
+      val = kind == K_FOR_EACH || kind == K_SOME ? SX_NIL : kind == K_EVERY ? SX_TRUE : SX_EMPTY;
+      goto cont;
+    }
+    PUSH(fr, kind);
+    fr->node = NULL;
+    fr->a = a0;
+    fr->b = lst;
+    fr->c = SX_EMPTY;
+    if (kind == K_MAP_INDEXED) {
+      base = f->vsp;
+      vpush(f, a0);
+      vpush(f, sx_fixnum(0));
+      vpush(f, sx_car(lst));
+      fr->i = 1;
+      fr->b = sx_cdr(lst);
+      goto do_apply;
+    }
+    base = f->vsp;
+    vpush(f, a0);
+    vpush(f, sx_car(lst));
+    if (kind != K_FILTER) fr->b = sx_cdr(lst);
+    goto do_apply;
+  case SP_REDUCE: { /* (reduce f init lst) or (reduce f lst) */
+    sx_val init, l = argv[argc - 1];
+    f->vsp = base;
+    if (!is_callable(a0)) RAISE(sx_make_error("reduce: expected a function, got %s", sx_type_name(a0)));
+    lst = list_arg(vm, "reduce", l);
+    if (lst == SX_UNDEF) {
+      raised = vm->pending;
+      goto do_raise;
+    }
+    if (argc == 3) init = argv[1];
+    else if (!sx_is_cons(lst)) {
+      val = SX_NIL;
+      goto cont;
+    } else {
+      init = sx_car(lst);
+      lst = sx_cdr(lst);
+    }
+    PUSH(fr, K_REDUCE);
+    fr->node = NULL;
+    fr->a = a0;
+    fr->b = lst;
+    val = init;
+    goto cont;
+  }
+  case SP_DYNAMIC_WIND: {
+    for (int i = 0; i < 3; i++)
+      if (!is_callable(argv[i])) {
+        f->vsp = base;
+        RAISE(sx_make_error("dynamic-wind: expected three functions, got %s", sx_type_name(argv[i])));
+      }
+    sx_val before = argv[0], body = argv[1], after = argv[2];
+    f->vsp = base;
+    PUSH(fr, K_WIND_BEFORE);
+    fr->node = NULL;
+    fr->a = body;
+    fr->b = after;
+    vpush(f, before);
+    goto do_apply;
+  }
+  case SP_CALLCC: {
+    f->vsp = base;
+    if (!is_callable(a0)) RAISE(sx_make_error("call/cc: expected a function, got %s", sx_type_name(a0)));
+    PUSH(fr, K_CALLCC);
+    fr->node = NULL;
+    sx_contobj *k = sx_obj_new(SX_T_CONT, sizeof *k);
+    k->name = sx_string_cstr("continuation");
+    k->fiber = f;
+    k->ksp = f->ksp;
+    k->id = ++vm->next_cont_id;
+    k->live = true;
+    fr->a = (sx_val)k;
+    vpush(f, a0);
+    vpush(f, (sx_val)k);
+    goto do_apply;
+  }
+  case SP_EVAL: {
+    f->vsp = base;
+    sx_val err = SX_NIL;
+    node = sx_analyse(vm, a0, &err);
+    if (!node) RAISE(sx_error_new(err, SX_NIL));
+    env = NULL;
+    goto eval;
+  }
+  case SP_LOAD: {
+    f->vsp = base;
+    if (!sx_is_string(a0)) RAISE(sx_make_error("load: expected a path string, got %s", sx_type_name(a0)));
+    sx_val err = SX_NIL;
+    sx_val forms = sx_read_source_file(vm, sx_str_data(a0), &err);
+    if (forms == SX_UNDEF) RAISE(err);
+    PUSH(fr, K_FORMS);
+    fr->node = NULL;
+    fr->a = forms;
+    fr->b = a0;
+    fr->c = SX_NIL;
+    fr->i = 0;
+    val = SX_NIL;
+    goto cont;
+  }
+  case SP_NONE: break;
+  }
+  f->vsp = base;
+  RAISE(sx_make_error("internal: bad special primitive"));
+}
+
+do_escape: { /* invoke an escape continuation */
+  sx_contobj *k = (sx_contobj *)f->vs[base];
+  int argc = (int)(f->vsp - base - 1);
+  sx_val v = argc > 0 ? f->vs[base + 1] : SX_NIL;
+  f->vsp = base;
+  if (!k->live || k->fiber != f || k->ksp > f->ksp || f->ks[k->ksp - 1].a != (sx_val)k)
+    RAISE(sx_make_error("continuation called outside its extent (only escaping continuations are supported)"));
+  /* run the after thunks of dynamic-winds being left, innermost first */
+  for (size_t i = f->ksp; i-- > k->ksp;) {
+    if (f->ks[i].kind == K_WIND_BODY) {
+      sx_val after = f->ks[i].b;
+      f->ksp = i;
+      PUSH(fr, K_ESCAPE);
+      fr->node = NULL;
+      fr->a = (sx_val)k;
+      fr->b = v;
+      base = f->vsp;
+      vpush(f, after);
+      goto do_apply;
+    }
+  }
+  f->ksp = k->ksp - 1; /* drop the K_CALLCC frame too */
+  k->live = false;
+  val = v;
+  goto cont;
+}
+
+do_raise:
+  locate_error(f, raised, at);
+  while (f->ksp > 0) {
+    fr = &f->ks[--f->ksp];
+    if (fr->kind == K_GUARD) {
+      f->vsp = fr->vbase;
+      env = env_new(fr->node->idx, fr->env);
+      env->slots[0] = raised;
+      node = fr->node->u.guard.handler;
+      goto eval;
+    }
+    if (fr->kind == K_WIND_BODY) { /* leaving a dynamic-wind: run its after thunk */
+      sx_val after = fr->b;
+      PUSH(fr, K_RERAISE);
+      fr->node = NULL;
+      fr->a = raised;
+      base = f->vsp;
+      vpush(f, after);
+      goto do_apply;
+    }
+    if (fr->kind == K_CALLCC) ((sx_contobj *)fr->a)->live = false;
+    if (fr->kind == K_FORMS && fr->i && fr->vbase && vm->on_toplevel && f->ksp == 0)
+      vm->on_toplevel(vm, vm->on_toplevel_ud, SX_ERROR);
+  }
+  f->vsp = 0;
+  return finish(f, SX_ERROR, raised);
+}

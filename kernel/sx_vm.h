@@ -1,0 +1,227 @@
+/* sx_vm.h — the evaluator's internal interface: analysed code (nodes,
+ * prototypes), environments, closures, primitives, fibers (suspendable CEK
+ * machine states) and the VM that owns globals, the load path and the IO
+ * resolvers.
+ *
+ * Code runs in two steps. The analyser (sx_analyse.c) turns a read form into
+ * a tree of sx_node once: special forms are resolved, local variables become
+ * (depth, index) addresses and globals become direct pointers to their
+ * cells. The CEK machine (sx_cek.c) then runs nodes with its continuation in
+ * a heap-allocated frame stack owned by a fiber, never the C stack, so a
+ * `perform` can suspend the fiber at any depth and the host can resume it
+ * later from any C stack frame.
+ */
+#ifndef SX_VM_H
+#define SX_VM_H
+
+#include "sx_value.h"
+
+#include <stdio.h>
+
+typedef struct sx_vm sx_vm;
+typedef struct sx_node sx_node;
+typedef struct sx_fiber sx_fiber;
+
+/* ---- source positions ----------------------------------------------- */
+typedef struct sx_srcpos {
+  sx_val file;     /* string or SX_NIL */
+  uint32_t line, col;
+  sx_val fn_name;  /* name of the enclosing function, or SX_NIL */
+} sx_srcpos;
+
+/* ---- environments and globals --------------------------------------- */
+typedef struct sx_env {
+  sx_hdr h;
+  struct sx_env *parent;
+  uint32_t n;
+  sx_val slots[];
+} sx_env;
+
+typedef struct sx_cell { /* a global binding */
+  sx_hdr h;
+  sx_val sym;
+  sx_val value; /* SX_UNDEF when unbound */
+} sx_cell;
+
+/* ---- analysed code ---------------------------------------------------- */
+typedef enum sx_op {
+  OP_CONST, OP_LOCAL, OP_GLOBAL, OP_SET_LOCAL, OP_SET_GLOBAL, OP_DEF_GLOBAL,
+  OP_IF, OP_SEQ, OP_AND, OP_OR, OP_FN, OP_CALL, OP_LET, OP_LETREC,
+  OP_GUARD, OP_PERFORM, OP_DICT, OP_DEFMACRO
+} sx_op;
+
+typedef struct sx_proto {
+  sx_val name;       /* string or SX_NIL */
+  uint32_t nparams;  /* required parameters */
+  bool rest;         /* a &rest parameter follows them */
+  uint32_t nslots;   /* params + rest + internal defines */
+  sx_node *body;
+  const sx_srcpos *pos;
+} sx_proto;
+
+struct sx_node {
+  uint8_t op;        /* sx_op */
+  uint16_t depth;    /* OP_LOCAL / OP_SET_LOCAL: frames to walk up */
+  uint32_t idx;      /* slot index, or item count */
+  const sx_srcpos *pos;
+  sx_val sym;        /* variable name for error messages */
+  union {
+    sx_val k;                                        /* OP_CONST */
+    sx_cell *cell;                                   /* globals */
+    struct { sx_node *test, *then, *els; } iff;      /* OP_IF */
+    struct { sx_node **items; } seq;                 /* SEQ/AND/OR, idx = n */
+    struct { sx_node *fn; sx_node **args; } call;    /* idx = argc */
+    sx_proto *proto;                                 /* OP_FN */
+    struct { sx_node **inits; sx_node *body; uint32_t nslots; } let; /* idx = n */
+    struct { sx_node *body; sx_node *handler; } guard; /* OP_GUARD */
+    struct { sx_val *keys; sx_node **vals; } dict;   /* idx = n */
+  } u;
+  sx_node *val;      /* OP_SET_*, OP_DEF_GLOBAL, OP_PERFORM, OP_DEFMACRO */
+};
+
+/* ---- callables -------------------------------------------------------- */
+typedef struct sx_closure {
+  sx_hdr h;
+  sx_val name;
+  sx_proto *proto;
+  sx_env *env;
+} sx_closure;
+
+typedef sx_val (*sx_prim_fn)(sx_vm *vm, int argc, sx_val *argv);
+
+/* Primitives that call back into SX run on the machine itself. */
+typedef enum sx_special {
+  SP_NONE, SP_APPLY, SP_MAP, SP_FILTER, SP_REDUCE, SP_FOR_EACH, SP_SOME,
+  SP_EVERY, SP_CALLCC, SP_DYNAMIC_WIND, SP_LOAD, SP_EVAL, SP_MAP_INDEXED
+} sx_special;
+
+typedef struct sx_prim {
+  sx_hdr h;
+  sx_val name;
+  sx_prim_fn fn;
+  int16_t min_args, max_args; /* max -1: variadic */
+  uint8_t special;            /* sx_special */
+  void *ud;
+} sx_prim;
+
+typedef struct sx_macro {
+  sx_hdr h;
+  sx_val name;
+  sx_val fn; /* closure taking the unevaluated forms */
+} sx_macro;
+
+typedef struct sx_contobj { /* escape continuation */
+  sx_hdr h;
+  sx_val name;
+  sx_fiber *fiber;
+  size_t ksp; /* the frame stack height to return to */
+  uint64_t id;
+  bool live;
+} sx_contobj;
+
+/* ---- IO resolvers ------------------------------------------------------ */
+/* Services a perform request whose :op starts with the resolver's prefix.
+ * Returns 0 with *result set, or -1 with *result holding an error message
+ * string (or an error value), which is raised at the perform. */
+typedef int (*sx_resolver_fn)(sx_vm *vm, void *ud, sx_val op, sx_val args,
+                              sx_val request, sx_val *result);
+
+/* ---- fibers ------------------------------------------------------------ */
+typedef enum sx_status { SX_DONE, SX_SUSPENDED, SX_ERROR } sx_status;
+
+typedef struct sx_kframe sx_kframe;
+
+struct sx_fiber {
+  sx_vm *vm;
+  sx_kframe *ks;   /* continuation frames: the K of the CEK machine */
+  size_t ksp, kcap;
+  sx_val *vs;      /* operand stack for calls in progress */
+  size_t vsp, vcap;
+  sx_status status;
+  bool running;
+  sx_val value;    /* SX_DONE: the result */
+  sx_val error;    /* SX_ERROR: an error value (sx_error) */
+  sx_val request;  /* SX_SUSPENDED: the performed request */
+  bool nested;     /* run from C inside another evaluation: cannot suspend */
+  uint8_t start;   /* how the next sx_fiber_run begins (internal) */
+  sx_node *start_node;
+};
+
+/* ---- the VM ----------------------------------------------------------- */
+typedef struct sx_resolver {
+  char *prefix;
+  size_t prefix_len;
+  sx_resolver_fn fn;
+  void *ud;
+} sx_resolver;
+
+struct sx_vm {
+  sx_cell **globals; /* open-addressed by symbol pointer */
+  size_t gcap, gcount;
+  char **load_path;
+  size_t nload_path;
+  sx_resolver *resolvers;
+  size_t nresolvers;
+  size_t max_depth;      /* frame stack limit */
+  sx_val pending;        /* raised value set by a primitive returning SX_UNDEF */
+  volatile int interrupt; /* set asynchronously (SIGINT): raise at the next step */
+  uint64_t next_cont_id;
+  sx_fiber *current;     /* fiber being run (for nested runs) */
+  /* called after each top-level evaluation of a file run form by form */
+  void (*on_toplevel)(sx_vm *vm, void *ud, sx_status st);
+  void *on_toplevel_ud;
+  int closed;
+  FILE *out;  /* where print/display write (stdout; the server uses stderr) */
+  void *host; /* embedding host's data */
+};
+
+/* VM lifecycle and globals */
+sx_vm *sx_vm_create(void);
+void sx_vm_close(sx_vm *vm);
+sx_cell *sx_global_cell(sx_vm *vm, sx_val sym); /* creates an unbound cell */
+void sx_define(sx_vm *vm, const char *name, sx_val value);
+sx_val sx_global_ref(sx_vm *vm, const char *name); /* SX_UNDEF if unbound */
+sx_val sx_defprim(sx_vm *vm, const char *name, sx_prim_fn fn, int min, int max);
+sx_val sx_defspecial(sx_vm *vm, const char *name, sx_special sp, int min, int max);
+void sx_add_load_dir(sx_vm *vm, const char *dir);
+char *sx_resolve_load_path(sx_vm *vm, const char *path); /* malloc'd or NULL */
+void sx_add_resolver(sx_vm *vm, const char *prefix, sx_resolver_fn fn, void *ud);
+const sx_resolver *sx_find_resolver(sx_vm *vm, sx_val request, sx_val *op, sx_val *args);
+
+/* Raising from primitives: set vm->pending and return SX_UNDEF. */
+sx_val sx_throw(sx_vm *vm, sx_val raised);
+sx_val sx_throwf(sx_vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+sx_val sx_type_error(sx_vm *vm, const char *who, const char *expected, sx_val got);
+sx_val sx_make_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+sx_val sx_error_message(sx_val raised); /* a string describing any raised value */
+
+/* Analysis */
+sx_node *sx_analyse(sx_vm *vm, sx_val form, sx_val *error);
+void sx_analyse_init(void); /* marks special-form symbols; idempotent */
+
+/* Running */
+sx_fiber *sx_fiber_new(sx_vm *vm);
+void sx_fiber_start_node(sx_fiber *f, sx_node *node);
+void sx_fiber_start_apply(sx_fiber *f, sx_val fn, int argc, const sx_val *argv);
+/* Evaluate forms one after another (a file); each form is analysed just
+ * before it runs so macros defined earlier apply. toplevel: call
+ * vm->on_toplevel after each form. */
+void sx_fiber_start_forms(sx_fiber *f, sx_val forms, sx_val file, bool toplevel);
+sx_status sx_fiber_run(sx_fiber *f);
+sx_status sx_fiber_resume(sx_fiber *f, sx_val value);
+sx_status sx_fiber_resume_error(sx_fiber *f, sx_val raised);
+
+/* Conveniences that run to completion; performs go to the resolvers and an
+ * op no resolver owns is an error. */
+sx_status sx_apply(sx_vm *vm, sx_val fn, int argc, const sx_val *argv, sx_val *out);
+sx_status sx_eval_form(sx_vm *vm, sx_val form, sx_val *out);
+sx_status sx_eval_string(sx_vm *vm, const char *src, size_t len, sx_val file, sx_val *out);
+sx_val sx_read_source_file(sx_vm *vm, const char *path, sx_val *err);
+sx_status sx_load_file(sx_vm *vm, const char *path, bool toplevel, sx_val *out);
+/* Resolve every suspension of f through the resolvers until it ends. */
+sx_status sx_fiber_finish(sx_fiber *f);
+
+/* Stdlib registration (stdlib/) */
+void sx_stdlib_install(sx_vm *vm);
+
+#endif
