@@ -751,6 +751,26 @@ static sx_node *an_macro_call(actx *c, sx_macro *m, sx_val form) {
 
 /* ---- calls ------------------------------------------------------------- */
 
+#define FAST_MAX_ARGS 8
+
+static bool simple_node(const sx_node *n) {
+  return n->op == OP_CONST || n->op == OP_LOCAL || n->op == OP_GLOBAL;
+}
+
+/* A call may run on the machine's frameless fast path when its operator
+ * is a constant or variable (a primitive, checked when it runs) and every
+ * operand is simple or itself such a call. */
+static void mark_fast(sx_node *n) {
+  if (n->idx > FAST_MAX_ARGS || !simple_node(n->u.call.fn)) return;
+  bool cacheable = n->u.call.fn->op != OP_LOCAL;
+  for (uint32_t i = 0; i < n->idx; i++) {
+    const sx_node *a = n->u.call.args[i];
+    if (!simple_node(a) && !(a->flags & NF_FAST)) return;
+    if ((a->flags & NF_FAST) && !(a->flags & NF_CACHEABLE)) cacheable = false;
+  }
+  n->flags |= NF_FAST | (cacheable ? NF_CACHEABLE : 0);
+}
+
 static sx_node *an_call(actx *c, sx_val form) {
   if (!is_proper_list(form)) return fail(c, "malformed call %s", form_text(form));
   sx_node *fn = an_expr(c, sx_car(form));
@@ -763,6 +783,7 @@ static sx_node *an_call(actx *c, sx_val form) {
   size_t i = 0;
   for (sx_val a = sx_cdr(form); sx_is_cons(a); a = sx_cdr(a))
     if (!(n->u.call.args[i++] = an_expr(c, sx_car(a)))) return NULL;
+  mark_fast(n);
   return n;
 }
 

@@ -28,13 +28,19 @@ void sx_buf_putc(sx_buf *b, char c) { sx_buf_put(b, &c, 1); }
 void sx_buf_puts(sx_buf *b, const char *s) { sx_buf_put(b, s, strlen(s)); }
 
 void sx_buf_printf(sx_buf *b, const char *fmt, ...) {
-  va_list ap;
+  char small[256];
+  va_list ap, ap2;
   va_start(ap, fmt);
-  va_list ap2;
   va_copy(ap2, ap);
-  int n = vsnprintf(NULL, 0, fmt, ap);
+  int n = vsnprintf(small, sizeof small, fmt, ap);
   va_end(ap);
-  if (n > 0) {
+  if (n < 0) {
+    va_end(ap2);
+    return;
+  }
+  if ((size_t)n < sizeof small) {
+    sx_buf_put(b, small, (size_t)n);
+  } else {
     sx_buf_reserve(b, (size_t)n);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
     b->len += (size_t)n;

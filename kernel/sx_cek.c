@@ -129,6 +129,127 @@ static inline bool simple_eval(const sx_node *n, sx_env *env, sx_val *out) {
   return true;
 }
 
+static sx_val unbound_error(const sx_node *n) {
+  if (n->op == OP_LOCAL)
+    return sx_make_error("%s is used before it is defined", sx_str_data(sx_sym_name(n->sym)));
+  return sx_make_error("unbound symbol %s", sx_str_data(sx_sym_name(n->sym)));
+}
+
+static sx_val prim_arity_error(const sx_prim *p, int argc) {
+  if (p->min_args == p->max_args)
+    return sx_make_error("%s: expected %d argument%s, got %d", sx_str_data(p->name), p->min_args,
+                         p->min_args == 1 ? "" : "s", argc);
+  return sx_make_error("%s: expected %s%d arguments, got %d", sx_str_data(p->name),
+                       argc < p->min_args ? "at least " : "at most ",
+                       argc < p->min_args ? p->min_args : p->max_args, argc);
+}
+
+static inline bool arity_ok(const sx_prim *p, int argc) {
+  return argc >= p->min_args && (p->max_args < 0 || argc <= p->max_args);
+}
+
+/* ---- the frameless fast path ------------------------------------------------
+ * A call marked NF_FAST whose operator (and every nested operator) is a
+ * plain C primitive runs directly in C: no frames, no operand stack. Such
+ * calls cannot perform or call back into SX, so nothing is lost by not
+ * running them on the machine. */
+
+static inline sx_val call_fn_value(const sx_node *call, sx_env *env) {
+  const sx_node *fn = call->u.call.fn;
+  switch (fn->op) {
+  case OP_CONST: return fn->u.k;
+  case OP_GLOBAL: return fn->u.cell->value;
+  default: return env_up(env, fn->depth)->slots[fn->idx];
+  }
+}
+
+static inline bool plain_prim(sx_val v) {
+  return sx_is(v, SX_T_PRIM) && ((sx_prim *)v)->special == SP_NONE;
+}
+
+static bool fast_check(const sx_node *n, sx_env *env) {
+  if (!plain_prim(call_fn_value(n, env))) return false;
+  for (uint32_t i = 0; i < n->idx; i++) {
+    const sx_node *a = n->u.call.args[i];
+    if ((a->flags & NF_FAST) && !fast_check(a, env)) return false;
+  }
+  return true;
+}
+
+/* Every operator in the call tree is a plain primitive right now. */
+static inline bool fast_ok(sx_vm *vm, sx_node *n, sx_env *env) {
+  if (n->fast_epoch == vm->global_epoch) return true;
+  if (!fast_check(n, env)) return false;
+  if (n->flags & NF_CACHEABLE) n->fast_epoch = vm->global_epoch;
+  return true;
+}
+
+/* Inline arithmetic on two fixnums; false when not applicable. */
+static inline bool fixnum_op(int fop, sx_val a, sx_val b, sx_val *out) {
+  if (!sx_is_fixnum(a) || !sx_is_fixnum(b)) return false;
+  int64_t x = sx_fixnum_val(a), y = sx_fixnum_val(b), r;
+  switch (fop) {
+  case FOP_ADD: *out = sx_int(x + y); return true;
+  case FOP_SUB: *out = sx_int(x - y); return true;
+  case FOP_MUL:
+    if (__builtin_mul_overflow(x, y, &r)) return false;
+    *out = sx_int(r);
+    return true;
+  case FOP_LT: *out = sx_bool(x < y); return true;
+  case FOP_GT: *out = sx_bool(x > y); return true;
+  case FOP_LE: *out = sx_bool(x <= y); return true;
+  case FOP_GE: *out = sx_bool(x >= y); return true;
+  case FOP_NUMEQ: *out = sx_bool(x == y); return true;
+  default: return false;
+  }
+}
+
+/* Run a fast call. False when it raised: vm->pending holds the raised
+ * value and *errat the node to blame. */
+static bool fast_call(sx_vm *vm, const sx_node *n, sx_env *env, sx_val *out, const sx_node **errat) {
+  sx_val argv[8];
+  uint32_t argc = n->idx;
+  for (uint32_t i = 0; i < argc; i++) {
+    const sx_node *a = n->u.call.args[i];
+    if (a->flags & NF_FAST) {
+      if (!fast_call(vm, a, env, &argv[i], errat)) return false;
+    } else if (!simple_eval(a, env, &argv[i])) {
+      *errat = a;
+      vm->pending = unbound_error(a);
+      return false;
+    }
+  }
+  const sx_prim *p = (const sx_prim *)call_fn_value(n, env);
+  if (p->h.aux && argc == 2 && fixnum_op(p->h.aux, argv[0], argv[1], out)) return true;
+  *errat = n;
+  if (!arity_ok(p, (int)argc)) {
+    vm->pending = prim_arity_error(p, (int)argc);
+    return false;
+  }
+  sx_val r = p->fn(vm, (int)argc, argv);
+  if (r == SX_UNDEF) return false;
+  *out = r;
+  return true;
+}
+
+/* 1: *out holds the value; 0: not a fast node (use the machine);
+ * -1: raised (see fast_call). */
+static inline int try_fast(sx_vm *vm, const sx_node *n, sx_env *env, sx_val *out, const sx_node **errat) {
+  if (simple_eval(n, env, out)) return 1;
+  if (!(n->flags & NF_FAST) || !fast_ok(vm, (sx_node *)n, env)) return 0;
+  return fast_call(vm, n, env, out, errat) ? 1 : -1;
+}
+
+/* All operands of a call can be evaluated without the machine. */
+static bool operands_fast(sx_vm *vm, const sx_node *call, sx_env *env) {
+  for (uint32_t i = 0; i < call->idx; i++) {
+    const sx_node *a = call->u.call.args[i];
+    if (a->op == OP_CONST || a->op == OP_LOCAL || a->op == OP_GLOBAL) continue;
+    if (!(a->flags & NF_FAST) || !fast_ok(vm, (sx_node *)a, env)) return false;
+  }
+  return true;
+}
+
 /* ---- errors --------------------------------------------------------------- */
 
 static void pos_text(sx_buf *b, const sx_srcpos *p) {
@@ -299,6 +420,14 @@ static sx_val list_arg(sx_vm *vm, const char *who, sx_val v) {
     goto do_raise;      \
   } while (0)
 
+#define FAST_RAISE()          \
+  do {                        \
+    at = errat->pos;          \
+    raised = vm->pending;     \
+    vm->pending = SX_NIL;     \
+    goto do_raise;            \
+  } while (0)
+
 #define PUSH(fr, kind)                                                            \
   do {                                                                            \
     if (!((fr) = kpush(f, kind)))                                                 \
@@ -318,6 +447,8 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
   size_t base = 0;
   sx_kframe *fr;
   const sx_srcpos *at = node ? node->pos : NULL;
+  const sx_node *errat = NULL;
+  int fr_st;
 
   switch (mode) {
   case M_EVAL: goto eval;
@@ -333,21 +464,23 @@ eval:
     val = env_up(env, node->depth)->slots[node->idx];
     if (val == SX_UNDEF) {
       at = node->pos;
-      RAISE(sx_make_error("%s is used before it is defined", sx_str_data(sx_sym_name(node->sym))));
+      RAISE(unbound_error(node));
     }
     goto cont;
   case OP_GLOBAL:
     val = node->u.cell->value;
     if (val == SX_UNDEF) {
       at = node->pos;
-      RAISE(sx_make_error("unbound symbol %s", sx_str_data(sx_sym_name(node->sym))));
+      RAISE(unbound_error(node));
     }
     goto cont;
   case OP_IF:
-    if (simple_eval(node->u.iff.test, env, &val)) {
+    fr_st = try_fast(vm, node->u.iff.test, env, &val, &errat);
+    if (fr_st > 0) {
       node = sx_truthy(val) ? node->u.iff.then : node->u.iff.els;
       goto eval;
     }
+    if (fr_st < 0) FAST_RAISE();
     PUSH(fr, K_IF);
     fr->node = node;
     fr->env = env;
@@ -373,6 +506,33 @@ eval:
     goto cont;
   }
   case OP_CALL:
+    if (node->flags & NF_FAST) {
+      sx_val fnv = call_fn_value(node, env);
+      if (plain_prim(fnv) && fast_ok(vm, node, env)) {
+        if (!fast_call(vm, node, env, &val, &errat)) FAST_RAISE();
+        goto cont;
+      }
+      if (sx_is(fnv, SX_T_FN) && operands_fast(vm, node, env)) {
+        base = f->vsp;
+        vpush(f, fnv);
+        for (uint32_t k = 0; k < node->idx; k++) {
+          const sx_node *a = node->u.call.args[k];
+          sx_val v;
+          bool ok = (a->flags & NF_FAST) ? fast_call(vm, a, env, &v, &errat) : simple_eval(a, env, &v);
+          if (!ok) {
+            f->vsp = base;
+            if (!(a->flags & NF_FAST)) {
+              at = a->pos;
+              RAISE(unbound_error(a));
+            }
+            FAST_RAISE();
+          }
+          vpush(f, v);
+        }
+        at = node->pos;
+        goto do_apply;
+      }
+    }
     PUSH(fr, K_CALL);
     fr->node = node;
     fr->env = env;
@@ -447,9 +607,15 @@ call_next: /* fr is the K_CALL frame; evaluate its next operand */
     sx_node *operand = k == 0 ? call->u.call.fn : call->u.call.args[k - 1];
     fr->i = k + 1;
     sx_val v;
-    if (simple_eval(operand, fr->env, &v)) {
+    fr_st = try_fast(vm, operand, fr->env, &v, &errat);
+    if (fr_st > 0) {
       vpush(f, v);
       continue;
+    }
+    if (fr_st < 0) {
+      f->vsp = fr->vbase;
+      f->ksp--;
+      FAST_RAISE();
     }
     node = operand;
     env = fr->env;
@@ -511,11 +677,13 @@ cont:
       at = fr->node->pos;
       RAISE(sx_make_error("set!: unbound symbol %s", sx_str_data(sx_sym_name(fr->node->sym))));
     }
+    if (plain_prim(fr->node->u.cell->value) || plain_prim(val)) vm->global_epoch++;
     fr->node->u.cell->value = val;
     val = SX_NIL;
     goto cont;
   case K_DEF_GLOBAL:
     f->ksp--;
+    if (plain_prim(fr->node->u.cell->value) || plain_prim(val)) vm->global_epoch++;
     fr->node->u.cell->value = val;
     val = fr->node->sym;
     goto cont;
@@ -524,6 +692,7 @@ cont:
     sx_macro *m = sx_obj_new(SX_T_MACRO, sizeof *m);
     m->name = sx_sym_name(fr->node->sym);
     m->fn = val;
+    if (plain_prim(fr->node->u.cell->value)) vm->global_epoch++;
     fr->node->u.cell->value = (sx_val)m;
     val = fr->node->sym;
     goto cont;
@@ -695,14 +864,9 @@ do_apply: { /* operand stack from base: fn, args... */
   }
   if (sx_is(fn, SX_T_PRIM)) {
     sx_prim *p = (sx_prim *)fn;
-    if (argc < p->min_args || (p->max_args >= 0 && argc > p->max_args)) {
+    if (!arity_ok(p, argc)) {
       f->vsp = base;
-      if (p->min_args == p->max_args)
-        RAISE(sx_make_error("%s: expected %d argument%s, got %d", sx_str_data(p->name), p->min_args,
-                            p->min_args == 1 ? "" : "s", argc));
-      RAISE(sx_make_error("%s: expected %s%d arguments, got %d", sx_str_data(p->name),
-                          argc < p->min_args ? "at least " : "at most ",
-                          argc < p->min_args ? p->min_args : p->max_args, argc));
+      RAISE(prim_arity_error(p, argc));
     }
     if (p->special == SP_NONE) {
       val = p->fn(vm, argc, argv);

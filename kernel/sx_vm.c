@@ -21,6 +21,7 @@ sx_vm *sx_vm_create(void) {
   if (!vm) return NULL;
   memset(vm, 0, sizeof *vm);
   vm->max_depth = DEFAULT_MAX_DEPTH;
+  vm->global_epoch = 1;
   vm->pending = SX_NIL;
   vm->out = stdout;
   const char *env = getenv("SX_PATH");
@@ -86,6 +87,7 @@ sx_cell *sx_global_cell(sx_vm *vm, sx_val sym) {
 
 void sx_define(sx_vm *vm, const char *name, sx_val value) {
   sx_global_cell(vm, sx_symbol_cstr(name))->value = value;
+  vm->global_epoch++;
 }
 
 sx_val sx_global_ref(sx_vm *vm, const char *name) {
@@ -105,6 +107,11 @@ sx_val sx_defprim(sx_vm *vm, const char *name, sx_prim_fn fn, int min, int max) 
   p->fn = fn;
   sx_define(vm, name, (sx_val)p);
   return (sx_val)p;
+}
+
+void sx_set_fast_op(sx_vm *vm, const char *name, int fop) {
+  sx_val p = sx_global_ref(vm, name);
+  if (sx_is(p, SX_T_PRIM)) sx_hdr_of(p)->aux = (uint16_t)fop;
 }
 
 sx_val sx_defspecial(sx_vm *vm, const char *name, sx_special sp, int min, int max) {

@@ -59,12 +59,20 @@ typedef struct sx_proto {
   const sx_srcpos *pos;
 } sx_proto;
 
+#define NF_FAST 0x01      /* a call whose operator is a constant or variable and
+                            whose operands are simple or NF_FAST: may run
+                            without frames when every operator is a primitive */
+#define NF_CACHEABLE 0x02 /* NF_FAST and no operator in it is a local variable,
+                            so its primitive check can be cached per node */
+
 struct sx_node {
   uint8_t op;        /* sx_op */
+  uint8_t flags;     /* NF_* */
   uint16_t depth;    /* OP_LOCAL / OP_SET_LOCAL: frames to walk up */
   uint32_t idx;      /* slot index, or item count */
   const sx_srcpos *pos;
   sx_val sym;        /* variable name for error messages */
+  uint32_t fast_epoch; /* NF_CACHEABLE: vm->global_epoch when last verified */
   union {
     sx_val k;                                        /* OP_CONST */
     sx_cell *cell;                                   /* globals */
@@ -95,8 +103,11 @@ typedef enum sx_special {
   SP_EVERY, SP_CALLCC, SP_DYNAMIC_WIND, SP_LOAD, SP_EVAL, SP_MAP_INDEXED
 } sx_special;
 
+/* Primitives with an inline fast path in the machine (sx_prim.h.aux). */
+enum { FOP_NONE, FOP_ADD, FOP_SUB, FOP_MUL, FOP_LT, FOP_GT, FOP_LE, FOP_GE, FOP_NUMEQ };
+
 typedef struct sx_prim {
-  sx_hdr h;
+  sx_hdr h; /* aux: FOP_* */
   sx_val name;
   sx_prim_fn fn;
   int16_t min_args, max_args; /* max -1: variadic */
@@ -166,6 +177,7 @@ struct sx_vm {
   sx_val pending;        /* raised value set by a primitive returning SX_UNDEF */
   volatile int interrupt; /* set asynchronously (SIGINT): raise at the next step */
   uint64_t next_cont_id;
+  uint32_t global_epoch; /* bumped when a global holding a primitive changes */
   sx_fiber *current;     /* fiber being run (for nested runs) */
   /* called after each top-level evaluation of a file run form by form */
   void (*on_toplevel)(sx_vm *vm, void *ud, sx_status st);
@@ -182,6 +194,7 @@ sx_cell *sx_global_cell(sx_vm *vm, sx_val sym); /* creates an unbound cell */
 void sx_define(sx_vm *vm, const char *name, sx_val value);
 sx_val sx_global_ref(sx_vm *vm, const char *name); /* SX_UNDEF if unbound */
 sx_val sx_defprim(sx_vm *vm, const char *name, sx_prim_fn fn, int min, int max);
+void sx_set_fast_op(sx_vm *vm, const char *name, int fop);
 sx_val sx_defspecial(sx_vm *vm, const char *name, sx_special sp, int min, int max);
 void sx_add_load_dir(sx_vm *vm, const char *dir);
 char *sx_resolve_load_path(sx_vm *vm, const char *path); /* malloc'd or NULL */

@@ -283,4 +283,8 @@ void sx_lib_num_install(sx_vm *vm) {
   sx_defprim(vm, "integer?", p_integer_p, 1, 1);
   sx_defprim(vm, "float?", p_float_p, 1, 1);
   sx_defprim(vm, "float", p_to_float, 1, 1);
+  static const struct { const char *name; int fop; } fast[] = {
+      {"+", FOP_ADD}, {"-", FOP_SUB}, {"*", FOP_MUL}, {"<", FOP_LT},
+      {">", FOP_GT}, {"<=", FOP_LE}, {">=", FOP_GE}, {"=", FOP_NUMEQ}};
+  for (size_t i = 0; i < sizeof fast / sizeof *fast; i++) sx_set_fast_op(vm, fast[i].name, fast[i].fop);
 }

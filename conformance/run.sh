@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# conformance/run.sh — run the 20 persist conformance suites through our
+# server and hold them to the expected counts in conformance/expected.txt.
+#
+#   conformance/run.sh [SERVER]      SERVER defaults to build/hosts/sx-server
+#
+# Each suite runs in a fresh server process with exactly the command
+# sequence lib/persist/conformance.sh sends. A suite fails if its pass/fail
+# counts differ from the expected ones or if the server answered any
+# command with an (error ...) response — an error part-way through a test
+# file would otherwise silently shrink the suite. Ends with the unchanged
+# lib/persist/conformance.sh itself (the headline check); the scoreboard
+# files it rewrites are restored afterwards.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+SERVER=${1:-${SX_SERVER:-build/hosts/sx-server}}
+[ -x "$SERVER" ] || { echo "conformance: no server at $SERVER (build first)" >&2; exit 2; }
+SERVER=$(cd "$(dirname "$SERVER")" && pwd)/$(basename "$SERVER")
+
+FILES=(event backend log kv project concurrency snapshot compaction durable blob
+       view catalog query batch upcast idempotency global examples/acl subscribe api)
+
+commands() { # the exact sequence conformance.sh sends, for suite $1
+  echo '(epoch 1)'
+  echo '(load "spec/stdlib.sx")'
+  echo '(load "lib/r7rs.sx")'
+  for f in "${FILES[@]}"; do echo "(load \"lib/persist/$f.sx\")"; done
+  echo '(epoch 2)'
+  echo '(eval "(define persist-test-pass 0)")'
+  echo '(eval "(define persist-test-fail 0)")'
+  echo '(eval "(define persist-test (fn (name got expected) (if (equal? got expected) (set! persist-test-pass (+ persist-test-pass 1)) (set! persist-test-fail (+ persist-test-fail 1)))))")'
+  echo '(epoch 3)'
+  echo "(load \"lib/persist/tests/$1.sx\")"
+  echo '(epoch 4)'
+  echo '(eval "(list persist-test-pass persist-test-fail)")'
+}
+
+passed=0; failed=0; bad_suites=0
+printf '%-12s %6s %6s %8s  %s\n' suite pass fail expected status
+while read -r suite exp_pass exp_fail; do
+  case "$suite" in ''|'#'*) continue ;; esac
+  out=$(commands "$suite" | timeout 120 "$SERVER" 2>/dev/null)
+  errors=$(grep -c '^(error' <<<"$out")
+  line=$(grep -E '^\(ok 4 \([0-9]+ [0-9]+\)\)$' <<<"$out" | tail -1)
+  p=$(sed -E 's/^\(ok 4 \(([0-9]+) ([0-9]+)\)\)$/\1/' <<<"$line"); p=${p:-0}
+  f=$(sed -E 's/^\(ok 4 \(([0-9]+) ([0-9]+)\)\)$/\2/' <<<"$line"); f=${f:-0}
+  status=ok
+  if [ "$errors" -gt 0 ]; then status="FAIL: $errors error response(s): $(grep -m1 '^(error' <<<"$out")"
+  elif [ "$p" != "$exp_pass" ] || [ "$f" != "$exp_fail" ]; then status="FAIL: counts differ"; fi
+  printf '%-12s %6s %6s %8s  %s\n' "$suite" "$p" "$f" "$exp_pass/$((exp_pass + exp_fail))" "$status"
+  if [ "$status" = ok ]; then passed=$((passed + p)); else
+    bad_suites=$((bad_suites + 1)); passed=$((passed + p))
+    missing=$((exp_pass - p)); [ "$missing" -lt 0 ] && missing=0
+    failed=$((failed + f + missing + (errors > 0 && missing == 0 ? 1 : 0)))
+    continue
+  fi
+  failed=$((failed + f))
+done < conformance/expected.txt
+
+# the headline check: the unchanged script from lib/persist
+saved=$(mktemp -d)
+cp lib/persist/scoreboard.json lib/persist/scoreboard.md "$saved/"
+headline=$(SX_SERVER="$SERVER" bash lib/persist/conformance.sh 2>&1 | grep '^Total:')
+cp "$saved/scoreboard.json" "$saved/scoreboard.md" lib/persist/; rm -rf "$saved"
+echo "lib/persist/conformance.sh: ${headline:-no Total line}"
+if [ "$headline" != "Total: $((passed - failed < 0 ? 0 : passed)) pass, 0 fail" ] || [ "$bad_suites" -gt 0 ]; then
+  [ "$headline" = "Total: 201 pass, 0 fail" ] || { echo "conformance: headline check failed" >&2; failed=$((failed + 1)); }
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
