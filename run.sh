@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# run.sh — set up, build and run sx on Debian 12.
+#
+#   ./run.sh           install what is missing, build, run the demo
+#   ./run.sh test      install what is missing, build, run every test
+#   ./run.sh bench     build and run the benchmarks in bench/
+#
+# Installing packages needs root (or sudo). Builds go to build/ (release-ish)
+# and build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(build-essential meson ninja-build pkg-config python3 git
+          libgc-dev libcriterion-dev libssl-dev libedit-dev libsqlite3-dev lua5.4)
+
+install_packages() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "run.sh: installing ${missing[*]}" >&2
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+build() { # build DIR [meson options...]
+  local dir=$1; shift
+  [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null
+  ninja -C "$dir" >/dev/null
+}
+
+# Sum meson test results into the running totals.
+count_meson() { # LOGFILE
+  local ok fail
+  ok=$(grep -E '^Ok: ' "$1" | awk '{print $2}'); fail=$(grep -E '^Fail: ' "$1" | awk '{print $2}')
+  PASSED=$((PASSED + ${ok:-0})); FAILED=$((FAILED + ${fail:-0}))
+}
+
+run_tests() {
+  PASSED=0; FAILED=0
+  local log; log=$(mktemp)
+  echo "== unit and integration tests (build/)"
+  meson test -C build --print-errorlogs | tee "$log" | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout):' || true
+  count_meson "$log"
+  echo "== unit tests under ASan+UBSan (build-asan/)"
+  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    meson test -C build-asan --suite unit --print-errorlogs | tee "$log" | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout):' || true
+  count_meson "$log"
+  echo "== persist conformance (conformance/run.sh)"
+  conformance/run.sh build/hosts/sx-server | tee "$log" || true
+  local line; line=$(tail -1 "$log")
+  if [[ "$line" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+    PASSED=$((PASSED + BASH_REMATCH[1])); FAILED=$((FAILED + BASH_REMATCH[2]))
+  else
+    FAILED=$((FAILED + 1))
+  fi
+  rm -f "$log"
+  echo "$PASSED passed, $FAILED failed"
+  [ "$FAILED" -eq 0 ]
+}
+
+case "${1:-demo}" in
+  demo)
+    install_packages
+    build build
+    exec build/hosts/sx run examples/demo.sx ;;
+  test)
+    install_packages
+    build build
+    build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+    run_tests ;;
+  bench)
+    install_packages
+    build build
+    bench/run ;;
+  *)
+    echo "usage: ./run.sh [demo|test|bench]" >&2; exit 2 ;;
+esac
