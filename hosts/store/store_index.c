@@ -1,0 +1,314 @@
+/* store_index.c — the store's in-memory index: stream and kv hash tables,
+ * the per-stream offset arrays, the undo log that lets a transaction be
+ * rolled back, and the bounded cache of decoded values.
+ *
+ * Invariant: for a stream entry, offs[start..count) are the offsets of the
+ * stored events in seq order and the last of them has seq == hwm. Entry
+ * arrays are allocated uncollectable (GC-scanned, explicitly freed) because
+ * they hold SX values and are reachable only from the store handle. */
+#include "store_int.h"
+
+#include <gc.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint32_t store_hash(const void *p, size_t n) {
+  const unsigned char *c = p;
+  uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, folded */
+  for (size_t i = 0; i < n; i++) {
+    h ^= c[i];
+    h *= 0x100000001b3ull;
+  }
+  return (uint32_t)(h ^ (h >> 32));
+}
+
+static void *ix_xrealloc(void *p, size_t n) {
+  void *q = realloc(p, n ? n : 1);
+  if (!q) abort();
+  return q;
+}
+
+/* Grow an uncollectable array of elem-sized items to at least need. */
+static void *ix_grow_gc(void *old, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return old;
+  size_t ncap = *cap ? *cap * 2 : 16;
+  while (ncap < need) ncap *= 2;
+  void *n = GC_MALLOC_UNCOLLECTABLE(ncap * elem);
+  if (!n) abort();
+  memset(n, 0, ncap * elem);
+  if (old) {
+    memcpy(n, old, *cap * elem);
+    GC_FREE(old);
+  }
+  *cap = ncap;
+  return n;
+}
+
+/* ---- hash tables ---------------------------------------------------------- */
+
+/* Rebuild buckets for count entries whose hash/next fields live at the given
+ * stride inside an array. */
+static void htab_rebuild(htab *t, size_t count, char *base, size_t stride,
+                         size_t hash_off, size_t next_off) {
+  size_t nb = t->nb ? t->nb : 64;
+  while (nb < count * 2) nb *= 2;
+  free(t->b);
+  t->b = calloc(nb, sizeof *t->b);
+  if (!t->b) abort();
+  t->nb = nb;
+  for (size_t i = 0; i < count; i++) {
+    char *e = base + i * stride;
+    uint32_t h;
+    memcpy(&h, e + hash_off, sizeof h);
+    uint32_t *next = (uint32_t *)(e + next_off);
+    *next = t->b[h & (nb - 1)];
+    t->b[h & (nb - 1)] = (uint32_t)(i + 1);
+  }
+}
+
+long store_stream_find(store *s, const char *name, size_t len, uint32_t h) {
+  if (!s->stab.nb) return -1;
+  for (uint32_t j = s->stab.b[h & (s->stab.nb - 1)]; j; j = s->streams[j - 1].next) {
+    stream_ent *e = &s->streams[j - 1];
+    if (e->hash == h && sx_str_len(e->name) == len && memcmp(sx_str_data(e->name), name, len) == 0)
+      return (long)(j - 1);
+  }
+  return -1;
+}
+
+long store_stream_add(store *s, sx_val name, uint32_t h) {
+  s->streams = ix_grow_gc(s->streams, &s->streams_cap, s->nstreams + 1, sizeof *s->streams);
+  size_t i = s->nstreams++;
+  stream_ent *e = &s->streams[i];
+  memset(e, 0, sizeof *e);
+  e->name = name;
+  e->hash = h;
+  if (s->nstreams * 2 > s->stab.nb) {
+    htab_rebuild(&s->stab, s->nstreams, (char *)s->streams, sizeof *e,
+                 offsetof(stream_ent, hash), offsetof(stream_ent, next));
+  } else {
+    e->next = s->stab.b[h & (s->stab.nb - 1)];
+    s->stab.b[h & (s->stab.nb - 1)] = (uint32_t)(i + 1);
+  }
+  s->streams_list = 0;
+  return (long)i;
+}
+
+long store_kv_find(store *s, const char *key, size_t len, uint32_t h) {
+  if (!s->ktab.nb) return -1;
+  for (uint32_t j = s->ktab.b[h & (s->ktab.nb - 1)]; j; j = s->kv[j - 1].next) {
+    kv_ent *e = &s->kv[j - 1];
+    if (e->hash == h && sx_str_len(e->key) == len && memcmp(sx_str_data(e->key), key, len) == 0)
+      return (long)(j - 1);
+  }
+  return -1;
+}
+
+long store_kv_add(store *s, sx_val key, uint32_t h) {
+  s->kv = ix_grow_gc(s->kv, &s->kv_cap, s->nkv + 1, sizeof *s->kv);
+  size_t i = s->nkv++;
+  kv_ent *e = &s->kv[i];
+  memset(e, 0, sizeof *e);
+  e->key = key;
+  e->hash = h;
+  if (s->nkv * 2 > s->ktab.nb) {
+    htab_rebuild(&s->ktab, s->nkv, (char *)s->kv, sizeof *e, offsetof(kv_ent, hash),
+                 offsetof(kv_ent, next));
+  } else {
+    e->next = s->ktab.b[h & (s->ktab.nb - 1)];
+    s->ktab.b[h & (s->ktab.nb - 1)] = (uint32_t)(i + 1);
+  }
+  return (long)i;
+}
+
+/* Remove the most recently added entry (it heads its bucket chain). */
+static void ix_stream_pop(store *s) {
+  stream_ent *e = &s->streams[--s->nstreams];
+  s->stab.b[e->hash & (s->stab.nb - 1)] = e->next;
+  free(e->offs);
+  memset(e, 0, sizeof *e);
+  s->streams_list = 0;
+}
+
+static void ix_kv_pop(store *s) {
+  kv_ent *e = &s->kv[--s->nkv];
+  s->ktab.b[e->hash & (s->ktab.nb - 1)] = e->next;
+  memset(e, 0, sizeof *e);
+}
+
+/* ---- undo log --------------------------------------------------------------- */
+
+static void ix_undo_push(store *s, undo_kind k, size_t idx, int64_t prev, uint64_t prev_off) {
+  if (s->nundo == s->undo_cap) {
+    s->undo_cap = s->undo_cap ? s->undo_cap * 2 : 64;
+    s->undo = ix_xrealloc(s->undo, s->undo_cap * sizeof *s->undo);
+  }
+  s->undo[s->nundo++] = (undo_rec){k, (uint32_t)idx, prev, prev_off};
+}
+
+/* ---- mutations ------------------------------------------------------------ */
+
+static void ix_stream_reserve(stream_ent *e, size_t need) {
+  if (need <= e->cap) return;
+  size_t ncap = e->cap ? e->cap + e->cap / 2 + 8 : 8;
+  if (ncap < need) ncap = need;
+  e->offs = ix_xrealloc(e->offs, ncap * sizeof *e->offs);
+  if (e->cache) {
+    sx_val *nc = GC_MALLOC(ncap * sizeof *nc);
+    if (!nc) abort();
+    memset(nc, 0, ncap * sizeof *nc);
+    memcpy(nc, e->cache, e->count * sizeof *nc);
+    e->cache = nc;
+  }
+  e->cap = ncap;
+}
+
+void store_ix_append(store *s, size_t si, int64_t seq, uint64_t off, bool undo) {
+  stream_ent *e = &s->streams[si];
+  if (undo) ix_undo_push(s, U_APPEND, si, e->hwm, 0);
+  ix_stream_reserve(e, e->count + 1);
+  e->offs[e->count++] = off;
+  e->hwm = seq;
+  s->nevents++;
+}
+
+size_t store_ix_truncate(store *s, size_t si, int64_t n, bool undo) {
+  stream_ent *e = &s->streams[si];
+  size_t live = e->count - e->start;
+  int64_t first = e->hwm - (int64_t)live + 1;
+  if (n < first || live == 0) return 0;
+  size_t drop = (n >= e->hwm) ? live : (size_t)(n - first + 1);
+  if (undo) ix_undo_push(s, U_TRUNC, si, (int64_t)e->start, 0);
+  if (e->cache) memset(e->cache + e->start, 0, drop * sizeof *e->cache);
+  e->start += drop;
+  s->nevents -= drop;
+  return drop;
+}
+
+/* Move the surviving offsets to the front of the arrays. */
+void store_ix_compact(store *s, size_t si) {
+  (void)s;
+  stream_ent *e = &s->streams[si];
+  if (e->start == 0) return;
+  size_t live = e->count - e->start;
+  memmove(e->offs, e->offs + e->start, live * sizeof *e->offs);
+  if (e->cache) {
+    memmove(e->cache, e->cache + e->start, live * sizeof *e->cache);
+    memset(e->cache + live, 0, e->start * sizeof *e->cache);
+  }
+  if (e->list && e->list_start == e->start && e->list_count == e->count) {
+    e->list_start = 0;
+    e->list_count = live;
+  } else {
+    e->list = 0;
+  }
+  e->start = 0;
+  e->count = live;
+}
+
+void store_ix_kv_set(store *s, size_t ki, uint64_t off, bool undo) {
+  kv_ent *e = &s->kv[ki];
+  if (undo) ix_undo_push(s, U_KV, ki, 0, e->off);
+  if ((e->off == 0) != (off == 0)) {
+    s->kv_live += off ? 1 : -1;
+    s->keys_list = 0;
+  }
+  e->off = off;
+  e->cached = 0;
+  s->cache_used -= e->cache_est;
+  e->cache_est = 0;
+}
+
+/* Entries created inside a transaction are recorded so rollback removes them. */
+void store_ix_note_new(store *s, bool stream, size_t idx) {
+  ix_undo_push(s, stream ? U_NEW_STREAM : U_NEW_KEY, idx, 0, 0);
+}
+
+static void ix_undo_one(store *s, const undo_rec *u) {
+  switch (u->kind) {
+  case U_NEW_STREAM: ix_stream_pop(s); break;
+  case U_NEW_KEY: ix_kv_pop(s); break;
+  case U_APPEND: {
+    stream_ent *e = &s->streams[u->idx];
+    e->count--;
+    if (e->cache) e->cache[e->count] = 0;
+    e->hwm = u->prev;
+    e->list = 0;
+    s->nevents--;
+    break;
+  }
+  case U_TRUNC: {
+    stream_ent *e = &s->streams[u->idx];
+    s->nevents += e->start - (size_t)u->prev;
+    e->start = (size_t)u->prev;
+    e->list = 0;
+    break;
+  }
+  case U_KV: store_ix_kv_set(s, u->idx, u->prev_off, false); break;
+  }
+}
+
+void store_ix_undo_all(store *s) {
+  while (s->nundo > 0) ix_undo_one(s, &s->undo[--s->nundo]);
+}
+
+void store_ix_undo_clear(store *s) {
+  for (size_t i = 0; i < s->nundo; i++)
+    if (s->undo[i].kind == U_TRUNC) store_ix_compact(s, s->undo[i].idx);
+  s->nundo = 0;
+}
+
+/* Trim offset arrays to their exact size (after a full scan). */
+void store_ix_shrink(store *s) {
+  for (size_t i = 0; i < s->nstreams; i++) {
+    stream_ent *e = &s->streams[i];
+    store_ix_compact(s, i);
+    if (e->cap > e->count && !e->cache) {
+      e->offs = ix_xrealloc(e->offs, e->count * sizeof *e->offs);
+      e->cap = e->count;
+    }
+  }
+}
+
+void store_ix_free(store *s) {
+  for (size_t i = 0; i < s->nstreams; i++) free(s->streams[i].offs);
+  if (s->streams) GC_FREE(s->streams);
+  if (s->kv) GC_FREE(s->kv);
+  free(s->stab.b);
+  free(s->ktab.b);
+  free(s->undo);
+  s->streams = NULL;
+  s->kv = NULL;
+}
+
+size_t store_ix_bytes(store *s) {
+  size_t n = sizeof *s + s->streams_cap * sizeof(stream_ent) + s->kv_cap * sizeof(kv_ent) +
+             (s->stab.nb + s->ktab.nb) * sizeof(uint32_t) + s->undo_cap * sizeof(undo_rec);
+  for (size_t i = 0; i < s->nstreams; i++)
+    n += s->streams[i].cap * sizeof(uint64_t) + sizeof(sx_string) + sx_str_len(s->streams[i].name) + 1;
+  for (size_t i = 0; i < s->nkv; i++) n += sizeof(sx_string) + sx_str_len(s->kv[i].key) + 1;
+  return n;
+}
+
+/* ---- decoded-value cache ----------------------------------------------------- */
+
+void store_cache_drop_stream(store *s, stream_ent *e) {
+  e->cache = NULL;
+  e->list = 0;
+  s->cache_used -= e->cache_est;
+  e->cache_est = 0;
+}
+
+/* Keep the cache within budget: drop every other stream's and kv cache;
+ * then keep's own if it alone is over budget. */
+void store_cache_trim(store *s, stream_ent *keep) {
+  if (s->cache_used <= s->cache_budget) return;
+  for (size_t i = 0; i < s->nstreams; i++)
+    if (&s->streams[i] != keep) store_cache_drop_stream(s, &s->streams[i]);
+  for (size_t i = 0; i < s->nkv; i++) {
+    s->cache_used -= s->kv[i].cache_est;
+    s->kv[i].cached = 0;
+    s->kv[i].cache_est = 0;
+  }
+  if (keep && s->cache_used > s->cache_budget) store_cache_drop_stream(s, keep);
+}

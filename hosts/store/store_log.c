@@ -1,0 +1,460 @@
+/* store_log.c — the store's append-only log file: creating it, scanning and
+ * validating its checksummed transaction frames (recovery), applying their
+ * records to the index, mapping it for reads and writing new frames.
+ *
+ * A frame is valid when its magic, length and CRC-32C check out. Scanning
+ * stops at the first invalid frame: if no valid frame follows it, it is a
+ * torn tail (an interrupted commit); otherwise the log is damaged. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "store_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "crc32c.h"
+
+#define SCAN_CHUNK (4u << 20)
+
+static const char log_magic[8] = {'S', 'X', 'S', 'T', 'O', 'R', 'E', 0};
+
+static uint32_t le32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_le32(unsigned char *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* ---- small IO helpers ------------------------------------------------------ */
+
+int store_fsync_dir(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int rc = fsync(fd);
+  close(fd);
+  return rc;
+}
+
+static int log_pwrite_all(int fd, const void *p, size_t n, uint64_t off) {
+  const char *c = p;
+  while (n > 0) {
+    ssize_t w = pwrite(fd, c, n, (off_t)off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    c += w;
+    n -= (size_t)w;
+    off += (uint64_t)w;
+  }
+  return 0;
+}
+
+static ssize_t log_pread_all(int fd, void *p, size_t n, uint64_t off) {
+  char *c = p;
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = pread(fd, c + got, n - got, (off_t)(off + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return -1;
+    if (r == 0) break;
+    got += (size_t)r;
+  }
+  return (ssize_t)got;
+}
+
+/* ---- header ---------------------------------------------------------------- */
+
+static void log_header(unsigned char h[LOG_HEADER_SIZE]) {
+  memcpy(h, log_magic, 8);
+  put_le32(h + 8, LOG_VERSION);
+  put_le32(h + 12, store_crc32c(0, h, 12));
+}
+
+int store_log_create(const char *dir, const char *log_path, sx_val *err) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s/log.tmp", dir);
+  unsigned char h[LOG_HEADER_SIZE];
+  log_header(h);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 || log_pwrite_all(fd, h, sizeof h, 0) || fsync(fd)) {
+    *err = store_errorf("store %s: cannot create %s: %s", dir, tmp, strerror(errno));
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  close(fd);
+  if (rename(tmp, log_path) || store_fsync_dir(dir)) {
+    *err = store_errorf("store %s: cannot install %s: %s", dir, log_path, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+int store_log_check_header(int fd, const char *path, sx_val *err) {
+  unsigned char h[LOG_HEADER_SIZE], want[LOG_HEADER_SIZE];
+  ssize_t n = log_pread_all(fd, h, sizeof h, 0);
+  log_header(want);
+  if (n != (ssize_t)sizeof h || memcmp(h, want, 8) != 0 || le32(h + 12) != store_crc32c(0, h, 12)) {
+    *err = store_errorf("%s: not an sx store log (bad header at offset 0)", path);
+    return -1;
+  }
+  if (le32(h + 8) != LOG_VERSION) {
+    *err = store_errorf("%s: unsupported log version %u (this build reads version %u)", path,
+                        le32(h + 8), LOG_VERSION);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- chunked reader used by the scan ---------------------------------------- */
+
+typedef struct scan_buf {
+  int fd;
+  unsigned char *data;
+  size_t cap, len;
+  uint64_t start; /* file offset of data[0] */
+} scan_buf;
+
+/* Make file bytes [off, off+n) available; returns a pointer or NULL. */
+static const unsigned char *scan_load(scan_buf *b, uint64_t off, size_t n, uint64_t size) {
+  if (off >= b->start && off + n <= b->start + b->len) return b->data + (off - b->start);
+  size_t want = n > SCAN_CHUNK ? n : SCAN_CHUNK;
+  if (want > size - off) want = (size_t)(size - off);
+  if (want < n) return NULL;
+  if (want > b->cap) {
+    free(b->data);
+    b->data = malloc(want);
+    if (!b->data) abort();
+    b->cap = want;
+  }
+  ssize_t r = log_pread_all(b->fd, b->data, want, off);
+  b->start = off;
+  b->len = r < 0 ? 0 : (size_t)r;
+  return b->len >= n ? b->data : NULL;
+}
+
+/* ---- record parsing ---------------------------------------------------------- */
+
+typedef struct rec_cursor {
+  const unsigned char *p;
+  size_t len, pos;
+  uint64_t base; /* file offset of p[0] */
+  const char *why;
+} rec_cursor;
+
+static int rc_uvarint(rec_cursor *c, uint64_t *v) {
+  size_t n = codec_get_uvarint(c->p + c->pos, c->len - c->pos, v);
+  if (!n) {
+    c->why = "bad varint";
+    return -1;
+  }
+  c->pos += n;
+  return 0;
+}
+
+static int rc_bytes(rec_cursor *c, const char **p, size_t *n) {
+  uint64_t len;
+  if (rc_uvarint(c, &len)) return -1;
+  if (len > c->len - c->pos) {
+    c->why = "length runs past the frame";
+    return -1;
+  }
+  *p = (const char *)c->p + c->pos;
+  *n = (size_t)len;
+  c->pos += (size_t)len;
+  return 0;
+}
+
+static long scan_stream(store *s, const char *name, size_t n, bool create) {
+  uint32_t h = store_hash(name, n);
+  long i = store_stream_find(s, name, n, h);
+  if (i < 0 && create) i = store_stream_add(s, sx_string_new(name, n), h);
+  return i;
+}
+
+static int scan_verify_value(rec_cursor *c, const char *vp, size_t vn) {
+  sx_val v, err;
+  size_t used;
+  if (store_decode(vp, vn, &used, &v, &err) || used != vn) {
+    c->why = "stored value does not decode";
+    return -1;
+  }
+  return 0;
+}
+
+/* A length-prefixed value: its bytes and file offset. */
+static int rc_value(rec_cursor *c, const char **vp, size_t *vn, uint64_t *voff) {
+  uint64_t len;
+  if (rc_uvarint(c, &len)) return -1;
+  if (len > c->len - c->pos) {
+    c->why = "value runs past the frame";
+    return -1;
+  }
+  *voff = c->base + c->pos;
+  *vp = (const char *)c->p + c->pos;
+  *vn = (size_t)len;
+  c->pos += (size_t)len;
+  return 0;
+}
+
+static int scan_rec_append(store *s, rec_cursor *c, bool verify, char *why, size_t whycap) {
+  const char *name, *vp;
+  size_t nn, vn;
+  uint64_t seq, voff;
+  if (rc_bytes(c, &name, &nn) || rc_uvarint(c, &seq) || rc_value(c, &vp, &vn, &voff)) return -1;
+  if (verify && scan_verify_value(c, vp, vn)) return -1;
+  long si = scan_stream(s, name, nn, true);
+  if ((int64_t)seq != s->streams[si].hwm + 1) {
+    snprintf(why, whycap, "append with seq %llu does not follow the stream's high-water mark %lld",
+             (unsigned long long)seq, (long long)s->streams[si].hwm);
+    c->why = why;
+    return -1;
+  }
+  store_ix_append(s, (size_t)si, (int64_t)seq, voff, false);
+  return 0;
+}
+
+static int scan_rec_truncate(store *s, rec_cursor *c) {
+  const char *name;
+  size_t nn;
+  uint64_t zn;
+  if (rc_bytes(c, &name, &nn) || rc_uvarint(c, &zn)) return -1;
+  long si = scan_stream(s, name, nn, false);
+  if (si < 0) {
+    c->why = "truncate of a stream that was never appended to";
+    return -1;
+  }
+  store_ix_truncate(s, (size_t)si, codec_unzigzag(zn), false);
+  store_ix_compact(s, (size_t)si);
+  return 0;
+}
+
+static int scan_rec_kv(store *s, rec_cursor *c, bool put, bool verify) {
+  const char *key, *vp;
+  size_t kn, vn;
+  uint64_t voff = 0;
+  if (rc_bytes(c, &key, &kn)) return -1;
+  if (put && rc_value(c, &vp, &vn, &voff)) return -1;
+  if (put && verify && scan_verify_value(c, vp, vn)) return -1;
+  uint32_t h = store_hash(key, kn);
+  long ki = store_kv_find(s, key, kn, h);
+  if (ki < 0 && !put) return 0;
+  if (ki < 0) ki = store_kv_add(s, sx_string_new(key, kn), h);
+  store_ix_kv_set(s, (size_t)ki, voff, false);
+  return 0;
+}
+
+/* Apply every record of one frame payload. Returns -1 with c->why set. */
+static int scan_payload(store *s, rec_cursor *c, bool verify, size_t *nrec, char *why, size_t whycap) {
+  while (c->pos < c->len) {
+    int type = c->p[c->pos++];
+    int rc;
+    switch (type) {
+    case REC_APPEND: rc = scan_rec_append(s, c, verify, why, whycap); break;
+    case REC_TRUNCATE: rc = scan_rec_truncate(s, c); break;
+    case REC_PUT: rc = scan_rec_kv(s, c, true, verify); break;
+    case REC_DELETE: rc = scan_rec_kv(s, c, false, verify); break;
+    default: c->why = "unknown record type"; rc = -1;
+    }
+    if (rc) return -1;
+    (*nrec)++;
+  }
+  return 0;
+}
+
+/* ---- frame validation ----------------------------------------------------------- */
+
+/* Check a whole frame at data (n bytes available). Returns its total size,
+ * or 0 with *why set. */
+static size_t frame_check(const unsigned char *d, uint64_t avail, const char **why) {
+  if (avail < FRAME_HEAD + FRAME_TAIL) {
+    *why = "incomplete frame header";
+    return 0;
+  }
+  if (le32(d) != FRAME_MAGIC) {
+    *why = "bad frame magic";
+    return 0;
+  }
+  uint64_t len = le32(d + 4);
+  if (len > avail - FRAME_HEAD - FRAME_TAIL) {
+    *why = "frame runs past the end of the file";
+    return 0;
+  }
+  if (store_crc32c(0, d, FRAME_HEAD + len) != le32(d + FRAME_HEAD + len)) {
+    *why = "frame checksum mismatch";
+    return 0;
+  }
+  return (size_t)(FRAME_HEAD + len + FRAME_TAIL);
+}
+
+/* Is there any valid frame starting after offset from? */
+static bool scan_valid_after(int fd, uint64_t from, uint64_t size) {
+  if (from >= size) return false;
+  size_t n = (size_t)(size - from);
+  unsigned char *d = malloc(n);
+  if (!d) abort();
+  ssize_t r = log_pread_all(fd, d, n, from);
+  bool found = false;
+  const char *why;
+  for (size_t i = 0; r > 0 && i + FRAME_HEAD + FRAME_TAIL <= (size_t)r && !found; i++)
+    if (le32(d + i) == FRAME_MAGIC && frame_check(d + i, (uint64_t)r - i, &why)) found = true;
+  free(d);
+  return found;
+}
+
+/* Is the file all zero bytes from offset from to size? (Space the writer
+ * zero-filled ahead of the data; see store_log_write_out.) */
+static bool scan_zero_tail(int fd, uint64_t from, uint64_t size) {
+  static const unsigned char zero[4096];
+  unsigned char buf[4096];
+  while (from < size) {
+    size_t n = size - from < sizeof buf ? (size_t)(size - from) : sizeof buf;
+    if (log_pread_all(fd, buf, n, from) != (ssize_t)n || memcmp(buf, zero, n) != 0) return false;
+    from += n;
+  }
+  return true;
+}
+
+static void scan_bad(store *s, scan_result *r, uint64_t pos, const char *why) {
+  r->bad_at = pos;
+  if (scan_zero_tail(s->fd, pos, r->file_size)) {
+    r->kind = SCAN_OK;
+    r->zero_tail = r->file_size - pos;
+  } else if (scan_valid_after(s->fd, pos + 1, r->file_size)) {
+    r->kind = SCAN_DAMAGE;
+    snprintf(r->reason, sizeof r->reason, "%s (valid frames follow, so this is not a torn tail)", why);
+  } else {
+    r->kind = SCAN_TORN;
+    snprintf(r->reason, sizeof r->reason, "%s", why);
+  }
+}
+
+void store_log_scan(store *s, bool verify, scan_result *r) {
+  memset(r, 0, sizeof *r);
+  struct stat st;
+  if (fstat(s->fd, &st)) {
+    r->kind = SCAN_IOERR;
+    snprintf(r->reason, sizeof r->reason, "cannot stat: %s", strerror(errno));
+    return;
+  }
+  r->file_size = (uint64_t)st.st_size;
+  scan_buf b = {s->fd, NULL, 0, 0, 0};
+  uint64_t pos = s->wbase;
+  char why[160];
+  while (pos < r->file_size) {
+    const char *bad = "incomplete frame header";
+    uint64_t avail = r->file_size - pos;
+    const unsigned char *d = NULL;
+    size_t total = 0;
+    if (avail >= FRAME_HEAD + FRAME_TAIL) d = scan_load(&b, pos, FRAME_HEAD, r->file_size);
+    if (d && le32(d) == FRAME_MAGIC && le32(d + 4) <= avail - FRAME_HEAD - FRAME_TAIL)
+      d = scan_load(&b, pos, FRAME_HEAD + le32(d + 4) + FRAME_TAIL, r->file_size);
+    if (d) total = frame_check(d, avail, &bad);
+    if (!total) {
+      scan_bad(s, r, pos, bad);
+      break;
+    }
+    rec_cursor c = {d + FRAME_HEAD, total - FRAME_HEAD - FRAME_TAIL, 0, pos + FRAME_HEAD, NULL};
+    if (scan_payload(s, &c, verify, &r->records, why, sizeof why)) {
+      r->kind = SCAN_DAMAGE;
+      r->bad_at = c.base + c.pos;
+      snprintf(r->reason, sizeof r->reason, "bad record in the frame at offset %llu: %s",
+               (unsigned long long)pos, c.why);
+      break;
+    }
+    r->frames++;
+    pos += total;
+  }
+  free(b.data);
+  r->end = pos;
+}
+
+/* ---- mapping for reads -------------------------------------------------------------- */
+
+static int log_map_to(store *s, size_t len) {
+  void *m;
+  if (s->map)
+    m = mremap((void *)s->map, s->map_len, len, MREMAP_MAYMOVE);
+  else
+    m = mmap(NULL, len, PROT_READ, MAP_SHARED, s->fd, 0);
+  if (m == MAP_FAILED) return -1;
+  s->map = m;
+  s->map_len = len;
+  return 0;
+}
+
+void store_log_unmap(store *s) {
+  if (s->map) munmap((void *)s->map, s->map_len);
+  s->map = NULL;
+  s->map_len = 0;
+}
+
+const unsigned char *store_log_bytes(store *s, uint64_t off, size_t *avail) {
+  if (off >= s->wbase) {
+    size_t i = (size_t)(off - s->wbase);
+    if (i >= s->wbuf.len) return NULL;
+    *avail = s->wbuf.len - i;
+    return (const unsigned char *)s->wbuf.data + i;
+  }
+  if (off >= s->map_len && log_map_to(s, (size_t)s->wbase)) return NULL;
+  *avail = s->map_len - (size_t)off;
+  return s->map + off;
+}
+
+/* ---- writing -------------------------------------------------------------------------- */
+
+/* Zero-fill the log ahead of the data so that commits overwrite allocated,
+ * already-written blocks: fdatasync then flushes data only, not the inode
+ * (size and block map), which halves the IO of a full-mode commit. */
+static int log_extend(store *s, uint64_t need_end) {
+  uint64_t chunk = s->file_end < (64u << 20) ? (1u << 20) : (4u << 20);
+  uint64_t end = need_end + chunk;
+  static const char zero[65536];
+  for (uint64_t at = s->file_end; at < end;) {
+    size_t n = end - at < sizeof zero ? (size_t)(end - at) : sizeof zero;
+    if (log_pwrite_all(s->fd, zero, n, at)) return -1;
+    at += n;
+  }
+  if (s->opts.sync != STORE_SYNC_OFF && fdatasync(s->fd)) return -1;
+  s->file_end = end;
+  return 0;
+}
+
+int store_log_write_out(store *s, sx_val *err) {
+  size_t n = s->wcommitted;
+  if (n == 0) return 0;
+  if ((s->wbase + n > s->file_end && log_extend(s, s->wbase + n)) ||
+      log_pwrite_all(s->fd, s->wbuf.data, n, s->wbase)) {
+    int e = errno;
+    /* best effort: drop a partial frame (a torn tail is also handled on open) */
+    if (ftruncate(s->fd, (off_t)s->wbase) == 0) s->file_end = s->wbase;
+    *err = store_errorf("store %s: writing %s failed: %s", s->dir, s->log_path, strerror(e));
+    return -1;
+  }
+  s->wbase += n;
+  memmove(s->wbuf.data, s->wbuf.data + n, s->wbuf.len - n);
+  s->wbuf.len -= n;
+  s->wbuf.data[s->wbuf.len] = '\0';
+  if (s->txn_open) s->txn_start -= n;
+  s->wcommitted = 0;
+  return 0;
+}
+
+int store_log_sync(store *s, sx_val *err) {
+  if (fdatasync(s->fd) == 0) return 0;
+  char msg[600];
+  snprintf(msg, sizeof msg,
+           "store %s: fdatasync of %s failed (%s): committed writes may not be durable; "
+           "the handle refuses further writes until the store is reopened",
+           s->dir, s->log_path, strerror(errno));
+  if (!s->failed) s->failed = strdup(msg);
+  *err = sx_string_cstr(msg);
+  return -1;
+}

@@ -1,0 +1,213 @@
+/* test_codec.c — the store's value codec: exact round-trips of every data
+ * type, refusal of non-data (nothing written), and robustness against
+ * malformed input. */
+#include <criterion/criterion.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "codec.h"
+#include "sx_dict.h"
+
+static void setup(void) { sx_gc_init(); }
+TestSuite(codec, .init = setup);
+
+static sx_val roundtrip(sx_val v) {
+  sx_buf b = SX_BUF_INIT;
+  sx_val err = SX_NIL, out = SX_UNDEF;
+  size_t used = 0;
+  cr_assert_eq(store_encode(&b, v, &err), 0, "encode failed");
+  cr_assert_eq(store_decode(b.data, b.len, &used, &out, &err), 0, "decode failed: %s",
+               sx_is_string(err) ? sx_str_data(err) : "?");
+  cr_assert_eq(used, b.len, "decode consumed %zu of %zu bytes", used, b.len);
+  sx_buf_free(&b);
+  return out;
+}
+
+static uint64_t bits_of(double d) {
+  uint64_t u;
+  memcpy(&u, &d, sizeof u);
+  return u;
+}
+
+static sx_val str(const char *s) { return sx_string_cstr(s); }
+
+Test(codec, immediates) {
+  cr_assert_eq(roundtrip(SX_NIL), SX_NIL);
+  cr_assert_eq(roundtrip(SX_TRUE), SX_TRUE);
+  cr_assert_eq(roundtrip(SX_FALSE), SX_FALSE);
+  cr_assert_eq(roundtrip(SX_EMPTY), SX_EMPTY);
+}
+
+Test(codec, integers_including_extremes) {
+  int64_t cases[] = {0, 1, -1, 63, 64, -64, -65, 1000000, SX_FIXNUM_MAX, SX_FIXNUM_MIN,
+                     SX_FIXNUM_MAX + 1, SX_FIXNUM_MIN - 1, INT64_MAX, INT64_MIN};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    sx_val out = roundtrip(sx_int(cases[i]));
+    cr_assert(sx_is_int(out));
+    cr_assert_eq(sx_int_val(out), cases[i], "integer %lld", (long long)cases[i]);
+  }
+}
+
+Test(codec, floats_bit_exact) {
+  uint64_t nan_payload = 0x7ff8000000001234ull, neg_nan = 0xfff0000000000001ull;
+  double payload_nan, sig_nan;
+  memcpy(&payload_nan, &nan_payload, 8);
+  memcpy(&sig_nan, &neg_nan, 8);
+  double cases[] = {0.0, -0.0, 1.5, -2.25, 0.1, DBL_MAX, -DBL_MAX, DBL_MIN, DBL_TRUE_MIN,
+                    -DBL_TRUE_MIN, INFINITY, -INFINITY, NAN, payload_nan, sig_nan, 1e300, 3.0};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    sx_val out = roundtrip(sx_float(cases[i]));
+    cr_assert(sx_is_float(out), "case %zu stays a float", i);
+    cr_assert_eq(bits_of(sx_float_val(out)), bits_of(cases[i]), "case %zu bits", i);
+  }
+}
+
+Test(codec, float_three_is_not_integer_three) {
+  cr_assert(sx_is_float(roundtrip(sx_float(3.0))));
+  cr_assert(sx_is_int(roundtrip(sx_int(3))));
+}
+
+Test(codec, strings_with_any_bytes) {
+  const char raw[] = {'a', 0, 'b', (char)0xff, (char)0x80, 0, '\n'};
+  sx_val s = sx_string_new(raw, sizeof raw);
+  sx_val out = roundtrip(s);
+  cr_assert(sx_is_string(out));
+  cr_assert_eq(sx_str_len(out), sizeof raw);
+  cr_assert_eq(memcmp(sx_str_data(out), raw, sizeof raw), 0);
+  cr_assert_eq(sx_str_len(roundtrip(str(""))), 0);
+  char big[70000];
+  memset(big, 'x', sizeof big);
+  cr_assert(sx_equal(roundtrip(sx_string_new(big, sizeof big)), sx_string_new(big, sizeof big)));
+}
+
+Test(codec, keywords_and_symbols) {
+  sx_val kw = roundtrip(sx_keyword_new(str("seq")));
+  cr_assert_eq(sx_type_of(kw), SX_T_KEYWORD);
+  cr_assert(sx_equal(kw, sx_keyword_new(str("seq"))));
+  sx_val sym = sx_symbol_cstr("hello/world");
+  cr_assert_eq(roundtrip(sym), sym, "symbols come back interned (eq)");
+}
+
+static sx_val sample_nested(void) {
+  sx_val inner = sx_dict_empty();
+  inner = sx_dict_assoc(inner, str("z"), sx_float(-0.0));
+  inner = sx_dict_assoc(inner, str("a"), sx_list(3, (sx_val[]){sx_int(1), SX_NIL, str("x")}));
+  sx_val d = sx_dict_empty();
+  d = sx_dict_assoc(d, str("seq"), sx_int(7));
+  d = sx_dict_assoc(d, str("data"), inner);
+  d = sx_dict_assoc(d, str("empty"), sx_dict_empty());
+  d = sx_dict_assoc(d, str("list"), sx_list(2, (sx_val[]){SX_EMPTY, sx_list(1, (sx_val[]){SX_TRUE})}));
+  d = sx_dict_assoc(d, sx_string_new("\0k", 2), SX_FALSE);
+  return d;
+}
+
+Test(codec, nested_dicts_and_lists) {
+  sx_val d = sample_nested();
+  sx_val out = roundtrip(d);
+  cr_assert(sx_is_dict(out));
+  cr_assert(sx_equal(out, d));
+  sx_val z = sx_dict_get(sx_dict_get(out, str("data"), SX_NIL), str("z"), SX_NIL);
+  cr_assert_eq(bits_of(sx_float_val(z)), bits_of(-0.0));
+}
+
+Test(codec, large_dict) {
+  sx_val d = sx_dict_empty();
+  for (int i = 0; i < 500; i++) {
+    char k[16];
+    snprintf(k, sizeof k, "k%d", i);
+    d = sx_dict_assoc(d, str(k), sx_int(i));
+  }
+  cr_assert(sx_equal(roundtrip(d), d));
+}
+
+Test(codec, dict_encoding_is_canonical) {
+  sx_val a = sx_dict_assoc(sx_dict_assoc(sx_dict_empty(), str("b"), sx_int(2)), str("a"), sx_int(1));
+  sx_val b = sx_dict_assoc(sx_dict_assoc(sx_dict_empty(), str("a"), sx_int(1)), str("b"), sx_int(2));
+  sx_buf x = SX_BUF_INIT, y = SX_BUF_INIT;
+  sx_val err;
+  cr_assert_eq(store_encode(&x, a, &err), 0);
+  cr_assert_eq(store_encode(&y, b, &err), 0);
+  cr_assert_eq(x.len, y.len);
+  cr_assert_eq(memcmp(x.data, y.data, x.len), 0);
+  sx_buf_free(&x);
+  sx_buf_free(&y);
+}
+
+static sx_val fake_function(void) {
+  sx_fnhead *f = sx_obj_new(SX_T_FN, sizeof *f);
+  f->name = str("f");
+  return (sx_val)f;
+}
+
+Test(codec, functions_are_refused_and_nothing_is_written) {
+  sx_buf b = SX_BUF_INIT;
+  sx_buf_puts(&b, "prefix");
+  sx_val err = SX_NIL;
+  sx_val d = sx_dict_assoc(sample_nested(), str("fn"), fake_function());
+  cr_assert_eq(store_encode(&b, d, &err), -1);
+  cr_assert_eq(b.len, 6, "buffer restored to its previous length");
+  cr_assert_str_eq(b.data, "prefix");
+  cr_assert(sx_is_string(err));
+  cr_assert(strstr(sx_str_data(err), "function") != NULL, "error names the type: %s", sx_str_data(err));
+  cr_assert_eq(store_encode(&b, fake_function(), &err), -1);
+  sx_buf_free(&b);
+}
+
+Test(codec, improper_lists_are_refused) {
+  sx_buf b = SX_BUF_INIT;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_encode(&b, sx_cons(sx_int(1), sx_int(2)), &err), -1);
+  cr_assert(strstr(sx_str_data(err), "improper") != NULL);
+  cr_assert_eq(b.len, 0);
+  sx_buf_free(&b);
+}
+
+Test(codec, nesting_limit) {
+  sx_val v = SX_NIL;
+  for (int i = 0; i < CODEC_MAX_DEPTH + 5; i++) v = sx_list(1, &v);
+  sx_buf b = SX_BUF_INIT;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_encode(&b, v, &err), -1);
+  cr_assert(strstr(sx_str_data(err), "nested") != NULL);
+  sx_buf_free(&b);
+}
+
+Test(codec, malformed_input_is_an_error) {
+  sx_val out, err = SX_NIL;
+  sx_buf b = SX_BUF_INIT;
+  cr_assert_eq(store_encode(&b, sample_nested(), &err), 0);
+  for (size_t cut = 0; cut < b.len; cut++)
+    cr_assert_eq(store_decode(b.data, cut, NULL, &out, &err), -1, "prefix of %zu bytes", cut);
+  const unsigned char bad_tag[] = {0x7f};
+  cr_assert_eq(store_decode(bad_tag, 1, NULL, &out, &err), -1);
+  cr_assert(strstr(sx_str_data(err), "tag") != NULL);
+  const unsigned char huge_len[] = {CODEC_STRING, 0xff, 0xff, 0xff, 0xff, 0x0f};
+  cr_assert_eq(store_decode(huge_len, sizeof huge_len, NULL, &out, &err), -1);
+  const unsigned char unordered[] = {CODEC_DICT, 2, 1, 'b', CODEC_NIL, 1, 'a', CODEC_NIL};
+  cr_assert_eq(store_decode(unordered, sizeof unordered, NULL, &out, &err), -1);
+  /* random garbage never crashes */
+  unsigned seed = 1;
+  for (int round = 0; round < 2000; round++) {
+    unsigned char junk[32];
+    for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 16);
+    store_decode(junk, sizeof junk, NULL, &out, &err);
+  }
+  sx_buf_free(&b);
+}
+
+Test(codec, varints_and_zigzag) {
+  uint64_t vals[] = {0, 1, 127, 128, 16383, 16384, UINT32_MAX, UINT64_MAX};
+  for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+    unsigned char buf[10];
+    uint64_t back = 0;
+    size_t n = codec_uvarint_encode(buf, vals[i]);
+    cr_assert_eq(codec_get_uvarint(buf, n, &back), n);
+    cr_assert_eq(back, vals[i]);
+    cr_assert_eq(codec_get_uvarint(buf, n - 1, &back), 0, "truncated varint is incomplete");
+  }
+  cr_assert_eq(codec_unzigzag(codec_zigzag(INT64_MIN)), INT64_MIN);
+  cr_assert_eq(codec_unzigzag(codec_zigzag(-1)), -1);
+}

@@ -1,0 +1,705 @@
+/* test_store.c — the file-backed store: log and kv facets, the five persist
+ * invariants, the seq rule, transactions (commit, rollback, own writes),
+ * reopen, crash recovery (torn tails at every byte, kill -9), damage
+ * detection, the writer lock, read-only handles and sync modes. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "sx_dict.h"
+
+static char dir[64];
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f) {
+  (void)st, (void)flag, (void)f;
+  return remove(p);
+}
+static void rm_tree(const char *p) { nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+static void setup(void) {
+  sx_gc_init();
+  strcpy(dir, "/tmp/sxstore-test-XXXXXX");
+  cr_assert_not_null(mkdtemp(dir));
+}
+static void teardown(void) { rm_tree(dir); }
+TestSuite(store, .init = setup, .fini = teardown);
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static sx_val str(const char *s) { return sx_string_cstr(s); }
+
+static sx_val ev(int64_t seq, const char *type) {
+  sx_val data = sx_dict_assoc(sx_dict_empty(), str("n"), sx_float((double)seq / 3));
+  data = sx_dict_assoc(data, str("tags"), sx_list(2, (sx_val[]){str("x"), sx_keyword_new(str("k"))}));
+  sx_val d = sx_dict_empty();
+  d = sx_dict_assoc(d, str("seq"), sx_int(seq));
+  d = sx_dict_assoc(d, str("type"), str(type));
+  d = sx_dict_assoc(d, str("at"), sx_int(1700000000 + seq));
+  return sx_dict_assoc(d, str("data"), data);
+}
+
+static const char *msg(sx_val err) { return sx_is_string(err) ? sx_str_data(err) : "(no message)"; }
+
+static store *open_opts(const store_opts *o) {
+  store *s = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_open(dir, o, &s, &err), 0, "open failed: %s", msg(err));
+  return s;
+}
+static store *open_w(void) { return open_opts(NULL); }
+static store *open_ro(void) {
+  store_opts o = {.read_only = true};
+  return open_opts(&o);
+}
+
+static void close_ok(store *s) {
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_close(s, &err), 0, "close failed: %s", msg(err));
+}
+
+static void append_ok(store *s, const char *stream, int64_t seq) {
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_append(s, str(stream), ev(seq, "t"), &err), 0, "append failed: %s", msg(err));
+}
+
+static void commit_ok(store *s) {
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_commit(s, &err), 0, "commit failed: %s", msg(err));
+}
+
+static void put_ok(store *s, const char *k, sx_val v) {
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_kv_put(s, str(k), v, &err), 0, "put failed: %s", msg(err));
+}
+
+/* Everything observable through the API, as one comparable value. */
+static sx_val snapshot(store *s) {
+  sx_val out = SX_EMPTY;
+  for (sx_val l = store_streams(s); sx_is_cons(l); l = sx_cdr(l)) {
+    sx_val n = sx_car(l);
+    out = sx_cons(sx_list(3, (sx_val[]){n, sx_int(store_last_seq(s, n)), store_read(s, n)}), out);
+  }
+  for (sx_val l = store_kv_keys(s); sx_is_cons(l); l = sx_cdr(l))
+    out = sx_cons(sx_list(2, (sx_val[]){sx_car(l), store_kv_get(s, sx_car(l))}), out);
+  return out;
+}
+
+static char *log_path(void) {
+  static char p[128];
+  snprintf(p, sizeof p, "%s/log", dir);
+  return p;
+}
+
+static off_t file_size(const char *p) {
+  struct stat st;
+  cr_assert_eq(stat(p, &st), 0);
+  return st.st_size;
+}
+
+static uint64_t data_end(store *s) {
+  store_stats st;
+  store_get_stats(s, &st);
+  return st.log_bytes;
+}
+
+static void copy_prefix(const char *from, const char *to, off_t n) {
+  int a = open(from, O_RDONLY), b = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  cr_assert(a >= 0 && b >= 0);
+  char *buf = malloc((size_t)n + 1);
+  cr_assert_eq(pread(a, buf, (size_t)n, 0), n);
+  cr_assert_eq(pwrite(b, buf, (size_t)n, 0), n);
+  free(buf);
+  close(a);
+  close(b);
+}
+
+static void flip_bit(const char *p, off_t at) {
+  int fd = open(p, O_RDWR);
+  unsigned char c;
+  cr_assert_eq(pread(fd, &c, 1, at), 1);
+  c ^= 0x10;
+  cr_assert_eq(pwrite(fd, &c, 1, at), 1);
+  close(fd);
+}
+
+/* ---- log facet and the invariants --------------------------------------------- */
+
+Test(store, append_read_last_seq_streams) {
+  store *s = open_w();
+  cr_assert_eq(store_last_seq(s, str("a")), 0);
+  cr_assert_eq(store_read(s, str("a")), SX_EMPTY);
+  cr_assert_eq(store_streams(s), SX_EMPTY);
+  for (int i = 1; i <= 3; i++) append_ok(s, "a", i);
+  append_ok(s, "b", 1);
+  commit_ok(s);
+  cr_assert_eq(store_last_seq(s, str("a")), 3);
+  sx_val l = store_read(s, str("a"));
+  cr_assert_eq(sx_list_length(l), 3);
+  for (int i = 1; i <= 3; i++, l = sx_cdr(l)) cr_assert(sx_equal(sx_car(l), ev(i, "t")), "event %d", i);
+  cr_assert(sx_equal(store_streams(s), sx_list(2, (sx_val[]){str("a"), str("b")})));
+  close_ok(s);
+}
+
+Test(store, state_survives_reopen) {
+  store *s = open_w();
+  for (int i = 1; i <= 50; i++) append_ok(s, i % 2 ? "odd" : "even", (i + 1) / 2);
+  put_ok(s, "k", ev(9, "kv"));
+  commit_ok(s);
+  sx_val before = snapshot(s);
+  close_ok(s);
+  s = open_w();
+  cr_assert(sx_equal(snapshot(s), before));
+  cr_assert_eq(store_last_seq(s, str("odd")), 25);
+  append_ok(s, "odd", 26);
+  commit_ok(s);
+  close_ok(s);
+}
+
+Test(store, wrong_seq_is_refused_and_nothing_written) {
+  store *s = open_w();
+  append_ok(s, "a", 1);
+  commit_ok(s);
+  off_t size = file_size(log_path());
+  sx_val err = SX_NIL;
+  int64_t bad[] = {1, 3, 0, -1, 100};
+  for (size_t i = 0; i < 5; i++) {
+    cr_assert_eq(store_append(s, str("a"), ev(bad[i], "t"), &err), -1);
+    cr_assert(strstr(msg(err), "does not follow") != NULL, "%s", msg(err));
+  }
+  cr_assert_eq(store_append(s, str("new"), ev(2, "t"), &err), -1, "a new stream starts at 1");
+  cr_assert_not(store_pending(s));
+  commit_ok(s);
+  cr_assert_eq(file_size(log_path()), size);
+  cr_assert_eq(store_last_seq(s, str("a")), 1);
+  cr_assert(sx_equal(store_streams(s), sx_list(1, (sx_val[]){str("a")})));
+  close_ok(s);
+}
+
+Test(store, non_data_and_non_dict_events_are_refused) {
+  store *s = open_w();
+  sx_val err = SX_NIL;
+  sx_fnhead *fn = sx_obj_new(SX_T_FN, sizeof *fn);
+  fn->name = SX_NIL;
+  sx_val e = sx_dict_assoc(ev(1, "t"), str("callback"), (sx_val)fn);
+  cr_assert_eq(store_append(s, str("a"), e, &err), -1);
+  cr_assert(strstr(msg(err), "function") != NULL, "%s", msg(err));
+  cr_assert_eq(store_append(s, str("a"), sx_list(1, (sx_val[]){sx_int(1)}), &err), -1);
+  cr_assert(strstr(msg(err), "dict") != NULL, "%s", msg(err));
+  cr_assert_eq(store_append(s, str("a"), sx_dict_empty(), &err), -1);
+  cr_assert(strstr(msg(err), ":seq") != NULL, "%s", msg(err));
+  cr_assert_eq(store_append(s, sx_int(5), ev(1, "t"), &err), -1);
+  cr_assert_eq(store_kv_put(s, str("k"), (sx_val)fn, &err), -1);
+  cr_assert(strstr(msg(err), "function") != NULL);
+  cr_assert_not(store_pending(s), "nothing was written");
+  cr_assert_eq(store_last_seq(s, str("a")), 0);
+  cr_assert_not(store_kv_has(s, str("k")));
+  close_ok(s);
+}
+
+Test(store, truncate_keeps_high_water_mark_and_catalog) {
+  store *s = open_w();
+  for (int i = 1; i <= 10; i++) append_ok(s, "a", i);
+  append_ok(s, "b", 1);
+  commit_ok(s);
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_truncate(s, str("a"), 7, &err), 0);
+  cr_assert_eq(store_truncate(s, str("b"), 5, &err), 0, "truncate past the end drops all");
+  cr_assert_eq(store_truncate(s, str("never"), 5, &err), 0, "unknown stream: no-op");
+  cr_assert_eq(store_last_seq(s, str("a")), 10);
+  cr_assert_eq(store_last_seq(s, str("b")), 1);
+  sx_val l = store_read(s, str("a"));
+  cr_assert_eq(sx_list_length(l), 3);
+  cr_assert(sx_equal(sx_car(l), ev(8, "t")));
+  cr_assert_eq(store_read(s, str("b")), SX_EMPTY);
+  commit_ok(s);
+  close_ok(s);
+  s = open_w();
+  cr_assert_eq(store_last_seq(s, str("a")), 10);
+  cr_assert_eq(store_last_seq(s, str("b")), 1, "hwm survives full truncation");
+  cr_assert(sx_equal(store_streams(s), sx_list(2, (sx_val[]){str("a"), str("b")})));
+  cr_assert_eq(sx_list_length(store_read(s, str("a"))), 3);
+  cr_assert_eq(store_read(s, str("b")), SX_EMPTY);
+  cr_assert_eq(store_append(s, str("b"), ev(1, "t"), &err), -1, "a truncated stream never reuses a seq");
+  append_ok(s, "b", 2);
+  append_ok(s, "a", 11);
+  cr_assert_eq(store_truncate(s, str("a"), 9, &err), 0);
+  commit_ok(s);
+  close_ok(s);
+  s = open_w();
+  l = store_read(s, str("a"));
+  cr_assert_eq(sx_list_length(l), 2);
+  cr_assert(sx_equal(sx_car(l), ev(10, "t")));
+  cr_assert(sx_equal(store_read(s, str("b")), sx_list(1, (sx_val[]){ev(2, "t")})));
+  close_ok(s);
+}
+
+Test(store, stream_names_and_keys_of_any_bytes_in_byte_order) {
+  store *s = open_w();
+  sx_val names[] = {sx_string_new("a\0b", 3), sx_string_new("\xff", 1), str(""), str("../etc/passwd"), str("a")};
+  sx_val err = SX_NIL;
+  for (int i = 0; i < 5; i++) {
+    cr_assert_eq(store_append(s, names[i], ev(1, "t"), &err), 0, "%s", msg(err));
+    cr_assert_eq(store_kv_put(s, names[i], sx_int(i), &err), 0);
+  }
+  commit_ok(s);
+  close_ok(s);
+  s = open_w();
+  sx_val want = sx_list(5, (sx_val[]){names[2], names[3], names[4], names[0], names[1]});
+  cr_assert(sx_equal(store_streams(s), want));
+  cr_assert(sx_equal(store_kv_keys(s), want));
+  cr_assert(sx_equal(store_kv_get(s, names[0]), sx_int(0)));
+  cr_assert_eq(store_last_seq(s, names[1]), 1);
+  close_ok(s);
+}
+
+/* ---- kv facet -------------------------------------------------------------------- */
+
+Test(store, kv_put_get_has_delete_keys) {
+  store *s = open_w();
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_kv_get(s, str("x")), SX_NIL);
+  cr_assert_not(store_kv_has(s, str("x")));
+  put_ok(s, "x", sx_int(1));
+  put_ok(s, "y", SX_NIL); /* a stored nil is still a key */
+  put_ok(s, "x", ev(3, "v"));
+  put_ok(s, "z", sx_float(-0.0));
+  cr_assert(sx_equal(store_kv_get(s, str("x")), ev(3, "v")));
+  cr_assert(store_kv_has(s, str("y")));
+  cr_assert_eq(store_kv_delete(s, str("z"), &err), 0);
+  cr_assert_eq(store_kv_delete(s, str("absent"), &err), 0);
+  cr_assert(sx_equal(store_kv_keys(s), sx_list(2, (sx_val[]){str("x"), str("y")})));
+  commit_ok(s);
+  close_ok(s);
+  s = open_w();
+  cr_assert(sx_equal(store_kv_get(s, str("x")), ev(3, "v")));
+  cr_assert(store_kv_has(s, str("y")));
+  cr_assert_eq(store_kv_get(s, str("y")), SX_NIL);
+  cr_assert_not(store_kv_has(s, str("z")));
+  cr_assert(sx_equal(store_kv_keys(s), sx_list(2, (sx_val[]){str("x"), str("y")})));
+  put_ok(s, "z", SX_TRUE);
+  commit_ok(s);
+  close_ok(s);
+  s = open_w();
+  cr_assert_eq(store_kv_get(s, str("z")), SX_TRUE);
+  close_ok(s);
+}
+
+/* ---- transactions ----------------------------------------------------------------- */
+
+Test(store, own_writes_visible_and_rollback_discards) {
+  store *s = open_w();
+  append_ok(s, "a", 1);
+  put_ok(s, "k", sx_int(1));
+  commit_ok(s);
+  sx_val committed = snapshot(s);
+  append_ok(s, "a", 2);
+  append_ok(s, "new", 1);
+  put_ok(s, "k", sx_int(2));
+  put_ok(s, "k2", sx_int(3));
+  sx_val err;
+  cr_assert_eq(store_kv_delete(s, str("k"), &err), 0);
+  cr_assert_eq(store_truncate(s, str("a"), 1, &err), 0);
+  cr_assert(store_pending(s));
+  cr_assert_eq(store_last_seq(s, str("a")), 2);
+  cr_assert_eq(store_last_seq(s, str("new")), 1);
+  cr_assert(sx_equal(store_read(s, str("a")), sx_list(1, (sx_val[]){ev(2, "t")})));
+  cr_assert_not(store_kv_has(s, str("k")));
+  cr_assert(sx_equal(store_kv_get(s, str("k2")), sx_int(3)));
+  store_rollback(s);
+  cr_assert_not(store_pending(s));
+  cr_assert(sx_equal(snapshot(s), committed));
+  append_ok(s, "a", 2); /* the seq is free again */
+  commit_ok(s);
+  close_ok(s);
+  s = open_w();
+  cr_assert_eq(store_last_seq(s, str("a")), 2);
+  cr_assert_eq(store_last_seq(s, str("new")), 0);
+  cr_assert(sx_equal(store_kv_get(s, str("k")), sx_int(1)));
+  close_ok(s);
+}
+
+Test(store, close_rolls_back_pending_writes) {
+  store *s = open_w();
+  append_ok(s, "a", 1);
+  commit_ok(s);
+  append_ok(s, "a", 2);
+  put_ok(s, "k", SX_TRUE);
+  close_ok(s);
+  s = open_w();
+  cr_assert_eq(store_last_seq(s, str("a")), 1);
+  cr_assert_not(store_kv_has(s, str("k")));
+  close_ok(s);
+}
+
+Test(store, one_frame_per_commit_and_empty_commit_writes_nothing) {
+  store *s = open_w();
+  off_t empty = file_size(log_path());
+  commit_ok(s);
+  cr_assert_eq(file_size(log_path()), empty);
+  append_ok(s, "a", 1);
+  commit_ok(s);
+  cr_assert_gt(file_size(log_path()), empty);
+  close_ok(s);
+}
+
+/* ---- reads and the cache ------------------------------------------------------------- */
+
+Test(store, repeated_reads_share_the_cached_list) {
+  store *s = open_w();
+  for (int i = 1; i <= 100; i++) append_ok(s, "a", i);
+  commit_ok(s);
+  close_ok(s);
+  s = open_w();
+  sx_val l1 = store_read(s, str("a")), l2 = store_read(s, str("a"));
+  cr_assert_eq(l1, l2, "the immutable list is handed out again");
+  append_ok(s, "a", 101);
+  sx_val l3 = store_read(s, str("a"));
+  cr_assert_eq(sx_list_length(l1), 100, "old list unchanged");
+  cr_assert_eq(sx_list_length(l3), 101);
+  cr_assert(sx_equal(sx_car(l3), ev(1, "t")));
+  close_ok(s);
+}
+
+Test(store, tiny_cache_budget_still_reads_correctly) {
+  store_opts o = {.cache_bytes = 256};
+  store *s = open_opts(&o);
+  for (int i = 1; i <= 200; i++) append_ok(s, i % 2 ? "a" : "b", (i + 1) / 2);
+  put_ok(s, "k", ev(1, "kv"));
+  commit_ok(s);
+  close_ok(s);
+  s = open_opts(&o);
+  for (int round = 0; round < 3; round++) {
+    cr_assert_eq(sx_list_length(store_read(s, str("a"))), 100);
+    cr_assert_eq(sx_list_length(store_read(s, str("b"))), 100);
+    cr_assert(sx_equal(store_kv_get(s, str("k")), ev(1, "kv")));
+  }
+  store_stats st;
+  store_get_stats(s, &st);
+  cr_assert_eq(st.events, 200);
+  cr_assert_eq(st.streams, 2);
+  cr_assert_eq(st.kv_keys, 1);
+  close_ok(s);
+}
+
+/* ---- crash recovery -------------------------------------------------------------------- */
+
+Test(store, torn_tail_at_every_byte_recovers_previous_commit) {
+  store *s = open_w();
+  for (int i = 1; i <= 3; i++) append_ok(s, "a", i);
+  put_ok(s, "k", sx_int(1));
+  commit_ok(s);
+  sx_val committed = snapshot(s);
+  off_t before = (off_t)data_end(s);
+  append_ok(s, "a", 4);
+  append_ok(s, "b", 1);
+  put_ok(s, "k", sx_int(2));
+  sx_val err;
+  cr_assert_eq(store_truncate(s, str("a"), 2, &err), 0);
+  commit_ok(s);
+  off_t after = (off_t)data_end(s);
+  close_ok(s);
+  char src[128], sub[128];
+  snprintf(src, sizeof src, "%s/full-log", dir);
+  rename(log_path(), src);
+  snprintf(sub, sizeof sub, "%s/lock", dir);
+  unlink(sub);
+  for (off_t cut = before; cut < after; cut++) {
+    copy_prefix(src, log_path(), cut);
+    sx_buf rep = SX_BUF_INIT;
+    cr_assert_eq(store_check(dir, &rep), 0, "a torn tail is not damage: %s", rep.data);
+    if (cut > before) cr_assert(strstr(rep.data, "torn tail") != NULL);
+    sx_buf_free(&rep);
+    s = open_w();
+    cr_assert(sx_equal(snapshot(s), committed), "cut at %lld", (long long)cut);
+    cr_assert_eq(data_end(s), (uint64_t)before);
+    close_ok(s);
+    cr_assert_eq(file_size(log_path()), before, "the torn tail is discarded");
+  }
+  copy_prefix(src, log_path(), after);
+  s = open_w();
+  cr_assert_eq(store_last_seq(s, str("b")), 1);
+  close_ok(s);
+}
+
+Test(store, garbage_after_last_frame_is_a_torn_tail) {
+  store *s = open_w();
+  append_ok(s, "a", 1);
+  commit_ok(s);
+  off_t size = (off_t)data_end(s);
+  close_ok(s);
+  int fd = open(log_path(), O_WRONLY | O_APPEND);
+  cr_assert_eq(write(fd, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0garbage", 27), 27);
+  close(fd);
+  s = open_w();
+  cr_assert_eq(store_last_seq(s, str("a")), 1);
+  close_ok(s);
+  cr_assert_eq(file_size(log_path()), size);
+}
+
+Test(store, flipped_bit_mid_file_is_reported_with_file_and_offset) {
+  store *s = open_w();
+  append_ok(s, "a", 1);
+  commit_ok(s);
+  off_t second = (off_t)data_end(s);
+  append_ok(s, "a", 2);
+  commit_ok(s);
+  append_ok(s, "a", 3);
+  commit_ok(s);
+  close_ok(s);
+  flip_bit(log_path(), second + 12); /* inside the second frame's payload */
+  store *t = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_open(dir, NULL, &t, &err), -1);
+  char want[160];
+  snprintf(want, sizeof want, "%s is damaged at offset %lld", log_path(), (long long)second);
+  cr_assert(strstr(msg(err), want) != NULL, "message: %s", msg(err));
+  store_opts ro = {.read_only = true};
+  cr_assert_eq(store_open(dir, &ro, &t, &err), -1, "never served read-only either");
+  sx_buf rep = SX_BUF_INIT;
+  cr_assert_eq(store_check(dir, &rep), 1);
+  snprintf(want, sizeof want, "%s: damaged at offset %lld", log_path(), (long long)second);
+  cr_assert(strstr(rep.data, want) != NULL, "report: %s", rep.data);
+  sx_buf_free(&rep);
+}
+
+Test(store, zero_filled_space_after_the_data_is_clean) {
+  store *s = open_w();
+  append_ok(s, "a", 1);
+  commit_ok(s);
+  uint64_t end = data_end(s);
+  close_ok(s);
+  off_t size = file_size(log_path());
+  cr_assert_gt(size, (off_t)end, "the log is zero-filled ahead of the data");
+  sx_buf rep = SX_BUF_INIT;
+  cr_assert_eq(store_check(dir, &rep), 0, "%s", rep.data);
+  cr_assert(strstr(rep.data, "zero-filled") != NULL, "%s", rep.data);
+  sx_buf_free(&rep);
+  s = open_w();
+  cr_assert_eq(data_end(s), end);
+  append_ok(s, "a", 2);
+  commit_ok(s);
+  close_ok(s);
+  cr_assert_eq(file_size(log_path()), size, "commits overwrite the zero-filled space");
+  s = open_w();
+  cr_assert_eq(store_last_seq(s, str("a")), 2);
+  close_ok(s);
+}
+
+Test(store, damaged_header_is_reported) {
+  store *s = open_w();
+  close_ok(s);
+  flip_bit(log_path(), 2);
+  store *t = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_open(dir, NULL, &t, &err), -1);
+  cr_assert(strstr(msg(err), "offset 0") != NULL, "%s", msg(err));
+  sx_buf rep = SX_BUF_INIT;
+  cr_assert_eq(store_check(dir, &rep), 1);
+  sx_buf_free(&rep);
+}
+
+Test(store, check_clean_store) {
+  store *s = open_w();
+  append_ok(s, "a", 1);
+  put_ok(s, "k", sx_int(1));
+  commit_ok(s);
+  close_ok(s);
+  sx_buf rep = SX_BUF_INIT;
+  cr_assert_eq(store_check(dir, &rep), 0, "%s", rep.data);
+  cr_assert(strstr(rep.data, "1 streams, 1 events, 1 kv keys, ok") != NULL, "%s", rep.data);
+  sx_buf_free(&rep);
+  cr_assert_eq(store_check("/tmp/definitely-not-a-store-dir", &rep), -1);
+  sx_buf_free(&rep);
+}
+
+/* Child: append in transactions of two events, reporting each commit. */
+static void crash_child(int wfd, store_sync mode) {
+  store_opts o = {.sync = mode};
+  store *s = NULL;
+  sx_val err;
+  if (store_open(dir, &o, &s, &err)) _exit(2);
+  for (int64_t i = 1;; i += 2) {
+    if (store_append(s, str("a"), ev(i, "t"), &err) || store_append(s, str("a"), ev(i + 1, "t"), &err) ||
+        store_kv_put(s, str("last"), sx_int(i + 1), &err) || store_commit(s, &err))
+      _exit(3);
+    if (write(wfd, &i, sizeof i) != sizeof i) _exit(4);
+  }
+}
+
+static void kill9_keeps_acknowledged(store_sync mode) {
+  int p[2];
+  cr_assert_eq(pipe(p), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(p[0]);
+    crash_child(p[1], mode);
+  }
+  close(p[1]);
+  int64_t acked = 0, i;
+  while (acked < 301 && read(p[0], &i, sizeof i) == sizeof i) acked = i + 1;
+  kill(pid, SIGKILL);
+  int status;
+  waitpid(pid, &status, 0);
+  while (read(p[0], &i, sizeof i) == sizeof i) acked = i + 1; /* reported before death */
+  close(p[0]);
+  store *s = open_w();
+  int64_t last = store_last_seq(s, str("a"));
+  cr_assert_geq(last, acked, "every acknowledged commit survives (%lld < %lld)", (long long)last,
+                (long long)acked);
+  cr_assert_eq(last % 2, 0, "transactions are atomic");
+  cr_assert(sx_equal(store_kv_get(s, str("last")), sx_int(last)), "kv and log agree");
+  cr_assert_eq((int64_t)sx_list_length(store_read(s, str("a"))), last);
+  close_ok(s);
+}
+
+Test(store, kill9_full_mode) { kill9_keeps_acknowledged(STORE_SYNC_FULL); }
+Test(store, kill9_batch_mode) { kill9_keeps_acknowledged(STORE_SYNC_BATCH); }
+
+/* ---- lock, read-only handles ------------------------------------------------------------ */
+
+Test(store, second_writer_gets_locked_by_pid) {
+  store *s = open_w();
+  char want[160];
+  snprintf(want, sizeof want, "store %s is locked by pid %d", dir, (int)getpid());
+  store *t = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_open(dir, NULL, &t, &err), -1);
+  cr_assert_str_eq(msg(err), want);
+  pid_t pid = fork();
+  if (pid == 0) {
+    store *c = NULL;
+    sx_val e = SX_NIL;
+    _exit(store_open(dir, NULL, &c, &e) == -1 && strcmp(msg(e), want) == 0 ? 0 : 1);
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child saw the lock message");
+  close_ok(s);
+  s = open_w(); /* released on close */
+  close_ok(s);
+}
+
+static void wait_byte(int fd) {
+  char c;
+  cr_assert_eq(read(fd, &c, 1), 1);
+}
+
+Test(store, reader_works_beside_writer_process_and_refreshes) {
+  store *s = open_w();
+  close_ok(s);
+  int to_child[2], to_parent[2];
+  cr_assert_eq(pipe(to_child), 0);
+  cr_assert_eq(pipe(to_parent), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    store *w = NULL;
+    sx_val e;
+    char c;
+    if (store_open(dir, NULL, &w, &e)) _exit(2);
+    store_append(w, str("a"), ev(1, "t"), &e);
+    store_kv_put(w, str("k"), sx_int(1), &e);
+    if (store_commit(w, &e)) _exit(3);
+    if (write(to_parent[1], "a", 1) != 1 || read(to_child[0], &c, 1) != 1) _exit(4);
+    store_append(w, str("a"), ev(2, "t"), &e);
+    store_append(w, str("b"), ev(1, "t"), &e);
+    store_kv_put(w, str("k"), sx_int(2), &e);
+    if (store_commit(w, &e)) _exit(5);
+    if (write(to_parent[1], "c", 1) != 1 || read(to_child[0], &c, 1) != 1) _exit(6);
+    store_close(w, &e);
+    _exit(0);
+  }
+  wait_byte(to_parent[0]);
+  store *r = open_ro();
+  cr_assert_eq(store_last_seq(r, str("a")), 1);
+  cr_assert(sx_equal(store_kv_get(r, str("k")), sx_int(1)));
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_append(r, str("a"), ev(2, "t"), &err), -1);
+  cr_assert(strstr(msg(err), "read-only") != NULL);
+  store *t = NULL;
+  char want[160];
+  snprintf(want, sizeof want, "store %s is locked by pid %d", dir, (int)pid);
+  cr_assert_eq(store_open(dir, NULL, &t, &err), -1);
+  cr_assert_str_eq(msg(err), want);
+  cr_assert_eq(write(to_child[1], "b", 1), 1);
+  wait_byte(to_parent[0]);
+  cr_assert_eq(store_last_seq(r, str("a")), 1, "no change until refresh");
+  cr_assert_eq(store_refresh(r, &err), 0, "%s", msg(err));
+  cr_assert_eq(store_last_seq(r, str("a")), 2);
+  cr_assert_eq(sx_list_length(store_read(r, str("a"))), 2);
+  cr_assert(sx_equal(store_streams(r), sx_list(2, (sx_val[]){str("a"), str("b")})));
+  cr_assert(sx_equal(store_kv_get(r, str("k")), sx_int(2)));
+  cr_assert_eq(write(to_child[1], "d", 1), 1);
+  int status;
+  waitpid(pid, &status, 0);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer child status %d", status);
+  close_ok(r);
+}
+
+Test(store, read_only_open_of_missing_store_fails) {
+  char p[128];
+  snprintf(p, sizeof p, "%s/nothing-here", dir);
+  store_opts o = {.read_only = true};
+  store *s = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_open(p, &o, &s, &err), -1);
+  cr_assert(strstr(msg(err), "does not exist") != NULL, "%s", msg(err));
+}
+
+Test(store, creates_nested_directories) {
+  char p[128];
+  snprintf(p, sizeof p, "%s/x/y/z", dir);
+  store *s = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_open(p, NULL, &s, &err), 0, "%s", msg(err));
+  close_ok(s);
+}
+
+/* ---- sync modes ------------------------------------------------------------------------------ */
+
+static void sync_mode_roundtrip(store_sync mode) {
+  store_opts o = {.sync = mode, .batch_window_ms = 5};
+  store *s = open_opts(&o);
+  for (int i = 1; i <= 500; i++) {
+    append_ok(s, "a", i);
+    commit_ok(s);
+  }
+  store_stats st;
+  store_get_stats(s, &st);
+  cr_assert_eq(st.sync, mode);
+  close_ok(s);
+  s = open_w();
+  cr_assert_eq(store_last_seq(s, str("a")), 500);
+  cr_assert_eq(sx_list_length(store_read(s, str("a"))), 500);
+  close_ok(s);
+}
+
+Test(store, batch_mode_roundtrip) { sync_mode_roundtrip(STORE_SYNC_BATCH); }
+Test(store, off_mode_roundtrip) { sync_mode_roundtrip(STORE_SYNC_OFF); }
+
+Test(store, off_mode_buffers_until_flush) {
+  store_opts o = {.sync = STORE_SYNC_OFF};
+  store *s = open_opts(&o);
+  append_ok(s, "a", 1);
+  commit_ok(s);
+  cr_assert_eq(store_last_seq(s, str("a")), 1);
+  cr_assert(sx_equal(store_read(s, str("a")), sx_list(1, (sx_val[]){ev(1, "t")})));
+  store *r = open_ro();
+  cr_assert_eq(store_last_seq(r, str("a")), 0, "still in the writer's buffer");
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_flush(s, &err), 0, "%s", msg(err));
+  cr_assert_eq(store_refresh(r, &err), 0);
+  cr_assert_eq(store_last_seq(r, str("a")), 1);
+  close_ok(r);
+  close_ok(s);
+}
