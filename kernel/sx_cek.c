@@ -236,7 +236,9 @@ static bool fast_call(sx_vm *vm, const sx_node *n, sx_env *env, sx_val *out, con
  * -1: raised (see fast_call). */
 static inline int try_fast(sx_vm *vm, const sx_node *n, sx_env *env, sx_val *out, const sx_node **errat) {
   if (simple_eval(n, env, out)) return 1;
-  if (!(n->flags & NF_FAST) || !fast_ok(vm, (sx_node *)n, env)) return 0;
+  if (!(n->flags & NF_FAST)) return 0;
+  if (n->fast_epoch != vm->global_epoch && !plain_prim(call_fn_value(n, env))) return 0;
+  if (!fast_ok(vm, (sx_node *)n, env)) return 0;
   return fast_call(vm, n, env, out, errat) ? 1 : -1;
 }
 
@@ -398,9 +400,15 @@ static sx_env *bind_args(sx_closure *cl, int argc, sx_val *argv, sx_val *err) {
                          p->rest ? "at least " : "", p->nparams, p->nparams == 1 ? "" : "s", argc);
     return NULL;
   }
-  sx_env *e = env_new(p->nslots, cl->env);
-  for (uint32_t i = 0; i < p->nparams; i++) e->slots[i] = argv[i];
-  if (p->rest) e->slots[p->nparams] = sx_list((size_t)argc - p->nparams, argv + p->nparams);
+  sx_env *e = GC_MALLOC(sizeof *e + p->nslots * sizeof(sx_val));
+  if (!e) abort();
+  e->h.type = SX_T_OTHER;
+  e->parent = cl->env;
+  e->n = p->nslots;
+  uint32_t i = 0;
+  for (; i < p->nparams; i++) e->slots[i] = argv[i];
+  if (p->rest) e->slots[i++] = sx_list((size_t)argc - p->nparams, argv + p->nparams);
+  for (; i < p->nslots; i++) e->slots[i] = SX_UNDEF;
   return e;
 }
 
@@ -869,6 +877,10 @@ do_apply: { /* operand stack from base: fn, args... */
       RAISE(prim_arity_error(p, argc));
     }
     if (p->special == SP_NONE) {
+      if (p->h.aux && argc == 2 && fixnum_op(p->h.aux, argv[0], argv[1], &val)) {
+        f->vsp = base;
+        goto cont;
+      }
       val = p->fn(vm, argc, argv);
       f->vsp = base;
       if (val == SX_UNDEF) {

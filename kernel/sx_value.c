@@ -38,8 +38,7 @@ void *sx_obj_new(sx_type t, size_t bytes) {
 
 /* ---- numbers -------------------------------------------------------- */
 
-sx_val sx_int(int64_t i) {
-  if (i >= SX_FIXNUM_MIN && i <= SX_FIXNUM_MAX) return sx_fixnum(i);
+sx_val sx_int_boxed(int64_t i) {
   sx_boxint *b = sx_obj_new(SX_T_INT, sizeof *b);
   b->i = i;
   return (sx_val)b;

@@ -165,7 +165,11 @@ void *sx_alloc_atomic(size_t bytes);      /* never scanned (no pointers) */
 void *sx_obj_new(sx_type t, size_t bytes); /* sx_alloc + header */
 
 /* ---- constructors --------------------------------------------------- */
-sx_val sx_int(int64_t i); /* fixnum when it fits, else boxed */
+sx_val sx_int_boxed(int64_t i);
+static inline sx_val sx_int(int64_t i) { /* fixnum when it fits, else boxed */
+  if (i >= SX_FIXNUM_MIN && i <= SX_FIXNUM_MAX) return sx_fixnum(i);
+  return sx_int_boxed(i);
+}
 sx_val sx_float(double d);
 sx_val sx_string_new(const char *bytes, size_t len); /* copies */
 sx_val sx_string_cstr(const char *cstr);
