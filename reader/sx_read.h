@@ -9,11 +9,92 @@
  *
  * The reader never reads outside [src, src+len) and never crashes, whatever
  * the input; every syntax error names file:line:col and what was expected.
+ * It is iterative (an explicit frame stack, not C recursion), so deep input
+ * costs heap, and nesting is bounded by SX_READ_MAX_DEPTH.
+ *
+ * Syntax accepted (SX-LANGUAGE.md "Reader", plus our decisions):
+ *  - whitespace: space \t \n \r \f \v; comments: ';' to end of line.
+ *  - delimiters end a token: whitespace ( ) [ ] { } " ; ' ` ,
+ *  - integers: [+-]?digits, 64-bit; a literal outside int64 is an error.
+ *  - floats: [+-]? (digits '.' digits* | '.' digits | digits) with an
+ *    optional exponent [eE][+-]?digits, and at least a '.' or an exponent:
+ *    3.5 -3.14 1e3 .5 1. 2.5E-3. Also +inf.0 -inf.0 +nan.0 -nan.0.
+ *    A finite literal too large for a double is an error (never silently
+ *    infinity); one too small rounds as IEEE does (to a subnormal or 0).
+ *    A token that starts like a number (a digit, or [+-.] then a digit) but
+ *    is not one, e.g. 1abc or 0x10, is an error, not a symbol.
+ *    Floats are parsed with strtod, so LC_NUMERIC must stay "C".
+ *  - strings "...": raw bytes are taken as they are (newlines, any byte
+ *    including invalid UTF-8) except '\' escapes:
+ *      \"  \\  \n  \t  \r     the usual characters
+ *      \uXXXX                 exactly 4 hex digits: that code point as
+ *                             UTF-8; a surrogate pair \uD83D\uDE00 gives one
+ *                             4-byte character; an unpaired surrogate is an
+ *                             error; \u0000 gives a single NUL byte
+ *      \xHH                   exactly 2 hex digits: that one raw byte
+ *                             (0..255), whatever it is — the printer uses
+ *                             this for every byte that is not printable
+ *                             ASCII nor part of a valid UTF-8 character,
+ *                             so every byte string round-trips exactly
+ *    any other escape is an error.
+ *  - keywords: ':' followed by a name (the rest of the token, non-empty):
+ *    :name reads as sx_keyword_new("name"). :42 is the keyword "42".
+ *  - symbols: letters, digits, / ? ! - + * < > = & . _ % and any valid
+ *    non-ASCII UTF-8 character (we do not classify Unicode letters; every
+ *    well-formed multi-byte character is accepted). Other ASCII characters
+ *    (# $ ^ ~ | @ \ : inside a token, control bytes, NUL) and invalid
+ *    UTF-8 bytes outside strings are errors.
+ *  - true false nil read as SX_TRUE SX_FALSE SX_NIL.
+ *  - lists ( ... ); square brackets [ ... ] read exactly like ( ... ) and
+ *    must be closed by the same kind of bracket. () and [] read as SX_EMPTY.
+ *  - dict literals { k v ... }: each key must read as a keyword or a
+ *    string and becomes a string key; an odd number of forms, another kind
+ *    of key, or a repeated key is an error.
+ *  - quote sugar: 'x `x ,x ,@x give (quote x) (quasiquote x) (unquote x)
+ *    (unquote-splicing x).
+ *
+ * Positions (line and column are 1-based; a column counts UTF-8
+ * characters, a tab counts as one column): every cons cell the reader
+ * builds is an sx_cons_pos (flag SX_F_POS). The FIRST cell of a list holds
+ * the position of its opening bracket; every later cell holds the position
+ * where its own element starts (so an analyser can point at the exact
+ * argument). The (quote x) list made by sugar has the position of the
+ * quote character in its first cell. Dicts carry no position. The list
+ * returned by sx_read_all is made of plain cells.
+ *
+ * Errors are strings "FILE:LINE:COL: message", FILE being "<input>" when
+ * the reader's file is SX_NIL, LINE:COL the point where the error was
+ * found (for unterminated forms: where the input ended). Messages:
+ *   unterminated string starting at L:C            (incomplete)
+ *   unclosed '(' opened at L:C                     (incomplete; also [ {)
+ *   expected a form after ' at L:C                 (incomplete at the end
+ *                                     of input; also ` , ,@)
+ *   expected a form after ' at L:C, found ')'      (not incomplete)
+ *   unexpected ')' at L:C                          (nothing open)
+ *   mismatched ']' at L:C: expected ')' to close '(' opened at L:C
+ *   integer literal TOKEN out of range (64-bit) at L:C
+ *   float literal TOKEN out of range at L:C
+ *   malformed number TOKEN at L:C
+ *   invalid character '#' at L:C / invalid byte 0x00 at L:C /
+ *   invalid UTF-8 byte 0xff at L:C
+ *   expected a keyword name after ':' at L:C
+ *   unknown escape '\q' in string at L:C
+ *   invalid \u escape at L:C: expected 4 hex digits
+ *   invalid \u escape at L:C: unpaired surrogate D800
+ *   invalid \x escape at L:C: expected 2 hex digits
+ *   dict key at L:C must be a keyword or a string (got TYPE)
+ *   duplicate key "k" in dict literal at L:C
+ *   dict literal opened at L:C has a key without a value
+ *   nesting deeper than 10000 levels at L:C
+ * (A long TOKEN is cut to its first 40 bytes followed by "...".)
  */
 #ifndef SX_READ_H
 #define SX_READ_H
 
 #include "sx_value.h"
+
+/* Open brackets plus pending quote sugar; deeper input is an error. */
+#define SX_READ_MAX_DEPTH 10000
 
 typedef enum sx_read_status {
   SX_READ_OK,    /* *out holds the next form */
@@ -34,13 +115,21 @@ typedef struct sx_reader {
 
 /* file may be SX_NIL; it is used only in error messages and positions. */
 void sx_reader_init(sx_reader *r, const char *src, size_t len, sx_val file);
+/* Reads the next form. After SX_READ_ERROR the reader should be discarded
+ * (its position is where the error was found). */
 sx_read_status sx_read_next(sx_reader *r, sx_val *out);
 
 /* Read every form of src into a list. On error returns SX_UNDEF and stores
- * the message in *error (a string). */
+ * the message in *error (a string) when error is not NULL. */
 sx_val sx_read_all(const char *src, size_t len, sx_val file, sx_val *error);
 
-/* Parse a number token exactly as the reader does; false if not a number. */
+/* Parse a number token exactly as the reader does; false if not a number
+ * (including malformed or out-of-range literals). */
 bool sx_parse_number(const char *s, size_t len, sx_val *out);
+
+/* Length (2..4) of the well-formed multi-byte UTF-8 character at s (no
+ * overlongs, no surrogates, at most U+10FFFF), or 0 when s[0] is ASCII or
+ * does not begin one. Reads at most n bytes. */
+size_t sx_utf8_char_len(const char *s, size_t n);
 
 #endif
