@@ -10,6 +10,16 @@
  * process exit status. */
 int sx_server_main(sx_vm *vm);
 
+/* Options shared by the sx tools: -I DIR, --store DIR, --sync MODE.
+ * Parses argv from *i while options remain; returns false (message
+ * printed) on a malformed option. Attaches the store resolver. */
+typedef struct sx_host_opts {
+  const char *store_dir;
+  const char *sync;
+} sx_host_opts;
+bool sx_host_parse_opt(sx_vm *vm, int argc, char **argv, int *i, sx_host_opts *o);
+bool sx_host_attach_store(sx_vm *vm, const sx_host_opts *o);
+
 /* "message (at file:line:col)" for an error value, without the backtrace. */
 void sx_host_format_error(sx_buf *b, sx_val err);
 

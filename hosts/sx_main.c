@@ -5,6 +5,9 @@
  *   sx -e EXPR          evaluate EXPR and print the result
  *   sx server           speak the line protocol on stdin/stdout
  *   -I DIR              add DIR to the load path (also SX_PATH=DIR:DIR)
+ *   --store DIR         the durable store that persist and blob ops use
+ *                       (also SX_STORE; default ./.sx-store, created on use)
+ *   --sync MODE         full (default), batch or off (also SX_SYNC)
  */
 #include "sx_host.h"
 #include "sx_print.h"
@@ -14,7 +17,7 @@
 #include <string.h>
 
 static void usage(FILE *to) {
-  fputs("usage: sx [-I DIR]... COMMAND\n"
+  fputs("usage: sx [-I DIR]... [--store DIR] [--sync MODE] COMMAND\n"
         "\n"
         "  sx run FILE...     run the top-level forms of each file in order\n"
         "  sx -e EXPR         evaluate EXPR and print its value\n"
@@ -22,7 +25,10 @@ static void usage(FILE *to) {
         "  sx --version       print the version\n"
         "  sx --help          print this help\n"
         "\n"
-        "  -I DIR             search DIR when loading files (also: SX_PATH=DIR:DIR)\n",
+        "  -I DIR             search DIR when loading files (also: SX_PATH=DIR:DIR)\n"
+        "  --store DIR        the store persist/* and blob/* requests use\n"
+        "                     (also: SX_STORE; default ./.sx-store, created on first use)\n"
+        "  --sync MODE        full (default), batch or off (also: SX_SYNC)\n",
         to);
 }
 
@@ -56,7 +62,13 @@ static int cmd_run(sx_vm *vm, int argc, char **argv) {
 
 static int cmd_eval(sx_vm *vm, const char *expr) {
   sx_val v;
-  if (sx_eval_string(vm, expr, strlen(expr), sx_string_cstr("<-e>"), &v) != SX_DONE) {
+  sx_status st = sx_eval_string(vm, expr, strlen(expr), sx_string_cstr("<-e>"), &v);
+  sx_val problem = sx_toplevel_end(vm, st);
+  if (problem != SX_NIL) {
+    st = SX_ERROR;
+    v = problem;
+  }
+  if (st != SX_DONE) {
     report_error(v);
     return 1;
   }
@@ -70,12 +82,10 @@ static int cmd_eval(sx_vm *vm, const char *expr) {
 
 int main(int argc, char **argv) {
   sx_vm *vm = sx_vm_create();
+  sx_host_opts opts = {0};
   int i = 1;
-  for (; i < argc; i++) {
-    if (strcmp(argv[i], "-I") == 0 && i + 1 < argc) sx_add_load_dir(vm, argv[++i]);
-    else if (strncmp(argv[i], "-I", 2) == 0 && argv[i][2]) sx_add_load_dir(vm, argv[i] + 2);
-    else break;
-  }
+  while (i < argc && sx_host_parse_opt(vm, argc, argv, &i, &opts)) i++;
+  if (!sx_host_attach_store(vm, &opts)) return 2;
   if (i >= argc) {
     usage(stderr);
     return 2;

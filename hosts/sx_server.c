@@ -114,6 +114,11 @@ static void server_command(server *s, const char *line, size_t len) {
   sx_status st = is_load ? sx_load_file(s->vm, sx_str_data(arg), false, &v)
                          : sx_eval_string(s->vm, sx_str_data(arg), sx_str_len(arg),
                                           sx_string_cstr("<eval>"), &v);
+  sx_val problem = sx_toplevel_end(s->vm, st); /* commit (or roll back) its writes */
+  if (problem != SX_NIL) {
+    st = SX_ERROR;
+    v = problem;
+  }
   respond_status(s, st, v);
 }
 

@@ -3,13 +3,18 @@
  * conformance script does). Same as `sx server`; accepts -I DIR. */
 #include "sx_host.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int main(int argc, char **argv) {
   sx_vm *vm = sx_vm_create();
+  sx_host_opts opts = {0};
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "-I") == 0 && i + 1 < argc) sx_add_load_dir(vm, argv[++i]);
-    else if (strncmp(argv[i], "-I", 2) == 0 && argv[i][2]) sx_add_load_dir(vm, argv[i] + 2);
+    if (!sx_host_parse_opt(vm, argc, argv, &i, &opts)) {
+      fprintf(stderr, "sx-server: unknown option '%s' (expected -I DIR, --store DIR, --sync MODE)\n", argv[i]);
+      return 2;
+    }
   }
+  if (!sx_host_attach_store(vm, &opts)) return 2;
   return sx_server_main(vm);
 }

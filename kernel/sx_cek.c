@@ -832,8 +832,10 @@ cont:
     ((sx_contobj *)fr->a)->live = false;
     goto cont;
   case K_FORMS: {
-    if (fr->vbase && fr->i && f->ksp == 1 && vm->on_toplevel) /* a top-level form finished */
-      vm->on_toplevel(vm, vm->on_toplevel_ud, SX_DONE);
+    if (fr->vbase && fr->i && f->ksp == 1) { /* a top-level form finished */
+      sx_val problem = sx_toplevel_end(vm, SX_DONE);
+      if (problem != SX_NIL) RAISE(problem);
+    }
     fr->c = val;
     if (!sx_is_cons(fr->a)) {
       f->ksp--;
@@ -1084,8 +1086,7 @@ do_raise:
       goto do_apply;
     }
     if (fr->kind == K_CALLCC) ((sx_contobj *)fr->a)->live = false;
-    if (fr->kind == K_FORMS && fr->i && fr->vbase && vm->on_toplevel && f->ksp == 0)
-      vm->on_toplevel(vm, vm->on_toplevel_ud, SX_ERROR);
+    if (fr->kind == K_FORMS && fr->i && fr->vbase && f->ksp == 0) sx_toplevel_end(vm, SX_ERROR);
   }
   f->vsp = 0;
   return finish(f, SX_ERROR, raised);

@@ -254,6 +254,10 @@ sx_val sx_error_message(sx_val raised) {
 
 /* ---- running to completion ------------------------------------------------ */
 
+sx_val sx_toplevel_end(sx_vm *vm, sx_status st) {
+  return vm->on_toplevel ? vm->on_toplevel(vm, vm->on_toplevel_ud, st) : SX_NIL;
+}
+
 sx_status sx_fiber_finish(sx_fiber *f) {
   sx_status st = sx_fiber_run(f);
   while (st == SX_SUSPENDED) {

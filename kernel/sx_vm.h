@@ -179,8 +179,10 @@ struct sx_vm {
   uint64_t next_cont_id;
   uint32_t global_epoch; /* bumped when a global holding a primitive changes */
   sx_fiber *current;     /* fiber being run (for nested runs) */
-  /* called after each top-level evaluation of a file run form by form */
-  void (*on_toplevel)(sx_vm *vm, void *ud, sx_status st);
+  /* called when a top-level evaluation ends (one protocol command, one
+   * form of a file run by `sx run`, one API evaluation); a returned error
+   * value (e.g. a failed commit) replaces a successful result */
+  sx_val (*on_toplevel)(sx_vm *vm, void *ud, sx_status st);
   void *on_toplevel_ud;
   int closed;
   FILE *out;  /* where print/display write (stdout; the server uses stderr) */
@@ -231,6 +233,9 @@ sx_status sx_eval_form(sx_vm *vm, sx_val form, sx_val *out);
 sx_status sx_eval_string(sx_vm *vm, const char *src, size_t len, sx_val file, sx_val *out);
 sx_val sx_read_source_file(sx_vm *vm, const char *path, sx_val *err);
 sx_status sx_load_file(sx_vm *vm, const char *path, bool toplevel, sx_val *out);
+/* End of a top-level evaluation: runs vm->on_toplevel. Returns SX_NIL or
+ * an error value that must replace a successful result. */
+sx_val sx_toplevel_end(sx_vm *vm, sx_status st);
 /* Resolve every suspension of f through the resolvers until it ends. */
 sx_status sx_fiber_finish(sx_fiber *f);
 
