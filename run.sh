@@ -26,10 +26,16 @@ install_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-build() { # build DIR [meson options...]
-  local dir=$1; shift
-  [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null
-  ninja -C "$dir" >/dev/null
+build() { # build DIR [meson options...]; shows the tool's output only on failure
+  local dir=$1 log; shift
+  log=$(mktemp)
+  if [ ! -f "$dir/build.ninja" ] && ! meson setup "$dir" "$@" > "$log" 2>&1; then
+    cat "$log" >&2; rm -f "$log"; echo "run.sh: meson setup $dir failed" >&2; exit 1
+  fi
+  if ! ninja -C "$dir" > "$log" 2>&1; then
+    cat "$log" >&2; rm -f "$log"; echo "run.sh: build in $dir failed" >&2; exit 1
+  fi
+  rm -f "$log"
 }
 
 # Sum meson test results into the running totals.
