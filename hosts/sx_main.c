@@ -10,6 +10,7 @@
  *   --sync MODE         full (default), batch or off (also SX_SYNC)
  */
 #include "sx_host.h"
+#include "store.h"
 #include "sx_print.h"
 
 #include <stdio.h>
@@ -22,6 +23,7 @@ static void usage(FILE *to) {
         "  sx run FILE...     run the top-level forms of each file in order\n"
         "  sx -e EXPR         evaluate EXPR and print its value\n"
         "  sx server          serve the sx_server line protocol on stdin/stdout\n"
+        "  sx store check DIR verify every frame and blob of a store (exit 1 on damage)\n"
         "  sx --version       print the version\n"
         "  sx --help          print this help\n"
         "\n"
@@ -58,6 +60,20 @@ static int cmd_run(sx_vm *vm, int argc, char **argv) {
     }
   }
   return 0;
+}
+
+/* sx store check DIR: 0 clean, 1 damaged, 2 cannot be read. */
+static int cmd_store(int argc, char **argv) {
+  if (argc != 2 || strcmp(argv[0], "check") != 0) {
+    fputs("usage: sx store check DIR\n", stderr);
+    return 2;
+  }
+  sx_buf report = SX_BUF_INIT;
+  int rc = store_check(argv[1], &report);
+  if (report.len) fwrite(report.data, 1, report.len, rc == 0 ? stdout : stderr);
+  if (report.len && report.data[report.len - 1] != '\n') fputc('\n', rc == 0 ? stdout : stderr);
+  sx_buf_free(&report);
+  return rc == 0 ? 0 : rc == 1 ? 1 : 2;
 }
 
 static int cmd_eval(sx_vm *vm, const char *expr) {
@@ -108,6 +124,7 @@ int main(int argc, char **argv) {
     return cmd_eval(vm, argv[i + 1]);
   }
   if (strcmp(cmd, "server") == 0) return sx_server_main(vm);
+  if (strcmp(cmd, "store") == 0) return cmd_store(argc - i - 1, argv + i + 1);
   fprintf(stderr, "sx: unknown command '%s'\n", cmd);
   usage(stderr);
   return 2;

@@ -52,5 +52,14 @@ check "out-of-order seq is refused" '"append to stream \"a\": event :seq 99 does
 r=$("$SX" --store "$DIR/s" -e '(guard (e (true (error-message e))) (perform {:op "clock/now" :args (list)}))' 2>&1)
 check "unowned op is an error" '"perform: no resolver for op clock/now"' "$r"
 
+# sx store check: clean store passes; a flipped bit mid-log is reported with file and offset
+"$SX" store check "$DIR/s" > /dev/null 2>&1
+check "store check passes a clean store" "0" "$?"
+cp -r "$DIR/s" "$DIR/bad"
+printf '\xff' | dd of="$DIR/bad/log" bs=1 seek=30 conv=notrunc 2>/dev/null
+r=$("$SX" store check "$DIR/bad" 2>&1); rc=$?
+check "store check exits 1 on damage" "1" "$rc"
+check "damage report names file and offset" "yes" "$(grep -q "$DIR/bad/log: damaged at offset" <<<"$r" && echo yes || echo "no: $r")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
