@@ -715,6 +715,7 @@ static sx_node *an_guard(actx *c, sx_val form) {
 static sx_node *an_defmacro(actx *c, sx_val form) {
   /* (defmacro name (params) body...) or (defmacro (name params) body...) */
   sx_val name = nth(form, 1), params, body;
+  if (name == SX_UNDEF) return fail(c, "defmacro: expected a name");
   if (sx_is_cons(name)) {
     params = sx_cdr(name);
     name = sx_car(name);

@@ -205,9 +205,10 @@ sx_val sx_throw(sx_vm *vm, sx_val raised) {
 }
 
 static sx_val vformat(const char *fmt, va_list ap) {
+  char probe[1]; /* a real buffer: sanitizer builds warn on a NULL one */
   va_list ap2;
   va_copy(ap2, ap);
-  int n = vsnprintf(NULL, 0, fmt, ap);
+  int n = vsnprintf(probe, sizeof probe, fmt, ap);
   char *d;
   sx_val s = sx_string_alloc(n > 0 ? (size_t)n : 0, &d);
   if (n > 0) vsnprintf(d, (size_t)n + 1, fmt, ap2);

@@ -126,16 +126,13 @@ static sx_val p_range(sx_vm *vm, int argc, sx_val *argv) {
   int64_t end = sx_int_val(argv[argc > 1 ? 1 : 0]);
   int64_t stepv = argc > 2 ? sx_int_val(argv[2]) : 1;
   if (stepv == 0) return sx_throwf(vm, "range: step must not be 0");
-  if ((stepv > 0 && end > start && (end - start) / stepv > 100000000) ||
-      (stepv < 0 && start > end && (start - end) / -stepv > 100000000))
-    return sx_throwf(vm, "range: more than 100000000 elements");
+  /* count in 128 bits: end - start and i += step can overflow int64 */
+  __int128 span = (__int128)end - start, st = stepv, n = 0;
+  if (stepv > 0 && span > 0) n = (span + st - 1) / st;
+  else if (stepv < 0 && span < 0) n = (-span + -st - 1) / -st;
+  if (n > 100000000) return sx_throwf(vm, "range: more than 100000000 elements");
   sx_val out = SX_EMPTY;
-  int64_t n = 0;
-  if (stepv > 0)
-    for (int64_t i = start; i < end; i += stepv) n++;
-  else
-    for (int64_t i = start; i > end; i += stepv) n++;
-  for (int64_t k = n; k-- > 0;) out = sx_cons(sx_int(start + k * stepv), out);
+  for (int64_t k = (int64_t)n; k-- > 0;) out = sx_cons(sx_int((int64_t)(start + (__int128)k * stepv)), out);
   return out;
 }
 
@@ -213,7 +210,8 @@ static sx_val p_slice(sx_vm *vm, int argc, sx_val *argv) {
   if (sx_is_string(c)) len = (int64_t)sx_str_len(c);
   else if (listish(c)) len = (int64_t)sx_list_length(c);
   else return sx_type_error(vm, "slice", "a list or string", c);
-  int64_t s = clamp_index(sx_int_val(argv[1]), len);
+  /* a nil start means 0 (sx_int_val(nil) would read through a bad pointer) */
+  int64_t s = argv[1] == SX_NIL ? 0 : clamp_index(sx_int_val(argv[1]), len);
   int64_t e = argc > 2 && argv[2] != SX_NIL ? clamp_index(sx_int_val(argv[2]), len) : len;
   if (e < s) e = s;
   if (sx_is_string(c)) return sx_string_new(sx_str_data(c) + s, (size_t)(e - s));

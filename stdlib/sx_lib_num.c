@@ -96,7 +96,8 @@ static sx_val int_div(sx_vm *vm, const char *who, sx_val *argv, int kind) {
   }
   int64_t a = sx_int_val(argv[0]), b = sx_int_val(argv[1]);
   if (b == 0) return sx_throwf(vm, "%s: division by zero", who);
-  if (b == -1) return kind == 0 ? sx_lib_int_result(vm, who, -a, a == INT64_MIN) : sx_fixnum(0);
+  /* a == INT64_MIN: -a would overflow (undefined behaviour), so test first */
+  if (b == -1) return kind == 0 ? sx_lib_int_result(vm, who, a == INT64_MIN ? 0 : -a, a == INT64_MIN) : sx_fixnum(0);
   if (kind == 0) return sx_int(a / b);
   int64_t r = a % b;
   if (kind == 2 && r != 0 && ((r < 0) != (b < 0))) r += b;
@@ -175,7 +176,8 @@ static sx_val p_abs(sx_vm *vm, int argc, sx_val *argv) {
   SX_CHECK(vm, "abs", 0, sx_is_number, "a number");
   if (sx_is_float(argv[0])) return sx_float(fabs(sx_float_val(argv[0])));
   int64_t i = sx_int_val(argv[0]);
-  return sx_lib_int_result(vm, "abs", i < 0 ? -i : i, i == INT64_MIN);
+  if (i == INT64_MIN) return sx_lib_int_result(vm, "abs", 0, true); /* -i would overflow */
+  return sx_int(i < 0 ? -i : i);
 }
 
 static sx_val step(sx_vm *vm, const char *who, sx_val v, int64_t d) {
@@ -214,9 +216,14 @@ static sx_val p_pow(sx_vm *vm, int argc, sx_val *argv) {
   SX_CHECK(vm, "pow", 0, sx_is_number, "a number");
   SX_CHECK(vm, "pow", 1, sx_is_number, "a number");
   if (sx_is_int(argv[0]) && sx_is_int(argv[1]) && sx_int_val(argv[1]) >= 0) {
+    /* square-and-multiply: a loop of e multiplications hangs on (pow 1 1e15) */
     int64_t base = sx_int_val(argv[0]), e = sx_int_val(argv[1]), r = 1;
-    bool o = false;
-    while (e-- > 0 && !o) o = __builtin_mul_overflow(r, base, &r);
+    bool o = false, sq_o = false; /* sq_o: base no longer fits (only matters if used) */
+    while (e > 0 && !o) {
+      if (e & 1) o = sq_o || __builtin_mul_overflow(r, base, &r);
+      e >>= 1;
+      if (e > 0 && !sq_o) sq_o = __builtin_mul_overflow(base, base, &base);
+    }
     return sx_lib_int_result(vm, "pow", r, o);
   }
   return sx_float(pow(as_double(argv[0]), as_double(argv[1])));

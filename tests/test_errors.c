@@ -1,0 +1,218 @@
+/* test_errors.c — error values and how they reach the host: message,
+ * position ("file:line:col", error-where) and backtrace; `error` and
+ * `raise`; reader errors with line:col through sx_eval_string; analyser
+ * syntax errors with clear messages and no crashes. */
+/* ---- shared test helpers (duplicated per file so each test stands alone) */
+#include <criterion/criterion.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sx_dict.h"
+#include "sx_print.h"
+#include "sx_read.h"
+#include "sx_vm.h"
+
+static sx_vm *vm;
+
+static void setup(void) { vm = sx_vm_create(); }
+static void teardown(void) { sx_vm_close(vm); }
+
+/* Evaluate src; return the status and store the value or error in *out. */
+static sx_status run_src(const char *src, sx_val *out) {
+  return sx_eval_string(vm, src, strlen(src), sx_string_cstr("<test>"), out);
+}
+
+static const char *printed(sx_val v) { return sx_str_data(sx_print_to_string(v)); }
+static const char *errmsg(sx_val e) { return sx_str_data(sx_error_message(e)); }
+
+/* src evaluates without error and prints as expected */
+#define OK(src, expected)                                                        \
+  do {                                                                           \
+    sx_val out_;                                                                 \
+    sx_status st_ = run_src(src, &out_);                                         \
+    cr_assert_eq(st_, SX_DONE, "%s: expected success, got error: %s", src,      \
+                 st_ == SX_ERROR ? errmsg(out_) : "(suspended)");                \
+    cr_assert_str_eq(printed(out_), expected, "%s", src);                        \
+  } while (0)
+
+/* src raises an error whose message is exactly msg */
+#define ERR(src, msg)                                                            \
+  do {                                                                           \
+    sx_val out_;                                                                 \
+    sx_status st_ = run_src(src, &out_);                                         \
+    cr_assert_eq(st_, SX_ERROR, "%s: expected an error, got %s", src,           \
+                 st_ == SX_DONE ? printed(out_) : "(suspended)");                \
+    cr_assert_str_eq(errmsg(out_), msg, "%s", src);                              \
+  } while (0)
+
+/* src raises an error whose message contains part */
+#define ERR_HAS(src, part)                                                       \
+  do {                                                                           \
+    sx_val out_;                                                                 \
+    sx_status st_ = run_src(src, &out_);                                         \
+    cr_assert_eq(st_, SX_ERROR, "%s: expected an error, got %s", src,           \
+                 st_ == SX_DONE ? printed(out_) : "(suspended)");                \
+    cr_assert(strstr(errmsg(out_), part) != NULL, "%s: message '%s' lacks '%s'", \
+              src, errmsg(out_), part);                                          \
+  } while (0)
+/* ---- end of helpers ---------------------------------------------------- */
+
+TestSuite(errors, .init = setup, .fini = teardown);
+
+static sx_error *uncaught(const char *src) {
+  sx_val out;
+  sx_status st = run_src(src, &out);
+  cr_assert_eq(st, SX_ERROR, "%s: expected an error, got %s", src, printed(out));
+  cr_assert(sx_is(out, SX_T_ERROR), "%s: host got a non-error value %s", src, printed(out));
+  return (sx_error *)out;
+}
+
+static const char *str_or(sx_val v, const char *dflt) { return sx_is_string(v) ? sx_str_data(v) : dflt; }
+
+Test(errors, error_carries_message_position_and_backtrace) {
+  sx_error *e = uncaught("(define (f) (+ 1 (g)))\n(define (g) (error \"deep\" 42))\n(f)");
+  cr_assert_str_eq(str_or(e->message, "?"), "deep 42");
+  cr_assert_str_eq(str_or(e->where, "(nil)"), "<test>:2:13");
+  cr_assert(sx_is_list(e->backtrace));
+  cr_assert_geq(sx_list_length(e->backtrace), 2, "backtrace %s", printed(e->backtrace));
+  cr_assert_str_eq(str_or(sx_car(e->backtrace), "?"), "in g at <test>:2:13"); /* innermost first */
+  cr_assert(strstr(printed(e->backtrace), "in f at <test>:1:") != NULL, "%s", printed(e->backtrace));
+  cr_assert_str_eq(printed(e->payload), "(42)");
+}
+
+Test(errors, primitive_errors_have_position) {
+  sx_error *e = uncaught("(list 1\n   (+ 1 \"x\"))");
+  cr_assert_str_eq(str_or(e->message, "?"), "+: expected a number, got \"x\"");
+  cr_assert_str_eq(str_or(e->where, "(nil)"), "<test>:2:4");
+  e = uncaught("undefined-thing");
+  cr_assert_str_eq(str_or(e->message, "?"), "unbound symbol undefined-thing");
+}
+
+Test(errors, error_where_inside_guard) {
+  OK("(guard (e (true (list (error-where e) (error-message e) (error-irritants e))))\n  (error \"m\" 1))",
+     "(\"<test>:2:3\" \"m 1\" (1))");
+  OK("(define (f) (error \"in f\"))\n(guard (e (true (error-where e))) (f))", "\"<test>:1:13\"");
+}
+
+Test(errors, raise_any_value) {
+  OK("(guard (e (true e)) (raise {:code 7}))", "{:code 7}");
+  OK("(guard (e ((number? e) (* e 2))) (raise 21))", "42");
+  sx_val out;
+  cr_assert_eq(run_src("(raise \"as string\")", &out), SX_ERROR);
+  cr_assert_str_eq(errmsg(out), "as string");
+  cr_assert_eq(run_src("(raise {:k 1})", &out), SX_ERROR);
+  cr_assert_str_eq(errmsg(out), "{:k 1}");
+}
+
+/* BUG: an uncaught (raise v) of a non-error value reaches the host as an
+ * error value with no position and an empty backtrace, whereas (error ...)
+ * gets both. Repro: sx_eval_string("(define (h) (+ 1 (raise 5)))\n(h)") →
+ * SX_ERROR, ((sx_error*)out)->where == nil, backtrace == (). Expected
+ * where "<test>:1:18" and a backtrace naming h. */
+Test(errors, uncaught_raise_reaches_host_with_position, .disabled = true) {
+  sx_error *e = uncaught("(define (h) (+ 1 (raise 5)))\n(h)");
+  cr_assert_str_eq(str_or(e->message, "?"), "5");
+  cr_assert_str_eq(str_or(e->where, "(nil)"), "<test>:1:18");
+  cr_assert_gt(sx_list_length(e->backtrace), 0);
+}
+
+Test(errors, reraised_error_keeps_original_position) {
+  sx_error *e = uncaught("(define (f) (error \"orig\"))\n(guard (e ((string? e) 1)) (f))");
+  cr_assert_str_eq(str_or(e->message, "?"), "orig");
+  cr_assert_str_eq(str_or(e->where, "(nil)"), "<test>:1:13");
+}
+
+Test(errors, reader_errors_carry_line_and_col) {
+  ERR("(+ 1", "<test>:1:5: unclosed '(' opened at 1:1");
+  ERR("\n\n  \"abc", "<test>:3:7: unterminated string starting at 3:3");
+  ERR("(1 2))", "<test>:1:6: unexpected ')' at 1:6");
+  ERR(")", "<test>:1:1: unexpected ')' at 1:1");
+  ERR("{:a}", "<test>:1:4: dict literal opened at 1:1 has a key without a value");
+  ERR_HAS("#foo", "<test>:1:1:");
+  /* a reader error evaluates nothing */
+  OK("(define z 1) z", "1");
+  ERR_HAS("(set! z 2) (+ 1", "unclosed");
+  OK("z", "1");
+}
+
+Test(errors, analyser_syntax_errors) {
+  ERR("(if)", "<test>:1:1: if: expected (if test then [else])");
+  ERR("(let ((1 2)) 1)", "<test>:1:1: let: malformed binding (1 2)");
+  ERR("(fn (1) 1)", "<test>:1:1: fn: parameter must be a symbol, got 1");
+  ERR("(quote)", "<test>:1:1: quote: expected exactly one form");
+  ERR_HAS("(define)", "define: expected a name");
+  ERR_HAS("(set!)", "set!: expected (set! name value)");
+  ERR_HAS("(let)", "let: expected bindings");
+  ERR_HAS("(let 5 1)", "let: bindings must be a list");
+  ERR_HAS("(cond (else 1) . 2)", "cond");
+  ERR_HAS("(case)", "case: expected a key");
+  ERR_HAS("(guard)", "guard");
+  ERR_HAS("(defmacro 5)", "defmacro: expected a name");
+  ERR_HAS("(define (f) (defmacro m (x) x))", "defmacro: only allowed at top level");
+  ERR_HAS("(fn)", "fn: expected a parameter list");
+  ERR_HAS("(perform)", "perform");
+  ERR_HAS("(unquote x)", "unquote outside quasiquote");
+}
+
+/* (defmacro) with no name once crashed the analyser. */
+Test(errors, defmacro_without_name_does_not_crash) {
+  ERR_HAS("(defmacro)", "defmacro: expected a name");
+}
+
+Test(errors, syntax_error_positions_point_at_inner_form) {
+  ERR_HAS("(define (f x)\n  (if))", "<test>:2:3: if:");
+}
+
+Test(errors, many_malformed_forms_never_crash) {
+  static const char *bad[] = {"(if 1 2 3 4)", "(let ((a 1 2)) a)", "(let loop)",
+                              "(let* (x) 1)", "(letrec ((1 2)) 1)", "(do)", "(do ((i)) )", "(case 1 5)",
+                              "(when)", "(unless)", "(fn (a . b) 1)", "(fn (&rest a b) 1)", "(define 5 1)",
+                              "(define (5) 1)", "(set! 5 1)", "(quasiquote)", "(guard (1) 2)",
+                              "(guard (e 5) (raise 1))", "(cond (1 => ))", "(defmacro m)", "(() 1)",
+                              "(1 2 3)", "(\"s\" 1)", "(dynamic-wind 1 2 3)", "(call/cc 5)", "(apply)"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    sx_val out;
+    sx_status st = run_src(bad[i], &out);
+    /* some shapes are accepted leniently (e.g. (let* (x) 1) binds x to nil);
+     * what matters is a result or a clear error, never a crash */
+    cr_assert(st == SX_DONE || st == SX_ERROR, "%s: status %d", bad[i], st);
+    if (st == SX_ERROR) cr_assert_gt(strlen(errmsg(out)), 0, "%s", bad[i]);
+  }
+  OK("(+ 1 1)", "2"); /* the VM still works */
+}
+
+Test(errors, calling_a_non_function) {
+  ERR_HAS("(let ((x 1)) (x))", "cannot call 1");
+  ERR_HAS("(\"s\" 1)", "cannot call \"s\"");
+}
+
+Test(errors, error_with_no_args_and_non_string_message) {
+  ERR_HAS("(error)", "error");
+  ERR("(error 42)", "42");
+  ERR("(error :kw \"x\")", "kw \"x\"");
+}
+
+Test(errors, errors_from_load) {
+  sx_val out;
+  cr_assert_eq(sx_load_file(vm, "/nonexistent/dir/file.sx", false, &out), SX_ERROR);
+  cr_assert(strstr(errmsg(out), "/nonexistent/dir/file.sx") != NULL, "%s", errmsg(out));
+  cr_assert_eq(run_src("(load \"/nonexistent/x.sx\")", &out), SX_ERROR);
+  cr_assert(strstr(errmsg(out), "/nonexistent/x.sx") != NULL, "%s", errmsg(out));
+}
+
+Test(errors, load_reports_positions_in_the_file) {
+  char path[] = "/tmp/sx_test_errors_XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  const char *src = "(define a 1)\n\n(define (bad) (error \"from file\"))\n(bad)\n";
+  cr_assert_eq(write(fd, src, strlen(src)), (ssize_t)strlen(src));
+  close(fd);
+  sx_val out;
+  sx_status st = sx_load_file(vm, path, false, &out);
+  unlink(path);
+  cr_assert_eq(st, SX_ERROR);
+  cr_assert_str_eq(errmsg(out), "from file");
+  char want[256];
+  snprintf(want, sizeof want, "%s:3:15", path);
+  cr_assert_str_eq(str_or(((sx_error *)out)->where, "(nil)"), want);
+}

@@ -1,0 +1,234 @@
+/* test_eval.c — evaluator behaviour: closures, proper tail calls in
+ * constant space (checked on the fiber's frame stack and the GC heap),
+ * deep non-tail recursion, the recursion depth limit (default and lowered
+ * vm->max_depth) and mutual recursion. */
+/* ---- shared test helpers (duplicated per file so each test stands alone) */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "sx_dict.h"
+#include "sx_print.h"
+#include "sx_read.h"
+#include "sx_vm.h"
+
+static sx_vm *vm;
+
+static void setup(void) { vm = sx_vm_create(); }
+static void teardown(void) { sx_vm_close(vm); }
+
+/* Evaluate src; return the status and store the value or error in *out. */
+static sx_status run_src(const char *src, sx_val *out) {
+  return sx_eval_string(vm, src, strlen(src), sx_string_cstr("<test>"), out);
+}
+
+static const char *printed(sx_val v) { return sx_str_data(sx_print_to_string(v)); }
+static const char *errmsg(sx_val e) { return sx_str_data(sx_error_message(e)); }
+
+/* src evaluates without error and prints as expected */
+#define OK(src, expected)                                                        \
+  do {                                                                           \
+    sx_val out_;                                                                 \
+    sx_status st_ = run_src(src, &out_);                                         \
+    cr_assert_eq(st_, SX_DONE, "%s: expected success, got error: %s", src,      \
+                 st_ == SX_ERROR ? errmsg(out_) : "(suspended)");                \
+    cr_assert_str_eq(printed(out_), expected, "%s", src);                        \
+  } while (0)
+
+/* src raises an error whose message is exactly msg */
+#define ERR(src, msg)                                                            \
+  do {                                                                           \
+    sx_val out_;                                                                 \
+    sx_status st_ = run_src(src, &out_);                                         \
+    cr_assert_eq(st_, SX_ERROR, "%s: expected an error, got %s", src,           \
+                 st_ == SX_DONE ? printed(out_) : "(suspended)");                \
+    cr_assert_str_eq(errmsg(out_), msg, "%s", src);                              \
+  } while (0)
+
+/* src raises an error whose message contains part */
+#define ERR_HAS(src, part)                                                       \
+  do {                                                                           \
+    sx_val out_;                                                                 \
+    sx_status st_ = run_src(src, &out_);                                         \
+    cr_assert_eq(st_, SX_ERROR, "%s: expected an error, got %s", src,           \
+                 st_ == SX_DONE ? printed(out_) : "(suspended)");                \
+    cr_assert(strstr(errmsg(out_), part) != NULL, "%s: message '%s' lacks '%s'", \
+              src, errmsg(out_), part);                                          \
+  } while (0)
+/* ---- end of helpers ---------------------------------------------------- */
+#include <gc.h>
+#include <stdlib.h>
+
+TestSuite(eval, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Run src on a fresh fiber and return it, so tests can inspect its stacks. */
+static sx_fiber *run_on_fiber(const char *src, sx_status *st) {
+  sx_val err = SX_NIL;
+  sx_val forms = sx_read_all(src, strlen(src), sx_string_cstr("<fiber>"), &err);
+  cr_assert_neq(forms, SX_UNDEF, "read error: %s", sx_is_string(err) ? sx_str_data(err) : "?");
+  sx_fiber *f = sx_fiber_new(vm);
+  sx_fiber_start_forms(f, forms, sx_string_cstr("<fiber>"), false);
+  *st = sx_fiber_run(f);
+  return f;
+}
+
+/* ---- closures ----------------------------------------------------------- */
+Test(eval, closures_capture_their_environment) {
+  OK("(define (adder n) (fn (x) (+ x n))) (define add5 (adder 5)) (define add7 (adder 7))"
+     " (list (add5 1) (add7 1))",
+     "(6 8)");
+  OK("(define x 10) (define (f) x) (let ((x 20)) (f))", "10"); /* lexical, not dynamic */
+  OK("(define fs (map (fn (i) (fn () (* i i))) (list 1 2 3))) (map (fn (f) (f)) fs)", "(1 4 9)");
+  OK("(define (counter) (let ((n 0)) (list (fn () (set! n (+ n 1)) n) (fn () n))))"
+     " (define c (counter)) ((first c)) ((first c)) ((nth c 1))",
+     "2");
+  OK("(let ((x 1)) (let ((f (fn () x))) (set! x 2) (f)))", "2"); /* captures the binding */
+}
+
+Test(eval, higher_order_and_composition) {
+  OK("((compose inc (fn (x) (* x 2))) 5)", "11");
+  OK("((partial + 1 2) 3 4)", "10");
+  OK("(apply + 1 2 (list 3 4))", "10");
+}
+
+/* ---- tail calls ------------------------------------------------------------- */
+Test(eval, ten_million_iteration_named_let_in_constant_space) {
+  size_t heap_before = GC_get_heap_size();
+  sx_status st;
+  sx_fiber *f = run_on_fiber("(let loop ((i 0)) (if (< i 10000000) (loop (+ i 1)) i))", &st);
+  cr_assert_eq(st, SX_DONE, "%s", st == SX_ERROR ? errmsg(f->error) : "suspended");
+  cr_assert_str_eq(printed(f->value), "10000000");
+  cr_assert_leq(f->kcap, 256, "frame stack grew to %zu frames", f->kcap);
+  cr_assert_leq(f->vcap, 256, "operand stack grew to %zu slots", f->vcap);
+  size_t heap_after = GC_get_heap_size();
+  cr_assert_lt(heap_after, heap_before + 64u * 1024 * 1024, "heap grew from %zu to %zu", heap_before,
+               heap_after);
+}
+
+Test(eval, allocating_tail_loop_keeps_heap_bounded) {
+  sx_status st;
+  sx_fiber *f = run_on_fiber("(let loop ((i 0) (junk nil))"
+                             " (if (< i 2000000) (loop (+ i 1) (list i i i {:k i})) i))",
+                             &st);
+  cr_assert_eq(st, SX_DONE, "%s", st == SX_ERROR ? errmsg(f->error) : "suspended");
+  cr_assert_str_eq(printed(f->value), "2000000");
+  cr_assert_leq(f->kcap, 256);
+  /* 2M iterations allocate far more than 256 MB if nothing were freed */
+  cr_assert_lt(GC_get_heap_size(), 256u * 1024 * 1024, "heap %zu", GC_get_heap_size());
+}
+
+Test(eval, tail_positions_do_not_grow_the_stack) {
+  const char *srcs[] = {
+      "(define (f i) (cond ((= i 0) :done) (else (f (- i 1))))) (f 1000000)",
+      "(define (f i) (when (> i 0) (f (- i 1)))) (f 1000000) :done",
+      "(define (f i) (and true (if (= i 0) :done (f (- i 1))))) (f 1000000)",
+      "(define (f i) (or false (if (= i 0) :done (f (- i 1))))) (f 1000000)",
+      "(define (f i) (let ((j (- i 1))) (if (< j 0) :done (f j)))) (f 1000000)",
+      "(define (f i) (begin 1 (if (= i 0) :done (f (- i 1))))) (f 1000000)",
+      "(define (f i) (case i ((0) :done) (else (f (- i 1))))) (f 1000000)",
+      "(define (f i) (if (= i 0) :done (apply f (list (- i 1))))) (f 1000000)",
+      "(do ((i 0 (+ i 1))) ((= i 1000000) :done))",
+  };
+  for (size_t k = 0; k < sizeof srcs / sizeof *srcs; k++) {
+    sx_vm_close(vm);
+    vm = sx_vm_create();
+    vm->max_depth = 10000; /* a stack-growing loop would hit this */
+    sx_status st;
+    sx_fiber *f = run_on_fiber(srcs[k], &st);
+    cr_assert_eq(st, SX_DONE, "%s: %s", srcs[k], st == SX_ERROR ? errmsg(f->error) : "suspended");
+    cr_assert_str_eq(printed(f->value), "\"done\"", "%s", srcs[k]);
+    cr_assert_leq(f->kcap, 256, "%s: frame stack grew to %zu", srcs[k], f->kcap);
+  }
+}
+
+Test(eval, mutual_tail_recursion_is_constant_space) {
+  vm->max_depth = 10000;
+  OK("(define (ev? n) (if (= n 0) true (od? (- n 1))))"
+     " (define (od? n) (if (= n 0) false (ev? (- n 1))))"
+     " (list (ev? 1000000) (od? 1000001))",
+     "(true true)");
+}
+
+/* ---- deep recursion and the depth limit ---------------------------------------- */
+Test(eval, deep_non_tail_recursion_works) {
+  /* 100,000 frames is well under the default limit: it must succeed */
+  OK("(define (f n) (if (= n 0) 0 (+ 1 (f (- n 1))))) (f 100000)", "100000");
+  OK("(define (build n) (if (= n 0) (list) (cons n (build (- n 1))))) (len (build 100000))", "100000");
+  OK("(len (map (fn (x) (* x x)) (range 100000)))", "100000");
+}
+
+Test(eval, runaway_recursion_is_a_depth_error) {
+  ERR_HAS("(define (f n) (+ 1 (f n))) (f 1)", "recursion depth limit exceeded");
+  ERR_HAS("(define (f x) (map f (list x))) (f 1)", "recursion depth limit exceeded");
+  ERR_HAS("(define (f x) (+ 1 (apply f (list x)))) (f 1)", "recursion depth limit exceeded");
+  ERR_HAS("(define (f x) (guard (e (false 1)) (+ 1 (f x)))) (f 1)", "recursion depth limit exceeded");
+  ERR_HAS("(define (f x) (dynamic-wind (fn () 1) (fn () (+ 1 (f x))) (fn () 2))) (f 1)",
+          "recursion depth limit exceeded");
+  ERR_HAS("(define (f x) (+ 1 (eval (list (quote f) x)))) (f 1)", "recursion depth limit exceeded");
+  /* the machine is still usable afterwards */
+  OK("(+ 1 2)", "3");
+}
+
+Test(eval, depth_error_is_catchable) {
+  OK("(define (f n) (+ 1 (f n)))"
+     " (guard (e ((string-contains? (error-message e) \"recursion depth\") :caught)) (f 1))",
+     "\"caught\"");
+}
+
+Test(eval, lowered_max_depth) {
+  vm->max_depth = 1000;
+  ERR_HAS("(define (f n) (if (= n 0) 0 (+ 1 (f (- n 1))))) (f 5000)", "recursion depth limit exceeded");
+  OK("(f 100)", "100");
+  /* tail calls are unaffected by the limit */
+  OK("(let loop ((i 0)) (if (< i 100000) (loop (+ i 1)) i))", "100000");
+}
+
+Test(eval, runaway_macro_expansion_is_an_error) {
+  ERR_HAS("(defmacro m (x) (list (quote m) x)) (m 1)", "macro expansion too deep");
+}
+
+Test(eval, deeply_nested_source_does_not_crash) {
+  /* 100,000 nested calls in the source text: either evaluates or reports an
+   * error, never overflows the C stack */
+  size_t depth = 100000;
+  char *src = malloc(depth * 6 + depth + 8);
+  size_t n = 0;
+  for (size_t i = 0; i < depth; i++) n += (size_t)sprintf(src + n, "(+ 1 ");
+  n += (size_t)sprintf(src + n, "0");
+  for (size_t i = 0; i < depth; i++) src[n++] = ')';
+  src[n] = 0;
+  sx_val out;
+  sx_status st = run_src(src, &out);
+  free(src);
+  if (st == SX_DONE) cr_assert_str_eq(printed(out), "100000");
+  else cr_assert(strlen(errmsg(out)) > 0);
+}
+
+/* ---- mutual recursion ---------------------------------------------------------- */
+Test(eval, mutual_recursion_non_tail) {
+  OK("(define (a n) (if (= n 0) (list) (cons :a (b (- n 1)))))"
+     " (define (b n) (if (= n 0) (list) (cons :b (a (- n 1)))))"
+     " (a 5)",
+     "(\"a\" \"b\" \"a\" \"b\" \"a\")");
+}
+
+Test(eval, recursion_results) {
+  OK("(define (fib n) (if (< n 2) n (+ (fib (- n 1)) (fib (- n 2))))) (fib 20)", "6765");
+  OK("(define (fact n) (if (= n 0) 1 (* n (fact (- n 1))))) (fact 20)", "2432902008176640000");
+}
+
+Test(eval, global_redefinition_is_seen_by_callers) {
+  OK("(define (g) 1) (define (f) (g)) (define (g) 2) (f)", "2");
+  OK("(define (h x) (+ x 1)) (define + -) (h 5)", "4"); /* rebinding a primitive */
+}
+
+Test(eval, eval_form_and_apply_api) {
+  sx_val form = sx_read_all("(* 6 7)", 7, SX_NIL, NULL);
+  sx_val out;
+  cr_assert_eq(sx_eval_form(vm, sx_car(form), &out), SX_DONE);
+  cr_assert_str_eq(printed(out), "42");
+  sx_val plus = sx_global_ref(vm, "+");
+  sx_val args[] = {sx_int(40), sx_int(2)};
+  cr_assert_eq(sx_apply(vm, plus, 2, args, &out), SX_DONE);
+  cr_assert_str_eq(printed(out), "42");
+  cr_assert_eq(sx_apply(vm, sx_int(3), 0, NULL, &out), SX_ERROR);
+}
