@@ -209,22 +209,28 @@ static bool scope_lookup(actx *c, sx_val name, uint16_t *depth, uint32_t *idx) {
   return false;
 }
 
-static sx_node *an_symbol(actx *c, sx_val sym) {
-  if (special_id(sym) != SF_NONE && !scope_lookup(c, sym, &(uint16_t){0}, &(uint32_t){0}))
-    return fail(c, "%s is a special form, not a value", sx_str_data(sx_sym_name(sym)));
+/* A node addressing variable name: local_op with its (depth, slot) when a
+ * scope binds it, otherwise global_op with its global cell. */
+static sx_node *var_node(actx *c, sx_val name, sx_op local_op, sx_op global_op) {
   sx_node *n;
   uint16_t d;
   uint32_t i;
-  if (scope_lookup(c, sym, &d, &i)) {
-    n = node_new(c, OP_LOCAL);
+  if (scope_lookup(c, name, &d, &i)) {
+    n = node_new(c, local_op);
     n->depth = d;
     n->idx = i;
   } else {
-    n = node_new(c, OP_GLOBAL);
-    n->u.cell = sx_global_cell(c->vm, sym);
+    n = node_new(c, global_op);
+    n->u.cell = sx_global_cell(c->vm, name);
   }
-  n->sym = sym;
+  n->sym = name;
   return n;
+}
+
+static sx_node *an_symbol(actx *c, sx_val sym) {
+  if (special_id(sym) != SF_NONE && !scope_lookup(c, sym, &(uint16_t){0}, &(uint32_t){0}))
+    return fail(c, "%s is a special form, not a value", sx_str_data(sx_sym_name(sym)));
+  return var_node(c, sym, OP_LOCAL, OP_GLOBAL);
 }
 
 /* ---- constants and dict literals ------------------------------------ */
@@ -321,19 +327,9 @@ static sx_node *an_define(actx *c, sx_val form) {
       val = an_expr(c, valform);
   }
   if (!val) return NULL;
-  sx_node *n;
-  if (c->sc) {
-    n = node_new(c, OP_SET_LOCAL);
-    uint16_t d = 0;
-    uint32_t i = 0;
-    scope_lookup(c, target, &d, &i);
-    n->depth = d;
-    n->idx = i;
-  } else {
-    n = node_new(c, OP_DEF_GLOBAL);
-    n->u.cell = sx_global_cell(c->vm, target);
-  }
-  n->sym = target;
+  /* the name is in the innermost scope already, so inside a body this
+   * addresses its local slot; at top level it defines the global */
+  sx_node *n = var_node(c, target, OP_SET_LOCAL, OP_DEF_GLOBAL);
   n->val = val;
   return n;
 }
@@ -344,18 +340,7 @@ static sx_node *an_set(actx *c, sx_val form) {
   sx_val name = nth(form, 1);
   sx_node *val = an_expr(c, nth(form, 2));
   if (!val) return NULL;
-  sx_node *n;
-  uint16_t d;
-  uint32_t i;
-  if (scope_lookup(c, name, &d, &i)) {
-    n = node_new(c, OP_SET_LOCAL);
-    n->depth = d;
-    n->idx = i;
-  } else {
-    n = node_new(c, OP_SET_GLOBAL);
-    n->u.cell = sx_global_cell(c->vm, name);
-  }
-  n->sym = name;
+  sx_node *n = var_node(c, name, OP_SET_LOCAL, OP_SET_GLOBAL);
   n->val = val;
   return n;
 }

@@ -2,59 +2,7 @@
  * constant space (checked on the fiber's frame stack and the GC heap),
  * deep non-tail recursion, the recursion depth limit (default and lowered
  * vm->max_depth) and mutual recursion. */
-/* ---- shared test helpers (duplicated per file so each test stands alone) */
-#include <criterion/criterion.h>
-#include <string.h>
-
-#include "sx_dict.h"
-#include "sx_print.h"
-#include "sx_read.h"
-#include "sx_vm.h"
-
-static sx_vm *vm;
-
-static void setup(void) { vm = sx_vm_create(); }
-static void teardown(void) { sx_vm_close(vm); }
-
-/* Evaluate src; return the status and store the value or error in *out. */
-static sx_status run_src(const char *src, sx_val *out) {
-  return sx_eval_string(vm, src, strlen(src), sx_string_cstr("<test>"), out);
-}
-
-static const char *printed(sx_val v) { return sx_str_data(sx_print_to_string(v)); }
-static const char *errmsg(sx_val e) { return sx_str_data(sx_error_message(e)); }
-
-/* src evaluates without error and prints as expected */
-#define OK(src, expected)                                                        \
-  do {                                                                           \
-    sx_val out_;                                                                 \
-    sx_status st_ = run_src(src, &out_);                                         \
-    cr_assert_eq(st_, SX_DONE, "%s: expected success, got error: %s", src,      \
-                 st_ == SX_ERROR ? errmsg(out_) : "(suspended)");                \
-    cr_assert_str_eq(printed(out_), expected, "%s", src);                        \
-  } while (0)
-
-/* src raises an error whose message is exactly msg */
-#define ERR(src, msg)                                                            \
-  do {                                                                           \
-    sx_val out_;                                                                 \
-    sx_status st_ = run_src(src, &out_);                                         \
-    cr_assert_eq(st_, SX_ERROR, "%s: expected an error, got %s", src,           \
-                 st_ == SX_DONE ? printed(out_) : "(suspended)");                \
-    cr_assert_str_eq(errmsg(out_), msg, "%s", src);                              \
-  } while (0)
-
-/* src raises an error whose message contains part */
-#define ERR_HAS(src, part)                                                       \
-  do {                                                                           \
-    sx_val out_;                                                                 \
-    sx_status st_ = run_src(src, &out_);                                         \
-    cr_assert_eq(st_, SX_ERROR, "%s: expected an error, got %s", src,           \
-                 st_ == SX_DONE ? printed(out_) : "(suspended)");                \
-    cr_assert(strstr(errmsg(out_), part) != NULL, "%s: message '%s' lacks '%s'", \
-              src, errmsg(out_), part);                                          \
-  } while (0)
-/* ---- end of helpers ---------------------------------------------------- */
+#include "sx_test_eval.h"
 #include <gc.h>
 #include <stdlib.h>
 
