@@ -25,7 +25,7 @@ enum {
   SF_NONE, SF_QUOTE, SF_QUASIQUOTE, SF_UNQUOTE, SF_UNQUOTE_SPLICING, SF_DEFINE,
   SF_FN, SF_LET, SF_LETSTAR, SF_LETREC, SF_IF, SF_COND, SF_CASE, SF_WHEN,
   SF_UNLESS, SF_BEGIN, SF_DO, SF_SET, SF_AND, SF_OR, SF_GUARD, SF_PERFORM,
-  SF_DEFMACRO
+  SF_DEFMACRO, SF_DICT_LITERAL
 };
 
 static const struct { const char *name; int id; } special_forms[] = {
@@ -37,19 +37,21 @@ static const struct { const char *name; int id; } special_forms[] = {
     {"unless", SF_UNLESS}, {"begin", SF_BEGIN}, {"do", SF_DO}, {"set!", SF_SET},
     {"and", SF_AND}, {"or", SF_OR}, {"guard", SF_GUARD},
     {"perform", SF_PERFORM}, {"defmacro", SF_DEFMACRO},
+    {"dict-literal", SF_DICT_LITERAL},
 };
 
 static sx_val sym_else, sym_arrow, sym_rest, sym_quote, sym_unquote,
-    sym_unquote_splicing, sym_quasiquote, sym_define, sym_begin, kw_else;
+    sym_unquote_splicing, sym_quasiquote, sym_define, sym_begin, kw_else, sym_dict_literal;
 
 /* internal helpers the rewrites call directly (not through globals, so a
  * user binding of the same name cannot capture them) */
-static sx_val prim_qq_concat, prim_qq_list, prim_case_match, prim_raise;
+static sx_val prim_qq_concat, prim_qq_list, prim_case_match, prim_raise, prim_dict_build;
 
 static sx_val qq_concat(sx_vm *vm, int argc, sx_val *argv);
 static sx_val qq_list(sx_vm *vm, int argc, sx_val *argv);
 static sx_val case_match(sx_vm *vm, int argc, sx_val *argv);
 static sx_val raise_again(sx_vm *vm, int argc, sx_val *argv);
+static sx_val dict_build(sx_vm *vm, int argc, sx_val *argv);
 
 static sx_val make_internal_prim(const char *name, sx_prim_fn fn, int min, int max) {
   sx_prim *p = GC_MALLOC_UNCOLLECTABLE(sizeof *p);
@@ -84,6 +86,8 @@ void sx_analyse_init(void) {
   prim_qq_list = make_internal_prim("quasiquote", qq_list, 0, -1);
   prim_case_match = make_internal_prim("case", case_match, 2, 2);
   prim_raise = make_internal_prim("guard", raise_again, 1, 1);
+  prim_dict_build = make_internal_prim("dict literal", dict_build, 0, -1);
+  sym_dict_literal = sx_symbol_cstr("dict-literal");
 }
 
 /* ---- analysis context ------------------------------------------------ */
@@ -262,6 +266,17 @@ static sx_node *an_dict(actx *c, sx_val d) {
     if (!(node->u.dict.vals[i++] = an_expr(c, v))) return NULL;
   }
   return node;
+}
+
+static sx_node *an_call(actx *c, sx_val form);
+
+/* (dict-literal k v ...), what the reader makes of a dict literal with an
+ * expression as a key: a call of the internal builder on the keys and
+ * values, evaluated left to right. */
+static sx_node *an_dict_form(actx *c, sx_val form) {
+  if (!is_proper_list(form) || sx_list_length(sx_cdr(form)) % 2 != 0)
+    return fail(c, "dict literal: expected keys and values in pairs");
+  return an_call(c, sx_cons(prim_dict_build, sx_cdr(form)));
 }
 
 /* ---- sequences ------------------------------------------------------- */
@@ -641,17 +656,40 @@ static sx_val qq_list_expand(actx *c, sx_val x, int depth) {
       parts = sx_cons(sx_list(2, (sx_val[]){prim_qq_list, item}), parts);
     }
   }
-  if (x != SX_EMPTY) /* dotted tail */
-    parts = sx_cons(qq_expand(c, x, depth), parts);
+  sx_val tail = x != SX_EMPTY ? qq_expand(c, x, depth) /* dotted tail */
+                               : sx_list(2, (sx_val[]){sym_quote, SX_EMPTY});
+  parts = sx_cons(tail, parts);
   return sx_cons(prim_qq_concat, sx_list_reverse(parts));
+}
+
+/* A dict inside a quasiquote: its keys stay, its values are expanded (the
+ * analyser then evaluates the expanded values as a dict literal). */
+static sx_val qq_dict(actx *c, sx_val d, int depth) {
+  sx_val out = sx_dict_empty();
+  sx_dict_iter it;
+  sx_val k, v;
+  sx_dict_iter_init(&it, d);
+  while (sx_dict_iter_next(&it, &k, &v) && c->err == SX_UNDEF)
+    out = sx_dict_assoc(out, k, qq_expand(c, v, depth));
+  return out;
+}
+
+/* (dict-literal k v ...) inside a quasiquote: expand every key and value. */
+static sx_val qq_dict_form(actx *c, sx_val x, int depth) {
+  sx_val parts = SX_EMPTY;
+  for (sx_val l = sx_cdr(x); sx_is_cons(l) && c->err == SX_UNDEF; l = sx_cdr(l))
+    parts = sx_cons(qq_expand(c, sx_car(l), depth), parts);
+  return sx_cons(sym_dict_literal, sx_list_reverse(parts));
 }
 
 static sx_val qq_expand(actx *c, sx_val x, int depth) {
   if (!sx_is_cons(x)) {
     if (sx_is_symbol(x) || sx_is(x, SX_T_KEYWORD)) return sx_list(2, (sx_val[]){sym_quote, x});
+    if (sx_is_dict(x)) return qq_dict(c, x, depth);
     return x;
   }
   sx_val head = sx_car(x);
+  if (head == sym_dict_literal) return qq_dict_form(c, x, depth);
   if (head == sym_unquote) {
     if (depth == 1) return nth(x, 1);
     return sx_list(3, (sx_val[]){prim_qq_list, sx_list(2, (sx_val[]){sym_quote, sym_unquote}),
@@ -786,6 +824,7 @@ static sx_node *an_special(actx *c, int id, sx_val form) {
   case SF_UNQUOTE:
   case SF_UNQUOTE_SPLICING: return fail(c, "%s outside quasiquote", id == SF_UNQUOTE ? "unquote" : "unquote-splicing");
   case SF_DEFINE: return an_define(c, form);
+  case SF_DICT_LITERAL: return an_dict_form(c, form);
   case SF_FN:
     if (!sx_is_cons(sx_cdr(form))) return fail(c, "fn: expected a parameter list");
     return an_fn(c, nth(form, 1), sx_cdr(sx_cdr(form)), SX_NIL);
@@ -880,6 +919,15 @@ static sx_val case_match(sx_vm *vm, int argc, sx_val *argv) {
     if (sx_equal(d, argv[0])) return SX_TRUE;
   }
   return SX_FALSE;
+}
+
+static sx_val dict_build(sx_vm *vm, int argc, sx_val *argv) {
+  sx_val d = sx_dict_empty();
+  for (int i = 0; i + 1 < argc; i += 2) {
+    if (!sx_is_string(argv[i])) return sx_type_error(vm, "dict literal key", "a string", argv[i]);
+    d = sx_dict_assoc(d, argv[i], argv[i + 1]);
+  }
+  return d;
 }
 
 static sx_val raise_again(sx_vm *vm, int argc, sx_val *argv) {

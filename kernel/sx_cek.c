@@ -49,6 +49,14 @@ struct sx_kframe {
 
 /* ---- fiber stacks -------------------------------------------------------- */
 
+/* Empty the stacks and forget the last raise before a new evaluation. */
+static void fiber_reset(sx_fiber *f) {
+  f->ksp = f->vsp = 0;
+  f->raised = SX_UNDEF;
+  f->raised_where = SX_NIL;
+  f->raised_bt = SX_EMPTY;
+}
+
 sx_fiber *sx_fiber_new(sx_vm *vm) {
   sx_fiber *f = sx_alloc(sizeof *f);
   f->vm = vm;
@@ -60,6 +68,7 @@ sx_fiber *sx_fiber_new(sx_vm *vm) {
   f->value = SX_NIL;
   f->error = SX_NIL;
   f->request = SX_NIL;
+  fiber_reset(f);
   return f;
 }
 
@@ -281,23 +290,41 @@ static sx_val backtrace_of(sx_fiber *f, const sx_srcpos *at) {
   return sx_list_reverse(out);
 }
 
-/* Give an error value its position and backtrace when it has none. */
+static sx_val pos_string(const sx_srcpos *at) {
+  if (!at) return SX_NIL;
+  sx_buf b = SX_BUF_INIT;
+  pos_text(&b, at);
+  sx_val s = sx_string_new(b.data, b.len);
+  sx_buf_free(&b);
+  return s;
+}
+
+/* Give an error value its position and backtrace when it has none. Any
+ * other raised value is left as it is (a guard sees exactly what was
+ * raised); the fiber remembers where it was first raised, so that if it
+ * goes uncaught the host's error value can say where. */
 static void locate_error(sx_fiber *f, sx_val raised, const sx_srcpos *at) {
-  if (!sx_is(raised, SX_T_ERROR)) return;
+  if (!sx_is(raised, SX_T_ERROR)) {
+    if (raised == f->raised) return; /* re-raised: keep the first place */
+    f->raised = raised;
+    f->raised_where = pos_string(at);
+    f->raised_bt = backtrace_of(f, at);
+    return;
+  }
   sx_error *e = (sx_error *)raised;
   if (e->where != SX_NIL) return;
-  if (at) {
-    sx_buf b = SX_BUF_INIT;
-    pos_text(&b, at);
-    e->where = sx_string_new(b.data, b.len);
-    sx_buf_free(&b);
-  }
+  e->where = pos_string(at);
   e->backtrace = backtrace_of(f, at);
 }
 
-static sx_val as_error_value(sx_val raised) {
+static sx_val as_error_value(sx_fiber *f, sx_val raised) {
   if (sx_is(raised, SX_T_ERROR)) return raised;
-  return sx_error_new(sx_error_message(raised), raised);
+  sx_error *e = (sx_error *)sx_error_new(sx_error_message(raised), raised);
+  if (raised == f->raised) {
+    e->where = f->raised_where;
+    e->backtrace = f->raised_bt;
+  }
+  return (sx_val)e;
 }
 
 /* ---- the machine ------------------------------------------------------------ */
@@ -319,20 +346,20 @@ static sx_status run_mode(sx_fiber *f, mmode mode, sx_node *node, sx_val val) {
 enum { START_NONE, START_NODE, START_APPLY, START_FORMS, START_AWAITING };
 
 void sx_fiber_start_node(sx_fiber *f, sx_node *node) {
-  f->ksp = f->vsp = 0;
+  fiber_reset(f);
   f->start = START_NODE;
   f->start_node = node;
 }
 
 void sx_fiber_start_apply(sx_fiber *f, sx_val fn, int argc, const sx_val *argv) {
-  f->ksp = f->vsp = 0;
+  fiber_reset(f);
   vpush(f, fn);
   for (int i = 0; i < argc; i++) vpush(f, argv[i]);
   f->start = START_APPLY;
 }
 
 void sx_fiber_start_forms(sx_fiber *f, sx_val forms, sx_val file, bool toplevel) {
-  f->ksp = f->vsp = 0;
+  fiber_reset(f);
   sx_kframe *fr = kpush(f, K_FORMS);
   fr->node = NULL;
   fr->vbase = 0; /* no form has run yet */
@@ -378,7 +405,7 @@ sx_status sx_fiber_resume_error(sx_fiber *f, sx_val raised) {
 static sx_status finish(sx_fiber *f, sx_status st, sx_val v) {
   f->status = st;
   if (st == SX_DONE) f->value = v;
-  else if (st == SX_ERROR) f->error = as_error_value(v);
+  else if (st == SX_ERROR) f->error = as_error_value(f, v);
   else {
     f->request = v;
     f->start = START_AWAITING;
@@ -896,7 +923,7 @@ do_apply: { /* operand stack from base: fn, args... */
   }
   if (sx_is(fn, SX_T_CONT)) goto do_escape;
   f->vsp = base;
-  RAISE(sx_make_error("cannot call %s (a %s)", sx_str_data(sx_print_to_string(fn)), sx_type_name(fn)));
+  RAISE(sx_make_error("cannot call %s: not a function", sx_str_data(sx_shown(fn))));
 }
 
 do_special: {
@@ -910,7 +937,7 @@ do_special: {
     sx_val spread = argv[argc - 1];
     if (spread != SX_NIL && !sx_is_list(spread)) {
       f->vsp = base;
-      RAISE(sx_make_error("apply: expected a list as the last argument, got %s", sx_type_name(spread)));
+      RAISE(sx_make_error("apply: expected a list as the last argument, got %s", sx_str_data(sx_shown(spread))));
     }
     memmove(&f->vs[base], &f->vs[base + 1], (size_t)(argc - 1) * sizeof(sx_val));
     f->vsp = base + (size_t)argc - 1;
@@ -925,7 +952,7 @@ do_special: {
   case SP_MAP_INDEXED: kind = K_MAP_INDEXED; goto list_walk;
   list_walk:
     f->vsp = base;
-    if (!is_callable(a0)) RAISE(sx_make_error("%s: expected a function, got %s", sx_str_data(p->name), sx_type_name(a0)));
+    if (!is_callable(a0)) RAISE(sx_make_error("%s: expected a function, got %s", sx_str_data(p->name), sx_str_data(sx_shown(a0))));
     lst = list_arg(vm, sx_str_data(p->name), argv[1]);
     if (lst == SX_UNDEF) {
       raised = vm->pending;
@@ -957,7 +984,7 @@ do_special: {
   case SP_REDUCE: { /* (reduce f init lst) or (reduce f lst) */
     sx_val init, l = argv[argc - 1];
     f->vsp = base;
-    if (!is_callable(a0)) RAISE(sx_make_error("reduce: expected a function, got %s", sx_type_name(a0)));
+    if (!is_callable(a0)) RAISE(sx_make_error("reduce: expected a function, got %s", sx_str_data(sx_shown(a0))));
     lst = list_arg(vm, "reduce", l);
     if (lst == SX_UNDEF) {
       raised = vm->pending;
@@ -982,7 +1009,7 @@ do_special: {
     for (int i = 0; i < 3; i++)
       if (!is_callable(argv[i])) {
         f->vsp = base;
-        RAISE(sx_make_error("dynamic-wind: expected three functions, got %s", sx_type_name(argv[i])));
+        RAISE(sx_make_error("dynamic-wind: expected three functions, got %s", sx_str_data(sx_shown(argv[i]))));
       }
     sx_val before = argv[0], body = argv[1], after = argv[2];
     f->vsp = base;
@@ -995,7 +1022,7 @@ do_special: {
   }
   case SP_CALLCC: {
     f->vsp = base;
-    if (!is_callable(a0)) RAISE(sx_make_error("call/cc: expected a function, got %s", sx_type_name(a0)));
+    if (!is_callable(a0)) RAISE(sx_make_error("call/cc: expected a function, got %s", sx_str_data(sx_shown(a0))));
     PUSH(fr, K_CALLCC);
     fr->node = NULL;
     sx_contobj *k = sx_obj_new(SX_T_CONT, sizeof *k);
@@ -1019,7 +1046,7 @@ do_special: {
   }
   case SP_LOAD: {
     f->vsp = base;
-    if (!sx_is_string(a0)) RAISE(sx_make_error("load: expected a path string, got %s", sx_type_name(a0)));
+    if (!sx_is_string(a0)) RAISE(sx_make_error("load: expected a path string, got %s", sx_str_data(sx_shown(a0))));
     sx_val err = SX_NIL;
     sx_val forms = sx_read_source_file(vm, sx_str_data(a0), &err);
     if (forms == SX_UNDEF) RAISE(err);
@@ -1032,6 +1059,15 @@ do_special: {
     val = SX_NIL;
     goto cont;
   }
+  case SP_HOST: /* argv[-1] is p itself: see sx_special */
+    val = p->fn(vm, argc, argv);
+    f->vsp = base;
+    if (val == SX_UNDEF) {
+      raised = vm->pending;
+      vm->pending = SX_NIL;
+      goto do_raise;
+    }
+    goto cont;
   case SP_NONE: break;
   }
   f->vsp = base;

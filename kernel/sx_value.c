@@ -256,8 +256,9 @@ static bool list_equal(sx_val a, sx_val b) {
 bool sx_equal(sx_val a, sx_val b) {
   if (a == b) return true;
   sx_type ta = sx_type_of(a), tb = sx_type_of(b);
-  if ((ta == SX_T_INT || ta == SX_T_FLOAT) && (tb == SX_T_INT || tb == SX_T_FLOAT))
-    return num_equal(a, b);
+  /* structural: an integer and a float are different values even when
+   * numerically equal (= compares numbers across kinds) */
+  if (ta == tb && (ta == SX_T_INT || ta == SX_T_FLOAT)) return num_equal(a, b);
   if (ta != tb || !sx_is_ptr(a) || !sx_is_ptr(b)) return false;
   switch (ta) {
   case SX_T_STRING: return sx_string_eq(a, b);

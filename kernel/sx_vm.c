@@ -233,7 +233,7 @@ sx_val sx_throwf(sx_vm *vm, const char *fmt, ...) {
 }
 
 /* A short printed form of v for messages ("got ..."). */
-static sx_val shown(sx_val v) {
+sx_val sx_shown(sx_val v) {
   sx_val s = sx_print_to_string(v);
   if (sx_str_len(s) <= 80) return s;
   char *d;
@@ -244,7 +244,7 @@ static sx_val shown(sx_val v) {
 }
 
 sx_val sx_type_error(sx_vm *vm, const char *who, const char *expected, sx_val got) {
-  return sx_throwf(vm, "%s: expected %s, got %s", who, expected, sx_str_data(shown(got)));
+  return sx_throwf(vm, "%s: expected %s, got %s", who, expected, sx_str_data(sx_shown(got)));
 }
 
 sx_val sx_error_message(sx_val raised) {
@@ -264,7 +264,7 @@ sx_status sx_fiber_finish(sx_fiber *f) {
   while (st == SX_SUSPENDED) {
     sx_val op, args;
     sx_find_resolver(f->vm, f->request, &op, &args);
-    sx_val shownop = sx_is_string(op) ? op : shown(f->request);
+    sx_val shownop = sx_is_string(op) ? op : sx_shown(f->request);
     st = sx_fiber_resume_error(f, sx_make_error("perform: no resolver for op %s", sx_str_data(shownop)));
   }
   return st;

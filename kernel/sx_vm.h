@@ -100,7 +100,10 @@ typedef sx_val (*sx_prim_fn)(sx_vm *vm, int argc, sx_val *argv);
 /* Primitives that call back into SX run on the machine itself. */
 typedef enum sx_special {
   SP_NONE, SP_APPLY, SP_MAP, SP_FILTER, SP_REDUCE, SP_FOR_EACH, SP_SOME,
-  SP_EVERY, SP_CALLCC, SP_DYNAMIC_WIND, SP_LOAD, SP_EVAL, SP_MAP_INDEXED
+  SP_EVERY, SP_CALLCC, SP_DYNAMIC_WIND, SP_LOAD, SP_EVAL, SP_MAP_INDEXED,
+  SP_HOST /* an embedder's C function: called like a plain primitive but never
+             on the frameless fast path, so its fn finds its own sx_prim (and
+             the ud there) at argv[-1] */
 } sx_special;
 
 /* Primitives with an inline fast path in the machine (sx_prim.h.aux). */
@@ -153,6 +156,7 @@ struct sx_fiber {
   sx_val value;    /* SX_DONE: the result */
   sx_val error;    /* SX_ERROR: an error value (sx_error) */
   sx_val request;  /* SX_SUSPENDED: the performed request */
+  sx_val raised, raised_where, raised_bt; /* where a non-error value was first raised */
   bool nested;     /* run from C inside another evaluation: cannot suspend */
   uint8_t start;   /* how the next sx_fiber_run begins (internal) */
   sx_node *start_node;
@@ -207,6 +211,8 @@ const sx_resolver *sx_find_resolver(sx_vm *vm, sx_val request, sx_val *op, sx_va
 sx_val sx_throw(sx_vm *vm, sx_val raised);
 sx_val sx_throwf(sx_vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 sx_val sx_type_error(sx_vm *vm, const char *who, const char *expected, sx_val got);
+/* v printed for an error message, cut to 80 bytes. */
+sx_val sx_shown(sx_val v);
 sx_val sx_make_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 sx_val sx_error_message(sx_val raised); /* a string describing any raised value */
 

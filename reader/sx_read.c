@@ -450,6 +450,7 @@ typedef struct frame {
   uint32_t line, col;    /* where the opener stood */
   sx_val head, tail;     /* list: cells so far */
   sx_val dict, key;      /* dict: built so far; pending key or SX_UNDEF */
+  bool computed;         /* dict: some key is an expression (see close_dict) */
   sx_val qsym;           /* quote: quote / quasiquote / ... */
   const char *qtext;     /* quote: the sugar as written, for errors */
 } frame;
@@ -532,6 +533,15 @@ static sx_read_status fail_eof(sx_reader *r, const fstack *st) {
               (unsigned)f->line, (unsigned)f->col);
 }
 
+/* The value of a closed dict literal. With only keyword and string keys it
+ * is the dict itself (its values are evaluated by the analyser); when some
+ * key is an expression it is the form (dict-literal k v ...), whose keys and
+ * values are all evaluated, in order. */
+static sx_val close_dict(sx_reader *r, frame *f) {
+  if (!f->computed) return f->dict;
+  return sx_cons_at(sx_symbol_cstr("dict-literal"), f->head, r->file, f->line, f->col);
+}
+
 /* A closing bracket at r->pos: check it matches, pop, and give the form. */
 static sx_read_status close_form(sx_reader *r, fstack *st, sx_val *out) {
   uint32_t line = r->line, col = r->col;
@@ -551,31 +561,46 @@ static sx_read_status close_form(sx_reader *r, fstack *st, sx_val *out) {
     return fail(r, line, col, false, "dict literal opened at %u:%u has a key without a value",
                 (unsigned)f->line, (unsigned)f->col);
   adv(r);
-  *out = f->kind == F_DICT ? f->dict : f->head;
+  *out = f->kind == F_DICT ? close_dict(r, f) : f->head;
   pop(r, st);
   return SX_READ_OK;
 }
 
-/* Add a key or value (read at line:col) to the dict frame f. */
+static void list_add(sx_reader *r, frame *f, sx_val v, uint32_t line, uint32_t col);
+
+/* Check a literal dict key (a keyword or a string, given as the string) is
+ * not already in the dict frame f. */
+static sx_read_status dict_check_dup(sx_reader *r, frame *f, sx_val k, uint32_t line, uint32_t col) {
+  if (!sx_dict_has(f->dict, k)) return SX_READ_OK;
+  char tok[TOKEN_SHOWN + 4];
+  sx_val shown = sx_print_to_string(k); /* quoted and escaped */
+  show_token(tok, sx_str_data(shown), sx_str_len(shown));
+  return fail(r, line, col, false, "duplicate key %s in dict literal at %u:%u", tok,
+              (unsigned)line, (unsigned)col);
+}
+
+/* Add a key or value (read at line:col) to the dict frame f. Keys are
+ * keywords, strings, or expressions (symbols and lists) evaluated later. */
 static sx_read_status dict_add(sx_reader *r, frame *f, sx_val v, uint32_t line, uint32_t col) {
-  if (f->key == SX_UNDEF) {
-    if (sx_is(v, SX_T_KEYWORD)) v = ((sx_keyword *)v)->name;
-    if (!sx_is_string(v))
-      return fail(r, line, col, false, "dict key at %u:%u must be a keyword or a string (got %s)",
-                  (unsigned)line, (unsigned)col, sx_type_name(v));
-    if (sx_dict_has(f->dict, v)) {
-      char tok[TOKEN_SHOWN + 4];
-      sx_val shown = sx_print_to_string(v); /* quoted and escaped */
-      show_token(tok, sx_str_data(shown), sx_str_len(shown));
-      return fail(r, line, col, false, "duplicate key %s in dict literal at %u:%u", tok,
-                  (unsigned)line, (unsigned)col);
-    }
-    f->key = v;
-  } else {
-    f->dict = sx_dict_assoc(f->dict, f->key, v);
+  list_add(r, f, v, line, col);
+  if (f->key != SX_UNDEF) {
+    if (f->key != SX_NIL) f->dict = sx_dict_assoc(f->dict, f->key, v);
     f->key = SX_UNDEF;
+    return SX_READ_OK;
   }
-  return SX_READ_OK;
+  if (sx_is_symbol(v) || sx_is_cons(v)) {
+    f->computed = true;
+    f->key = SX_NIL; /* no literal key to record */
+    return SX_READ_OK;
+  }
+  sx_val k = sx_is(v, SX_T_KEYWORD) ? ((sx_keyword *)v)->name : v;
+  if (!sx_is_string(k))
+    return fail(r, line, col, false,
+                "dict key at %u:%u must be a keyword, a string or an expression (got %s)",
+                (unsigned)line, (unsigned)col, sx_type_name(v));
+  sx_read_status st = dict_check_dup(r, f, k, line, col);
+  if (st == SX_READ_OK) f->key = k;
+  return st;
 }
 
 static void list_add(sx_reader *r, frame *f, sx_val v, uint32_t line, uint32_t col) {

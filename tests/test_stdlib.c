@@ -87,6 +87,15 @@ Test(stdlib, comparison) {
         {"(> nil 1)", "!>: expected numbers or strings, got nil"}, {"(!= 1 2)", "true"}, {"(!= 1 1)", "false"});
 }
 
+/* equal? is structural: numbers of different kinds differ, = compares
+ * values; both see through how a list or dict was built. */
+Test(stdlib, equality_kinds) {
+  TABLE({"(equal? 1 1.0)", "false"}, {"(= 1 1.0)", "true"}, {"(equal? 1.5 1.5)", "true"},
+        {"(equal? (list 1 2) (list 1 2.0))", "false"}, {"(equal? {:a 1} {:a 1})", "true"},
+        {"(equal? {:a 1} {:a 1.0})", "false"}, {"(contains? (list 1 2) 2.0)", "false"},
+        {"(equal? (list 1 (list 2)) (cons 1 (list (list 2))))", "true"}, {"(equal? 0.0 -0.0)", "true"});
+}
+
 Test(stdlib, numeric_predicates) {
   TABLE({"(zero? 0)", "true"}, {"(zero? 0.0)", "true"}, {"(zero? 1)", "false"}, {"(odd? 3)", "true"},
         {"(even? 3)", "false"}, {"(even? -2)", "true"}, {"(pos? 1)", "true"}, {"(neg? -1)", "true"},
@@ -198,7 +207,8 @@ Test(stdlib, higher_order) {
         {"(map-indexed (fn (i x) (list i x)) (list :a :b))", "((0 \"a\") (1 \"b\"))"});
   OK("(define out (list)) (for-each (fn (x) (set! out (cons x out))) (list 1 2 3)) out", "(3 2 1)");
   OK("(for-each inc nil)", "nil");
-  ERR("(map 5 (list 1))", "map: expected a function, got integer");
+  ERR("(map 5 (list 1))", "map: expected a function, got 5");
+  ERR("(reduce \"f\" 0 (list 1))", "reduce: expected a function, got \"f\"");
   ERR_HAS("(map inc 5)", "map");
   ERR_HAS("(filter odd? \"abc\")", "filter");
   ERR_HAS("(reduce + 0 5)", "reduce");
