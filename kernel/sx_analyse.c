@@ -105,6 +105,7 @@ typedef struct actx {
   sx_val fn_name;
   sx_val err; /* set on the first error */
   int expand_depth;
+  bool made_fn; /* the function being analysed creates a closure */
 } actx;
 
 static sx_node *an_expr(actx *c, sx_val form);
@@ -362,6 +363,27 @@ static sx_node *an_set(actx *c, sx_val form) {
 
 /* ---- fn --------------------------------------------------------------- */
 
+/* Mark the calls in tail position of a closure-free function body. When
+ * such a call runs, nothing can refer to the current environment any more
+ * (no closure captured it, no frame of this invocation is left), so the
+ * machine may reuse it for the callee. Guard bodies are not tail position:
+ * the guard's frame keeps the environment for its handler. */
+static void mark_tail(sx_node *n) {
+  switch ((sx_op)n->op) {
+  case OP_CALL: n->flags |= NF_TAIL; break;
+  case OP_IF:
+    mark_tail(n->u.iff.then);
+    mark_tail(n->u.iff.els);
+    break;
+  case OP_SEQ:
+  case OP_AND:
+  case OP_OR: mark_tail(n->u.seq.items[n->idx - 1]); break;
+  case OP_LET:
+  case OP_LETREC: mark_tail(n->u.let.body); break;
+  default: break;
+  }
+}
+
 static sx_node *an_fn(actx *c, sx_val params, sx_val body, sx_val name) {
   scope s = {.parent = c->sc};
   sx_proto *p = sx_alloc(sizeof *p);
@@ -391,11 +413,14 @@ static sx_node *an_fn(actx *c, sx_val params, sx_val body, sx_val name) {
   sx_val saved_name = c->fn_name;
   c->sc = &s;
   c->fn_name = name;
+  c->made_fn = false;
   p->pos = c->pos;
   p->body = an_body(c, body);
   c->sc = saved;
   c->fn_name = saved_name;
   if (!p->body) return NULL;
+  if (!c->made_fn) mark_tail(p->body);
+  c->made_fn = true; /* the enclosing code creates this closure */
   p->nslots = s.n;
   sx_node *n = node_new(c, OP_FN);
   n->u.proto = p;
@@ -795,6 +820,17 @@ static void mark_fast(sx_node *n) {
   n->flags |= NF_FAST | (cacheable ? NF_CACHEABLE : 0);
 }
 
+/* (op a b) where op is a global currently bound to an inline-arithmetic
+ * primitive: the machine checks the binding again each time it runs. */
+static void mark_arith(sx_node *n) {
+  if (n->idx != 2 || n->u.call.fn->op != OP_GLOBAL) return;
+  sx_val p = n->u.call.fn->u.cell->value;
+  if (!sx_is(p, SX_T_PRIM) || !sx_hdr_of(p)->aux) return;
+  n->flags |= NF_ARITH;
+  n->fop = (uint8_t)sx_hdr_of(p)->aux;
+  n->u.call.prim = p;
+}
+
 static sx_node *an_call(actx *c, sx_val form) {
   if (!is_proper_list(form)) return fail(c, "malformed call %s", form_text(form));
   sx_node *fn = an_expr(c, sx_car(form));
@@ -808,6 +844,7 @@ static sx_node *an_call(actx *c, sx_val form) {
   for (sx_val a = sx_cdr(form); sx_is_cons(a); a = sx_cdr(a))
     if (!(n->u.call.args[i++] = an_expr(c, sx_car(a)))) return NULL;
   mark_fast(n);
+  mark_arith(n);
   return n;
 }
 

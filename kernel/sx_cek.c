@@ -31,7 +31,7 @@ typedef enum kkind {
   K_SET_GLOBAL, K_DEF_GLOBAL, K_DEFMACRO, K_GUARD, K_PERFORM, K_DICT, K_MAP,
   K_FILTER, K_REDUCE, K_FOR_EACH, K_SOME, K_EVERY, K_WIND_BEFORE,
   K_WIND_BODY, K_WIND_AFTER, K_RERAISE, K_ESCAPE, K_CALLCC, K_FORMS,
-  K_MAP_INDEXED
+  K_MAP_INDEXED, K_ARITH_A, K_ARITH_B
 } kkind;
 
 struct sx_kframe {
@@ -101,7 +101,7 @@ static void vgrow(sx_fiber *f) {
   f->vcap = ncap;
 }
 
-static inline void vpush(sx_fiber *f, sx_val v) {
+static inline __attribute__((always_inline)) void vpush(sx_fiber *f, sx_val v) {
   if (f->vsp == f->vcap) vgrow(f);
   f->vs[f->vsp++] = v;
 }
@@ -109,8 +109,7 @@ static inline void vpush(sx_fiber *f, sx_val v) {
 /* ---- environments --------------------------------------------------------- */
 
 static inline sx_env *env_new(uint32_t n, sx_env *parent) {
-  sx_env *e = GC_MALLOC(sizeof *e + n * sizeof(sx_val));
-  if (!e) abort();
+  sx_env *e = sx_alloc(sizeof *e + n * sizeof(sx_val));
   e->h.type = SX_T_OTHER;
   e->parent = parent;
   e->n = n;
@@ -213,6 +212,45 @@ static inline bool fixnum_op(int fop, sx_val a, sx_val b, sx_val *out) {
   }
 }
 
+/* ---- quick evaluation ----------------------------------------------------- */
+
+/* The global operator of NF_ARITH node n is still bound to the primitive
+ * it had when analysed. */
+static inline bool arith_still(const sx_node *n) {
+  return n->u.call.fn->u.cell->value == n->u.call.prim;
+}
+
+static bool quick_arith(const sx_node *n, sx_env *env, sx_val *out);
+
+/* Evaluate n without the machine when it is a constant, a bound variable,
+ * or NF_ARITH arithmetic on such operands with a fixnum result. False when
+ * it cannot; nothing has been changed then (these nodes have no effects),
+ * so the caller takes the general path. */
+static inline __attribute__((always_inline)) bool quick(const sx_node *n, sx_env *env, sx_val *out) {
+  sx_val v;
+  if (n->op == OP_LOCAL) {
+    v = env_up(env, n->depth)->slots[n->idx];
+  } else if (n->op == OP_CONST) {
+    *out = n->u.k;
+    return true;
+  } else if (n->op == OP_CALL) {
+    return (n->flags & NF_ARITH) && quick_arith(n, env, out);
+  } else if (n->op == OP_GLOBAL) {
+    v = n->u.cell->value;
+  } else {
+    return false;
+  }
+  if (v == SX_UNDEF) return false;
+  *out = v;
+  return true;
+}
+
+static bool quick_arith(const sx_node *n, sx_env *env, sx_val *out) {
+  sx_val a, b;
+  return arith_still(n) && quick(n->u.call.args[0], env, &a) && quick(n->u.call.args[1], env, &b) &&
+         fixnum_op(n->fop, a, b, out);
+}
+
 /* Run a fast call. False when it raised: vm->pending holds the raised
  * value and *errat the node to blame. */
 static bool fast_call(sx_vm *vm, const sx_node *n, sx_env *env, sx_val *out, const sx_node **errat) {
@@ -249,6 +287,44 @@ static inline int try_fast(sx_vm *vm, const sx_node *n, sx_env *env, sx_val *out
   if (n->fast_epoch != vm->global_epoch && !plain_prim(call_fn_value(n, env))) return 0;
   if (!fast_ok(vm, (sx_node *)n, env)) return 0;
   return fast_call(vm, n, env, out, errat) ? 1 : -1;
+}
+
+/* A call of a closure whose operator and operands all evaluate quickly:
+ * push the closure and the operands and return true (the caller applies);
+ * otherwise leave the operand stack as it was and return false. */
+static inline bool quick_closure_call(sx_fiber *f, const sx_node *call, sx_env *env) {
+  sx_val fnv;
+  if (!quick(call->u.call.fn, env, &fnv) || !sx_is(fnv, SX_T_FN)) return false;
+  size_t b0 = f->vsp;
+  vpush(f, fnv);
+  for (uint32_t k = 0; k < call->idx; k++) {
+    sx_val v;
+    if (!quick(call->u.call.args[k], env, &v)) {
+      f->vsp = b0;
+      return false;
+    }
+    vpush(f, v);
+  }
+  return true;
+}
+
+/* A tail call (NF_TAIL) of the closure at f->vs[base] with its arguments
+ * above it: when the current environment env has exactly the callee's
+ * shape, bind the arguments in it instead of allocating a new one. Safe
+ * because the analyser only marks tail calls of functions that create no
+ * closures, so nothing else refers to env; env must not be the callee's own
+ * defining environment. */
+static inline bool reuse_env(sx_fiber *f, size_t base, sx_env *env) {
+  sx_closure *cl = (sx_closure *)f->vs[base];
+  const sx_proto *p = cl->proto;
+  uint32_t argc = (uint32_t)(f->vsp - base - 1);
+  if (env->n != p->nslots || argc != p->nparams || p->rest || cl->env == env || f->vm->interrupt)
+    return false;
+  env->parent = cl->env;
+  uint32_t i = 0;
+  for (; i < argc; i++) env->slots[i] = f->vs[base + 1 + i];
+  for (; i < p->nslots; i++) env->slots[i] = SX_UNDEF;
+  return true;
 }
 
 /* All operands of a call can be evaluated without the machine. */
@@ -420,15 +496,14 @@ static const char *fn_label(sx_val fn) {
 
 /* Bind arguments for a closure call. Returns NULL and sets *err on arity
  * mismatch. */
-static sx_env *bind_args(sx_closure *cl, int argc, sx_val *argv, sx_val *err) {
+static inline sx_env *bind_args(sx_closure *cl, int argc, sx_val *argv, sx_val *err) {
   sx_proto *p = cl->proto;
   if ((uint32_t)argc < p->nparams || (!p->rest && (uint32_t)argc > p->nparams)) {
     *err = sx_make_error("%s: expected %s%u argument%s, got %d", fn_label((sx_val)cl),
                          p->rest ? "at least " : "", p->nparams, p->nparams == 1 ? "" : "s", argc);
     return NULL;
   }
-  sx_env *e = GC_MALLOC(sizeof *e + p->nslots * sizeof(sx_val));
-  if (!e) abort();
+  sx_env *e = sx_alloc(sizeof *e + p->nslots * sizeof(sx_val));
   e->h.type = SX_T_OTHER;
   e->parent = cl->env;
   e->n = p->nslots;
@@ -480,72 +555,161 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
   sx_vm *vm = f->vm;
   sx_val raised = SX_NIL;
   size_t base = 0;
-  sx_kframe *fr;
+  sx_kframe *fr = NULL;
   const sx_srcpos *at = node ? node->pos : NULL;
   const sx_node *errat = NULL;
   int fr_st;
 
+  /* Threaded dispatch: every place that evaluates a node jumps straight to
+   * the code for its op, so each site gets its own branch prediction. */
+  static void *const eval_tab[] = {
+      [OP_CONST] = &&E_OP_CONST,
+      [OP_LOCAL] = &&E_OP_LOCAL,
+      [OP_GLOBAL] = &&E_OP_GLOBAL,
+      [OP_IF] = &&E_OP_IF,
+      [OP_SEQ] = &&E_OP_OR,
+      [OP_AND] = &&E_OP_OR,
+      [OP_OR] = &&E_OP_OR,
+      [OP_FN] = &&E_OP_FN,
+      [OP_CALL] = &&E_OP_CALL,
+      [OP_LET] = &&E_OP_LETREC,
+      [OP_LETREC] = &&E_OP_LETREC,
+      [OP_SET_LOCAL] = &&E_OP_DEFMACRO,
+      [OP_SET_GLOBAL] = &&E_OP_DEFMACRO,
+      [OP_DEF_GLOBAL] = &&E_OP_DEFMACRO,
+      [OP_DEFMACRO] = &&E_OP_DEFMACRO,
+      [OP_GUARD] = &&E_OP_GUARD,
+      [OP_PERFORM] = &&E_OP_PERFORM,
+      [OP_DICT] = &&E_OP_DICT};
+#define EVAL() goto *eval_tab[node->op]
+  /* ...and every place that returns a value jumps to the top frame's code. */
+  static void *const cont_tab[] = {
+      [K_IF] = &&C_K_IF,
+      [K_SEQ] = &&C_K_OR,
+      [K_AND] = &&C_K_OR,
+      [K_OR] = &&C_K_OR,
+      [K_CALL] = &&C_K_CALL,
+      [K_LET] = &&C_K_LETREC,
+      [K_LETREC] = &&C_K_LETREC,
+      [K_SET_LOCAL] = &&C_K_SET_LOCAL,
+      [K_SET_GLOBAL] = &&C_K_SET_GLOBAL,
+      [K_DEF_GLOBAL] = &&C_K_DEF_GLOBAL,
+      [K_DEFMACRO] = &&C_K_DEFMACRO,
+      [K_GUARD] = &&C_K_GUARD,
+      [K_PERFORM] = &&C_K_PERFORM,
+      [K_ARITH_A] = &&C_K_ARITH_A,
+      [K_ARITH_B] = &&C_K_ARITH_B,
+      [K_DICT] = &&C_K_DICT,
+      [K_MAP] = &&C_K_MAP,
+      [K_FOR_EACH] = &&C_K_FOR_EACH,
+      [K_MAP_INDEXED] = &&C_K_MAP_INDEXED,
+      [K_FILTER] = &&C_K_FILTER,
+      [K_SOME] = &&C_K_EVERY,
+      [K_EVERY] = &&C_K_EVERY,
+      [K_REDUCE] = &&C_K_REDUCE,
+      [K_WIND_BEFORE] = &&C_K_WIND_BEFORE,
+      [K_WIND_BODY] = &&C_K_WIND_BODY,
+      [K_WIND_AFTER] = &&C_K_WIND_AFTER,
+      [K_RERAISE] = &&C_K_RERAISE,
+      [K_ESCAPE] = &&C_K_ESCAPE,
+      [K_CALLCC] = &&C_K_CALLCC,
+      [K_FORMS] = &&C_K_FORMS};
+#define CONT()                            \
+  do {                                    \
+    if (f->ksp == 0) goto done;           \
+    fr = &f->ks[f->ksp - 1];              \
+    goto *cont_tab[fr->kind];             \
+  } while (0)
+
   switch (mode) {
-  case M_EVAL: goto eval;
-  case M_CONT: goto cont;
+  case M_EVAL: EVAL();
+  case M_CONT: CONT();
   case M_APPLY: base = 0; goto do_apply;
   case M_RAISE: raised = val; goto do_raise;
   }
 
-eval:
-  switch ((sx_op)node->op) {
-  case OP_CONST: val = node->u.k; goto cont;
-  case OP_LOCAL:
+  switch ((sx_op)node->op) { /* entered through EVAL() */
+  case OP_CONST: E_OP_CONST: val = node->u.k; CONT();
+  case OP_LOCAL: E_OP_LOCAL:
     val = env_up(env, node->depth)->slots[node->idx];
     if (val == SX_UNDEF) {
       at = node->pos;
       RAISE(unbound_error(node));
     }
-    goto cont;
-  case OP_GLOBAL:
+    CONT();
+  case OP_GLOBAL: E_OP_GLOBAL:
     val = node->u.cell->value;
     if (val == SX_UNDEF) {
       at = node->pos;
       RAISE(unbound_error(node));
     }
-    goto cont;
-  case OP_IF:
+    CONT();
+  case OP_IF: E_OP_IF:
+    if (quick(node->u.iff.test, env, &val)) {
+      node = sx_truthy(val) ? node->u.iff.then : node->u.iff.els;
+      if (node->op == OP_CALL || !quick(node, env, &val)) EVAL();
+      CONT();
+    }
     fr_st = try_fast(vm, node->u.iff.test, env, &val, &errat);
     if (fr_st > 0) {
       node = sx_truthy(val) ? node->u.iff.then : node->u.iff.els;
-      goto eval;
+      EVAL();
     }
     if (fr_st < 0) FAST_RAISE();
     PUSH(fr, K_IF);
     fr->node = node;
     fr->env = env;
     node = node->u.iff.test;
-    goto eval;
+    EVAL();
   case OP_SEQ:
   case OP_AND:
-  case OP_OR:
+  case OP_OR: E_OP_OR:
     PUSH(fr, node->op == OP_SEQ ? K_SEQ : node->op == OP_AND ? K_AND : K_OR);
     fr->node = node;
     fr->env = env;
     fr->i = 1;
     node = node->u.seq.items[0];
-    goto eval;
-  case OP_FN: {
-    sx_closure *cl = GC_MALLOC(sizeof *cl);
-    if (!cl) abort();
+    EVAL();
+  case OP_FN: E_OP_FN: {
+    sx_closure *cl = sx_alloc(sizeof *cl);
     cl->h.type = SX_T_FN;
     cl->name = node->u.proto->name;
     cl->proto = node->u.proto;
     cl->env = env;
     val = (sx_val)cl;
-    goto cont;
+    CONT();
   }
-  case OP_CALL:
+  case OP_CALL: E_OP_CALL:
+    if ((node->flags & NF_ARITH) && arith_still(node)) {
+      sx_val a, b;
+      bool a_ready = quick(node->u.call.args[0], env, &a);
+      if (a_ready && quick(node->u.call.args[1], env, &b) && fixnum_op(node->fop, a, b, &val))
+        CONT();
+      { /* evaluate the operands on frames */
+        PUSH(fr, a_ready ? K_ARITH_B : K_ARITH_A);
+        fr->node = node;
+        fr->env = env;
+        fr->a = a_ready ? a : SX_NIL;
+        fr->b = node->u.call.prim;
+        node = node->u.call.args[a_ready ? 1 : 0];
+        EVAL();
+      }
+    }
+    if (quick_closure_call(f, node, env)) {
+      base = f->vsp - node->idx - 1;
+      at = node->pos;
+      if ((node->flags & NF_TAIL) && reuse_env(f, base, env)) {
+        node = ((sx_closure *)f->vs[base])->proto->body;
+        f->vsp = base;
+        EVAL();
+      }
+      goto do_apply;
+    }
     if (node->flags & NF_FAST) {
       sx_val fnv = call_fn_value(node, env);
       if (plain_prim(fnv) && fast_ok(vm, node, env)) {
         if (!fast_call(vm, node, env, &val, &errat)) FAST_RAISE();
-        goto cont;
+        CONT();
       }
       if (sx_is(fnv, SX_T_FN) && operands_fast(vm, node, env)) {
         base = f->vsp;
@@ -574,12 +738,12 @@ eval:
     fr->vbase = f->vsp;
     goto call_next;
   case OP_LET:
-  case OP_LETREC: {
+  case OP_LETREC: E_OP_LETREC: {
     sx_env *ne = env_new(node->u.let.nslots, env);
     if (node->idx == 0) {
       env = ne;
       node = node->u.let.body;
-      goto eval;
+      EVAL();
     }
     PUSH(fr, node->op == OP_LET ? K_LET : K_LETREC);
     fr->node = node;
@@ -587,12 +751,12 @@ eval:
     fr->a = (sx_val)ne;
     env = fr->env;
     node = node->u.let.inits[0];
-    goto eval;
+    EVAL();
   }
   case OP_SET_LOCAL:
   case OP_SET_GLOBAL:
   case OP_DEF_GLOBAL:
-  case OP_DEFMACRO:
+  case OP_DEFMACRO: E_OP_DEFMACRO:
     PUSH(fr, node->op == OP_SET_LOCAL    ? K_SET_LOCAL
              : node->op == OP_SET_GLOBAL ? K_SET_GLOBAL
              : node->op == OP_DEF_GLOBAL ? K_DEF_GLOBAL
@@ -600,21 +764,21 @@ eval:
     fr->node = node;
     fr->env = env;
     node = node->val;
-    goto eval;
-  case OP_GUARD:
+    EVAL();
+  case OP_GUARD: E_OP_GUARD:
     PUSH(fr, K_GUARD);
     fr->node = node;
     fr->env = env;
     fr->vbase = f->vsp;
     node = node->u.guard.body;
-    goto eval;
-  case OP_PERFORM:
+    EVAL();
+  case OP_PERFORM: E_OP_PERFORM:
     PUSH(fr, K_PERFORM);
     fr->node = node;
     fr->env = env;
     node = node->val;
-    goto eval;
-  case OP_DICT:
+    EVAL();
+  case OP_DICT: E_OP_DICT:
     PUSH(fr, K_DICT);
     fr->node = node;
     fr->env = env;
@@ -623,10 +787,10 @@ eval:
     if (node->idx == 0) {
       f->ksp--;
       val = fr->a;
-      goto cont;
+      CONT();
     }
     node = node->u.dict.vals[0];
-    goto eval;
+    EVAL();
   }
   RAISE(sx_make_error("internal: bad node"));
 
@@ -654,59 +818,58 @@ call_next: /* fr is the K_CALL frame; evaluate its next operand */
     }
     node = operand;
     env = fr->env;
-    goto eval;
+    EVAL();
   }
 
-cont:
-  if (f->ksp == 0) return finish(f, SX_DONE, val);
-  fr = &f->ks[f->ksp - 1];
-  switch ((kkind)fr->kind) {
-  case K_IF:
+done:
+  return finish(f, SX_DONE, val);
+  switch ((kkind)fr->kind) { /* entered through CONT() */
+  case K_IF: C_K_IF:
     f->ksp--;
     env = fr->env;
     node = sx_truthy(val) ? fr->node->u.iff.then : fr->node->u.iff.els;
-    goto eval;
+    EVAL();
   case K_SEQ:
   case K_AND:
-  case K_OR: {
+  case K_OR: C_K_OR: {
     if (fr->kind == K_AND && !sx_truthy(val)) {
       f->ksp--;
-      goto cont;
+      CONT();
     }
     if (fr->kind == K_OR && sx_truthy(val)) {
       f->ksp--;
-      goto cont;
+      CONT();
     }
     sx_node *seq = fr->node;
     uint32_t k = fr->i++;
     env = fr->env;
     if (k + 1 == seq->idx) f->ksp--; /* last form: tail position */
     node = seq->u.seq.items[k];
-    goto eval;
+    EVAL();
   }
-  case K_CALL:
+  case K_CALL: C_K_CALL:
     vpush(f, val);
     goto call_next;
   case K_LET:
-  case K_LETREC: {
+  case K_LETREC: C_K_LETREC: {
     sx_env *ne = (sx_env *)fr->a;
     ne->slots[fr->i++] = val;
     if (fr->i < fr->node->idx) {
       env = fr->env;
       node = fr->node->u.let.inits[fr->i];
-      goto eval;
+      EVAL();
     }
     f->ksp--;
     env = ne;
     node = fr->node->u.let.body;
-    goto eval;
+    EVAL();
   }
-  case K_SET_LOCAL:
+  case K_SET_LOCAL: C_K_SET_LOCAL:
     f->ksp--;
     env_up(fr->env, fr->node->depth)->slots[fr->node->idx] = val;
     val = SX_NIL;
-    goto cont;
-  case K_SET_GLOBAL:
+    CONT();
+  case K_SET_GLOBAL: C_K_SET_GLOBAL:
     f->ksp--;
     if (fr->node->u.cell->value == SX_UNDEF) {
       at = fr->node->pos;
@@ -715,14 +878,14 @@ cont:
     if (plain_prim(fr->node->u.cell->value) || plain_prim(val)) vm->global_epoch++;
     fr->node->u.cell->value = val;
     val = SX_NIL;
-    goto cont;
-  case K_DEF_GLOBAL:
+    CONT();
+  case K_DEF_GLOBAL: C_K_DEF_GLOBAL:
     f->ksp--;
     if (plain_prim(fr->node->u.cell->value) || plain_prim(val)) vm->global_epoch++;
     fr->node->u.cell->value = val;
     val = fr->node->sym;
-    goto cont;
-  case K_DEFMACRO: {
+    CONT();
+  case K_DEFMACRO: C_K_DEFMACRO: {
     f->ksp--;
     sx_macro *m = sx_obj_new(SX_T_MACRO, sizeof *m);
     m->name = sx_sym_name(fr->node->sym);
@@ -730,12 +893,12 @@ cont:
     if (plain_prim(fr->node->u.cell->value)) vm->global_epoch++;
     fr->node->u.cell->value = (sx_val)m;
     val = fr->node->sym;
-    goto cont;
+    CONT();
   }
-  case K_GUARD:
+  case K_GUARD: C_K_GUARD:
     f->ksp--;
-    goto cont;
-  case K_PERFORM: {
+    CONT();
+  case K_PERFORM: C_K_PERFORM: {
     f->ksp--;
     at = fr->node->pos;
     sx_val op, args;
@@ -745,7 +908,7 @@ cont:
       if (r->fn(vm, r->ud, op, args, val, &result) != 0)
         RAISE(sx_is_string(result) ? sx_error_new(result, SX_NIL) : result);
       val = result;
-      goto cont;
+      CONT();
     }
     if (f->nested) {
       sx_val shown = sx_is_string(op) ? op : sx_print_to_string(val);
@@ -753,39 +916,64 @@ cont:
     }
     return finish(f, SX_SUSPENDED, val);
   }
-  case K_DICT: {
+  case K_ARITH_A: C_K_ARITH_A: { /* first operand arrived */
+    sx_val b;
+    fr->a = val;
+    if (!quick(fr->node->u.call.args[1], fr->env, &b)) {
+      fr->kind = K_ARITH_B;
+      env = fr->env;
+      node = fr->node->u.call.args[1];
+      EVAL();
+    }
+    val = b;
+  }
+  /* fallthrough */
+  case K_ARITH_B: C_K_ARITH_B: { /* both operands: fr->a and val */
+    f->ksp--;
+    sx_val argv2[2] = {fr->a, val};
+    if (fixnum_op(fr->node->fop, argv2[0], argv2[1], &val)) CONT();
+    at = fr->node->pos;
+    val = ((sx_prim *)fr->b)->fn(vm, 2, argv2);
+    if (val == SX_UNDEF) {
+      raised = vm->pending;
+      vm->pending = SX_NIL;
+      goto do_raise;
+    }
+    CONT();
+  }
+  case K_DICT: C_K_DICT: {
     sx_node *d = fr->node;
     fr->a = sx_dict_assoc(fr->a, d->u.dict.keys[fr->i++], val);
     if (fr->i < d->idx) {
       env = fr->env;
       node = d->u.dict.vals[fr->i];
-      goto eval;
+      EVAL();
     }
     f->ksp--;
     val = fr->a;
-    goto cont;
+    CONT();
   }
-  case K_MAP:
+  case K_MAP: C_K_MAP:
     fr->c = sx_cons(val, fr->c);
     /* fallthrough */
-  case K_FOR_EACH:
+  case K_FOR_EACH: C_K_FOR_EACH:
   map_step:
     if (!sx_is_cons(fr->b)) {
       f->ksp--;
       val = fr->kind == K_MAP ? sx_list_reverse(fr->c) : SX_NIL;
-      goto cont;
+      CONT();
     }
     base = f->vsp;
     vpush(f, fr->a);
     vpush(f, sx_car(fr->b));
     fr->b = sx_cdr(fr->b);
     goto do_apply;
-  case K_MAP_INDEXED:
+  case K_MAP_INDEXED: C_K_MAP_INDEXED:
     fr->c = sx_cons(val, fr->c);
     if (!sx_is_cons(fr->b)) {
       f->ksp--;
       val = sx_list_reverse(fr->c);
-      goto cont;
+      CONT();
     }
     base = f->vsp;
     vpush(f, fr->a);
@@ -793,35 +981,35 @@ cont:
     vpush(f, sx_car(fr->b));
     fr->b = sx_cdr(fr->b);
     goto do_apply;
-  case K_FILTER:
+  case K_FILTER: C_K_FILTER:
     if (sx_truthy(val)) fr->c = sx_cons(sx_car(fr->b), fr->c);
     fr->b = sx_cdr(fr->b);
     if (!sx_is_cons(fr->b)) {
       f->ksp--;
       val = sx_list_reverse(fr->c);
-      goto cont;
+      CONT();
     }
     base = f->vsp;
     vpush(f, fr->a);
     vpush(f, sx_car(fr->b));
     goto do_apply;
   case K_SOME:
-  case K_EVERY:
+  case K_EVERY: C_K_EVERY:
     if (fr->kind == K_SOME ? sx_truthy(val) : !sx_truthy(val)) {
       f->ksp--;
       if (fr->kind == K_EVERY) val = SX_FALSE;
-      goto cont;
+      CONT();
     }
     if (!sx_is_cons(fr->b)) {
       f->ksp--;
       val = fr->kind == K_SOME ? SX_NIL : SX_TRUE;
-      goto cont;
+      CONT();
     }
     goto map_step;
-  case K_REDUCE:
+  case K_REDUCE: C_K_REDUCE:
     if (!sx_is_cons(fr->b)) {
       f->ksp--;
-      goto cont;
+      CONT();
     }
     base = f->vsp;
     vpush(f, fr->a);
@@ -829,36 +1017,36 @@ cont:
     vpush(f, sx_car(fr->b));
     fr->b = sx_cdr(fr->b);
     goto do_apply;
-  case K_WIND_BEFORE:
+  case K_WIND_BEFORE: C_K_WIND_BEFORE:
     fr->kind = K_WIND_BODY;
     base = f->vsp;
     vpush(f, fr->a); /* the body thunk */
     goto do_apply;
-  case K_WIND_BODY:
+  case K_WIND_BODY: C_K_WIND_BODY:
     fr->kind = K_WIND_AFTER;
     fr->a = val;
     base = f->vsp;
     vpush(f, fr->b); /* the after thunk */
     goto do_apply;
-  case K_WIND_AFTER:
+  case K_WIND_AFTER: C_K_WIND_AFTER:
     f->ksp--;
     val = fr->a;
-    goto cont;
-  case K_RERAISE:
+    CONT();
+  case K_RERAISE: C_K_RERAISE:
     f->ksp--;
     raised = fr->a;
     goto do_raise;
-  case K_ESCAPE:
+  case K_ESCAPE: C_K_ESCAPE:
     f->ksp--;
     base = f->vsp;
     vpush(f, fr->a);
     vpush(f, fr->b);
     goto do_apply;
-  case K_CALLCC:
+  case K_CALLCC: C_K_CALLCC:
     f->ksp--;
     ((sx_contobj *)fr->a)->live = false;
-    goto cont;
-  case K_FORMS: {
+    CONT();
+  case K_FORMS: C_K_FORMS: {
     if (fr->vbase && fr->i && f->ksp == 1) { /* a top-level form finished */
       sx_val problem = sx_toplevel_end(vm, SX_DONE);
       if (problem != SX_NIL) RAISE(problem);
@@ -867,7 +1055,7 @@ cont:
     if (!sx_is_cons(fr->a)) {
       f->ksp--;
       val = fr->c;
-      goto cont;
+      CONT();
     }
     sx_val form = sx_car(fr->a), err = SX_NIL;
     fr->a = sx_cdr(fr->a);
@@ -875,7 +1063,7 @@ cont:
     node = sx_analyse(vm, form, &err);
     if (!node) RAISE(sx_error_new(err, SX_NIL));
     env = NULL;
-    goto eval;
+    EVAL();
   }
   }
   RAISE(sx_make_error("internal: bad frame"));
@@ -897,7 +1085,7 @@ do_apply: { /* operand stack from base: fn, args... */
     if (!ne) RAISE(err);
     env = ne;
     node = cl->proto->body;
-    goto eval;
+    EVAL();
   }
   if (sx_is(fn, SX_T_PRIM)) {
     sx_prim *p = (sx_prim *)fn;
@@ -908,7 +1096,7 @@ do_apply: { /* operand stack from base: fn, args... */
     if (p->special == SP_NONE) {
       if (p->h.aux && argc == 2 && fixnum_op(p->h.aux, argv[0], argv[1], &val)) {
         f->vsp = base;
-        goto cont;
+        CONT();
       }
       val = p->fn(vm, argc, argv);
       f->vsp = base;
@@ -917,7 +1105,7 @@ do_apply: { /* operand stack from base: fn, args... */
         vm->pending = SX_NIL;
         goto do_raise;
       }
-      goto cont;
+      CONT();
     }
     goto do_special;
   }
@@ -960,7 +1148,7 @@ do_special: {
     }
     if (!sx_is_cons(lst)) {
       val = kind == K_FOR_EACH || kind == K_SOME ? SX_NIL : kind == K_EVERY ? SX_TRUE : SX_EMPTY;
-      goto cont;
+      CONT();
     }
     PUSH(fr, kind);
     fr->node = NULL;
@@ -993,7 +1181,7 @@ do_special: {
     if (argc == 3) init = argv[1];
     else if (!sx_is_cons(lst)) {
       val = SX_NIL;
-      goto cont;
+      CONT();
     } else {
       init = sx_car(lst);
       lst = sx_cdr(lst);
@@ -1003,7 +1191,7 @@ do_special: {
     fr->a = a0;
     fr->b = lst;
     val = init;
-    goto cont;
+    CONT();
   }
   case SP_DYNAMIC_WIND: {
     for (int i = 0; i < 3; i++)
@@ -1042,7 +1230,7 @@ do_special: {
     node = sx_analyse(vm, a0, &err);
     if (!node) RAISE(sx_error_new(err, SX_NIL));
     env = NULL;
-    goto eval;
+    EVAL();
   }
   case SP_LOAD: {
     f->vsp = base;
@@ -1057,7 +1245,7 @@ do_special: {
     fr->c = SX_NIL;
     fr->i = 0;
     val = SX_NIL;
-    goto cont;
+    CONT();
   }
   case SP_HOST: /* argv[-1] is p itself: see sx_special */
     val = p->fn(vm, argc, argv);
@@ -1067,7 +1255,7 @@ do_special: {
       vm->pending = SX_NIL;
       goto do_raise;
     }
-    goto cont;
+    CONT();
   case SP_NONE: break;
   }
   f->vsp = base;
@@ -1098,7 +1286,7 @@ do_escape: { /* invoke an escape continuation */
   f->ksp = k->ksp - 1; /* drop the K_CALLCC frame too */
   k->live = false;
   val = v;
-  goto cont;
+  CONT();
 }
 
 do_raise:
@@ -1110,7 +1298,7 @@ do_raise:
       env = env_new(fr->node->idx, fr->env);
       env->slots[0] = raised;
       node = fr->node->u.guard.handler;
-      goto eval;
+      EVAL();
     }
     if (fr->kind == K_WIND_BODY) { /* leaving a dynamic-wind: run its after thunk */
       sx_val after = fr->b;

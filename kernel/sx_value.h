@@ -160,9 +160,36 @@ static inline int64_t sx_int_val(sx_val v) {
 
 /* ---- allocation ----------------------------------------------------- */
 void sx_gc_init(void);                    /* idempotent */
-void *sx_alloc(size_t bytes);             /* scanned by the GC, zeroed */
 void *sx_alloc_atomic(size_t bytes);      /* never scanned (no pointers) */
-void *sx_obj_new(sx_type t, size_t bytes); /* sx_alloc + header */
+
+/* Objects up to SX_SMALL_MAX bytes come from per-thread free lists that the
+ * collector fills in batches (see sx_value.c); popping one is a handful of
+ * instructions. The lists hang off a per-thread root the collector scans. */
+#define SX_SMALL_MAX 63
+typedef struct sx_alloc_cache {
+  void *free[(SX_SMALL_MAX + 1) / 16]; /* by size class: 16, 32, 48, 64 bytes */
+} sx_alloc_cache;
+extern __thread sx_alloc_cache *sx_tls_alloc __attribute__((tls_model("initial-exec")));
+void *sx_alloc_refill(size_t cls);
+void *sx_alloc_large(size_t bytes);
+
+/* Scanned by the GC, zeroed. */
+static inline void *sx_alloc(size_t bytes) {
+  if (bytes > SX_SMALL_MAX) return sx_alloc_large(bytes);
+  size_t cls = bytes >> 4;
+  sx_alloc_cache *c = sx_tls_alloc;
+  void *p;
+  if (__builtin_expect(!c || !(p = c->free[cls]), 0)) return sx_alloc_refill(cls);
+  c->free[cls] = *(void **)p;
+  *(void **)p = NULL;
+  return p;
+}
+
+static inline void *sx_obj_new(sx_type t, size_t bytes) { /* sx_alloc + header */
+  sx_hdr *h = sx_alloc(bytes);
+  h->type = (uint8_t)t;
+  return h;
+}
 
 /* ---- constructors --------------------------------------------------- */
 sx_val sx_int_boxed(int64_t i);

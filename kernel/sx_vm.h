@@ -64,6 +64,10 @@ typedef struct sx_proto {
                             without frames when every operator is a primitive */
 #define NF_CACHEABLE 0x02 /* NF_FAST and no operator in it is a local variable,
                             so its primitive check can be cached per node */
+#define NF_TAIL 0x08      /* a call in tail position of a function that creates
+                            no closures: its frame may be reused by the callee */
+#define NF_ARITH 0x04     /* a two-operand call of a global that named an
+                            inline-arithmetic primitive (fop) when analysed */
 
 struct sx_node {
   uint8_t op;        /* sx_op */
@@ -73,12 +77,14 @@ struct sx_node {
   const sx_srcpos *pos;
   sx_val sym;        /* variable name for error messages */
   uint32_t fast_epoch; /* NF_CACHEABLE: vm->global_epoch when last verified */
+  uint8_t fop;       /* NF_ARITH: the FOP_* of u.call.prim */
   union {
     sx_val k;                                        /* OP_CONST */
     sx_cell *cell;                                   /* globals */
     struct { sx_node *test, *then, *els; } iff;      /* OP_IF */
     struct { sx_node **items; } seq;                 /* SEQ/AND/OR, idx = n */
-    struct { sx_node *fn; sx_node **args; } call;    /* idx = argc */
+    struct { sx_node *fn; sx_node **args; sx_val prim; } call; /* idx = argc;
+                                                  prim: NF_ARITH's primitive */
     sx_proto *proto;                                 /* OP_FN */
     struct { sx_node **inits; sx_node *body; uint32_t nslots; } let; /* idx = n */
     struct { sx_node *body; sx_node *handler; } guard; /* OP_GUARD */

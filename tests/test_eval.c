@@ -180,3 +180,41 @@ Test(eval, eval_form_and_apply_api) {
   cr_assert_str_eq(printed(out), "42");
   cr_assert_eq(sx_apply(vm, sx_int(3), 0, NULL, &out), SX_ERROR);
 }
+
+/* Tail calls in functions that create no closures reuse the caller's
+ * environment; these shapes would give wrong answers if a reused
+ * environment were still visible to anything. */
+Test(eval, tail_calls_reusing_environments) {
+  /* arguments are read from the old bindings before any is overwritten */
+  OK("(define (g a b n) (if (= n 0) (list a b) (g b a (- n 1)))) (g 1 2 3)", "(2 1)");
+  /* mutual recursion between functions of different shapes */
+  OK("(define (ev? n) (if (= n 0) true (od? (- n 1) 0)))"
+     " (define (od? n z) (if (= n 0) false (ev? (- n 1)))) (ev? 100001)",
+     "false");
+  /* a tail call from inside a let body */
+  OK("(define (f a b) (let ((x a) (y b)) (if (> x 0) (f (- x 1) (+ y 2)) y))) (f 5 0)", "10");
+  /* a loop accumulating a list */
+  OK("(define (cd n acc) (if (= n 0) acc (cd (- n 1) (cons n acc)))) (cd 4 ())", "(1 2 3 4)");
+  /* functions that create closures keep a fresh environment per call */
+  OK("(define (h n acc) (if (= n 0) (map (fn (k) (k)) acc) (h (- n 1) (cons (fn () n) acc))))"
+     " (h 3 ())",
+     "(1 2 3)");
+  /* a named-let loop calling itself: its own closure environment survives */
+  OK("(let loop ((i 0) (acc ())) (if (< i 3) (loop (+ i 1) (cons i acc)) acc))", "(2 1 0)");
+  /* a guard body is not a tail position: the handler still sees its variables */
+  OK("(define (k x) (guard (e (true (list x e))) (raise-it x))) (define (raise-it v) (raise (+ v 1)))"
+     " (k 5)",
+     "(5 6)");
+}
+
+/* Arithmetic on the inline path falls back to the primitives for anything
+ * that is not two small integers, and follows a redefinition. */
+Test(eval, inline_arithmetic_fallbacks) {
+  OK("(define (f x) (+ x 1)) (f 1.5)", "2.5");
+  OK("(define (f x) (* x 2)) (f 4611686018427387903)", "9223372036854775806");
+  ERR_HAS("(define (f x) (+ x 1)) (f \"a\")", "+: expected a number, got \"a\"");
+  OK("(define (sq x) (* x x)) (sq 3)", "9");
+  OK("(define (fib n) (if (< n 2) n (+ (fib (- n 1)) (fib (- n 2))))) (fib 20)", "6765");
+  /* last: the redefinition stays for the rest of this VM */
+  OK("(define (f x) (- x 1)) (define (- a b) (list a b)) (f 5)", "(5 1)");
+}
