@@ -45,6 +45,16 @@ count_meson() { # LOGFILE
   PASSED=$((PASSED + ${ok:-0})); FAILED=$((FAILED + ${fail:-0}))
 }
 
+# Add a "N passed, M failed" last line to the totals (a missing one fails).
+count_summary() { # LOGFILE
+  local line; line=$(tail -1 "$1")
+  if [[ "$line" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+    PASSED=$((PASSED + BASH_REMATCH[1])); FAILED=$((FAILED + BASH_REMATCH[2]))
+  else
+    FAILED=$((FAILED + 1))
+  fi
+}
+
 run_tests() {
   PASSED=0; FAILED=0
   local log; log=$(mktemp)
@@ -57,12 +67,10 @@ run_tests() {
   count_meson "$log"
   echo "== persist conformance (conformance/run.sh)"
   conformance/run.sh build/hosts/sx-server | tee "$log" || true
-  local line; line=$(tail -1 "$log")
-  if [[ "$line" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-    PASSED=$((PASSED + BASH_REMATCH[1])); FAILED=$((FAILED + BASH_REMATCH[2]))
-  else
-    FAILED=$((FAILED + 1))
-  fi
+  count_summary "$log"
+  echo "== persist conformance on the real store (conformance/run.sh --real-store)"
+  conformance/run.sh --real-store build/hosts/sx-server | tee "$log" || true
+  count_summary "$log"
   rm -f "$log"
   echo "$PASSED passed, $FAILED failed"
   [ "$FAILED" -eq 0 ]

@@ -3,6 +3,13 @@
 # server and hold them to the expected counts in conformance/expected.txt.
 #
 #   conformance/run.sh [SERVER]      SERVER defaults to build/hosts/sx-server
+#   conformance/run.sh --real-store [SERVER]
+#
+# --real-store: the same suites with every backend and blob store they build
+# served by the real store (conformance/real_store.sx, loaded after the
+# sources, says exactly what is rebound), one fresh store directory per
+# suite; after each suite `sx store check` must find that store clean, and
+# the table shows what the suite left in it. See docs/conformance.md.
 #
 # Each suite runs in a fresh server process with exactly the command
 # sequence lib/persist/conformance.sh sends. A suite fails if its pass/fail
@@ -13,9 +20,17 @@
 # files it rewrites are restored afterwards.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+REAL=0
+if [ "${1:-}" = --real-store ]; then REAL=1; shift; fi
 SERVER=${1:-${SX_SERVER:-build/hosts/sx-server}}
 [ -x "$SERVER" ] || { echo "conformance: no server at $SERVER (build first)" >&2; exit 2; }
 SERVER=$(cd "$(dirname "$SERVER")" && pwd)/$(basename "$SERVER")
+SX=$(dirname "$SERVER")/sx
+if [ $REAL = 1 ]; then
+  [ -x "$SX" ] || { echo "conformance: no sx beside $SERVER (needed for store check)" >&2; exit 2; }
+  STORES=$(mktemp -d)
+  trap 'rm -rf "$STORES"' EXIT
+fi
 
 FILES=(event backend log kv project concurrency snapshot compaction durable blob
        view catalog query batch upcast idempotency global examples/acl subscribe api)
@@ -25,6 +40,7 @@ commands() { # the exact sequence conformance.sh sends, for suite $1
   echo '(load "spec/stdlib.sx")'
   echo '(load "lib/r7rs.sx")'
   for f in "${FILES[@]}"; do echo "(load \"lib/persist/$f.sx\")"; done
+  [ $REAL = 1 ] && echo '(load "conformance/real_store.sx")'
   echo '(epoch 2)'
   echo '(eval "(define persist-test-pass 0)")'
   echo '(eval "(define persist-test-fail 0)")'
@@ -35,11 +51,31 @@ commands() { # the exact sequence conformance.sh sends, for suite $1
   echo '(eval "(list persist-test-pass persist-test-fail)")'
 }
 
+# real-store mode: run the server on a fresh store; afterwards check it and
+# say what the suite stored ("-" when it built no backend at all)
+serve() { # suite
+  if [ $REAL = 0 ]; then timeout 120 "$SERVER" 2>/dev/null; return; fi
+  timeout 120 "$SERVER" --store "$STORES/$1" 2>/dev/null
+}
+store_note() { # suite -> sets status on damage, prints "streams/events/keys"
+  [ $REAL = 1 ] || return 0
+  local d="$STORES/$1" rep
+  [ -d "$d" ] || { stored="-"; return 0; }
+  if ! rep=$("$SX" store check "$d" 2>&1); then status="FAIL: store check: $(grep -m1 -i 'damaged\|cannot' <<<"$rep")"; fi
+  stored=$(sed -nE 's/.* ([0-9]+) streams, ([0-9]+) events, ([0-9]+) kv keys.*/\1\/\2\/\3/p' <<<"$rep")
+  [ -n "$(ls -A "$d/blobs" 2>/dev/null)" ] && stored="$stored +blobs"
+  rm -rf "$d"
+}
+
 passed=0; failed=0; bad_suites=0
-printf '%-12s %6s %6s %8s  %s\n' suite pass fail expected status
+if [ $REAL = 1 ]; then
+  printf '%-12s %6s %6s %8s  %-22s %s\n' suite pass fail expected "store (str/ev/kv)" status
+else
+  printf '%-12s %6s %6s %8s  %s\n' suite pass fail expected status
+fi
 while read -r suite exp_pass exp_fail; do
   case "$suite" in ''|'#'*) continue ;; esac
-  out=$(commands "$suite" | timeout 120 "$SERVER" 2>/dev/null)
+  out=$(commands "$suite" | serve "$suite")
   errors=$(grep -c '^(error' <<<"$out")
   line=$(grep -E '^\(ok 4 \([0-9]+ [0-9]+\)\)$' <<<"$out" | tail -1)
   p=$(sed -E 's/^\(ok 4 \(([0-9]+) ([0-9]+)\)\)$/\1/' <<<"$line"); p=${p:-0}
@@ -47,7 +83,12 @@ while read -r suite exp_pass exp_fail; do
   status=ok
   if [ "$errors" -gt 0 ]; then status="FAIL: $errors error response(s): $(grep -m1 '^(error' <<<"$out")"
   elif [ "$p" != "$exp_pass" ] || [ "$f" != "$exp_fail" ]; then status="FAIL: counts differ"; fi
-  printf '%-12s %6s %6s %8s  %s\n' "$suite" "$p" "$f" "$exp_pass/$((exp_pass + exp_fail))" "$status"
+  stored=""; store_note "$suite"
+  if [ $REAL = 1 ]; then
+    printf '%-12s %6s %6s %8s  %-22s %s\n' "$suite" "$p" "$f" "$exp_pass/$((exp_pass + exp_fail))" "$stored" "$status"
+  else
+    printf '%-12s %6s %6s %8s  %s\n' "$suite" "$p" "$f" "$exp_pass/$((exp_pass + exp_fail))" "$status"
+  fi
   if [ "$status" = ok ]; then passed=$((passed + p)); else
     bad_suites=$((bad_suites + 1)); passed=$((passed + p))
     missing=$((exp_pass - p)); [ "$missing" -lt 0 ] && missing=0
@@ -56,6 +97,13 @@ while read -r suite exp_pass exp_fail; do
   fi
   failed=$((failed + f))
 done < conformance/expected.txt
+
+if [ $REAL = 1 ]; then # the headline script runs the in-memory mode only
+  echo "real store: every suite ran on a fresh store directory"
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+  exit
+fi
 
 # the headline check: the unchanged script from lib/persist
 saved=$(mktemp -d)

@@ -10,6 +10,10 @@
  * per the sync mode); one that ends in an uncaught error rolls back, so an
  * evaluation's writes are all-or-nothing. `persist/commit` commits early
  * from inside a long-running evaluation.
+ *
+ * At process exit every store still attached is closed, so commits that the
+ * batch and off sync modes still hold in the process are written (and
+ * synced in batch mode) before the process ends.
  */
 #include "sx_persist.h"
 
@@ -17,6 +21,8 @@
 #include "sx_dict.h"
 #include "sx_print.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +30,45 @@ struct sx_persist {
   char *dir;
   store_opts opts;
   store *st;
+  sx_persist *next; /* attached persists, closed at exit */
 };
+
+static sx_persist *attached; /* VMs on several threads may attach: lock */
+static pthread_mutex_t attached_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void unlink_attached(sx_persist *p) {
+  pthread_mutex_lock(&attached_lock);
+  for (sx_persist **q = &attached; *q; q = &(*q)->next)
+    if (*q == p) {
+      *q = p->next;
+      break;
+    }
+  pthread_mutex_unlock(&attached_lock);
+}
+
+static void close_all_at_exit(void);
+
+static void link_attached(sx_persist *p) {
+  static bool hooked;
+  pthread_mutex_lock(&attached_lock);
+  if (!hooked) hooked = atexit(close_all_at_exit) == 0;
+  p->next = attached;
+  attached = p;
+  pthread_mutex_unlock(&attached_lock);
+}
+
+/* atexit: write what the sync mode still buffers; report what cannot be. */
+static void close_all_at_exit(void) {
+  while (attached) {
+    sx_persist *p = attached;
+    attached = p->next;
+    sx_val err = SX_NIL;
+    if (p->st && store_close(p->st, &err) != 0)
+      fprintf(stderr, "sx: closing the store at exit: %s\n",
+              sx_is_string(err) ? sx_str_data(err) : "failed");
+    p->st = NULL;
+  }
+}
 
 static int fail(sx_val *result, const char *fmt, const char *op, const char *detail) {
   sx_buf b = SX_BUF_INIT;
@@ -199,6 +243,7 @@ sx_persist *sx_persist_attach(sx_vm *vm, const char *dir, const store_opts *opts
   if (!p) abort();
   p->dir = strdup(dir);
   if (opts) p->opts = *opts;
+  link_attached(p);
   sx_add_resolver(vm, "persist/", resolve, p);
   sx_add_resolver(vm, "blob/", resolve, p);
   vm->on_toplevel = end_of_evaluation;
@@ -217,6 +262,7 @@ store *sx_persist_store(sx_persist *p, sx_val *err) {
 
 int sx_persist_close(sx_persist *p, sx_val *err) {
   int rc = 0;
+  unlink_attached(p);
   if (p->st) rc = store_close(p->st, err);
   p->st = NULL;
   free(p->dir);

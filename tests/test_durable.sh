@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # tests/test_durable.sh — the durable host end to end through the real sx
-# binary: persist on persist/durable-backend survives SIGKILL and restart,
-# the seq continues, blobs come back, a second writer is refused with the
-# owner's pid, and an evaluation that fails commits none of its writes.
+# binary: persist on persist/durable-backend survives SIGKILL and restart
+# (a second process replays to the projections and values the first one
+# saw, the seq continues, blobs come back), a second writer is refused with
+# the owner's pid, an evaluation that fails commits none of its writes, the
+# batch and off sync modes chosen on the command line behave as documented,
+# and a store whose disk fails (SX_STORE_FAULT) raises catchable errors while
+# the server keeps answering and nothing stored before is lost.
 #   test_durable.sh SX_BINARY
 set -u
 SX=$1
@@ -16,7 +20,9 @@ check() { # name expected actual
   if [ "$2" = "$3" ]; then pass=$((pass + 1)); else
     fail=$((fail + 1)); echo "FAIL: $1"; echo "  expected: $2"; echo "  actual:   $3"; fi
 }
-PRELUDE='(begin (load "lib/persist/event.sx") (load "lib/persist/backend.sx") (load "lib/persist/log.sx") (load "lib/persist/kv.sx") (load "lib/persist/project.sx") (load "lib/persist/snapshot.sx") (load "lib/persist/compaction.sx") (load "lib/persist/durable.sx") (load "lib/persist/blob.sx") (define db (persist/durable-backend)) (define blobs (persist/blob-store-backend)) (define (count acc e) (+ acc 1)))'
+PRELUDE='(begin (load "lib/persist/event.sx") (load "lib/persist/backend.sx") (load "lib/persist/log.sx") (load "lib/persist/kv.sx") (load "lib/persist/project.sx") (load "lib/persist/snapshot.sx") (load "lib/persist/compaction.sx") (load "lib/persist/durable.sx") (load "lib/persist/blob.sx") (define db (persist/durable-backend)) (define blobs (persist/blob-store-backend)) (define (count acc e) (+ acc 1)) (define (total acc e) (+ acc (get (persist/event-data e) :n))))'
+# everything a process can see of the state process 1 leaves behind
+STATE='(list (persist/project-value (persist/replay db "a" "cnt" count 0)) (persist/project-value (persist/replay db "a" "sum" total 0)) (persist/project-value (persist/replay db "b" "sumb" total 0)) (persist/last-seq db "a") (persist/last-seq db "b") (map persist/event-seq (persist/read db "a")) (persist/kv-get db "cfg") (persist/kv-get db "snapshot/cnt") (persist/blob-fetch blobs (persist/kv-get db "inv")))'
 q() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
 
 # process 1: writes across several streams, kv, a checkpoint, compaction, a blob; then SIGKILL
@@ -26,16 +32,21 @@ SRV=$!
 exec 3> "$DIR/in"
 {
   echo "(eval \"$(q "$PRELUDE")\")"
-  echo "(eval \"$(q '(begin (persist/append db "a" "x" 1 {:n 1}) (persist/append db "a" "x" 2 {:n 2}) (persist/append db "b" "y" 3 {:n 3}) (persist/kv-put db "cfg" {:mode "on"}) (persist/append db "a" "x" 4 {:n 4}) (persist/compact db "a" "cnt" count 0) (persist/append db "a" "x" 5 {:n 5}) (persist/kv-put db "inv" (persist/blob-store blobs "PDFBYTES" "application/pdf")) :ok)')\")"
+  echo "(eval \"$(q '(begin (persist/append db "a" "x" 1 {:n 1}) (persist/append db "a" "x" 2 {:n 2}) (persist/append db "b" "y" 3 {:n 3}) (persist/kv-put db "cfg" {:mode "on"}) (persist/append db "a" "x" 4 {:n 4}) (persist/compact db "a" "cnt" count 0) (persist/checkpoint db "a" "sum" total 0) (persist/append db "b" "y" 4 {:n 6}) (persist/append db "a" "x" 5 {:n 5}) (persist/kv-put db "inv" (persist/blob-store blobs "PDFBYTES" "application/pdf")) :ok)')\")"
+  echo "(eval \"$(q "$STATE")\")"
 } >&3
-for _ in $(seq 50); do [ "$(grep -c '^(ok' "$DIR/out1")" -ge 2 ] && break; sleep 0.1; done
-check "process 1 acknowledged its writes" "(ok 0 \"ok\")" "$(tail -1 "$DIR/out1")"
+for _ in $(seq 50); do [ "$(grep -c '^(ok' "$DIR/out1")" -ge 3 ] && break; sleep 0.1; done
+check "process 1 acknowledged its writes" "(ok 0 \"ok\")" "$(sed -n 2p "$DIR/out1")"
+seen1=$(sed -n '3s/^(ok 0 \(.*\))$/\1/p' "$DIR/out1")
+check "process 1's view of its state" '(4 5 9 4 2 (4) {:mode "on"} {:seq 3 :value 3} "PDFBYTES")' "$seen1"
 # a second writer is refused while process 1 holds the store
 second=$("$SX" --store "$DIR/s" -e '(perform {:op "persist/kv-put" :args (list "x" 1)})' 2>&1)
 check "second writer is refused naming the owner" "yes" "$(grep -q "store $DIR/s is locked by pid $SRV" <<<"$second" && echo yes || echo "no: $second")"
 kill -9 $SRV; wait $SRV 2>/dev/null; exec 3>&-
 
 # process 2: same directory
+r=$("$SX" --store "$DIR/s" -e "$PRELUDE $STATE" 2>&1)
+check "restart replays to the projections and values process 1 saw" "$seen1" "$r"
 r=$("$SX" --store "$DIR/s" -e "$PRELUDE (list (persist/last-seq db \"a\") (persist/count db \"a\") (persist/project-value (persist/replay db \"a\" \"cnt\" count 0)) (persist/kv-get db \"cfg\") (persist/blob-fetch blobs (persist/kv-get db \"inv\")) (persist/event-seq (persist/append db \"a\" \"x\" 6 {})))" 2>&1)
 check "restart replays to identical state and continues the seq" '(4 1 4 {:mode "on"} "PDFBYTES" 5)' "$r"
 
@@ -60,6 +71,56 @@ printf '\xff' | dd of="$DIR/bad/log" bs=1 seek=30 conv=notrunc 2>/dev/null
 r=$("$SX" store check "$DIR/bad" 2>&1); rc=$?
 check "store check exits 1 on damage" "1" "$rc"
 check "damage report names file and offset" "yes" "$(grep -q "$DIR/bad/log: damaged at offset" <<<"$r" && echo yes || echo "no: $r")"
+
+# sync modes from the command line: batch keeps an acknowledged write
+# through SIGKILL and makes it visible to readers at once; off buffers it in
+# the process (readers do not see it yet) and writes it at exit
+frames() { "$SX" store check "$1" 2>&1 | sed -nE 's/.*: ([0-9]+) frames,.*/\1/p'; }
+for mode in batch off; do
+  S=$DIR/sync-$mode; rm -f "$DIR/in"; mkfifo "$DIR/in"
+  if [ $mode = batch ]; then "$SX" --store "$S" --sync batch server < "$DIR/in" > "$DIR/out2" 2>&1 &
+  else SX_SYNC=off "$SX" --store "$S" server < "$DIR/in" > "$DIR/out2" 2>&1 & fi
+  SRV=$!; exec 3> "$DIR/in"
+  echo "(eval \"$(q "$PRELUDE")\")" >&3
+  echo "(eval \"$(q '(begin (persist/append db "m" "x" 1 {:n 1}) (persist/kv-put db "mode" "first") :w1)')\")" >&3
+  for _ in $(seq 50); do grep -q '^(ok 0 "w1")' "$DIR/out2" && break; sleep 0.1; done
+  check "$mode: write acknowledged" '(ok 0 "w1")' "$(tail -1 "$DIR/out2")"
+  if [ $mode = batch ]; then
+    check "batch: a reader sees the acknowledged commit at once" "1" "$(frames "$S")"
+    kill -9 $SRV; wait $SRV 2>/dev/null; exec 3>&-
+  else
+    check "off: the acknowledged commit is still buffered in the writer" "0" "$(frames "$S")"
+    exec 3>&-; wait $SRV
+    check "off: end of input writes it" "1" "$(frames "$S")"
+  fi
+  r=$("$SX" --store "$S" -e "$PRELUDE (list (persist/last-seq db \"m\") (persist/kv-get db \"mode\"))" 2>&1)
+  check "$mode: the write is there after the writer is gone" '(1 "first")' "$r"
+done
+SRV=
+
+# a failing disk: every log write fails with ENOSPC. Reads of what is
+# stored still work, each failing write is an error the program can catch
+# (or the command's error response), and the server keeps answering.
+rm -f "$DIR/in"; mkfifo "$DIR/in"
+SX_STORE_FAULT=log-write:1:ENOSPC:sticky "$SX" --store "$DIR/s" server < "$DIR/in" > "$DIR/out3" 2> "$DIR/err3" &
+SRV=$!; exec 3> "$DIR/in"
+{
+  echo "(eval \"$(q "$PRELUDE")\")"
+  echo "(eval \"$(q '(guard (e (true (error-message e))) (persist/kv-put db "full" 1) (perform {:op "persist/commit" :args (list)}) :stored)')\")"
+  echo "(eval \"$(q '(list (persist/kv-get db "cfg") (persist/kv-has? db "full") (persist/last-seq db "a"))')\")"
+  echo "(eval \"$(q '(persist/append db "a" "x" 0 {:n 7})')\")"
+  echo '(eval "(+ 1 2)")'
+} >&3
+exec 3>&-; wait $SRV; SRV=
+want="store $DIR/s: write to $DIR/s/log failed: No space left on device"
+check "a failed write is a catchable error naming the problem" "(ok 0 \"$want\")" "$(sed -n 2p "$DIR/out3")"
+check "reads keep working on a failing disk" '(ok 0 ({:mode "on"} false 5))' "$(sed -n 3p "$DIR/out3")"
+check "an uncaught failing write is the command's error" "(error 0 \"$want\")" "$(sed -n 4p "$DIR/out3")"
+check "the server keeps answering" "(ok 0 3)" "$(sed -n 5p "$DIR/out3")"
+r=$("$SX" --store "$DIR/s" -e "$PRELUDE (list (persist/kv-has? db \"full\") (persist/last-seq db \"a\") (persist/kv-get db \"cfg\"))" 2>&1)
+check "after the failing disk: nothing lost, nothing of the failed writes" '(false 5 {:mode "on"})' "$r"
+"$SX" store check "$DIR/s" > /dev/null 2>&1
+check "store check is clean after the failures" "0" "$?"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -509,6 +509,28 @@ Test(store, damaged_header_is_reported) {
   sx_buf_free(&rep);
 }
 
+Test(store, check_of_an_interrupted_creation) {
+  /* a crash after the lock was taken but before the log was installed */
+  char path[128];
+  snprintf(path, sizeof path, "%s/lock", dir);
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fclose(f);
+  sx_buf rep = SX_BUF_INIT;
+  cr_assert_eq(store_check(dir, &rep), 0, "%s", rep.data);
+  cr_assert(strstr(rep.data, "no log yet") != NULL, "%s", rep.data);
+  sx_buf_free(&rep);
+  remove(path); /* without the lock it is not a store at all */
+  cr_assert_eq(store_check(dir, &rep), -1, "%s", rep.data);
+  sx_buf_free(&rep);
+  store *s = open_w(); /* and the next open creates it */
+  append_ok(s, "a", 1);
+  commit_ok(s);
+  close_ok(s);
+  cr_assert_eq(store_check(dir, &rep), 0, "%s", rep.data);
+  sx_buf_free(&rep);
+}
+
 Test(store, check_clean_store) {
   store *s = open_w();
   append_ok(s, "a", 1);

@@ -19,6 +19,7 @@
 
 #include "codec.h"
 #include "store_int.h"
+#include "store_io.h"
 
 #define CID_BIN_LEN 36 /* 0x01 0x55 0x12 0x20 + 32-byte digest */
 
@@ -146,30 +147,52 @@ static bool blob_matches(sx_val bytes, const unsigned char bin[CID_BIN_LEN]) {
 }
 
 static int blob_mkdir(const char *path, const char *parent, bool sync) {
-  if (mkdir(path, 0755) == 0) return sync ? store_fsync_dir(parent) : 0;
-  return errno == EEXIST ? 0 : -1;
+  if (store_io_mkdir(STORE_IO_MKDIR, path, 0755) != 0) return errno == EEXIST ? 0 : -1;
+  if (!sync || store_fsync_dir(parent) == 0) return 0;
+  int e = errno; /* the new name may not be durable: take it back, so a retry syncs again */
+  rmdir(path);
+  errno = e;
+  return -1;
 }
 
-static int blob_write_file(const char *path, const char *tmp, const char *bytes, size_t len, bool sync) {
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444);
-  if (fd < 0) return -1;
+/* Write bytes to tmp, sync it and rename it to path. On failure *what names
+ * the step that failed (errno is kept) and tmp is removed. */
+static int blob_write_file(const char *path, const char *tmp, const char *bytes, size_t len, bool sync,
+                           const char **what) {
+  int fd = store_io_open(STORE_IO_BLOB_CREATE, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444);
+  if (fd < 0) {
+    *what = "creating";
+    return -1;
+  }
   size_t done = 0;
   while (done < len) {
-    ssize_t w = write(fd, bytes + done, len - done);
+    ssize_t w = store_io_write(STORE_IO_BLOB_WRITE, fd, bytes + done, len - done);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) goto fail;
+    if (w == 0) errno = EIO;
+    if (w <= 0) {
+      *what = "writing";
+      goto fail;
+    }
     done += (size_t)w;
   }
-  if (sync && fsync(fd)) goto fail;
+  if (sync && store_io_fsync(STORE_IO_BLOB_SYNC, fd)) {
+    *what = "fsync of";
+    goto fail;
+  }
   close(fd);
-  if (rename(tmp, path)) {
+  if (store_io_rename(STORE_IO_RENAME, tmp, path)) {
+    *what = "renaming into place";
+    int e = errno;
     unlink(tmp);
+    errno = e;
     return -1;
   }
   return 0;
-fail:
+fail:;
+  int e = errno;
   close(fd);
   unlink(tmp);
+  errno = e;
   return -1;
 }
 
@@ -196,9 +219,17 @@ int blob_put(store *s, const char *bytes, size_t len, sx_val *cid_out, sx_val *e
   blob_shard_dir(s->dir, cid, shard, sizeof shard);
   static unsigned counter;
   snprintf(tmp, sizeof tmp, "%s/.tmp-%d-%u", shard, (int)getpid(), counter++);
-  if (blob_mkdir(blobs, s->dir, sync) || blob_mkdir(shard, blobs, sync) ||
-      blob_write_file(path, tmp, bytes, len, sync) || (sync && store_fsync_dir(shard))) {
-    *err = store_errorf("store %s: cannot write blob %s: %s", s->dir, cid, strerror(errno));
+  const char *what = "creating the directory", *where = blobs;
+  if (blob_mkdir(blobs, s->dir, sync) || (where = shard, blob_mkdir(shard, blobs, sync)) ||
+      (where = tmp, blob_write_file(path, tmp, bytes, len, sync, &what))) {
+    *err = store_errorf("store %s: cannot store blob %s: %s %s failed: %s", s->dir, cid, what, where,
+                        strerror(errno));
+    return -1;
+  }
+  if (sync && store_fsync_dir(shard)) { /* the name may not be durable: take it back */
+    *err = store_errorf("store %s: cannot store blob %s: fsync of the directory %s failed: %s", s->dir,
+                        cid, shard, strerror(errno));
+    unlink(path);
     return -1;
   }
   *cid_out = sx_string_new(cid, BLOB_CID_LEN);

@@ -21,6 +21,7 @@
 #include "blob.h"
 #include "codec.h"
 #include "crc32c.h"
+#include "store_io.h"
 #include "sx_dict.h"
 
 #define DEFAULT_CACHE_BYTES (64u << 20)
@@ -90,7 +91,7 @@ static void *flusher_main(void *arg) {
     while (!f->stop && pthread_cond_timedwait(&f->cv, &f->mu, &dl) != ETIMEDOUT) {}
     f->dirty = false;
     pthread_mutex_unlock(&f->mu);
-    int rc = fdatasync(f->fd);
+    int rc = store_io_fdatasync(STORE_IO_BATCH_SYNC, f->fd);
     pthread_mutex_lock(&f->mu);
     if (rc && !f->err) f->err = errno;
   }
@@ -121,6 +122,15 @@ static int flusher_mark(store *s) {
   f->dirty = true;
   int e = f->err;
   pthread_cond_signal(&f->cv);
+  pthread_mutex_unlock(&f->mu);
+  return e;
+}
+
+/* A pending background fdatasync error (errno) or 0. */
+static int flusher_error(store *s) {
+  store_flusher *f = s->flusher;
+  pthread_mutex_lock(&f->mu);
+  int e = f->err;
   pthread_mutex_unlock(&f->mu);
   return e;
 }
@@ -167,14 +177,26 @@ static int st_mkdirs(const char *dir) {
     if (path[i] != '/' && path[i] != '\0') continue;
     char c = path[i];
     path[i] = '\0';
-    if (mkdir(path, 0755) == 0) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+      path[i] = c;
+      continue;
+    }
+    if (store_io_mkdir(STORE_IO_MKDIR, path, 0755) == 0) {
       char *slash = strrchr(path, '/');
+      int rc;
       if (slash && slash != path) {
         *slash = '\0';
-        store_fsync_dir(path);
+        rc = store_fsync_dir(path);
         *slash = '/';
       } else {
-        store_fsync_dir(slash ? "/" : ".");
+        rc = store_fsync_dir(slash ? "/" : ".");
+      }
+      if (rc) { /* the new name may not be durable: take it back */
+        int e = errno;
+        rmdir(path);
+        errno = e;
+        return -1;
       }
     } else if (errno != EEXIST) {
       return -1;
@@ -195,7 +217,7 @@ static int st_read_pid(int fd) {
 static int st_lock(store *s, sx_val *err) {
   char path[4096];
   snprintf(path, sizeof path, "%s/lock", s->dir);
-  s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  s->lock_fd = store_io_open(STORE_IO_LOCK, path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (s->lock_fd < 0) {
     *err = store_errorf("store %s: cannot open %s: %s", s->dir, path, strerror(errno));
     return -1;
@@ -214,7 +236,8 @@ static int st_lock(store *s, sx_val *err) {
   }
   char pidbuf[32];
   int n = snprintf(pidbuf, sizeof pidbuf, "%d\n", (int)getpid());
-  if (ftruncate(s->lock_fd, 0) || pwrite(s->lock_fd, pidbuf, (size_t)n, 0) != n) {
+  if (store_io_ftruncate(STORE_IO_LOCK, s->lock_fd, 0) ||
+      store_io_pwrite(STORE_IO_LOCK, s->lock_fd, pidbuf, (size_t)n, 0) != n) {
     *err = store_errorf("store %s: cannot record the owner in %s: %s", s->dir, path, strerror(errno));
     return -1;
   }
@@ -256,7 +279,8 @@ static int st_recover(store *s, sx_val *err) {
     return -1;
   }
   if (r.kind == SCAN_TORN && !s->opts.read_only) {
-    if (ftruncate(s->fd, (off_t)r.end) || fdatasync(s->fd)) {
+    if (store_io_ftruncate(STORE_IO_LOG_TRUNC, s->fd, (off_t)r.end) ||
+        store_io_fdatasync(STORE_IO_LOG_SYNC, s->fd)) {
       *err = store_errorf("store %s: cannot discard the torn tail of %s at offset %llu: %s", s->dir,
                           s->log_path, (unsigned long long)r.end, strerror(errno));
       return -1;
@@ -314,7 +338,11 @@ int store_close(store *s, sx_val *err) {
   int rc = 0;
   store_rollback(s);
   int ferr = flusher_stop(s);
-  if (!s->opts.read_only && !s->failed) {
+  if (!s->opts.read_only && s->failed && s->wcommitted) {
+    *err = store_errorf("%s: %zu bytes of committed but unwritten frames are lost", s->failed,
+                        s->wcommitted);
+    rc = -1;
+  } else if (!s->opts.read_only && !s->failed) {
     if (store_log_write_out(s, err)) rc = -1;
     else if (s->opts.sync != STORE_SYNC_OFF && store_log_sync(s, err)) rc = -1;
     else if (ferr) {
@@ -402,11 +430,44 @@ static void st_unseal(store *s) {
   store_ix_undo_all(s);
 }
 
+/* A full-mode commit's frame was written but could not be synced: cut it
+ * off the log again and undo its changes, so the failed commit is not
+ * stored (the handle refuses further writes either way). */
+static void st_cut_frame(store *s, uint64_t frame_off, sx_val *err) {
+  if (store_io_ftruncate(STORE_IO_LOG_TRUNC, s->fd, (off_t)frame_off) == 0) {
+    s->wbase = s->file_end = frame_off;
+  } else { /* the frame stays in the log: say so */
+    *err = store_errorf("%s (cutting the unsynced commit off the log failed too: %s; the next "
+                        "open may keep it)",
+                        s->failed, strerror(errno));
+    free(s->failed);
+    s->failed = strdup(sx_str_data(*err));
+    if (!s->failed) abort();
+  }
+  store_ix_undo_all(s);
+}
+
+/* Batch mode: has the background fdatasync failed since the last commit? */
+static int st_batch_failed(store *s, sx_val *err) {
+  int e = flusher_error(s);
+  if (!e) return 0;
+  *err = store_errorf("store %s: a background fdatasync of %s failed: %s (commits of the last "
+                      "%u ms may not be durable)",
+                      s->dir, s->log_path, strerror(e), s->opts.batch_window_ms);
+  store_log_refuse(s, sx_str_data(*err), NULL);
+  *err = sx_string_cstr(s->failed);
+  return -1;
+}
+
 int store_commit(store *s, sx_val *err) {
   if (!s->txn_open) return 0;
   if (s->failed) {
     store_rollback(s);
     *err = sx_string_cstr(s->failed);
+    return -1;
+  }
+  if (s->opts.sync == STORE_SYNC_BATCH && st_batch_failed(s, err)) {
+    store_rollback(s);
     return -1;
   }
   size_t plen = s->wbuf.len - s->txn_start - FRAME_HEAD;
@@ -416,6 +477,7 @@ int store_commit(store *s, sx_val *err) {
                         plen, FRAME_MAX_PAYLOAD);
     return -1;
   }
+  uint64_t frame_off = s->wbase + s->txn_start;
   st_seal_frame(s, plen);
   s->wcommitted = s->wbuf.len;
   bool write_now = s->opts.sync != STORE_SYNC_OFF || s->wcommitted >= OFF_BUFFER_LIMIT;
@@ -423,16 +485,12 @@ int store_commit(store *s, sx_val *err) {
     st_unseal(s);
     return -1;
   }
-  store_ix_undo_clear(s);
-  if (s->opts.sync == STORE_SYNC_FULL) return store_log_sync(s, err);
-  if (s->opts.sync == STORE_SYNC_BATCH) {
-    int e = flusher_mark(s);
-    if (e) {
-      *err = store_errorf("store %s: a background fdatasync failed: %s", s->dir, strerror(e));
-      if (!s->failed) s->failed = strdup(sx_str_data(*err));
-      return -1;
-    }
+  if (s->opts.sync == STORE_SYNC_FULL && store_log_sync(s, err)) {
+    st_cut_frame(s, frame_off, err);
+    return -1;
   }
+  store_ix_undo_clear(s);
+  if (s->opts.sync == STORE_SYNC_BATCH) flusher_mark(s); /* errors show at the next commit */
   return 0;
 }
 
@@ -442,6 +500,7 @@ int store_flush(store *s, sx_val *err) {
     *err = sx_string_cstr(s->failed);
     return -1;
   }
+  if (s->flusher && st_batch_failed(s, err)) return -1;
   if (store_log_write_out(s, err)) return -1;
   return store_log_sync(s, err);
 }
@@ -680,11 +739,25 @@ void store_get_stats(store *s, store_stats *out) {
   out->read_only = s->opts.read_only;
 }
 
+static bool check_has_lock(const char *dir) {
+  char path[4096];
+  struct stat st;
+  snprintf(path, sizeof path, "%s/lock", dir);
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 static int check_log(const char *dir, sx_buf *report) {
   store_opts o = {.read_only = true};
   store *s = st_new(dir, &o);
   sx_val err;
   s->fd = open(s->log_path, O_RDONLY | O_CLOEXEC);
+  if (s->fd < 0 && errno == ENOENT && check_has_lock(dir)) {
+    /* the lock is taken before the log is created: a crash in between */
+    sx_buf_printf(report, "%s: no log yet (the store's creation did not finish): empty, ok\n",
+                  s->log_path);
+    st_free(s);
+    return 0;
+  }
   if (s->fd < 0) {
     sx_buf_printf(report, "%s: cannot open: %s\n", s->log_path, strerror(errno));
     st_free(s);

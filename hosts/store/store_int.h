@@ -143,7 +143,8 @@ void store_log_scan(store *s, bool verify, scan_result *r);
 /* Pointer to the bytes at log offset off (committed file or write buffer). */
 const unsigned char *store_log_bytes(store *s, uint64_t off, size_t *avail);
 int store_log_write_out(store *s, sx_val *err); /* write wbuf[0..wcommitted) */
-int store_log_sync(store *s, sx_val *err);
+int store_log_sync(store *s, sx_val *err); /* a failure makes the handle refuse writes */
+void store_log_refuse(store *s, const char *why, const char *also);
 int store_fsync_dir(const char *dir);
 void store_log_unmap(store *s);
 

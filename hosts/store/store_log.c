@@ -21,6 +21,7 @@
 
 #include "codec.h"
 #include "crc32c.h"
+#include "store_io.h"
 
 #define SCAN_CHUNK (4u << 20)
 
@@ -39,16 +40,18 @@ static void put_le32(unsigned char *p, uint32_t v) {
 int store_fsync_dir(const char *dir) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return -1;
-  int rc = fsync(fd);
+  int rc = store_io_fsync(STORE_IO_DIR_SYNC, fd), e = errno;
   close(fd);
+  errno = e;
   return rc;
 }
 
 static int log_pwrite_all(int fd, const void *p, size_t n, uint64_t off) {
   const char *c = p;
   while (n > 0) {
-    ssize_t w = pwrite(fd, c, n, (off_t)off);
+    ssize_t w = store_io_pwrite(STORE_IO_LOG_WRITE, fd, c, n, (off_t)off);
     if (w < 0 && errno == EINTR) continue;
+    if (w == 0) errno = EIO;
     if (w <= 0) return -1;
     c += w;
     n -= (size_t)w;
@@ -83,15 +86,23 @@ int store_log_create(const char *dir, const char *log_path, sx_val *err) {
   snprintf(tmp, sizeof tmp, "%s/log.tmp", dir);
   unsigned char h[LOG_HEADER_SIZE];
   log_header(h);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0 || log_pwrite_all(fd, h, sizeof h, 0) || fsync(fd)) {
-    *err = store_errorf("store %s: cannot create %s: %s", dir, tmp, strerror(errno));
-    if (fd >= 0) close(fd);
+  int fd = store_io_open(STORE_IO_LOG_CREATE, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const char *what = fd < 0 ? "cannot create" : log_pwrite_all(fd, h, sizeof h, 0) ? "write to"
+                     : store_io_fsync(STORE_IO_LOG_SYNC, fd) ? "fsync of" : NULL;
+  if (what) {
+    *err = store_errorf("store %s: %s %s failed: %s", dir, what, tmp, strerror(errno));
+    if (fd >= 0) close(fd), unlink(tmp);
     return -1;
   }
   close(fd);
-  if (rename(tmp, log_path) || store_fsync_dir(dir)) {
-    *err = store_errorf("store %s: cannot install %s: %s", dir, log_path, strerror(errno));
+  if (store_io_rename(STORE_IO_RENAME, tmp, log_path)) {
+    *err = store_errorf("store %s: renaming %s to %s failed: %s", dir, tmp, log_path, strerror(errno));
+    unlink(tmp);
+    return -1;
+  }
+  if (store_fsync_dir(dir)) { /* the log may not be durable: take it back */
+    *err = store_errorf("store %s: fsync of the directory %s failed: %s", dir, dir, strerror(errno));
+    unlink(log_path);
     return -1;
   }
   return 0;
@@ -413,7 +424,7 @@ const unsigned char *store_log_bytes(store *s, uint64_t off, size_t *avail) {
 /* Zero-fill the log ahead of the data so that commits overwrite allocated,
  * already-written blocks: fdatasync then flushes data only, not the inode
  * (size and block map), which halves the IO of a full-mode commit. */
-static int log_extend(store *s, uint64_t need_end) {
+static int log_extend(store *s, uint64_t need_end, const char **what) {
   uint64_t chunk = s->file_end < (64u << 20) ? (1u << 20) : (4u << 20);
   uint64_t end = need_end + chunk;
   static const char zero[65536];
@@ -422,7 +433,10 @@ static int log_extend(store *s, uint64_t need_end) {
     if (log_pwrite_all(s->fd, zero, n, at)) return -1;
     at += n;
   }
-  if (s->opts.sync != STORE_SYNC_OFF && fdatasync(s->fd)) return -1;
+  if (s->opts.sync != STORE_SYNC_OFF && store_io_fdatasync(STORE_IO_LOG_SYNC, s->fd)) {
+    *what = "fdatasync of";
+    return -1;
+  }
   s->file_end = end;
   return 0;
 }
@@ -430,12 +444,17 @@ static int log_extend(store *s, uint64_t need_end) {
 int store_log_write_out(store *s, sx_val *err) {
   size_t n = s->wcommitted;
   if (n == 0) return 0;
-  if ((s->wbase + n > s->file_end && log_extend(s, s->wbase + n)) ||
+  const char *what = "write to";
+  if ((s->wbase + n > s->file_end && log_extend(s, s->wbase + n, &what)) ||
       log_pwrite_all(s->fd, s->wbuf.data, n, s->wbase)) {
     int e = errno;
-    /* best effort: drop a partial frame (a torn tail is also handled on open) */
-    if (ftruncate(s->fd, (off_t)s->wbase) == 0) s->file_end = s->wbase;
-    *err = store_errorf("store %s: writing %s failed: %s", s->dir, s->log_path, strerror(e));
+    *err = store_errorf("store %s: %s %s failed: %s", s->dir, what, s->log_path, strerror(e));
+    /* Cut off what was partly written. If that fails, or a sync failed (the
+     * kernel's copy of the file is in doubt), refuse further writes. */
+    if (store_io_ftruncate(STORE_IO_LOG_TRUNC, s->fd, (off_t)s->wbase) == 0) s->file_end = s->wbase;
+    else store_log_refuse(s, sx_str_data(*err), strerror(errno));
+    if (what[0] == 'f') store_log_refuse(s, sx_str_data(*err), NULL);
+    if (s->failed) *err = sx_string_cstr(s->failed);
     return -1;
   }
   s->wbase += n;
@@ -447,14 +466,21 @@ int store_log_write_out(store *s, sx_val *err) {
   return 0;
 }
 
+/* From now on the handle refuses writes, naming the first failure. */
+void store_log_refuse(store *s, const char *why, const char *also) {
+  static const char tail[] = "; the store refuses further writes until it is reopened";
+  if (s->failed) return;
+  char msg[1200];
+  if (also) snprintf(msg, sizeof msg, "%s (and cutting the log back failed: %s)%s", why, also, tail);
+  else snprintf(msg, sizeof msg, "%s%s", why, tail);
+  s->failed = strdup(msg);
+  if (!s->failed) abort();
+}
+
 int store_log_sync(store *s, sx_val *err) {
-  if (fdatasync(s->fd) == 0) return 0;
-  char msg[600];
-  snprintf(msg, sizeof msg,
-           "store %s: fdatasync of %s failed (%s): committed writes may not be durable; "
-           "the handle refuses further writes until the store is reopened",
-           s->dir, s->log_path, strerror(errno));
-  if (!s->failed) s->failed = strdup(msg);
-  *err = sx_string_cstr(msg);
+  if (store_io_fdatasync(STORE_IO_LOG_SYNC, s->fd) == 0) return 0;
+  *err = store_errorf("store %s: fdatasync of %s failed: %s", s->dir, s->log_path, strerror(errno));
+  store_log_refuse(s, sx_str_data(*err), NULL);
+  *err = sx_string_cstr(s->failed);
   return -1;
 }
