@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # run.sh — set up, build and run sx on Debian 12.
 #
-#   ./run.sh           install what is missing, build, run the demo
+#   ./run.sh           install what is missing, build, open the REPL on the
+#                      default store (./.sx-store) with the example order
+#                      ledger loaded (examples/ledger.sx)
 #   ./run.sh test      install what is missing, build, run every test
 #   ./run.sh bench     build and run the benchmarks in bench/
 #
@@ -11,7 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(build-essential meson ninja-build pkg-config python3 git
-          libgc-dev libcriterion-dev libssl-dev libedit-dev libsqlite3-dev lua5.4)
+          libgc-dev libcriterion-dev libssl-dev libedit-dev libsqlite3-dev lua5.4
+          tmux)
 
 install_packages() {
   local missing=()
@@ -80,7 +83,11 @@ case "${1:-demo}" in
   demo)
     install_packages
     build build
-    exec build/hosts/sx run examples/demo.sx ;;
+    if [ -t 0 ] && [ -t 1 ]; then
+      exec build/hosts/sx repl examples/ledger.sx
+    fi
+    # not at a terminal: show what the REPL would, without waiting for input
+    printf ':streams\n:tail orders 3\n(outstanding)\n' | build/hosts/sx repl examples/ledger.sx ;;
   test)
     install_packages
     build build

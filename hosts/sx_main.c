@@ -4,6 +4,7 @@
  *   sx run FILE...      run each top-level form of each file in turn
  *   sx -e EXPR          evaluate EXPR and print the result
  *   sx server           speak the line protocol on stdin/stdout
+ *   sx repl             the interactive REPL (also `sx` alone on a terminal)
  *   -I DIR              add DIR to the load path (also SX_PATH=DIR:DIR)
  *   --store DIR         the durable store that persist and blob ops use
  *                       (also SX_STORE; default ./.sx-store, created on use)
@@ -12,10 +13,12 @@
 #include "sx_host.h"
 #include "store.h"
 #include "sx_print.h"
+#include "sx_repl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *to) {
   fputs("usage: sx [-I DIR]... [--store DIR] [--sync MODE] COMMAND\n"
@@ -23,6 +26,8 @@ static void usage(FILE *to) {
         "  sx run FILE...     run the top-level forms of each file in order\n"
         "  sx -e EXPR         evaluate EXPR and print its value\n"
         "  sx server          serve the sx_server line protocol on stdin/stdout\n"
+        "  sx repl [--read-only] [FILE...]\n"
+        "                     the interactive REPL on the store (also: sx alone on a terminal)\n"
         "  sx store check DIR verify every frame and blob of a store (exit 1 on damage)\n"
         "  sx --version       print the version\n"
         "  sx --help          print this help\n"
@@ -101,6 +106,8 @@ int main(int argc, char **argv) {
   sx_host_opts opts = {0};
   int i = 1;
   while (i < argc && sx_host_parse_opt(vm, argc, argv, &i, &opts)) i++;
+  if (i >= argc && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) return sx_repl_main(vm, 0, argv + i, &opts);
+  if (i < argc && strcmp(argv[i], "repl") == 0) return sx_repl_main(vm, argc - i - 1, argv + i + 1, &opts);
   if (!sx_host_attach_store(vm, &opts)) return 2;
   if (i >= argc) {
     usage(stderr);

@@ -1,0 +1,46 @@
+/* repl.h — the REPL session shared by its modules: sx_repl.c (options, the
+ * loop, evaluation and results), repl_cmds.c (meta-commands), repl_term.c
+ * (line editing) and repl_complete.c (completion). */
+#ifndef REPL_H
+#define REPL_H
+
+#include "repl_input.h"
+#include "repl_store.h"
+
+#include <stdio.h>
+
+typedef struct repl_term repl_term;
+
+typedef struct repl {
+  sx_vm *vm;
+  sx_persist *persist;
+  store *st;
+  bool read_only;
+  bool tty;        /* a person at a terminal: prompts, line editing */
+  bool colour;     /* ANSI colour on stdout */
+  repl_input input;
+  repl_term *term; /* line editing (tty only) */
+  int failures;    /* forms and commands that failed */
+  bool quit;
+} repl;
+
+/* sx_repl.c */
+/* Evaluate one top-level form: commit on success, roll back on error;
+ * Ctrl-C interrupts it. *out is the value or the error. */
+sx_status repl_eval(repl *r, sx_val form, sx_val *out);
+/* Evaluate each form of an entry in turn, printing each result; stops
+ * after an interrupted one. */
+void repl_eval_forms(repl *r, sx_val forms);
+void repl_show_value(repl *r, sx_val v);
+void repl_show_error(repl *r, sx_val err);
+/* A plain message to the user (stderr for piped input). */
+void repl_say_error(repl *r, const char *msg);
+int repl_width(const repl *r); /* columns to lay results out in */
+void repl_banner(repl *r);
+/* Load a file form by form (each committed as it ends); false on error. */
+bool repl_load(repl *r, const char *path);
+
+/* repl_cmds.c: run one meta-command line. */
+void repl_run_meta(repl *r, const char *line);
+
+#endif

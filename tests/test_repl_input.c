@@ -1,0 +1,132 @@
+/* test_repl_input.c — Criterion tests for the REPL's multi-line reader
+ * (hosts/repl/repl_input.c): complete entries, continuation on unbalanced
+ * brackets, open strings and dangling quotes, blank and comment lines,
+ * syntax errors and recovery, positions per entry and across a script,
+ * and input that ends inside a form. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "repl_input.h"
+#include "sx_print.h"
+#include "sx_read.h"
+
+static repl_input in;
+static void setup(void) {
+  sx_gc_init();
+  repl_input_init(&in, "<repl>", false);
+}
+static void teardown(void) { repl_input_free(&in); }
+TestSuite(repl_input, .init = setup, .fini = teardown);
+
+static repl_input_state line(const char *text, sx_val *out) {
+  return repl_input_line(&in, text, strlen(text), out);
+}
+
+static const char *printed(sx_val v) { return sx_str_data(sx_print_to_string(v)); }
+
+Test(repl_input, a_complete_line_is_ready_at_once) {
+  sx_val out;
+  cr_assert_eq(line("(+ 1 2)", &out), REPL_INPUT_READY);
+  cr_assert_str_eq(printed(out), "((+ 1 2))");
+  cr_assert_not(repl_input_pending(&in));
+}
+
+Test(repl_input, every_form_of_a_line_is_returned_in_order) {
+  sx_val out;
+  cr_assert_eq(line("(define x 1) x \"s\"\n", &out), REPL_INPUT_READY);
+  cr_assert_str_eq(printed(out), "((define x 1) x \"s\")");
+}
+
+Test(repl_input, an_open_bracket_continues_until_it_closes) {
+  sx_val out;
+  cr_assert_eq(line("(list 1", &out), REPL_INPUT_MORE);
+  cr_assert(repl_input_pending(&in));
+  cr_assert_eq(line("  {:a [2", &out), REPL_INPUT_MORE);
+  cr_assert_eq(line("", &out), REPL_INPUT_MORE, "a blank line inside a form");
+  cr_assert_eq(line("; a comment ) inside", &out), REPL_INPUT_MORE);
+  cr_assert_eq(line("3]})", &out), REPL_INPUT_READY);
+  cr_assert_str_eq(printed(out), "((list 1 {:a (2 3)}))");
+  cr_assert_not(repl_input_pending(&in));
+}
+
+Test(repl_input, an_open_string_continues_and_keeps_the_newline) {
+  sx_val out;
+  cr_assert_eq(line("(str \"two", &out), REPL_INPUT_MORE);
+  cr_assert_eq(line("lines\")", &out), REPL_INPUT_READY);
+  cr_assert_str_eq(printed(out), "((str \"two\\nlines\"))");
+}
+
+Test(repl_input, a_dangling_quote_waits_for_its_form) {
+  sx_val out;
+  cr_assert_eq(line("'", &out), REPL_INPUT_MORE);
+  cr_assert_eq(line("x", &out), REPL_INPUT_READY);
+  cr_assert_str_eq(printed(out), "((quote x))");
+}
+
+Test(repl_input, blanks_and_comments_alone_are_empty) {
+  sx_val out;
+  cr_assert_eq(line("", &out), REPL_INPUT_EMPTY);
+  cr_assert_eq(line("   \t", &out), REPL_INPUT_EMPTY);
+  cr_assert_eq(line("; just a note", &out), REPL_INPUT_EMPTY);
+  cr_assert_not(repl_input_pending(&in));
+}
+
+Test(repl_input, a_syntax_error_is_reported_and_the_next_entry_starts_clean) {
+  sx_val out;
+  cr_assert_eq(line("(+ 1 2))", &out), REPL_INPUT_ERROR);
+  cr_assert(strstr(sx_str_data(out), "unexpected ')'"), "%s", sx_str_data(out));
+  cr_assert_not(repl_input_pending(&in));
+  cr_assert_eq(line("(+ 3 4)", &out), REPL_INPUT_READY);
+  cr_assert_str_eq(printed(out), "((+ 3 4))");
+}
+
+Test(repl_input, errors_name_the_line_of_the_entry) {
+  sx_val out;
+  cr_assert_eq(line("(+ 1 2)", &out), REPL_INPUT_READY);
+  cr_assert_eq(line("(list 1", &out), REPL_INPUT_MORE);
+  cr_assert_eq(line("  2]", &out), REPL_INPUT_ERROR);
+  cr_assert_str_eq(sx_str_data(out), "<repl>:2:4: mismatched ']' at 2:4: expected ')' to close '(' opened at 1:1");
+}
+
+Test(repl_input, a_script_counts_lines_across_entries) {
+  repl_input s;
+  repl_input_init(&s, "<stdin>", true);
+  sx_val out;
+  cr_assert_eq(repl_input_line(&s, "(+ 1 2)", 7, &out), REPL_INPUT_READY);
+  repl_input_skip_line(&s); /* line 2 was a meta-command */
+  cr_assert_eq(repl_input_line(&s, "", 0, &out), REPL_INPUT_EMPTY);
+  cr_assert_eq(repl_input_line(&s, "(list", 5, &out), REPL_INPUT_MORE);
+  cr_assert_eq(repl_input_line(&s, " (f x))", 7, &out), REPL_INPUT_READY);
+  sx_val form = sx_car(out);
+  cr_assert(sx_hdr_of(form)->flags & SX_F_POS);
+  cr_assert_eq(((sx_cons_pos *)form)->line, 4, "the form starts on line 4 of the script");
+  sx_val inner = sx_car(sx_cdr(form));
+  cr_assert_eq(((sx_cons_pos *)inner)->line, 5);
+  cr_assert_eq(repl_input_line(&s, "  )", 3, &out), REPL_INPUT_ERROR);
+  cr_assert(strncmp(sx_str_data(out), "<stdin>:6:3:", 12) == 0, "%s", sx_str_data(out));
+  repl_input_free(&s);
+}
+
+Test(repl_input, input_ending_inside_a_form_is_an_error) {
+  sx_val out;
+  cr_assert_eq(line("(list 1", &out), REPL_INPUT_MORE);
+  cr_assert_eq(repl_input_finish(&in, &out), REPL_INPUT_ERROR);
+  cr_assert(strstr(sx_str_data(out), "unclosed '(' opened at 1:1"), "%s", sx_str_data(out));
+  cr_assert_not(repl_input_pending(&in));
+  cr_assert_eq(repl_input_finish(&in, &out), REPL_INPUT_EMPTY, "nothing pending: nothing to report");
+}
+
+Test(repl_input, reset_drops_the_entry_in_progress) {
+  sx_val out;
+  cr_assert_eq(line("(list 1", &out), REPL_INPUT_MORE);
+  repl_input_reset(&in);
+  cr_assert_not(repl_input_pending(&in));
+  cr_assert_eq(line("2)", &out), REPL_INPUT_ERROR, "the old open bracket is gone");
+}
+
+Test(repl_input, carriage_returns_and_newlines_are_trimmed) {
+  sx_val out;
+  cr_assert_eq(line("(f \"a\r\n", &out), REPL_INPUT_MORE);
+  cr_assert_eq(line("b\")\r\n", &out), REPL_INPUT_READY);
+  cr_assert_str_eq(printed(out), "((f \"a\\nb\"))");
+}
