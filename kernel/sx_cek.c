@@ -403,6 +403,12 @@ static sx_val as_error_value(sx_fiber *f, sx_val raised) {
   return (sx_val)e;
 }
 
+/* An interrupt unwinds to the host: guards let it through (dynamic-wind
+ * after-thunks still run), so Ctrl-C always reaches the prompt. */
+static inline bool interrupted(sx_val raised) {
+  return sx_is(raised, SX_T_ERROR) && (sx_hdr_of(raised)->flags & SX_F_INTERRUPT);
+}
+
 /* ---- the machine ------------------------------------------------------------ */
 
 typedef enum { M_EVAL, M_CONT, M_APPLY, M_RAISE } mmode;
@@ -1076,7 +1082,9 @@ do_apply: { /* operand stack from base: fn, args... */
     if (__builtin_expect(vm->interrupt, 0)) {
       vm->interrupt = 0;
       f->vsp = base;
-      RAISE(sx_make_error("interrupted"));
+      raised = sx_make_error("interrupted");
+      sx_hdr_of(raised)->flags |= SX_F_INTERRUPT;
+      goto do_raise;
     }
     sx_closure *cl = (sx_closure *)fn;
     sx_val err;
@@ -1293,7 +1301,7 @@ do_raise:
   locate_error(f, raised, at);
   while (f->ksp > 0) {
     fr = &f->ks[--f->ksp];
-    if (fr->kind == K_GUARD) {
+    if (fr->kind == K_GUARD && !interrupted(raised)) {
       f->vsp = fr->vbase;
       env = env_new(fr->node->idx, fr->env);
       env->slots[0] = raised;

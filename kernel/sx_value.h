@@ -60,6 +60,7 @@ typedef enum sx_type {
 /* Object flags (sx_hdr.flags). */
 #define SX_F_POS 0x01    /* cons carries a source position (sx_cons_pos) */
 #define SX_F_HASHED 0x02 /* string: hash field is valid */
+#define SX_F_INTERRUPT 0x04 /* error: raised by vm->interrupt; guards do not catch it */
 
 typedef struct sx_hdr {
   uint8_t type;  /* sx_type */

@@ -218,3 +218,27 @@ Test(eval, inline_arithmetic_fallbacks) {
   /* last: the redefinition stays for the rest of this VM */
   OK("(define (f x) (- x 1)) (define (- a b) (list a b)) (f 5)", "(5 1)");
 }
+
+/* (trip!) stands in for a SIGINT handler: it sets the VM's interrupt flag. */
+static sx_val p_trip(sx_vm *v, int argc, sx_val *argv) {
+  (void)argc;
+  (void)argv;
+  v->interrupt = 1;
+  return SX_NIL;
+}
+
+/* An interrupt stops an endless loop at its next call, and no guard can
+ * catch it (so Ctrl-C always gets back to the prompt); dynamic-wind
+ * after-thunks still run on the way out, and the VM stays usable. */
+Test(eval, interrupt_is_not_caught_by_guard) {
+  sx_defprim(vm, "trip!", p_trip, 0, 0);
+  ERR("(guard (e (true \"caught\")) (trip!) (let loop ((i 0)) (loop (+ i 1))))", "interrupted");
+  OK("(define log ())", "log");
+  ERR("(guard (e (true \"caught\"))"
+      "  (dynamic-wind (fn () nil)"
+      "                (fn () (trip!) (let loop () (loop)))"
+      "                (fn () (set! log (cons \"after\" log)))))",
+      "interrupted");
+  OK("log", "(\"after\")");
+  OK("(guard (e (true \"caught\")) (error \"ordinary\"))", "\"caught\"");
+}
