@@ -7,8 +7,13 @@
 #include "sx_vm.h"
 
 /* Run the sx_server line protocol on stdin/stdout until EOF. Returns the
- * process exit status. */
+ * process exit status. bridge: forward performs no resolver owns to the
+ * parent process (docs/bridge.md). sx_server_main is sx_server_run without
+ * the bridge; sx_server_cli takes the arguments after `server`
+ * ([--bridge]). */
+int sx_server_run(sx_vm *vm, bool bridge);
 int sx_server_main(sx_vm *vm);
+int sx_server_cli(sx_vm *vm, int argc, char **argv);
 
 /* Options shared by the sx tools: -I DIR, --store DIR, --sync MODE.
  * Parses argv from *i while options remain; returns false (message

@@ -25,7 +25,7 @@ static void usage(FILE *to) {
         "\n"
         "  sx run FILE...     run the top-level forms of each file in order\n"
         "  sx -e EXPR         evaluate EXPR and print its value\n"
-        "  sx server          serve the sx_server line protocol on stdin/stdout\n"
+        "  sx server [--bridge] serve the sx_server line protocol on stdin/stdout\n"
         "  sx repl [--read-only] [FILE...]\n"
         "                     the interactive REPL on the store (also: sx alone on a terminal)\n"
         "  sx store check DIR verify every frame and blob of a store (exit 1 on damage)\n"
@@ -130,7 +130,7 @@ int main(int argc, char **argv) {
     }
     return cmd_eval(vm, argv[i + 1]);
   }
-  if (strcmp(cmd, "server") == 0) return sx_server_main(vm);
+  if (strcmp(cmd, "server") == 0) return sx_server_cli(vm, argc - i - 1, argv + i + 1);
   if (strcmp(cmd, "store") == 0) return cmd_store(argc - i - 1, argv + i + 1);
   fprintf(stderr, "sx: unknown command '%s'\n", cmd);
   usage(stderr);

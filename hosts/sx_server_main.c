@@ -1,6 +1,7 @@
 /* sx_server_main.c — `sx-server`: the line-protocol server as a program of
  * its own, for drivers that start SX_SERVER with no arguments (the persist
- * conformance script does). Same as `sx server`; accepts -I DIR. */
+ * conformance script does). Same as `sx server`; accepts -I DIR, --store
+ * DIR, --sync MODE and --bridge (docs/bridge.md). */
 #include "sx_host.h"
 
 #include <stdio.h>
@@ -9,12 +10,17 @@
 int main(int argc, char **argv) {
   sx_vm *vm = sx_vm_create();
   sx_host_opts opts = {0};
+  bool bridge = false;
   for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--bridge") == 0) {
+      bridge = true;
+      continue;
+    }
     if (!sx_host_parse_opt(vm, argc, argv, &i, &opts)) {
-      fprintf(stderr, "sx-server: unknown option '%s' (expected -I DIR, --store DIR, --sync MODE)\n", argv[i]);
+      fprintf(stderr, "sx-server: unknown option '%s' (expected -I DIR, --store DIR, --sync MODE, --bridge)\n", argv[i]);
       return 2;
     }
   }
   if (!sx_host_attach_store(vm, &opts)) return 2;
-  return sx_server_main(vm);
+  return sx_server_run(vm, bridge);
 }
