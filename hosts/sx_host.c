@@ -53,14 +53,21 @@ static bool parse_sync(const char *s, store_sync *out) {
   return true;
 }
 
-bool sx_host_attach_store(sx_vm *vm, const sx_host_opts *o) {
+sx_persist *sx_host_store(sx_vm *vm, const sx_host_opts *o, bool read_only, sx_buf *err) {
   const char *dir = o->store_dir ? o->store_dir : getenv("SX_STORE");
   const char *sync = o->sync ? o->sync : getenv("SX_SYNC");
-  store_opts opts = {0};
+  store_opts opts = {.read_only = read_only};
   if (!parse_sync(sync, &opts.sync)) {
-    fprintf(stderr, "sx: unknown sync mode '%s' (expected full, batch or off)\n", sync);
-    return false;
+    sx_buf_printf(err, "unknown sync mode '%s' (expected full, batch or off)", sync);
+    return NULL;
   }
-  sx_persist_attach(vm, dir && *dir ? dir : DEFAULT_STORE_DIR, &opts);
-  return true;
+  return sx_persist_attach(vm, dir && *dir ? dir : DEFAULT_STORE_DIR, &opts);
+}
+
+bool sx_host_attach_store(sx_vm *vm, const sx_host_opts *o) {
+  sx_buf err = SX_BUF_INIT;
+  bool ok = sx_host_store(vm, o, false, &err) != NULL;
+  if (!ok) fprintf(stderr, "sx: %.*s\n", (int)err.len, err.data);
+  sx_buf_free(&err);
+  return ok;
 }

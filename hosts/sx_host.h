@@ -24,6 +24,10 @@ typedef struct sx_host_opts {
 } sx_host_opts;
 bool sx_host_parse_opt(sx_vm *vm, int argc, char **argv, int *i, sx_host_opts *o);
 bool sx_host_attach_store(sx_vm *vm, const sx_host_opts *o);
+/* The same, returning the attachment (not yet opened) or NULL with the
+ * problem in err; read_only attaches without taking the writer's lock. */
+struct sx_persist;
+struct sx_persist *sx_host_store(sx_vm *vm, const sx_host_opts *o, bool read_only, sx_buf *err);
 
 /* "message (at file:line:col)" for an error value, without the backtrace. */
 void sx_host_format_error(sx_buf *b, sx_val err);

@@ -9,26 +9,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define DEFAULT_STORE_DIR ".sx-store"
-
-static bool parse_sync(const char *s, store_sync *out) {
-  if (!s || strcmp(s, "full") == 0) *out = STORE_SYNC_FULL;
-  else if (strcmp(s, "batch") == 0) *out = STORE_SYNC_BATCH;
-  else if (strcmp(s, "off") == 0) *out = STORE_SYNC_OFF;
-  else return false;
-  return true;
-}
-
 sx_persist *repl_store_attach(sx_vm *vm, const sx_host_opts *o, bool read_only,
                               store **out, sx_buf *err) {
-  const char *dir = o->store_dir ? o->store_dir : getenv("SX_STORE");
-  const char *sync = o->sync ? o->sync : getenv("SX_SYNC");
-  store_opts opts = {.read_only = read_only};
-  if (!parse_sync(sync, &opts.sync)) {
-    sx_buf_printf(err, "unknown sync mode '%s' (expected full, batch or off)", sync);
-    return NULL;
-  }
-  sx_persist *p = sx_persist_attach(vm, dir && *dir ? dir : DEFAULT_STORE_DIR, &opts);
+  sx_persist *p = sx_host_store(vm, o, read_only, err);
+  if (!p) return NULL;
   sx_val e = SX_NIL;
   *out = sx_persist_store(p, &e);
   if (!*out) {
