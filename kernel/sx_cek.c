@@ -631,7 +631,10 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
   case M_EVAL: EVAL();
   case M_CONT: CONT();
   case M_APPLY: base = 0; goto do_apply;
-  case M_RAISE: raised = val; goto do_raise;
+  case M_RAISE: /* resumed with an error: it happened at the perform */
+    raised = val;
+    at = f->perform_at;
+    goto do_raise;
   }
 
   switch ((sx_op)node->op) { /* entered through EVAL() */
@@ -920,6 +923,7 @@ done:
       sx_val shown = sx_is_string(op) ? op : sx_print_to_string(val);
       RAISE(sx_make_error("perform: no resolver for op %s", sx_str_data(shown)));
     }
+    f->perform_at = at;
     return finish(f, SX_SUSPENDED, val);
   }
   case K_ARITH_A: C_K_ARITH_A: { /* first operand arrived */

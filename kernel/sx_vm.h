@@ -163,6 +163,7 @@ struct sx_fiber {
   sx_val error;    /* SX_ERROR: an error value (sx_error) */
   sx_val request;  /* SX_SUSPENDED: the performed request */
   sx_val raised, raised_where, raised_bt; /* where a non-error value was first raised */
+  const sx_srcpos *perform_at; /* SX_SUSPENDED: the perform, for a resume with an error */
   bool nested;     /* run from C inside another evaluation: cannot suspend */
   uint8_t start;   /* how the next sx_fiber_run begins (internal) */
   sx_node *start_node;

@@ -97,10 +97,10 @@ static sx_val p_write(sx_vm *vm, int argc, sx_val *argv) { return write_out(vm, 
 static sx_val p_newline(sx_vm *vm, int argc, sx_val *argv) { return write_out(vm, argc, argv, false, true); }
 
 static sx_val p_gensym(sx_vm *vm, int argc, sx_val *argv) {
-  static uint64_t counter;
+  static uint64_t counter; /* shared by VMs on any thread: atomic */
   char name[64];
-  snprintf(name, sizeof name, "%s%llu", argc && sx_is_string(argv[0]) ? sx_str_data(argv[0]) : "g",
-           (unsigned long long)++counter);
+  unsigned long long n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+  snprintf(name, sizeof name, "%s%llu", argc && sx_is_string(argv[0]) ? sx_str_data(argv[0]) : "g", n);
   (void)vm;
   return sx_symbol_cstr(name);
 }

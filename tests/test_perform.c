@@ -105,6 +105,17 @@ Test(perform, resume_error_uncaught_ends_with_error) {
   cr_assert_str_eq(errmsg(f->error), "plain string raised");
 }
 
+/* The host's error carries the position of the perform it answers. */
+Test(perform, resume_error_has_the_perform_position) {
+  sx_fiber *f = start("(define (g) (+ 1 (perform :boom)))\n(g)");
+  cr_assert_eq(sx_fiber_run(f), SX_SUSPENDED);
+  cr_assert_eq(sx_fiber_resume_error(f, sx_make_error("disk on fire")), SX_ERROR);
+  sx_error *e = (sx_error *)f->error;
+  cr_assert(sx_is_string(e->where));
+  cr_assert_str_eq(sx_str_data(e->where), "<perform>:1:18");
+  cr_assert_gt(sx_list_length(e->backtrace), 0);
+}
+
 Test(perform, resume_error_inside_map_callback_caught_by_inner_guard) {
   sx_fiber *f = start("(map (fn (x) (guard (e (true :bad)) (perform x))) (list 1 2))");
   cr_assert_eq(sx_fiber_run(f), SX_SUSPENDED);

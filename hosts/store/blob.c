@@ -217,8 +217,9 @@ int blob_put(store *s, const char *bytes, size_t len, sx_val *cid_out, sx_val *e
   bool sync = s->opts.sync != STORE_SYNC_OFF;
   snprintf(blobs, sizeof blobs, "%s/blobs", s->dir);
   blob_shard_dir(s->dir, cid, shard, sizeof shard);
-  static unsigned counter;
-  snprintf(tmp, sizeof tmp, "%s/.tmp-%d-%u", shard, (int)getpid(), counter++);
+  static unsigned counter; /* stores may be open on several threads: atomic */
+  snprintf(tmp, sizeof tmp, "%s/.tmp-%d-%u", shard, (int)getpid(),
+           __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
   const char *what = "creating the directory", *where = blobs;
   if (blob_mkdir(blobs, s->dir, sync) || (where = shard, blob_mkdir(shard, blobs, sync)) ||
       (where = tmp, blob_write_file(path, tmp, bytes, len, sync, &what))) {

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -525,10 +526,14 @@ int store_refresh(store *s, sx_val *err) {
 
 /* ---- log facet ------------------------------------------------------------------------ */
 
+static sx_val seq_key; /* kept alive by this static root */
+static void st_seq_key_init(void) { seq_key = sx_string_cstr("seq"); }
+
+/* "seq", made once whichever thread gets here first. */
 static sx_val st_seq_key(void) {
-  static sx_val k; /* kept alive by this static root */
-  if (!k) k = sx_string_cstr("seq");
-  return k;
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, st_seq_key_init);
+  return seq_key;
 }
 
 static int st_check_event(store *s, sx_val stream, sx_val event, long si, int64_t *seq, sx_val *err) {
