@@ -97,22 +97,22 @@ try:
     s.eval('(perform {:op "mail/send"})')
     s.line()
     s.send('(resume-error 3 "smtp down")')
-    check("uncaught resume-error", '(error 3 "smtp down")', s.line())
+    check("uncaught resume-error, placed at its perform", '(error 3 "smtp down (at <eval>:1:1)")', s.line())
 
     # a response for another epoch, or of another shape, fails the perform
     s.eval('(perform {:op "x/y"})')
     s.line()
     s.send("(resume 2 1)")
-    check("epoch mismatch", '(error 3 "bridge: the response\'s epoch 2 does not match the request\'s epoch 3")', s.line())
+    check("epoch mismatch", '(error 3 "bridge: the response\'s epoch 2 does not match the request\'s epoch 3 (at <eval>:1:1)")', s.line())
     s.eval('(perform {:op "x/y"})')
     s.line()
     s.send('(eval "1")')
     check("a command is not a response",
-          '(error 3 "bridge: malformed response: expected (resume N value) or (resume-error N \\"message\\")")', s.line())
+          '(error 3 "bridge: malformed response: expected (resume N value) or (resume-error N \\"message\\") (at <eval>:1:1)")', s.line())
     s.eval('(perform {:op "x/y"})')
     s.line()
     s.send('(resume-error 3 42)')
-    check("resume-error needs a message", '(error 3 "bridge: resume-error: expected a message string")', s.line())
+    check("resume-error needs a message", '(error 3 "bridge: resume-error: expected a message string (at <eval>:1:1)")', s.line())
 
     # long requests use perform-len with an exact byte count
     s.send("(epoch 4)")
@@ -134,7 +134,7 @@ try:
     s.eval('(println "to stderr") (perform {:op "late/op"})')
     check("the request after a print", '(perform 5 {:op "late/op"})', s.line())
     rc, rest, err = s.finish()
-    check("EOF while waiting fails the perform", '(error 5 "bridge: stdin closed while waiting for the response to a perform")\n', rest)
+    check("EOF while waiting fails the perform", '(error 5 "bridge: stdin closed while waiting for the response to a perform (at <eval>:1:23)")\n', rest)
     check("the server exits 0 at EOF", 0, rc)
     check("print output went to stderr", True, "to stderr" in err)
 
@@ -151,7 +151,7 @@ try:
     s = Server([SERVER, "--store", os.path.join(store, "s3")])
     s.send("(epoch 1)")
     s.eval('(perform {:op "clock/now"})')
-    check("without --bridge an unowned op is an error", '(error 1 "perform: no resolver for op clock/now")', s.line())
+    check("without --bridge an unowned op is an error", '(error 1 "perform: no resolver for op clock/now (at <eval>:1:1)")', s.line())
     rc, rest, _ = s.finish()
     check("and nothing else is written", "", rest)
 
