@@ -1,8 +1,7 @@
 /* sx_host.c — option handling shared by the sx command-line tools: the
  * load path (-I), the store directory (--store, SX_STORE) and its sync mode
- * (--sync, SX_SYNC). */
+ * (--sync, SX_SYNC). Built on include/sx.h only. */
 #include "sx_host.h"
-#include "sx_persist.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,14 +23,14 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name) {
   return argv[++*i];
 }
 
-bool sx_host_parse_opt(sx_vm *vm, int argc, char **argv, int *i, sx_host_opts *o) {
+bool sx_host_parse_opt(sxapi_vm *vm, int argc, char **argv, int *i, sx_host_opts *o) {
   const char *a = argv[*i], *v;
   if (strcmp(a, "-I") == 0 && *i + 1 < argc) {
-    sx_add_load_dir(vm, argv[++*i]);
+    sxapi_add_path(vm, argv[++*i]);
     return true;
   }
   if (strncmp(a, "-I", 2) == 0 && a[2]) {
-    sx_add_load_dir(vm, a + 2);
+    sxapi_add_path(vm, a + 2);
     return true;
   }
   if ((v = opt_value(argc, argv, i, "--store"))) {
@@ -45,29 +44,23 @@ bool sx_host_parse_opt(sx_vm *vm, int argc, char **argv, int *i, sx_host_opts *o
   return false;
 }
 
-static bool parse_sync(const char *s, store_sync *out) {
-  if (!s || strcmp(s, "full") == 0) *out = STORE_SYNC_FULL;
-  else if (strcmp(s, "batch") == 0) *out = STORE_SYNC_BATCH;
-  else if (strcmp(s, "off") == 0) *out = STORE_SYNC_OFF;
-  else return false;
-  return true;
-}
-
-sx_persist *sx_host_store(sx_vm *vm, const sx_host_opts *o, bool read_only, sx_buf *err) {
-  const char *dir = o->store_dir ? o->store_dir : getenv("SX_STORE");
-  const char *sync = o->sync ? o->sync : getenv("SX_SYNC");
-  store_opts opts = {.read_only = read_only};
-  if (!parse_sync(sync, &opts.sync)) {
-    sx_buf_printf(err, "unknown sync mode '%s' (expected full, batch or off)", sync);
-    return NULL;
+bool sx_host_open_store(sxapi_vm *vm, const char *dir, const char *sync, bool read_only,
+                        bool lazy, char *msg, size_t cap) {
+  if (!dir) dir = getenv("SX_STORE");
+  if (!sync) sync = getenv("SX_SYNC");
+  sxapi_store_options opts = {.lazy = lazy, .read_only = read_only};
+  if (sync && sxapi_sync_parse(sync, &opts.sync) != SXAPI_OK) {
+    snprintf(msg, cap, "unknown sync mode '%s' (expected full, batch or off)", sync);
+    return false;
   }
-  return sx_persist_attach(vm, dir && *dir ? dir : DEFAULT_STORE_DIR, &opts);
+  if (sxapi_store_open(vm, dir && *dir ? dir : DEFAULT_STORE_DIR, &opts) == SXAPI_OK) return true;
+  snprintf(msg, cap, "%s", sxapi_errmsg());
+  return false;
 }
 
-bool sx_host_attach_store(sx_vm *vm, const sx_host_opts *o) {
-  sx_buf err = SX_BUF_INIT;
-  bool ok = sx_host_store(vm, o, false, &err) != NULL;
-  if (!ok) fprintf(stderr, "sx: %.*s\n", (int)err.len, err.data);
-  sx_buf_free(&err);
-  return ok;
+bool sx_host_attach_store(sxapi_vm *vm, const sx_host_opts *o) {
+  char msg[512];
+  if (sx_host_open_store(vm, o->store_dir, o->sync, false, true, msg, sizeof msg)) return true;
+  fprintf(stderr, "sx: %s\n", msg);
+  return false;
 }

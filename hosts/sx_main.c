@@ -9,10 +9,10 @@
  *   --store DIR         the durable store that persist and blob ops use
  *                       (also SX_STORE; default ./.sx-store, created on use)
  *   --sync MODE         full (default), batch or off (also SX_SYNC)
+ *
+ * Built on the public embedding API (include/sx.h) only.
  */
 #include "sx_host.h"
-#include "store.h"
-#include "sx_print.h"
 #include "sx_repl.h"
 
 #include <stdio.h>
@@ -39,28 +39,32 @@ static void usage(FILE *to) {
         to);
 }
 
-/* Print an uncaught error: message, position, backtrace. */
-static void report_error(sx_val err) {
-  sx_buf b = SX_BUF_INIT;
-  sx_buf_puts(&b, "sx: error: ");
-  sx_host_format_error(&b, err);
-  sx_buf_putc(&b, '\n');
-  if (sx_is(err, SX_T_ERROR))
-    for (sx_val bt = ((sx_error *)err)->backtrace; sx_is_cons(bt); bt = sx_cdr(bt))
-      sx_buf_printf(&b, "  %s\n", sx_str_data(sx_car(bt)));
-  fwrite(b.data, 1, b.len, stderr);
-  sx_buf_free(&b);
+/* Write the bytes of a string value, then a newline unless it ends with one. */
+static void put_text(sxapi_vm *vm, sxapi_value text, FILE *to) {
+  const char *b = "";
+  size_t len = 0;
+  sxapi_to_string(vm, text, &b, &len);
+  fwrite(b, 1, len, to);
+  if (len == 0 || b[len - 1] != '\n') fputc('\n', to);
 }
 
-static int cmd_run(sx_vm *vm, int argc, char **argv) {
+/* Print an uncaught error: message, position, backtrace. */
+static void report_error(sxapi_vm *vm, sxapi_value err) {
+  sxapi_value text = sxapi_nil();
+  sxapi_error_text(vm, err, true, &text);
+  fputs("sx: error: ", stderr);
+  put_text(vm, text, stderr);
+}
+
+static int cmd_run(sxapi_vm *vm, int argc, char **argv) {
   if (argc < 1) {
     fputs("sx run: expected a file to run\n", stderr);
     return 2;
   }
   for (int i = 0; i < argc; i++) {
-    sx_val v;
-    if (sx_load_file(vm, argv[i], true, &v) != SX_DONE) {
-      report_error(v);
+    sxapi_value v;
+    if (sxapi_load_each(vm, argv[i], &v) != SXAPI_OK) {
+      report_error(vm, v);
       return 1;
     }
   }
@@ -68,58 +72,44 @@ static int cmd_run(sx_vm *vm, int argc, char **argv) {
 }
 
 /* sx store check DIR: 0 clean, 1 damaged, 2 cannot be read. */
-static int cmd_store(int argc, char **argv) {
+static int cmd_store(sxapi_vm *vm, int argc, char **argv) {
   if (argc != 2 || strcmp(argv[0], "check") != 0) {
     fputs("usage: sx store check DIR\n", stderr);
     return 2;
   }
-  sx_buf report = SX_BUF_INIT;
-  int rc = store_check(argv[1], &report);
-  if (report.len) fwrite(report.data, 1, report.len, rc == 0 ? stdout : stderr);
-  if (report.len && report.data[report.len - 1] != '\n') fputc('\n', rc == 0 ? stdout : stderr);
-  sx_buf_free(&report);
-  return rc == 0 ? 0 : rc == 1 ? 1 : 2;
+  sxapi_value report = sxapi_nil();
+  sxapi_code rc = sxapi_store_check(vm, argv[1], &report);
+  const char *b = "";
+  size_t len = 0;
+  sxapi_to_string(vm, report, &b, &len);
+  if (len) put_text(vm, report, rc == SXAPI_OK ? stdout : stderr);
+  return rc == SXAPI_OK ? 0 : rc == SXAPI_ERR_STORE ? 1 : 2;
 }
 
-static int cmd_eval(sx_vm *vm, const char *expr) {
-  sx_val v;
-  sx_status st = sx_eval_string(vm, expr, strlen(expr), sx_string_cstr("<-e>"), &v);
-  sx_val problem = sx_toplevel_end(vm, st);
-  if (problem != SX_NIL) {
-    st = SX_ERROR;
-    v = problem;
-  }
-  if (st != SX_DONE) {
-    report_error(v);
+static int cmd_eval(sxapi_vm *vm, const char *expr) {
+  sxapi_value v = sxapi_nil(), text = sxapi_nil();
+  if (sxapi_eval_buffer(vm, expr, strlen(expr), "<-e>", &v) != SXAPI_OK) {
+    report_error(vm, v);
     return 1;
   }
-  sx_buf b = SX_BUF_INIT;
-  sx_print(&b, v);
-  sx_buf_putc(&b, '\n');
-  fwrite(b.data, 1, b.len, stdout);
-  sx_buf_free(&b);
+  const char *b = "";
+  size_t len = 0;
+  sxapi_print(vm, v, &text);
+  sxapi_to_string(vm, text, &b, &len);
+  fwrite(b, 1, len, stdout);
+  fputc('\n', stdout);
   return 0;
 }
 
-int main(int argc, char **argv) {
-  sx_vm *vm = sx_vm_create();
-  sx_host_opts opts = {0};
-  int i = 1;
-  while (i < argc && sx_host_parse_opt(vm, argc, argv, &i, &opts)) i++;
-  if (i >= argc && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) return sx_repl_main(vm, 0, argv + i, &opts);
-  if (i < argc && strcmp(argv[i], "repl") == 0) return sx_repl_main(vm, argc - i - 1, argv + i + 1, &opts);
-  if (!sx_host_attach_store(vm, &opts)) return 2;
-  if (i >= argc) {
-    usage(stderr);
-    return 2;
-  }
+/* The command after the options; returns the exit status. */
+static int dispatch(sxapi_vm *vm, int argc, char **argv, int i) {
   const char *cmd = argv[i];
   if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
     usage(stdout);
     return 0;
   }
   if (strcmp(cmd, "--version") == 0) {
-    printf("sx %s\n", SX_VERSION);
+    printf("sx %s\n", sxapi_version());
     return 0;
   }
   if (strcmp(cmd, "run") == 0) return cmd_run(vm, argc - i - 1, argv + i + 1);
@@ -131,8 +121,29 @@ int main(int argc, char **argv) {
     return cmd_eval(vm, argv[i + 1]);
   }
   if (strcmp(cmd, "server") == 0) return sx_server_cli(vm, argc - i - 1, argv + i + 1);
-  if (strcmp(cmd, "store") == 0) return cmd_store(argc - i - 1, argv + i + 1);
+  if (strcmp(cmd, "store") == 0) return cmd_store(vm, argc - i - 1, argv + i + 1);
   fprintf(stderr, "sx: unknown command '%s'\n", cmd);
   usage(stderr);
   return 2;
+}
+
+int main(int argc, char **argv) {
+  sxapi_vm *vm = sxapi_open();
+  if (!vm) {
+    fprintf(stderr, "sx: %s\n", sxapi_errmsg());
+    return 2;
+  }
+  sx_host_opts opts = {0};
+  int i = 1;
+  while (i < argc && sx_host_parse_opt(vm, argc, argv, &i, &opts)) i++;
+  if (i >= argc && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
+    return sx_repl_main(vm, 0, argv + i, opts.store_dir, opts.sync);
+  if (i < argc && strcmp(argv[i], "repl") == 0)
+    return sx_repl_main(vm, argc - i - 1, argv + i + 1, opts.store_dir, opts.sync);
+  if (!sx_host_attach_store(vm, &opts)) return 2;
+  if (i >= argc) {
+    usage(stderr);
+    return 2;
+  }
+  return dispatch(vm, argc, argv, i);
 }

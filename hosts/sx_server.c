@@ -1,4 +1,5 @@
-/* sx_server.c — the sx_server line protocol on stdin/stdout.
+/* sx_server.c — the sx_server line protocol on stdin/stdout, built on
+ * include/sx.h only.
  *
  * Commands, one per line: (epoch N), (load "path"), (eval "source").
  * Responses: (ok N value), or (ok-len N BYTES) followed by a line of exactly
@@ -14,9 +15,8 @@
  * "message"). The shapes are specified in docs/bridge.md.
  */
 #include "sx_host.h"
-#include "sx_print.h"
-#include "sx_read.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,70 +24,85 @@
 #define OK_LEN_THRESHOLD 4096
 
 typedef struct server {
-  sx_vm *vm;
+  sxapi_vm *vm;
   long long epoch;
-  sx_buf out;
   bool bridge;  /* forward unowned performs to the parent */
   bool eof;     /* stdin ended (possibly while waiting for a response) */
   char *line;   /* getline buffer */
   size_t cap;
 } server;
 
-static void respond_raw(server *s) {
-  fwrite(s->out.data, 1, s->out.len, stdout);
-  fflush(stdout);
-  sx_buf_reset(&s->out);
+/* ---- values and text ------------------------------------------------------- */
+
+/* The bytes of a string value (empty for anything else). */
+static const char *bytes_of(server *s, sxapi_value str, size_t *len) {
+  const char *b = "";
+  *len = 0;
+  sxapi_to_string(s->vm, str, &b, len);
+  return b;
 }
+
+/* An error value whose message is formatted like printf. */
+static sxapi_value errorf(server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static sxapi_value errorf(server *s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *msg = NULL;
+  int n = vasprintf(&msg, fmt, ap);
+  va_end(ap);
+  if (n < 0) abort();
+  sxapi_value e = sxapi_error(s->vm, msg);
+  free(msg);
+  return e;
+}
+
+/* "message (at file:line:col)" for any raised value. */
+static sxapi_value error_text(server *s, sxapi_value err) {
+  sxapi_value text = sxapi_nil();
+  sxapi_error_text(s->vm, err, false, &text);
+  return text;
+}
+
+/* ---- responses ---------------------------------------------------------------- */
 
 /* (TAG N value), or (TAG-len N BYTES) and the value on a line of its own
  * when it is long or holds a newline. TAG is ok for results, perform for
  * bridge requests. */
-static void respond_value(server *s, const char *tag, sx_val v) {
-  sx_buf val = SX_BUF_INIT;
-  sx_print(&val, v);
-  if (val.len > OK_LEN_THRESHOLD || memchr(val.data, '\n', val.len)) {
-    sx_buf_printf(&s->out, "(%s-len %lld %zu)\n", tag, s->epoch, val.len);
-    sx_buf_put(&s->out, val.data, val.len);
-    sx_buf_putc(&s->out, '\n');
+static void respond_value(server *s, const char *tag, sxapi_value v) {
+  sxapi_value printed = sxapi_nil();
+  sxapi_print(s->vm, v, &printed);
+  size_t len;
+  const char *text = bytes_of(s, printed, &len);
+  if (len > OK_LEN_THRESHOLD || memchr(text, '\n', len)) {
+    printf("(%s-len %lld %zu)\n", tag, s->epoch, len);
+    fwrite(text, 1, len, stdout);
+    putchar('\n');
   } else {
-    sx_buf_printf(&s->out, "(%s %lld ", tag, s->epoch);
-    sx_buf_put(&s->out, val.data, val.len);
-    sx_buf_puts(&s->out, ")\n");
+    printf("(%s %lld ", tag, s->epoch);
+    fwrite(text, 1, len, stdout);
+    fputs(")\n", stdout);
   }
-  sx_buf_free(&val);
-  respond_raw(s);
+  fflush(stdout);
 }
 
-static void respond_ok(server *s, sx_val v) { respond_value(s, "ok", v); }
-
-static void respond_error_msg(server *s, sx_val msg) {
-  sx_buf_printf(&s->out, "(error %lld ", s->epoch);
-  sx_print(&s->out, msg);
-  sx_buf_puts(&s->out, ")\n");
-  respond_raw(s);
+/* (error N "message") for a message string value. */
+static void respond_error_msg(server *s, sxapi_value msg) {
+  sxapi_value printed = sxapi_nil();
+  sxapi_print(s->vm, msg, &printed);
+  size_t len;
+  const char *text = bytes_of(s, printed, &len);
+  printf("(error %lld ", s->epoch);
+  fwrite(text, 1, len, stdout);
+  fputs(")\n", stdout);
+  fflush(stdout);
 }
 
-static void respond_error(server *s, const char *msg) { respond_error_msg(s, sx_string_cstr(msg)); }
+static void respond_error(server *s, const char *msg) { respond_error_msg(s, sxapi_cstring(s->vm, msg)); }
 
-void sx_host_format_error(sx_buf *b, sx_val err) {
-  sx_val msg = sx_error_message(err);
-  sx_buf_put(b, sx_str_data(msg), sx_str_len(msg));
-  if (sx_is(err, SX_T_ERROR)) {
-    sx_val where = ((sx_error *)err)->where;
-    if (sx_is_string(where) && strncmp(sx_str_data(msg), sx_str_data(where), sx_str_len(where)) != 0)
-      sx_buf_printf(b, " (at %s)", sx_str_data(where));
-  }
-}
-
-static void respond_status(server *s, sx_status st, sx_val v) {
-  if (st == SX_DONE) {
-    respond_ok(s, v);
-    return;
-  }
-  sx_buf b = SX_BUF_INIT;
-  sx_host_format_error(&b, v);
-  respond_error_msg(s, sx_string_new(b.data, b.len));
-  sx_buf_free(&b);
+/* The response to an evaluation that ended with code rc and value v. */
+static void respond_result(server *s, sxapi_code rc, sxapi_value v) {
+  if (rc == SXAPI_OK) respond_value(s, "ok", v);
+  else respond_error_msg(s, error_text(s, v));
 }
 
 /* ---- bridge mode ------------------------------------------------------------ */
@@ -107,148 +122,183 @@ static bool read_line(server *s, size_t *len) {
 
 #define RESPONSE_SHAPES "(resume N value) or (resume-error N \"message\")"
 
-/* Parse a response line. Returns true with *raise false and *v the value
- * to resume with, or true with *raise true and *v the error to raise;
- * false with *v an error value when the line is not a valid response. */
-static bool parse_response(server *s, const char *line, size_t len, sx_val *v, bool *raise) {
-  sx_val err = SX_NIL;
-  sx_val forms = sx_read_all(line, len, sx_string_cstr("<response>"), &err);
-  if (forms == SX_UNDEF) {
-    *v = sx_make_error("bridge: unreadable response: %s", sx_str_data(err));
+/* The one form of a line read as name: its list items (up to 3) in items
+ * and their count, or false with *v an error value when it does not read. */
+static bool read_response(server *s, const char *line, size_t len, sxapi_value items[3], size_t *n,
+                          sxapi_value *v) {
+  sxapi_value forms, r = sxapi_nil();
+  if (sxapi_read(s->vm, line, len, "<response>", &forms) != SXAPI_OK) {
+    sxapi_error_info info;
+    sxapi_error_info_of(s->vm, forms, &info);
+    *v = errorf(s, "bridge: unreadable response: %s", info.message);
     return false;
   }
-  sx_val r = sx_is_cons(forms) ? sx_car(forms) : SX_NIL;
-  sx_val items[3];
-  size_t n = 0;
-  for (sx_val l = r; sx_is_cons(l) && n < 3; l = sx_cdr(l)) items[n++] = sx_car(l);
-  bool shaped = sx_is_cons(forms) && sx_cdr(forms) == SX_EMPTY && n == 3 && sx_list_length(r) == 3 &&
-                sx_is_symbol(items[0]) && sx_is_int(items[1]);
-  const char *head = shaped ? sx_str_data(sx_sym_name(items[0])) : "";
-  *raise = strcmp(head, "resume-error") == 0;
-  if (!*raise && strcmp(head, "resume") != 0) {
-    *v = sx_make_error("bridge: malformed response: expected " RESPONSE_SHAPES);
-    return false;
-  }
-  if (sx_int_val(items[1]) != s->epoch) {
-    *v = sx_make_error("bridge: the response's epoch %lld does not match the request's epoch %lld",
-                       (long long)sx_int_val(items[1]), s->epoch);
-    return false;
-  }
-  if (*raise && !sx_is_string(items[2])) {
-    *v = sx_make_error("bridge: resume-error: expected a message string");
-    return false;
-  }
-  *v = *raise ? sx_error_new(items[2], SX_NIL) : items[2];
+  size_t nforms = 0, nitems = 0;
+  sxapi_list_length(s->vm, forms, &nforms);
+  if (nforms == 1) sxapi_list_get(s->vm, forms, 0, &r);
+  if (sxapi_typeof(r) == SXAPI_TLIST) sxapi_list_length(s->vm, r, &nitems);
+  *n = nforms == 1 ? nitems : 0;
+  for (size_t i = 0; i < 3 && i < *n; i++) sxapi_list_get(s->vm, r, i, &items[i]);
   return true;
 }
 
-/* Forward the fiber's request to the parent and resume it with the
+/* Parse a response line. Returns true with *raise false and *v the value
+ * to resume with, or true with *raise true and *v the error to raise;
+ * false with *v an error value when the line is not a valid response. */
+static bool parse_response(server *s, const char *line, size_t len, sxapi_value *v, bool *raise) {
+  sxapi_value items[3];
+  size_t n = 0;
+  if (!read_response(s, line, len, items, &n, v)) return false;
+  bool shaped = n == 3 && sxapi_typeof(items[0]) == SXAPI_TSYMBOL && sxapi_typeof(items[1]) == SXAPI_TINT;
+  const char *head = "";
+  if (shaped) sxapi_to_name(s->vm, items[0], &head);
+  *raise = strcmp(head, "resume-error") == 0;
+  if (!*raise && strcmp(head, "resume") != 0) {
+    *v = errorf(s, "bridge: malformed response: expected " RESPONSE_SHAPES);
+    return false;
+  }
+  int64_t epoch = 0;
+  sxapi_to_int(s->vm, items[1], &epoch);
+  if (epoch != s->epoch) {
+    *v = errorf(s, "bridge: the response's epoch %lld does not match the request's epoch %lld",
+                (long long)epoch, s->epoch);
+    return false;
+  }
+  if (*raise && sxapi_typeof(items[2]) != SXAPI_TSTRING) {
+    *v = errorf(s, "bridge: resume-error: expected a message string");
+    return false;
+  }
+  *v = items[2]; /* a string given to sxapi_resume_error becomes the error's message */
+  return true;
+}
+
+/* Forward the task's request to the parent and resume it with the
  * parent's answer (or with an error saying why there is none). */
-static sx_status bridge_resume(server *s, sx_fiber *f) {
-  respond_value(s, "perform", f->request);
+static sxapi_code bridge_resume(server *s, sxapi_task *t) {
+  respond_value(s, "perform", sxapi_task_request(t));
   size_t len = 0;
   while (read_line(s, &len) && len == 0) continue; /* blank lines are not responses */
   if (s->eof)
-    return sx_fiber_resume_error(f, sx_make_error("bridge: stdin closed while waiting for the response to a perform"));
-  sx_val v;
+    return sxapi_resume_error(t, errorf(s, "bridge: stdin closed while waiting for the response to a perform"));
+  sxapi_value v;
   bool raise;
-  if (!parse_response(s, s->line, len, &v, &raise) || raise) return sx_fiber_resume_error(f, v);
-  return sx_fiber_resume(f, v);
+  if (!parse_response(s, s->line, len, &v, &raise) || raise) return sxapi_resume_error(t, v);
+  return sxapi_resume(t, v);
 }
 
-/* Run forms as one top-level evaluation. */
-static sx_status run_forms(server *s, sx_val forms, sx_val file, sx_val *out) {
-  sx_fiber *f = sx_fiber_new(s->vm);
-  sx_fiber_start_forms(f, forms, file, false);
-  sx_status st;
-  if (!s->bridge) {
-    st = sx_fiber_finish(f);
-  } else {
-    st = sx_fiber_run(f);
-    while (st == SX_SUSPENDED) st = bridge_resume(s, f);
-  }
-  *out = st == SX_DONE ? f->value : f->error;
-  return st;
+/* ---- running ---------------------------------------------------------------------- */
+
+/* Run forms as one top-level evaluation (its store writes commit or roll
+ * back when it ends); *out the value or the error. */
+static sxapi_code run_forms(server *s, sxapi_value forms, const char *name, sxapi_value *out) {
+  if (!s->bridge) return sxapi_eval_forms(s->vm, forms, name, out);
+  sxapi_task *t = NULL;
+  sxapi_code rc = sxapi_begin_forms(s->vm, forms, name, &t);
+  while (rc == SXAPI_SUSPENDED) rc = bridge_resume(s, t);
+  *out = t ? sxapi_task_result(t) : sxapi_error(s->vm, sxapi_errmsg());
+  sxapi_task_free(t);
+  return rc;
 }
 
 /* (load "path") or (eval "source"): read, then run. */
-static sx_status run_command(server *s, bool is_load, sx_val arg, sx_val *out) {
-  sx_val file = is_load ? arg : sx_string_cstr("<eval>"), err = SX_NIL, forms;
-  if (is_load) {
-    forms = sx_read_source_file(s->vm, sx_str_data(arg), &err);
-  } else {
-    forms = sx_read_all(sx_str_data(arg), sx_str_len(arg), file, &err);
-    if (forms == SX_UNDEF) err = sx_error_new(err, SX_NIL);
+static sxapi_code run_command(server *s, bool is_load, sxapi_value arg, sxapi_value *out) {
+  size_t len;
+  const char *text = bytes_of(s, arg, &len);
+  sxapi_value forms;
+  sxapi_code rc = is_load ? sxapi_read_file(s->vm, text, &forms)
+                          : sxapi_read(s->vm, text, len, "<eval>", &forms);
+  if (rc != SXAPI_OK) {
+    *out = forms;
+    return rc;
   }
-  if (forms == SX_UNDEF) {
-    *out = err;
-    return SX_ERROR;
-  }
-  return run_forms(s, forms, file, out);
+  return run_forms(s, forms, is_load ? text : "<eval>", out);
 }
 
 /* ---- commands ------------------------------------------------------------------- */
 
-/* One command line: returns after writing zero (epoch) or one response. */
-static void server_command(server *s, const char *line, size_t len) {
-  sx_val err = SX_NIL;
-  sx_val forms = sx_read_all(line, len, sx_string_cstr("<command>"), &err);
-  if (forms == SX_UNDEF) {
-    respond_error_msg(s, err);
-    return;
+#define COMMAND_SHAPES "(epoch N), (load \"path\"), (eval \"source\")"
+
+/* The command of a line: false after responding when the line does not
+ * read or is not one list headed by a symbol; *cmd nil for a blank line. */
+static bool command_of(server *s, const char *line, size_t len, sxapi_value *cmd) {
+  sxapi_value forms;
+  *cmd = sxapi_nil();
+  if (sxapi_read(s->vm, line, len, "<command>", &forms) != SXAPI_OK) {
+    respond_error_msg(s, error_text(s, forms));
+    return false;
   }
-  if (forms == SX_EMPTY) return; /* blank or comment-only line */
-  sx_val cmd = sx_car(forms);
-  if (sx_cdr(forms) != SX_EMPTY || !sx_is_cons(cmd) || !sx_is_symbol(sx_car(cmd))) {
-    respond_error(s, "malformed command: expected one of (epoch N), (load \"path\"), (eval \"source\")");
-    return;
+  size_t nforms = 0, nitems = 0;
+  sxapi_list_length(s->vm, forms, &nforms);
+  if (nforms == 0) return true; /* blank or comment-only line */
+  sxapi_list_get(s->vm, forms, 0, cmd);
+  if (sxapi_typeof(*cmd) == SXAPI_TLIST) sxapi_list_length(s->vm, *cmd, &nitems);
+  sxapi_value head = sxapi_nil();
+  if (nitems) sxapi_list_get(s->vm, *cmd, 0, &head);
+  if (nforms != 1 || sxapi_typeof(head) != SXAPI_TSYMBOL) {
+    respond_error(s, "malformed command: expected one of " COMMAND_SHAPES);
+    return false;
   }
-  const char *name = sx_str_data(sx_sym_name(sx_car(cmd)));
-  sx_val arg = sx_is_cons(sx_cdr(cmd)) ? sx_car(sx_cdr(cmd)) : SX_UNDEF;
-  bool one_arg = arg != SX_UNDEF && sx_cdr(sx_cdr(cmd)) == SX_EMPTY;
-  if (strcmp(name, "epoch") == 0) {
-    if (!one_arg || !sx_is_int(arg)) respond_error(s, "epoch: expected (epoch N) with an integer N");
-    else s->epoch = sx_int_val(arg);
-    return;
-  }
-  bool is_load = strcmp(name, "load") == 0, is_eval = strcmp(name, "eval") == 0;
-  if (!is_load && !is_eval) {
-    sx_buf b = SX_BUF_INIT;
-    sx_buf_printf(&b, "unknown command %s: expected epoch, load or eval", name);
-    respond_error(s, b.data);
-    sx_buf_free(&b);
-    return;
-  }
-  if (!one_arg || !sx_is_string(arg)) {
+  return true;
+}
+
+/* (epoch N): set the epoch later responses carry. */
+static void epoch_command(server *s, bool one_arg, sxapi_value arg) {
+  int64_t n;
+  if (!one_arg || sxapi_typeof(arg) != SXAPI_TINT || sxapi_to_int(s->vm, arg, &n) != SXAPI_OK)
+    respond_error(s, "epoch: expected (epoch N) with an integer N");
+  else s->epoch = n;
+}
+
+/* (load "path") and (eval "source"): exactly one response. */
+static void run_command_line(server *s, bool is_load, bool one_arg, sxapi_value arg) {
+  if (!one_arg || sxapi_typeof(arg) != SXAPI_TSTRING) {
     respond_error(s, is_load ? "load: expected (load \"path\") with a string path"
                              : "eval: expected (eval \"source\") with a string");
     return;
   }
-  sx_val v;
-  sx_status st = run_command(s, is_load, arg, &v);
-  sx_val problem = sx_toplevel_end(s->vm, st); /* commit (or roll back) its writes */
-  if (problem != SX_NIL) {
-    st = SX_ERROR;
-    v = problem;
-  }
-  respond_status(s, st, v);
+  sxapi_value v;
+  sxapi_code rc = run_command(s, is_load, arg, &v);
+  respond_result(s, rc, v);
 }
 
-int sx_server_run(sx_vm *vm, bool bridge) {
+/* One command line: returns after writing zero (epoch) or one response. */
+static void server_command(server *s, const char *line, size_t len) {
+  sxapi_value cmd, head, arg = sxapi_nil();
+  if (!command_of(s, line, len, &cmd) || sxapi_typeof(cmd) != SXAPI_TLIST) return;
+  size_t nitems = 0;
+  sxapi_list_length(s->vm, cmd, &nitems);
+  sxapi_list_get(s->vm, cmd, 0, &head);
+  if (nitems > 1) sxapi_list_get(s->vm, cmd, 1, &arg);
+  bool one_arg = nitems == 2;
+  const char *name = "";
+  sxapi_to_name(s->vm, head, &name);
+  if (strcmp(name, "epoch") == 0) {
+    epoch_command(s, one_arg, arg);
+    return;
+  }
+  bool is_load = strcmp(name, "load") == 0, is_eval = strcmp(name, "eval") == 0;
+  if (!is_load && !is_eval) {
+    char *msg = NULL;
+    if (asprintf(&msg, "unknown command %s: expected epoch, load or eval", name) < 0) abort();
+    respond_error(s, msg);
+    free(msg);
+    return;
+  }
+  run_command_line(s, is_load, one_arg, arg);
+}
+
+int sx_server_run(sxapi_vm *vm, bool bridge) {
   server s = {.vm = vm, .bridge = bridge};
-  vm->out = stderr;
+  sxapi_set_output(vm, stderr);
   size_t len;
   /* server_command reads the line into SX values before running anything,
    * so a bridged perform may reuse the line buffer for its response */
   while (!s.eof && read_line(&s, &len)) server_command(&s, s.line, len);
   free(s.line);
-  sx_buf_free(&s.out);
   return 0;
 }
 
-int sx_server_main(sx_vm *vm) { return sx_server_run(vm, false); }
-
-int sx_server_cli(sx_vm *vm, int argc, char **argv) {
+int sx_server_cli(sxapi_vm *vm, int argc, char **argv) {
   bool bridge = false;
   for (int i = 0; i < argc; i++) {
     if (strcmp(argv[i], "--bridge") != 0) {

@@ -510,6 +510,68 @@ SXAPI_EXPORT sxapi_code sxapi_store_check(sxapi_vm *vm, const char *dir, sxapi_v
 SXAPI_EXPORT const char *sxapi_sync_name(sxapi_sync mode);
 SXAPI_EXPORT sxapi_code sxapi_sync_parse(const char *name, sxapi_sync *out);
 
+/* ======================================================================
+ * Interactive hosts (REPLs)
+ * ======================================================================
+ * What a read-eval-print loop needs beyond the rest: entries read with
+ * line numbers that continue a longer input, each read form evaluated as
+ * its own top-level evaluation (so each commits or rolls back alone),
+ * files loaded form by form, the bound global names for completion, the
+ * printed form of a dict key for pretty-printers, and blob sizes. */
+
+/* sxapi_read with line numbers starting at first_line (>= 1) instead of 1,
+ * for an entry that continues a script or session. */
+SXAPI_EXPORT sxapi_code sxapi_read_at(sxapi_vm *vm, const char *src, size_t len,
+                                      const char *name, uint32_t first_line,
+                                      sxapi_value *forms);
+/* Evaluate one form (as sxapi_read gives it) as a top-level evaluation:
+ * its store writes commit when it succeeds and roll back when it fails or
+ * is interrupted. Results as sxapi_eval. */
+SXAPI_EXPORT sxapi_code sxapi_eval_form(sxapi_vm *vm, sxapi_value form, sxapi_value *out);
+/* Load a file found on the load path, each form a top-level evaluation of
+ * its own (committed as it ends); stops at the first failing form, whose
+ * writes roll back. SXAPI_ERR_EVAL with *out an error value also when the
+ * file cannot be found, read or parsed. */
+SXAPI_EXPORT sxapi_code sxapi_load_each(sxapi_vm *vm, const char *path, sxapi_value *out);
+/* The names of the bound globals as a list of strings in byte order. */
+SXAPI_EXPORT sxapi_code sxapi_globals(sxapi_vm *vm, sxapi_value *names);
+/* How the printer writes the dict key key (a string) in a dict: ":name"
+ * for a plain identifier, else the quoted string. */
+SXAPI_EXPORT sxapi_code sxapi_print_key(sxapi_vm *vm, sxapi_value key, sxapi_value *text);
+/* The size in bytes of a stored blob; SXAPI_ERR_NOTFOUND if absent. */
+SXAPI_EXPORT sxapi_code sxapi_store_blob_size(sxapi_vm *vm, const char *cid, uint64_t *size);
+
+/* ======================================================================
+ * Command-line hosts (the sx tools and the line-protocol server)
+ * ======================================================================
+ * What a host that reads its own commands needs beyond the rest: a file
+ * read the way (load ...) reads it, forms already read evaluated as one
+ * top-level evaluation (to completion or as a task), and an error's text as
+ * the sx tools show it. */
+
+/* The forms of a file found on the load path (searched as sxapi_find_file
+ * does), read as (load path) reads them: positions name path as given.
+ * On failure *forms gets an error value: SXAPI_ERR_IO ("load: cannot find
+ * PATH ...", "load: cannot read PATH"), SXAPI_ERR_SYNTAX or
+ * SXAPI_ERR_INCOMPLETE. */
+SXAPI_EXPORT sxapi_code sxapi_read_file(sxapi_vm *vm, const char *path, sxapi_value *forms);
+/* Evaluate forms (a list, as sxapi_read or sxapi_read_file give it) one
+ * after another as one top-level evaluation; name (NULL: "<eval>") names
+ * the source. Results as sxapi_eval_buffer; SXAPI_ERR_TYPE when forms is
+ * not a list. */
+SXAPI_EXPORT sxapi_code sxapi_eval_forms(sxapi_vm *vm, sxapi_value forms, const char *name,
+                                         sxapi_value *out);
+/* The same as a task that can suspend (see sxapi_begin). */
+SXAPI_EXPORT sxapi_code sxapi_begin_forms(sxapi_vm *vm, sxapi_value forms, const char *name,
+                                          sxapi_task **task);
+/* An error's text as the sx tools show it (*text, a string): the message,
+ * then " (at FILE:LINE:COL)" when the error knows where it was raised and
+ * the message does not already start there. With backtrace, each frame of
+ * the SX backtrace follows on a line of its own, indented by two spaces
+ * (no newline at the end). Any other value is described as if raised. */
+SXAPI_EXPORT sxapi_code sxapi_error_text(sxapi_vm *vm, sxapi_value err, bool backtrace,
+                                         sxapi_value *text);
+
 #ifdef __cplusplus
 }
 #endif

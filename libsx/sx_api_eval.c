@@ -117,7 +117,7 @@ static sxapi_code conclude(sxapi_vm *vm, sx_fiber *f, sx_status st, bool nested,
 
 /* Prepare a fiber to run: nested when started inside another evaluation.
  * A top-level start forgets an interrupt that arrived while idle. */
-static sx_fiber *new_fiber(sxapi_vm *vm, bool *nested) {
+sx_fiber *api_new_fiber(sxapi_vm *vm, bool *nested) {
   sx_fiber *f = sx_fiber_new(vm->vm);
   *nested = f->nested = vm->vm->current != NULL;
   if (!*nested) vm->vm->interrupt = 0;
@@ -125,7 +125,7 @@ static sx_fiber *new_fiber(sxapi_vm *vm, bool *nested) {
 }
 
 /* Run f to its end; an op no resolver owns is an error. */
-static sxapi_code complete(sxapi_vm *vm, sx_fiber *f, bool nested, sxapi_value *out) {
+sxapi_code api_complete(sxapi_vm *vm, sx_fiber *f, bool nested, sxapi_value *out) {
   sx_status st = sx_fiber_finish(f);
   sx_val v;
   sxapi_code rc = conclude(vm, f, st, nested, &v);
@@ -187,9 +187,9 @@ sxapi_code sxapi_eval_buffer(sxapi_vm *vm, const char *src, size_t len, const ch
     return api_leave(vm, api_fail_value(rc, err));
   }
   bool nested;
-  sx_fiber *f = new_fiber(vm, &nested);
+  sx_fiber *f = api_new_fiber(vm, &nested);
   sx_fiber_start_forms(f, forms, file, false);
-  return api_leave(vm, complete(vm, f, nested, out));
+  return api_leave(vm, api_complete(vm, f, nested, out));
 }
 
 sxapi_code sxapi_eval(sxapi_vm *vm, const char *src, sxapi_value *out) {
@@ -210,9 +210,9 @@ sxapi_code sxapi_load(sxapi_vm *vm, const char *path, sxapi_value *out) {
     return api_leave(vm, rc);
   }
   bool nested;
-  sx_fiber *f = new_fiber(vm, &nested);
+  sx_fiber *f = api_new_fiber(vm, &nested);
   sx_fiber_start_forms(f, forms, sx_string_cstr(path), false);
-  return api_leave(vm, complete(vm, f, nested, out));
+  return api_leave(vm, api_complete(vm, f, nested, out));
 }
 
 sxapi_code sxapi_call(sxapi_vm *vm, sxapi_value fn, int argc, const sxapi_value *argv, sxapi_value *out) {
@@ -220,9 +220,9 @@ sxapi_code sxapi_call(sxapi_vm *vm, sxapi_value fn, int argc, const sxapi_value 
   sxapi_code rc = check_call("sxapi_call", fn, argc, argv);
   if (rc != SXAPI_OK) return api_leave(vm, rc);
   bool nested;
-  sx_fiber *f = new_fiber(vm, &nested);
+  sx_fiber *f = api_new_fiber(vm, &nested);
   sx_fiber_start_apply(f, fn, argc, argv);
-  return api_leave(vm, complete(vm, f, nested, out));
+  return api_leave(vm, api_complete(vm, f, nested, out));
 }
 
 /* ---- tasks ----------------------------------------------------------------------------- */
@@ -255,7 +255,7 @@ static sxapi_code settle(sxapi_task *t, sx_status st) {
   return t->status;
 }
 
-static sxapi_code begin(sxapi_vm *vm, sx_fiber *f, bool nested, sxapi_task **task) {
+sxapi_code api_begin(sxapi_vm *vm, sx_fiber *f, bool nested, sxapi_task **task) {
   sxapi_task *t = task_new(vm, f, nested);
   *task = t;
   return settle(t, sx_fiber_run(f));
@@ -269,9 +269,9 @@ sxapi_code sxapi_begin(sxapi_vm *vm, const char *src, size_t len, const char *na
   sxapi_code rc = source_forms(src ? src : "", len, name, &file, &forms, &err);
   if (rc != SXAPI_OK) return api_leave(vm, api_fail_value(rc, err));
   bool nested;
-  sx_fiber *f = new_fiber(vm, &nested);
+  sx_fiber *f = api_new_fiber(vm, &nested);
   sx_fiber_start_forms(f, forms, file, false);
-  return api_leave(vm, begin(vm, f, nested, task));
+  return api_leave(vm, api_begin(vm, f, nested, task));
 }
 
 sxapi_code sxapi_begin_load(sxapi_vm *vm, const char *path, sxapi_task **task) {
@@ -282,9 +282,9 @@ sxapi_code sxapi_begin_load(sxapi_vm *vm, const char *path, sxapi_task **task) {
   sxapi_code rc = file_forms(vm, path, &forms, &err);
   if (rc != SXAPI_OK) return api_leave(vm, rc);
   bool nested;
-  sx_fiber *f = new_fiber(vm, &nested);
+  sx_fiber *f = api_new_fiber(vm, &nested);
   sx_fiber_start_forms(f, forms, sx_string_cstr(path), false);
-  return api_leave(vm, begin(vm, f, nested, task));
+  return api_leave(vm, api_begin(vm, f, nested, task));
 }
 
 sxapi_code sxapi_begin_call(sxapi_vm *vm, sxapi_value fn, int argc, const sxapi_value *argv,
@@ -295,9 +295,9 @@ sxapi_code sxapi_begin_call(sxapi_vm *vm, sxapi_value fn, int argc, const sxapi_
   sxapi_code rc = check_call("sxapi_begin_call", fn, argc, argv);
   if (rc != SXAPI_OK) return api_leave(vm, rc);
   bool nested;
-  sx_fiber *f = new_fiber(vm, &nested);
+  sx_fiber *f = api_new_fiber(vm, &nested);
   sx_fiber_start_apply(f, fn, argc, argv);
-  return api_leave(vm, begin(vm, f, nested, task));
+  return api_leave(vm, api_begin(vm, f, nested, task));
 }
 
 /* Check a task handle and enter its VM. */

@@ -94,4 +94,15 @@ void api_free_resolver_records(sxapi_vm *vm);
 /* Close the store, if any (sx_api_store.c). */
 sxapi_code api_store_close(sxapi_vm *vm, const char *who);
 
+/* ---- running fibers (sx_api_eval.c) ---------------------------------------- */
+
+/* A fiber for a new evaluation; *nested when started inside another (a
+ * top-level start forgets an interrupt that arrived while idle). */
+sx_fiber *api_new_fiber(sxapi_vm *vm, bool *nested);
+/* Run f to its end (an op no resolver owns is an error) and conclude it:
+ * commit or roll back unless nested; *out (may be NULL) the value or error. */
+sxapi_code api_complete(sxapi_vm *vm, sx_fiber *f, bool nested, sxapi_value *out);
+/* Run f as a new task (*task) until it finishes, fails or suspends. */
+sxapi_code api_begin(sxapi_vm *vm, sx_fiber *f, bool nested, sxapi_task **task);
+
 #endif

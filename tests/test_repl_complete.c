@@ -7,8 +7,10 @@
 
 #include "repl_complete.h"
 
-static void setup(void) { sx_gc_init(); }
-TestSuite(repl_complete, .init = setup);
+static sxapi_vm *vm;
+static void setup(void) { vm = sxapi_open(); }
+static void teardown(void) { sxapi_free(vm); }
+TestSuite(repl_complete, .init = setup, .fini = teardown);
 
 static repl_comp_kind ctx(const char *line, bool continuation, size_t *start) {
   return repl_complete_context(line, strlen(line), continuation, start);
@@ -61,44 +63,43 @@ Test(repl_complete, meta_command_names_and_arguments) {
 }
 
 Test(repl_complete, symbols_come_from_the_vm_and_the_special_forms) {
-  sx_vm *vm = sx_vm_create();
-  sx_define(vm, "ledger-total", sx_fixnum(1));
-  sx_define(vm, "ledger-tax", sx_fixnum(2));
-  sx_global_cell(vm, sx_symbol_cstr("ledger-unbound")); /* a cell with no value */
+  sxapi_define(vm, "ledger-total", sxapi_int(vm, 1));
+  sxapi_define(vm, "ledger-tax", sxapi_int(vm, 2));
+  /* naming an unbound global in a function leaves it unbound */
+  cr_assert_eq(sxapi_eval(vm, "(define (ledger-f) ledger-unbound)", NULL), SXAPI_OK);
   repl_matches m;
-  repl_complete_gather(&m, REPL_COMP_SYMBOL, "ledger-t", 8, vm, NULL);
+  repl_complete_gather(&m, REPL_COMP_SYMBOL, "ledger-t", 8, vm);
   cr_assert_eq(m.n, 2);
   cr_assert_str_eq(m.items[0], "ledger-tax");
   cr_assert_str_eq(m.items[1], "ledger-total");
   repl_matches_free(&m);
-  repl_complete_gather(&m, REPL_COMP_SYMBOL, "lambd", 5, vm, NULL);
+  repl_complete_gather(&m, REPL_COMP_SYMBOL, "lambd", 5, vm);
   cr_assert_eq(m.n, 1);
   cr_assert_str_eq(m.items[0], "lambda");
   repl_matches_free(&m);
-  repl_complete_gather(&m, REPL_COMP_SYMBOL, "ledger-u", 8, vm, NULL);
+  repl_complete_gather(&m, REPL_COMP_SYMBOL, "ledger-u", 8, vm);
   cr_assert_eq(m.n, 0, "unbound globals are not offered");
   repl_matches_free(&m);
-  sx_vm_close(vm);
 }
 
 Test(repl_complete, commands_complete_with_their_colon) {
   repl_matches m;
-  repl_complete_gather(&m, REPL_COMP_COMMAND, ":st", 3, NULL, NULL);
+  repl_complete_gather(&m, REPL_COMP_COMMAND, ":st", 3, NULL);
   cr_assert_eq(m.n, 2);
   cr_assert_str_eq(m.items[0], ":stats");
   cr_assert_str_eq(m.items[1], ":streams");
-  sx_buf ins = SX_BUF_INIT, list = SX_BUF_INIT;
+  repl_buf ins = REPL_BUF_INIT, list = REPL_BUF_INIT;
   repl_complete_apply(&m, REPL_COMP_COMMAND, 3, false, 80, &ins, &list);
   cr_assert_eq(ins.len, 0, "nothing in common beyond :st");
   cr_assert_str_eq(list.data, ":stats    :streams\n");
   repl_matches_free(&m);
-  repl_complete_gather(&m, REPL_COMP_COMMAND, ":ref", 4, NULL, NULL);
+  repl_complete_gather(&m, REPL_COMP_COMMAND, ":ref", 4, NULL);
   cr_assert_eq(m.n, 1);
   repl_complete_apply(&m, REPL_COMP_COMMAND, 4, false, 80, &ins, &list);
   cr_assert_str_eq(ins.data, "resh ", "the rest of the name and a blank");
   repl_matches_free(&m);
-  sx_buf_free(&ins);
-  sx_buf_free(&list);
+  repl_buf_free(&ins);
+  repl_buf_free(&list);
 }
 
 Test(repl_complete, one_match_is_finished_and_several_are_listed) {
@@ -107,17 +108,17 @@ Test(repl_complete, one_match_is_finished_and_several_are_listed) {
   repl_matches_add(&m, "orders", 6, "or", 2);
   repl_matches_add(&m, "payments", 8, "or", 2); /* no: wrong prefix */
   repl_matches_sort(&m);
-  sx_buf ins = SX_BUF_INIT, list = SX_BUF_INIT;
+  repl_buf ins = REPL_BUF_INIT, list = REPL_BUF_INIT;
   repl_complete_apply(&m, REPL_COMP_STRING, 2, true, 80, &ins, &list);
   cr_assert_str_eq(ins.data, "ders\"", "the rest and the closing quote");
-  sx_buf_reset(&ins);
+  repl_buf_reset(&ins);
   repl_complete_apply(&m, REPL_COMP_STREAM, 2, false, 80, &ins, &list);
   cr_assert_str_eq(ins.data, "ders ", "a meta-command argument: the rest and a blank");
-  sx_buf_reset(&ins);
+  repl_buf_reset(&ins);
   repl_complete_apply(&m, REPL_COMP_STREAM, 2, true, 80, &ins, &list);
   cr_assert_str_eq(ins.data, "ders\" ", "a quoted argument: closed, then a blank");
   repl_matches_free(&m);
-  sx_buf_reset(&ins);
+  repl_buf_reset(&ins);
   const char *reads[] = {"persist/read-from", "persist/read", "persist/read-where"};
   for (int i = 0; i < 3; i++) repl_matches_add(&m, reads[i], strlen(reads[i]), "persist/r", 9);
   repl_matches_sort(&m);
@@ -125,7 +126,7 @@ Test(repl_complete, one_match_is_finished_and_several_are_listed) {
   cr_assert_str_eq(ins.data, "ead", "the longest common prefix");
   cr_assert_eq(list.len, 0);
   repl_matches_free(&m);
-  sx_buf_reset(&ins);
+  repl_buf_reset(&ins);
   const char *names[] = {"beta", "alpha", "alpha", "gamma"};
   for (int i = 0; i < 4; i++) repl_matches_add(&m, names[i], strlen(names[i]), "", 0);
   repl_matches_sort(&m);
@@ -133,10 +134,10 @@ Test(repl_complete, one_match_is_finished_and_several_are_listed) {
   repl_complete_apply(&m, REPL_COMP_SYMBOL, 0, false, 80, &ins, &list);
   cr_assert_eq(ins.len, 0, "no common prefix to insert");
   cr_assert_str_eq(list.data, "alpha  beta   gamma\n");
-  sx_buf_reset(&list);
+  repl_buf_reset(&list);
   repl_complete_apply(&m, REPL_COMP_SYMBOL, 0, false, 10, &ins, &list);
   cr_assert_str_eq(list.data, "alpha\nbeta\ngamma\n", "one column when narrow");
   repl_matches_free(&m);
-  sx_buf_free(&ins);
-  sx_buf_free(&list);
+  repl_buf_free(&ins);
+  repl_buf_free(&list);
 }

@@ -7,38 +7,53 @@
 #include <string.h>
 
 #include "repl_input.h"
-#include "sx_print.h"
-#include "sx_read.h"
 
+static sxapi_vm *vm;
 static repl_input in;
 static void setup(void) {
-  sx_gc_init();
-  repl_input_init(&in, "<repl>", false);
+  vm = sxapi_open();
+  repl_input_init(&in, vm, "<repl>", false);
 }
-static void teardown(void) { repl_input_free(&in); }
+static void teardown(void) {
+  repl_input_free(&in);
+  sxapi_free(vm);
+}
 TestSuite(repl_input, .init = setup, .fini = teardown);
 
-static repl_input_state line(const char *text, sx_val *out) {
+static repl_input_state line(const char *text, sxapi_value *out) {
   return repl_input_line(&in, text, strlen(text), out);
 }
 
-static const char *printed(sx_val v) { return sx_str_data(sx_print_to_string(v)); }
+static const char *printed(sxapi_value v) {
+  sxapi_value s;
+  const char *t = NULL;
+  cr_assert_eq(sxapi_print(vm, v, &s), SXAPI_OK);
+  cr_assert_eq(sxapi_to_string(vm, s, &t, NULL), SXAPI_OK);
+  return t;
+}
+
+/* The message of a reader error. */
+static const char *message(sxapi_value err) {
+  sxapi_error_info e;
+  cr_assert_eq(sxapi_error_info_of(vm, err, &e), SXAPI_OK);
+  return e.message;
+}
 
 Test(repl_input, a_complete_line_is_ready_at_once) {
-  sx_val out;
+  sxapi_value out;
   cr_assert_eq(line("(+ 1 2)", &out), REPL_INPUT_READY);
   cr_assert_str_eq(printed(out), "((+ 1 2))");
   cr_assert_not(repl_input_pending(&in));
 }
 
 Test(repl_input, every_form_of_a_line_is_returned_in_order) {
-  sx_val out;
+  sxapi_value out;
   cr_assert_eq(line("(define x 1) x \"s\"\n", &out), REPL_INPUT_READY);
   cr_assert_str_eq(printed(out), "((define x 1) x \"s\")");
 }
 
 Test(repl_input, an_open_bracket_continues_until_it_closes) {
-  sx_val out;
+  sxapi_value out;
   cr_assert_eq(line("(list 1", &out), REPL_INPUT_MORE);
   cr_assert(repl_input_pending(&in));
   cr_assert_eq(line("  {:a [2", &out), REPL_INPUT_MORE);
@@ -50,21 +65,21 @@ Test(repl_input, an_open_bracket_continues_until_it_closes) {
 }
 
 Test(repl_input, an_open_string_continues_and_keeps_the_newline) {
-  sx_val out;
+  sxapi_value out;
   cr_assert_eq(line("(str \"two", &out), REPL_INPUT_MORE);
   cr_assert_eq(line("lines\")", &out), REPL_INPUT_READY);
   cr_assert_str_eq(printed(out), "((str \"two\\nlines\"))");
 }
 
 Test(repl_input, a_dangling_quote_waits_for_its_form) {
-  sx_val out;
+  sxapi_value out;
   cr_assert_eq(line("'", &out), REPL_INPUT_MORE);
   cr_assert_eq(line("x", &out), REPL_INPUT_READY);
   cr_assert_str_eq(printed(out), "((quote x))");
 }
 
 Test(repl_input, blanks_and_comments_alone_are_empty) {
-  sx_val out;
+  sxapi_value out;
   cr_assert_eq(line("", &out), REPL_INPUT_EMPTY);
   cr_assert_eq(line("   \t", &out), REPL_INPUT_EMPTY);
   cr_assert_eq(line("; just a note", &out), REPL_INPUT_EMPTY);
@@ -72,52 +87,54 @@ Test(repl_input, blanks_and_comments_alone_are_empty) {
 }
 
 Test(repl_input, a_syntax_error_is_reported_and_the_next_entry_starts_clean) {
-  sx_val out;
+  sxapi_value out;
   cr_assert_eq(line("(+ 1 2))", &out), REPL_INPUT_ERROR);
-  cr_assert(strstr(sx_str_data(out), "unexpected ')'"), "%s", sx_str_data(out));
+  cr_assert(strstr(message(out), "unexpected ')'"), "%s", message(out));
   cr_assert_not(repl_input_pending(&in));
   cr_assert_eq(line("(+ 3 4)", &out), REPL_INPUT_READY);
   cr_assert_str_eq(printed(out), "((+ 3 4))");
 }
 
 Test(repl_input, errors_name_the_line_of_the_entry) {
-  sx_val out;
+  sxapi_value out;
   cr_assert_eq(line("(+ 1 2)", &out), REPL_INPUT_READY);
   cr_assert_eq(line("(list 1", &out), REPL_INPUT_MORE);
   cr_assert_eq(line("  2]", &out), REPL_INPUT_ERROR);
-  cr_assert_str_eq(sx_str_data(out), "<repl>:2:4: mismatched ']' at 2:4: expected ')' to close '(' opened at 1:1");
+  cr_assert_str_eq(message(out), "<repl>:2:4: mismatched ']' at 2:4: expected ')' to close '(' opened at 1:1");
 }
 
 Test(repl_input, a_script_counts_lines_across_entries) {
   repl_input s;
-  repl_input_init(&s, "<stdin>", true);
-  sx_val out;
+  repl_input_init(&s, vm, "<stdin>", true);
+  sxapi_value out;
   cr_assert_eq(repl_input_line(&s, "(+ 1 2)", 7, &out), REPL_INPUT_READY);
   repl_input_skip_line(&s); /* line 2 was a meta-command */
   cr_assert_eq(repl_input_line(&s, "", 0, &out), REPL_INPUT_EMPTY);
   cr_assert_eq(repl_input_line(&s, "(list", 5, &out), REPL_INPUT_MORE);
-  cr_assert_eq(repl_input_line(&s, " (f x))", 7, &out), REPL_INPUT_READY);
-  sx_val form = sx_car(out);
-  cr_assert(sx_hdr_of(form)->flags & SX_F_POS);
-  cr_assert_eq(((sx_cons_pos *)form)->line, 4, "the form starts on line 4 of the script");
-  sx_val inner = sx_car(sx_cdr(form));
-  cr_assert_eq(((sx_cons_pos *)inner)->line, 5);
+  cr_assert_eq(repl_input_line(&s, " (car 5))", 9, &out), REPL_INPUT_READY);
+  sxapi_value form, err;
+  cr_assert_eq(sxapi_list_get(vm, out, 0, &form), SXAPI_OK);
+  cr_assert_eq(sxapi_eval_form(vm, form, &err), SXAPI_ERR_EVAL);
+  sxapi_error_info e;
+  cr_assert_eq(sxapi_error_info_of(vm, err, &e), SXAPI_OK);
+  cr_assert_not_null(e.where);
+  cr_assert(strncmp(e.where, "<stdin>:5:", 10) == 0, "the inner call is on line 5 of the script: %s", e.where);
   cr_assert_eq(repl_input_line(&s, "  )", 3, &out), REPL_INPUT_ERROR);
-  cr_assert(strncmp(sx_str_data(out), "<stdin>:6:3:", 12) == 0, "%s", sx_str_data(out));
+  cr_assert(strncmp(message(out), "<stdin>:6:3:", 12) == 0, "%s", message(out));
   repl_input_free(&s);
 }
 
 Test(repl_input, input_ending_inside_a_form_is_an_error) {
-  sx_val out;
+  sxapi_value out;
   cr_assert_eq(line("(list 1", &out), REPL_INPUT_MORE);
   cr_assert_eq(repl_input_finish(&in, &out), REPL_INPUT_ERROR);
-  cr_assert(strstr(sx_str_data(out), "unclosed '(' opened at 1:1"), "%s", sx_str_data(out));
+  cr_assert(strstr(message(out), "unclosed '(' opened at 1:1"), "%s", message(out));
   cr_assert_not(repl_input_pending(&in));
   cr_assert_eq(repl_input_finish(&in, &out), REPL_INPUT_EMPTY, "nothing pending: nothing to report");
 }
 
 Test(repl_input, reset_drops_the_entry_in_progress) {
-  sx_val out;
+  sxapi_value out;
   cr_assert_eq(line("(list 1", &out), REPL_INPUT_MORE);
   repl_input_reset(&in);
   cr_assert_not(repl_input_pending(&in));
@@ -125,7 +142,7 @@ Test(repl_input, reset_drops_the_entry_in_progress) {
 }
 
 Test(repl_input, carriage_returns_and_newlines_are_trimmed) {
-  sx_val out;
+  sxapi_value out;
   cr_assert_eq(line("(f \"a\r\n", &out), REPL_INPUT_MORE);
   cr_assert_eq(line("b\")\r\n", &out), REPL_INPUT_READY);
   cr_assert_str_eq(printed(out), "((f \"a\\nb\"))");

@@ -8,17 +8,17 @@
 
 #include "repl_meta.h"
 
-static sx_buf err;
+static repl_buf err;
 static repl_meta m;
 static void teardown(void) {
   repl_meta_free(&m);
-  sx_buf_free(&err);
+  repl_buf_free(&err);
 }
 TestSuite(repl_meta, .fini = teardown);
 
 static int parse(const char *line) {
   repl_meta_free(&m);
-  sx_buf_reset(&err);
+  repl_buf_reset(&err);
   return repl_meta_parse(line, &m, &err);
 }
 

@@ -8,31 +8,41 @@
 #include <string.h>
 
 #include "repl_pretty.h"
-#include "sx_dict.h"
-#include "sx_print.h"
-#include "sx_read.h"
 
-static void setup(void) { sx_gc_init(); }
-TestSuite(repl_pretty, .init = setup);
+static sxapi_vm *vm;
+static void setup(void) { vm = sxapi_open(); }
+static void teardown(void) { sxapi_free(vm); }
+TestSuite(repl_pretty, .init = setup, .fini = teardown);
 
-static sx_val rd(const char *src) {
-  sx_val err = SX_NIL;
-  sx_val forms = sx_read_all(src, strlen(src), SX_NIL, &err);
-  cr_assert_neq(forms, SX_UNDEF, "reads: %s", src);
-  return sx_car(forms);
+static sxapi_value rd(const char *src) {
+  sxapi_value forms, v;
+  cr_assert_eq(sxapi_read(vm, src, strlen(src), NULL, &forms), SXAPI_OK, "reads: %s", src);
+  cr_assert_eq(sxapi_list_get(vm, forms, 0, &v), SXAPI_OK);
+  return v;
+}
+
+/* The bytes of a string value. */
+static const char *text_of(sxapi_value s) {
+  const char *t = NULL;
+  cr_assert_eq(sxapi_to_string(vm, s, &t, NULL), SXAPI_OK);
+  return t;
 }
 
 /* The pretty-printed text of v as a GC string. */
-static const char *pretty(sx_val v, int width, bool colour, size_t max_items) {
-  sx_buf b = SX_BUF_INIT;
-  repl_pretty_opts o = {width, colour, max_items};
+static const char *pretty(sxapi_value v, int width, bool colour, size_t max_items) {
+  repl_buf b = REPL_BUF_INIT;
+  repl_pretty_opts o = {vm, width, colour, max_items};
   repl_pretty(&b, v, &o);
-  sx_val s = sx_string_new(b.data ? b.data : "", b.len);
-  sx_buf_free(&b);
-  return sx_str_data(s);
+  sxapi_value s = sxapi_string(vm, b.data ? b.data : "", b.len);
+  repl_buf_free(&b);
+  return text_of(s);
 }
 
-static const char *printed(sx_val v) { return sx_str_data(sx_print_to_string(v)); }
+static const char *printed(sxapi_value v) {
+  sxapi_value s;
+  cr_assert_eq(sxapi_print(vm, v, &s), SXAPI_OK);
+  return text_of(s);
+}
 
 static size_t widest_line(const char *s) {
   size_t best = 0;
@@ -58,19 +68,19 @@ static const char *event_src =
 Test(repl_pretty, atoms_print_as_the_printer_does) {
   const char *srcs[] = {"42", "-7", "3.5", "\"a\\\"b\\n\"", "nil", "true", "false", "sym", ":kw", "\"π\""};
   for (size_t i = 0; i < sizeof srcs / sizeof *srcs; i++) {
-    sx_val v = rd(srcs[i]);
+    sxapi_value v = rd(srcs[i]);
     cr_assert_str_eq(pretty(v, 80, false, 0), printed(v), "%s", srcs[i]);
   }
 }
 
 Test(repl_pretty, what_fits_stays_on_one_line) {
-  sx_val v = rd("(1 (2 3) {:a 1 \"b c\" (4)} \"s\")");
+  sxapi_value v = rd("(1 (2 3) {:a 1 \"b c\" (4)} \"s\")");
   cr_assert_str_eq(pretty(v, 80, false, 0), "(1 (2 3) {:a 1 \"b c\" (4)} \"s\")");
   cr_assert_str_eq(pretty(v, 0, false, 0), printed(v), "width 0: one line");
 }
 
 Test(repl_pretty, a_list_too_wide_breaks_one_element_per_line) {
-  sx_val v = rd("({:a 1 :b 2} {:c 3 :d 4} (5 (6 7)))");
+  sxapi_value v = rd("({:a 1 :b 2} {:c 3 :d 4} (5 (6 7)))");
   cr_assert_str_eq(pretty(v, 20, false, 0),
                    "({:a 1 :b 2}\n"
                    " {:c 3 :d 4}\n"
@@ -78,7 +88,7 @@ Test(repl_pretty, a_list_too_wide_breaks_one_element_per_line) {
 }
 
 Test(repl_pretty, a_dict_too_wide_hangs_values_under_their_keys) {
-  sx_val v = rd("{:name \"ledger\" :config {:mode \"fast\" :limits {:max 100 :min 1}}}");
+  sxapi_value v = rd("{:name \"ledger\" :config {:mode \"fast\" :limits {:max 100 :min 1}}}");
   cr_assert_str_eq(pretty(v, 30, false, 0),
                    "{:config {:limits {:max 100\n"
                    "                   :min 1}\n"
@@ -87,7 +97,7 @@ Test(repl_pretty, a_dict_too_wide_hangs_values_under_their_keys) {
 }
 
 Test(repl_pretty, a_list_of_atoms_fills_lines) {
-  sx_val v = rd("(10 11 12 13 14 15 16 17 18 19 20)");
+  sxapi_value v = rd("(10 11 12 13 14 15 16 17 18 19 20)");
   cr_assert_str_eq(pretty(v, 16, false, 0),
                    "(10 11 12 13 14\n"
                    " 15 16 17 18 19\n"
@@ -95,7 +105,7 @@ Test(repl_pretty, a_list_of_atoms_fills_lines) {
 }
 
 Test(repl_pretty, every_line_fits_the_width_when_the_atoms_do) {
-  sx_val v = rd("({:seq 1 :stream \"orders\" :type \"placed\" :data {:id 1 :amount 250 :tags (a b c)}}"
+  sxapi_value v = rd("({:seq 1 :stream \"orders\" :type \"placed\" :data {:id 1 :amount 250 :tags (a b c)}}"
                 " {:k (1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20) :m {:x {:y {:z (1 2)}}}}"
                 " (\"one\" \"two\" (\"three\" (\"four\" \"five\" \"six\"))))");
   for (int w = 24; w <= 120; w += 8) {
@@ -113,17 +123,17 @@ Test(repl_pretty, output_reads_back_as_an_equal_value) {
       "((((((((1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20))))))))",
   };
   for (size_t i = 0; i < sizeof srcs / sizeof *srcs; i++) {
-    sx_val v = rd(srcs[i]);
+    sxapi_value v = rd(srcs[i]);
     for (int w = 0; w <= 100; w += 10) {
       const char *s = pretty(v, w, false, 0);
-      cr_assert(sx_equal(rd(s), v), "width %d: %s reads back as %s", w, s, srcs[i]);
+      cr_assert(sxapi_equal(vm, rd(s), v), "width %d: %s reads back as %s", w, s, srcs[i]);
     }
   }
 }
 
 Test(repl_pretty, events_list_keys_in_reading_order) {
-  sx_val e = rd(event_src);
-  cr_assert(repl_is_event(e));
+  sxapi_value e = rd(event_src);
+  cr_assert(repl_is_event(vm, e));
   cr_assert_str_eq(pretty(e, 200, false, 0),
                    "{:seq 3 :stream \"orders\" :type \"placed\" :at 17 :data {:amount 75 :id 3} :zz 1}");
   cr_assert_str_eq(pretty(e, 50, false, 0),
@@ -139,10 +149,10 @@ Test(repl_pretty, events_list_keys_in_reading_order) {
 }
 
 Test(repl_pretty, a_dict_that_is_not_an_event_keeps_byte_order) {
-  sx_val d = rd("{:seq 1 :type \"t\" :stream \"s\"}"); /* no :data */
-  cr_assert_not(repl_is_event(d));
+  sxapi_value d = rd("{:seq 1 :type \"t\" :stream \"s\"}"); /* no :data */
+  cr_assert_not(repl_is_event(vm, d));
   cr_assert_str_eq(pretty(d, 80, false, 0), "{:seq 1 :stream \"s\" :type \"t\"}");
-  cr_assert_not(repl_is_event(rd("{:seq \"1\" :type \"t\" :stream \"s\" :data 1}")), "seq must be an integer");
+  cr_assert_not(repl_is_event(vm, rd("{:seq \"1\" :type \"t\" :stream \"s\" :data 1}")), "seq must be an integer");
 }
 
 Test(repl_pretty, long_lists_and_dicts_are_cut_after_max_items) {
@@ -153,7 +163,7 @@ Test(repl_pretty, long_lists_and_dicts_are_cut_after_max_items) {
 }
 
 Test(repl_pretty, colour_wraps_atoms_and_only_when_asked) {
-  sx_val v = rd("(1 \"s\" nil)");
+  sxapi_value v = rd("(1 \"s\" nil)");
   const char *c = pretty(v, 80, true, 0);
   cr_assert(strstr(c, "\033[36m1" REPL_SGR_RESET), "number coloured: %s", c);
   cr_assert(strstr(c, "\033[32m\"s\"" REPL_SGR_RESET), "string coloured: %s", c);
@@ -164,23 +174,24 @@ Test(repl_pretty, colour_wraps_atoms_and_only_when_asked) {
 }
 
 Test(repl_pretty, one_line_previews_are_cut_to_the_width) {
-  sx_buf b = SX_BUF_INIT;
-  repl_pretty_line(&b, rd("{:a \"long string value\" :b (1 2 3)}"), 16);
+  repl_buf b = REPL_BUF_INIT;
+  repl_pretty_line(vm, &b, rd("{:a \"long string value\" :b (1 2 3)}"), 16);
   cr_assert_str_eq(b.data, "{:a \"long str...");
-  sx_buf_reset(&b);
-  repl_pretty_line(&b, rd("(1 2)"), 16);
+  repl_buf_reset(&b);
+  repl_pretty_line(vm, &b, rd("(1 2)"), 16);
   cr_assert_str_eq(b.data, "(1 2)");
-  sx_buf_reset(&b);
-  repl_pretty_line(&b, rd("\"ééééééééé\""), 8);
+  repl_buf_reset(&b);
+  repl_pretty_line(vm, &b, rd("\"ééééééééé\""), 8);
   cr_assert_str_eq(b.data, "\"éééé...", "cut between characters, not inside one");
   cr_assert_eq(repl_columns(b.data, b.len), 8);
-  sx_buf_free(&b);
+  repl_buf_free(&b);
 }
 
 Test(repl_pretty, very_deep_values_do_not_exhaust_the_stack) {
-  sx_val v = sx_fixnum(1);
-  for (size_t i = 0; i < 100000; i++) v = sx_cons(v, SX_EMPTY);
-  v = sx_cons(v, sx_cons(sx_fixnum(2), SX_EMPTY));
+  sxapi_value v = sxapi_int(vm, 1);
+  for (size_t i = 0; i < 100000; i++) v = sxapi_list(vm, 1, &v);
+  sxapi_value outer[2] = {v, sxapi_int(vm, 2)};
+  v = sxapi_list(vm, 2, outer);
   /* each list but the outer one has one element: no line breaks inside */
   const char *s = pretty(v, 80, false, 0);
   const char *nl = strchr(s, '\n');

@@ -12,9 +12,7 @@
 typedef struct repl_term repl_term;
 
 typedef struct repl {
-  sx_vm *vm;
-  sx_persist *persist;
-  store *st;
+  sxapi_vm *vm;    /* with the store open on it */
   bool read_only;
   bool tty;        /* a person at a terminal: prompts, line editing */
   bool colour;     /* ANSI colour on stdout */
@@ -27,12 +25,12 @@ typedef struct repl {
 /* sx_repl.c */
 /* Evaluate one top-level form: commit on success, roll back on error;
  * Ctrl-C interrupts it. *out is the value or the error. */
-sx_status repl_eval(repl *r, sx_val form, sx_val *out);
+sxapi_code repl_eval(repl *r, sxapi_value form, sxapi_value *out);
 /* Evaluate each form of an entry in turn, printing each result; stops
  * after an interrupted one. */
-void repl_eval_forms(repl *r, sx_val forms);
-void repl_show_value(repl *r, sx_val v);
-void repl_show_error(repl *r, sx_val err);
+void repl_eval_forms(repl *r, sxapi_value forms);
+void repl_show_value(repl *r, sxapi_value v);
+void repl_show_error(repl *r, sxapi_value err);
 /* A plain message to the user (stderr for piped input). */
 void repl_say_error(repl *r, const char *msg);
 int repl_width(const repl *r); /* columns to lay results out in */

@@ -5,9 +5,6 @@
 #include "repl_meta.h"
 #include "repl_pretty.h"
 
-#include "sx_dict.h"
-#include "sx_read.h"
-
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -43,21 +40,21 @@ static void table_print(const repl *r, table *t) {
     size_t c = repl_columns(t->cells[i], strlen(t->cells[i]));
     if (c > w[i % t->ncols]) w[i % t->ncols] = c;
   }
-  sx_buf b = SX_BUF_INIT;
+  repl_buf b = REPL_BUF_INIT;
   for (size_t i = 0; i < t->n; i++) {
     size_t col = i % t->ncols, len = strlen(t->cells[i]);
     size_t pad = w[col] - repl_columns(t->cells[i], len);
     bool header = i < t->ncols && !t->no_header, last = col + 1 == t->ncols;
-    if (header && r->colour) sx_buf_puts(&b, REPL_SGR_BOLD);
-    if (t->align[col] == 'r') sx_buf_printf(&b, "%*s", (int)pad, "");
-    sx_buf_put(&b, t->cells[i], len);
-    if (header && r->colour) sx_buf_puts(&b, REPL_SGR_RESET);
-    if (t->align[col] != 'r' && !last) sx_buf_printf(&b, "%*s", (int)pad, "");
-    sx_buf_puts(&b, last ? "\n" : "  ");
+    if (header && r->colour) repl_buf_puts(&b, REPL_SGR_BOLD);
+    if (t->align[col] == 'r') repl_buf_printf(&b, "%*s", (int)pad, "");
+    repl_buf_put(&b, t->cells[i], len);
+    if (header && r->colour) repl_buf_puts(&b, REPL_SGR_RESET);
+    if (t->align[col] != 'r' && !last) repl_buf_printf(&b, "%*s", (int)pad, "");
+    repl_buf_puts(&b, last ? "\n" : "  ");
     free(t->cells[i]);
   }
   fwrite(b.data, 1, b.len, stdout);
-  sx_buf_free(&b);
+  repl_buf_free(&b);
   free(t->cells);
   free(w);
 }
@@ -79,13 +76,13 @@ static void cmd_help(repl *r, const char *about) {
   size_t n;
   const repl_cmd_info *cmds = repl_meta_commands(&n);
   if (about) {
-    sx_buf err = SX_BUF_INIT;
+    repl_buf err = REPL_BUF_INIT;
     const char *name = about[0] == ':' ? about + 1 : about;
     const repl_cmd_info *c = repl_meta_find(name, strlen(name), &err);
-    sx_buf_putc(&err, '\0');
+    repl_buf_putc(&err, '\0');
     if (c) printf(":%s%s%s\n  %s\n", c->name, *c->usage ? " " : "", c->usage, c->help);
     else repl_say_error(r, err.data);
-    sx_buf_free(&err);
+    repl_buf_free(&err);
     return;
   }
   table t = {.ncols = 2, .align = "ll", .no_header = true};
@@ -105,8 +102,9 @@ static void cmd_help(repl *r, const char *about) {
 
 static void cmd_streams(repl *r) {
   repl_stream_row *rows;
-  size_t n = repl_store_streams(r->st, &rows);
+  size_t n = repl_store_streams(r->vm, &rows);
   if (!n) {
+    free(rows);
     puts("no streams yet");
     return;
   }
@@ -114,78 +112,85 @@ static void cmd_streams(repl *r) {
   const char *head[] = {"stream", "stored events", "last seq", "first stored seq"};
   for (int i = 0; i < 4; i++) table_add(&t, head[i]);
   for (size_t i = 0; i < n; i++) {
-    table_add(&t, sx_str_data(rows[i].name));
+    table_add(&t, rows[i].name);
     table_addf(&t, "%lld", (long long)rows[i].stored);
     table_addf(&t, "%lld", (long long)rows[i].last_seq);
     if (rows[i].first_seq) table_addf(&t, "%lld", (long long)rows[i].first_seq);
     else table_add(&t, "-");
   }
+  repl_store_rows_free(rows, n);
   table_print(r, &t);
 }
 
 /* Is there a stream of that name (ever appended to)? Says so if not. */
-static bool stream_known(repl *r, const char *name, sx_val *stream) {
-  *stream = sx_string_cstr(name);
-  for (sx_val s = store_streams(r->st); sx_is_cons(s); s = sx_cdr(s))
-    if (sx_string_eq(sx_car(s), *stream)) return true;
+static bool stream_known(repl *r, const char *name) {
+  if (repl_store_has_stream(r->vm, name)) return true;
   err_f(r, "no stream \"%s\" (:streams lists them)", name, 0);
   return false;
 }
 
 /* A value in a cell, printed on one line and cut to width; a short
  * one-line string bare when bare. */
-static void cell_value(table *t, sx_val v, int width, bool bare) {
-  sx_buf b = SX_BUF_INIT;
-  if (bare && sx_is_string(v) && sx_str_len(v) <= (size_t)width && !memchr(sx_str_data(v), '\n', sx_str_len(v)))
-    sx_buf_put(&b, sx_str_data(v), sx_str_len(v));
-  else repl_pretty_line(&b, v, width);
-  sx_buf_putc(&b, '\0');
+static void cell_value(repl *r, table *t, sxapi_value v, int width, bool bare) {
+  repl_buf b = REPL_BUF_INIT;
+  const char *s;
+  size_t len;
+  if (bare && sxapi_to_string(r->vm, v, &s, &len) == SXAPI_OK && len <= (size_t)width && !memchr(s, '\n', len))
+    repl_buf_put(&b, s, len);
+  else repl_pretty_line(r->vm, &b, v, width);
+  repl_buf_putc(&b, '\0');
   table_add(t, b.data);
-  sx_buf_free(&b);
+  repl_buf_free(&b);
 }
 
-static sx_val field(sx_val event, const char *name) {
-  return sx_dict_get(event, sx_string_cstr(name), SX_NIL);
+static sxapi_value field(repl *r, sxapi_value event, const char *name) {
+  sxapi_value v;
+  return sxapi_dict_get(r->vm, event, name, &v) == SXAPI_OK ? v : sxapi_nil();
+}
+
+static size_t count(repl *r, sxapi_value list) {
+  size_t n = 0;
+  sxapi_list_length(r->vm, list, &n);
+  return n;
 }
 
 static void cmd_tail(repl *r, const char *name, int64_t n) {
-  sx_val stream;
-  if (!stream_known(r, name, &stream)) return;
-  sx_val evs = repl_store_tail(r->st, stream, (size_t)n);
-  if (evs == SX_EMPTY) {
-    printf("%s: no stored events (last seq %lld)\n", name, (long long)store_last_seq(r->st, stream));
+  if (!stream_known(r, name)) return;
+  sxapi_value evs = repl_store_tail(r->vm, name, (size_t)n), e;
+  if (count(r, evs) == 0) {
+    printf("%s: no stored events (last seq %lld)\n", name, (long long)repl_store_last_seq(r->vm, name));
     return;
   }
   table t = {.ncols = 4, .align = "rlll"};
   const char *head[] = {"seq", "type", "at", "data"};
   for (int i = 0; i < 4; i++) table_add(&t, head[i]);
   int width = repl_width(r);
-  for (; sx_is_cons(evs); evs = sx_cdr(evs)) {
-    sx_val e = sx_car(evs);
-    cell_value(&t, field(e, "seq"), 20, true);
-    cell_value(&t, field(e, "type"), 24, true);
-    cell_value(&t, field(e, "at"), 24, true);
-    cell_value(&t, field(e, "data"), width > 60 ? width - 36 : 24, false);
+  sxapi_iter it;
+  sxapi_iter_init(r->vm, evs, &it);
+  while (sxapi_iter_next(&it, NULL, &e)) {
+    cell_value(r, &t, field(r, e, "seq"), 20, true);
+    cell_value(r, &t, field(r, e, "type"), 24, true);
+    cell_value(r, &t, field(r, e, "at"), 24, true);
+    cell_value(r, &t, field(r, e, "data"), width > 60 ? width - 36 : 24, false);
   }
   table_print(r, &t);
 }
 
 static void cmd_show(repl *r, const char *name, int64_t seq) {
-  sx_val stream;
-  if (!stream_known(r, name, &stream)) return;
-  sx_val e = repl_store_event(r->st, stream, seq);
-  if (e != SX_NIL) {
+  if (!stream_known(r, name)) return;
+  sxapi_value e = repl_store_event(r->vm, name, seq);
+  if (sxapi_typeof(e) != SXAPI_TNIL) {
     repl_show_value(r, e);
     return;
   }
-  int64_t last = store_last_seq(r->st, stream);
+  int64_t last = repl_store_last_seq(r->vm, name);
   if (seq > last) err_f(r, "stream \"%s\" has no event %lld", name, (long long)seq);
   else err_f(r, "event %2$lld of stream \"%1$s\" is no longer stored (compacted away)", name, (long long)seq);
 }
 
 static void cmd_kv(repl *r, const char *prefix) {
-  sx_val keys = repl_store_kv_keys(r->st, prefix);
-  if (keys == SX_EMPTY) {
+  sxapi_value keys = repl_store_kv_keys(r->vm, prefix), k, v;
+  if (count(r, keys) == 0) {
     if (prefix) say("no kv keys start with \"%s\"", prefix);
     else puts("no kv keys yet");
     return;
@@ -194,23 +199,29 @@ static void cmd_kv(repl *r, const char *prefix) {
   table_add(&t, "key");
   table_add(&t, "value");
   int width = repl_width(r);
-  for (; sx_is_cons(keys); keys = sx_cdr(keys)) {
-    table_add(&t, sx_str_data(sx_car(keys)));
-    cell_value(&t, store_kv_get(r->st, sx_car(keys)), width > 50 ? width - 26 : 24, false);
+  sxapi_iter it;
+  sxapi_iter_init(r->vm, keys, &it);
+  const char *s;
+  while (sxapi_iter_next(&it, NULL, &k)) {
+    if (sxapi_to_string(r->vm, k, &s, NULL) != SXAPI_OK) continue;
+    table_add(&t, s);
+    if (sxapi_store_kv_get(r->vm, s, &v) != SXAPI_OK) v = sxapi_nil();
+    cell_value(r, &t, v, width > 50 ? width - 26 : 24, false);
   }
   table_print(r, &t);
 }
 
 static void cmd_get(repl *r, const char *key) {
-  sx_val k = sx_string_cstr(key);
-  if (!store_kv_has(r->st, k)) err_f(r, "no kv key \"%s\" (:kv lists them)", key, 0);
-  else repl_show_value(r, store_kv_get(r->st, k));
+  sxapi_value v;
+  if (sxapi_store_kv_get(r->vm, key, &v) != SXAPI_OK) err_f(r, "no kv key \"%s\" (:kv lists them)", key, 0);
+  else repl_show_value(r, v);
 }
 
 static void cmd_blobs(repl *r) {
   repl_blob_row *rows;
-  size_t n = repl_store_blobs(r->st, &rows);
+  size_t n = repl_store_blobs(r->vm, &rows);
   if (!n) {
+    free(rows);
     puts("no blobs yet");
     return;
   }
@@ -236,14 +247,14 @@ static void human_bytes(char *out, size_t cap, uint64_t n) {
 
 static void cmd_stats(repl *r) {
   repl_store_summary s;
-  repl_store_summarise(r->st, &s);
+  repl_store_summarise(r->vm, &s);
   char log[32], blobs[32], index[32], cache[32];
   human_bytes(log, sizeof log, s.stats.log_bytes);
   human_bytes(blobs, sizeof blobs, s.blob_bytes);
   human_bytes(index, sizeof index, s.stats.index_bytes);
   human_bytes(cache, sizeof cache, s.stats.cache_bytes);
-  printf("store      %s (%s)\n", store_dir(r->st), s.stats.read_only ? "read-only" : "open for writing");
-  printf("sync mode  %s\n", store_sync_name(s.stats.sync));
+  printf("store      %s (%s)\n", sxapi_store_dir(r->vm), s.stats.read_only ? "read-only" : "open for writing");
+  printf("sync mode  %s\n", sxapi_sync_name(s.stats.sync));
   printf("log        %s\n", log);
   printf("streams    %zu\n", s.stats.streams);
   printf("events     %zu stored\n", s.stats.events);
@@ -259,10 +270,9 @@ static double now_ms(void) {
 }
 
 static void cmd_time(repl *r, const char *src) {
-  sx_val err = SX_NIL;
-  sx_val forms = sx_read_all(src, strlen(src), sx_string_cstr("<time>"), &err);
-  if (forms == SX_UNDEF) {
-    repl_show_error(r, sx_error_new(err, SX_NIL));
+  sxapi_value forms;
+  if (sxapi_read(r->vm, src, strlen(src), "<time>", &forms) != SXAPI_OK) {
+    repl_show_error(r, forms);
     return;
   }
   double start = now_ms();
@@ -279,24 +289,23 @@ static void cmd_refresh(repl *r) {
     puts("this REPL owns the store for writing, so it is always up to date");
     return;
   }
-  sx_val err = SX_NIL;
-  if (store_refresh(r->st, &err) != 0) {
-    repl_show_error(r, err);
+  if (sxapi_store_refresh(r->vm) != SXAPI_OK) {
+    err_f(r, "error: %s", repl_api_message(), 0);
     return;
   }
-  store_stats s;
-  store_get_stats(r->st, &s);
+  sxapi_store_stats s;
+  sxapi_store_stats_of(r->vm, &s);
   printf("refreshed: %zu stream%s, %zu event%s, %zu kv key%s\n", s.streams, s.streams == 1 ? "" : "s",
          s.events, s.events == 1 ? "" : "s", s.kv_keys, s.kv_keys == 1 ? "" : "s");
 }
 
 void repl_run_meta(repl *r, const char *line) {
   repl_meta m;
-  sx_buf err = SX_BUF_INIT;
+  repl_buf err = REPL_BUF_INIT;
   if (repl_meta_parse(line, &m, &err) != 0) {
-    sx_buf_putc(&err, '\0');
+    repl_buf_putc(&err, '\0');
     repl_say_error(r, err.data);
-    sx_buf_free(&err);
+    repl_buf_free(&err);
     return;
   }
   switch (m.cmd) {

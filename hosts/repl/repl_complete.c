@@ -3,6 +3,7 @@
 
 #include "repl_meta.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,20 +110,22 @@ void repl_matches_free(repl_matches *m) {
   repl_matches_init(m);
 }
 
-static void add_strings(repl_matches *m, sx_val list, const char *prefix, size_t plen) {
-  for (; sx_is_cons(list); list = sx_cdr(list))
-    if (sx_is_string(sx_car(list)))
-      repl_matches_add(m, sx_str_data(sx_car(list)), sx_str_len(sx_car(list)), prefix, plen);
+/* Add the strings of a list (of names) starting with prefix. */
+static void add_strings(repl_matches *m, sxapi_vm *vm, sxapi_value list, const char *prefix,
+                        size_t plen) {
+  sxapi_iter it;
+  sxapi_value v;
+  const char *s;
+  size_t len;
+  if (sxapi_iter_init(vm, list, &it) != SXAPI_OK) return;
+  while (sxapi_iter_next(&it, NULL, &v))
+    if (sxapi_to_string(vm, v, &s, &len) == SXAPI_OK) repl_matches_add(m, s, len, prefix, plen);
 }
 
 /* Every bound global and every special form. */
-static void add_symbols(repl_matches *m, sx_vm *vm, const char *prefix, size_t plen) {
-  for (size_t i = 0; i < vm->gcap; i++) {
-    sx_cell *c = vm->globals[i];
-    if (!c || c->value == SX_UNDEF) continue;
-    sx_val name = sx_sym_name(c->sym);
-    repl_matches_add(m, sx_str_data(name), sx_str_len(name), prefix, plen);
-  }
+static void add_symbols(repl_matches *m, sxapi_vm *vm, const char *prefix, size_t plen) {
+  sxapi_value names;
+  if (sxapi_globals(vm, &names) == SXAPI_OK) add_strings(m, vm, names, prefix, plen);
   for (size_t i = 0; i < sizeof special_forms / sizeof *special_forms; i++)
     repl_matches_add(m, special_forms[i], strlen(special_forms[i]), prefix, plen);
 }
@@ -138,14 +141,18 @@ static void add_commands(repl_matches *m, const char *prefix, size_t plen) {
 }
 
 void repl_complete_gather(repl_matches *m, repl_comp_kind kind, const char *prefix, size_t plen,
-                          sx_vm *vm, store *st) {
+                          sxapi_vm *vm) {
+  sxapi_value list;
   repl_matches_init(m);
   if (kind == REPL_COMP_SYMBOL && vm) add_symbols(m, vm, prefix, plen);
   if (kind == REPL_COMP_COMMAND) add_commands(m, prefix, plen);
-  if ((kind == REPL_COMP_STREAM || kind == REPL_COMP_STRING) && st)
-    add_strings(m, store_streams(st), prefix, plen);
-  if ((kind == REPL_COMP_KEY || kind == REPL_COMP_STRING) && st)
-    add_strings(m, store_kv_keys(st), prefix, plen);
+  bool store = vm && sxapi_store_dir(vm) != NULL;
+  if ((kind == REPL_COMP_STREAM || kind == REPL_COMP_STRING) && store &&
+      sxapi_store_streams(vm, &list) == SXAPI_OK)
+    add_strings(m, vm, list, prefix, plen);
+  if ((kind == REPL_COMP_KEY || kind == REPL_COMP_STRING) && store &&
+      sxapi_store_kv_keys(vm, &list) == SXAPI_OK)
+    add_strings(m, vm, list, prefix, plen);
   repl_matches_sort(m);
 }
 
@@ -159,7 +166,7 @@ static size_t common_prefix(const repl_matches *m) {
   return n;
 }
 
-static void list_columns(const repl_matches *m, int width, sx_buf *out) {
+static void list_columns(const repl_matches *m, int width, repl_buf *out) {
   size_t shown = m->n < LIST_MAX ? m->n : LIST_MAX, colw = 1;
   for (size_t i = 0; i < shown; i++)
     if (strlen(m->items[i]) + 2 > colw) colw = strlen(m->items[i]) + 2;
@@ -169,25 +176,25 @@ static void list_columns(const repl_matches *m, int width, sx_buf *out) {
     for (size_t c = 0; c < cols && c * rows + r < shown; c++) {
       const char *s = m->items[c * rows + r];
       bool last = c + 1 == cols || (c + 1) * rows + r >= shown;
-      if (last) sx_buf_puts(out, s);
-      else sx_buf_printf(out, "%-*s", (int)colw, s);
+      if (last) repl_buf_puts(out, s);
+      else repl_buf_printf(out, "%-*s", (int)colw, s);
     }
-    sx_buf_putc(out, '\n');
+    repl_buf_putc(out, '\n');
   }
-  if (shown < m->n) sx_buf_printf(out, "... %zu more\n", m->n - shown);
+  if (shown < m->n) repl_buf_printf(out, "... %zu more\n", m->n - shown);
 }
 
 void repl_complete_apply(const repl_matches *m, repl_comp_kind kind, size_t plen, bool quoted,
-                         int width, sx_buf *insert, sx_buf *listing) {
+                         int width, repl_buf *insert, repl_buf *listing) {
   if (m->n == 0) return;
   if (m->n == 1) {
-    sx_buf_puts(insert, m->items[0] + plen);
-    if (quoted) sx_buf_putc(insert, '"');
+    repl_buf_puts(insert, m->items[0] + plen);
+    if (quoted) repl_buf_putc(insert, '"');
     if (kind == REPL_COMP_COMMAND || kind == REPL_COMP_STREAM || kind == REPL_COMP_KEY)
-      sx_buf_putc(insert, ' ');
+      repl_buf_putc(insert, ' ');
     return;
   }
   size_t common = common_prefix(m);
-  if (common > plen) sx_buf_put(insert, m->items[0] + plen, common - plen);
+  if (common > plen) repl_buf_put(insert, m->items[0] + plen, common - plen);
   else list_columns(m, width, listing);
 }

@@ -5,9 +5,10 @@
 #ifndef REPL_COMPLETE_H
 #define REPL_COMPLETE_H
 
-#include "store.h"
-#include "sx_buf.h"
-#include "sx_vm.h"
+#include "repl_buf.h"
+#include "sx.h"
+
+#include <stdbool.h>
 
 typedef enum repl_comp_kind {
   REPL_COMP_NONE,    /* nothing to complete here (a comment, a blank) */
@@ -35,9 +36,11 @@ void repl_matches_add(repl_matches *m, const char *s, size_t len, const char *pr
 void repl_matches_sort(repl_matches *m); /* sort and drop duplicates */
 void repl_matches_free(repl_matches *m);
 
-/* Collect (initialised, sorted) the candidates of kind starting with prefix. */
+/* Collect (initialised, sorted) the candidates of kind starting with prefix:
+ * symbols from vm's globals, stream names and kv keys from vm's store (none
+ * when vm is NULL or has no store). */
 void repl_complete_gather(repl_matches *m, repl_comp_kind kind, const char *prefix, size_t plen,
-                          sx_vm *vm, store *st);
+                          sxapi_vm *vm);
 /* What Tab does for a word of plen bytes (quoted: it follows a '"'):
  * append the text to insert to *insert — the rest of a single match and
  * what closes it (a blank after a command or argument, the closing quote
@@ -45,6 +48,6 @@ void repl_complete_gather(repl_matches *m, repl_comp_kind kind, const char *pref
  * is nothing to insert, the matches laid out in columns of width to
  * *listing. */
 void repl_complete_apply(const repl_matches *m, repl_comp_kind kind, size_t plen, bool quoted,
-                         int width, sx_buf *insert, sx_buf *listing);
+                         int width, repl_buf *insert, repl_buf *listing);
 
 #endif

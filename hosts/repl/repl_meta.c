@@ -78,7 +78,7 @@ const char *repl_meta_nearest(const char *name, size_t len) {
   return best_d <= 2 && best_d < len ? best : NULL;
 }
 
-const repl_cmd_info *repl_meta_find(const char *name, size_t len, sx_buf *err) {
+const repl_cmd_info *repl_meta_find(const char *name, size_t len, repl_buf *err) {
   const repl_cmd_info *found = NULL;
   int matches = 0;
   for (size_t i = 0; i < NCOMMANDS; i++) {
@@ -88,15 +88,15 @@ const repl_cmd_info *repl_meta_find(const char *name, size_t len, sx_buf *err) {
   }
   if (matches == 1) return found;
   if (matches > 1) {
-    sx_buf_printf(err, ":%.*s is ambiguous:", (int)len, name);
+    repl_buf_printf(err, ":%.*s is ambiguous:", (int)len, name);
     for (size_t i = 0; i < NCOMMANDS; i++)
-      if (strncmp(commands[i].name, name, len) == 0) sx_buf_printf(err, " :%s", commands[i].name);
+      if (strncmp(commands[i].name, name, len) == 0) repl_buf_printf(err, " :%s", commands[i].name);
     return NULL;
   }
   const char *near = repl_meta_nearest(name, len);
-  sx_buf_printf(err, "unknown command :%.*s", (int)len, name);
-  if (near) sx_buf_printf(err, " (did you mean :%s?)", near);
-  else sx_buf_puts(err, " (:help lists the commands)");
+  repl_buf_printf(err, "unknown command :%.*s", (int)len, name);
+  if (near) repl_buf_printf(err, " (did you mean :%s?)", near);
+  else repl_buf_puts(err, " (:help lists the commands)");
   return NULL;
 }
 
@@ -107,24 +107,24 @@ static const char *skip_blanks(const char *p) {
 
 /* One argument at *pp: a quoted string or a run of non-blanks. Returns a
  * malloc'd copy and advances *pp, or NULL with a message. */
-static char *take_word(const char **pp, sx_buf *err) {
+static char *take_word(const char **pp, repl_buf *err) {
   const char *p = *pp;
-  sx_buf w = SX_BUF_INIT;
+  repl_buf w = REPL_BUF_INIT;
   if (*p == '"') {
     for (p++; *p && *p != '"'; p++) {
       if (*p == '\\' && (p[1] == '"' || p[1] == '\\')) p++;
-      sx_buf_putc(&w, *p);
+      repl_buf_putc(&w, *p);
     }
     if (*p != '"') {
-      sx_buf_free(&w);
-      sx_buf_puts(err, "unterminated quoted argument");
+      repl_buf_free(&w);
+      repl_buf_puts(err, "unterminated quoted argument");
       return NULL;
     }
     p++;
   } else {
-    while (*p && *p != ' ' && *p != '\t') sx_buf_putc(&w, *p++);
+    while (*p && *p != ' ' && *p != '\t') repl_buf_putc(&w, *p++);
   }
-  sx_buf_putc(&w, '\0');
+  repl_buf_putc(&w, '\0');
   *pp = p;
   return w.data;
 }
@@ -147,13 +147,13 @@ static bool parse_positive(const char *s, int64_t *out) {
   return true;
 }
 
-static int usage_error(const repl_cmd_info *c, sx_buf *err) {
-  sx_buf_printf(err, "usage: :%s%s%s", c->name, *c->usage ? " " : "", c->usage);
+static int usage_error(const repl_cmd_info *c, repl_buf *err) {
+  repl_buf_printf(err, "usage: :%s%s%s", c->name, *c->usage ? " " : "", c->usage);
   return -1;
 }
 
 /* Parse the arguments of c from p into m. */
-static int parse_args(const repl_cmd_info *c, const char *p, repl_meta *m, sx_buf *err) {
+static int parse_args(const repl_cmd_info *c, const char *p, repl_meta *m, repl_buf *err) {
   for (int i = 0; i < 2 && c->arg[i] != REPL_ARG_NONE; i++) {
     p = skip_blanks(p);
     if (!*p) break;
@@ -174,7 +174,7 @@ static int parse_args(const repl_cmd_info *c, const char *p, repl_meta *m, sx_bu
     m->argc++;
     if (c->arg[i] == REPL_ARG_INT) {
       bool ok = parse_positive(w, &m->n);
-      if (!ok) sx_buf_printf(err, ":%s: %s must be a positive integer, got '%s'", c->name,
+      if (!ok) repl_buf_printf(err, ":%s: %s must be a positive integer, got '%s'", c->name,
                              c->cmd == REPL_CMD_SHOW ? "SEQ" : "N", w);
       free(w);
       if (!ok) return -1;
@@ -183,24 +183,24 @@ static int parse_args(const repl_cmd_info *c, const char *p, repl_meta *m, sx_bu
     }
   }
   if (*skip_blanks(p)) {
-    sx_buf_printf(err, ":%s: unexpected '%s'; ", c->name, skip_blanks(p));
+    repl_buf_printf(err, ":%s: unexpected '%s'; ", c->name, skip_blanks(p));
     return usage_error(c, err);
   }
   return m->argc < c->min_args ? usage_error(c, err) : 0;
 }
 
-int repl_meta_parse(const char *line, repl_meta *m, sx_buf *err) {
+int repl_meta_parse(const char *line, repl_meta *m, repl_buf *err) {
   memset(m, 0, sizeof *m);
   m->n = REPL_TAIL_DEFAULT;
   const char *p = skip_blanks(line);
   if (*p != ':') {
-    sx_buf_puts(err, "a meta-command starts with ':'");
+    repl_buf_puts(err, "a meta-command starts with ':'");
     return -1;
   }
   const char *name = ++p;
   while (*p && !isspace((unsigned char)*p)) p++;
   if (p == name) {
-    sx_buf_puts(err, "expected a command name after ':' (:help lists the commands)");
+    repl_buf_puts(err, "expected a command name after ':' (:help lists the commands)");
     return -1;
   }
   const repl_cmd_info *c = repl_meta_find(name, (size_t)(p - name), err);

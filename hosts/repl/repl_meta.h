@@ -10,7 +10,7 @@
 #ifndef REPL_META_H
 #define REPL_META_H
 
-#include "sx_buf.h"
+#include "repl_buf.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -53,12 +53,12 @@ const repl_cmd_info *repl_meta_info(repl_cmd cmd);
 /* The command named name[0..len) (no ':'): exact, or a unique prefix.
  * NULL with a message in *err when unknown (naming the nearest command)
  * or ambiguous (naming the candidates). */
-const repl_cmd_info *repl_meta_find(const char *name, size_t len, sx_buf *err);
+const repl_cmd_info *repl_meta_find(const char *name, size_t len, repl_buf *err);
 
 /* Parse a meta-command line (leading blanks, then ':'). Returns 0 and
  * fills *m (free with repl_meta_free), or -1 with a one-line message in
  * *err — for an unknown command it names the nearest one. */
-int repl_meta_parse(const char *line, repl_meta *m, sx_buf *err);
+int repl_meta_parse(const char *line, repl_meta *m, repl_buf *err);
 void repl_meta_free(repl_meta *m);
 
 /* The name of the command nearest to name by edit distance, or NULL when

@@ -2,7 +2,7 @@
  * person reading a terminal.
  *
  * A list or dict that fits in the remaining width prints on one line, as
- * sx_print would print it; one that does not breaks with one element (or
+ * sxapi_print would print it; one that does not breaks with one element (or
  * one key and its value) per line, nested ones indented under their
  * opening bracket; a list of atoms fills lines instead:
  *
@@ -20,22 +20,23 @@
 #ifndef REPL_PRETTY_H
 #define REPL_PRETTY_H
 
-#include "sx_buf.h"
-#include "sx_value.h"
+#include "repl_buf.h"
+#include "sx.h"
 
 typedef struct repl_pretty_opts {
+  sxapi_vm *vm;     /* inspects and prints values with it */
   int width;        /* columns available; <= 0: everything on one line */
   bool colour;      /* ANSI colours */
   size_t max_items; /* entries of one list or dict shown; 0: all of them */
 } repl_pretty_opts;
 
 /* Append v laid out for o (no trailing newline). */
-void repl_pretty(sx_buf *b, sx_val v, const repl_pretty_opts *o);
+void repl_pretty(repl_buf *b, sxapi_value v, const repl_pretty_opts *o);
 /* Append v on one line, cut to at most width columns (ending in "...")
  * when longer; never coloured. For table cells and previews. */
-void repl_pretty_line(sx_buf *b, sx_val v, int width);
+void repl_pretty_line(sxapi_vm *vm, repl_buf *b, sxapi_value v, int width);
 /* Does v look like a persist event? */
-bool repl_is_event(sx_val v);
+bool repl_is_event(sxapi_vm *vm, sxapi_value v);
 /* Display columns of s[0..len) (UTF-8 characters, not bytes). */
 size_t repl_columns(const char *s, size_t len);
 

@@ -4,6 +4,7 @@
 #include "repl_complete.h"
 
 #include <histedit.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,14 +47,14 @@ static unsigned char complete(EditLine *el, int ch) {
   repl_comp_kind kind = repl_complete_context(line, cursor, t->continuation, &start);
   bool quoted = start > 0 && line[start - 1] == '"';
   repl_matches m;
-  repl_complete_gather(&m, kind, line + start, cursor - start, t->r->vm, t->r->st);
+  repl_complete_gather(&m, kind, line + start, cursor - start, t->r->vm);
   free(line);
-  sx_buf insert = SX_BUF_INIT, listing = SX_BUF_INIT;
+  repl_buf insert = REPL_BUF_INIT, listing = REPL_BUF_INIT;
   repl_complete_apply(&m, kind, cursor - start, quoted, repl_width(t->r), &insert, &listing);
   repl_matches_free(&m);
   unsigned char rc = CC_REFRESH;
   if (insert.len) {
-    sx_buf_putc(&insert, '\0');
+    repl_buf_putc(&insert, '\0');
     el_insertstr(el, insert.data);
   } else if (listing.len) {
     fputc('\n', stdout);
@@ -63,8 +64,8 @@ static unsigned char complete(EditLine *el, int ch) {
   } else {
     rc = CC_REFRESH_BEEP;
   }
-  sx_buf_free(&insert);
-  sx_buf_free(&listing);
+  repl_buf_free(&insert);
+  repl_buf_free(&listing);
   return rc;
 }
 

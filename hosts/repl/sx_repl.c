@@ -5,21 +5,23 @@
  * On a terminal: a banner, prompts, line editing and history (repl_term.c),
  * multi-line entries (repl_input.c), pretty results (repl_pretty.c),
  * meta-commands (repl_cmds.c). Ctrl-C at the prompt drops the entry; during
- * an evaluation it interrupts it (the kernel raises "interrupted" at its
- * next step) and, the evaluation having failed, its writes are rolled back.
+ * an evaluation it interrupts it (sxapi_interrupt: "interrupted" is raised
+ * at its next step) and, the evaluation having failed, its writes are
+ * rolled back. Built on the public API (sx.h) only.
  * Piped (stdin or stdout not a terminal): no banner, prompts, colour or
  * editing; one result line per form on stdout, errors on stderr, exit
  * status 1 if anything failed.
  */
 #include "sx_repl.h"
+#include "sx_host.h"
 
 #include "repl.h"
 #include "repl_meta.h"
 #include "repl_pretty.h"
 #include "repl_term.h"
-#include "sx_print.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -40,11 +42,11 @@ static const char bind_backends[] =
 
 #define TTY_MAX_ITEMS 100 /* entries of one list or dict shown on a terminal */
 
-static sx_vm *volatile interrupt_vm;
+static sxapi_vm *volatile interrupt_vm;
 
 static void on_sigint(int sig) {
   (void)sig;
-  if (interrupt_vm) interrupt_vm->interrupt = 1;
+  if (interrupt_vm) sxapi_interrupt(interrupt_vm);
 }
 
 static void usage(FILE *to) {
@@ -61,8 +63,9 @@ static void usage(FILE *to) {
 }
 
 /* Parse the arguments after `repl`; files are left in argv[*nfiles...]. */
-static int parse_args(sx_vm *vm, int argc, char **argv, sx_host_opts *o, bool *read_only,
-                      char ***files, int *nfiles) {
+static int parse_args(sxapi_vm *vm, int argc, char **argv, const char **store_dir,
+                      const char **sync, bool *read_only, char ***files, int *nfiles) {
+  sx_host_opts opts = {0};
   int i = 0;
   for (; i < argc; i++) {
     if (strcmp(argv[i], "--read-only") == 0) *read_only = true;
@@ -70,7 +73,10 @@ static int parse_args(sx_vm *vm, int argc, char **argv, sx_host_opts *o, bool *r
     else if (strcmp(argv[i], "--") == 0) {
       i++;
       break;
-    } else if (!sx_host_parse_opt(vm, argc, argv, &i, o)) {
+    } else if (sx_host_parse_opt(vm, argc, argv, &i, &opts)) {
+      if (opts.store_dir) *store_dir = opts.store_dir;
+      if (opts.sync) *sync = opts.sync;
+    } else {
       if (argv[i][0] != '-') break;
       fprintf(stderr, "sx repl: unknown option '%s'\n", argv[i]);
       usage(stderr);
@@ -92,21 +98,25 @@ int repl_width(const repl *r) {
   return n > 0 ? n : 80;
 }
 
-static void out_buf(sx_buf *b) {
+static void out_buf(repl_buf *b) {
   fwrite(b->data, 1, b->len, stdout);
   fflush(stdout);
-  sx_buf_free(b);
+  repl_buf_free(b);
 }
 
-void repl_show_value(repl *r, sx_val v) {
-  sx_buf b = SX_BUF_INIT;
+void repl_show_value(repl *r, sxapi_value v) {
+  repl_buf b = REPL_BUF_INIT;
+  repl_pretty_opts o = {r->vm, r->tty ? repl_width(r) : 0, r->colour, r->tty ? TTY_MAX_ITEMS : 0};
   if (r->tty) {
-    repl_pretty_opts o = {repl_width(r), r->colour, TTY_MAX_ITEMS};
     repl_pretty(&b, v, &o);
   } else {
-    sx_print(&b, v);
+    sxapi_value text;
+    const char *s;
+    size_t len;
+    if (sxapi_print(r->vm, v, &text) == SXAPI_OK && sxapi_to_string(r->vm, text, &s, &len) == SXAPI_OK)
+      repl_buf_put(&b, s, len);
   }
-  sx_buf_putc(&b, '\n');
+  repl_buf_putc(&b, '\n');
   out_buf(&b);
 }
 
@@ -119,58 +129,56 @@ void repl_say_error(repl *r, const char *msg) {
   fflush(to);
 }
 
-void repl_show_error(repl *r, sx_val err) {
-  sx_buf b = SX_BUF_INIT;
-  sx_buf_puts(&b, "error: ");
-  sx_host_format_error(&b, err);
-  sx_buf_putc(&b, '\0');
+/* "error: message (at file:line:col)", without the backtrace; the
+ * position is left out when the message already starts with it. */
+void repl_show_error(repl *r, sxapi_value err) {
+  repl_buf b = REPL_BUF_INIT;
+  sxapi_error_info e;
+  repl_buf_puts(&b, "error: ");
+  if (sxapi_error_info_of(r->vm, err, &e) != SXAPI_OK) e = (sxapi_error_info){.message = "?"};
+  repl_buf_puts(&b, e.message);
+  if (e.where && strncmp(e.message, e.where, strlen(e.where)) != 0) repl_buf_printf(&b, " (at %s)", e.where);
   repl_say_error(r, b.data);
-  sx_buf_free(&b);
+  repl_buf_free(&b);
 }
 
-static void plural(sx_buf *b, size_t n, const char *what) {
-  sx_buf_printf(b, "%zu %s%s", n, what, n == 1 ? "" : "s");
+static void plural(repl_buf *b, size_t n, const char *what) {
+  repl_buf_printf(b, "%zu %s%s", n, what, n == 1 ? "" : "s");
 }
 
 void repl_banner(repl *r) {
-  store_stats s;
-  store_get_stats(r->st, &s);
-  sx_buf b = SX_BUF_INIT;
-  sx_buf_printf(&b, "sx %s, store %s%s: ", SX_VERSION, store_dir(r->st), r->read_only ? " (read-only)" : "");
+  sxapi_store_stats s = {0};
+  sxapi_store_stats_of(r->vm, &s);
+  repl_buf b = REPL_BUF_INIT;
+  repl_buf_printf(&b, "sx %s, store %s%s: ", sxapi_version(), sxapi_store_dir(r->vm), r->read_only ? " (read-only)" : "");
   plural(&b, s.streams, "stream");
-  sx_buf_puts(&b, ", ");
+  repl_buf_puts(&b, ", ");
   plural(&b, s.events, "event");
-  sx_buf_puts(&b, " (db, blobs bound; :help for commands)\n");
+  repl_buf_puts(&b, " (db, blobs bound; :help for commands)\n");
   out_buf(&b);
 }
 
 /* ---- evaluation ---------------------------------------------------------- */
 
-static bool is_interrupt(sx_val err) {
-  sx_val msg = sx_error_message(err);
-  return sx_is_string(msg) && strcmp(sx_str_data(msg), "interrupted") == 0;
+static bool is_interrupt(repl *r, sxapi_value err) {
+  sxapi_error_info e;
+  return sxapi_error_info_of(r->vm, err, &e) == SXAPI_OK && strcmp(e.message, "interrupted") == 0;
 }
 
-sx_status repl_eval(repl *r, sx_val form, sx_val *out) {
-  r->vm->interrupt = 0;
-  sx_status st = sx_eval_form(r->vm, form, out);
-  sx_val problem = sx_toplevel_end(r->vm, st);
-  r->vm->interrupt = 0;
-  if (problem != SX_NIL) {
-    st = SX_ERROR;
-    *out = problem;
-  }
-  return st;
+sxapi_code repl_eval(repl *r, sxapi_value form, sxapi_value *out) {
+  return sxapi_eval_form(r->vm, form, out);
 }
 
-void repl_eval_forms(repl *r, sx_val forms) {
-  for (; sx_is_cons(forms); forms = sx_cdr(forms)) {
-    sx_val v;
-    if (repl_eval(r, sx_car(forms), &v) == SX_DONE) {
+void repl_eval_forms(repl *r, sxapi_value forms) {
+  sxapi_iter it;
+  sxapi_value form, v;
+  if (sxapi_iter_init(r->vm, forms, &it) != SXAPI_OK) return;
+  while (sxapi_iter_next(&it, NULL, &form)) {
+    if (repl_eval(r, form, &v) == SXAPI_OK) {
       repl_show_value(r, v);
       continue;
     }
-    if (is_interrupt(v)) {
+    if (is_interrupt(r, v)) {
       if (r->tty) fputc('\n', stdout); /* after the terminal's ^C */
       repl_say_error(r, r->read_only ? "interrupted" : "interrupted; nothing it wrote was committed");
       return;
@@ -188,7 +196,7 @@ static bool is_meta_line(const char *line) {
 
 /* One line of input. entry collects the lines of a multi-line entry for
  * the history. */
-static void handle_line(repl *r, const char *line, size_t len, sx_buf *entry) {
+static void handle_line(repl *r, const char *line, size_t len, repl_buf *entry) {
   while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
   if (!repl_input_pending(&r->input) && is_meta_line(line)) {
     char *copy = strndup(line, len);
@@ -198,19 +206,19 @@ static void handle_line(repl *r, const char *line, size_t len, sx_buf *entry) {
     free(copy);
     return;
   }
-  if (entry->len) sx_buf_putc(entry, ' ');
-  sx_buf_put(entry, line, len);
-  sx_val out;
+  if (entry->len) repl_buf_putc(entry, ' ');
+  repl_buf_put(entry, line, len);
+  sxapi_value out;
   repl_input_state st = repl_input_line(&r->input, line, len, &out);
   if (st == REPL_INPUT_MORE) return;
   if (r->term && st != REPL_INPUT_EMPTY) repl_term_remember(r->term, entry->data);
-  sx_buf_reset(entry);
+  repl_buf_reset(entry);
   if (st == REPL_INPUT_READY) repl_eval_forms(r, out);
   else if (st == REPL_INPUT_ERROR) repl_show_error(r, out);
 }
 
 static void run_terminal(repl *r) {
-  sx_buf entry = SX_BUF_INIT;
+  repl_buf entry = REPL_BUF_INIT;
   while (!r->quit) {
     bool cancelled = false;
     size_t len;
@@ -222,52 +230,49 @@ static void run_terminal(repl *r) {
     if (cancelled) { /* Ctrl-C at the prompt: drop the entry */
       fputs("^C\n", stdout);
       repl_input_reset(&r->input);
-      sx_buf_reset(&entry);
+      repl_buf_reset(&entry);
       continue;
     }
     handle_line(r, line, len, &entry);
   }
-  sx_buf_free(&entry);
+  repl_buf_free(&entry);
 }
 
 static void run_piped(repl *r) {
-  sx_buf entry = SX_BUF_INIT;
+  repl_buf entry = REPL_BUF_INIT;
   char *line = NULL;
   size_t cap = 0;
   ssize_t n;
   while (!r->quit && (n = getline(&line, &cap, stdin)) >= 0) handle_line(r, line, (size_t)n, &entry);
   free(line);
-  sx_buf_free(&entry);
-  sx_val out;
+  repl_buf_free(&entry);
+  sxapi_value out;
   if (!r->quit && repl_input_finish(&r->input, &out) == REPL_INPUT_ERROR) repl_show_error(r, out);
 }
 
 /* ---- setup ------------------------------------------------------------------ */
 
 static bool load_persist(repl *r) {
-  sx_val v;
+  sxapi_value v;
   for (size_t i = 0; i < sizeof persist_files / sizeof *persist_files; i++)
-    if (sx_load_file(r->vm, persist_files[i], false, &v) != SX_DONE) {
+    if (sxapi_load(r->vm, persist_files[i], &v) != SXAPI_OK) {
       repl_show_error(r, v);
       return false;
     }
-  sx_status st = sx_eval_string(r->vm, bind_backends, strlen(bind_backends), sx_string_cstr("<repl>"), &v);
-  if (st != SX_DONE) repl_show_error(r, v);
-  return st == SX_DONE;
+  if (sxapi_eval_buffer(r->vm, bind_backends, strlen(bind_backends), "<repl>", &v) == SXAPI_OK) return true;
+  repl_show_error(r, v);
+  return false;
 }
 
 bool repl_load(repl *r, const char *path) {
-  sx_val v;
-  r->vm->interrupt = 0;
-  sx_status st = sx_load_file(r->vm, path, true, &v);
-  r->vm->interrupt = 0;
-  if (st == SX_DONE) return true;
-  if (is_interrupt(v)) repl_say_error(r, "interrupted (the form it was running was not committed)");
+  sxapi_value v;
+  if (sxapi_load_each(r->vm, path, &v) == SXAPI_OK) return true;
+  if (is_interrupt(r, v)) repl_say_error(r, "interrupted (the form it was running was not committed)");
   else repl_show_error(r, v);
   return false;
 }
 
-static void catch_interrupts(sx_vm *vm) {
+static void catch_interrupts(sxapi_vm *vm) {
   interrupt_vm = vm;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -282,41 +287,55 @@ static bool colour_wanted(void) {
   return isatty(STDOUT_FILENO) && !(no && *no);
 }
 
-int sx_repl_main(sx_vm *vm, int argc, char **argv, const sx_host_opts *pre) {
-  sx_host_opts o = *pre;
+/* Close the store (flushing it); false when that failed. */
+static bool close_store(repl *r) {
+  if (sxapi_store_close(r->vm) == SXAPI_OK) return true;
+  repl_buf b = REPL_BUF_INIT;
+  repl_buf_printf(&b, "error: %s", repl_api_message());
+  repl_say_error(r, b.data);
+  repl_buf_free(&b);
+  return false;
+}
+
+/* Open the store, else say why on stderr. */
+static bool open_store(repl *r, const char *store_dir, const char *sync) {
+  repl_buf err = REPL_BUF_INIT;
+  bool ok = repl_store_open(r->vm, store_dir, sync, r->read_only, &err);
+  if (!ok)
+    fprintf(stderr, "sx repl: %s%s\n", err.data ? err.data : "",
+            strstr(err.data ? err.data : "", "locked") ? " (--read-only inspects it without writing)" : "");
+  repl_buf_free(&err);
+  return ok;
+}
+
+static void run(repl *r) {
+  if (r->tty) {
+    catch_interrupts(r->vm);
+    r->term = repl_term_open(r);
+    repl_banner(r);
+    run_terminal(r);
+    repl_term_close(r->term);
+    interrupt_vm = NULL;
+  } else {
+    run_piped(r);
+  }
+}
+
+int sx_repl_main(sxapi_vm *vm, int argc, char **argv, const char *store_dir, const char *sync) {
   bool read_only = false;
   char **files;
-  int nfiles, rc = parse_args(vm, argc, argv, &o, &read_only, &files, &nfiles);
+  int nfiles, rc = parse_args(vm, argc, argv, &store_dir, &sync, &read_only, &files, &nfiles);
   if (rc >= 0) return rc;
   repl r = {.vm = vm, .read_only = read_only};
   r.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
   r.colour = r.tty && colour_wanted();
-  repl_input_init(&r.input, r.tty ? "<repl>" : "<stdin>", !r.tty);
-  sx_buf err = SX_BUF_INIT;
-  r.persist = repl_store_attach(vm, &o, read_only, &r.st, &err);
-  if (!r.persist) {
-    fprintf(stderr, "sx repl: %.*s%s\n", (int)err.len, err.data,
-            strstr(err.data ? err.data : "", "locked") ? " (--read-only inspects it without writing)" : "");
-    sx_buf_free(&err);
-    return 1;
-  }
-  if (!load_persist(&r)) return 1;
-  for (int i = 0; i < nfiles; i++) /* on a terminal, carry on to the prompt */
-    if (!repl_load(&r, files[i]) && !r.tty) return 1;
-  if (r.tty) {
-    catch_interrupts(vm);
-    r.term = repl_term_open(&r);
-    repl_banner(&r);
-    run_terminal(&r);
-    repl_term_close(r.term);
-  } else {
-    run_piped(&r);
-  }
+  if (!open_store(&r, store_dir, sync)) return 1;
+  repl_input_init(&r.input, vm, r.tty ? "<repl>" : "<stdin>", !r.tty);
+  bool ok = load_persist(&r);
+  for (int i = 0; ok && i < nfiles; i++) /* on a terminal, carry on to the prompt */
+    ok = repl_load(&r, files[i]) || r.tty;
+  if (ok) run(&r);
   repl_input_free(&r.input);
-  sx_val cerr = SX_NIL;
-  if (sx_persist_close(r.persist, &cerr) != 0) {
-    repl_show_error(&r, cerr);
-    return 1;
-  }
+  if (!close_store(&r) || !ok) return 1;
   return !r.tty && r.failures ? 1 : 0;
 }

@@ -1,12 +1,15 @@
 /* sx_repl.h — the interactive REPL: `sx repl [--store DIR] [--read-only]
- * [FILE...]` (and `sx` alone on a terminal). See docs/repl.md. */
+ * [FILE...]` (and `sx` alone on a terminal). See docs/repl.md. Built only
+ * on the public embedding API (include/sx.h). */
 #ifndef SX_REPL_H
 #define SX_REPL_H
 
-#include "sx_host.h"
+#include "sx.h"
 
-/* argv holds the arguments after "repl"; pre holds the options given
- * before it. Attaches the store itself. Returns the exit status. */
-int sx_repl_main(sx_vm *vm, int argc, char **argv, const sx_host_opts *pre);
+/* Run the REPL on vm. argv holds the arguments after "repl"; store_dir and
+ * sync are the --store and --sync values given before it (NULL when not
+ * given: the REPL then uses SX_STORE / SX_SYNC, else ./.sx-store and full).
+ * Opens the store itself. Returns the exit status. */
+int sx_repl_main(sxapi_vm *vm, int argc, char **argv, const char *store_dir, const char *sync);
 
 #endif

@@ -110,6 +110,18 @@ static void blob_path(const char *dir, const char *cid, char *out, size_t cap) {
   snprintf(out, cap, "%s/blobs/%.2s/%s", dir, cid + BLOB_CID_LEN - 3, cid);
 }
 
+/* The stored size of blob cid in the store at dir, without reading it:
+ * 0 and *size set, 1 when absent, -1 when cid is not a blob id. */
+int blob_size(const char *dir, const char *cid, uint64_t *size) {
+  if (!blob_cid_valid(cid, strlen(cid))) return -1;
+  char path[4096];
+  blob_path(dir, cid, path, sizeof path);
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 1;
+  *size = (uint64_t)st.st_size;
+  return 0;
+}
+
 /* Read a whole file into a fresh SX string. 1 = absent, -1 = error. */
 static int blob_read_file(const char *path, sx_val *out, int *eno) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);

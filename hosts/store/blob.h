@@ -21,6 +21,9 @@ int blob_put(store *s, const char *bytes, size_t len, sx_val *cid_out, sx_val *e
  * stored. Damaged bytes are reported as an error, never returned. */
 int blob_get(store *s, sx_val cid, sx_val *bytes_out, sx_val *err);
 int blob_has(store *s, sx_val cid, bool *out, sx_val *err);
+/* The size of a stored blob without reading it (the store in dir need not
+ * be open): 0 and *size, 1 when absent, -1 when cid is malformed. */
+int blob_size(const char *dir, const char *cid, uint64_t *size);
 /* Is s[0..len) a well-formed CIDv1 raw sha2-256 base32 id? */
 bool blob_cid_valid(const char *s, size_t len);
 /* The id of bytes, NUL-terminated, into out. */
