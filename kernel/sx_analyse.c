@@ -363,23 +363,24 @@ static sx_node *an_set(actx *c, sx_val form) {
 
 /* ---- fn --------------------------------------------------------------- */
 
-/* Mark the calls in tail position of a closure-free function body. When
- * such a call runs, nothing can refer to the current environment any more
- * (no closure captured it, no frame of this invocation is left), so the
- * machine may reuse it for the callee. Guard bodies are not tail position:
- * the guard's frame keeps the environment for its handler. */
-static void mark_tail(sx_node *n) {
+/* Mark the calls in tail position of a function body (NF_TAILPOS), and in
+ * a closure-free body also NF_TAIL: when such a call runs, nothing can
+ * refer to the current environment any more (no closure captured it, no
+ * frame of this invocation is left), so the machine may reuse it for the
+ * callee. Guard bodies are not tail position: the guard's frame keeps the
+ * environment for its handler. */
+static void mark_tail(sx_node *n, uint8_t flags) {
   switch ((sx_op)n->op) {
-  case OP_CALL: n->flags |= NF_TAIL; break;
+  case OP_CALL: n->flags |= flags; break;
   case OP_IF:
-    mark_tail(n->u.iff.then);
-    mark_tail(n->u.iff.els);
+    mark_tail(n->u.iff.then, flags);
+    mark_tail(n->u.iff.els, flags);
     break;
   case OP_SEQ:
   case OP_AND:
-  case OP_OR: mark_tail(n->u.seq.items[n->idx - 1]); break;
+  case OP_OR: mark_tail(n->u.seq.items[n->idx - 1], flags); break;
   case OP_LET:
-  case OP_LETREC: mark_tail(n->u.let.body); break;
+  case OP_LETREC: mark_tail(n->u.let.body, flags); break;
   default: break;
   }
 }
@@ -419,7 +420,8 @@ static sx_node *an_fn(actx *c, sx_val params, sx_val body, sx_val name) {
   c->sc = saved;
   c->fn_name = saved_name;
   if (!p->body) return NULL;
-  if (!c->made_fn) mark_tail(p->body);
+  p->noclosure = !c->made_fn;
+  mark_tail(p->body, p->noclosure ? NF_TAILPOS | NF_TAIL : NF_TAILPOS);
   c->made_fn = true; /* the enclosing code creates this closure */
   p->nslots = s.n;
   sx_node *n = node_new(c, OP_FN);

@@ -31,7 +31,7 @@ typedef enum kkind {
   K_SET_GLOBAL, K_DEF_GLOBAL, K_DEFMACRO, K_GUARD, K_PERFORM, K_DICT, K_MAP,
   K_FILTER, K_REDUCE, K_FOR_EACH, K_SOME, K_EVERY, K_WIND_BEFORE,
   K_WIND_BODY, K_WIND_AFTER, K_RERAISE, K_ESCAPE, K_CALLCC, K_FORMS,
-  K_MAP_INDEXED, K_ARITH_A, K_ARITH_B
+  K_MAP_INDEXED, K_ARITH_A, K_ARITH_B, K_RET
 } kkind;
 
 struct sx_kframe {
@@ -245,10 +245,26 @@ static inline __attribute__((always_inline)) bool quick(const sx_node *n, sx_env
   return true;
 }
 
+/* An operand of quick arithmetic. An unbound variable reads as SX_UNDEF,
+ * which is not a fixnum, so the arithmetic declines and the general path
+ * reports it. */
+static inline __attribute__((always_inline)) bool quick_operand(const sx_node *x, sx_env *env,
+                                                                sx_val *v) {
+  if (x->op == OP_LOCAL) {
+    *v = env_up(env, x->depth)->slots[x->idx];
+    return true;
+  }
+  if (x->op == OP_CONST) {
+    *v = x->u.k;
+    return true;
+  }
+  return quick(x, env, v);
+}
+
 static bool quick_arith(const sx_node *n, sx_env *env, sx_val *out) {
   sx_val a, b;
-  return arith_still(n) && quick(n->u.call.args[0], env, &a) && quick(n->u.call.args[1], env, &b) &&
-         fixnum_op(n->fop, a, b, out);
+  return arith_still(n) && quick_operand(n->u.call.args[0], env, &a) &&
+         quick_operand(n->u.call.args[1], env, &b) && fixnum_op(n->fop, a, b, out);
 }
 
 /* Run a fast call. False when it raised: vm->pending holds the raised
@@ -312,13 +328,15 @@ static inline bool quick_closure_call(sx_fiber *f, const sx_node *call, sx_env *
  * above it: when the current environment env has exactly the callee's
  * shape, bind the arguments in it instead of allocating a new one. Safe
  * because the analyser only marks tail calls of functions that create no
- * closures, so nothing else refers to env; env must not be the callee's own
- * defining environment. */
+ * closures, so nothing else refers to env; the callee must create none
+ * either (its environment may be given back when it returns, see K_RET),
+ * and env must not be the callee's own defining environment. */
 static inline bool reuse_env(sx_fiber *f, size_t base, sx_env *env) {
   sx_closure *cl = (sx_closure *)f->vs[base];
   const sx_proto *p = cl->proto;
   uint32_t argc = (uint32_t)(f->vsp - base - 1);
-  if (env->n != p->nslots || argc != p->nparams || p->rest || cl->env == env || f->vm->interrupt)
+  if (env->n != p->nslots || argc != p->nparams || p->rest || !p->noclosure || cl->env == env ||
+      f->vm->interrupt)
     return false;
   env->parent = cl->env;
   uint32_t i = 0;
@@ -502,15 +520,35 @@ static const char *fn_label(sx_val fn) {
 
 /* Bind arguments for a closure call. Returns NULL and sets *err on arity
  * mismatch. */
-static inline sx_env *bind_args(sx_closure *cl, int argc, sx_val *argv, sx_val *err) {
+/* An environment of n slots: a returned one from the fiber's pool, else a
+ * new one. The caller fills every field but the header. */
+static inline sx_env *env_take(sx_fiber *f, uint32_t n) {
+  sx_env *e;
+  if (n < SX_ENV_POOL && (e = f->env_pool[n])) {
+    f->env_pool[n] = e->parent;
+    return e;
+  }
+  e = sx_alloc(sizeof *e + n * sizeof(sx_val));
+  e->h.type = SX_T_OTHER;
+  return e;
+}
+
+/* Give back the environment of a closure-free call that has returned (see
+ * K_RET): nothing can refer to it any more. */
+static inline void env_give(sx_fiber *f, sx_env *e) {
+  if (e->n >= SX_ENV_POOL) return;
+  e->parent = f->env_pool[e->n];
+  f->env_pool[e->n] = e;
+}
+
+static inline sx_env *bind_args(sx_fiber *f, sx_closure *cl, int argc, sx_val *argv, sx_val *err) {
   sx_proto *p = cl->proto;
   if ((uint32_t)argc < p->nparams || (!p->rest && (uint32_t)argc > p->nparams)) {
     *err = sx_make_error("%s: expected %s%u argument%s, got %d", fn_label((sx_val)cl),
                          p->rest ? "at least " : "", p->nparams, p->nparams == 1 ? "" : "s", argc);
     return NULL;
   }
-  sx_env *e = sx_alloc(sizeof *e + p->nslots * sizeof(sx_val));
-  e->h.type = SX_T_OTHER;
+  sx_env *e = env_take(f, p->nslots);
   e->parent = cl->env;
   e->n = p->nslots;
   uint32_t i = 0;
@@ -605,6 +643,7 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
       [K_PERFORM] = &&C_K_PERFORM,
       [K_ARITH_A] = &&C_K_ARITH_A,
       [K_ARITH_B] = &&C_K_ARITH_B,
+      [K_RET] = &&C_K_RET,
       [K_DICT] = &&C_K_DICT,
       [K_MAP] = &&C_K_MAP,
       [K_FOR_EACH] = &&C_K_FOR_EACH,
@@ -712,6 +751,8 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
         f->vsp = base;
         EVAL();
       }
+      if (!(node->flags & NF_TAILPOS) && ((sx_closure *)f->vs[base])->proto->noclosure)
+        goto apply_returning;
       goto do_apply;
     }
     if (node->flags & NF_FAST) {
@@ -951,6 +992,10 @@ done:
     }
     CONT();
   }
+  case K_RET: C_K_RET: /* the closure-free call has returned */
+    f->ksp--;
+    env_give(f, fr->env);
+    CONT();
   case K_DICT: C_K_DICT: {
     sx_node *d = fr->node;
     fr->a = sx_dict_assoc(fr->a, d->u.dict.keys[fr->i++], val);
@@ -1078,6 +1123,22 @@ done:
   }
   RAISE(sx_make_error("internal: bad frame"));
 
+apply_returning: { /* a closure-free closure called from a non-tail
+                     position: a K_RET frame gives its environment back */
+  sx_closure *cl = (sx_closure *)f->vs[base];
+  sx_val err;
+  if (__builtin_expect(vm->interrupt, 0)) goto do_apply;
+  sx_env *ne = bind_args(f, cl, (int)(f->vsp - base - 1), &f->vs[base + 1], &err);
+  f->vsp = base;
+  if (!ne) RAISE(err);
+  PUSH(fr, K_RET);
+  fr->node = node;
+  fr->env = ne;
+  env = ne;
+  node = cl->proto->body;
+  EVAL();
+}
+
 do_apply: { /* operand stack from base: fn, args... */
   sx_val fn = f->vs[base];
   int argc = (int)(f->vsp - base - 1);
@@ -1092,7 +1153,7 @@ do_apply: { /* operand stack from base: fn, args... */
     }
     sx_closure *cl = (sx_closure *)fn;
     sx_val err;
-    sx_env *ne = bind_args(cl, argc, argv, &err);
+    sx_env *ne = bind_args(f, cl, argc, argv, &err);
     f->vsp = base;
     if (!ne) RAISE(err);
     env = ne;

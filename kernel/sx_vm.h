@@ -55,6 +55,8 @@ typedef struct sx_proto {
   uint32_t nparams;  /* required parameters */
   bool rest;         /* a &rest parameter follows them */
   uint32_t nslots;   /* params + rest + internal defines */
+  bool noclosure;    /* its body creates no closure: nothing can keep its
+                        environment once it returns */
   sx_node *body;
   const sx_srcpos *pos;
 } sx_proto;
@@ -66,6 +68,7 @@ typedef struct sx_proto {
                             so its primitive check can be cached per node */
 #define NF_TAIL 0x08      /* a call in tail position of a function that creates
                             no closures: its frame may be reused by the callee */
+#define NF_TAILPOS 0x10   /* a call in tail position of a function body */
 #define NF_ARITH 0x04     /* a two-operand call of a global that named an
                             inline-arithmetic primitive (fop) when analysed */
 
@@ -151,6 +154,8 @@ typedef enum sx_status { SX_DONE, SX_SUSPENDED, SX_ERROR } sx_status;
 
 typedef struct sx_kframe sx_kframe;
 
+#define SX_ENV_POOL 8 /* environments of up to 7 slots are recycled */
+
 struct sx_fiber {
   sx_vm *vm;
   sx_kframe *ks;   /* continuation frames: the K of the CEK machine */
@@ -164,6 +169,8 @@ struct sx_fiber {
   sx_val request;  /* SX_SUSPENDED: the performed request */
   sx_val raised, raised_where, raised_bt; /* where a non-error value was first raised */
   const sx_srcpos *perform_at; /* SX_SUSPENDED: the perform, for a resume with an error */
+  struct sx_env *env_pool[SX_ENV_POOL]; /* returned environments by slot count,
+                                          chained through parent */
   bool nested;     /* run from C inside another evaluation: cannot suspend */
   uint8_t start;   /* how the next sx_fiber_run begins (internal) */
   sx_node *start_node;

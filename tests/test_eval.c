@@ -242,3 +242,26 @@ Test(eval, interrupt_is_not_caught_by_guard) {
   OK("log", "(\"after\")");
   OK("(guard (e (true \"caught\")) (error \"ordinary\"))", "\"caught\"");
 }
+
+/* A closure-free function's environment goes back to a pool when the call
+ * returns and is handed to a later call; these shapes would show it if an
+ * environment were given back while still in use. */
+Test(eval, returned_environments_are_reused_safely) {
+  OK("(define (sum-to n) (if (= n 0) 0 (+ n (sum-to (- n 1))))) (sum-to 10000)", "50005000");
+  /* the caller's bindings survive calls of functions of the same shape */
+  OK("(define (g x) (* x 10)) (define (h x) (list (g (+ x 1)) x (g (+ x 2)) x)) (h 5)",
+     "(60 5 70 5)");
+  /* closures made by a callee keep their own environments */
+  OK("(define (mk x) (fn () x))"
+     " (define (collect n acc) (if (= n 0) acc (collect (- n 1) (cons (mk n) acc))))"
+     " (map (fn (k) (k)) (collect 3 ()))",
+     "(1 2 3)");
+  /* an error leaving a call, and calls after it */
+  OK("(define (bad x) (+ x (raise \"no\"))) (define (ok x) (+ x 1))"
+     " (list (guard (e (true 0)) (bad 1)) (ok 2) (ok 3))",
+     "(0 3 4)");
+  /* a let inside a closure-free function, and a nested call in its init */
+  OK("(define (q x) (let ((y (g x))) (+ y (g y)))) (q 2)", "220");
+  /* deep non-tail recursion still reaches the depth limit cleanly */
+  ERR_HAS("(define (down n) (+ 1 (down n))) (down 1)", "recursion depth limit exceeded");
+}
