@@ -5,6 +5,7 @@
  *   sx -e EXPR          evaluate EXPR and print the result
  *   sx server           speak the line protocol on stdin/stdout
  *   sx repl             the interactive REPL (also `sx` alone on a terminal)
+ *   sx store check DIR / sx store compact DIR   verify / compact a store
  *   -I DIR              add DIR to the load path (also SX_PATH=DIR:DIR)
  *   --store DIR         the durable store that persist and blob ops use
  *                       (also SX_STORE; default ./.sx-store, created on use)
@@ -29,6 +30,8 @@ static void usage(FILE *to) {
         "  sx repl [--read-only] [FILE...]\n"
         "                     the interactive REPL on the store (also: sx alone on a terminal)\n"
         "  sx store check DIR verify every frame and blob of a store (exit 1 on damage)\n"
+        "  sx store compact DIR\n"
+        "                     rewrite the store's log to hold only its current state\n"
         "  sx --version       print the version\n"
         "  sx --help          print this help\n"
         "\n"
@@ -71,10 +74,25 @@ static int cmd_run(sxapi_vm *vm, int argc, char **argv) {
   return 0;
 }
 
+/* sx store compact DIR: 0 compacted, 1 failed (the old log is intact). */
+static int cmd_compact(sxapi_vm *vm, const char *dir) {
+  sxapi_store_compact_stats st;
+  if (sxapi_store_compact(vm, dir, &st) != SXAPI_OK) {
+    fprintf(stderr, "sx: %s\n", sxapi_errmsg());
+    return 1;
+  }
+  printf("%s/log: %llu bytes of data (%llu on disk) before, %llu after\n"
+         "%s/log: %zu streams, %zu events, %zu kv keys, %zu records kept\n",
+         dir, (unsigned long long)st.log_before, (unsigned long long)st.file_before,
+         (unsigned long long)st.log_after, dir, st.streams, st.events, st.kv_keys, st.records);
+  return 0;
+}
+
 /* sx store check DIR: 0 clean, 1 damaged, 2 cannot be read. */
 static int cmd_store(sxapi_vm *vm, int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[0], "compact") == 0) return cmd_compact(vm, argv[1]);
   if (argc != 2 || strcmp(argv[0], "check") != 0) {
-    fputs("usage: sx store check DIR\n", stderr);
+    fputs("usage: sx store check DIR\n       sx store compact DIR\n", stderr);
     return 2;
   }
   sxapi_value report = sxapi_nil();

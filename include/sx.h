@@ -506,6 +506,26 @@ SXAPI_EXPORT sxapi_code sxapi_store_blob_get(sxapi_vm *vm, const char *cid, sxap
  * SXAPI_ERR_IO: the store cannot be read. */
 SXAPI_EXPORT sxapi_code sxapi_store_check(sxapi_vm *vm, const char *dir, sxapi_value *report);
 
+/* Compact the store in dir offline (which need not be the VM's, and must
+ * not be open for writing anywhere: the writer lock is taken, so a held
+ * lock gives SXAPI_ERR_STORE "store DIR is locked by pid N"). The log is
+ * rewritten to hold only the current state — the stored events with their
+ * seqs, every stream's high-water mark, the live kv entries — and swapped
+ * in atomically; a failure or crash leaves the old log or the new one.
+ * Blobs are untouched. out (may be NULL) gets the sizes and counts.
+ * SXAPI_OK, or SXAPI_ERR_STORE with the reason in sxapi_errmsg(). */
+typedef struct sxapi_store_compact_stats {
+  uint64_t log_before;  /* bytes of log data before */
+  uint64_t file_before; /* size of the log file before (with zero-filled space) */
+  uint64_t log_after;   /* size of the compacted log */
+  size_t streams;       /* streams kept (all of them) */
+  size_t events;        /* events kept */
+  size_t kv_keys;       /* live kv keys kept */
+  size_t records;       /* records in the compacted log */
+} sxapi_store_compact_stats;
+SXAPI_EXPORT sxapi_code sxapi_store_compact(sxapi_vm *vm, const char *dir,
+                                            sxapi_store_compact_stats *out);
+
 /* "full", "batch", "off" and back. SXAPI_ERR_ARG for another name. */
 SXAPI_EXPORT const char *sxapi_sync_name(sxapi_sync mode);
 SXAPI_EXPORT sxapi_code sxapi_sync_parse(const char *name, sxapi_sync *out);

@@ -1,6 +1,6 @@
 /* sx_api_store.c — libsx's durable store: open one per VM (attaching the
  * persist/ and blob/ resolvers), flush, close, and inspect it (streams,
- * events, kv, blobs, statistics, refresh, offline check). */
+ * events, kv, blobs, statistics, refresh, offline check and compaction). */
 #include "sx_api_int.h"
 
 #include "blob.h"
@@ -277,4 +277,19 @@ sxapi_code sxapi_store_check(sxapi_vm *vm, const char *dir, sxapi_value *report)
   else if (rc != 0) code = api_fail(SXAPI_ERR_IO, "sxapi_store_check", "store %s cannot be read", dir);
   sx_buf_free(&b);
   return api_leave(vm, code);
+}
+
+/* ---- offline compaction ------------------------------------------------------------- */
+
+sxapi_code sxapi_store_compact(sxapi_vm *vm, const char *dir, sxapi_store_compact_stats *out) {
+  API_ENTER(vm, "sxapi_store_compact");
+  NEED(vm, "sxapi_store_compact", dir, "the directory is NULL");
+  store_compact_stats st;
+  sx_val err = SX_NIL;
+  int rc = store_compact(dir, &st, &err);
+  if (out) {
+    *out = (sxapi_store_compact_stats){st.log_before, st.file_before, st.log_after, st.streams,
+                                       st.events, st.kv_keys, st.records};
+  }
+  return api_leave(vm, rc ? store_error("sxapi_store_compact", err) : SXAPI_OK);
 }

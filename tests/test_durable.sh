@@ -6,7 +6,8 @@
 # the owner's pid, an evaluation that fails commits none of its writes, the
 # batch and off sync modes chosen on the command line behave as documented,
 # and a store whose disk fails (SX_STORE_FAULT) raises catchable errors while
-# the server keeps answering and nothing stored before is lost.
+# the server keeps answering and nothing stored before is lost, and
+# `sx store compact` shrinks the log to the same state.
 #   test_durable.sh SX_BINARY
 set -u
 SX=$1
@@ -121,6 +122,23 @@ r=$("$SX" --store "$DIR/s" -e "$PRELUDE (list (persist/kv-has? db \"full\") (per
 check "after the failing disk: nothing lost, nothing of the failed writes" '(false 5 {:mode "on"})' "$r"
 "$SX" store check "$DIR/s" > /dev/null 2>&1
 check "store check is clean after the failures" "0" "$?"
+
+# sx store compact: a failing disk leaves the log as it was; then the log
+# shrinks to the current state, reads the same, checks clean, continues the seq
+before=$("$SX" --store "$DIR/s" -e "$PRELUDE $STATE" 2>&1)
+size0=$(stat -c %s "$DIR/s/log")
+r=$(SX_STORE_FAULT=compact-write:1:ENOSPC "$SX" store compact "$DIR/s" 2>&1); rc=$?
+check "a compaction on a full disk exits 1 naming the problem" "1 yes" "$rc $(grep -q "No space left on device" <<<"$r" && echo yes || echo "no: $r")"
+check "a failed compaction leaves the log as it was" "$size0" "$(stat -c %s "$DIR/s/log")"
+r=$("$SX" store compact "$DIR/s" 2>&1)
+check "store compact succeeds" "0" "$?"
+check "store compact prints the sizes" "yes" "$(grep -qE "log: [0-9]+ bytes of data \([0-9]+ on disk\) before, [0-9]+ after" <<<"$r" && echo yes || echo "no: $r")"
+check "the compacted log is smaller" "yes" "$([ "$(stat -c %s "$DIR/s/log")" -lt "$size0" ] && echo yes || echo no)"
+check "the compacted store reads the same" "$before" "$("$SX" --store "$DIR/s" -e "$PRELUDE $STATE" 2>&1)"
+"$SX" store check "$DIR/s" > /dev/null 2>&1
+check "store check is clean after compaction" "0" "$?"
+r=$("$SX" --store "$DIR/s" -e "$PRELUDE (persist/event-seq (persist/append db \"a\" \"x\" 6 {}))" 2>&1)
+check "the seq continues after compaction" "6" "$r"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

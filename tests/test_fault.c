@@ -1,7 +1,8 @@
 /* test_fault.c — failing writes and syncs at every write site of the store
  * and the blob store (hosts/store/store_io.h). For each site, each errno
  * (ENOSPC, EIO) and each scenario (creating a store, full/batch/off
- * commits, opening a log with a torn tail, storing a blob), the Nth call at
+ * commits, opening a log with a torn tail, storing a blob, compacting the
+ * log), the Nth call at
  * that site is made to fail — and every call after it (a full disk stays
  * full) — for N = 1, 2, ... until the scenario no longer reaches an Nth
  * call. Each time:
@@ -182,6 +183,12 @@ static void sc_blob(run *r) {
   }
 }
 
+/* Offline compaction: the old log stays until the new one is complete. */
+static void sc_compact(run *r) {
+  sx_val err = SX_NIL;
+  if (store_compact(dir, NULL, &err)) note_err(r, err);
+}
+
 /* Append the start of a frame after the log's data (a torn commit). */
 static void tear_log(void) {
   sx_val err = SX_NIL;
@@ -209,6 +216,7 @@ typedef struct scenario {
 static const scenario scenarios[] = {
     {"create", sc_create, false}, {"full", sc_full, false}, {"batch", sc_batch, false},
     {"off", sc_off, false},       {"torn", sc_torn, true},  {"blob", sc_blob, false},
+    {"compact", sc_compact, false},
 };
 
 /* ---- checks ---------------------------------------------------------------------- */

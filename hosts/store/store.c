@@ -512,6 +512,12 @@ int store_refresh(store *s, sx_val *err) {
     *err = sx_string_cstr(s->failed);
     return -1;
   }
+  struct stat a, b; /* a compaction renames a new log over the one this handle reads */
+  if (fstat(s->fd, &a) == 0 && stat(s->log_path, &b) == 0 && (a.st_ino != b.st_ino || a.st_dev != b.st_dev)) {
+    *err = store_errorf("store %s: %s was replaced (compacted) since this handle opened it; reopen "
+                        "the store", s->dir, s->log_path);
+    return -1;
+  }
   scan_result r;
   store_log_scan(s, false, &r);
   if (r.kind == SCAN_DAMAGE || r.kind == SCAN_IOERR) {

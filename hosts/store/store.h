@@ -99,6 +99,22 @@ int store_refresh(store *s, sx_val *err);
  * damage line names the file and offset), -1 if the store cannot be read. */
 int store_check(const char *dir, sx_buf *report);
 
+/* Offline compaction: take the writer lock (a writer holding it gets "store
+ * DIR is locked by pid N"), write DIR/log.compact holding exactly the
+ * current state (stored events with their seqs, high-water marks, the
+ * stream catalog, live kv entries), fsync it, rename it over DIR/log and
+ * fsync DIR. A crash or failure at any point leaves the old log or the new
+ * one, both complete. Blobs are untouched. Read-only handles opened before
+ * keep the old file and must be reopened. */
+typedef struct store_compact_stats {
+  uint64_t log_before;  /* data bytes of DIR/log before (end of the last frame) */
+  uint64_t file_before; /* size of DIR/log before, zero-filled space included */
+  uint64_t log_after;   /* size of the new log */
+  size_t streams, events, kv_keys; /* what the new log holds */
+  size_t records;       /* records written */
+} store_compact_stats;
+int store_compact(const char *dir, store_compact_stats *out, sx_val *err);
+
 void store_get_stats(store *s, store_stats *out);
 const char *store_sync_name(store_sync m); /* "full", "batch", "off" */
 const char *store_dir(store *s);

@@ -19,7 +19,8 @@
 #define FRAME_MAX_PAYLOAD 0x7fffffffu
 #define OFF_BUFFER_LIMIT (64u * 1024u) /* STORE_SYNC_OFF write-behind size */
 
-enum { REC_APPEND = 'A', REC_TRUNCATE = 'T', REC_PUT = 'P', REC_DELETE = 'D' };
+enum { REC_APPEND = 'A', REC_TRUNCATE = 'T', REC_PUT = 'P', REC_DELETE = 'D',
+       REC_HWM = 'H' /* written by compaction only */ };
 
 /* ---- in-memory index ----------------------------------------------------
  * One entry per stream that ever had an append. Event i (start <= i < count)

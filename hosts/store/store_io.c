@@ -18,7 +18,8 @@
 
 static const char *const site_names[STORE_IO_NSITES] = {
     "any",       "mkdir",     "lock",       "log-create",  "log-write",  "log-sync", "log-truncate",
-    "batch-sync", "rename",   "dir-sync",   "blob-create", "blob-write", "blob-sync"};
+    "batch-sync", "rename",   "dir-sync",   "blob-create", "blob-write", "blob-sync",
+    "compact-create", "compact-write", "compact-sync", "compact-rename"};
 
 static struct {
   pthread_mutex_t mu;

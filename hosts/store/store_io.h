@@ -29,6 +29,10 @@ typedef enum store_io_site {
   STORE_IO_BLOB_CREATE, /* "blob-create": creating a blob's temporary file */
   STORE_IO_BLOB_WRITE,  /* "blob-write" */
   STORE_IO_BLOB_SYNC,   /* "blob-sync" */
+  STORE_IO_COMPACT_CREATE, /* "compact-create": creating DIR/log.compact */
+  STORE_IO_COMPACT_WRITE,  /* "compact-write": the compacted log's header and frames */
+  STORE_IO_COMPACT_SYNC,   /* "compact-sync": fsync of DIR/log.compact */
+  STORE_IO_COMPACT_RENAME, /* "compact-rename": log.compact -> log */
   STORE_IO_NSITES
 } store_io_site;
 

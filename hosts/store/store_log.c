@@ -247,6 +247,23 @@ static int scan_rec_truncate(store *s, rec_cursor *c) {
   return 0;
 }
 
+/* H: a stream's high-water mark with no stored events (compaction writes
+ * it for a stream whose first events were truncated away). */
+static int scan_rec_hwm(store *s, rec_cursor *c) {
+  const char *name;
+  size_t nn;
+  uint64_t seq;
+  if (rc_bytes(c, &name, &nn) || rc_uvarint(c, &seq)) return -1;
+  long si = scan_stream(s, name, nn, true);
+  stream_ent *e = &s->streams[si];
+  if (seq > (uint64_t)INT64_MAX || (int64_t)seq < e->hwm || e->start != e->count) {
+    c->why = "high-water mark below the stream's or with events stored";
+    return -1;
+  }
+  e->hwm = (int64_t)seq;
+  return 0;
+}
+
 static int scan_rec_kv(store *s, rec_cursor *c, bool put, bool verify) {
   const char *key, *vp;
   size_t kn, vn;
@@ -270,6 +287,7 @@ static int scan_payload(store *s, rec_cursor *c, bool verify, size_t *nrec, char
     switch (type) {
     case REC_APPEND: rc = scan_rec_append(s, c, verify, why, whycap); break;
     case REC_TRUNCATE: rc = scan_rec_truncate(s, c); break;
+    case REC_HWM: rc = scan_rec_hwm(s, c); break;
     case REC_PUT: rc = scan_rec_kv(s, c, true, verify); break;
     case REC_DELETE: rc = scan_rec_kv(s, c, false, verify); break;
     default: c->why = "unknown record type"; rc = -1;

@@ -1,0 +1,329 @@
+/* test_compact.c — offline compaction (store_compact): after appends,
+ * truncations, kv overwrites and deletes, a compacted store reopens to the
+ * same streams, events, high-water marks and kv entries in a smaller log;
+ * the seq continues (also for a stream truncated to nothing); compacting
+ * again writes the same bytes; a failure at every compaction write site
+ * leaves the old log intact; a held writer lock refuses it; a leftover
+ * temporary file is ignored; a read-only handle notices the swap. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "store.h"
+#include "store_io.h"
+#include "sx_dict.h"
+
+static char dir[64], log_path[96], tmp_path[96];
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f) {
+  (void)st, (void)flag, (void)f;
+  return remove(p);
+}
+static void rm_tree(const char *p) { nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+static void setup(void) {
+  sx_gc_init();
+  strcpy(dir, "/tmp/sxcompact-test-XXXXXX");
+  cr_assert_not_null(mkdtemp(dir));
+  snprintf(log_path, sizeof log_path, "%s/log", dir);
+  snprintf(tmp_path, sizeof tmp_path, "%s/log.compact", dir);
+}
+static void teardown(void) {
+  store_fault_clear();
+  rm_tree(dir);
+}
+TestSuite(compact, .init = setup, .fini = teardown, .timeout = 120);
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static sx_val str(const char *s) { return sx_string_cstr(s); }
+static const char *msg(sx_val err) { return sx_is_string(err) ? sx_str_data(err) : "(no message)"; }
+
+static sx_val ev(int64_t seq) {
+  sx_val d = sx_dict_assoc(sx_dict_empty(), str("seq"), sx_int(seq));
+  d = sx_dict_assoc(d, str("n"), sx_float((double)seq / 7));
+  return sx_dict_assoc(d, str("note"), str("an event payload of some length"));
+}
+
+static store *open_w(void) {
+  store *s = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_open(dir, NULL, &s, &err), 0, "open failed: %s", msg(err));
+  return s;
+}
+
+static void close_ok(store *s) {
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_close(s, &err), 0, "close failed: %s", msg(err));
+}
+
+static void ok(int rc, sx_val err) { cr_assert_eq(rc, 0, "%s", msg(err)); }
+
+static void append_n(store *s, const char *stream, int n) {
+  sx_val err = SX_NIL;
+  for (int i = 0; i < n; i++) {
+    int64_t seq = store_last_seq(s, str(stream)) + 1;
+    ok(store_append(s, str(stream), ev(seq), &err), err);
+  }
+}
+
+/* A store with history: truncations (partial, to nothing, none), kv
+ * overwrites and deletes, odd names, over several commits. */
+static void build_history(size_t big) {
+  store *s = open_w();
+  sx_val err = SX_NIL;
+  sx_val odd = sx_string_new("odd\0name\xff", 9);
+  for (int round = 0; round < 5; round++) {
+    append_n(s, "orders", 40);
+    append_n(s, "gone", 3);
+    append_n(s, "kept", 2);
+    ok(store_append(s, odd, ev(store_last_seq(s, odd) + 1), &err), err);
+    ok(store_kv_put(s, str("counter"), sx_int(round), &err), err);
+    ok(store_kv_put(s, str("tmp"), str("short-lived"), &err), err);
+    ok(store_kv_delete(s, str("tmp"), &err), err);
+    ok(store_commit(s, &err), err);
+  }
+  ok(store_truncate(s, str("orders"), 190, &err), err);
+  ok(store_truncate(s, str("gone"), 1000, &err), err);
+  ok(store_kv_put(s, str("cfg"), str("on"), &err), err);
+  ok(store_kv_put(s, str("dropped"), sx_int(1), &err), err);
+  ok(store_kv_delete(s, str("dropped"), &err), err);
+  if (big) {
+    char *p;
+    sx_val v = sx_string_alloc(big, &p);
+    memset(p, 'b', big);
+    ok(store_kv_put(s, str("big"), v, &err), err);
+  }
+  ok(store_commit(s, &err), err);
+  close_ok(s);
+}
+
+/* Everything a reader can see, as canonical bytes (equal state, equal bytes). */
+static sx_buf fingerprint(void) {
+  store_opts o = {.read_only = true};
+  store *s = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_open(dir, &o, &s, &err), 0, "open failed: %s", msg(err));
+  sx_val items = SX_EMPTY;
+  for (sx_val l = store_streams(s); sx_is_cons(l); l = sx_cdr(l)) {
+    sx_val name = sx_car(l);
+    items = sx_cons(sx_list(3, (sx_val[]){name, sx_int(store_last_seq(s, name)), store_read(s, name)}),
+                    items);
+  }
+  for (sx_val l = store_kv_keys(s); sx_is_cons(l); l = sx_cdr(l))
+    items = sx_cons(sx_list(2, (sx_val[]){sx_car(l), store_kv_get(s, sx_car(l))}), items);
+  sx_buf b = SX_BUF_INIT;
+  cr_assert_eq(store_encode(&b, items, &err), 0, "%s", msg(err));
+  close_ok(s);
+  return b;
+}
+
+static void same_state(sx_buf *a, const char *when) {
+  sx_buf b = fingerprint();
+  cr_assert(a->len == b.len && memcmp(a->data, b.data, a->len) == 0, "%s: the state changed", when);
+  sx_buf_free(&b);
+}
+
+static void check_clean(const char *when) {
+  sx_buf report = SX_BUF_INIT;
+  cr_assert_eq(store_check(dir, &report), 0, "%s: store check: %s", when, report.data);
+  sx_buf_free(&report);
+}
+
+static off_t file_size(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 ? st.st_size : -1;
+}
+
+static char *slurp(const char *p, size_t *n) {
+  FILE *f = fopen(p, "rb");
+  cr_assert_not_null(f);
+  fseek(f, 0, SEEK_END);
+  *n = (size_t)ftell(f);
+  rewind(f);
+  char *d = malloc(*n + 1);
+  cr_assert_eq(fread(d, 1, *n, f), *n);
+  fclose(f);
+  return d;
+}
+
+static store_compact_stats compact_ok(void) {
+  store_compact_stats st;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_compact(dir, &st, &err), 0, "compact failed: %s", msg(err));
+  return st;
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+Test(compact, keeps_the_state_in_a_smaller_log) {
+  build_history(0);
+  sx_buf before = fingerprint();
+  store_compact_stats st = compact_ok();
+  cr_assert_lt(st.log_after, st.log_before, "%llu !< %llu", (unsigned long long)st.log_after,
+               (unsigned long long)st.log_before);
+  cr_assert_eq((off_t)st.log_after, file_size(log_path));
+  cr_assert_eq(st.streams, 4);
+  cr_assert_eq(st.events, 10 + 10 + 5); /* orders 191..200, kept, odd */
+  cr_assert_eq(st.kv_keys, 2);
+  cr_assert_eq(file_size(tmp_path), -1, "the temporary file is left behind");
+  same_state(&before, "after compaction");
+  check_clean("after compaction");
+  sx_buf_free(&before);
+}
+
+Test(compact, seqs_continue_and_truncated_streams_keep_their_mark) {
+  build_history(0);
+  compact_ok();
+  store *s = open_w();
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_last_seq(s, str("orders")), 200);
+  cr_assert_eq(store_last_seq(s, str("gone")), 15);
+  cr_assert_eq(store_read(s, str("gone")), SX_EMPTY);
+  sx_val first = sx_car(store_read(s, str("orders")));
+  cr_assert_eq(sx_int_val(sx_dict_lookup(first, str("seq"))), 191);
+  cr_assert_neq(store_append(s, str("gone"), ev(1), &err), 0, "a seq below the mark was accepted");
+  ok(store_append(s, str("gone"), ev(16), &err), err);
+  ok(store_append(s, str("orders"), ev(201), &err), err);
+  ok(store_truncate(s, str("orders"), 195, &err), err);
+  ok(store_commit(s, &err), err);
+  close_ok(s);
+  sx_buf before = fingerprint();
+  compact_ok(); /* a compacted log compacts again, with the new writes */
+  same_state(&before, "second compaction");
+  s = open_w();
+  cr_assert_eq(store_last_seq(s, str("gone")), 16);
+  cr_assert_eq(sx_list_length(store_read(s, str("orders"))), 6);
+  close_ok(s);
+  check_clean("after writes and a second compaction");
+  sx_buf_free(&before);
+}
+
+Test(compact, compacting_twice_writes_the_same_bytes) {
+  build_history(0);
+  compact_ok();
+  size_t n1, n2;
+  char *a = slurp(log_path, &n1);
+  store_compact_stats st = compact_ok();
+  cr_assert_eq(st.log_before, st.log_after);
+  char *b = slurp(log_path, &n2);
+  cr_assert(n1 == n2 && memcmp(a, b, n1) == 0, "the second compaction changed the log");
+  free(a);
+  free(b);
+}
+
+Test(compact, empty_and_missing_stores) {
+  store *s = open_w();
+  close_ok(s);
+  store_compact_stats st = compact_ok();
+  cr_assert_eq(st.log_after, 16); /* the header alone */
+  check_clean("empty store");
+  sx_val err = SX_NIL;
+  char missing[128];
+  snprintf(missing, sizeof missing, "%s/nothing", dir);
+  cr_assert_neq(store_compact(missing, &st, &err), 0);
+  cr_assert(strstr(msg(err), "does not exist"), "%s", msg(err));
+  cr_assert_eq(file_size(missing), -1, "compaction created a store");
+}
+
+Test(compact, a_held_writer_lock_refuses_it) {
+  build_history(0);
+  off_t size = file_size(log_path);
+  store *s = open_w();
+  sx_val err = SX_NIL;
+  store_compact_stats st;
+  cr_assert_neq(store_compact(dir, &st, &err), 0);
+  char want[160];
+  snprintf(want, sizeof want, "store %s is locked by pid %d", dir, (int)getpid());
+  cr_assert(strstr(msg(err), want), "%s", msg(err));
+  cr_assert_eq(file_size(log_path), size);
+  close_ok(s);
+}
+
+Test(compact, a_leftover_temporary_file_is_ignored_and_replaced) {
+  build_history(0);
+  sx_buf before = fingerprint();
+  int fd = open(tmp_path, O_WRONLY | O_CREAT, 0644); /* a compaction that crashed half way */
+  cr_assert_geq(fd, 0);
+  cr_assert_eq(write(fd, "SXSTORE\0garbage", 15), 15);
+  close(fd);
+  same_state(&before, "with a leftover log.compact");
+  check_clean("with a leftover log.compact");
+  compact_ok();
+  cr_assert_eq(file_size(tmp_path), -1);
+  same_state(&before, "after compaction");
+  sx_buf_free(&before);
+}
+
+Test(compact, a_read_only_handle_notices_the_swap) {
+  build_history(0);
+  store_opts o = {.read_only = true};
+  store *ro = NULL;
+  sx_val err = SX_NIL;
+  ok(store_open(dir, &o, &ro, &err), err);
+  cr_assert_eq(store_refresh(ro, &err), 0);
+  compact_ok();
+  cr_assert_eq(store_last_seq(ro, str("orders")), 200, "the old handle still reads its file");
+  cr_assert_neq(store_refresh(ro, &err), 0);
+  cr_assert(strstr(msg(err), "was replaced"), "%s", msg(err));
+  store_close(ro, &err);
+}
+
+/* Fail the nth call at a site (and every one after): the old log must stay
+ * intact and openable. Returns false once the compaction made fewer calls. */
+static bool fail_at(store_io_site site, unsigned nth, int eno, sx_buf *want) {
+  store_fault_inject(site, nth, eno, true);
+  store_compact_stats st;
+  sx_val err = SX_NIL;
+  int rc = store_compact(dir, &st, &err);
+  unsigned fired = store_fault_fired();
+  store_fault_clear();
+  char what[160];
+  snprintf(what, sizeof what, "%s call %u fails with %s", store_io_site_name(site), nth, strerror(eno));
+  if (!fired) {
+    cr_assert_eq(rc, 0, "%s: %s", what, msg(err));
+    return false;
+  }
+  cr_assert_neq(rc, 0, "%s: the compaction reported success", what);
+  cr_assert(strstr(msg(err), strerror(eno)) && strstr(msg(err), dir), "%s: unclear error: %s", what,
+            msg(err));
+  if (site != STORE_IO_DIR_SYNC) cr_assert_eq(file_size(tmp_path), -1, "%s: log.compact left", what);
+  same_state(want, what);
+  check_clean(what);
+  store *s = open_w(); /* and it takes writes */
+  sx_val e2 = SX_NIL;
+  ok(store_kv_put(s, str("after"), sx_int(nth), &e2), e2);
+  ok(store_commit(s, &e2), e2);
+  ok(store_kv_delete(s, str("after"), &e2), e2);
+  ok(store_commit(s, &e2), e2);
+  close_ok(s);
+  return true;
+}
+
+Test(compact, a_failure_at_every_write_site_leaves_the_store_intact) {
+  static const store_io_site sites[] = {STORE_IO_LOCK,         STORE_IO_COMPACT_CREATE,
+                                        STORE_IO_COMPACT_WRITE, STORE_IO_COMPACT_SYNC,
+                                        STORE_IO_COMPACT_RENAME, STORE_IO_DIR_SYNC};
+  static const int errnos[] = {ENOSPC, EIO};
+  build_history(3u << 20); /* a 3 MiB value: the new log takes several frames and writes */
+  sx_buf want = fingerprint();
+  for (size_t i = 0; i < sizeof sites / sizeof sites[0]; i++) {
+    unsigned failed = 0;
+    for (size_t e = 0; e < 2; e++)
+      for (unsigned nth = 1; nth <= 16 && fail_at(sites[i], nth, errnos[e], &want); nth++) failed++;
+    cr_assert_gt(failed, 0, "compaction never reached the site %s", store_io_site_name(sites[i]));
+  }
+  compact_ok();
+  same_state(&want, "a compaction after all the failures");
+  sx_buf_free(&want);
+}
