@@ -12,15 +12,11 @@
 #include <unistd.h>
 
 #include "blob.h"
+#include "sx_test_dir.h"
 #include "store.h"
 
 static char dir[64];
 static store *st;
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-  (void)sb, (void)flag, (void)f;
-  return remove(p);
-}
 
 static void setup(void) {
   sx_gc_init();
@@ -32,7 +28,7 @@ static void setup(void) {
 static void teardown(void) {
   sx_val err;
   store_close(st, &err);
-  nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  rm_tree(dir);
 }
 TestSuite(blob, .init = setup, .fini = teardown);
 

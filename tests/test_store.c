@@ -18,14 +18,9 @@
 
 #include "store.h"
 #include "sx_dict.h"
+#include "sx_test_dir.h"
 
 static char dir[64];
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f) {
-  (void)st, (void)flag, (void)f;
-  return remove(p);
-}
-static void rm_tree(const char *p) { nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 static void setup(void) {
   sx_gc_init();
