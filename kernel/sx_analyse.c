@@ -105,7 +105,10 @@ typedef struct actx {
   sx_val fn_name;
   sx_val err; /* set on the first error */
   int expand_depth;
-  bool made_fn; /* the function being analysed creates a closure */
+  bool made_fn; /* the function being analysed creates a closure. Every
+                   form that creates one (today only an_fn) must set it:
+                   the machine reuses and recycles the environments of
+                   functions that do not (see mark_tail, K_RET) */
 } actx;
 
 static sx_node *an_expr(actx *c, sx_val form);

@@ -59,8 +59,8 @@ static sxapi_code forms_fiber(sxapi_vm *vm, const char *who, sxapi_value forms, 
 
 sxapi_code sxapi_eval_forms(sxapi_vm *vm, sxapi_value forms, const char *name, sxapi_value *out) {
   API_ENTER(vm, "sxapi_eval_forms");
-  sx_fiber *f;
-  bool nested;
+  sx_fiber *f = NULL;
+  bool nested = false;
   sxapi_code rc = forms_fiber(vm, "sxapi_eval_forms", forms, name, &f, &nested);
   if (rc != SXAPI_OK) return api_leave(vm, rc);
   return api_leave(vm, api_complete(vm, f, nested, out));
@@ -70,8 +70,8 @@ sxapi_code sxapi_begin_forms(sxapi_vm *vm, sxapi_value forms, const char *name, 
   API_ENTER(vm, "sxapi_begin_forms");
   if (!task) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_begin_forms", "the task pointer is NULL"));
   *task = NULL;
-  sx_fiber *f;
-  bool nested;
+  sx_fiber *f = NULL;
+  bool nested = false;
   sxapi_code rc = forms_fiber(vm, "sxapi_begin_forms", forms, name, &f, &nested);
   if (rc != SXAPI_OK) return api_leave(vm, rc);
   return api_leave(vm, api_begin(vm, f, nested, task));
