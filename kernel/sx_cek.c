@@ -1147,8 +1147,7 @@ do_apply: { /* operand stack from base: fn, args... */
     if (__builtin_expect(vm->interrupt, 0)) {
       vm->interrupt = 0;
       f->vsp = base;
-      raised = sx_make_error("interrupted");
-      sx_hdr_of(raised)->flags |= SX_F_INTERRUPT;
+      raised = sx_interrupt_error();
       goto do_raise;
     }
     sx_closure *cl = (sx_closure *)fn;

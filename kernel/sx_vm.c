@@ -243,6 +243,19 @@ sx_val sx_shown(sx_val v) {
   return t;
 }
 
+sx_val sx_interrupt_error(void) {
+  sx_val e = sx_make_error("interrupted");
+  sx_hdr_of(e)->flags |= SX_F_INTERRUPT;
+  return e;
+}
+
+bool sx_poll_interrupt(sx_vm *vm) {
+  if (!vm->interrupt) return false;
+  vm->interrupt = 0;
+  sx_throw(vm, sx_interrupt_error());
+  return true;
+}
+
 sx_val sx_type_error(sx_vm *vm, const char *who, const char *expected, sx_val got) {
   return sx_throwf(vm, "%s: expected %s, got %s", who, expected, sx_str_data(sx_shown(got)));
 }

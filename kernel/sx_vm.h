@@ -225,6 +225,12 @@ const sx_resolver *sx_find_resolver(sx_vm *vm, sx_val request, sx_val *op, sx_va
 sx_val sx_throw(sx_vm *vm, sx_val raised);
 sx_val sx_throwf(sx_vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 sx_val sx_type_error(sx_vm *vm, const char *who, const char *expected, sx_val got);
+/* The error an interrupt raises (no guard catches it). A primitive that
+ * may loop for long calls sx_poll_interrupt now and then: when the VM's
+ * interrupt flag is set it clears it, throws that error and returns true
+ * (the primitive then returns SX_UNDEF). */
+sx_val sx_interrupt_error(void);
+bool sx_poll_interrupt(sx_vm *vm);
 /* v printed for an error message, cut to 80 bytes. */
 sx_val sx_shown(sx_val v);
 sx_val sx_make_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -132,7 +132,10 @@ static sx_val p_range(sx_vm *vm, int argc, sx_val *argv) {
   else if (stepv < 0 && span < 0) n = (-span + -st - 1) / -st;
   if (n > 100000000) return sx_throwf(vm, "range: more than 100000000 elements");
   sx_val out = SX_EMPTY;
-  for (int64_t k = (int64_t)n; k-- > 0;) out = sx_cons(sx_int((int64_t)(start + (__int128)k * stepv)), out);
+  for (int64_t k = (int64_t)n; k-- > 0;) {
+    if ((k & 0xFFFFF) == 0 && sx_poll_interrupt(vm)) return SX_UNDEF; /* Ctrl-C */
+    out = sx_cons(sx_int((int64_t)(start + (__int128)k * stepv)), out);
+  }
   return out;
 }
 

@@ -241,6 +241,9 @@ Test(eval, interrupt_is_not_caught_by_guard) {
       "interrupted");
   OK("log", "(\"after\")");
   OK("(guard (e (true \"caught\")) (error \"ordinary\"))", "\"caught\"");
+  /* a long primitive notices it too */
+  ERR("(guard (e (true \"caught\")) (trip!) (len (range 3000000)))", "interrupted");
+  OK("(len (range 3000000))", "3000000");
 }
 
 /* A closure-free function's environment goes back to a pool when the call
