@@ -220,7 +220,31 @@ static inline bool arith_still(const sx_node *n) {
   return n->u.call.fn->u.cell->value == n->u.call.prim;
 }
 
-static bool quick_arith(const sx_node *n, sx_env *env, sx_val *out);
+static bool quick_nested(const sx_node *n, sx_env *env, sx_val *out);
+
+/* An operand of quick arithmetic. An unbound variable reads as SX_UNDEF,
+ * which is not a fixnum, so the arithmetic declines and the general path
+ * reports it. */
+static inline __attribute__((always_inline)) bool quick_operand(const sx_node *x, sx_env *env,
+                                                                sx_val *v) {
+  if (x->op == OP_LOCAL) {
+    *v = env_up(env, x->depth)->slots[x->idx];
+    return true;
+  }
+  if (x->op == OP_CONST) {
+    *v = x->u.k;
+    return true;
+  }
+  return quick_nested(x, env, v);
+}
+
+/* NF_ARITH node n on two fixnums, evaluated in place. */
+static inline __attribute__((always_inline)) bool quick_arith(const sx_node *n, sx_env *env,
+                                                              sx_val *out) {
+  sx_val a, b;
+  return arith_still(n) && quick_operand(n->u.call.args[0], env, &a) &&
+         quick_operand(n->u.call.args[1], env, &b) && fixnum_op(n->fop, a, b, out);
+}
 
 /* Evaluate n without the machine when it is a constant, a bound variable,
  * or NF_ARITH arithmetic on such operands with a fixnum result. False when
@@ -245,27 +269,8 @@ static inline __attribute__((always_inline)) bool quick(const sx_node *n, sx_env
   return true;
 }
 
-/* An operand of quick arithmetic. An unbound variable reads as SX_UNDEF,
- * which is not a fixnum, so the arithmetic declines and the general path
- * reports it. */
-static inline __attribute__((always_inline)) bool quick_operand(const sx_node *x, sx_env *env,
-                                                                sx_val *v) {
-  if (x->op == OP_LOCAL) {
-    *v = env_up(env, x->depth)->slots[x->idx];
-    return true;
-  }
-  if (x->op == OP_CONST) {
-    *v = x->u.k;
-    return true;
-  }
-  return quick(x, env, v);
-}
-
-static bool quick_arith(const sx_node *n, sx_env *env, sx_val *out) {
-  sx_val a, b;
-  return arith_still(n) && quick_operand(n->u.call.args[0], env, &a) &&
-         quick_operand(n->u.call.args[1], env, &b) && fixnum_op(n->fop, a, b, out);
-}
+/* quick for operands nested inside quick arithmetic (kept out of line). */
+static bool quick_nested(const sx_node *n, sx_env *env, sx_val *out) { return quick(n, env, out); }
 
 /* Run a fast call. False when it raised: vm->pending holds the raised
  * value and *errat the node to blame. */
@@ -541,7 +546,7 @@ static inline void env_give(sx_fiber *f, sx_env *e) {
   f->env_pool[e->n] = e;
 }
 
-static inline sx_env *bind_args(sx_fiber *f, sx_closure *cl, int argc, sx_val *argv, sx_val *err) {
+static sx_env *bind_args(sx_fiber *f, sx_closure *cl, int argc, sx_val *argv, sx_val *err) {
   sx_proto *p = cl->proto;
   if ((uint32_t)argc < p->nparams || (!p->rest && (uint32_t)argc > p->nparams)) {
     *err = sx_make_error("%s: expected %s%u argument%s, got %d", fn_label((sx_val)cl),
@@ -554,6 +559,21 @@ static inline sx_env *bind_args(sx_fiber *f, sx_closure *cl, int argc, sx_val *a
   uint32_t i = 0;
   for (; i < p->nparams; i++) e->slots[i] = argv[i];
   if (p->rest) e->slots[i++] = sx_list((size_t)argc - p->nparams, argv + p->nparams);
+  for (; i < p->nslots; i++) e->slots[i] = SX_UNDEF;
+  return e;
+}
+
+/* bind_args for the common case (exactly the parameters, no &rest), kept
+ * inline; anything else goes through bind_args. */
+static inline __attribute__((always_inline)) sx_env *bind_exact(sx_fiber *f, sx_closure *cl, int argc,
+                                                                sx_val *argv, sx_val *err) {
+  sx_proto *p = cl->proto;
+  if (p->rest || (uint32_t)argc != p->nparams) return bind_args(f, cl, argc, argv, err);
+  sx_env *e = env_take(f, p->nslots);
+  e->parent = cl->env;
+  e->n = p->nslots;
+  uint32_t i = 0;
+  for (; i < p->nparams; i++) e->slots[i] = argv[i];
   for (; i < p->nslots; i++) e->slots[i] = SX_UNDEF;
   return e;
 }
@@ -1128,7 +1148,7 @@ apply_returning: { /* a closure-free closure called from a non-tail
   sx_closure *cl = (sx_closure *)f->vs[base];
   sx_val err;
   if (__builtin_expect(vm->interrupt, 0)) goto do_apply;
-  sx_env *ne = bind_args(f, cl, (int)(f->vsp - base - 1), &f->vs[base + 1], &err);
+  sx_env *ne = bind_exact(f, cl, (int)(f->vsp - base - 1), &f->vs[base + 1], &err);
   f->vsp = base;
   if (!ne) RAISE(err);
   PUSH(fr, K_RET);
@@ -1152,7 +1172,7 @@ do_apply: { /* operand stack from base: fn, args... */
     }
     sx_closure *cl = (sx_closure *)fn;
     sx_val err;
-    sx_env *ne = bind_args(f, cl, argc, argv, &err);
+    sx_env *ne = bind_exact(f, cl, argc, argv, &err);
     f->vsp = base;
     if (!ne) RAISE(err);
     env = ne;
