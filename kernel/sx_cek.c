@@ -608,6 +608,14 @@ static sx_val list_arg(sx_vm *vm, const char *who, sx_val v) {
       RAISE(sx_make_error("recursion depth limit exceeded (%zu frames)", vm->max_depth)); \
   } while (0)
 
+/* Push a frame that returns to the current node and environment. */
+#define PUSH_NODE(fr, kind) \
+  do {                      \
+    PUSH(fr, kind);         \
+    (fr)->node = node;      \
+    (fr)->env = env;        \
+  } while (0)
+
 /* Set up an application of fn to n values already on the operand stack. */
 #define APPLY_FROM(base_)   \
   do {                      \
@@ -724,17 +732,13 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
       EVAL();
     }
     if (fr_st < 0) FAST_RAISE();
-    PUSH(fr, K_IF);
-    fr->node = node;
-    fr->env = env;
+    PUSH_NODE(fr, K_IF);
     node = node->u.iff.test;
     EVAL();
   case OP_SEQ:
   case OP_AND:
   case OP_OR: E_OP_OR:
-    PUSH(fr, node->op == OP_SEQ ? K_SEQ : node->op == OP_AND ? K_AND : K_OR);
-    fr->node = node;
-    fr->env = env;
+    PUSH_NODE(fr, node->op == OP_SEQ ? K_SEQ : node->op == OP_AND ? K_AND : K_OR);
     fr->i = 1;
     node = node->u.seq.items[0];
     EVAL();
@@ -754,9 +758,7 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
       if (a_ready && quick(node->u.call.args[1], env, &b) && fixnum_op(node->fop, a, b, &val))
         CONT();
       { /* evaluate the operands on frames */
-        PUSH(fr, a_ready ? K_ARITH_B : K_ARITH_A);
-        fr->node = node;
-        fr->env = env;
+        PUSH_NODE(fr, a_ready ? K_ARITH_B : K_ARITH_A);
         fr->a = a_ready ? a : SX_NIL;
         fr->b = node->u.call.prim;
         node = node->u.call.args[a_ready ? 1 : 0];
@@ -802,9 +804,7 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
         goto do_apply;
       }
     }
-    PUSH(fr, K_CALL);
-    fr->node = node;
-    fr->env = env;
+    PUSH_NODE(fr, K_CALL);
     fr->vbase = f->vsp;
     goto call_next;
   case OP_LET:
@@ -827,31 +827,23 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
   case OP_SET_GLOBAL:
   case OP_DEF_GLOBAL:
   case OP_DEFMACRO: E_OP_DEFMACRO:
-    PUSH(fr, node->op == OP_SET_LOCAL    ? K_SET_LOCAL
+    PUSH_NODE(fr, node->op == OP_SET_LOCAL    ? K_SET_LOCAL
              : node->op == OP_SET_GLOBAL ? K_SET_GLOBAL
              : node->op == OP_DEF_GLOBAL ? K_DEF_GLOBAL
                                          : K_DEFMACRO);
-    fr->node = node;
-    fr->env = env;
     node = node->val;
     EVAL();
   case OP_GUARD: E_OP_GUARD:
-    PUSH(fr, K_GUARD);
-    fr->node = node;
-    fr->env = env;
+    PUSH_NODE(fr, K_GUARD);
     fr->vbase = f->vsp;
     node = node->u.guard.body;
     EVAL();
   case OP_PERFORM: E_OP_PERFORM:
-    PUSH(fr, K_PERFORM);
-    fr->node = node;
-    fr->env = env;
+    PUSH_NODE(fr, K_PERFORM);
     node = node->val;
     EVAL();
   case OP_DICT: E_OP_DICT:
-    PUSH(fr, K_DICT);
-    fr->node = node;
-    fr->env = env;
+    PUSH_NODE(fr, K_DICT);
     fr->a = sx_dict_empty();
     fr->i = 0;
     if (node->idx == 0) {

@@ -5,6 +5,7 @@
 #include "sx_read.h"
 #include "sx_vm.h"
 
+#include <errno.h>
 #include <gc.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -321,29 +322,36 @@ sx_status sx_eval_string(sx_vm *vm, const char *src, size_t len, sx_val file, sx
   return outcome(f, sx_fiber_finish(f), out);
 }
 
-/* Read a file found on the load path into a list of forms. Returns the
- * forms, or SX_UNDEF with *err set to an error value. */
-sx_val sx_read_source_file(sx_vm *vm, const char *path, sx_val *err) {
+int sx_slurp_load_file(sx_vm *vm, const char *path, sx_buf *b, sx_val *err) {
   char *full = sx_resolve_load_path(vm, path);
   if (!full) {
     *err = sx_make_error("load: cannot find %s (searched the working directory and the load path)", path);
-    return SX_UNDEF;
+    return SX_SLURP_MISSING;
   }
   FILE *fp = fopen(full, "rb");
+  int eno = errno;
   free(full);
   if (!fp) {
     *err = sx_make_error("load: cannot read %s", path);
-    return SX_UNDEF;
+    errno = eno;
+    return SX_SLURP_OPEN;
   }
-  sx_buf b = SX_BUF_INIT;
   char chunk[65536];
   size_t got;
-  while ((got = fread(chunk, 1, sizeof chunk, fp)) > 0) sx_buf_put(&b, chunk, got);
+  while ((got = fread(chunk, 1, sizeof chunk, fp)) > 0) sx_buf_put(b, chunk, got);
   bool bad = ferror(fp);
   fclose(fp);
-  if (bad) {
+  if (!bad) return 0;
+  *err = sx_make_error("load: error reading %s", path);
+  return SX_SLURP_READ;
+}
+
+/* Read a file found on the load path into a list of forms. Returns the
+ * forms, or SX_UNDEF with *err set to an error value. */
+sx_val sx_read_source_file(sx_vm *vm, const char *path, sx_val *err) {
+  sx_buf b = SX_BUF_INIT;
+  if (sx_slurp_load_file(vm, path, &b, err)) {
     sx_buf_free(&b);
-    *err = sx_make_error("load: error reading %s", path);
     return SX_UNDEF;
   }
   sx_val msg = SX_NIL;

@@ -14,6 +14,7 @@
 #ifndef SX_VM_H
 #define SX_VM_H
 
+#include "sx_buf.h"
 #include "sx_value.h"
 
 #include <stdio.h>
@@ -258,6 +259,11 @@ sx_status sx_apply(sx_vm *vm, sx_val fn, int argc, const sx_val *argv, sx_val *o
 sx_status sx_eval_form(sx_vm *vm, sx_val form, sx_val *out);
 sx_status sx_eval_string(sx_vm *vm, const char *src, size_t len, sx_val file, sx_val *out);
 sx_val sx_read_source_file(sx_vm *vm, const char *path, sx_val *err);
+/* The bytes of the file path names on the load path, appended to *b. 0 on
+ * success; otherwise *err is an error value in (load ...)'s words and the
+ * result says which step failed (for SX_SLURP_OPEN errno tells why). */
+enum { SX_SLURP_MISSING = 1, SX_SLURP_OPEN, SX_SLURP_READ };
+int sx_slurp_load_file(sx_vm *vm, const char *path, sx_buf *b, sx_val *err);
 sx_status sx_load_file(sx_vm *vm, const char *path, bool toplevel, sx_val *out);
 /* End of a top-level evaluation: runs vm->on_toplevel. Returns SX_NIL or
  * an error value that must replace a successful result. */

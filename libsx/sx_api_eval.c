@@ -146,19 +146,18 @@ static sxapi_code source_forms(const char *src, size_t len, const char *name, sx
  * found or read, SXAPI_ERR_SYNTAX / _INCOMPLETE (with *err) when it does
  * not read. Messages use the words of SX's own (load ...). */
 static sxapi_code file_forms(sxapi_vm *vm, const char *path, sx_val *forms, sx_val *err) {
-  char *full = sx_resolve_load_path(vm->vm, path);
-  if (!full) return api_fail(SXAPI_ERR_IO, "load", "cannot find %s (searched the working directory and the load path)", path);
-  FILE *fp = fopen(full, "rb");
-  free(full);
-  if (!fp) return api_fail(SXAPI_ERR_IO, "load", "cannot read %s: %s", path, strerror(errno));
   sx_buf b = SX_BUF_INIT;
-  char chunk[65536];
-  size_t got;
-  while ((got = fread(chunk, 1, sizeof chunk, fp)) > 0) sx_buf_put(&b, chunk, got);
-  bool bad = ferror(fp);
-  fclose(fp);
-  sxapi_code rc = bad ? api_fail(SXAPI_ERR_IO, "load", "error reading %s", path)
-                      : api_read_forms(b.data ? b.data : "", b.len, sx_string_cstr(path), forms, err);
+  sx_val lerr = SX_NIL;
+  int step = sx_slurp_load_file(vm->vm, path, &b, &lerr);
+  sxapi_code rc;
+  if (step == SX_SLURP_MISSING)
+    rc = api_fail(SXAPI_ERR_IO, "load", "cannot find %s (searched the working directory and the load path)", path);
+  else if (step == SX_SLURP_OPEN)
+    rc = api_fail(SXAPI_ERR_IO, "load", "cannot read %s: %s", path, strerror(errno));
+  else if (step == SX_SLURP_READ)
+    rc = api_fail(SXAPI_ERR_IO, "load", "error reading %s", path);
+  else
+    rc = api_read_forms(b.data ? b.data : "", b.len, sx_string_cstr(path), forms, err);
   sx_buf_free(&b);
   if (rc == SXAPI_ERR_SYNTAX || rc == SXAPI_ERR_INCOMPLETE) api_fail_value(rc, *err);
   return rc;

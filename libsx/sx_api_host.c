@@ -9,30 +9,6 @@
 
 /* ---- reading ------------------------------------------------------------ */
 
-/* The bytes of the file path names on the load path into *b; false with
- * *err an error value in the words of SX's own (load ...) when the file
- * cannot be found or read. */
-static bool slurp(sxapi_vm *vm, const char *path, sx_buf *b, sx_val *err) {
-  char *full = sx_resolve_load_path(vm->vm, path);
-  if (!full) {
-    *err = sx_make_error("load: cannot find %s (searched the working directory and the load path)", path);
-    return false;
-  }
-  FILE *fp = fopen(full, "rb");
-  free(full);
-  if (!fp) {
-    *err = sx_make_error("load: cannot read %s", path);
-    return false;
-  }
-  char chunk[65536];
-  size_t got;
-  while ((got = fread(chunk, 1, sizeof chunk, fp)) > 0) sx_buf_put(b, chunk, got);
-  bool bad = ferror(fp);
-  fclose(fp);
-  if (bad) *err = sx_make_error("load: error reading %s", path);
-  return !bad;
-}
-
 sxapi_code sxapi_read_file(sxapi_vm *vm, const char *path, sxapi_value *forms) {
   API_ENTER(vm, "sxapi_read_file");
   if (!path || !forms)
@@ -40,7 +16,7 @@ sxapi_code sxapi_read_file(sxapi_vm *vm, const char *path, sxapi_value *forms) {
   sx_buf b = SX_BUF_INIT;
   sx_val got = SX_NIL, err = SX_NIL;
   sxapi_code rc = SXAPI_ERR_IO;
-  if (slurp(vm, path, &b, &err)) rc = api_read_forms(b.data ? b.data : "", b.len, sx_string_cstr(path), &got, &err);
+  if (sx_slurp_load_file(vm->vm, path, &b, &err) == 0) rc = api_read_forms(b.data ? b.data : "", b.len, sx_string_cstr(path), &got, &err);
   sx_buf_free(&b);
   *forms = rc == SXAPI_OK ? got : err;
   return api_leave(vm, rc == SXAPI_OK ? rc : api_fail_value(rc, err));

@@ -9,6 +9,7 @@
 #include "store_int.h"
 
 #include <gc.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,10 +47,26 @@ static void *ix_grow_gc(void *old, size_t *cap, size_t need, size_t elem) {
 
 /* ---- hash tables ---------------------------------------------------------- */
 
-/* Rebuild buckets for count entries whose hash/next fields live at the given
- * stride inside an array. */
-static void htab_rebuild(htab *t, size_t count, char *base, size_t stride,
-                         size_t hash_off, size_t next_off) {
+/* Stream and kv entries both begin with their name, hash and chain link, so
+ * one table implementation serves both arrays (entries found by stride). */
+typedef struct ix_head {
+  sx_val name;
+  uint32_t hash;
+  uint32_t next; /* entry index + 1, 0 ends the chain */
+} ix_head;
+_Static_assert(offsetof(stream_ent, name) == offsetof(ix_head, name) &&
+                   offsetof(stream_ent, hash) == offsetof(ix_head, hash) &&
+                   offsetof(stream_ent, next) == offsetof(ix_head, next),
+               "stream_ent starts like ix_head");
+_Static_assert(offsetof(kv_ent, key) == offsetof(ix_head, name) &&
+                   offsetof(kv_ent, hash) == offsetof(ix_head, hash) &&
+                   offsetof(kv_ent, next) == offsetof(ix_head, next),
+               "kv_ent starts like ix_head");
+
+static ix_head *ix_at(char *base, size_t stride, size_t i) { return (ix_head *)(base + i * stride); }
+
+/* Rebuild buckets for the count entries of the array at base. */
+static void htab_rebuild(htab *t, size_t count, char *base, size_t stride) {
   size_t nb = t->nb ? t->nb : 64;
   while (nb < count * 2) nb *= 2;
   free(t->b);
@@ -57,23 +74,37 @@ static void htab_rebuild(htab *t, size_t count, char *base, size_t stride,
   if (!t->b) abort();
   t->nb = nb;
   for (size_t i = 0; i < count; i++) {
-    char *e = base + i * stride;
-    uint32_t h;
-    memcpy(&h, e + hash_off, sizeof h);
-    uint32_t *next = (uint32_t *)(e + next_off);
-    *next = t->b[h & (nb - 1)];
-    t->b[h & (nb - 1)] = (uint32_t)(i + 1);
+    ix_head *e = ix_at(base, stride, i);
+    e->next = t->b[e->hash & (nb - 1)];
+    t->b[e->hash & (nb - 1)] = (uint32_t)(i + 1);
   }
 }
 
-long store_stream_find(store *s, const char *name, size_t len, uint32_t h) {
-  if (!s->stab.nb) return -1;
-  for (uint32_t j = s->stab.b[h & (s->stab.nb - 1)]; j; j = s->streams[j - 1].next) {
-    stream_ent *e = &s->streams[j - 1];
+/* The index of the entry named name[0..len) with hash h, or -1. */
+static long htab_find(const htab *t, char *base, size_t stride, const char *name, size_t len,
+                      uint32_t h) {
+  if (!t->nb) return -1;
+  for (uint32_t j = t->b[h & (t->nb - 1)]; j; j = ix_at(base, stride, j - 1)->next) {
+    ix_head *e = ix_at(base, stride, j - 1);
     if (e->hash == h && sx_str_len(e->name) == len && memcmp(sx_str_data(e->name), name, len) == 0)
       return (long)(j - 1);
   }
   return -1;
+}
+
+/* Chain entry i (the last of n, its name and hash set) into the table. */
+static void htab_link(htab *t, char *base, size_t stride, size_t n, size_t i) {
+  if (n * 2 > t->nb) {
+    htab_rebuild(t, n, base, stride);
+    return;
+  }
+  ix_head *e = ix_at(base, stride, i);
+  e->next = t->b[e->hash & (t->nb - 1)];
+  t->b[e->hash & (t->nb - 1)] = (uint32_t)(i + 1);
+}
+
+long store_stream_find(store *s, const char *name, size_t len, uint32_t h) {
+  return htab_find(&s->stab, (char *)s->streams, sizeof *s->streams, name, len, h);
 }
 
 long store_stream_add(store *s, sx_val name, uint32_t h) {
@@ -83,25 +114,13 @@ long store_stream_add(store *s, sx_val name, uint32_t h) {
   memset(e, 0, sizeof *e);
   e->name = name;
   e->hash = h;
-  if (s->nstreams * 2 > s->stab.nb) {
-    htab_rebuild(&s->stab, s->nstreams, (char *)s->streams, sizeof *e,
-                 offsetof(stream_ent, hash), offsetof(stream_ent, next));
-  } else {
-    e->next = s->stab.b[h & (s->stab.nb - 1)];
-    s->stab.b[h & (s->stab.nb - 1)] = (uint32_t)(i + 1);
-  }
+  htab_link(&s->stab, (char *)s->streams, sizeof *e, s->nstreams, i);
   s->streams_list = 0;
   return (long)i;
 }
 
 long store_kv_find(store *s, const char *key, size_t len, uint32_t h) {
-  if (!s->ktab.nb) return -1;
-  for (uint32_t j = s->ktab.b[h & (s->ktab.nb - 1)]; j; j = s->kv[j - 1].next) {
-    kv_ent *e = &s->kv[j - 1];
-    if (e->hash == h && sx_str_len(e->key) == len && memcmp(sx_str_data(e->key), key, len) == 0)
-      return (long)(j - 1);
-  }
-  return -1;
+  return htab_find(&s->ktab, (char *)s->kv, sizeof *s->kv, key, len, h);
 }
 
 long store_kv_add(store *s, sx_val key, uint32_t h) {
@@ -111,13 +130,7 @@ long store_kv_add(store *s, sx_val key, uint32_t h) {
   memset(e, 0, sizeof *e);
   e->key = key;
   e->hash = h;
-  if (s->nkv * 2 > s->ktab.nb) {
-    htab_rebuild(&s->ktab, s->nkv, (char *)s->kv, sizeof *e, offsetof(kv_ent, hash),
-                 offsetof(kv_ent, next));
-  } else {
-    e->next = s->ktab.b[h & (s->ktab.nb - 1)];
-    s->ktab.b[h & (s->ktab.nb - 1)] = (uint32_t)(i + 1);
-  }
+  htab_link(&s->ktab, (char *)s->kv, sizeof *e, s->nkv, i);
   return (long)i;
 }
 
