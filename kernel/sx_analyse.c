@@ -161,8 +161,8 @@ static sx_node *node_const(actx *c, sx_val k) {
 }
 
 static void track_pos(actx *c, sx_val form) {
-  if (!sx_is_cons(form) || !(sx_hdr_of(form)->flags & SX_F_POS)) return;
-  sx_cons_pos *p = (sx_cons_pos *)form;
+  const sx_cons_pos *p = sx_cons_pos_of(form);
+  if (!p) return;
   if (c->pos && c->pos->line == p->line && c->pos->col == p->col &&
       c->pos->file == p->file && c->pos->fn_name == c->fn_name)
     return;

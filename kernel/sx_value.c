@@ -4,6 +4,8 @@
 #include "sx_dict.h"
 
 #include <gc.h>
+#include <gc/gc_inline.h>
+#include <gc/gc_mark.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,17 @@
 /* ---- allocation ----------------------------------------------------- */
 
 #define SX_GC_INITIAL_HEAP (4u << 20)
+
+/* Cons cells come from their own collector kind, whose objects are
+ * scanned to the last word and carry no pad byte, so a cell costs exactly
+ * its two words. The pad only exists so that a pointer just past an
+ * object's end keeps that object alive; SX code reaches a cell only
+ * through its tagged start, never through such a pointer. */
+static int pair_kind;
+
+static void pair_kind_init(void) {
+  pair_kind = (int)GC_new_kind(GC_new_free_list(), GC_DS_LENGTH, 1, 1);
+}
 
 void sx_gc_init(void) {
   static bool done;
@@ -22,6 +35,7 @@ void sx_gc_init(void) {
    * fixed cost of each collection (scanning roots) then dominates call-heavy
    * code. GC_INITIAL_HEAP_SIZE in the environment overrides this. */
   if (!getenv("GC_INITIAL_HEAP_SIZE")) GC_expand_hp(SX_GC_INITIAL_HEAP);
+  pair_kind_init();
 }
 
 void *sx_alloc_large(size_t bytes) {
@@ -54,15 +68,21 @@ static sx_alloc_cache *cache_create(void) {
 
 /* Refill size class cls with a batch from the collector and take one. The
  * request is one byte short of the class size because the collector adds
- * a byte to every object (for pointers just past the end). */
+ * a byte to every object (for pointers just past the end) and does not
+ * scan an ordinary object's last word, which that byte overlaps. */
 void *sx_alloc_refill(size_t cls) {
   sx_alloc_cache *c = sx_tls_alloc ? sx_tls_alloc : cache_create();
-  void *p = c->free[cls];
-  if (!p) p = GC_malloc_many((cls + 1) * 16 - 1);
-  if (!p) abort();
-  c->free[cls] = *(void **)p;
-  *(void **)p = NULL;
-  return p;
+  if (!c->free[cls]) c->free[cls] = GC_malloc_many((cls + 1) * 16 - 1);
+  if (!c->free[cls]) abort();
+  return sx_alloc_pop(&c->free[cls]);
+}
+
+/* Cons cells: see pair_kind. */
+void *sx_alloc_pair_refill(void) {
+  sx_alloc_cache *c = sx_tls_alloc ? sx_tls_alloc : cache_create();
+  if (!c->pairs) GC_generic_malloc_many(sizeof(sx_pair), pair_kind, &c->pairs);
+  if (!c->pairs) abort();
+  return sx_alloc_pop(&c->pairs);
 }
 
 void *sx_alloc_atomic(size_t bytes) {
@@ -200,21 +220,20 @@ sx_val sx_keyword_new(sx_val name) {
 /* ---- lists ---------------------------------------------------------- */
 
 sx_val sx_cons(sx_val car, sx_val cdr) {
-  sx_pair *c = sx_obj_new(SX_T_LIST, sizeof *c);
+  sx_pair *c = sx_alloc_pair();
   c->car = car;
   c->cdr = cdr;
-  return (sx_val)c;
+  return (sx_val)c | SX_TAG_CONS;
 }
 
 sx_val sx_cons_at(sx_val car, sx_val cdr, sx_val file, uint32_t line, uint32_t col) {
-  sx_cons_pos *c = sx_obj_new(SX_T_LIST, sizeof *c);
-  c->c.h.flags = SX_F_POS;
+  sx_cons_pos *c = sx_alloc(sizeof *c);
   c->c.car = car;
   c->c.cdr = cdr;
   c->file = file;
   c->line = line;
   c->col = col;
-  return (sx_val)c;
+  return (sx_val)c | SX_TAG_CONS_POS;
 }
 
 sx_val sx_list(size_t n, const sx_val *items) {
@@ -296,11 +315,11 @@ bool sx_equal(sx_val a, sx_val b) {
   /* structural: an integer and a float are different values even when
    * numerically equal (= compares numbers across kinds) */
   if (ta == tb && (ta == SX_T_INT || ta == SX_T_FLOAT)) return num_equal(a, b);
-  if (ta != tb || !sx_is_ptr(a) || !sx_is_ptr(b)) return false;
+  if (ta != tb) return false;
   switch (ta) {
   case SX_T_STRING: return sx_string_eq(a, b);
   case SX_T_KEYWORD: return sx_string_eq(((sx_keyword *)a)->name, ((sx_keyword *)b)->name);
-  case SX_T_LIST: return list_equal(a, b);
+  case SX_T_LIST: return sx_is_cons(a) && sx_is_cons(b) && list_equal(a, b);
   case SX_T_DICT: return sx_dict_equal(a, b);
   case SX_T_ERROR:
     return sx_equal(((sx_error *)a)->message, ((sx_error *)b)->message) &&

@@ -2,8 +2,10 @@
  *
  * Every SX value is one machine word (sx_val). Small integers are unboxed
  * (low bit 1, 63-bit payload) and never allocate. nil, true, false and the
- * empty list are immediate constants. Everything else is a pointer to a
- * Boehm-GC heap object that starts with an sx_hdr naming its type.
+ * empty list are immediate constants. A cons is a tagged pointer (low bits
+ * 100) to a header-less two-word cell, so a list costs 16 bytes per
+ * element. Everything else is a pointer to a Boehm-GC heap object that
+ * starts with an sx_hdr naming its type.
  *
  * Invariants:
  *  - strings, lists and dicts are immutable once built;
@@ -35,6 +37,14 @@ static inline bool sx_is_fixnum(sx_val v) { return (v & 1) != 0; }
 static inline int64_t sx_fixnum_val(sx_val v) { return ((int64_t)v) >> 1; }
 static inline sx_val sx_fixnum(int64_t i) { return ((sx_val)i << 1) | 1; }
 static inline bool sx_is_ptr(sx_val v) { return v != 0 && (v & 7) == 0; }
+
+/* Cons tags. Cells are 16-byte aligned, so the low four bits are free: a
+ * plain cons is cell|0x4; a cons the reader built, which carries a source
+ * position after its two words (sx_cons_pos), is cell|0xC. The collector
+ * sees either as a pointer into the cell (interior pointers are on). */
+#define SX_TAG_CONS ((sx_val)0x4)
+#define SX_TAG_CONS_POS ((sx_val)0xC)
+static inline bool sx_is_cons(sx_val v) { return (v & 7) == 4; }
 static inline sx_val sx_bool(bool b) { return b ? SX_TRUE : SX_FALSE; }
 static inline bool sx_truthy(sx_val v) { return v != SX_FALSE && v != SX_NIL; }
 
@@ -58,7 +68,6 @@ typedef enum sx_type {
 } sx_type;
 
 /* Object flags (sx_hdr.flags). */
-#define SX_F_POS 0x01    /* cons carries a source position (sx_cons_pos) */
 #define SX_F_HASHED 0x02 /* string: hash field is valid */
 #define SX_F_INTERRUPT 0x04 /* error: raised by vm->interrupt; guards do not catch it */
 
@@ -85,8 +94,7 @@ typedef struct sx_keyword {
   sx_val name; /* string, without the leading ':' */
 } sx_keyword;
 
-typedef struct sx_pair {
-  sx_hdr h;
+typedef struct sx_pair { /* no header: the pointer's tag says "cons" */
   sx_val car;
   sx_val cdr;
 } sx_pair;
@@ -128,6 +136,7 @@ static inline sx_hdr *sx_hdr_of(sx_val v) { return (sx_hdr *)v; }
 static inline sx_type sx_type_of(sx_val v) {
   if (sx_is_fixnum(v)) return SX_T_INT;
   if (sx_is_ptr(v)) return (sx_type)((sx_hdr *)v)->type;
+  if (sx_is_cons(v)) return SX_T_LIST;
   switch (v) {
   case SX_NIL: return SX_T_NIL;
   case SX_TRUE:
@@ -137,10 +146,10 @@ static inline sx_type sx_type_of(sx_val v) {
   }
 }
 
+/* For types whose objects carry a header (not SX_T_LIST: see sx_is_cons). */
 static inline bool sx_is(sx_val v, sx_type t) {
   return sx_is_ptr(v) && ((sx_hdr *)v)->type == t;
 }
-static inline bool sx_is_cons(sx_val v) { return sx_is(v, SX_T_LIST); }
 static inline bool sx_is_list(sx_val v) { return v == SX_EMPTY || sx_is_cons(v); }
 static inline bool sx_is_string(sx_val v) { return sx_is(v, SX_T_STRING); }
 static inline bool sx_is_symbol(sx_val v) { return sx_is(v, SX_T_SYMBOL); }
@@ -148,8 +157,13 @@ static inline bool sx_is_int(sx_val v) { return sx_is_fixnum(v) || sx_is(v, SX_T
 static inline bool sx_is_float(sx_val v) { return sx_is(v, SX_T_FLOAT); }
 static inline bool sx_is_number(sx_val v) { return sx_is_int(v) || sx_is_float(v); }
 
-static inline sx_val sx_car(sx_val v) { return ((sx_pair *)v)->car; }
-static inline sx_val sx_cdr(sx_val v) { return ((sx_pair *)v)->cdr; }
+static inline sx_pair *sx_pair_of(sx_val v) { return (sx_pair *)(v & ~(sx_val)15); }
+static inline sx_val sx_car(sx_val v) { return sx_pair_of(v)->car; }
+static inline sx_val sx_cdr(sx_val v) { return sx_pair_of(v)->cdr; }
+/* The reader's position record, or NULL for a cons built at run time. */
+static inline const struct sx_cons_pos *sx_cons_pos_of(sx_val v) {
+  return (v & 15) == SX_TAG_CONS_POS ? (const struct sx_cons_pos *)sx_pair_of(v) : NULL;
+}
 static inline sx_string *sx_str(sx_val v) { return (sx_string *)v; }
 static inline const char *sx_str_data(sx_val v) { return ((sx_string *)v)->data; }
 static inline size_t sx_str_len(sx_val v) { return ((sx_string *)v)->len; }
@@ -165,25 +179,40 @@ void *sx_alloc_atomic(size_t bytes);      /* never scanned (no pointers) */
 
 /* Objects up to SX_SMALL_MAX bytes come from per-thread free lists that the
  * collector fills in batches (see sx_value.c); popping one is a handful of
- * instructions. The lists hang off a per-thread root the collector scans. */
+ * instructions. The lists hang off a per-thread root the collector scans.
+ * Cons cells have a list of their own: they are exactly 16 bytes, from a
+ * collector kind that scans the whole object (see sx_alloc_pair_refill). */
 #define SX_SMALL_MAX 63
 typedef struct sx_alloc_cache {
   void *free[(SX_SMALL_MAX + 1) / 16]; /* by size class: 16, 32, 48, 64 bytes */
+  void *pairs;                         /* 16-byte cons cells */
 } sx_alloc_cache;
 extern __thread sx_alloc_cache *sx_tls_alloc __attribute__((tls_model("initial-exec")));
 void *sx_alloc_refill(size_t cls);
+void *sx_alloc_pair_refill(void);
 void *sx_alloc_large(size_t bytes);
+
+static inline void *sx_alloc_pop(void **list) {
+  void *p = *list;
+  *list = *(void **)p;
+  *(void **)p = NULL;
+  return p;
+}
 
 /* Scanned by the GC, zeroed. */
 static inline void *sx_alloc(size_t bytes) {
   if (bytes > SX_SMALL_MAX) return sx_alloc_large(bytes);
   size_t cls = bytes >> 4;
   sx_alloc_cache *c = sx_tls_alloc;
-  void *p;
-  if (__builtin_expect(!c || !(p = c->free[cls]), 0)) return sx_alloc_refill(cls);
-  c->free[cls] = *(void **)p;
-  *(void **)p = NULL;
-  return p;
+  if (__builtin_expect(!c || !c->free[cls], 0)) return sx_alloc_refill(cls);
+  return sx_alloc_pop(&c->free[cls]);
+}
+
+/* Two scanned, zeroed words for a cons cell. */
+static inline void *sx_alloc_pair(void) {
+  sx_alloc_cache *c = sx_tls_alloc;
+  if (__builtin_expect(!c || !c->pairs, 0)) return sx_alloc_pair_refill();
+  return sx_alloc_pop(&c->pairs);
 }
 
 static inline void *sx_obj_new(sx_type t, size_t bytes) { /* sx_alloc + header */

@@ -609,7 +609,7 @@ static void list_add(sx_reader *r, frame *f, sx_val v, uint32_t line, uint32_t c
   if (first)
     f->head = cell;
   else
-    ((sx_pair *)f->tail)->cdr = cell;
+    sx_pair_of(f->tail)->cdr = cell;
   f->tail = cell;
 }
 
@@ -691,7 +691,7 @@ sx_val sx_read_all(const char *src, size_t len, sx_val file, sx_val *error) {
     if (head == SX_EMPTY)
       head = cell;
     else
-      ((sx_pair *)tail)->cdr = cell;
+      sx_pair_of(tail)->cdr = cell;
     tail = cell;
   }
   if (st == SX_READ_EOF) return head;

@@ -55,7 +55,7 @@
  *
  * Positions (line and column are 1-based; a column counts UTF-8
  * characters, a tab counts as one column): every cons cell the reader
- * builds is an sx_cons_pos (flag SX_F_POS). The FIRST cell of a list holds
+ * builds is an sx_cons_pos (tag SX_TAG_CONS_POS; see sx_cons_pos_of). The FIRST cell of a list holds
  * the position of its opening bracket; every later cell holds the position
  * where its own element starts (so an analyser can point at the exact
  * argument). The (quote x) list made by sugar has the position of the

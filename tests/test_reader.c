@@ -77,8 +77,8 @@ static sx_val nth(sx_val l, size_t i) {
 
 static void expect_pos(sx_val cell, uint32_t line, uint32_t col) {
   cr_assert(sx_is_cons(cell));
-  cr_assert(sx_hdr_of(cell)->flags & SX_F_POS, "cell carries no position");
-  sx_cons_pos *p = (sx_cons_pos *)cell;
+  const sx_cons_pos *p = sx_cons_pos_of(cell);
+  cr_assert(p, "cell carries no position");
   cr_assert_eq(p->line, line, "line %u, want %u", p->line, line);
   cr_assert_eq(p->col, col, "col %u, want %u", p->col, col);
 }
@@ -390,7 +390,7 @@ Test(reader, list_positions) {
   cr_assert_neq(all, SX_UNDEF);
   sx_val form = sx_car(all);
   expect_pos(form, 2, 1);                           /* '(' of (define ...) */
-  cr_assert_eq(((sx_cons_pos *)form)->file, file);
+  cr_assert_eq(sx_cons_pos_of(form)->file, file);
   expect_pos(nth(form, 1), 2, 9);                   /* (f x) starts at 2:9 */
   expect_pos(sx_car(nth(form, 1)), 2, 9);           /* its own first cell */
   expect_pos(nth(sx_car(nth(form, 1)), 1), 2, 12);  /* x */
@@ -404,7 +404,7 @@ Test(reader, list_positions) {
 Test(reader, position_after_crlf_and_nil_file) {
   sx_val v = read1("\r\n\r\n  (x)");
   expect_pos(v, 3, 3);
-  cr_assert_eq(((sx_cons_pos *)v)->file, SX_NIL);
+  cr_assert_eq(sx_cons_pos_of(v)->file, SX_NIL);
 }
 
 /* ---- quote sugar ---------------------------------------------------------- */

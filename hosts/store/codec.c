@@ -124,6 +124,7 @@ static int enc_value(sx_buf *b, sx_val v, int depth, sx_val *err) {
     codec_put_uvarint(b, codec_zigzag(sx_int_val(v)));
     return 0;
   }
+  if (sx_is_cons(v)) return enc_list(b, v, depth, err);
   if (!sx_is_ptr(v)) return enc_refuse(v, err);
   switch (sx_hdr_of(v)->type) {
   case SX_T_FLOAT: enc_float(b, sx_float_val(v)); return 0;
@@ -138,7 +139,6 @@ static int enc_value(sx_buf *b, sx_val v, int depth, sx_val *err) {
     enc_bytes(b, CODEC_SYMBOL, sx_str_data(name), sx_str_len(name));
     return 0;
   }
-  case SX_T_LIST: return enc_list(b, v, depth, err);
   case SX_T_DICT: return enc_dict(b, v, depth, err);
   default: return enc_refuse(v, err);
   }

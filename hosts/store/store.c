@@ -27,7 +27,7 @@
 
 #define DEFAULT_CACHE_BYTES (64u << 20)
 #define DEFAULT_BATCH_MS 10u
-#define CONS_COST 32u /* estimated bytes of one cached list cell */
+#define CONS_COST 16u /* bytes of one cached list cell (sx_pair) */
 
 /* ---- messages ------------------------------------------------------------------ */
 

@@ -1,0 +1,145 @@
+/* test_value.c — unit tests for the value representation in
+ * kernel/sx_value.h: immediates, the tagged header-less cons cell (its
+ * size, its type, the reader's positioned variant) and that cells reached
+ * only through other heap objects survive collections. */
+#include "sx_dict.h"
+#include "sx_value.h"
+
+#include <criterion/criterion.h>
+#include <gc.h>
+#include <stdio.h>
+
+static void setup(void) { sx_gc_init(); }
+
+TestSuite(value, .init = setup);
+
+/* (0 1 ... n-1) where element i is the string "s<i>" when strings is set,
+ * else the fixnum i. Built back to front so only the head is returned. */
+static sx_val build(long n, bool strings) {
+  sx_val l = SX_EMPTY;
+  for (long i = n - 1; i >= 0; i--) {
+    char buf[32];
+    int k = snprintf(buf, sizeof buf, "s%ld", i);
+    l = sx_cons(strings ? sx_string_new(buf, (size_t)k) : sx_fixnum(i), l);
+  }
+  return l;
+}
+
+static void check(sx_val l, long n, bool strings) {
+  long i = 0;
+  for (; sx_is_cons(l); l = sx_cdr(l), i++) {
+    sx_val x = sx_car(l);
+    if (strings) {
+      char buf[32];
+      snprintf(buf, sizeof buf, "s%ld", i);
+      cr_assert(sx_is_string(x), "element %ld is not a string", i);
+      cr_assert_str_eq(sx_str_data(x), buf);
+    } else {
+      cr_assert_eq(x, sx_fixnum(i), "element %ld is wrong", i);
+    }
+  }
+  cr_assert_eq(l, SX_EMPTY);
+  cr_assert_eq(i, n);
+}
+
+/* Allocate a few megabytes of garbage of every kind and collect. */
+static void churn(void) {
+  for (int i = 0; i < 200000; i++) {
+    (void)sx_cons(sx_fixnum(-1), sx_fixnum(-1));
+    (void)sx_string_cstr("garbage");
+  }
+  GC_gcollect();
+}
+
+Test(value, fixnums_are_immediate) {
+  GC_gcollect();
+  size_t before = GC_get_total_bytes();
+  for (int64_t i = -1000; i < 1000; i++) {
+    sx_val v = sx_int(i);
+    cr_assert(sx_is_fixnum(v));
+    cr_assert_eq(sx_int_val(v), i);
+  }
+  cr_assert_eq(GC_get_total_bytes(), before, "making fixnums allocated");
+  cr_assert(!sx_is_fixnum(sx_int(SX_FIXNUM_MAX + 1)));
+}
+
+Test(value, cons_is_a_tagged_sixteen_byte_cell) {
+  sx_val c = sx_cons(sx_fixnum(1), SX_EMPTY);
+  cr_assert(sx_is_cons(c));
+  cr_assert(sx_is_list(c));
+  cr_assert(!sx_is_ptr(c), "a cons is not a header-carrying object");
+  cr_assert_eq(sx_type_of(c), SX_T_LIST);
+  cr_assert_eq(c & 15, SX_TAG_CONS);
+  cr_assert_eq(GC_size(sx_pair_of(c)), 16);
+  cr_assert_eq(sx_cons_pos_of(c), NULL);
+  cr_assert_str_eq(sx_type_name(c), "list");
+  cr_assert_eq(sx_type_of(SX_EMPTY), SX_T_LIST);
+  cr_assert(!sx_is_cons(SX_EMPTY));
+  /* no immediate or fixnum looks like a cons */
+  sx_val imm[] = {SX_NIL, SX_TRUE, SX_FALSE, SX_EMPTY, SX_UNDEF, sx_fixnum(4), sx_fixnum(-3)};
+  for (size_t i = 0; i < sizeof imm / sizeof *imm; i++) cr_assert(!sx_is_cons(imm[i]));
+}
+
+Test(value, a_million_cells_allocate_sixteen_bytes_each) {
+  GC_gcollect();
+  size_t before = GC_get_total_bytes();
+  sx_val l = build(1000000, false);
+  size_t per = (GC_get_total_bytes() - before) / 1000000;
+  cr_assert_leq(per, 16, "%zu bytes per cell", per);
+  check(l, 1000000, false);
+}
+
+Test(value, reader_cells_carry_a_position) {
+  sx_val file = sx_string_cstr("f.sx");
+  sx_val c = sx_cons_at(sx_fixnum(7), SX_EMPTY, file, 3, 14);
+  cr_assert(sx_is_cons(c));
+  cr_assert_eq(sx_type_of(c), SX_T_LIST);
+  cr_assert_eq(c & 15, SX_TAG_CONS_POS);
+  const sx_cons_pos *p = sx_cons_pos_of(c);
+  cr_assert_not_null(p);
+  cr_assert_eq(p->line, 3);
+  cr_assert_eq(p->col, 14);
+  cr_assert_eq(p->file, file);
+  cr_assert_eq(sx_car(c), sx_fixnum(7));
+  cr_assert(sx_equal(c, sx_cons(sx_fixnum(7), SX_EMPTY)), "position is not part of the value");
+}
+
+Test(value, cells_linked_only_through_cdrs_survive_collection) {
+  sx_val l = build(300000, true); /* strings in the car, cells in the cdr */
+  churn();
+  churn();
+  check(l, 300000, true);
+}
+
+Test(value, cells_held_by_other_objects_survive_collection) {
+  sx_val d = sx_dict_empty();
+  for (int i = 0; i < 40; i++) {
+    char k[16];
+    snprintf(k, sizeof k, "k%d", i);
+    d = sx_dict_assoc(d, sx_string_cstr(k), build(1000 + i, false));
+  }
+  sx_val positioned = SX_EMPTY;
+  for (int i = 999; i >= 0; i--) positioned = sx_cons_at(sx_fixnum(i), positioned, SX_NIL, 1, 1);
+  sx_val holder = sx_cons(positioned, sx_cons(d, SX_EMPTY));
+  d = positioned = SX_NIL;
+  churn();
+  check(sx_car(holder), 1000, false);
+  sx_val dd = sx_car(sx_cdr(holder));
+  for (int i = 0; i < 40; i++) {
+    char k[16];
+    snprintf(k, sizeof k, "k%d", i);
+    check(sx_dict_lookup(dd, sx_string_cstr(k)), 1000 + i, false);
+  }
+}
+
+Test(value, list_equality_and_the_empty_list) {
+  sx_val a = build(5, false), b = build(5, false);
+  cr_assert(sx_equal(a, b));
+  cr_assert(!sx_equal(a, build(4, false)));
+  cr_assert(!sx_equal(build(4, false), a));
+  cr_assert(!sx_equal(SX_EMPTY, a));
+  cr_assert(!sx_equal(a, SX_EMPTY));
+  cr_assert(sx_equal(SX_EMPTY, SX_EMPTY));
+  cr_assert(!sx_equal(a, sx_string_cstr("x")));
+  cr_assert(!sx_equal(sx_cons(sx_fixnum(1), sx_fixnum(2)), sx_cons(sx_fixnum(1), SX_EMPTY)));
+}
