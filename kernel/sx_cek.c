@@ -193,15 +193,26 @@ static inline bool fast_ok(sx_vm *vm, sx_node *n, sx_env *env) {
 }
 
 /* Inline arithmetic on two fixnums; false when not applicable. */
-static inline bool fixnum_op(int fop, sx_val a, sx_val b, sx_val *out) {
-  if (!sx_is_fixnum(a) || !sx_is_fixnum(b)) return false;
-  int64_t x = sx_fixnum_val(a), y = sx_fixnum_val(b), r;
+/* Fixnum arithmetic on the tagged words themselves: a tagged fixnum is
+ * 2i+1, so a+b-1 and a-b+1 are the tagged sum and difference, and the
+ * machine's overflow flag is exactly "outside the fixnum range" (the
+ * general primitive then boxes the result). Order compares directly. */
+static inline __attribute__((always_inline)) bool fixnum_op(int fop, sx_val a, sx_val b,
+                                                            sx_val *out) {
+  if (!(a & b & 1)) return false;
+  int64_t x = (int64_t)a, y = (int64_t)b, r;
   switch (fop) {
-  case FOP_ADD: *out = sx_int(x + y); return true;
-  case FOP_SUB: *out = sx_int(x - y); return true;
+  case FOP_ADD:
+    if (__builtin_add_overflow(x, y - 1, &r)) return false;
+    *out = (sx_val)r;
+    return true;
+  case FOP_SUB:
+    if (__builtin_sub_overflow(x, y - 1, &r)) return false;
+    *out = (sx_val)r;
+    return true;
   case FOP_MUL:
-    if (__builtin_mul_overflow(x, y, &r)) return false;
-    *out = sx_int(r);
+    if (__builtin_mul_overflow(x >> 1, y - 1, &r)) return false;
+    *out = (sx_val)r | 1;
     return true;
   case FOP_LT: *out = sx_bool(x < y); return true;
   case FOP_GT: *out = sx_bool(x > y); return true;
@@ -578,6 +589,33 @@ static inline __attribute__((always_inline)) sx_env *bind_exact(sx_fiber *f, sx_
   return e;
 }
 
+/* A non-tail call of a closure-free function with exactly its parameters,
+ * every operand quick: bind straight into an environment from the pool,
+ * skipping the operand stack. Returns the callee's body, or NULL (having
+ * taken nothing) when any of that does not hold; operands are pure, so
+ * the caller may then evaluate them again on the general path. */
+static inline sx_node *direct_bind(sx_fiber *f, const sx_node *call, sx_env *env,
+                                         sx_env **out) {
+  sx_val fnv;
+  if (!quick(call->u.call.fn, env, &fnv) || !sx_is(fnv, SX_T_FN)) return NULL;
+  sx_closure *cl = (sx_closure *)fnv;
+  const sx_proto *p = cl->proto;
+  if (!p->noclosure || p->rest || p->nparams != call->idx || f->vm->interrupt) return NULL;
+  sx_env *e = env_take(f, p->nslots);
+  e->parent = cl->env;
+  e->n = p->nslots;
+  uint32_t i = 0;
+  for (; i < p->nparams; i++) {
+    if (!quick(call->u.call.args[i], env, &e->slots[i])) {
+      env_give(f, e);
+      return NULL;
+    }
+  }
+  for (; i < p->nslots; i++) e->slots[i] = SX_UNDEF;
+  *out = e;
+  return p->body;
+}
+
 static bool is_callable(sx_val v) {
   return sx_is(v, SX_T_FN) || sx_is(v, SX_T_PRIM) || sx_is(v, SX_T_CONT);
 }
@@ -753,7 +791,7 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
   }
   case OP_CALL: E_OP_CALL:
     if ((node->flags & NF_ARITH) && arith_still(node)) {
-      sx_val a, b;
+      sx_val a = SX_NIL, b = SX_NIL;
       bool a_ready = quick(node->u.call.args[0], env, &a);
       if (a_ready && quick(node->u.call.args[1], env, &b) && fixnum_op(node->fop, a, b, &val))
         CONT();
@@ -762,6 +800,19 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
         fr->a = a_ready ? a : SX_NIL;
         fr->b = node->u.call.prim;
         node = node->u.call.args[a_ready ? 1 : 0];
+        EVAL();
+      }
+    }
+    if (!(node->flags & NF_TAILPOS)) { /* see K_RET */
+      sx_env *ne;
+      sx_node *body = direct_bind(f, node, env, &ne);
+      if (body) {
+        at = node->pos;
+        PUSH(fr, K_RET);
+        fr->node = node;
+        fr->env = ne;
+        env = ne;
+        node = body;
         EVAL();
       }
     }

@@ -214,6 +214,24 @@ Test(eval, inline_arithmetic_fallbacks) {
   OK("(define (f x) (* x 2)) (f 4611686018427387903)", "9223372036854775806");
   ERR_HAS("(define (f x) (+ x 1)) (f \"a\")", "+: expected a number, got \"a\"");
   OK("(define (sq x) (* x x)) (sq 3)", "9");
+  /* every operator across both ends of the fixnum range, locals and
+   * constants, so the tagged-word arithmetic must hand over exactly at
+   * the edges */
+  OK("(define (ops a b) (list (+ a b) (- a b) (* a b) (< a b) (> a b) (<= a b) (>= a b) (= a b)))"
+     " (list (ops 4611686018427387903 1) (ops -4611686018427387904 1) (ops 1 -4611686018427387904)"
+     " (ops 4611686018427387903 -2) (ops -4611686018427387904 -1) (ops 2147483648 2147483648)"
+     " (ops -3 5) (ops 0 -7) (ops 7 7))",
+     "((4611686018427387904 4611686018427387902 4611686018427387903 false true false true false)"
+     " (-4611686018427387903 -4611686018427387905 -4611686018427387904 true false true false false)"
+     " (-4611686018427387903 4611686018427387905 -4611686018427387904 false true false true false)"
+     " (4611686018427387901 4611686018427387905 -9223372036854775806 false true false true false)"
+     " (-4611686018427387905 -4611686018427387903 4611686018427387904 true false true false false)"
+     " (4294967296 0 4611686018427387904 false false true true true)"
+     " (2 -8 -15 true false true false false) (-7 7 0 false true false true false)"
+     " (14 0 49 false false true true true))");
+  OK("(define (g a) (list (+ a 4611686018427387903) (- a 4611686018427387903) (* a 2)))"
+     " (g -4611686018427387904)",
+     "(-1 -9223372036854775807 -9223372036854775808)");
   OK("(define (fib n) (if (< n 2) n (+ (fib (- n 1)) (fib (- n 2))))) (fib 20)", "6765");
   /* last: the redefinition stays for the rest of this VM */
   OK("(define (f x) (- x 1)) (define (- a b) (list a b)) (f 5)", "(5 1)");
