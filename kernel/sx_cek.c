@@ -589,6 +589,29 @@ static inline __attribute__((always_inline)) sx_env *bind_exact(sx_fiber *f, sx_
   return e;
 }
 
+/* A tail call (NF_TAIL) that can rebind env in place (the conditions of
+ * reuse_env), with at most DIRECT_TAIL_MAX operands, all quick: the
+ * operands are evaluated into a local array first (they may read env),
+ * then bound. Returns the callee's body, or NULL having changed nothing. */
+#define DIRECT_TAIL_MAX 8
+static inline sx_node *direct_tail(sx_fiber *f, const sx_node *call, sx_env *env) {
+  sx_val fnv, tmp[DIRECT_TAIL_MAX];
+  if (call->idx > DIRECT_TAIL_MAX || !quick(call->u.call.fn, env, &fnv) || !sx_is(fnv, SX_T_FN))
+    return NULL;
+  sx_closure *cl = (sx_closure *)fnv;
+  const sx_proto *p = cl->proto;
+  if (env->n != p->nslots || call->idx != p->nparams || p->rest || !p->noclosure || cl->env == env ||
+      f->vm->interrupt)
+    return NULL;
+  uint32_t i = 0;
+  for (; i < p->nparams; i++)
+    if (!quick(call->u.call.args[i], env, &tmp[i])) return NULL;
+  env->parent = cl->env;
+  for (i = 0; i < p->nparams; i++) env->slots[i] = tmp[i];
+  for (; i < p->nslots; i++) env->slots[i] = SX_UNDEF;
+  return p->body;
+}
+
 /* A non-tail call of a closure-free function with exactly its parameters,
  * every operand quick: bind straight into an environment from the pool,
  * skipping the operand stack. Returns the callee's body, or NULL (having
@@ -803,7 +826,14 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
         EVAL();
       }
     }
-    if (!(node->flags & NF_TAILPOS)) { /* see K_RET */
+    if (node->flags & NF_TAIL) {
+      sx_node *body = direct_tail(f, node, env);
+      if (body) {
+        at = node->pos;
+        node = body;
+        EVAL();
+      }
+    } else if (!(node->flags & NF_TAILPOS)) { /* see K_RET */
       sx_env *ne;
       sx_node *body = direct_bind(f, node, env, &ne);
       if (body) {

@@ -199,6 +199,15 @@ Test(eval, tail_calls_reusing_environments) {
   OK("(define (h n acc) (if (= n 0) (map (fn (k) (k)) acc) (h (- n 1) (cons (fn () n) acc))))"
      " (h 3 ())",
      "(1 2 3)");
+  /* nine operands (more than are bound without the operand stack) */
+  OK("(define (r a b c d e f g h n) (if (= n 0) (list a b c d e f g h)"
+     " (r h a b c d e f g (- n 1)))) (r 1 2 3 4 5 6 7 8 3)",
+     "(6 7 8 1 2 3 4 5)");
+  /* an operand that needs the machine, mid-way through the list */
+  OK("(define (id x) x) (define (t a b n) (if (= n 0) (list a b) (t (+ b 1) (id a) (- n 1)))) (t 0 10 4)",
+     "(2 12)");
+  /* a tail call with the wrong number of arguments is still an arity error */
+  ERR_HAS("(define (w a b n) (if (= n 0) a (w a (- n 1)))) (w 1 2 3)", "expected 3 arguments, got 2");
   /* a named-let loop calling itself: its own closure environment survives */
   OK("(let loop ((i 0) (acc ())) (if (< i 3) (loop (+ i 1) (cons i acc)) acc))", "(2 1 0)");
   /* a guard body is not a tail position: the handler still sees its variables */
