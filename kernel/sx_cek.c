@@ -1115,7 +1115,7 @@ done:
     vpush(f, fr->a);
     vpush(f, sx_car(fr->b));
     fr->b = sx_cdr(fr->b);
-    goto do_apply;
+    goto apply_callback;
   case K_MAP_INDEXED: C_K_MAP_INDEXED:
     fr->c = sx_cons(val, fr->c);
     if (!sx_is_cons(fr->b)) {
@@ -1128,7 +1128,7 @@ done:
     vpush(f, sx_fixnum(fr->i++));
     vpush(f, sx_car(fr->b));
     fr->b = sx_cdr(fr->b);
-    goto do_apply;
+    goto apply_callback;
   case K_FILTER: C_K_FILTER:
     if (sx_truthy(val)) fr->c = sx_cons(sx_car(fr->b), fr->c);
     fr->b = sx_cdr(fr->b);
@@ -1140,7 +1140,7 @@ done:
     base = f->vsp;
     vpush(f, fr->a);
     vpush(f, sx_car(fr->b));
-    goto do_apply;
+    goto apply_callback;
   case K_SOME:
   case K_EVERY: C_K_EVERY:
     if (fr->kind == K_SOME ? sx_truthy(val) : !sx_truthy(val)) {
@@ -1164,7 +1164,7 @@ done:
     vpush(f, val);
     vpush(f, sx_car(fr->b));
     fr->b = sx_cdr(fr->b);
-    goto do_apply;
+    goto apply_callback;
   case K_WIND_BEFORE: C_K_WIND_BEFORE:
     fr->kind = K_WIND_BODY;
     base = f->vsp;
@@ -1215,6 +1215,13 @@ done:
   }
   }
   RAISE(sx_make_error("internal: bad frame"));
+
+apply_callback: /* a higher-order primitive calls back: operand stack from base */
+  if (sx_is(f->vs[base], SX_T_FN) && ((sx_closure *)f->vs[base])->proto->noclosure) {
+    node = NULL; /* no call site of its own: a backtrace shows the caller's */
+    goto apply_returning;
+  }
+  goto do_apply;
 
 apply_returning: { /* a closure-free closure called from a non-tail
                      position: a K_RET frame gives its environment back */
@@ -1327,13 +1334,13 @@ do_special: {
       vpush(f, sx_car(lst));
       fr->i = 1;
       fr->b = sx_cdr(lst);
-      goto do_apply;
+      goto apply_callback;
     }
     base = f->vsp;
     vpush(f, a0);
     vpush(f, sx_car(lst));
     if (kind != K_FILTER) fr->b = sx_cdr(lst);
-    goto do_apply;
+    goto apply_callback;
   case SP_REDUCE: { /* (reduce f init lst) or (reduce f lst) */
     sx_val init, l = argv[argc - 1];
     f->vsp = base;

@@ -292,6 +292,19 @@ Test(eval, returned_environments_are_reused_safely) {
      "(0 3 4)");
   /* a let inside a closure-free function, and a nested call in its init */
   OK("(define (q x) (let ((y (g x))) (+ y (g y)))) (q 2)", "220");
+  /* callbacks of the higher-order primitives give their environments back
+   * too: results built from the arguments, nesting, an error mid-walk */
+  OK("(define (pair x) (list x (* x 2))) (map pair (list 1 2 3))", "((1 2) (2 4) (3 6))");
+  OK("(map (fn (x) (let ((y (+ x 1))) (list x y))) (list 1 2))", "((1 2) (2 3))");
+  OK("(reduce (fn (acc x) (cons x acc)) () (list 1 2 3))", "(3 2 1)");
+  OK("(define (outer x) (map (fn (y) (+ x y)) (list 10 20))) (map outer (list 1 2))",
+     "((11 21) (12 22))");
+  OK("(list (filter (fn (x) (> x 1)) (list 1 2 3)) (some (fn (x) (> x 1)) (list 1 2 3))"
+     " (every? (fn (x) (> x 0)) (list 1 2 3)) (map-indexed (fn (i x) (list i x)) (list \"a\" \"b\")))",
+     "((2 3) true true ((0 \"a\") (1 \"b\")))");
+  OK("(list (guard (e (true \"err\")) (map (fn (x) (if (= x 2) (raise x) x)) (list 1 2 3)))"
+     " (map (fn (x) (* x x)) (list 1 2 3)))",
+     "(\"err\" (1 4 9))");
   /* deep non-tail recursion still reaches the depth limit cleanly */
   ERR_HAS("(define (down n) (+ 1 (down n))) (down 1)", "recursion depth limit exceeded");
 }
