@@ -340,20 +340,26 @@ static inline bool quick_closure_call(sx_fiber *f, const sx_node *call, sx_env *
   return true;
 }
 
-/* A tail call (NF_TAIL) of the closure at f->vs[base] with its arguments
- * above it: when the current environment env has exactly the callee's
- * shape, bind the arguments in it instead of allocating a new one. Safe
- * because the analyser only marks tail calls of functions that create no
- * closures, so nothing else refers to env; the callee must create none
- * either (its environment may be given back when it returns, see K_RET),
- * and env must not be the callee's own defining environment. */
+/* A tail call (NF_TAIL) of cl with argc arguments may bind them in the
+ * current environment env instead of allocating a new one when env has
+ * exactly the callee's shape. Safe because the analyser only marks tail
+ * calls of functions that create no closures, so nothing else refers to
+ * env; the callee must create none either (its environment may be given
+ * back when it returns, see K_RET), and env must not be the callee's own
+ * defining environment. */
+static inline bool can_rebind(sx_fiber *f, const sx_closure *cl, uint32_t argc, const sx_env *env) {
+  const sx_proto *p = cl->proto;
+  return env->n == p->nslots && argc == p->nparams && !p->rest && p->noclosure && cl->env != env &&
+         !f->vm->interrupt;
+}
+
+/* can_rebind for the closure at f->vs[base] with its arguments above it,
+ * and the binding itself. */
 static inline bool reuse_env(sx_fiber *f, size_t base, sx_env *env) {
   sx_closure *cl = (sx_closure *)f->vs[base];
   const sx_proto *p = cl->proto;
   uint32_t argc = (uint32_t)(f->vsp - base - 1);
-  if (env->n != p->nslots || argc != p->nparams || p->rest || !p->noclosure || cl->env == env ||
-      f->vm->interrupt)
-    return false;
+  if (!can_rebind(f, cl, argc, env)) return false;
   env->parent = cl->env;
   uint32_t i = 0;
   for (; i < argc; i++) env->slots[i] = f->vs[base + 1 + i];
@@ -600,9 +606,7 @@ static inline sx_node *direct_tail(sx_fiber *f, const sx_node *call, sx_env *env
     return NULL;
   sx_closure *cl = (sx_closure *)fnv;
   const sx_proto *p = cl->proto;
-  if (env->n != p->nslots || call->idx != p->nparams || p->rest || !p->noclosure || cl->env == env ||
-      f->vm->interrupt)
-    return NULL;
+  if (!can_rebind(f, cl, call->idx, env)) return NULL;
   uint32_t i = 0;
   for (; i < p->nparams; i++)
     if (!quick(call->u.call.args[i], env, &tmp[i])) return NULL;
