@@ -15,6 +15,15 @@
  * Higher-order primitives (map, filter, reduce, for-each, some, every?,
  * apply, dynamic-wind, call/cc, load, eval) are machine operations with
  * frames of their own, so their callbacks may perform too.
+ *
+ * Fast paths, each falling back to the general one when its conditions do
+ * not hold: operands that need no frames are evaluated in place (quick,
+ * with fixnum arithmetic on tagged words); a closure-free function called
+ * from a non-tail position gets its environment from a per-fiber pool and
+ * gives it back on return (direct_bind, apply_returning, K_RET; callbacks
+ * of the higher-order primitives too, apply_callback); a tail call whose
+ * environment has the callee's shape rebinds it in place (direct_tail,
+ * reuse_env).
  */
 #include "sx_dict.h"
 #include "sx_print.h"
