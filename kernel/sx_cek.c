@@ -668,12 +668,18 @@ static sx_val list_arg(sx_vm *vm, const char *who, sx_val v) {
     goto do_raise;      \
   } while (0)
 
-#define FAST_RAISE()          \
+/* Raise the error a primitive left in vm->pending (it returned SX_UNDEF). */
+#define RAISE_PENDING()       \
   do {                        \
-    at = errat->pos;          \
     raised = vm->pending;     \
     vm->pending = SX_NIL;     \
     goto do_raise;            \
+  } while (0)
+
+#define FAST_RAISE()          \
+  do {                        \
+    at = errat->pos;          \
+    RAISE_PENDING();          \
   } while (0)
 
 #define PUSH(fr, kind)                                                            \
@@ -1091,11 +1097,7 @@ done:
     if (fixnum_op(fr->node->fop, argv2[0], argv2[1], &val)) CONT();
     at = fr->node->pos;
     val = ((sx_prim *)fr->b)->fn(vm, 2, argv2);
-    if (val == SX_UNDEF) {
-      raised = vm->pending;
-      vm->pending = SX_NIL;
-      goto do_raise;
-    }
+    if (val == SX_UNDEF) RAISE_PENDING();
     CONT();
   }
   case K_RET: C_K_RET: /* the closure-free call has returned */
@@ -1285,11 +1287,7 @@ do_apply: { /* operand stack from base: fn, args... */
       }
       val = p->fn(vm, argc, argv);
       f->vsp = base;
-      if (val == SX_UNDEF) {
-        raised = vm->pending;
-        vm->pending = SX_NIL;
-        goto do_raise;
-      }
+      if (val == SX_UNDEF) RAISE_PENDING();
       CONT();
     }
     goto do_special;
@@ -1327,10 +1325,7 @@ do_special: {
     f->vsp = base;
     if (!is_callable(a0)) RAISE(sx_make_error("%s: expected a function, got %s", sx_str_data(p->name), sx_str_data(sx_shown(a0))));
     lst = list_arg(vm, sx_str_data(p->name), argv[1]);
-    if (lst == SX_UNDEF) {
-      raised = vm->pending;
-      goto do_raise;
-    }
+    if (lst == SX_UNDEF) RAISE_PENDING();
     if (!sx_is_cons(lst)) {
       val = kind == K_FOR_EACH || kind == K_SOME ? SX_NIL : kind == K_EVERY ? SX_TRUE : SX_EMPTY;
       CONT();
@@ -1359,10 +1354,7 @@ do_special: {
     f->vsp = base;
     if (!is_callable(a0)) RAISE(sx_make_error("reduce: expected a function, got %s", sx_str_data(sx_shown(a0))));
     lst = list_arg(vm, "reduce", l);
-    if (lst == SX_UNDEF) {
-      raised = vm->pending;
-      goto do_raise;
-    }
+    if (lst == SX_UNDEF) RAISE_PENDING();
     if (argc == 3) init = argv[1];
     else if (!sx_is_cons(lst)) {
       val = SX_NIL;
@@ -1435,11 +1427,7 @@ do_special: {
   case SP_HOST: /* argv[-1] is p itself: see sx_special */
     val = p->fn(vm, argc, argv);
     f->vsp = base;
-    if (val == SX_UNDEF) {
-      raised = vm->pending;
-      vm->pending = SX_NIL;
-      goto do_raise;
-    }
+    if (val == SX_UNDEF) RAISE_PENDING();
     CONT();
   case SP_NONE: break;
   }
