@@ -32,7 +32,6 @@ sx_vm *sx_vm_create(void) {
       sx_add_load_dir(vm, d);
     free(copy);
   }
-  sx_stdlib_install(vm);
   return vm;
 }
 

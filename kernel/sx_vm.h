@@ -271,7 +271,5 @@ sx_val sx_toplevel_end(sx_vm *vm, sx_status st);
 /* Resolve every suspension of f through the resolvers until it ends. */
 sx_status sx_fiber_finish(sx_fiber *f);
 
-/* Stdlib registration (stdlib/) */
-void sx_stdlib_install(sx_vm *vm);
 
 #endif

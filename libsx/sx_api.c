@@ -193,7 +193,7 @@ sxapi_vm *sxapi_open(void) {
     api_fail(SXAPI_ERR_ARG, "sxapi_open", "out of memory");
     return NULL;
   }
-  vm->vm = sx_vm_create();
+  vm->vm = sx_stdlib_vm_create();
   vm->vm->host = vm;
   vm->magic = VM_MAGIC_OPEN;
   return vm;

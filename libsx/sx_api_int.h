@@ -8,6 +8,7 @@
 #include "sx.h"
 
 #include "sx_persist.h"
+#include "sx_stdlib.h"
 #include "sx_vm.h"
 
 #include <stdatomic.h>

@@ -6,6 +6,7 @@
 
 #include "sx_dict.h"
 #include "sx_print.h"
+#include "sx_stdlib.h"
 #include "sx_vm.h"
 
 /* Inside a primitive: check argv[i] or return the raised error. */

@@ -163,3 +163,9 @@ void sx_stdlib_install(sx_vm *vm) {
     abort();
   }
 }
+
+sx_vm *sx_stdlib_vm_create(void) {
+  sx_vm *vm = sx_vm_create();
+  if (vm) sx_stdlib_install(vm);
+  return vm;
+}

@@ -11,11 +11,12 @@
 #include "sx_dict.h"
 #include "sx_print.h"
 #include "sx_read.h"
+#include "sx_stdlib.h"
 #include "sx_vm.h"
 
 static sx_vm *vm;
 
-static inline void setup(void) { vm = sx_vm_create(); }
+static inline void setup(void) { vm = sx_stdlib_vm_create(); }
 static inline void teardown(void) { sx_vm_close(vm); }
 
 /* Evaluate src; return the status and store the value or error in *out. */

@@ -1,4 +1,4 @@
-/* test_dict.c — unit tests for the persistent dicts in kernel/sx_dict.c:
+/* test_dict.c — unit tests for the persistent dicts in kernel/value/sx_dict.c:
  * basic operations, persistence across the small/large representations,
  * byte-order iteration, equality, hash collisions, and a randomized
  * comparison against a simple reference model. */

@@ -78,7 +78,7 @@ Test(eval, tail_positions_do_not_grow_the_stack) {
   };
   for (size_t k = 0; k < sizeof srcs / sizeof *srcs; k++) {
     sx_vm_close(vm);
-    vm = sx_vm_create();
+    vm = sx_stdlib_vm_create();
     vm->max_depth = 10000; /* a stack-growing loop would hit this */
     sx_status st;
     sx_fiber *f = run_on_fiber(srcs[k], &st);

@@ -1,5 +1,5 @@
 /* test_fault.c — failing writes and syncs at every write site of the store
- * and the blob store (hosts/store/store_io.h). For each site, each errno
+ * and the blob store (store/store_io.h). For each site, each errno
  * (ENOSPC, EIO) and each scenario (creating a store, full/batch/off
  * commits, opening a log with a torn tail, storing a blob, compacting the
  * log), the Nth call at

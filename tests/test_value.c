@@ -1,5 +1,5 @@
 /* test_value.c — unit tests for the value representation in
- * kernel/sx_value.h: immediates, the tagged header-less cons cell (its
+ * kernel/value/sx_value.h: immediates, the tagged header-less cons cell (its
  * size, its type, the reader's positioned variant) and that cells reached
  * only through other heap objects survive collections. */
 #include "sx_dict.h"
