@@ -75,6 +75,8 @@ typedef enum sxapi_code {
   SXAPI_OK = 0,              /* success; an evaluation finished */
   SXAPI_SUSPENDED = 1,       /* an evaluation stopped at a perform that no
                                 resolver owns: see sxapi_task_request */
+  SXAPI_SYNCING = 2,         /* a task finished and committed; its commit
+                                is not yet durable (sxapi_set_async_commit) */
   SXAPI_ERR_EVAL = -1,       /* the evaluation raised an error (an error
                                 value describes it: sxapi_error_info) */
   SXAPI_ERR_SYNTAX = -2,     /* source text does not read */
@@ -89,7 +91,10 @@ typedef enum sxapi_code {
   SXAPI_ERR_BUSY = -9,       /* another thread is using this VM */
   SXAPI_ERR_THREAD = -10,    /* this thread is not attached */
   SXAPI_ERR_IO = -11,        /* a file cannot be found or read */
-  SXAPI_ERR_STORE = -12      /* the store failed or reported damage */
+  SXAPI_ERR_STORE = -12,     /* the store failed or reported damage */
+  SXAPI_ERR_CONFLICT = -13   /* the evaluation read something another
+                                evaluation's commit changed since: nothing
+                                of it was stored; run it again */
 } sxapi_code;
 
 /* A handle naming an SX value (see "Values" above and below). */
@@ -369,13 +374,33 @@ SXAPI_EXPORT sxapi_code sxapi_call(sxapi_vm *vm, sxapi_value fn, int argc,
  * another code (SXAPI_ERR_SYNTAX, SXAPI_ERR_INCOMPLETE, SXAPI_ERR_IO, or a
  * misuse code) with *task NULL. Free every task with sxapi_task_free.
  *
- * Several tasks of one VM may be suspended at once. They share the VM's
- * store transaction: a task's writes are made durable when any task of the
- * VM finishes, so a host that needs each task's writes to be
- * all-or-nothing lets only one task with writes be unfinished at a time.
+ * Transactions. Every top-level evaluation — each task, each sxapi_eval,
+ * sxapi_load, sxapi_call, each form of sxapi_load_each — has its own store
+ * transaction: its reads see the committed state plus its own writes,
+ * never another unfinished evaluation's. When it finishes it commits all
+ * or nothing; when it fails or is abandoned only its own writes are
+ * dropped. Isolation is serializable (optimistic concurrency control): a
+ * commit whose reads another evaluation's commit has changed since fails
+ * with SXAPI_ERR_CONFLICT, an error value whose message starts
+ * "conflict: ", and stores nothing; run the evaluation again. Evaluations
+ * of different VMs sharing a store (one handle per directory per process)
+ * interleave and commit the same way, and commits ready together share one
+ * fdatasync (group commit).
+ *
+ * Durability. By default a finishing task (like every other evaluation)
+ * returns only once its commit is durable per the sync mode. An event-loop
+ * host that wants to run other tasks meanwhile calls
+ * sxapi_set_async_commit(vm, true): a task that finished and committed then
+ * reports SXAPI_SYNCING until its commit is durable; sxapi_task_status
+ * polls without blocking (SXAPI_SYNCING, then SXAPI_OK, or SXAPI_ERR_EVAL
+ * when the sync failed and the commit was undone), sxapi_task_wait blocks,
+ * and sxapi_store_durable_fd gives a descriptor to put in the host's poll
+ * set. Acknowledge the task's work (answer its client) only after
+ * SXAPI_OK.
+ *
  * A task started from inside a C function or resolver runs nested: it
  * cannot suspend (an unowned op is an error) and it is not a top-level
- * evaluation (it commits nothing). */
+ * evaluation (it belongs to the running evaluation's transaction). */
 typedef struct sxapi_task sxapi_task;
 
 SXAPI_EXPORT sxapi_code sxapi_begin(sxapi_vm *vm, const char *src, size_t len, const char *name,
@@ -393,10 +418,17 @@ SXAPI_EXPORT sxapi_code sxapi_resume(sxapi_task *task, sxapi_value value);
  * value, a string (the message of a new error), or any value to raise. */
 SXAPI_EXPORT sxapi_code sxapi_resume_error(sxapi_task *task, sxapi_value err);
 
-/* SXAPI_OK (finished), SXAPI_SUSPENDED or SXAPI_ERR_EVAL (failed);
+/* SXAPI_OK (finished), SXAPI_SUSPENDED, SXAPI_SYNCING (finished, commit
+ * not yet durable; this call polls it), SXAPI_ERR_EVAL (failed) or
+ * SXAPI_ERR_CONFLICT (its commit lost a race: nothing stored);
  * SXAPI_ERR_STATE while it runs (asked from its own C function);
  * SXAPI_ERR_ARG for NULL. */
 SXAPI_EXPORT sxapi_code sxapi_task_status(const sxapi_task *task);
+/* As sxapi_task_status, but a SXAPI_SYNCING task is waited for. */
+SXAPI_EXPORT sxapi_code sxapi_task_wait(sxapi_task *task);
+/* With on, a finishing task does not wait for its commit to be durable: it
+ * reports SXAPI_SYNCING (see "Durability" above). Off by default. */
+SXAPI_EXPORT sxapi_code sxapi_set_async_commit(sxapi_vm *vm, bool on);
 /* Finished: the value; failed: the error value; otherwise nil. */
 SXAPI_EXPORT sxapi_value sxapi_task_result(const sxapi_task *task);
 /* Suspended: the performed request (by convention a dict
@@ -408,8 +440,8 @@ SXAPI_EXPORT const char *sxapi_task_op(const sxapi_task *task);
 SXAPI_EXPORT sxapi_value sxapi_task_args(const sxapi_task *task);
 /* The task's VM (possibly closed). */
 SXAPI_EXPORT sxapi_vm *sxapi_task_vm(const sxapi_task *task);
-/* Release the task. A suspended task is abandoned: the uncommitted store
- * writes of its VM are rolled back. NULL is ignored. SXAPI_ERR_STATE when
+/* Release the task. A suspended task is abandoned: its own uncommitted
+ * store writes are rolled back (other tasks' are untouched). NULL is ignored. SXAPI_ERR_STATE when
  * the task is running (freed from its own C function). */
 SXAPI_EXPORT sxapi_code sxapi_task_free(sxapi_task *task);
 
@@ -440,8 +472,11 @@ SXAPI_EXPORT sxapi_code sxapi_remove_resolver(sxapi_vm *vm, const char *prefix);
  * key/value facet and content-addressed blobs (docs/store-format.md,
  * docs/durability.md). Opening it registers the resolvers for "persist/"
  * and "blob/" ops (what lib/persist/durable.sx and blob.sx perform).
- * One process may write a store at a time; a second writer gets
- * SXAPI_ERR_STORE naming the owner's pid. Read-only opens take no lock and
+ * One process may write a store at a time; a second writer process gets
+ * SXAPI_ERR_STORE naming the owner's pid. Inside one process, VMs that
+ * open the same directory for writing share one store (their sync modes
+ * must agree), so many VMs on many threads serve one store, each
+ * evaluation in its own transaction. Read-only opens take no lock and
  * see the writer's commits after sxapi_store_refresh. */
 typedef enum sxapi_sync {
   SXAPI_SYNC_FULL = 0, /* a commit is on disk (fdatasync) before the
@@ -465,6 +500,11 @@ SXAPI_EXPORT sxapi_code sxapi_store_open(sxapi_vm *vm, const char *dir,
                                          const sxapi_store_options *opts);
 /* Write and sync commits that batch/off modes still buffer. */
 SXAPI_EXPORT sxapi_code sxapi_store_flush(sxapi_vm *vm);
+/* *fd: a descriptor that becomes readable whenever commits become durable
+ * (read 8 bytes from it to re-arm), for hosts using
+ * sxapi_set_async_commit; a background thread then makes commits durable
+ * that nobody waits for. */
+SXAPI_EXPORT sxapi_code sxapi_store_durable_fd(sxapi_vm *vm, int *fd);
 /* Flush and close the store; its resolvers go. Writes of an unfinished
  * evaluation are rolled back. SXAPI_ERR_STATE when there is no store or
  * the VM is evaluating. */
@@ -486,8 +526,9 @@ SXAPI_EXPORT sxapi_code sxapi_store_stats_of(sxapi_vm *vm, sxapi_store_stats *ou
 /* The directory the store was opened on. NULL without a store. */
 SXAPI_EXPORT const char *sxapi_store_dir(sxapi_vm *vm);
 
-/* Inspection. Reads see committed writes and the VM's own pending ones.
- * Stream names and keys are NUL-terminated C strings here. */
+/* Inspection. Reads see the committed state (not the writes of a task
+ * that has not finished). Stream names and keys are NUL-terminated C
+ * strings here. */
 SXAPI_EXPORT sxapi_code sxapi_store_streams(sxapi_vm *vm, sxapi_value *names); /* byte order */
 SXAPI_EXPORT sxapi_code sxapi_store_last_seq(sxapi_vm *vm, const char *stream, int64_t *out);
 /* The surviving events of a stream, oldest first (a list of dicts). */

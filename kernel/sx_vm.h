@@ -203,6 +203,10 @@ struct sx_vm {
    * value (e.g. a failed commit) replaces a successful result */
   sx_val (*on_toplevel)(sx_vm *vm, void *ud, sx_status st);
   void *on_toplevel_ud;
+  /* the host's state for the running top-level evaluation (the resolver
+   * keeps its store transaction here); a host running several suspended
+   * evaluations swaps it in and out with them. Scanned by the collector. */
+  void *eval_state;
   int closed;
   FILE *out;  /* where print/display write (stdout; the server uses stderr) */
   void *host; /* embedding host's data */

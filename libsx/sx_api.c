@@ -101,6 +101,8 @@ const char *sxapi_code_name(sxapi_code code) {
   case SXAPI_ERR_THREAD: return "SXAPI_ERR_THREAD";
   case SXAPI_ERR_IO: return "SXAPI_ERR_IO";
   case SXAPI_ERR_STORE: return "SXAPI_ERR_STORE";
+  case SXAPI_ERR_CONFLICT: return "SXAPI_ERR_CONFLICT";
+  case SXAPI_SYNCING: return "SXAPI_SYNCING";
   }
   return "SXAPI_?";
 }

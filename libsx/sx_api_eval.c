@@ -100,19 +100,33 @@ sxapi_code sxapi_define_function(sxapi_vm *vm, const char *name, int min_args, i
 
 /* ---- ending an evaluation ---------------------------------------------------------- */
 
-/* A fiber ended (done or error): end the top-level evaluation (commit or
- * roll back) unless it ran nested, and give its value or error. */
-static sxapi_code conclude(sxapi_vm *vm, sx_fiber *f, sx_status st, bool nested, sx_val *out) {
-  sx_val v = st == SX_DONE ? f->value : f->error;
-  if (!nested) {
-    sx_val problem = sx_toplevel_end(vm->vm, st);
-    if (problem != SX_NIL) {
-      st = SX_ERROR;
-      v = problem;
-    }
+sx_status api_end_evaluation(sxapi_vm *vm, sx_status st, sx_val *v, bool wait, uint64_t *ticket,
+                             sxapi_code *code) {
+  *ticket = 0;
+  *code = st == SX_DONE ? SXAPI_OK : SXAPI_ERR_EVAL;
+  if (!vm->persist) {
+    vm->vm->eval_state = NULL;
+    return st;
   }
+  sx_val err = SX_NIL;
+  int rc = sx_persist_end(vm->persist, vm->vm, st, wait, ticket, &err);
+  if (rc == STORE_OK) return st;
+  *code = rc == STORE_ECONFLICT ? SXAPI_ERR_CONFLICT : SXAPI_ERR_EVAL;
+  if (st == SX_DONE) *v = sx_is(err, SX_T_ERROR) ? err : sx_error_new(sx_is_string(err) ? err : sx_string_cstr("store: commit failed"), SX_NIL);
+  return SX_ERROR;
+}
+
+/* A fiber ended (done or error): end the top-level evaluation (commit or
+ * roll back) unless it ran nested, and give its value or error. With wait
+ * false a commit that is not yet durable leaves *ticket set. */
+static sxapi_code conclude(sxapi_vm *vm, sx_fiber *f, sx_status st, bool nested, bool wait,
+                           uint64_t *ticket, sx_val *out) {
+  sx_val v = st == SX_DONE ? f->value : f->error;
+  sxapi_code code = st == SX_DONE ? SXAPI_OK : SXAPI_ERR_EVAL;
+  *ticket = 0;
+  if (!nested) st = api_end_evaluation(vm, st, &v, wait, ticket, &code);
   *out = v;
-  return st == SX_DONE ? SXAPI_OK : api_fail_value(SXAPI_ERR_EVAL, v);
+  return code == SXAPI_OK ? SXAPI_OK : api_fail_value(code, v);
 }
 
 /* Prepare a fiber to run: nested when started inside another evaluation.
@@ -128,7 +142,8 @@ sx_fiber *api_new_fiber(sxapi_vm *vm, bool *nested) {
 sxapi_code api_complete(sxapi_vm *vm, sx_fiber *f, bool nested, sxapi_value *out) {
   sx_status st = sx_fiber_finish(f);
   sx_val v;
-  sxapi_code rc = conclude(vm, f, st, nested, &v);
+  uint64_t ticket;
+  sxapi_code rc = conclude(vm, f, st, nested, true, &ticket, &v);
   if (out) *out = v;
   return rc;
 }
@@ -241,16 +256,42 @@ static sxapi_task *task_new(sxapi_vm *vm, sx_fiber *f, bool nested) {
   return t;
 }
 
-/* Record how a run of the task's fiber ended. */
+/* Record how a run of the task's fiber ended. A suspended top-level task
+ * takes its store transaction with it (vm->eval_state is the running
+ * evaluation's); a finished one commits, and with async commits enabled
+ * reports SXAPI_SYNCING until the commit is durable. */
 static sxapi_code settle(sxapi_task *t, sx_status st) {
+  sxapi_vm *vm = t->vm;
   if (st == SX_SUSPENDED) {
     t->status = SXAPI_SUSPENDED;
     t->request = t->fiber->request;
     t->result = SX_NIL;
+    if (!t->nested) {
+      t->eval_state = vm->vm->eval_state;
+      vm->vm->eval_state = NULL;
+    }
     return SXAPI_SUSPENDED;
   }
   t->request = SX_NIL;
-  t->status = conclude(t->vm, t->fiber, st, t->nested, &t->result);
+  t->eval_state = NULL;
+  t->status = conclude(vm, t->fiber, st, t->nested, !vm->async_commit, &t->ticket, &t->result);
+  if (t->status == SXAPI_OK && t->ticket) t->status = SXAPI_SYNCING;
+  return t->status;
+}
+
+/* A syncing task whose commit became durable (or failed) takes its final
+ * status; with block, wait for that. */
+static sxapi_code task_poll(sxapi_task *t, bool block) {
+  if (t->status != SXAPI_SYNCING || !t->vm || !t->vm->persist) return t->status;
+  sx_val err = SX_NIL;
+  int st = sx_persist_poll(t->vm->persist, t->ticket, block, &err);
+  if (st == 0) return SXAPI_SYNCING;
+  if (st > 0) {
+    t->status = SXAPI_OK;
+    return SXAPI_OK;
+  }
+  t->result = sx_error_new(sx_is_string(err) ? err : sx_string_cstr("store: the commit did not become durable"), SX_NIL);
+  t->status = api_fail_value(SXAPI_ERR_EVAL, t->result);
   return t->status;
 }
 
@@ -324,9 +365,16 @@ static sxapi_code resume_enter(sxapi_task *t, const char *who) {
   return SXAPI_OK;
 }
 
+/* Put the suspended task's store transaction back in place to run it. */
+static void task_swap_in(sxapi_task *t) {
+  if (!t->nested) t->vm->vm->eval_state = t->eval_state;
+  t->eval_state = NULL;
+}
+
 sxapi_code sxapi_resume(sxapi_task *task, sxapi_value value) {
   sxapi_code rc = resume_enter(task, "sxapi_resume");
   if (rc != SXAPI_OK) return rc;
+  task_swap_in(task);
   return api_leave(task->vm, settle(task, sx_fiber_resume(task->fiber, value)));
 }
 
@@ -334,6 +382,7 @@ sxapi_code sxapi_resume_error(sxapi_task *task, sxapi_value err) {
   sxapi_code rc = resume_enter(task, "sxapi_resume_error");
   if (rc != SXAPI_OK) return rc;
   sx_val raised = sx_is_string(err) ? sx_error_new(err, SX_NIL) : err;
+  task_swap_in(task);
   return api_leave(task->vm, settle(task, sx_fiber_resume_error(task->fiber, raised)));
 }
 
@@ -341,7 +390,19 @@ sxapi_code sxapi_task_status(const sxapi_task *task) {
   if (!task || task->magic != TASK_MAGIC)
     return api_fail(SXAPI_ERR_ARG, "sxapi_task_status", "not a task handle");
   if (task->fiber->running) return api_fail(SXAPI_ERR_STATE, "sxapi_task_status", "the task is running");
-  return task->status;
+  return task_poll((sxapi_task *)task, false);
+}
+
+sxapi_code sxapi_task_wait(sxapi_task *task) {
+  if (!task || task->magic != TASK_MAGIC) return api_fail(SXAPI_ERR_ARG, "sxapi_task_wait", "not a task handle");
+  if (task->fiber->running) return api_fail(SXAPI_ERR_STATE, "sxapi_task_wait", "the task is running");
+  return task_poll(task, true);
+}
+
+sxapi_code sxapi_set_async_commit(sxapi_vm *vm, bool on) {
+  API_ENTER(vm, "sxapi_set_async_commit");
+  vm->async_commit = on;
+  return api_leave(vm, SXAPI_OK);
 }
 
 static bool task_ok(const sxapi_task *task) { return task && task->magic == TASK_MAGIC; }
@@ -388,7 +449,12 @@ sxapi_code sxapi_task_free(sxapi_task *task) {
     if (rc != SXAPI_OK) return rc;
     if (task->fiber->running)
       return api_leave(vm, api_fail(SXAPI_ERR_STATE, "sxapi_task_free", "the task is running"));
-    if (task->status == SXAPI_SUSPENDED && vm->vm) sx_toplevel_end(vm->vm, SX_ERROR); /* abandon: roll back */
+    if (task->status == SXAPI_SUSPENDED && vm->vm && !task->nested) { /* abandon: roll back its own writes */
+      void *running = vm->vm->eval_state;
+      task_swap_in(task);
+      sx_toplevel_end(vm->vm, SX_ERROR);
+      vm->vm->eval_state = running;
+    }
     task_unlink(task);
     api_leave(vm, SXAPI_OK);
   }

@@ -30,6 +30,7 @@ struct sxapi_vm {
   sxapi_task *tasks;       /* live tasks (a doubly linked list) */
   sx_val *pins;            /* uncollectable GC memory: scanned, never freed by GC */
   size_t npins, pincap;
+  bool async_commit;       /* tasks report SXAPI_SYNCING instead of waiting */
 };
 
 struct sxapi_task {
@@ -38,6 +39,8 @@ struct sxapi_task {
   sx_fiber *fiber;
   sxapi_code status;
   sx_val result, request;
+  void *eval_state;  /* the evaluation's store transaction while suspended */
+  uint64_t ticket;   /* SXAPI_SYNCING: the commit it waits for */
   bool nested;
   sxapi_task *prev, *next;
 };
@@ -105,5 +108,12 @@ sx_fiber *api_new_fiber(sxapi_vm *vm, bool *nested);
 sxapi_code api_complete(sxapi_vm *vm, sx_fiber *f, bool nested, sxapi_value *out);
 /* Run f as a new task (*task) until it finishes, fails or suspends. */
 sxapi_code api_begin(sxapi_vm *vm, sx_fiber *f, bool nested, sxapi_task **task);
+/* End the running top-level evaluation (status st, value or error *v):
+ * commit or roll back its store transaction. With wait the commit is
+ * durable on return; otherwise *ticket (when not 0) is what to wait for.
+ * A failed commit replaces *v and gives SX_ERROR; *code gets the code the
+ * evaluation ends with (SXAPI_OK, SXAPI_ERR_EVAL, SXAPI_ERR_CONFLICT). */
+sx_status api_end_evaluation(sxapi_vm *vm, sx_status st, sx_val *v, bool wait, uint64_t *ticket,
+                             sxapi_code *code);
 
 #endif

@@ -54,11 +54,12 @@ sxapi_code sxapi_eval_form(sxapi_vm *vm, sxapi_value form, sxapi_value *out) {
   bool nested = start_evaluation(vm);
   sx_val v;
   sx_status st = sx_eval_form(vm->vm, form, &v);
-  if (!nested) {
-    sx_val problem = sx_toplevel_end(vm->vm, st);
-    if (problem != SX_NIL) st = SX_ERROR, v = problem;
-  }
-  return finish_evaluation(vm, st, v, out);
+  sxapi_code code = st == SX_DONE ? SXAPI_OK : SXAPI_ERR_EVAL;
+  uint64_t ticket;
+  if (!nested) st = api_end_evaluation(vm, st, &v, true, &ticket, &code);
+  vm->vm->interrupt = 0;
+  if (out) *out = v;
+  return api_leave(vm, code == SXAPI_OK ? SXAPI_OK : api_fail_value(code, v));
 }
 
 sxapi_code sxapi_load_each(sxapi_vm *vm, const char *path, sxapi_value *out) {

@@ -120,6 +120,14 @@ sxapi_code sxapi_store_flush(sxapi_vm *vm) {
   return store_done(vm, "sxapi_store_flush", rc, err);
 }
 
+sxapi_code sxapi_store_durable_fd(sxapi_vm *vm, int *fd) {
+  WITH_STORE(vm, "sxapi_store_durable_fd", s);
+  if (!fd) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_store_durable_fd", "the out pointer is NULL"));
+  *fd = store_durable_fd(s);
+  if (*fd < 0) return api_leave(vm, api_fail(SXAPI_ERR_STORE, "sxapi_store_durable_fd", "the store has no durability descriptor"));
+  return api_leave(vm, SXAPI_OK);
+}
+
 sxapi_code sxapi_store_refresh(sxapi_vm *vm) {
   WITH_STORE(vm, "sxapi_store_refresh", s);
   sx_val err = SX_NIL;
@@ -155,21 +163,27 @@ sxapi_code sxapi_store_stats_of(sxapi_vm *vm, sxapi_store_stats *out) {
 sxapi_code sxapi_store_streams(sxapi_vm *vm, sxapi_value *names) {
   WITH_STORE(vm, "sxapi_store_streams", s);
   NEED(vm, "sxapi_store_streams", names, "the out pointer is NULL");
-  *names = store_streams(s);
+  store_txn *t = store_txn_begin(s); /* a read of its own: handles are shared */
+  *names = store_txn_streams(t);
+  store_txn_abort(t);
   return api_leave(vm, SXAPI_OK);
 }
 
 sxapi_code sxapi_store_kv_keys(sxapi_vm *vm, sxapi_value *keys) {
   WITH_STORE(vm, "sxapi_store_kv_keys", s);
   NEED(vm, "sxapi_store_kv_keys", keys, "the out pointer is NULL");
-  *keys = store_kv_keys(s);
+  store_txn *t = store_txn_begin(s);
+  *keys = store_txn_kv_keys(t);
+  store_txn_abort(t);
   return api_leave(vm, SXAPI_OK);
 }
 
 sxapi_code sxapi_store_last_seq(sxapi_vm *vm, const char *stream, int64_t *out) {
   WITH_STORE(vm, "sxapi_store_last_seq", s);
   NEED(vm, "sxapi_store_last_seq", stream && out, "stream and out must not be NULL");
-  *out = store_last_seq(s, sx_string_cstr(stream));
+  store_txn *t = store_txn_begin(s);
+  *out = store_txn_last_seq(t, sx_string_cstr(stream));
+  store_txn_abort(t);
   return api_leave(vm, SXAPI_OK);
 }
 
@@ -183,23 +197,30 @@ static sxapi_code read_result(sxapi_vm *vm, const char *who, sx_val v, sxapi_val
 sxapi_code sxapi_store_read(sxapi_vm *vm, const char *stream, sxapi_value *events) {
   WITH_STORE(vm, "sxapi_store_read", s);
   NEED(vm, "sxapi_store_read", stream && events, "stream and events must not be NULL");
-  return read_result(vm, "sxapi_store_read", store_read(s, sx_string_cstr(stream)), events);
+  store_txn *t = store_txn_begin(s);
+  sx_val v = store_txn_read(t, sx_string_cstr(stream));
+  store_txn_abort(t);
+  return read_result(vm, "sxapi_store_read", v, events);
 }
 
 sxapi_code sxapi_store_kv_get(sxapi_vm *vm, const char *key, sxapi_value *out) {
   WITH_STORE(vm, "sxapi_store_kv_get", s);
   NEED(vm, "sxapi_store_kv_get", key && out, "key and out must not be NULL");
   sx_val k = sx_string_cstr(key);
-  if (!store_kv_has(s, k))
+  store_txn *t = store_txn_begin(s);
+  bool has = store_txn_kv_has(t, k);
+  sx_val v = has ? store_txn_kv_get(t, k) : SX_NIL;
+  store_txn_abort(t);
+  if (!has)
     return api_leave(vm, api_fail(SXAPI_ERR_NOTFOUND, "sxapi_store_kv_get", "no key \"%s\" in the store", key));
-  return read_result(vm, "sxapi_store_kv_get", store_kv_get(s, k), out);
+  return read_result(vm, "sxapi_store_kv_get", v, out);
 }
 
 sxapi_code sxapi_store_blob_get(sxapi_vm *vm, const char *cid, sxapi_value *bytes) {
   WITH_STORE(vm, "sxapi_store_blob_get", s);
   NEED(vm, "sxapi_store_blob_get", cid && bytes, "cid and bytes must not be NULL");
   sx_val got = SX_NIL, err = SX_NIL;
-  if (blob_get(s, sx_string_cstr(cid), &got, &err) != 0)
+  if (store_blob_get(s, sx_string_cstr(cid), &got, &err) != 0)
     return api_leave(vm, store_error("sxapi_store_blob_get", err));
   if (got == SX_NIL) return api_leave(vm, api_fail(SXAPI_ERR_NOTFOUND, "sxapi_store_blob_get", "no blob %s in the store", cid));
   *bytes = got;

@@ -2,22 +2,24 @@
  *
  * `(perform {:op "persist/append" :args (stream event)})` and its siblings
  * (the op contract of lib/persist/durable.sx and blob.sx) are serviced here
- * against the store the host attached. The store is opened lazily, on the
- * first request, so programs that never touch it never create a directory.
+ * against the store the host attached. Every op is a row of one table
+ * (name, parameters, their types, handler): arity and argument types are
+ * checked once, from the table, which also writes the messages that list
+ * the ops. The store is opened lazily, on the first request, so programs
+ * that never touch it never create a directory.
  *
- * Transactions: writes accumulate in the store until the top-level
- * evaluation that made them ends. A successful evaluation commits (durably,
- * per the sync mode); one that ends in an uncaught error rolls back, so an
- * evaluation's writes are all-or-nothing. `persist/commit` commits early
- * from inside a long-running evaluation.
+ * Transactions: each top-level evaluation has its own store transaction
+ * (vm->eval_state), begun at its first persist op. When the evaluation
+ * returns it commits — all or nothing, validated against what other
+ * evaluations committed meanwhile — and is acknowledged once the commit is
+ * durable; when it fails or is abandoned only its own writes are dropped.
+ * `persist/commit` commits early from inside a long-running evaluation.
  *
  * At process exit every store still attached is closed, so commits that the
  * batch and off sync modes still hold in the process are written (and
- * synced in batch mode) before the process ends.
- */
+ * synced in batch mode) before the process ends. */
 #include "sx_persist.h"
 
-#include "blob.h"
 #include "sx_dict.h"
 #include "sx_print.h"
 
@@ -33,6 +35,8 @@ struct sx_persist {
   sx_persist *next; /* attached persists, closed at exit */
 };
 
+/* ---- closing at exit --------------------------------------------------------- */
+
 static sx_persist *attached; /* VMs on several threads may attach: lock */
 static pthread_mutex_t attached_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -46,7 +50,20 @@ static void unlink_attached(sx_persist *p) {
   pthread_mutex_unlock(&attached_lock);
 }
 
-static void close_all_at_exit(void);
+/* atexit: write what the sync mode still buffers; report what cannot be. */
+static void close_all_at_exit(void) {
+  pthread_mutex_lock(&attached_lock);
+  while (attached) {
+    sx_persist *p = attached;
+    attached = p->next;
+    sx_val err = SX_NIL;
+    if (p->st && store_close(p->st, &err) != 0)
+      fprintf(stderr, "sx: closing the store at exit: %s\n",
+              sx_is_string(err) ? sx_str_data(err) : "failed");
+    p->st = NULL;
+  }
+  pthread_mutex_unlock(&attached_lock);
+}
 
 static void link_attached(sx_persist *p) {
   static bool hooked;
@@ -57,26 +74,9 @@ static void link_attached(sx_persist *p) {
   pthread_mutex_unlock(&attached_lock);
 }
 
-/* atexit: write what the sync mode still buffers; report what cannot be. */
-static void close_all_at_exit(void) {
-  while (attached) {
-    sx_persist *p = attached;
-    attached = p->next;
-    sx_val err = SX_NIL;
-    if (p->st && store_close(p->st, &err) != 0)
-      fprintf(stderr, "sx: closing the store at exit: %s\n",
-              sx_is_string(err) ? sx_str_data(err) : "failed");
-    p->st = NULL;
-  }
-}
+void sx_persist_close_all(void) { close_all_at_exit(); }
 
-static int fail(sx_val *result, const char *fmt, const char *op, const char *detail) {
-  sx_buf b = SX_BUF_INIT;
-  sx_buf_printf(&b, fmt, op, detail);
-  *result = sx_string_new(b.data, b.len);
-  sx_buf_free(&b);
-  return -1;
-}
+/* ---- opening the store and the evaluation's transaction ------------------------ */
 
 static int ensure_open(sx_persist *p, sx_val *result) {
   if (p->st) return 0;
@@ -89,32 +89,25 @@ static int ensure_open(sx_persist *p, sx_val *result) {
   return 0;
 }
 
-/* Split args into exactly n values. */
-static bool take_args(sx_val args, sx_val *out, size_t n) {
-  size_t i = 0;
-  for (; sx_is_cons(args) && i < n; args = sx_cdr(args)) out[i++] = sx_car(args);
-  return i == n && !sx_is_cons(args);
+/* The running evaluation's transaction, begun now if it has none. */
+static store_txn *eval_txn(sx_persist *p, sx_vm *vm) {
+  store_txn *t = vm->eval_state;
+  if (!t || store_txn_store(t) != p->st) {
+    t = store_txn_begin(p->st);
+    vm->eval_state = t;
+  }
+  return t;
 }
 
-static int arity(sx_val *result, const char *op, size_t n, const char *names) {
-  sx_buf b = SX_BUF_INIT;
-  sx_buf_printf(&b, "%s: expected %zu argument%s (%s)", op, n, n == 1 ? "" : "s", names);
-  *result = sx_string_new(b.data, b.len);
-  sx_buf_free(&b);
-  return -1;
-}
+/* ---- results --------------------------------------------------------------------- */
 
-static int type_fail(sx_val *result, const char *op, const char *what, sx_val got) {
-  sx_buf b = SX_BUF_INIT;
-  sx_buf_printf(&b, "%s: expected %s, got ", op, what);
-  sx_print(&b, got);
-  *result = sx_string_new(b.data, b.len);
-  sx_buf_free(&b);
-  return -1;
-}
+typedef struct op_ctx {
+  sx_persist *p;
+  sx_vm *vm;
+  const char *op;
+} op_ctx;
 
-/* rc and err come from a store call made before this one (never pass the
- * call itself as an argument: argument evaluation order is unspecified). */
+/* rc and err come from a store call made before this one. */
 static int store_result(int rc, sx_val err, sx_val *result) {
   if (rc == 0) {
     *result = SX_NIL;
@@ -124,119 +117,265 @@ static int store_result(int rc, sx_val err, sx_val *result) {
   return -1;
 }
 
-/* A read that hit damage returns an error value: raise it. */
+/* A read that hit damage or a conflict returns an error value: raise it. */
 static int read_result(sx_val v, sx_val *result) {
   *result = v;
   return sx_is(v, SX_T_ERROR) ? -1 : 0;
 }
 
-static int persist_op(sx_persist *p, const char *op, sx_val args, sx_val *result) {
-  sx_val a[2], err = SX_NIL;
-  if (strcmp(op, "persist/commit") == 0) {
-    if (!take_args(args, a, 0)) return arity(result, op, 0, "");
-    if (!p->st) return (*result = SX_NIL), 0;
-    int rc = store_commit(p->st, &err);
-    return store_result(rc, err, result);
-  }
-  if (ensure_open(p, result) != 0) return -1;
-  store *s = p->st;
-  if (strcmp(op, "persist/append") == 0) {
-    if (!take_args(args, a, 2)) return arity(result, op, 2, "stream event");
-    if (!sx_is_string(a[0])) return type_fail(result, op, "a stream name string", a[0]);
-    if (!sx_is_dict(a[1])) return type_fail(result, op, "an event dict", a[1]);
-    int rc = store_append(s, a[0], a[1], &err);
-    return store_result(rc, err, result);
-  }
-  if (strcmp(op, "persist/read") == 0 || strcmp(op, "persist/last-seq") == 0) {
-    if (!take_args(args, a, 1)) return arity(result, op, 1, "stream");
-    if (!sx_is_string(a[0])) return type_fail(result, op, "a stream name string", a[0]);
-    if (op[8] == 'r') return read_result(store_read(s, a[0]), result);
-    *result = sx_int(store_last_seq(s, a[0]));
-    return 0;
-  }
-  if (strcmp(op, "persist/streams") == 0 || strcmp(op, "persist/kv-keys") == 0) {
-    if (!take_args(args, a, 0)) return arity(result, op, 0, "");
-    *result = op[8] == 's' ? store_streams(s) : store_kv_keys(s);
-    return 0;
-  }
-  if (strcmp(op, "persist/truncate") == 0) {
-    if (!take_args(args, a, 2)) return arity(result, op, 2, "stream n");
-    if (!sx_is_string(a[0])) return type_fail(result, op, "a stream name string", a[0]);
-    if (!sx_is_int(a[1])) return type_fail(result, op, "an integer seq", a[1]);
-    int rc = store_truncate(s, a[0], sx_int_val(a[1]), &err);
-    return store_result(rc, err, result);
-  }
-  if (strncmp(op, "persist/kv-", 11) == 0) {
-    const char *k = op + 11;
-    bool put = strcmp(k, "put") == 0;
-    if (strcmp(k, "get") && strcmp(k, "has?") && strcmp(k, "delete") && !put)
-      return fail(result, "%s: unknown op%s", op, "");
-    if (!take_args(args, a, put ? 2 : 1)) return arity(result, op, put ? 2 : 1, put ? "key value" : "key");
-    if (!sx_is_string(a[0])) return type_fail(result, op, "a key string", a[0]);
-    if (put || k[0] == 'd') {
-      int rc = put ? store_kv_put(s, a[0], a[1], &err) : store_kv_delete(s, a[0], &err);
-      return store_result(rc, err, result);
-    }
-    if (k[0] == 'h') return (*result = sx_bool(store_kv_has(s, a[0]))), 0;
-    return read_result(store_kv_get(s, a[0]), result);
-  }
-  return fail(result, "%s: unknown op%s", op, " (persist/* ops: append read last-seq streams truncate kv-get kv-put kv-delete kv-has? kv-keys commit)");
+/* ---- the handlers (a: the arguments, checked against the table) ------------------- */
+
+static int op_append(op_ctx *c, sx_val *a, sx_val *r) {
+  sx_val err = SX_NIL;
+  int rc = store_txn_append(eval_txn(c->p, c->vm), a[0], a[1], &err);
+  return store_result(rc, err, r);
 }
 
-static int blob_op(sx_persist *p, const char *op, sx_val args, sx_val *result) {
-  sx_val a[2], err = SX_NIL;
-  if (ensure_open(p, result) != 0) return -1;
-  if (strcmp(op, "blob/put") == 0) {
-    if (!take_args(args, a, 2)) return arity(result, op, 2, "bytes mime");
-    if (!sx_is_string(a[0])) return type_fail(result, op, "a byte string", a[0]);
-    sx_val cid;
-    if (blob_put(p->st, sx_str_data(a[0]), sx_str_len(a[0]), &cid, &err) != 0)
-      return store_result(-1, err, result);
-    *result = cid;
-    return 0;
-  }
-  bool get = strcmp(op, "blob/get") == 0;
-  if (!get && strcmp(op, "blob/has?") != 0)
-    return fail(result, "%s: unknown op%s", op, " (blob/* ops: put get has?)");
-  if (!take_args(args, a, 1)) return arity(result, op, 1, "cid");
-  if (!sx_is_string(a[0])) return type_fail(result, op, "a CID string", a[0]);
-  if (get) {
-    sx_val bytes;
-    if (blob_get(p->st, a[0], &bytes, &err) != 0) return store_result(-1, err, result);
-    *result = bytes;
-    return 0;
-  }
+static int op_read(op_ctx *c, sx_val *a, sx_val *r) {
+  return read_result(store_txn_read(eval_txn(c->p, c->vm), a[0]), r);
+}
+
+static int op_last_seq(op_ctx *c, sx_val *a, sx_val *r) {
+  *r = sx_int(store_txn_last_seq(eval_txn(c->p, c->vm), a[0]));
+  return 0;
+}
+
+static int op_streams(op_ctx *c, sx_val *a, sx_val *r) {
+  (void)a;
+  *r = store_txn_streams(eval_txn(c->p, c->vm));
+  return 0;
+}
+
+static int op_truncate(op_ctx *c, sx_val *a, sx_val *r) {
+  sx_val err = SX_NIL;
+  int rc = store_txn_truncate(eval_txn(c->p, c->vm), a[0], sx_int_val(a[1]), &err);
+  return store_result(rc, err, r);
+}
+
+static int op_kv_get(op_ctx *c, sx_val *a, sx_val *r) {
+  return read_result(store_txn_kv_get(eval_txn(c->p, c->vm), a[0]), r);
+}
+
+static int op_kv_has(op_ctx *c, sx_val *a, sx_val *r) {
+  *r = sx_bool(store_txn_kv_has(eval_txn(c->p, c->vm), a[0]));
+  return 0;
+}
+
+static int op_kv_put(op_ctx *c, sx_val *a, sx_val *r) {
+  sx_val err = SX_NIL;
+  int rc = store_txn_kv_put(eval_txn(c->p, c->vm), a[0], a[1], &err);
+  return store_result(rc, err, r);
+}
+
+static int op_kv_delete(op_ctx *c, sx_val *a, sx_val *r) {
+  sx_val err = SX_NIL;
+  int rc = store_txn_kv_delete(eval_txn(c->p, c->vm), a[0], &err);
+  return store_result(rc, err, r);
+}
+
+static int op_kv_keys(op_ctx *c, sx_val *a, sx_val *r) {
+  (void)a;
+  *r = store_txn_kv_keys(eval_txn(c->p, c->vm));
+  return 0;
+}
+
+/* Commit the evaluation's writes so far; later ops begin a new transaction. */
+static int op_commit(op_ctx *c, sx_val *a, sx_val *r) {
+  (void)a;
+  sx_val err = SX_NIL;
+  int rc = sx_persist_end(c->p, c->vm, SX_DONE, true, NULL, &err);
+  return store_result(rc, err, r);
+}
+
+static int op_blob_put(op_ctx *c, sx_val *a, sx_val *r) {
+  sx_val err = SX_NIL;
+  if (store_blob_put(c->p->st, sx_str_data(a[0]), sx_str_len(a[0]), r, &err) != 0)
+    return store_result(-1, err, r);
+  return 0;
+}
+
+static int op_blob_get(op_ctx *c, sx_val *a, sx_val *r) {
+  sx_val err = SX_NIL;
+  if (store_blob_get(c->p->st, a[0], r, &err) != 0) return store_result(-1, err, r);
+  return 0;
+}
+
+static int op_blob_has(op_ctx *c, sx_val *a, sx_val *r) {
+  sx_val err = SX_NIL;
   bool has;
-  if (blob_has(p->st, a[0], &has, &err) != 0) return store_result(-1, err, result);
-  *result = sx_bool(has);
+  if (store_blob_has(c->p->st, a[0], &has, &err) != 0) return store_result(-1, err, r);
+  *r = sx_bool(has);
+  return 0;
+}
+
+/* ---- the op table -------------------------------------------------------------------- */
+
+typedef enum { A_ANY, A_STREAM, A_EVENT, A_SEQ, A_KEY, A_BYTES, A_CID } arg_type;
+
+typedef struct op_def {
+  const char *name;
+  int nargs;
+  const char *params;   /* parameter names, for messages and docs */
+  arg_type types[2];
+  int (*fn)(op_ctx *c, sx_val *a, sx_val *result);
+} op_def;
+
+static const op_def op_table[] = {
+  {"persist/append", 2, "stream event", {A_STREAM, A_EVENT}, op_append},
+  {"persist/read", 1, "stream", {A_STREAM}, op_read},
+  {"persist/last-seq", 1, "stream", {A_STREAM}, op_last_seq},
+  {"persist/streams", 0, "", {0}, op_streams},
+  {"persist/truncate", 2, "stream n", {A_STREAM, A_SEQ}, op_truncate},
+  {"persist/kv-get", 1, "key", {A_KEY}, op_kv_get},
+  {"persist/kv-put", 2, "key value", {A_KEY, A_ANY}, op_kv_put},
+  {"persist/kv-delete", 1, "key", {A_KEY}, op_kv_delete},
+  {"persist/kv-has?", 1, "key", {A_KEY}, op_kv_has},
+  {"persist/kv-keys", 0, "", {0}, op_kv_keys},
+  {"persist/commit", 0, "", {0}, op_commit},
+  {"blob/put", 2, "bytes mime", {A_BYTES, A_ANY}, op_blob_put},
+  {"blob/get", 1, "cid", {A_CID}, op_blob_get},
+  {"blob/has?", 1, "cid", {A_CID}, op_blob_has},
+};
+#define NOPS (sizeof op_table / sizeof *op_table)
+
+static const op_def *find_op(const char *name) {
+  for (size_t i = 0; i < NOPS; i++)
+    if (strcmp(op_table[i].name, name) == 0) return &op_table[i];
+  return NULL;
+}
+
+static bool type_ok(arg_type t, sx_val v) {
+  switch (t) {
+  case A_ANY: return true;
+  case A_STREAM: case A_KEY: case A_BYTES: case A_CID: return sx_is_string(v);
+  case A_EVENT: return sx_is_dict(v);
+  case A_SEQ: return sx_is_int(v);
+  }
+  return false;
+}
+
+static const char *type_words(arg_type t) {
+  switch (t) {
+  case A_STREAM: return "a stream name string";
+  case A_EVENT: return "an event dict";
+  case A_SEQ: return "an integer seq";
+  case A_KEY: return "a key string";
+  case A_BYTES: return "a byte string";
+  case A_CID: return "a CID string";
+  case A_ANY: break;
+  }
+  return "a value";
+}
+
+static sx_val msg_done(sx_buf *b) {
+  sx_val v = sx_string_new(b->data, b->len);
+  sx_buf_free(b);
+  return v;
+}
+
+static int unknown_op(const char *op, sx_val *result) {
+  sx_buf b = SX_BUF_INIT;
+  bool blob = strncmp(op, "blob/", 5) == 0;
+  sx_buf_printf(&b, "%s: unknown op (%s ops:", op, blob ? "blob/*" : "persist/*");
+  for (size_t i = 0; i < NOPS; i++)
+    if ((strncmp(op_table[i].name, "blob/", 5) == 0) == blob)
+      sx_buf_printf(&b, " %s", strchr(op_table[i].name, '/') + 1);
+  sx_buf_printf(&b, ")");
+  *result = msg_done(&b);
+  return -1;
+}
+
+/* Split args into exactly d->nargs values checked against the table. */
+static int take_args(const op_def *d, sx_val args, sx_val *a, sx_val *result) {
+  int n = 0;
+  for (; sx_is_cons(args) && n < d->nargs; args = sx_cdr(args)) a[n++] = sx_car(args);
+  sx_buf b = SX_BUF_INIT;
+  if (n != d->nargs || sx_is_cons(args)) {
+    int got = n;
+    for (; sx_is_cons(args); args = sx_cdr(args)) got++;
+    sx_buf_printf(&b, "%s: expected %d argument%s (%s), got %d", d->name, d->nargs,
+                  d->nargs == 1 ? "" : "s", d->params, got);
+    *result = msg_done(&b);
+    return -1;
+  }
+  for (int i = 0; i < n; i++)
+    if (!type_ok(d->types[i], a[i])) {
+      sx_buf_printf(&b, "%s: expected %s, got ", d->name, type_words(d->types[i]));
+      sx_print(&b, a[i]);
+      *result = msg_done(&b);
+      return -1;
+    }
   return 0;
 }
 
 static bool listish_args(sx_val args) { return args == SX_NIL || sx_is_list(args); }
 
 static int resolve(sx_vm *vm, void *ud, sx_val op, sx_val args, sx_val request, sx_val *result) {
-  (void)vm;
   (void)request;
   sx_persist *p = ud;
-  if (!listish_args(args)) return type_fail(result, sx_str_data(op), "an argument list", args);
   const char *name = sx_str_data(op);
-  return name[0] == 'p' ? persist_op(p, name, args, result) : blob_op(p, name, args, result);
+  const op_def *d = find_op(name);
+  if (!d) return unknown_op(name, result);
+  if (!listish_args(args)) {
+    sx_buf b = SX_BUF_INIT;
+    sx_buf_printf(&b, "%s: expected an argument list, got ", name);
+    sx_print(&b, args);
+    *result = msg_done(&b);
+    return -1;
+  }
+  sx_val a[2];
+  if (take_args(d, args == SX_NIL ? SX_EMPTY : args, a, result)) return -1;
+  if (d->fn != op_commit && ensure_open(p, result) != 0) return -1;
+  if (d->fn == op_commit && !p->st) return (*result = SX_NIL), 0;
+  op_ctx c = {p, vm, name};
+  return d->fn(&c, a, result);
 }
 
-/* Called when each top-level evaluation ends. */
-static sx_val end_of_evaluation(sx_vm *vm, void *ud, sx_status st) {
-  (void)vm;
-  sx_persist *p = ud;
-  if (!p->st) return SX_NIL;
-  if (st != SX_DONE) {
-    store_rollback(p->st);
-    return SX_NIL;
-  }
-  sx_val err = SX_NIL;
-  if (store_commit(p->st, &err) != 0)
-    return sx_error_new(sx_is_string(err) ? err : sx_string_cstr("store: commit failed"), SX_NIL);
-  return SX_NIL;
+void sx_persist_op_names(void (*each)(const char *name, const char *params, void *ud), void *ud) {
+  for (size_t i = 0; i < NOPS; i++) each(op_table[i].name, op_table[i].params, ud);
 }
+
+/* ---- ending evaluations ------------------------------------------------------------------ */
+
+int sx_persist_end(sx_persist *p, sx_vm *vm, sx_status st, bool wait, uint64_t *ticket, sx_val *err) {
+  store_txn *t = vm->eval_state;
+  vm->eval_state = NULL;
+  if (ticket) *ticket = 0;
+  if (!t || !p->st || store_txn_store(t) != p->st) return STORE_OK;
+  if (st != SX_DONE) {
+    bool conflict = store_txn_conflicted(t, err);
+    store_txn_abort(t);
+    return conflict ? STORE_ECONFLICT : STORE_OK;
+  }
+  uint64_t tk;
+  int rc = store_txn_commit(t, &tk, err);
+  if (rc) return rc;
+  if (wait) return store_wait_durable(p->st, tk, err);
+  if (ticket) *ticket = tk;
+  return STORE_OK;
+}
+
+int sx_persist_poll(sx_persist *p, uint64_t ticket, bool block, sx_val *err) {
+  if (!p->st || ticket == 0) return 1;
+  if (block) return store_wait_durable(p->st, ticket, err) == STORE_OK ? 1 : -1;
+  return store_poll_durable(p->st, ticket, err);
+}
+
+int sx_persist_durable_fd(sx_persist *p) {
+  sx_val ignored;
+  if (ensure_open(p, &ignored)) return -1;
+  return store_durable_fd(p->st);
+}
+
+/* The kernel's hook at the end of each top-level form of a file run form
+ * by form (`sx run`, load_each): commit and wait, or roll back. */
+static sx_val end_of_evaluation(sx_vm *vm, void *ud, sx_status st) {
+  sx_val err = SX_NIL;
+  if (sx_persist_end(ud, vm, st, true, NULL, &err) == STORE_OK) return SX_NIL;
+  return sx_is(err, SX_T_ERROR) ? err : sx_error_new(sx_is_string(err) ? err : sx_string_cstr("store: commit failed"), SX_NIL);
+}
+
+/* ---- attaching -------------------------------------------------------------------------- */
 
 sx_persist *sx_persist_attach(sx_vm *vm, const char *dir, const store_opts *opts) {
   sx_persist *p = calloc(1, sizeof *p);

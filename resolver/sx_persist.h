@@ -1,5 +1,6 @@
-/* sx_persist.h — attach a durable store to a VM: the persist and blob
- * IO resolver plus commit-per-top-level-evaluation (see sx_persist.c). */
+/* sx_persist.h — attach a durable store to a VM: the persist/ and blob/
+ * IO resolver (an op table) and one store transaction per top-level
+ * evaluation, kept in vm->eval_state while it runs (see sx_persist.c). */
 #ifndef SX_PERSIST_H
 #define SX_PERSIST_H
 
@@ -15,5 +16,20 @@ sx_persist *sx_persist_attach(sx_vm *vm, const char *dir, const store_opts *opts
 store *sx_persist_store(sx_persist *p, sx_val *err);
 /* Roll back anything uncommitted and close the store. */
 int sx_persist_close(sx_persist *p, sx_val *err);
+/* Close every attached store now (what the atexit hook does). */
+void sx_persist_close_all(void);
+
+/* End the running top-level evaluation (vm->eval_state, cleared): st
+ * SX_DONE commits it, anything else rolls it back. STORE_OK, STORE_EFAIL,
+ * or STORE_ECONFLICT (also for a rolled-back evaluation whose reads had
+ * already lost a race) with *err. *ticket (may be NULL) gets the point to
+ * wait for; with wait the call waits for it itself. */
+int sx_persist_end(sx_persist *p, sx_vm *vm, sx_status st, bool wait, uint64_t *ticket, sx_val *err);
+/* 1 when ticket is durable, 0 not yet (only without block), -1 failed. */
+int sx_persist_poll(sx_persist *p, uint64_t ticket, bool block, sx_val *err);
+/* The store's durability eventfd (see store_durable_fd), or -1. */
+int sx_persist_durable_fd(sx_persist *p);
+/* Call each(name, params, ud) for every op of the table. */
+void sx_persist_op_names(void (*each)(const char *name, const char *params, void *ud), void *ud);
 
 #endif

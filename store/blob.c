@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "codec.h"
-#include "store_int.h"
 #include "store_io.h"
 
 #define CID_BIN_LEN 36 /* 0x01 0x55 0x12 0x20 + 32-byte digest */
@@ -210,37 +209,32 @@ fail:;
 
 /* ---- API -------------------------------------------------------------------------------- */
 
-int blob_put(store *s, const char *bytes, size_t len, sx_val *cid_out, sx_val *err) {
-  if (s->opts.read_only) {
-    *err = store_errorf("store %s is open read-only", s->dir);
-    return -1;
-  }
+int blob_put(const char *dir, bool sync, const char *bytes, size_t len, sx_val *cid_out, sx_val *err) {
   char cid[BLOB_CID_LEN + 1], path[4096], shard[4096], blobs[4096], tmp[4200];
   blob_cid_of(bytes, len, cid);
   unsigned char bin[CID_BIN_LEN];
   cid_decode(cid, BLOB_CID_LEN, bin);
-  blob_path(s->dir, cid, path, sizeof path);
+  blob_path(dir, cid, path, sizeof path);
   sx_val have;
   int eno = 0;
   if (blob_read_file(path, &have, &eno) == 0 && blob_matches(have, bin)) {
     *cid_out = sx_string_new(cid, BLOB_CID_LEN); /* already stored: dedupe */
     return 0;
   }
-  bool sync = s->opts.sync != STORE_SYNC_OFF;
-  snprintf(blobs, sizeof blobs, "%s/blobs", s->dir);
-  blob_shard_dir(s->dir, cid, shard, sizeof shard);
+  snprintf(blobs, sizeof blobs, "%s/blobs", dir);
+  blob_shard_dir(dir, cid, shard, sizeof shard);
   static unsigned counter; /* stores may be open on several threads: atomic */
   snprintf(tmp, sizeof tmp, "%s/.tmp-%d-%u", shard, (int)getpid(),
            __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
   const char *what = "creating the directory", *where = blobs;
-  if (blob_mkdir(blobs, s->dir, sync) || (where = shard, blob_mkdir(shard, blobs, sync)) ||
+  if (blob_mkdir(blobs, dir, sync) || (where = shard, blob_mkdir(shard, blobs, sync)) ||
       (where = tmp, blob_write_file(path, tmp, bytes, len, sync, &what))) {
-    *err = store_errorf("store %s: cannot store blob %s: %s %s failed: %s", s->dir, cid, what, where,
+    *err = store_errorf("store %s: cannot store blob %s: %s %s failed: %s", dir, cid, what, where,
                         strerror(errno));
     return -1;
   }
   if (sync && store_fsync_dir(shard)) { /* the name may not be durable: take it back */
-    *err = store_errorf("store %s: cannot store blob %s: fsync of the directory %s failed: %s", s->dir,
+    *err = store_errorf("store %s: cannot store blob %s: fsync of the directory %s failed: %s", dir,
                         cid, shard, strerror(errno));
     unlink(path);
     return -1;
@@ -249,11 +243,11 @@ int blob_put(store *s, const char *bytes, size_t len, sx_val *cid_out, sx_val *e
   return 0;
 }
 
-int blob_get(store *s, sx_val cid, sx_val *bytes_out, sx_val *err) {
+int blob_get(const char *dir, sx_val cid, sx_val *bytes_out, sx_val *err) {
   unsigned char bin[CID_BIN_LEN];
   char path[4096];
   if (blob_check_id(cid, bin, err)) return -1;
-  blob_path(s->dir, sx_str_data(cid), path, sizeof path);
+  blob_path(dir, sx_str_data(cid), path, sizeof path);
   sx_val bytes;
   int eno = 0, rc = blob_read_file(path, &bytes, &eno);
   if (rc == 1) {
@@ -261,24 +255,24 @@ int blob_get(store *s, sx_val cid, sx_val *bytes_out, sx_val *err) {
     return 0;
   }
   if (rc < 0) {
-    *err = store_errorf("store %s: cannot read blob %s: %s", s->dir, path, strerror(eno));
+    *err = store_errorf("store %s: cannot read blob %s: %s", dir, path, strerror(eno));
     return -1;
   }
   if (!blob_matches(bytes, bin)) {
     *err = store_errorf("store %s: blob %s is damaged: the bytes in %s do not match its id "
                         "(not served)",
-                        s->dir, sx_str_data(cid), path);
+                        dir, sx_str_data(cid), path);
     return -1;
   }
   *bytes_out = bytes;
   return 0;
 }
 
-int blob_has(store *s, sx_val cid, bool *out, sx_val *err) {
+int blob_has(const char *dir, sx_val cid, bool *out, sx_val *err) {
   unsigned char bin[CID_BIN_LEN];
   char path[4096];
   if (blob_check_id(cid, bin, err)) return -1;
-  blob_path(s->dir, sx_str_data(cid), path, sizeof path);
+  blob_path(dir, sx_str_data(cid), path, sizeof path);
   struct stat st;
   *out = stat(path, &st) == 0 && S_ISREG(st.st_mode);
   return 0;

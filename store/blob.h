@@ -10,17 +10,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "store.h"
+#include "sx_buf.h"
+#include "sx_value.h"
 
 #define BLOB_CID_LEN 59
 
-/* Store bytes (durably unless the store's sync mode is off); *cid_out gets
- * the id as an SX string. */
-int blob_put(store *s, const char *bytes, size_t len, sx_val *cid_out, sx_val *err);
+/* Store bytes in the store directory dir (durably when sync); *cid_out gets
+ * the id as an SX string. Functions return 0, or -1 with *err a sentence. */
+int blob_put(const char *dir, bool sync, const char *bytes, size_t len, sx_val *cid_out, sx_val *err);
 /* *bytes_out gets the bytes as an SX string, or SX_NIL when no such blob is
  * stored. Damaged bytes are reported as an error, never returned. */
-int blob_get(store *s, sx_val cid, sx_val *bytes_out, sx_val *err);
-int blob_has(store *s, sx_val cid, bool *out, sx_val *err);
+int blob_get(const char *dir, sx_val cid, sx_val *bytes_out, sx_val *err);
+int blob_has(const char *dir, sx_val cid, bool *out, sx_val *err);
 /* The size of a stored blob without reading it (the store in dir need not
  * be open): 0 and *size, 1 when absent, -1 when cid is malformed. */
 int blob_size(const char *dir, const char *cid, uint64_t *size);

@@ -266,3 +266,15 @@ int store_decode(const void *p, size_t len, size_t *used, sx_val *out, sx_val *e
   if (used) *used = d.pos;
   return 0;
 }
+
+const char *store_quote(sx_val str, char *buf, size_t cap) {
+  size_t o = 0, n = sx_str_len(str);
+  const unsigned char *p = (const unsigned char *)sx_str_data(str);
+  for (size_t i = 0; i < n && o + 8 < cap; i++) {
+    if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') buf[o++] = (char)p[i];
+    else o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", p[i]);
+  }
+  if (o + 8 >= cap && cap > 4) o = cap - 4, memcpy(buf + o, "...", 3), o += 3;
+  buf[o] = '\0';
+  return buf;
+}

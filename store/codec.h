@@ -44,6 +44,8 @@ int store_decode(const void *p, size_t len, size_t *used, sx_val *out, sx_val *e
 
 /* An SX string built printf-style: the store's error values. */
 sx_val store_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Printable rendering of a stream name or key for messages (into buf). */
+const char *store_quote(sx_val str, char *buf, size_t cap);
 
 /* LEB128 unsigned varints and zigzag mapping for signed integers. */
 void codec_put_uvarint(sx_buf *b, uint64_t v);

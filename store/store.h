@@ -1,16 +1,37 @@
-/* store.h — the sx durable store: per-stream event logs and a key/value
- * facet in one directory, written as checksummed transaction frames to an
- * append-only log (format: docs/store-format.md).
+/* store.h — the sx durable store: per-stream event logs, a key/value facet
+ * and content-addressed blobs, behind one handle whatever the backend (the
+ * file store in one directory today; docs/store-format.md).
  *
- * Conventions:
- *  - functions returning int give 0 on success and -1 on error, with *err set
- *    to an SX string sentence naming the problem (err may not be NULL);
+ * Error convention (the same everywhere in store/):
+ *  - functions returning int give STORE_OK (0) on success, STORE_EFAIL (-1)
+ *    on an error and STORE_ECONFLICT (-2) when a transaction lost a race;
+ *    *err (never NULL) then gets an SX string sentence naming the problem
+ *    (a conflict's starts "conflict: " and names the stream or key);
+ *  - reads return values; should a stored value be unreadable they return
+ *    an sx_error value (SX_T_ERROR) naming the file and offset, and reads
+ *    in a transaction that has already lost a race return an error value
+ *    whose message starts "conflict: ";
  *  - stream names and kv keys are SX strings of any bytes (never used as
- *    file names);
- *  - a transaction is implicit: writes accumulate until store_commit (or are
- *    discarded by store_rollback); reads always see the handle's own pending
- *    writes;
- *  - a handle is used by one thread at a time.
+ *    file names).
+ *
+ * Transactions. Every change is made in a transaction (store_txn): its own
+ * write set, invisible to every other transaction until it commits; its
+ * reads see the committed state plus its own writes. It records what it
+ * read (each stream's high-water mark and contents, each kv key, and the
+ * stream and key listings); store_txn_commit validates that record against
+ * the commits made since and applies the writes all-or-nothing, or fails
+ * with STORE_ECONFLICT and stores nothing (optimistic concurrency control:
+ * serializable). Many transactions of one handle may be open at once, on
+ * any threads; one transaction is used by one thread at a time.
+ *
+ * Durability. A commit is applied (visible to later transactions) when
+ * store_txn_commit returns, and durable per the sync mode once
+ * store_wait_durable(ticket) returns 0: in `full` mode commits that become
+ * ready while a sync is in flight share the next fdatasync (group commit).
+ *
+ * The implicit transaction. store_append, store_read, ... and store_commit
+ * act on one transaction the handle keeps for callers that need no more
+ * (tests, tools): store_commit commits it and waits for durability.
  *
  * Invariants the store enforces (the persist op contract):
  *  1. last_seq is a per-stream monotonic high-water mark kept apart from the
@@ -33,9 +54,12 @@
 #include "sx_value.h"
 
 typedef struct store store;
+typedef struct store_txn store_txn;
+
+enum { STORE_OK = 0, STORE_EFAIL = -1, STORE_ECONFLICT = -2 };
 
 typedef enum store_sync {
-  STORE_SYNC_FULL = 0, /* commit = write + fdatasync before returning */
+  STORE_SYNC_FULL = 0, /* commit durable (fdatasync) before it is acknowledged */
   STORE_SYNC_BATCH,    /* commit = write; fdatasync within batch_window_ms */
   STORE_SYNC_OFF       /* commit buffered in the process (<= 64 KiB), no fsync */
 } store_sync;
@@ -51,48 +75,102 @@ typedef struct store_stats {
   size_t streams;       /* streams ever appended to */
   size_t events;        /* events currently stored (after truncation) */
   size_t kv_keys;       /* live kv keys */
-  uint64_t log_bytes;   /* size of DIR/log including unflushed commits */
+  uint64_t log_bytes;   /* size of DIR/log including unwritten commits */
   size_t index_bytes;   /* memory held by the in-memory index */
   size_t cache_bytes;   /* estimated memory held by the decoded-value cache */
+  uint64_t commits;     /* commits applied since open */
+  uint64_t syncs;       /* fdatasyncs that made commits durable since open */
   store_sync sync;
   bool read_only;
 } store_stats;
 
-/* Open (creating DIR and its files on first writable use). opts may be NULL
- * for the defaults. A second writer gets "store DIR is locked by pid N". */
+/* ---- handles --------------------------------------------------------------
+ * Open (creating DIR and its files on first writable use). opts may be NULL
+ * for the defaults. A second writer process gets "store DIR is locked by pid
+ * N". Inside one process, writable opens of the same directory share one
+ * handle (closed when the last is closed); their sync modes must agree. */
 int store_open(const char *dir, const store_opts *opts, store **out, sx_val *err);
-/* Close the handle. Pending (uncommitted) writes are rolled back; committed
- * writes buffered by batch/off modes are written (and synced in batch mode).
- * The handle is freed even when -1 is returned. */
+/* Close the handle. The implicit transaction is rolled back; committed
+ * writes that batch/off modes buffer are written (and synced in batch
+ * mode). The handle is freed even when an error is returned. Transactions
+ * still open must not be used afterwards. */
 int store_close(store *s, sx_val *err);
-
-/* Log facet. event must be a dict whose "seq" entry is last_seq + 1.
- * store_read returns the stream's surviving events oldest first (SX_EMPTY
- * if none); the list is immutable and the same list is returned until the
- * stream changes. Reads never fail on a store that opened cleanly; should a
- * stored value be unreadable anyway, store_read/store_kv_get return an
- * sx_error value (SX_T_ERROR) naming the file and offset. */
-int store_append(store *s, sx_val stream, sx_val event, sx_val *err);
-sx_val store_read(store *s, sx_val stream);
-int64_t store_last_seq(store *s, sx_val stream);  /* 0 if never appended */
-sx_val store_streams(store *s);                   /* names in byte order */
-int store_truncate(store *s, sx_val stream, int64_t n, sx_val *err); /* drop seq <= n */
-
-/* KV facet. */
-sx_val store_kv_get(store *s, sx_val key); /* SX_NIL when absent */
-bool store_kv_has(store *s, sx_val key);
-int store_kv_put(store *s, sx_val key, sx_val val, sx_val *err);
-int store_kv_delete(store *s, sx_val key, sx_val *err);
-sx_val store_kv_keys(store *s); /* byte order */
-
-/* Transactions. */
-int store_commit(store *s, sx_val *err); /* no-op when nothing is pending */
-void store_rollback(store *s);
-bool store_pending(store *s);            /* true when uncommitted writes exist */
+const char *store_dir(store *s);
+const char *store_sync_name(store_sync m); /* "full", "batch", "off" */
+void store_get_stats(store *s, store_stats *out);
 /* Write committed-but-buffered frames and fdatasync now (any sync mode). */
 int store_flush(store *s, sx_val *err);
 /* Read-only handle: pick up state committed by the writer since open. */
 int store_refresh(store *s, sx_val *err);
+
+/* ---- transactions ---------------------------------------------------------- */
+store_txn *store_txn_begin(store *s);
+store *store_txn_store(store_txn *t);
+/* true once the transaction holds a write */
+bool store_txn_dirty(store_txn *t);
+/* true once a read saw that another commit changed what the transaction
+ * had read (it can only fail now); *msg gets the "conflict: ..." message */
+bool store_txn_conflicted(store_txn *t, sx_val *msg);
+
+/* Log facet. event must be a dict whose "seq" entry is last_seq + 1 as the
+ * transaction sees it. store_txn_read returns the stream's surviving events
+ * oldest first (SX_EMPTY if none), an immutable list. */
+int store_txn_append(store_txn *t, sx_val stream, sx_val event, sx_val *err);
+sx_val store_txn_read(store_txn *t, sx_val stream);
+int64_t store_txn_last_seq(store_txn *t, sx_val stream); /* 0 if never appended */
+sx_val store_txn_streams(store_txn *t);                  /* names in byte order */
+int store_txn_truncate(store_txn *t, sx_val stream, int64_t n, sx_val *err); /* drop seq <= n */
+
+/* KV facet. */
+sx_val store_txn_kv_get(store_txn *t, sx_val key); /* SX_NIL when absent */
+bool store_txn_kv_has(store_txn *t, sx_val key);
+int store_txn_kv_put(store_txn *t, sx_val key, sx_val val, sx_val *err);
+int store_txn_kv_delete(store_txn *t, sx_val key, sx_val *err);
+sx_val store_txn_kv_keys(store_txn *t); /* byte order */
+
+/* Validate and apply (see the top). *ticket gets the point the caller must
+ * wait for (store_wait_durable) before it acknowledges the transaction:
+ * its own commit, or for a transaction without writes the newest commit it
+ * read from. The transaction is finished either way. */
+int store_txn_commit(store_txn *t, uint64_t *ticket, sx_val *err);
+/* Discard the transaction's writes; it is finished. */
+void store_txn_abort(store_txn *t);
+/* Wait until the commit numbered ticket is durable per the sync mode: 0, or
+ * -1 when the write or sync that should have made it durable failed (it is
+ * then not stored: the handle's state went back to what is on disk). */
+int store_wait_durable(store *s, uint64_t ticket, sx_val *err);
+/* The same without waiting: 1 durable, 0 not yet, -1 failed (*err set). A
+ * commit nobody waits for is made durable by a background syncer within a
+ * sync's time. */
+int store_poll_durable(store *s, uint64_t ticket, sx_val *err);
+/* A file descriptor that becomes readable whenever commits become durable
+ * (an eventfd; read it to re-arm), for event-loop hosts; -1 if none. */
+int store_durable_fd(store *s);
+
+/* ---- the implicit transaction -------------------------------------------- */
+int store_append(store *s, sx_val stream, sx_val event, sx_val *err);
+sx_val store_read(store *s, sx_val stream);
+int64_t store_last_seq(store *s, sx_val stream);
+sx_val store_streams(store *s);
+int store_truncate(store *s, sx_val stream, int64_t n, sx_val *err);
+sx_val store_kv_get(store *s, sx_val key);
+bool store_kv_has(store *s, sx_val key);
+int store_kv_put(store *s, sx_val key, sx_val val, sx_val *err);
+int store_kv_delete(store *s, sx_val key, sx_val *err);
+sx_val store_kv_keys(store *s);
+/* Commit the implicit transaction and wait for durability (a no-op when it
+ * holds no writes). */
+int store_commit(store *s, sx_val *err);
+void store_rollback(store *s);
+bool store_pending(store *s); /* true when the implicit transaction holds writes */
+
+/* ---- blobs (content-addressed; see blob.h for ids) ------------------------- */
+int store_blob_put(store *s, const char *bytes, size_t len, sx_val *cid_out, sx_val *err);
+/* *bytes_out: the verified bytes, or SX_NIL when absent. */
+int store_blob_get(store *s, sx_val cid, sx_val *bytes_out, sx_val *err);
+int store_blob_has(store *s, sx_val cid, bool *out, sx_val *err);
+
+/* ---- offline tools ---------------------------------------------------------- */
 
 /* Verify a whole store (log frames, records, seq rules, blobs). Appends a
  * human-readable report to *report. Returns 0 clean, 1 damage found (each
@@ -114,9 +192,5 @@ typedef struct store_compact_stats {
   size_t records;       /* records written */
 } store_compact_stats;
 int store_compact(const char *dir, store_compact_stats *out, sx_val *err);
-
-void store_get_stats(store *s, store_stats *out);
-const char *store_sync_name(store_sync m); /* "full", "batch", "off" */
-const char *store_dir(store *s);
 
 #endif

@@ -25,7 +25,7 @@
 
 /* The new log being written. */
 typedef struct compactor {
-  store *s;
+  fstore *s;
   int fd;
   char tmp[4096];
   sx_buf frame;   /* the frame being built: head placeholder + payload */
@@ -101,12 +101,12 @@ static int store_cw_value(compactor *c, uint64_t off) {
 }
 
 static int store_cw_cmp_stream(const void *a, const void *b, void *arg) {
-  store *s = arg;
+  fstore *s = arg;
   return sx_string_cmp(s->streams[*(const size_t *)a].name, s->streams[*(const size_t *)b].name);
 }
 
 static int store_cw_cmp_key(const void *a, const void *b, void *arg) {
-  store *s = arg;
+  fstore *s = arg;
   return sx_string_cmp(s->kv[*(const size_t *)a].key, s->kv[*(const size_t *)b].key);
 }
 
@@ -127,7 +127,7 @@ static int store_cw_stream(compactor *c, stream_ent *e) {
 }
 
 /* Indices 0..n sorted with cmp. */
-static size_t *store_cw_order(store *s, size_t n, int (*cmp)(const void *, const void *, void *)) {
+static size_t *store_cw_order(fstore *s, size_t n, int (*cmp)(const void *, const void *, void *)) {
   size_t *ix = malloc((n + 1) * sizeof *ix);
   if (!ix) abort();
   for (size_t i = 0; i < n; i++) ix[i] = i;
@@ -137,7 +137,7 @@ static size_t *store_cw_order(store *s, size_t n, int (*cmp)(const void *, const
 
 /* Every stream (byte order of names), then every live kv entry (byte order). */
 static int store_cw_body(compactor *c) {
-  store *s = c->s;
+  fstore *s = c->s;
   int rc = 0;
   size_t *ix = store_cw_order(s, s->nstreams, store_cw_cmp_stream);
   for (size_t i = 0; i < s->nstreams && !rc; i++) rc = store_cw_stream(c, &s->streams[ix[i]]);
@@ -180,7 +180,7 @@ static int store_cw_dir_exists(const char *dir, sx_val *err) {
 }
 
 /* Write the new log and swap it in; s is open with the lock held. */
-static int store_cw_swap(store *s, store_compact_stats *out, sx_val *err) {
+static int store_cw_swap(fstore *s, store_compact_stats *out, sx_val *err) {
   compactor c = {.s = s, .fd = -1, .frame = SX_BUF_INIT};
   snprintf(c.tmp, sizeof c.tmp, "%s/log.compact", s->dir);
   int rc = store_cw_file(&c);
@@ -220,15 +220,17 @@ int store_compact(const char *dir, store_compact_stats *out, sx_val *err) {
   }
   if (store_cw_dir_exists(dir, err)) return -1;
   store_opts o = {.sync = STORE_SYNC_OFF}; /* the handle itself writes nothing */
-  store *s = NULL;
-  if (store_open(dir, &o, &s, err)) return -1;
+  fstore *s = fstore_new(dir, &o);
+  if (fstore_open_log(s, err)) {
+    fstore_free(s);
+    return -1;
+  }
   out->log_before = s->wbase;
   out->file_before = s->file_end;
   out->streams = s->nstreams;
   out->events = s->nevents;
   out->kv_keys = s->kv_live;
   int rc = store_cw_swap(s, out, err);
-  sx_val cerr = SX_NIL;
-  store_close(s, &cerr); /* writes nothing: no pending or buffered frames */
+  fstore_free(s); /* writes nothing: no pending or buffered frames */
   return rc;
 }

@@ -1,6 +1,6 @@
 /* store_index.c — the store's in-memory index: stream and kv hash tables,
- * the per-stream offset arrays, the undo log that lets a transaction be
- * rolled back, and the bounded cache of decoded values.
+ * the per-stream offset arrays with the versions that transactions
+ * validate against, and the bounded cache of decoded values.
  *
  * Invariant: for a stream entry, offs[start..count) are the offsets of the
  * stored events in seq order and the last of them has seq == hwm. Entry
@@ -12,16 +12,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-
-uint32_t store_hash(const void *p, size_t n) {
-  const unsigned char *c = p;
-  uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, folded */
-  for (size_t i = 0; i < n; i++) {
-    h ^= c[i];
-    h *= 0x100000001b3ull;
-  }
-  return (uint32_t)(h ^ (h >> 32));
-}
 
 static void *ix_xrealloc(void *p, size_t n) {
   void *q = realloc(p, n ? n : 1);
@@ -103,11 +93,11 @@ static void htab_link(htab *t, char *base, size_t stride, size_t n, size_t i) {
   t->b[e->hash & (t->nb - 1)] = (uint32_t)(i + 1);
 }
 
-long store_stream_find(store *s, const char *name, size_t len, uint32_t h) {
+long store_stream_find(fstore *s, const char *name, size_t len, uint32_t h) {
   return htab_find(&s->stab, (char *)s->streams, sizeof *s->streams, name, len, h);
 }
 
-long store_stream_add(store *s, sx_val name, uint32_t h) {
+long store_stream_add(fstore *s, sx_val name, uint32_t h) {
   s->streams = ix_grow_gc(s->streams, &s->streams_cap, s->nstreams + 1, sizeof *s->streams);
   size_t i = s->nstreams++;
   stream_ent *e = &s->streams[i];
@@ -116,14 +106,15 @@ long store_stream_add(store *s, sx_val name, uint32_t h) {
   e->hash = h;
   htab_link(&s->stab, (char *)s->streams, sizeof *e, s->nstreams, i);
   s->streams_list = 0;
+  s->catalog_ver = s->commit_no;
   return (long)i;
 }
 
-long store_kv_find(store *s, const char *key, size_t len, uint32_t h) {
+long store_kv_find(fstore *s, const char *key, size_t len, uint32_t h) {
   return htab_find(&s->ktab, (char *)s->kv, sizeof *s->kv, key, len, h);
 }
 
-long store_kv_add(store *s, sx_val key, uint32_t h) {
+long store_kv_add(fstore *s, sx_val key, uint32_t h) {
   s->kv = ix_grow_gc(s->kv, &s->kv_cap, s->nkv + 1, sizeof *s->kv);
   size_t i = s->nkv++;
   kv_ent *e = &s->kv[i];
@@ -132,31 +123,6 @@ long store_kv_add(store *s, sx_val key, uint32_t h) {
   e->hash = h;
   htab_link(&s->ktab, (char *)s->kv, sizeof *e, s->nkv, i);
   return (long)i;
-}
-
-/* Remove the most recently added entry (it heads its bucket chain). */
-static void ix_stream_pop(store *s) {
-  stream_ent *e = &s->streams[--s->nstreams];
-  s->stab.b[e->hash & (s->stab.nb - 1)] = e->next;
-  free(e->offs);
-  memset(e, 0, sizeof *e);
-  s->streams_list = 0;
-}
-
-static void ix_kv_pop(store *s) {
-  kv_ent *e = &s->kv[--s->nkv];
-  s->ktab.b[e->hash & (s->ktab.nb - 1)] = e->next;
-  memset(e, 0, sizeof *e);
-}
-
-/* ---- undo log --------------------------------------------------------------- */
-
-static void ix_undo_push(store *s, undo_kind k, size_t idx, int64_t prev, uint64_t prev_off) {
-  if (s->nundo == s->undo_cap) {
-    s->undo_cap = s->undo_cap ? s->undo_cap * 2 : 64;
-    s->undo = ix_xrealloc(s->undo, s->undo_cap * sizeof *s->undo);
-  }
-  s->undo[s->nundo++] = (undo_rec){k, (uint32_t)idx, prev, prev_off};
 }
 
 /* ---- mutations ------------------------------------------------------------ */
@@ -176,22 +142,22 @@ static void ix_stream_reserve(stream_ent *e, size_t need) {
   e->cap = ncap;
 }
 
-void store_ix_append(store *s, size_t si, int64_t seq, uint64_t off, bool undo) {
+void store_ix_append(fstore *s, size_t si, int64_t seq, uint64_t off) {
   stream_ent *e = &s->streams[si];
-  if (undo) ix_undo_push(s, U_APPEND, si, e->hwm, 0);
   ix_stream_reserve(e, e->count + 1);
   e->offs[e->count++] = off;
   e->hwm = seq;
+  e->hwm_ver = e->ver = s->commit_no;
   s->nevents++;
 }
 
-size_t store_ix_truncate(store *s, size_t si, int64_t n, bool undo) {
+size_t store_ix_truncate(fstore *s, size_t si, int64_t n) {
   stream_ent *e = &s->streams[si];
   size_t live = e->count - e->start;
   int64_t first = e->hwm - (int64_t)live + 1;
   if (n < first || live == 0) return 0;
   size_t drop = (n >= e->hwm) ? live : (size_t)(n - first + 1);
-  if (undo) ix_undo_push(s, U_TRUNC, si, (int64_t)e->start, 0);
+  e->ver = s->commit_no;
   if (e->cache) memset(e->cache + e->start, 0, drop * sizeof *e->cache);
   e->start += drop;
   s->nevents -= drop;
@@ -199,7 +165,7 @@ size_t store_ix_truncate(store *s, size_t si, int64_t n, bool undo) {
 }
 
 /* Move the surviving offsets to the front of the arrays. */
-void store_ix_compact(store *s, size_t si) {
+void store_ix_compact(fstore *s, size_t si) {
   (void)s;
   stream_ent *e = &s->streams[si];
   if (e->start == 0) return;
@@ -219,60 +185,22 @@ void store_ix_compact(store *s, size_t si) {
   e->count = live;
 }
 
-void store_ix_kv_set(store *s, size_t ki, uint64_t off, bool undo) {
+void store_ix_kv_set(fstore *s, size_t ki, uint64_t off) {
   kv_ent *e = &s->kv[ki];
-  if (undo) ix_undo_push(s, U_KV, ki, 0, e->off);
   if ((e->off == 0) != (off == 0)) {
     s->kv_live += off ? 1 : -1;
     s->keys_list = 0;
+    s->keys_ver = s->commit_no;
   }
   e->off = off;
+  e->ver = s->commit_no;
   e->cached = 0;
   s->cache_used -= e->cache_est;
   e->cache_est = 0;
 }
 
-/* Entries created inside a transaction are recorded so rollback removes them. */
-void store_ix_note_new(store *s, bool stream, size_t idx) {
-  ix_undo_push(s, stream ? U_NEW_STREAM : U_NEW_KEY, idx, 0, 0);
-}
-
-static void ix_undo_one(store *s, const undo_rec *u) {
-  switch (u->kind) {
-  case U_NEW_STREAM: ix_stream_pop(s); break;
-  case U_NEW_KEY: ix_kv_pop(s); break;
-  case U_APPEND: {
-    stream_ent *e = &s->streams[u->idx];
-    e->count--;
-    if (e->cache) e->cache[e->count] = 0;
-    e->hwm = u->prev;
-    e->list = 0;
-    s->nevents--;
-    break;
-  }
-  case U_TRUNC: {
-    stream_ent *e = &s->streams[u->idx];
-    s->nevents += e->start - (size_t)u->prev;
-    e->start = (size_t)u->prev;
-    e->list = 0;
-    break;
-  }
-  case U_KV: store_ix_kv_set(s, u->idx, u->prev_off, false); break;
-  }
-}
-
-void store_ix_undo_all(store *s) {
-  while (s->nundo > 0) ix_undo_one(s, &s->undo[--s->nundo]);
-}
-
-void store_ix_undo_clear(store *s) {
-  for (size_t i = 0; i < s->nundo; i++)
-    if (s->undo[i].kind == U_TRUNC) store_ix_compact(s, s->undo[i].idx);
-  s->nundo = 0;
-}
-
 /* Trim offset arrays to their exact size (after a full scan). */
-void store_ix_shrink(store *s) {
+void store_ix_shrink(fstore *s) {
   for (size_t i = 0; i < s->nstreams; i++) {
     stream_ent *e = &s->streams[i];
     store_ix_compact(s, i);
@@ -283,20 +211,19 @@ void store_ix_shrink(store *s) {
   }
 }
 
-void store_ix_free(store *s) {
+void store_ix_free(fstore *s) {
   for (size_t i = 0; i < s->nstreams; i++) free(s->streams[i].offs);
   if (s->streams) GC_FREE(s->streams);
   if (s->kv) GC_FREE(s->kv);
   free(s->stab.b);
   free(s->ktab.b);
-  free(s->undo);
   s->streams = NULL;
   s->kv = NULL;
 }
 
-size_t store_ix_bytes(store *s) {
+size_t store_ix_bytes(fstore *s) {
   size_t n = sizeof *s + s->streams_cap * sizeof(stream_ent) + s->kv_cap * sizeof(kv_ent) +
-             (s->stab.nb + s->ktab.nb) * sizeof(uint32_t) + s->undo_cap * sizeof(undo_rec);
+             (s->stab.nb + s->ktab.nb) * sizeof(uint32_t);
   for (size_t i = 0; i < s->nstreams; i++)
     n += s->streams[i].cap * sizeof(uint64_t) + sizeof(sx_string) + sx_str_len(s->streams[i].name) + 1;
   for (size_t i = 0; i < s->nkv; i++) n += sizeof(sx_string) + sx_str_len(s->kv[i].key) + 1;
@@ -305,7 +232,7 @@ size_t store_ix_bytes(store *s) {
 
 /* ---- decoded-value cache ----------------------------------------------------- */
 
-void store_cache_drop_stream(store *s, stream_ent *e) {
+void store_cache_drop_stream(fstore *s, stream_ent *e) {
   e->cache = NULL;
   e->list = 0;
   s->cache_used -= e->cache_est;
@@ -314,7 +241,7 @@ void store_cache_drop_stream(store *s, stream_ent *e) {
 
 /* Keep the cache within budget: drop every other stream's and kv cache;
  * then keep's own if it alone is over budget. */
-void store_cache_trim(store *s, stream_ent *keep) {
+void store_cache_trim(fstore *s, stream_ent *keep) {
   if (s->cache_used <= s->cache_budget) return;
   for (size_t i = 0; i < s->nstreams; i++)
     if (&s->streams[i] != keep) store_cache_drop_stream(s, &s->streams[i]);

@@ -136,3 +136,12 @@ int store_io_rename(store_io_site site, const char *from, const char *to) {
 int store_io_mkdir(store_io_site site, const char *path, mode_t mode) {
   return fault_fire(site) ? -1 : mkdir(path, mode);
 }
+
+int store_fsync_dir(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int rc = store_io_fsync(STORE_IO_DIR_SYNC, fd), e = errno;
+  close(fd);
+  errno = e;
+  return rc;
+}

@@ -55,4 +55,7 @@ int store_io_ftruncate(store_io_site site, int fd, off_t len);
 int store_io_rename(store_io_site site, const char *from, const char *to);
 int store_io_mkdir(store_io_site site, const char *path, mode_t mode);
 
+/* fsync the directory dir (through the dir-sync site). */
+int store_fsync_dir(const char *dir);
+
 #endif

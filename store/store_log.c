@@ -37,15 +37,6 @@ static void put_le32(unsigned char *p, uint32_t v) {
 
 /* ---- small IO helpers ------------------------------------------------------ */
 
-int store_fsync_dir(const char *dir) {
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  int rc = store_io_fsync(STORE_IO_DIR_SYNC, fd), e = errno;
-  close(fd);
-  errno = e;
-  return rc;
-}
-
 static int log_pwrite_all(int fd, const void *p, size_t n, uint64_t off) {
   const char *c = p;
   while (n > 0) {
@@ -183,7 +174,7 @@ static int rc_bytes(rec_cursor *c, const char **p, size_t *n) {
   return 0;
 }
 
-static long scan_stream(store *s, const char *name, size_t n, bool create) {
+static long scan_stream(fstore *s, const char *name, size_t n, bool create) {
   uint32_t h = store_hash(name, n);
   long i = store_stream_find(s, name, n, h);
   if (i < 0 && create) i = store_stream_add(s, sx_string_new(name, n), h);
@@ -215,7 +206,7 @@ static int rc_value(rec_cursor *c, const char **vp, size_t *vn, uint64_t *voff) 
   return 0;
 }
 
-static int scan_rec_append(store *s, rec_cursor *c, bool verify, char *why, size_t whycap) {
+static int scan_rec_append(fstore *s, rec_cursor *c, bool verify, char *why, size_t whycap) {
   const char *name, *vp;
   size_t nn, vn;
   uint64_t seq, voff;
@@ -228,11 +219,11 @@ static int scan_rec_append(store *s, rec_cursor *c, bool verify, char *why, size
     c->why = why;
     return -1;
   }
-  store_ix_append(s, (size_t)si, (int64_t)seq, voff, false);
+  store_ix_append(s, (size_t)si, (int64_t)seq, voff);
   return 0;
 }
 
-static int scan_rec_truncate(store *s, rec_cursor *c) {
+static int scan_rec_truncate(fstore *s, rec_cursor *c) {
   const char *name;
   size_t nn;
   uint64_t zn;
@@ -242,14 +233,14 @@ static int scan_rec_truncate(store *s, rec_cursor *c) {
     c->why = "truncate of a stream that was never appended to";
     return -1;
   }
-  store_ix_truncate(s, (size_t)si, codec_unzigzag(zn), false);
+  store_ix_truncate(s, (size_t)si, codec_unzigzag(zn));
   store_ix_compact(s, (size_t)si);
   return 0;
 }
 
 /* H: a stream's high-water mark with no stored events (compaction writes
  * it for a stream whose first events were truncated away). */
-static int scan_rec_hwm(store *s, rec_cursor *c) {
+static int scan_rec_hwm(fstore *s, rec_cursor *c) {
   const char *name;
   size_t nn;
   uint64_t seq;
@@ -261,10 +252,11 @@ static int scan_rec_hwm(store *s, rec_cursor *c) {
     return -1;
   }
   e->hwm = (int64_t)seq;
+  e->hwm_ver = e->ver = s->commit_no;
   return 0;
 }
 
-static int scan_rec_kv(store *s, rec_cursor *c, bool put, bool verify) {
+static int scan_rec_kv(fstore *s, rec_cursor *c, bool put, bool verify) {
   const char *key, *vp;
   size_t kn, vn;
   uint64_t voff = 0;
@@ -275,12 +267,12 @@ static int scan_rec_kv(store *s, rec_cursor *c, bool put, bool verify) {
   long ki = store_kv_find(s, key, kn, h);
   if (ki < 0 && !put) return 0;
   if (ki < 0) ki = store_kv_add(s, sx_string_new(key, kn), h);
-  store_ix_kv_set(s, (size_t)ki, voff, false);
+  store_ix_kv_set(s, (size_t)ki, voff);
   return 0;
 }
 
 /* Apply every record of one frame payload. Returns -1 with c->why set. */
-static int scan_payload(store *s, rec_cursor *c, bool verify, size_t *nrec, char *why, size_t whycap) {
+static int scan_payload(fstore *s, rec_cursor *c, bool verify, size_t *nrec, char *why, size_t whycap) {
   while (c->pos < c->len) {
     int type = c->p[c->pos++];
     int rc;
@@ -296,6 +288,16 @@ static int scan_payload(store *s, rec_cursor *c, bool verify, size_t *nrec, char
     (*nrec)++;
   }
   return 0;
+}
+
+int store_log_apply(fstore *s, const unsigned char *payload, size_t len, uint64_t base,
+                    const char **why) {
+  static __thread char buf[160];
+  rec_cursor c = {payload, len, 0, base, NULL};
+  size_t nrec = 0;
+  if (scan_payload(s, &c, false, &nrec, buf, sizeof buf) == 0) return 0;
+  *why = c.why;
+  return -1;
 }
 
 /* ---- frame validation ----------------------------------------------------------- */
@@ -351,7 +353,7 @@ static bool scan_zero_tail(int fd, uint64_t from, uint64_t size) {
   return true;
 }
 
-static void scan_bad(store *s, scan_result *r, uint64_t pos, const char *why) {
+static void scan_bad(fstore *s, scan_result *r, uint64_t pos, const char *why) {
   r->bad_at = pos;
   if (scan_zero_tail(s->fd, pos, r->file_size)) {
     r->kind = SCAN_OK;
@@ -365,7 +367,7 @@ static void scan_bad(store *s, scan_result *r, uint64_t pos, const char *why) {
   }
 }
 
-void store_log_scan(store *s, bool verify, scan_result *r) {
+void store_log_scan(fstore *s, bool verify, uint64_t limit, scan_result *r) {
   memset(r, 0, sizeof *r);
   struct stat st;
   if (fstat(s->fd, &st)) {
@@ -374,6 +376,7 @@ void store_log_scan(store *s, bool verify, scan_result *r) {
     return;
   }
   r->file_size = (uint64_t)st.st_size;
+  if (limit && limit < r->file_size) r->file_size = limit;
   scan_buf b = {s->fd, NULL, 0, 0, 0};
   uint64_t pos = s->wbase;
   char why[160];
@@ -391,6 +394,7 @@ void store_log_scan(store *s, bool verify, scan_result *r) {
       break;
     }
     rec_cursor c = {d + FRAME_HEAD, total - FRAME_HEAD - FRAME_TAIL, 0, pos + FRAME_HEAD, NULL};
+    s->commit_no++; /* each frame is one commit */
     if (scan_payload(s, &c, verify, &r->records, why, sizeof why)) {
       r->kind = SCAN_DAMAGE;
       r->bad_at = c.base + c.pos;
@@ -407,7 +411,7 @@ void store_log_scan(store *s, bool verify, scan_result *r) {
 
 /* ---- mapping for reads -------------------------------------------------------------- */
 
-static int log_map_to(store *s, size_t len) {
+static int log_map_to(fstore *s, size_t len) {
   void *m;
   if (s->map)
     m = mremap((void *)s->map, s->map_len, len, MREMAP_MAYMOVE);
@@ -419,15 +423,20 @@ static int log_map_to(store *s, size_t len) {
   return 0;
 }
 
-void store_log_unmap(store *s) {
+void store_log_unmap(fstore *s) {
   if (s->map) munmap((void *)s->map, s->map_len);
   s->map = NULL;
   s->map_len = 0;
 }
 
-const unsigned char *store_log_bytes(store *s, uint64_t off, size_t *avail) {
+const unsigned char *store_log_bytes(fstore *s, uint64_t off, size_t *avail) {
   if (off >= s->wbase) {
     size_t i = (size_t)(off - s->wbase);
+    if (i < s->inflight.len) {
+      *avail = s->inflight.len - i;
+      return (const unsigned char *)s->inflight.data + i;
+    }
+    i -= s->inflight.len;
     if (i >= s->wbuf.len) return NULL;
     *avail = s->wbuf.len - i;
     return (const unsigned char *)s->wbuf.data + i;
@@ -442,50 +451,55 @@ const unsigned char *store_log_bytes(store *s, uint64_t off, size_t *avail) {
 /* Zero-fill the log ahead of the data so that commits overwrite allocated,
  * already-written blocks: fdatasync then flushes data only, not the inode
  * (size and block map), which halves the IO of a full-mode commit. */
-static int log_extend(store *s, uint64_t need_end, const char **what) {
+static log_write_rc log_extend(fstore *s, uint64_t need_end) {
   uint64_t chunk = s->file_end < (64u << 20) ? (1u << 20) : (4u << 20);
   uint64_t end = need_end + chunk;
   static const char zero[65536];
   for (uint64_t at = s->file_end; at < end;) {
     size_t n = end - at < sizeof zero ? (size_t)(end - at) : sizeof zero;
-    if (log_pwrite_all(s->fd, zero, n, at)) return -1;
+    if (log_pwrite_all(s->fd, zero, n, at)) return LOG_WRITE_FAILED;
     at += n;
   }
-  if (s->opts.sync != STORE_SYNC_OFF && store_io_fdatasync(STORE_IO_LOG_SYNC, s->fd)) {
-    *what = "fdatasync of";
-    return -1;
-  }
+  if (s->opts.sync != STORE_SYNC_OFF && store_io_fdatasync(STORE_IO_LOG_SYNC, s->fd))
+    return LOG_WRITE_REFUSE;
   s->file_end = end;
-  return 0;
+  return LOG_WRITE_OK;
 }
 
-int store_log_write_out(store *s, sx_val *err) {
-  size_t n = s->wcommitted;
-  if (n == 0) return 0;
-  const char *what = "write to";
-  if ((s->wbase + n > s->file_end && log_extend(s, s->wbase + n, &what)) ||
-      log_pwrite_all(s->fd, s->wbuf.data, n, s->wbase)) {
-    int e = errno;
-    *err = store_errorf("store %s: %s %s failed: %s", s->dir, what, s->log_path, strerror(e));
-    /* Cut off what was partly written. If that fails, or a sync failed (the
-     * kernel's copy of the file is in doubt), refuse further writes. */
-    if (store_io_ftruncate(STORE_IO_LOG_TRUNC, s->fd, (off_t)s->wbase) == 0) s->file_end = s->wbase;
-    else store_log_refuse(s, sx_str_data(*err), strerror(errno));
-    if (what[0] == 'f') store_log_refuse(s, sx_str_data(*err), NULL);
-    if (s->failed) *err = sx_string_cstr(s->failed);
-    return -1;
+log_write_rc store_log_write(fstore *s, const sx_buf *buf, uint64_t at, char *msg, size_t cap) {
+  if (buf->len == 0) return LOG_WRITE_OK;
+  log_write_rc rc = LOG_WRITE_OK;
+  if (at + buf->len > s->file_end) rc = log_extend(s, at + buf->len);
+  if (rc == LOG_WRITE_OK && log_pwrite_all(s->fd, buf->data, buf->len, at)) rc = LOG_WRITE_FAILED;
+  if (rc == LOG_WRITE_OK) return rc;
+  int n = snprintf(msg, cap, "store %s: %s %s failed: %s", s->dir,
+                   rc == LOG_WRITE_REFUSE ? "fdatasync of" : "write to", s->log_path, strerror(errno));
+  /* Cut off what was partly written. If that fails, or a sync failed (the
+   * kernel's copy of the file is in doubt), the handle must refuse writes. */
+  if (store_io_ftruncate(STORE_IO_LOG_TRUNC, s->fd, (off_t)at) == 0) {
+    s->file_end = at;
+  } else {
+    if (n > 0 && (size_t)n < cap) snprintf(msg + n, cap - (size_t)n, " (and cutting the log back failed: %s)", strerror(errno));
+    rc = LOG_WRITE_REFUSE;
   }
-  s->wbase += n;
-  memmove(s->wbuf.data, s->wbuf.data + n, s->wbuf.len - n);
-  s->wbuf.len -= n;
-  s->wbuf.data[s->wbuf.len] = '\0';
-  if (s->txn_open) s->txn_start -= n;
-  s->wcommitted = 0;
-  return 0;
+  return rc;
+}
+
+int store_log_write_out(fstore *s, sx_val *err) {
+  char msg[1024];
+  log_write_rc rc = store_log_write(s, &s->wbuf, s->wbase, msg, sizeof msg);
+  if (rc == LOG_WRITE_OK) {
+    s->wbase += s->wbuf.len;
+    sx_buf_reset(&s->wbuf);
+    return 0;
+  }
+  if (rc == LOG_WRITE_REFUSE) store_log_refuse(s, msg, NULL);
+  *err = sx_string_cstr(s->failed ? s->failed : msg);
+  return -1;
 }
 
 /* From now on the handle refuses writes, naming the first failure. */
-void store_log_refuse(store *s, const char *why, const char *also) {
+void store_log_refuse(fstore *s, const char *why, const char *also) {
   static const char tail[] = "; the store refuses further writes until it is reopened";
   if (s->failed) return;
   char msg[1200];
@@ -495,7 +509,7 @@ void store_log_refuse(store *s, const char *why, const char *also) {
   if (!s->failed) abort();
 }
 
-int store_log_sync(store *s, sx_val *err) {
+int store_log_sync(fstore *s, sx_val *err) {
   if (store_io_fdatasync(STORE_IO_LOG_SYNC, s->fd) == 0) return 0;
   *err = store_errorf("store %s: fdatasync of %s failed: %s", s->dir, s->log_path, strerror(errno));
   store_log_refuse(s, sx_str_data(*err), NULL);

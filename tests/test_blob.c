@@ -41,7 +41,7 @@ static const char *msg(sx_val e) { return sx_is_string(e) ? sx_str_data(e) : "(n
 
 static sx_val put(const char *bytes, size_t n) {
   sx_val cid = SX_NIL, err = SX_NIL;
-  cr_assert_eq(blob_put(st, bytes, n, &cid, &err), 0, "put: %s", msg(err));
+  cr_assert_eq(store_blob_put(st, bytes, n, &cid, &err), 0, "put: %s", msg(err));
   return cid;
 }
 
@@ -62,15 +62,15 @@ Test(blob, put_get_has_roundtrip_any_bytes) {
   sx_val cid = put(raw, sizeof raw);
   bool has = false;
   sx_val err = SX_NIL, bytes = SX_NIL;
-  cr_assert_eq(blob_has(st, cid, &has, &err), 0);
+  cr_assert_eq(store_blob_has(st, cid, &has, &err), 0);
   cr_assert(has);
-  cr_assert_eq(blob_get(st, cid, &bytes, &err), 0, "%s", msg(err));
+  cr_assert_eq(store_blob_get(st, cid, &bytes, &err), 0, "%s", msg(err));
   cr_assert_eq(sx_str_len(bytes), sizeof raw);
   cr_assert_eq(memcmp(sx_str_data(bytes), raw, sizeof raw), 0);
   sx_val other = sx_string_cstr(CID_HELLO);
-  cr_assert_eq(blob_has(st, other, &has, &err), 0);
+  cr_assert_eq(store_blob_has(st, other, &has, &err), 0);
   cr_assert_not(has);
-  cr_assert_eq(blob_get(st, other, &bytes, &err), 0);
+  cr_assert_eq(store_blob_get(st, other, &bytes, &err), 0);
   cr_assert_eq(bytes, SX_NIL, "an absent blob reads as nil");
 }
 
@@ -92,7 +92,7 @@ Test(blob, survives_reopen) {
   sx_val err = SX_NIL, bytes = SX_NIL;
   store_close(st, &err);
   cr_assert_eq(store_open(dir, NULL, &st, &err), 0);
-  cr_assert_eq(blob_get(st, cid, &bytes, &err), 0);
+  cr_assert_eq(store_blob_get(st, cid, &bytes, &err), 0);
   cr_assert(sx_equal(bytes, sx_string_cstr("persistent")));
 }
 
@@ -106,7 +106,7 @@ Test(blob, damaged_blob_is_reported_not_served) {
   cr_assert_eq(pwrite(fd, "P", 1, 0), 1);
   close(fd);
   sx_val err = SX_NIL, bytes = SX_NIL;
-  cr_assert_eq(blob_get(st, cid, &bytes, &err), -1);
+  cr_assert_eq(store_blob_get(st, cid, &bytes, &err), -1);
   cr_assert(strstr(msg(err), "damaged") != NULL, "%s", msg(err));
   cr_assert(strstr(msg(err), path) != NULL, "names the file: %s", msg(err));
   cr_assert_eq(bytes, SX_NIL, "nothing served");
@@ -115,7 +115,7 @@ Test(blob, damaged_blob_is_reported_not_served) {
   cr_assert(strstr(rep.data, path) != NULL, "%s", rep.data);
   sx_buf_free(&rep);
   put("precious data", 13); /* a new put repairs the damaged copy */
-  cr_assert_eq(blob_get(st, cid, &bytes, &err), 0, "%s", msg(err));
+  cr_assert_eq(store_blob_get(st, cid, &bytes, &err), 0, "%s", msg(err));
   cr_assert(sx_equal(bytes, sx_string_cstr("precious data")));
   cr_assert_eq(store_check(dir, &rep), 0, "%s", rep.data);
   sx_buf_free(&rep);
@@ -140,14 +140,14 @@ Test(blob, malformed_ids_are_rejected) {
     cr_assert_not(blob_cid_valid(bad[i], strlen(bad[i])), "%s accepted", bad[i]);
     sx_val err = SX_NIL, bytes = SX_NIL;
     bool has = true;
-    cr_assert_eq(blob_get(st, sx_string_cstr(bad[i]), &bytes, &err), -1, "%s", bad[i]);
+    cr_assert_eq(store_blob_get(st, sx_string_cstr(bad[i]), &bytes, &err), -1, "%s", bad[i]);
     cr_assert(strstr(msg(err), "malformed blob id") != NULL, "%s", msg(err));
-    cr_assert_eq(blob_has(st, sx_string_cstr(bad[i]), &has, &err), -1);
+    cr_assert_eq(store_blob_has(st, sx_string_cstr(bad[i]), &has, &err), -1);
   }
   const char nul_inside[BLOB_CID_LEN] = "bafkrei";
   cr_assert_not(blob_cid_valid(nul_inside, sizeof nul_inside));
   sx_val err = SX_NIL, bytes;
-  cr_assert_eq(blob_get(st, sx_int(3), &bytes, &err), -1);
+  cr_assert_eq(store_blob_get(st, sx_int(3), &bytes, &err), -1);
   cr_assert(blob_cid_valid(CID_HELLO, strlen(CID_HELLO)));
   cr_assert(blob_cid_valid(CID_EMPTY, strlen(CID_EMPTY)));
 }
@@ -158,8 +158,8 @@ Test(blob, read_only_handle_cannot_put_but_can_get) {
   store *r = NULL;
   sx_val err = SX_NIL, out = SX_NIL, bytes = SX_NIL;
   cr_assert_eq(store_open(dir, &o, &r, &err), 0, "%s", msg(err));
-  cr_assert_eq(blob_put(r, "x", 1, &out, &err), -1);
-  cr_assert_eq(blob_get(r, cid, &bytes, &err), 0);
+  cr_assert_eq(store_blob_put(r, "x", 1, &out, &err), -1);
+  cr_assert_eq(store_blob_get(r, cid, &bytes, &err), 0);
   cr_assert(sx_equal(bytes, sx_string_cstr("abc")));
   store_close(r, &err);
 }
@@ -170,7 +170,7 @@ Test(blob, large_blob) {
   for (size_t i = 0; i < n; i++) big[i] = (char)(i * 131 + (i >> 9));
   sx_val cid = put(big, n);
   sx_val err = SX_NIL, bytes = SX_NIL;
-  cr_assert_eq(blob_get(st, cid, &bytes, &err), 0);
+  cr_assert_eq(store_blob_get(st, cid, &bytes, &err), 0);
   cr_assert_eq(sx_str_len(bytes), n);
   cr_assert_eq(memcmp(sx_str_data(bytes), big, n), 0);
   free(big);

@@ -82,7 +82,7 @@ static void baseline(void) {
   for (int i = 1; i <= 3; i++) cr_assert_eq(store_append(s, str("base"), ev(i), &err), 0);
   cr_assert_eq(store_kv_put(s, str("cfg"), str("on"), &err), 0);
   cr_assert_eq(store_commit(s, &err), 0, "baseline commit: %s", msg(err));
-  cr_assert_eq(blob_put(s, BASE_BLOB, strlen(BASE_BLOB), &cid, &err), 0);
+  cr_assert_eq(store_blob_put(s, BASE_BLOB, strlen(BASE_BLOB), &cid, &err), 0);
   cr_assert_eq(store_close(s, &err), 0);
 }
 
@@ -95,7 +95,7 @@ static void assert_baseline(store *s, const char *when) {
   cr_assert(sx_is_string(cfg) && strcmp(sx_str_data(cfg), "on") == 0, "%s: kv cfg lost", when);
   char cid[BLOB_CID_LEN + 1];
   blob_cid_of(BASE_BLOB, strlen(BASE_BLOB), cid);
-  cr_assert_eq(blob_get(s, str(cid), &bytes, &err), 0, "%s: blob: %s", when, msg(err));
+  cr_assert_eq(store_blob_get(s, str(cid), &bytes, &err), 0, "%s: blob: %s", when, msg(err));
   cr_assert(sx_is_string(bytes) && strcmp(sx_str_data(bytes), BASE_BLOB) == 0, "%s: blob lost", when);
 }
 
@@ -172,7 +172,7 @@ static void sc_blob(run *r) {
   r->s = open_mode(dir, STORE_SYNC_FULL, &err);
   if (!r->s) return note_err(r, err);
   r->blob_tried = true;
-  if (blob_put(r->s, NEW_BLOB, strlen(NEW_BLOB), &cid, &err)) {
+  if (store_blob_put(r->s, NEW_BLOB, strlen(NEW_BLOB), &cid, &err)) {
     note_err(r, err);
     r->blob_failed = true;
   }
@@ -265,7 +265,7 @@ static void check_after(run *r, const scenario *sc, const char *what) {
     char cid[BLOB_CID_LEN + 1];
     blob_cid_of(NEW_BLOB, strlen(NEW_BLOB), cid);
     bool has = false;
-    cr_assert_eq(blob_has(s, str(cid), &has, &err), 0);
+    cr_assert_eq(store_blob_has(s, str(cid), &has, &err), 0);
     cr_assert_eq(has, !r->blob_failed, "%s: the blob is %s after its put %s", what,
                  has ? "present" : "absent", r->blob_failed ? "failed" : "succeeded");
   }
