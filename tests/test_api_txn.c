@@ -1,0 +1,210 @@
+/* test_api_txn.c — per-evaluation transactions through the public header:
+ * suspended tasks of one VM keep their writes to themselves, a failed or
+ * abandoned task drops only its own, racing commits get
+ * SXAPI_ERR_CONFLICT and store nothing, reads are isolated, persist/commit
+ * still commits early, and asynchronous commits report SXAPI_SYNCING
+ * until durable. The scenarios run the unchanged persist library. */
+#include "sx_test_api.h"
+
+#include <poll.h>
+
+static char *dir;
+static char store_path[600];
+
+static const char *persist_prelude =
+    "(load \"lib/persist/event.sx\") (load \"lib/persist/backend.sx\") (load \"lib/persist/log.sx\")"
+    " (load \"lib/persist/kv.sx\") (load \"lib/persist/durable.sx\")"
+    " (define db (persist/durable-backend))";
+
+static sxapi_vm *open_on_store(void) {
+  sxapi_vm *v = sxapi_open();
+  cr_assert_not_null(v);
+  CODE(sxapi_store_open(v, store_path, NULL), SXAPI_OK);
+  CODE(sxapi_eval(v, persist_prelude, NULL), SXAPI_OK);
+  return v;
+}
+
+static void txn_setup(void) {
+  dir = scratch_dir();
+  snprintf(store_path, sizeof store_path, "%s/store", dir);
+  vm = open_on_store();
+}
+
+static void txn_teardown(void) {
+  api_teardown();
+  scratch_remove(dir);
+}
+
+TestSuite(api_txn, .init = txn_setup, .fini = txn_teardown);
+
+static sxapi_task *begin(const char *src, sxapi_code want) {
+  sxapi_task *t = NULL;
+  CODE(sxapi_begin(vm, src, strlen(src), "<task>", &t), want);
+  return t;
+}
+
+/* The kv key as the store has it after reopening ("absent" if none). */
+static const char *reopened_kv(const char *key) {
+  CODE(sxapi_free(vm), SXAPI_OK);
+  vm = open_on_store();
+  sxapi_value v;
+  if (sxapi_store_kv_get(vm, key, &v) == SXAPI_ERR_NOTFOUND) return "absent";
+  return show(v);
+}
+
+Test(api_txn, a_failed_task_does_not_commit_through_another_tasks_finish) {
+  /* task A writes, then suspends on a payment; task B writes and finishes;
+   * A is resumed with "card declined" */
+  sxapi_task *a = begin("(persist/kv-put db \"a\" 1) (perform {:op \"pay/charge\"}) :paid", SXAPI_SUSPENDED);
+  sxapi_task *b = begin("(persist/kv-put db \"b\" 1) :done", SXAPI_OK);
+  CODE(sxapi_resume_error(a, sxapi_cstring(vm, "card declined")), SXAPI_ERR_EVAL);
+  MSG_HAS("card declined");
+  sxapi_task_free(a);
+  sxapi_task_free(b);
+  cr_assert_str_eq(reopened_kv("a"), "absent");
+  cr_assert_str_eq(reopened_kv("b"), "1");
+}
+
+Test(api_txn, abandoning_a_task_keeps_the_other_tasks_writes) {
+  sxapi_task *a = begin("(persist/kv-put db \"a\" 1) (perform {:op \"ext/wait\"}) :a", SXAPI_SUSPENDED);
+  sxapi_task *b = begin("(persist/kv-put db \"b\" 2) (perform {:op \"ext/wait\"}) :b", SXAPI_SUSPENDED);
+  CODE(sxapi_task_free(a), SXAPI_OK); /* abandoned while b is suspended too */
+  CODE(sxapi_resume(b, sxapi_nil()), SXAPI_OK);
+  sxapi_task_free(b);
+  cr_assert_str_eq(reopened_kv("a"), "absent");
+  cr_assert_str_eq(reopened_kv("b"), "2");
+}
+
+Test(api_txn, a_task_reads_its_own_writes_but_not_another_unfinished_tasks) {
+  sxapi_task *a = begin("(persist/kv-put db \"x\" :mine) (perform {:op \"ext/wait\"}) (persist/kv-get db \"x\")",
+                        SXAPI_SUSPENDED);
+  EVAL_OK("(persist/kv-get db \"x\")", "nil"); /* another evaluation does not see it */
+  CODE(sxapi_resume(a, sxapi_nil()), SXAPI_OK);
+  cr_assert_str_eq(show(sxapi_task_result(a)), "\"mine\"");
+  sxapi_task_free(a);
+  EVAL_OK("(persist/kv-get db \"x\")", "\"mine\"");
+}
+
+Test(api_txn, two_tasks_appending_to_one_stream_one_wins_the_other_conflicts) {
+  const char *src = "(persist/append db \"orders\" \"placed\" 1 {:by %s}) (perform {:op \"ext/wait\"}) :ok";
+  char s1[200], s2[200];
+  snprintf(s1, sizeof s1, src, ":one");
+  snprintf(s2, sizeof s2, src, ":two");
+  sxapi_task *one = begin(s1, SXAPI_SUSPENDED);
+  sxapi_task *two = begin(s2, SXAPI_SUSPENDED);
+  CODE(sxapi_resume(one, sxapi_nil()), SXAPI_OK);
+  CODE(sxapi_resume(two, sxapi_nil()), SXAPI_ERR_CONFLICT);
+  MSG_HAS("conflict: stream \"orders\"");
+  CODE(sxapi_task_status(two), SXAPI_ERR_CONFLICT);
+  sxapi_error_info info;
+  CODE(sxapi_error_info_of(vm, sxapi_task_result(two), &info), SXAPI_OK);
+  cr_assert(strncmp(info.message, "conflict: ", 10) == 0, "%s", info.message);
+  sxapi_task_free(one);
+  sxapi_task_free(two);
+  EVAL_OK("(map (fn (e) (get (persist/event-data e) :by)) (persist/read db \"orders\"))", "(\"one\")");
+  /* run again, the loser now succeeds after the winner's event */
+  sxapi_task *again = begin(s2, SXAPI_SUSPENDED);
+  CODE(sxapi_resume(again, sxapi_nil()), SXAPI_OK);
+  sxapi_task_free(again);
+  EVAL_OK("(map (fn (e) (list (persist/event-seq e) (get (persist/event-data e) :by))) (persist/read db \"orders\"))",
+          "((1 \"one\") (2 \"two\"))");
+}
+
+Test(api_txn, a_read_modify_write_that_lost_a_race_conflicts) {
+  EVAL_OK("(persist/kv-put db \"n\" 10)", "10");
+  sxapi_task *inc = begin("(define v (persist/kv-get db \"n\")) (perform {:op \"ext/wait\"}) (persist/kv-put db \"n\" (+ v 1))",
+                          SXAPI_SUSPENDED);
+  EVAL_OK("(persist/kv-put db \"n\" 100)", "100"); /* committed meanwhile */
+  CODE(sxapi_resume(inc, sxapi_nil()), SXAPI_ERR_CONFLICT);
+  MSG_HAS("conflict: kv key \"n\"");
+  sxapi_task_free(inc);
+  EVAL_OK("(persist/kv-get db \"n\")", "100"); /* no lost update */
+}
+
+Test(api_txn, blind_writes_do_not_conflict) {
+  sxapi_task *a = begin("(persist/kv-put db \"k\" :a) (perform {:op \"ext/wait\"}) :a", SXAPI_SUSPENDED);
+  EVAL_OK("(persist/kv-put db \"k\" :b)", "\"b\"");
+  CODE(sxapi_resume(a, sxapi_nil()), SXAPI_OK); /* read nothing: serializable after b */
+  sxapi_task_free(a);
+  EVAL_OK("(persist/kv-get db \"k\")", "\"a\"");
+}
+
+Test(api_txn, a_conflict_seen_by_a_later_read_fails_the_evaluation) {
+  EVAL_OK("(persist/kv-put db \"p\" 1)", "1");
+  sxapi_task *t = begin("(define a (persist/kv-get db \"p\")) (perform {:op \"ext/wait\"})"
+                        " (define b (persist/kv-get db \"p\")) (list a b)", SXAPI_SUSPENDED);
+  EVAL_OK("(persist/kv-put db \"p\" 2)", "2");
+  CODE(sxapi_resume(t, sxapi_nil()), SXAPI_ERR_CONFLICT);
+  MSG_HAS("conflict: kv key \"p\"");
+  sxapi_task_free(t);
+}
+
+Test(api_txn, a_read_only_evaluation_needs_only_a_consistent_moment) {
+  EVAL_OK("(persist/kv-put db \"r\" 1)", "1");
+  /* one read, then a commit changes it: the read was consistent when made */
+  sxapi_task *t = begin("(define v (persist/kv-get db \"r\")) (perform {:op \"ext/wait\"}) v", SXAPI_SUSPENDED);
+  EVAL_OK("(persist/kv-put db \"r\" 2)", "2");
+  CODE(sxapi_resume(t, sxapi_nil()), SXAPI_OK);
+  cr_assert_str_eq(show(sxapi_task_result(t)), "1");
+  sxapi_task_free(t);
+}
+
+Test(api_txn, listings_conflict_when_a_key_or_stream_appears) {
+  sxapi_task *t = begin("(define ks (persist/kv-keys db)) (perform {:op \"ext/wait\"}) (persist/kv-put db \"count\" (len ks))",
+                        SXAPI_SUSPENDED);
+  EVAL_OK("(persist/kv-put db \"new\" 1)", "1");
+  CODE(sxapi_resume(t, sxapi_nil()), SXAPI_ERR_CONFLICT);
+  MSG_HAS("conflict: the kv key list");
+  sxapi_task_free(t);
+  t = begin("(define ss (perform {:op \"persist/streams\" :args (list)})) (perform {:op \"ext/wait\"}) (persist/kv-put db \"streams\" (len ss))",
+            SXAPI_SUSPENDED);
+  EVAL_OK("(persist/event-seq (persist/append db \"fresh\" \"t\" 1 {}))", "1");
+  CODE(sxapi_resume(t, sxapi_nil()), SXAPI_ERR_CONFLICT);
+  MSG_HAS("conflict: the stream list");
+  sxapi_task_free(t);
+}
+
+Test(api_txn, own_writes_merge_into_reads_and_listings) {
+  EVAL_OK("(persist/append db \"s\" \"t\" 1 {:n 1}) (persist/kv-put db \"k1\" 1) (persist/kv-put db \"k2\" 2)", "2");
+  EVAL_OK("(persist/append db \"s\" \"t\" 2 {:n 2}) (persist/append db \"new\" \"t\" 3 {:n 3})"
+          " (persist/kv-delete db \"k1\") (persist/kv-put db \"k3\" 3)"
+          " (list (map (fn (e) (get (persist/event-data e) :n)) (persist/read db \"s\"))"
+          "       (perform {:op \"persist/streams\" :args (list)}) (persist/kv-keys db) (persist/last-seq db \"s\"))",
+          "((1 2) (\"new\" \"s\") (\"k2\" \"k3\") 2)");
+}
+
+Test(api_txn, persist_commit_still_commits_early) {
+  sxapi_task *t = begin("(persist/kv-put db \"early\" 1) (perform {:op \"persist/commit\" :args (list)}) (perform {:op \"ext/wait\"}) :x",
+                        SXAPI_SUSPENDED);
+  sxapi_value v;
+  CODE(sxapi_store_kv_get(vm, "early", &v), SXAPI_OK); /* committed before the task finished */
+  CODE(sxapi_task_free(t), SXAPI_OK);
+  cr_assert_str_eq(reopened_kv("early"), "1");
+}
+
+Test(api_txn, async_commit_reports_syncing_until_durable) {
+  CODE(sxapi_set_async_commit(vm, true), SXAPI_OK);
+  int fd = -1;
+  CODE(sxapi_store_durable_fd(vm, &fd), SXAPI_OK);
+  cr_assert_geq(fd, 0);
+  sxapi_task *t = NULL;
+  const char *src = "(persist/kv-put db \"async\" 1) :done";
+  sxapi_code rc = sxapi_begin(vm, src, strlen(src), NULL, &t);
+  cr_assert(rc == SXAPI_SYNCING || rc == SXAPI_OK, "%s", sxapi_code_name(rc));
+  while (sxapi_task_status(t) == SXAPI_SYNCING) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    cr_assert_geq(poll(&p, 1, 5000), 1, "the durability descriptor never became readable");
+    uint64_t n;
+    cr_assert_eq(read(fd, &n, sizeof n), (ssize_t)sizeof n);
+  }
+  CODE(sxapi_task_status(t), SXAPI_OK);
+  cr_assert_str_eq(show(sxapi_task_result(t)), "\"done\"");
+  sxapi_task_free(t);
+  t = NULL;
+  src = "(persist/kv-put db \"w\" 2)";
+  rc = sxapi_begin(vm, src, strlen(src), NULL, &t);
+  cr_assert(rc == SXAPI_SYNCING || rc == SXAPI_OK, "%s", sxapi_code_name(rc));
+  CODE(sxapi_task_wait(t), SXAPI_OK);
+  sxapi_task_free(t);
+  cr_assert_str_eq(reopened_kv("w"), "2");
+}
