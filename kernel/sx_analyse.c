@@ -922,6 +922,16 @@ static sx_node *an_expr(actx *c, sx_val form) {
   return n;
 }
 
+/* A top-level (begin form...) runs like its forms written one after
+ * another: each is analysed only when the previous ones have run, so a
+ * macro one of them defines applies to the later ones. */
+sx_val sx_toplevel_begin(sx_val form) {
+  sx_analyse_init();
+  if (!sx_is_cons(form) || special_id(sx_car(form)) != SF_BEGIN) return SX_UNDEF;
+  sx_val forms = sx_cdr(form);
+  return sx_is_cons(forms) && is_proper_list(forms) ? forms : SX_UNDEF;
+}
+
 sx_node *sx_analyse(sx_vm *vm, sx_val form, sx_val *error) {
   sx_analyse_init();
   actx c = {.vm = vm, .fn_name = SX_NIL, .err = SX_UNDEF};

@@ -708,6 +708,7 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
   sx_val raised = SX_NIL;
   size_t base = 0;
   sx_kframe *fr = NULL;
+  sx_val forms; /* run_forms: the forms to evaluate in turn */
   const sx_srcpos *at = node ? node->pos : NULL;
   const sx_node *errat = NULL;
   int fr_st;
@@ -1223,6 +1224,11 @@ done:
     sx_val form = sx_car(fr->a), err = SX_NIL;
     fr->a = sx_cdr(fr->a);
     fr->vbase = 1; /* a form has started */
+    sx_val inner = sx_toplevel_begin(form);
+    if (inner != SX_UNDEF) { /* its forms one by one, as one top-level form */
+      forms = inner;
+      goto run_forms;
+    }
     node = sx_analyse(vm, form, &err);
     if (!node) RAISE(sx_error_new(err, SX_NIL));
     env = NULL;
@@ -1404,6 +1410,8 @@ do_special: {
   case SP_EVAL: {
     f->vsp = base;
     sx_val err = SX_NIL;
+    forms = sx_toplevel_begin(a0);
+    if (forms != SX_UNDEF) goto run_forms;
     node = sx_analyse(vm, a0, &err);
     if (!node) RAISE(sx_error_new(err, SX_NIL));
     env = NULL;
@@ -1413,16 +1421,9 @@ do_special: {
     f->vsp = base;
     if (!sx_is_string(a0)) RAISE(sx_make_error("load: expected a path string, got %s", sx_str_data(sx_shown(a0))));
     sx_val err = SX_NIL;
-    sx_val forms = sx_read_source_file(vm, sx_str_data(a0), &err);
+    forms = sx_read_source_file(vm, sx_str_data(a0), &err);
     if (forms == SX_UNDEF) RAISE(err);
-    PUSH(fr, K_FORMS);
-    fr->node = NULL;
-    fr->a = forms;
-    fr->b = a0;
-    fr->c = SX_NIL;
-    fr->i = 0;
-    val = SX_NIL;
-    CONT();
+    goto run_forms;
   }
   case SP_HOST: /* argv[-1] is p itself: see sx_special */
     val = p->fn(vm, argc, argv);
@@ -1434,6 +1435,17 @@ do_special: {
   f->vsp = base;
   RAISE(sx_make_error("internal: bad special primitive"));
 }
+
+run_forms: /* evaluate forms one by one, each analysed just before it runs */
+  PUSH(fr, K_FORMS);
+  fr->node = NULL;
+  fr->vbase = 0;
+  fr->a = forms;
+  fr->b = SX_NIL;
+  fr->c = SX_NIL;
+  fr->i = 0; /* never a top-level evaluation of its own */
+  val = SX_NIL;
+  CONT();
 
 do_escape: { /* invoke an escape continuation */
   sx_contobj *k = (sx_contobj *)f->vs[base];

@@ -240,6 +240,10 @@ sx_val sx_error_message(sx_val raised); /* a string describing any raised value 
 /* Analysis */
 sx_node *sx_analyse(sx_vm *vm, sx_val form, sx_val *error);
 void sx_analyse_init(void); /* marks special-form symbols; idempotent */
+/* The forms of a top-level (begin form...) with at least one form, which
+ * the machine runs one by one, analysing each just before it runs (see
+ * sx_fiber_start_forms); SX_UNDEF for any other form. */
+sx_val sx_toplevel_begin(sx_val form);
 
 /* Running */
 sx_fiber *sx_fiber_new(sx_vm *vm);
