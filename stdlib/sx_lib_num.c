@@ -156,6 +156,11 @@ static sx_val p_num_eq(sx_vm *vm, int argc, sx_val *argv) {
   return SX_TRUE;
 }
 
+/* != is exactly (not (= ...)), for every argument count = accepts */
+static sx_val p_num_ne(sx_vm *vm, int argc, sx_val *argv) {
+  return sx_bool(p_num_eq(vm, argc, argv) == SX_FALSE);
+}
+
 static sx_val minmax(sx_vm *vm, const char *who, int argc, sx_val *argv, bool want_max) {
   bool fl;
   if (check_numbers(vm, who, argc, argv, &fl) == SX_UNDEF) return SX_UNDEF;
@@ -269,6 +274,7 @@ void sx_lib_num_install(sx_vm *vm) {
   sx_defprim(vm, "<=", p_le, 1, -1);
   sx_defprim(vm, ">=", p_ge, 1, -1);
   sx_defprim(vm, "=", p_num_eq, 1, -1);
+  sx_defprim(vm, "!=", p_num_ne, 1, -1);
   sx_defprim(vm, "min", p_min, 1, -1);
   sx_defprim(vm, "max", p_max, 1, -1);
   sx_defprim(vm, "abs", p_abs, 1, 1);

@@ -87,6 +87,23 @@ Test(stdlib, comparison) {
         {"(> nil 1)", "!>: expected numbers or strings, got nil"}, {"(!= 1 2)", "true"}, {"(!= 1 1)", "false"});
 }
 
+/* != is the negation of = for every argument list = accepts: numbers of
+ * either kind, NaN, strings, lists, any argument count. */
+Test(stdlib, not_equal_is_the_negation_of_numeric_equal) {
+  static const char *args[] = {"1 1.0", "1 1", "1 2", "1.5 1.5", "0.0 -0.0", "1", "1 1 1", "1 1 2",
+                               "1 1.0 1", "(/ 0.0 0.0) (/ 0.0 0.0)", "\"a\" \"a\"", "\"a\" \"b\"",
+                               "1 \"1\"", "(list 1) (list 1)", "(list 1) (list 1.0)", "nil nil",
+                               "9007199254740993 9007199254740992.0"};
+  char src[200];
+  for (size_t i = 0; i < sizeof args / sizeof *args; i++) {
+    snprintf(src, sizeof src, "(list (!= %s) (not (= %s)))", args[i], args[i]);
+    sx_val out;
+    cr_assert_eq(run_src(src, &out), SX_DONE, "%s: %s", src, errmsg(out));
+    cr_assert_eq(sx_car(out), sx_car(sx_cdr(out)), "%s gives %s", src, printed(out));
+  }
+  TABLE({"(!= 1 1.0)", "false"}, {"(!= 1 2.0)", "true"}, {"(!= 1)", "false"}, {"(!= 2 2 3)", "true"});
+}
+
 /* equal? is structural: numbers of different kinds differ, = compares
  * values; both see through how a list or dict was built. */
 Test(stdlib, equality_kinds) {
