@@ -201,7 +201,7 @@ static sx_val to_int(sx_vm *vm, const char *who, sx_val v, double (*fn)(double))
   if (sx_is_int(v)) return v;
   double d = fn(sx_float_val(v));
   if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
-    return sx_throwf(vm, "%s: %g does not fit in an integer", who, sx_float_val(v));
+    return sx_throwf(vm, "%s: %s does not fit in an integer", who, sx_str_data(sx_shown(v)));
   return sx_int((int64_t)d);
 }
 

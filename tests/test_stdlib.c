@@ -45,7 +45,7 @@ Test(stdlib, rounding_gives_integers) {
   TABLE({"(floor 3.7)", "3"}, {"(floor -3.2)", "-4"}, {"(ceil 3.2)", "4"}, {"(round 2.5)", "3"},
         {"(round -2.5)", "-3"}, {"(round 2.4)", "2"}, {"(truncate -3.7)", "-3"}, {"(floor 5)", "5"},
         {"(integer? (floor 3.7))", "true"}, {"(integer? (round 1.5))", "true"},
-        {"(floor 1e300)", "!floor: 1e+300 does not fit in an integer"});
+        {"(floor 1e300)", "!floor: 1e300 does not fit in an integer"});
 }
 
 Test(stdlib, integer_overflow_is_an_error) {
@@ -111,6 +111,18 @@ Test(stdlib, equality_kinds) {
         {"(equal? (list 1 2) (list 1 2.0))", "false"}, {"(equal? {:a 1} {:a 1})", "true"},
         {"(equal? {:a 1} {:a 1.0})", "false"}, {"(contains? (list 1 2) 2.0)", "false"},
         {"(equal? (list 1 (list 2)) (cons 1 (list (list 2))))", "true"}, {"(equal? 0.0 -0.0)", "true"});
+}
+
+/* A float in an error message is spelled as the printer spells it, so it
+ * reads back: +nan.0 (never -nan or nan), +inf.0, every digit. */
+Test(stdlib, floats_in_error_messages_print_readably) {
+  TABLE({"(floor (sqrt -1))", "!floor: +nan.0 does not fit in an integer"},
+        {"(round (/ 0.0 0.0))", "!round: +nan.0 does not fit in an integer"},
+        {"(ceil (/ 1.0 0))", "!ceil: +inf.0 does not fit in an integer"},
+        {"(truncate (/ -1.0 0))", "!truncate: -inf.0 does not fit in an integer"},
+        {"(floor 1.2345678901e300)", "!floor: 1.2345678901e300 does not fit in an integer"},
+        {"(str (sqrt -1))", "\"+nan.0\""}, {"(sqrt -1)", "+nan.0"},
+        {"(guard (e (true (error-message e))) (error \"bad\" (sqrt -1)))", "\"bad +nan.0\""});
 }
 
 Test(stdlib, numeric_predicates) {
