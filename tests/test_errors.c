@@ -78,8 +78,8 @@ Test(errors, reraised_error_keeps_original_position) {
 Test(errors, reader_errors_carry_line_and_col) {
   ERR("(+ 1", "<test>:1:5: unclosed '(' opened at 1:1");
   ERR("\n\n  \"abc", "<test>:3:7: unterminated string starting at 3:3");
-  ERR("(1 2))", "<test>:1:6: unexpected ')' at 1:6");
-  ERR(")", "<test>:1:1: unexpected ')' at 1:1");
+  ERR("(1 2))", "<test>:1:6: unexpected ')'");
+  ERR(")", "<test>:1:1: unexpected ')'");
   ERR("{:a}", "<test>:1:4: dict literal opened at 1:1 has a key without a value");
   ERR_HAS("#foo", "<test>:1:1:");
   /* a reader error evaluates nothing */
