@@ -10,7 +10,9 @@
  * Tail calls: applying a closure replaces Control and Environment without
  * pushing a frame, and a sequence pops its frame before its last form, so a
  * loop in tail position runs in constant space. Non-tail recursion grows the
- * frame stack up to vm->max_depth, then raises a depth error.
+ * frame stack; every frame records the SX call depth of the code that
+ * pushed it, so a closure body entered with a depth beyond vm->max_depth
+ * calls raises a depth error that says how deep the recursion went.
  *
  * Higher-order primitives (map, filter, reduce, for-each, some, every?,
  * apply, dynamic-wind, call/cc, load, eval) are machine operations with
@@ -49,7 +51,8 @@ struct sx_kframe {
   sx_node *node;
   sx_env *env;
   sx_val a, b, c;
-  size_t vbase;
+  uint32_t vbase; /* an operand stack height (never near 2^32 entries) */
+  uint32_t d;     /* the SX call depth of the code that pushed the frame */
 };
 
 #define INITIAL_K 64
@@ -81,10 +84,21 @@ sx_fiber *sx_fiber_new(sx_vm *vm) {
   return f;
 }
 
+/* The frame stack's limit. vm->max_depth counts nested SX calls; a call
+ * usually leaves one to four frames below it (a recursion through map:
+ * the caller's pending operands, map's frame, the callback's K_RET), so
+ * the stack may hold FRAMES_PER_CALL frames per allowed call before it is
+ * full. This bounds the memory of code that nests deeper without calls. */
+#define FRAMES_PER_CALL 8
+static size_t frame_limit(const sx_vm *vm) {
+  return vm->max_depth > SIZE_MAX / FRAMES_PER_CALL ? SIZE_MAX : vm->max_depth * FRAMES_PER_CALL;
+}
+
 static bool kgrow(sx_fiber *f) {
-  if (f->kcap >= f->vm->max_depth) return false;
+  size_t limit = frame_limit(f->vm);
+  if (f->kcap >= limit) return false;
   size_t ncap = f->kcap * 2;
-  if (ncap > f->vm->max_depth) ncap = f->vm->max_depth;
+  if (ncap > limit) ncap = limit;
   sx_kframe *nk = GC_MALLOC(ncap * sizeof *nk);
   if (!nk) return false;
   memcpy(nk, f->ks, f->ksp * sizeof *nk);
@@ -493,6 +507,7 @@ void sx_fiber_start_forms(sx_fiber *f, sx_val forms, sx_val file, bool toplevel)
   fiber_reset(f);
   sx_kframe *fr = kpush(f, K_FORMS);
   fr->node = NULL;
+  fr->d = 0;
   fr->vbase = 0; /* no form has run yet */
   fr->a = forms;
   fr->b = file;
@@ -652,6 +667,16 @@ static inline sx_node *direct_bind(sx_fiber *f, const sx_node *call, sx_env *env
   return p->body;
 }
 
+/* The error for a recursion depth beyond vm->max_depth calls, or (frames)
+ * one whose frames filled the frame stack first. */
+static sx_val depth_error(const sx_vm *vm, uint32_t depth, bool frames) {
+  if (frames)
+    return sx_make_error("recursion depth limit exceeded: %u nested calls filled all %zu "
+                         "frames of the stack", depth, frame_limit(vm));
+  return sx_make_error("recursion depth limit exceeded: %u nested calls (the limit is %zu)", depth,
+                       vm->max_depth);
+}
+
 static bool is_callable(sx_val v) {
   return sx_is(v, SX_T_FN) || sx_is(v, SX_T_PRIM) || sx_is(v, SX_T_CONT);
 }
@@ -682,10 +707,21 @@ static sx_val list_arg(sx_vm *vm, const char *who, sx_val v) {
     RAISE_PENDING();          \
   } while (0)
 
-#define PUSH(fr, kind)                                                            \
-  do {                                                                            \
-    if (!((fr) = kpush(f, kind)))                                                 \
-      RAISE(sx_make_error("recursion depth limit exceeded (%zu frames)", vm->max_depth)); \
+#define PUSH(fr, kind)                          \
+  do {                                          \
+    if (!((fr) = kpush(f, kind)))               \
+      RAISE(depth_error(vm, depth, true));      \
+    (fr)->d = depth;                            \
+  } while (0)
+
+/* A closure's body is about to run: its call depth is one more than that
+ * of the code that pushed the top frame (a tail call's caller has no frame
+ * left, so it gets its caller's depth). */
+#define ENTER_BODY()                                               \
+  do {                                                             \
+    depth = (f->ksp ? f->ks[f->ksp - 1].d : 0) + 1;                \
+    if (__builtin_expect(depth > vm->max_depth, 0))                \
+      RAISE(depth_error(vm, depth, false));                        \
   } while (0)
 
 /* Push a frame that returns to the current node and environment. */
@@ -708,6 +744,7 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
   sx_val raised = SX_NIL;
   size_t base = 0;
   sx_kframe *fr = NULL;
+  uint32_t depth = f->ksp ? f->ks[f->ksp - 1].d : 0; /* nested SX calls */
   sx_val forms; /* run_forms: the forms to evaluate in turn */
   const sx_srcpos *at = node ? node->pos : NULL;
   const sx_node *errat = NULL;
@@ -772,6 +809,7 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
   do {                                    \
     if (f->ksp == 0) goto done;           \
     fr = &f->ks[f->ksp - 1];              \
+    depth = fr->d;                        \
     goto *cont_tab[fr->kind];             \
   } while (0)
 
@@ -861,6 +899,7 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
         PUSH(fr, K_RET);
         fr->node = node;
         fr->env = ne;
+        ENTER_BODY();
         env = ne;
         node = body;
         EVAL();
@@ -906,7 +945,7 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
       }
     }
     PUSH_NODE(fr, K_CALL);
-    fr->vbase = f->vsp;
+    fr->vbase = (uint32_t)f->vsp;
     goto call_next;
   case OP_LET:
   case OP_LETREC: E_OP_LETREC: {
@@ -936,7 +975,7 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
     EVAL();
   case OP_GUARD: E_OP_GUARD:
     PUSH_NODE(fr, K_GUARD);
-    fr->vbase = f->vsp;
+    fr->vbase = (uint32_t)f->vsp;
     node = node->u.guard.body;
     EVAL();
   case OP_PERFORM: E_OP_PERFORM:
@@ -1255,6 +1294,7 @@ apply_returning: { /* a closure-free closure called from a non-tail
   PUSH(fr, K_RET);
   fr->node = node;
   fr->env = ne;
+  ENTER_BODY();
   env = ne;
   node = cl->proto->body;
   EVAL();
@@ -1276,6 +1316,7 @@ do_apply: { /* operand stack from base: fn, args... */
     sx_env *ne = bind_exact(f, cl, argc, argv, &err);
     f->vsp = base;
     if (!ne) RAISE(err);
+    ENTER_BODY();
     env = ne;
     node = cl->proto->body;
     EVAL();
@@ -1458,6 +1499,7 @@ do_escape: { /* invoke an escape continuation */
   for (size_t i = f->ksp; i-- > k->ksp;) {
     if (f->ks[i].kind == K_WIND_BODY) {
       sx_val after = f->ks[i].b;
+      depth = f->ks[i].d;
       f->ksp = i;
       PUSH(fr, K_ESCAPE);
       fr->node = NULL;
@@ -1478,6 +1520,7 @@ do_raise:
   locate_error(f, raised, at);
   while (f->ksp > 0) {
     fr = &f->ks[--f->ksp];
+    depth = fr->d; /* unwinding into the code that pushed fr */
     if (fr->kind == K_GUARD && !interrupted(raised)) {
       f->vsp = fr->vbase;
       env = env_new(fr->node->idx, fr->env);

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define DEFAULT_MAX_DEPTH 1000000
+#define DEFAULT_MAX_DEPTH 1000000 /* nested SX calls, as docs/language.md promises */
 
 sx_vm *sx_vm_create(void) {
   sx_gc_init();

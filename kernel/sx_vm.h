@@ -192,7 +192,8 @@ struct sx_vm {
   size_t nload_path;
   sx_resolver *resolvers;
   size_t nresolvers;
-  size_t max_depth;      /* frame stack limit */
+  size_t max_depth;      /* nested SX calls allowed (tail calls do not nest);
+                            the frame stack holds 8 frames per call */
   sx_val pending;        /* raised value set by a primitive returning SX_UNDEF */
   volatile int interrupt; /* set asynchronously (SIGINT): raise at the next step */
   uint64_t next_cont_id;
