@@ -41,7 +41,8 @@ static const struct { const char *name; int id; } special_forms[] = {
 };
 
 static sx_val sym_else, sym_arrow, sym_rest, sym_quote, sym_unquote,
-    sym_unquote_splicing, sym_quasiquote, sym_define, sym_begin, kw_else, sym_dict_literal;
+    sym_unquote_splicing, sym_quasiquote, sym_define, sym_begin, kw_else, sym_dict_literal,
+    anon_fn_name;
 
 /* internal helpers the rewrites call directly (not through globals, so a
  * user binding of the same name cannot capture them) */
@@ -88,6 +89,7 @@ void sx_analyse_init(void) {
   prim_raise = make_internal_prim("guard", raise_again, 1, 1);
   prim_dict_build = make_internal_prim("dict literal", dict_build, 0, -1);
   sym_dict_literal = sx_symbol_cstr("dict-literal");
+  anon_fn_name = sx_string_cstr("anonymous fn");
 }
 
 /* ---- analysis context ------------------------------------------------ */
@@ -416,7 +418,7 @@ static sx_node *an_fn(actx *c, sx_val params, sx_val body, sx_val name) {
   scope *saved = c->sc;
   sx_val saved_name = c->fn_name;
   c->sc = &s;
-  c->fn_name = name;
+  c->fn_name = sx_is_string(name) ? name : anon_fn_name; /* for backtraces */
   c->made_fn = false;
   p->pos = c->pos;
   p->body = an_body(c, body);

@@ -407,24 +407,52 @@ static void pos_text(sx_buf *b, const sx_srcpos *p) {
   sx_buf_printf(b, ":%u:%u", p->line, p->col);
 }
 
+/* The source position frame i stands for (i == f->ksp: the raise itself). */
+static const sx_srcpos *frame_pos(const sx_fiber *f, size_t i, const sx_srcpos *at) {
+  return i == f->ksp ? at : (f->ks[i].node ? f->ks[i].node->pos : NULL);
+}
+
+/* A backtrace shows one line per place: frames on the same line of the
+ * same function (a recursion, a nested expression) make one line. */
+static bool same_place(const sx_srcpos *p, const sx_srcpos *last) {
+  return p == last ||
+         (last && p->line == last->line && p->file == last->file && p->fn_name == last->fn_name);
+}
+
+static sx_val backtrace_line(const sx_srcpos *p) {
+  sx_buf b = SX_BUF_INIT;
+  sx_buf_puts(&b, "in ");
+  sx_buf_puts(&b, sx_is_string(p->fn_name) ? sx_str_data(p->fn_name) : "top level");
+  sx_buf_puts(&b, " at ");
+  pos_text(&b, p);
+  sx_val s = sx_string_new(b.data, b.len);
+  sx_buf_free(&b);
+  return s;
+}
+
+/* The places from the raise (innermost first) to the top level: all of
+ * them when there are at most MAX_BACKTRACE, else the innermost
+ * BACKTRACE_HEAD, a line saying how many are left out, and the outermost
+ * ones, so the top level always shows. */
+#define BACKTRACE_HEAD 12
 static sx_val backtrace_of(sx_fiber *f, const sx_srcpos *at) {
+  size_t n = 0, k = 0;
+  const sx_srcpos *last = NULL, *p;
+  for (size_t i = f->ksp + 1; i-- > 0;)
+    if ((p = frame_pos(f, i, at)) && !same_place(p, last)) n++, last = p;
   sx_val out = SX_EMPTY;
-  const sx_srcpos *last = NULL;
-  int count = 0;
-  for (size_t i = f->ksp + 1; i-- > 0 && count < MAX_BACKTRACE;) {
-    const sx_srcpos *p = i == f->ksp ? at : (f->ks[i].node ? f->ks[i].node->pos : NULL);
-    if (!p || p == last || (last && p->line == last->line && p->file == last->file &&
-                            p->fn_name == last->fn_name))
-      continue;
+  last = NULL;
+  for (size_t i = f->ksp + 1; i-- > 0;) {
+    if (!(p = frame_pos(f, i, at)) || same_place(p, last)) continue;
     last = p;
-    sx_buf b = SX_BUF_INIT;
-    sx_buf_puts(&b, "in ");
-    sx_buf_puts(&b, sx_is_string(p->fn_name) ? sx_str_data(p->fn_name) : "top level");
-    sx_buf_puts(&b, " at ");
-    pos_text(&b, p);
-    out = sx_cons(sx_string_new(b.data, b.len), out);
-    sx_buf_free(&b);
-    count++;
+    if (n > MAX_BACKTRACE && k == BACKTRACE_HEAD) {
+      char gap[64];
+      snprintf(gap, sizeof gap, "... %zu more", n - MAX_BACKTRACE);
+      out = sx_cons(sx_string_cstr(gap), out);
+    }
+    if (n <= MAX_BACKTRACE || k < BACKTRACE_HEAD || k >= n - (MAX_BACKTRACE - BACKTRACE_HEAD))
+      out = sx_cons(backtrace_line(p), out);
+    k++;
   }
   return sx_list_reverse(out);
 }
@@ -724,6 +752,10 @@ static sx_val list_arg(sx_vm *vm, const char *who, sx_val v) {
       RAISE(depth_error(vm, depth, false));                        \
   } while (0)
 
+/* The call node a higher-order primitive's frame shows in a backtrace:
+ * the call being applied, when it is the one at stands for. */
+#define CALL_SITE() ((sx_node *)(site && site->pos == at ? site : NULL))
+
 /* Push a frame that returns to the current node and environment. */
 #define PUSH_NODE(fr, kind) \
   do {                      \
@@ -745,6 +777,7 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
   size_t base = 0;
   sx_kframe *fr = NULL;
   uint32_t depth = f->ksp ? f->ks[f->ksp - 1].d : 0; /* nested SX calls */
+  const sx_node *site = NULL; /* the call being applied, when at is its position */
   sx_val forms; /* run_forms: the forms to evaluate in turn */
   const sx_srcpos *at = node ? node->pos : NULL;
   const sx_node *errat = NULL;
@@ -1002,6 +1035,7 @@ call_next: /* fr is the K_CALL frame; evaluate its next operand */
     uint32_t k = fr->i;
     if (k > call->idx) {
       at = call->pos;
+      site = call;
       f->ksp--;
       APPLY_FROM(fr->vbase);
     }
@@ -1270,6 +1304,7 @@ done:
     }
     node = sx_analyse(vm, form, &err);
     if (!node) RAISE(sx_error_new(err, SX_NIL));
+    fr->node = node; /* a backtrace's top level */
     env = NULL;
     EVAL();
   }
@@ -1378,7 +1413,7 @@ do_special: {
       CONT();
     }
     PUSH(fr, kind);
-    fr->node = NULL;
+    fr->node = CALL_SITE();
     fr->a = a0;
     fr->b = lst;
     fr->c = SX_EMPTY;
@@ -1411,7 +1446,7 @@ do_special: {
       lst = sx_cdr(lst);
     }
     PUSH(fr, K_REDUCE);
-    fr->node = NULL;
+    fr->node = CALL_SITE();
     fr->a = a0;
     fr->b = lst;
     val = init;
@@ -1426,7 +1461,7 @@ do_special: {
     sx_val before = argv[0], body = argv[1], after = argv[2];
     f->vsp = base;
     PUSH(fr, K_WIND_BEFORE);
-    fr->node = NULL;
+    fr->node = CALL_SITE();
     fr->a = body;
     fr->b = after;
     vpush(f, before);
@@ -1436,7 +1471,7 @@ do_special: {
     f->vsp = base;
     if (!is_callable(a0)) RAISE(sx_make_error("call/cc: expected a function, got %s", sx_str_data(sx_shown(a0))));
     PUSH(fr, K_CALLCC);
-    fr->node = NULL;
+    fr->node = CALL_SITE();
     sx_contobj *k = sx_obj_new(SX_T_CONT, sizeof *k);
     k->name = sx_string_cstr("continuation");
     k->fiber = f;

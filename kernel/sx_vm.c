@@ -296,22 +296,12 @@ sx_status sx_apply(sx_vm *vm, sx_val fn, int argc, const sx_val *argv, sx_val *o
   return outcome(f, sx_fiber_finish(f), out);
 }
 
+/* One form, run like a form of a file: a top-level begin runs its forms
+ * one by one, and a backtrace ends at the form. */
 sx_status sx_eval_form(sx_vm *vm, sx_val form, sx_val *out) {
-  if (sx_toplevel_begin(form) != SX_UNDEF) { /* its forms one by one */
-    sx_fiber *f = sx_fiber_new(vm);
-    f->nested = vm->current != NULL;
-    sx_fiber_start_forms(f, sx_cons(form, SX_EMPTY), SX_NIL, false);
-    return outcome(f, sx_fiber_finish(f), out);
-  }
-  sx_val err = SX_NIL;
-  sx_node *node = sx_analyse(vm, form, &err);
-  if (!node) {
-    if (out) *out = sx_error_new(err, SX_NIL);
-    return SX_ERROR;
-  }
   sx_fiber *f = sx_fiber_new(vm);
   f->nested = vm->current != NULL;
-  sx_fiber_start_node(f, node);
+  sx_fiber_start_forms(f, sx_cons(form, SX_EMPTY), SX_NIL, false);
   return outcome(f, sx_fiber_finish(f), out);
 }
 
