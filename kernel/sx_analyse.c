@@ -138,15 +138,7 @@ static sx_node *fail(actx *c, const char *fmt, ...) {
 }
 
 static const char *form_text(sx_val v) { /* short printed form for messages */
-  sx_val s = sx_print_to_string(v);
-  if (sx_str_len(s) > 60) {
-    char *d;
-    sx_val t = sx_string_alloc(60, &d);
-    memcpy(d, sx_str_data(s), 57);
-    memcpy(d + 57, "...", 3);
-    return sx_str_data(t);
-  }
-  return sx_str_data(s);
+  return sx_str_data(sx_shortened(sx_print_to_string(v), 60));
 }
 
 static sx_node *node_new(actx *c, sx_op op) {

@@ -233,16 +233,21 @@ sx_val sx_throwf(sx_vm *vm, const char *fmt, ...) {
   return sx_throw(vm, sx_error_new(msg, SX_NIL));
 }
 
-/* A short printed form of v for messages ("got ..."). */
-sx_val sx_shown(sx_val v) {
-  sx_val s = sx_print_to_string(v);
-  if (sx_str_len(s) <= 80) return s;
+/* s cut to at most max bytes, the last three "...", never inside a UTF-8
+ * character. */
+sx_val sx_shortened(sx_val s, size_t max) {
+  size_t n = sx_str_len(s);
+  if (n <= max) return s;
+  size_t k = sx_utf8_cut(sx_str_data(s), n, max - 3);
   char *d;
-  sx_val t = sx_string_alloc(80, &d);
-  memcpy(d, sx_str_data(s), 77);
-  memcpy(d + 77, "...", 3);
+  sx_val t = sx_string_alloc(k + 3, &d);
+  memcpy(d, sx_str_data(s), k);
+  memcpy(d + k, "...", 3);
   return t;
 }
+
+/* A short printed form of v for messages ("got ..."). */
+sx_val sx_shown(sx_val v) { return sx_shortened(sx_print_to_string(v), 80); }
 
 sx_val sx_interrupt_error(void) {
   sx_val e = sx_make_error("interrupted");

@@ -235,6 +235,9 @@ sx_val sx_interrupt_error(void);
 bool sx_poll_interrupt(sx_vm *vm);
 /* v printed for an error message, cut to 80 bytes. */
 sx_val sx_shown(sx_val v);
+/* s cut to at most max bytes ending in "...", never inside a UTF-8
+ * character; s itself when it is short enough. */
+sx_val sx_shortened(sx_val s, size_t max);
 sx_val sx_make_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 sx_val sx_error_message(sx_val raised); /* a string describing any raised value */
 

@@ -60,6 +60,13 @@ size_t sx_utf8_char_len(const char *s, size_t n) {
   return k;
 }
 
+size_t sx_utf8_cut(const char *s, size_t n, size_t max) {
+  if (max >= n) return n;
+  size_t k = max;
+  while (k > 0 && max - k < 3 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
+  return ((unsigned char)s[k] & 0xC0) == 0x80 ? max : k; /* not UTF-8: bytes */
+}
+
 /* ---- errors ----------------------------------------------------------- */
 
 static sx_read_status fail(sx_reader *r, uint32_t line, uint32_t col, bool incomplete,
@@ -92,7 +99,7 @@ static sx_read_status fail(sx_reader *r, uint32_t line, uint32_t col, bool incom
 
 /* A token for an error message: at most TOKEN_SHOWN bytes, then "...". */
 static void show_token(char out[TOKEN_SHOWN + 4], const char *s, size_t n) {
-  size_t k = n > TOKEN_SHOWN ? TOKEN_SHOWN : n;
+  size_t k = sx_utf8_cut(s, n, TOKEN_SHOWN);
   memcpy(out, s, k);
   strcpy(out + k, n > k ? "..." : "");
 }

@@ -133,4 +133,8 @@ bool sx_parse_number(const char *s, size_t len, sx_val *out);
  * does not begin one. Reads at most n bytes. */
 size_t sx_utf8_char_len(const char *s, size_t n);
 
+/* Where to cut s[0..n) to keep at most max bytes without splitting a
+ * UTF-8 character: max, or a little less when s[max] continues one. */
+size_t sx_utf8_cut(const char *s, size_t n, size_t max);
+
 #endif

@@ -351,6 +351,59 @@ Test(stdlib, string_functions) {
         {"(string->symbol \"xy\")", "xy"}, {"(keyword \"k\")", ":k"}, {"(name 1)", "!name: expected a symbol, keyword or string, got 1"});
 }
 
+/* s is well-formed UTF-8 */
+static bool valid_utf8(sx_val s) {
+  const char *d = sx_str_data(s);
+  size_t n = sx_str_len(s);
+  for (size_t i = 0; i < n;) {
+    size_t k = (unsigned char)d[i] < 0x80 ? 1 : sx_utf8_char_len(d + i, n - i);
+    if (k == 0) return false;
+    i += k;
+  }
+  return true;
+}
+
+/* (split s "") gives characters: whole UTF-8 sequences, never bytes of
+ * one; any byte that is not part of a character stays a piece alone. */
+Test(stdlib, split_on_empty_separator_gives_characters) {
+  TABLE({"(split \"日本\" \"\")", "(\"日\" \"本\")"}, {"(split \"abc\" \"\")", "(\"a\" \"b\" \"c\")"},
+        {"(split \"aé😀z\" \"\")", "(\"a\" \"é\" \"😀\" \"z\")"}, {"(split \"\" \"\")", "()"},
+        {"(split \"a\\xffb\\xe6\" \"\")", "(\"a\" \"\\xff\" \"b\" \"\\xe6\")"},
+        {"(len (split \"日本語\" \"\"))", "3"}, {"(join \"\" (split \"日本語x\" \"\"))", "\"日本語x\""});
+  sx_val out;
+  cr_assert_eq(run_src("(split \"ça 日本 ✓ 😀\" \"\")", &out), SX_DONE);
+  for (sx_val l = out; sx_is_cons(l); l = sx_cdr(l))
+    cr_assert(valid_utf8(sx_car(l)), "piece %s", printed(sx_car(l)));
+}
+
+/* The documented units: len, string-length, substring, slice and index-of
+ * count bytes; split/replace on a UTF-8 separator keep characters whole;
+ * upcase and downcase change ASCII letters only. */
+Test(stdlib, string_functions_count_bytes_and_keep_characters) {
+  TABLE({"(len \"日本\")", "6"}, {"(string-length \"é\")", "2"}, {"(index-of \"日本\" \"本\")", "3"},
+        {"(substring \"日本\" 3 6)", "\"本\""}, {"(substring \"日本\" 3)", "\"本\""},
+        {"(slice \"日本語\" 3 6)", "\"本\""}, {"(slice \"日本語\" -3)", "\"語\""},
+        {"(split \"日,本\" \",\")", "(\"日\" \"本\")"}, {"(split \"日本日\" \"本\")", "(\"日\" \"日\")"},
+        {"(replace \"日本\" \"本\" \"x\")", "\"日x\""},
+        {"(upcase \"straße é\")", "\"STRAßE é\""}, {"(downcase \"ÀBÇ\")", "\"ÀbÇ\""});
+}
+
+/* Values shortened for an error message are cut between characters. */
+Test(stdlib, error_messages_cut_long_values_between_characters) {
+  char big[400] = "";
+  for (int i = 0; i < 40; i++) strcat(big, "日本");
+  const char *forms[] = {"(+ 1 \"%s\")", "(fn (\"%s\") 1)", "{\"%s\" 1 \"%s\" 2}"};
+  for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
+    char src[1000];
+    snprintf(src, sizeof src, forms[i], big, big);
+    sx_val out;
+    cr_assert_eq(run_src(src, &out), SX_ERROR, "%s", src);
+    sx_val msg = sx_error_message(out);
+    cr_assert(valid_utf8(msg), "%s", sx_str_data(msg));
+    cr_assert(strstr(sx_str_data(msg), "...") != NULL, "%s", sx_str_data(msg));
+  }
+}
+
 Test(stdlib, parse_int_and_float) {
   TABLE({"(parse-int \"42\")", "42"}, {"(parse-int \"-7\")", "-7"}, {"(parse-int \"4x\")", "nil"},
         {"(parse-int \"\")", "nil"}, {"(parse-int \" 4\")", "nil"}, {"(parse-int \"4 \")", "nil"},
