@@ -46,6 +46,23 @@ Test(errors, error_where_inside_guard) {
   OK("(define (f) (error \"in f\"))\n(guard (e (true (error-where e))) (f))", "\"<test>:1:13\"");
 }
 
+/* The accessors docs/language.md documents, on error values and on other
+ * raised values. */
+Test(errors, error_accessors_read_message_position_and_value) {
+  OK("(guard (e (true (list (error? e) (type-of e) (error-message e) (error-irritants e) (error-where e))))\n"
+     "  (error \"bad\" 1 \"x\"))",
+     "(true \"error\" \"bad 1 \\\"x\\\"\" (1 \"x\") \"<test>:2:3\")");
+  OK("(guard (e (true (list (error? e) (error-message e) (error-irritants e) (error-where e))))\n (+ 1 \"a\"))",
+     "(true \"+: expected a number, got \\\"a\\\"\" () \"<test>:2:2\")");
+  OK("(guard (e (true (list (error? e) (error-message e) (error-irritants e) (error-where e) (get e :code))))"
+     " (raise {:code 7}))",
+     "(false \"{:code 7}\" () nil 7)");
+  OK("(guard (e (true (list (error-message e) (error? e)))) (raise \"plain\"))", "(\"plain\" false)");
+  OK("(guard (e (true e)) (error \"shown\"))", "<error \"shown\">");
+  OK("(define (f) (+ 1 (f))) (guard (e ((error? e) (error-message e))) (f))",
+     "\"recursion depth limit exceeded: 1000001 nested calls (the limit is 1000000)\"");
+}
+
 Test(errors, raise_any_value) {
   OK("(guard (e (true e)) (raise {:code 7}))", "{:code 7}");
   OK("(guard (e ((number? e) (* e 2))) (raise 21))", "42");
