@@ -41,7 +41,8 @@ static const struct { const char *name; int id; } special_forms[] = {
 };
 
 static sx_val sym_else, sym_arrow, sym_rest, sym_quote, sym_unquote,
-    sym_unquote_splicing, sym_quasiquote, sym_define, sym_begin, kw_else, sym_dict_literal;
+    sym_unquote_splicing, sym_quasiquote, sym_define, sym_begin, kw_else, sym_dict_literal,
+    anon_fn_name;
 
 /* internal helpers the rewrites call directly (not through globals, so a
  * user binding of the same name cannot capture them) */
@@ -88,6 +89,7 @@ void sx_analyse_init(void) {
   prim_raise = make_internal_prim("guard", raise_again, 1, 1);
   prim_dict_build = make_internal_prim("dict literal", dict_build, 0, -1);
   sym_dict_literal = sx_symbol_cstr("dict-literal");
+  anon_fn_name = sx_string_cstr("anonymous fn");
 }
 
 /* ---- analysis context ------------------------------------------------ */
@@ -136,15 +138,7 @@ static sx_node *fail(actx *c, const char *fmt, ...) {
 }
 
 static const char *form_text(sx_val v) { /* short printed form for messages */
-  sx_val s = sx_print_to_string(v);
-  if (sx_str_len(s) > 60) {
-    char *d;
-    sx_val t = sx_string_alloc(60, &d);
-    memcpy(d, sx_str_data(s), 57);
-    memcpy(d + 57, "...", 3);
-    return sx_str_data(t);
-  }
-  return sx_str_data(s);
+  return sx_str_data(sx_shortened(sx_print_to_string(v), 60));
 }
 
 static sx_node *node_new(actx *c, sx_op op) {
@@ -416,7 +410,7 @@ static sx_node *an_fn(actx *c, sx_val params, sx_val body, sx_val name) {
   scope *saved = c->sc;
   sx_val saved_name = c->fn_name;
   c->sc = &s;
-  c->fn_name = name;
+  c->fn_name = sx_is_string(name) ? name : anon_fn_name; /* for backtraces */
   c->made_fn = false;
   p->pos = c->pos;
   p->body = an_body(c, body);
@@ -920,6 +914,16 @@ static sx_node *an_expr(actx *c, sx_val form) {
   }
   c->pos = saved;
   return n;
+}
+
+/* A top-level (begin form...) runs like its forms written one after
+ * another: each is analysed only when the previous ones have run, so a
+ * macro one of them defines applies to the later ones. */
+sx_val sx_toplevel_begin(sx_val form) {
+  sx_analyse_init();
+  if (!sx_is_cons(form) || special_id(sx_car(form)) != SF_BEGIN) return SX_UNDEF;
+  sx_val forms = sx_cdr(form);
+  return sx_is_cons(forms) && is_proper_list(forms) ? forms : SX_UNDEF;
 }
 
 sx_node *sx_analyse(sx_vm *vm, sx_val form, sx_val *error) {

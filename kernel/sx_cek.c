@@ -10,7 +10,9 @@
  * Tail calls: applying a closure replaces Control and Environment without
  * pushing a frame, and a sequence pops its frame before its last form, so a
  * loop in tail position runs in constant space. Non-tail recursion grows the
- * frame stack up to vm->max_depth, then raises a depth error.
+ * frame stack; every frame records the SX call depth of the code that
+ * pushed it, so a closure body entered with a depth beyond vm->max_depth
+ * calls raises a depth error that says how deep the recursion went.
  *
  * Higher-order primitives (map, filter, reduce, for-each, some, every?,
  * apply, dynamic-wind, call/cc, load, eval) are machine operations with
@@ -49,7 +51,8 @@ struct sx_kframe {
   sx_node *node;
   sx_env *env;
   sx_val a, b, c;
-  size_t vbase;
+  uint32_t vbase; /* an operand stack height (never near 2^32 entries) */
+  uint32_t d;     /* the SX call depth of the code that pushed the frame */
 };
 
 #define INITIAL_K 64
@@ -81,10 +84,21 @@ sx_fiber *sx_fiber_new(sx_vm *vm) {
   return f;
 }
 
+/* The frame stack's limit. vm->max_depth counts nested SX calls; a call
+ * usually leaves one to four frames below it (a recursion through map:
+ * the caller's pending operands, map's frame, the callback's K_RET), so
+ * the stack may hold FRAMES_PER_CALL frames per allowed call before it is
+ * full. This bounds the memory of code that nests deeper without calls. */
+#define FRAMES_PER_CALL 8
+static size_t frame_limit(const sx_vm *vm) {
+  return vm->max_depth > SIZE_MAX / FRAMES_PER_CALL ? SIZE_MAX : vm->max_depth * FRAMES_PER_CALL;
+}
+
 static bool kgrow(sx_fiber *f) {
-  if (f->kcap >= f->vm->max_depth) return false;
+  size_t limit = frame_limit(f->vm);
+  if (f->kcap >= limit) return false;
   size_t ncap = f->kcap * 2;
-  if (ncap > f->vm->max_depth) ncap = f->vm->max_depth;
+  if (ncap > limit) ncap = limit;
   sx_kframe *nk = GC_MALLOC(ncap * sizeof *nk);
   if (!nk) return false;
   memcpy(nk, f->ks, f->ksp * sizeof *nk);
@@ -393,24 +407,52 @@ static void pos_text(sx_buf *b, const sx_srcpos *p) {
   sx_buf_printf(b, ":%u:%u", p->line, p->col);
 }
 
+/* The source position frame i stands for (i == f->ksp: the raise itself). */
+static const sx_srcpos *frame_pos(const sx_fiber *f, size_t i, const sx_srcpos *at) {
+  return i == f->ksp ? at : (f->ks[i].node ? f->ks[i].node->pos : NULL);
+}
+
+/* A backtrace shows one line per place: frames on the same line of the
+ * same function (a recursion, a nested expression) make one line. */
+static bool same_place(const sx_srcpos *p, const sx_srcpos *last) {
+  return p == last ||
+         (last && p->line == last->line && p->file == last->file && p->fn_name == last->fn_name);
+}
+
+static sx_val backtrace_line(const sx_srcpos *p) {
+  sx_buf b = SX_BUF_INIT;
+  sx_buf_puts(&b, "in ");
+  sx_buf_puts(&b, sx_is_string(p->fn_name) ? sx_str_data(p->fn_name) : "top level");
+  sx_buf_puts(&b, " at ");
+  pos_text(&b, p);
+  sx_val s = sx_string_new(b.data, b.len);
+  sx_buf_free(&b);
+  return s;
+}
+
+/* The places from the raise (innermost first) to the top level: all of
+ * them when there are at most MAX_BACKTRACE, else the innermost
+ * BACKTRACE_HEAD, a line saying how many are left out, and the outermost
+ * ones, so the top level always shows. */
+#define BACKTRACE_HEAD 12
 static sx_val backtrace_of(sx_fiber *f, const sx_srcpos *at) {
+  size_t n = 0, k = 0;
+  const sx_srcpos *last = NULL, *p;
+  for (size_t i = f->ksp + 1; i-- > 0;)
+    if ((p = frame_pos(f, i, at)) && !same_place(p, last)) n++, last = p;
   sx_val out = SX_EMPTY;
-  const sx_srcpos *last = NULL;
-  int count = 0;
-  for (size_t i = f->ksp + 1; i-- > 0 && count < MAX_BACKTRACE;) {
-    const sx_srcpos *p = i == f->ksp ? at : (f->ks[i].node ? f->ks[i].node->pos : NULL);
-    if (!p || p == last || (last && p->line == last->line && p->file == last->file &&
-                            p->fn_name == last->fn_name))
-      continue;
+  last = NULL;
+  for (size_t i = f->ksp + 1; i-- > 0;) {
+    if (!(p = frame_pos(f, i, at)) || same_place(p, last)) continue;
     last = p;
-    sx_buf b = SX_BUF_INIT;
-    sx_buf_puts(&b, "in ");
-    sx_buf_puts(&b, sx_is_string(p->fn_name) ? sx_str_data(p->fn_name) : "top level");
-    sx_buf_puts(&b, " at ");
-    pos_text(&b, p);
-    out = sx_cons(sx_string_new(b.data, b.len), out);
-    sx_buf_free(&b);
-    count++;
+    if (n > MAX_BACKTRACE && k == BACKTRACE_HEAD) {
+      char gap[64];
+      snprintf(gap, sizeof gap, "... %zu more", n - MAX_BACKTRACE);
+      out = sx_cons(sx_string_cstr(gap), out);
+    }
+    if (n <= MAX_BACKTRACE || k < BACKTRACE_HEAD || k >= n - (MAX_BACKTRACE - BACKTRACE_HEAD))
+      out = sx_cons(backtrace_line(p), out);
+    k++;
   }
   return sx_list_reverse(out);
 }
@@ -493,6 +535,7 @@ void sx_fiber_start_forms(sx_fiber *f, sx_val forms, sx_val file, bool toplevel)
   fiber_reset(f);
   sx_kframe *fr = kpush(f, K_FORMS);
   fr->node = NULL;
+  fr->d = 0;
   fr->vbase = 0; /* no form has run yet */
   fr->a = forms;
   fr->b = file;
@@ -652,6 +695,16 @@ static inline sx_node *direct_bind(sx_fiber *f, const sx_node *call, sx_env *env
   return p->body;
 }
 
+/* The error for a recursion depth beyond vm->max_depth calls, or (frames)
+ * one whose frames filled the frame stack first. */
+static sx_val depth_error(const sx_vm *vm, uint32_t depth, bool frames) {
+  if (frames)
+    return sx_make_error("recursion depth limit exceeded: %u nested calls filled all %zu "
+                         "frames of the stack", depth, frame_limit(vm));
+  return sx_make_error("recursion depth limit exceeded: %u nested calls (the limit is %zu)", depth,
+                       vm->max_depth);
+}
+
 static bool is_callable(sx_val v) {
   return sx_is(v, SX_T_FN) || sx_is(v, SX_T_PRIM) || sx_is(v, SX_T_CONT);
 }
@@ -682,11 +735,26 @@ static sx_val list_arg(sx_vm *vm, const char *who, sx_val v) {
     RAISE_PENDING();          \
   } while (0)
 
-#define PUSH(fr, kind)                                                            \
-  do {                                                                            \
-    if (!((fr) = kpush(f, kind)))                                                 \
-      RAISE(sx_make_error("recursion depth limit exceeded (%zu frames)", vm->max_depth)); \
+#define PUSH(fr, kind)                          \
+  do {                                          \
+    if (!((fr) = kpush(f, kind)))               \
+      RAISE(depth_error(vm, depth, true));      \
+    (fr)->d = depth;                            \
   } while (0)
+
+/* A closure's body is about to run: its call depth is one more than that
+ * of the code that pushed the top frame (a tail call's caller has no frame
+ * left, so it gets its caller's depth). */
+#define ENTER_BODY()                                               \
+  do {                                                             \
+    depth = (f->ksp ? f->ks[f->ksp - 1].d : 0) + 1;                \
+    if (__builtin_expect(depth > vm->max_depth, 0))                \
+      RAISE(depth_error(vm, depth, false));                        \
+  } while (0)
+
+/* The call node a higher-order primitive's frame shows in a backtrace:
+ * the call being applied, when it is the one at stands for. */
+#define CALL_SITE() ((sx_node *)(site && site->pos == at ? site : NULL))
 
 /* Push a frame that returns to the current node and environment. */
 #define PUSH_NODE(fr, kind) \
@@ -708,6 +776,9 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
   sx_val raised = SX_NIL;
   size_t base = 0;
   sx_kframe *fr = NULL;
+  uint32_t depth = f->ksp ? f->ks[f->ksp - 1].d : 0; /* nested SX calls */
+  const sx_node *site = NULL; /* the call being applied, when at is its position */
+  sx_val forms; /* run_forms: the forms to evaluate in turn */
   const sx_srcpos *at = node ? node->pos : NULL;
   const sx_node *errat = NULL;
   int fr_st;
@@ -771,6 +842,7 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
   do {                                    \
     if (f->ksp == 0) goto done;           \
     fr = &f->ks[f->ksp - 1];              \
+    depth = fr->d;                        \
     goto *cont_tab[fr->kind];             \
   } while (0)
 
@@ -860,6 +932,7 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
         PUSH(fr, K_RET);
         fr->node = node;
         fr->env = ne;
+        ENTER_BODY();
         env = ne;
         node = body;
         EVAL();
@@ -905,7 +978,7 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
       }
     }
     PUSH_NODE(fr, K_CALL);
-    fr->vbase = f->vsp;
+    fr->vbase = (uint32_t)f->vsp;
     goto call_next;
   case OP_LET:
   case OP_LETREC: E_OP_LETREC: {
@@ -935,7 +1008,7 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
     EVAL();
   case OP_GUARD: E_OP_GUARD:
     PUSH_NODE(fr, K_GUARD);
-    fr->vbase = f->vsp;
+    fr->vbase = (uint32_t)f->vsp;
     node = node->u.guard.body;
     EVAL();
   case OP_PERFORM: E_OP_PERFORM:
@@ -962,6 +1035,7 @@ call_next: /* fr is the K_CALL frame; evaluate its next operand */
     uint32_t k = fr->i;
     if (k > call->idx) {
       at = call->pos;
+      site = call;
       f->ksp--;
       APPLY_FROM(fr->vbase);
     }
@@ -1223,8 +1297,14 @@ done:
     sx_val form = sx_car(fr->a), err = SX_NIL;
     fr->a = sx_cdr(fr->a);
     fr->vbase = 1; /* a form has started */
+    sx_val inner = sx_toplevel_begin(form);
+    if (inner != SX_UNDEF) { /* its forms one by one, as one top-level form */
+      forms = inner;
+      goto run_forms;
+    }
     node = sx_analyse(vm, form, &err);
     if (!node) RAISE(sx_error_new(err, SX_NIL));
+    fr->node = node; /* a backtrace's top level */
     env = NULL;
     EVAL();
   }
@@ -1249,6 +1329,7 @@ apply_returning: { /* a closure-free closure called from a non-tail
   PUSH(fr, K_RET);
   fr->node = node;
   fr->env = ne;
+  ENTER_BODY();
   env = ne;
   node = cl->proto->body;
   EVAL();
@@ -1270,6 +1351,7 @@ do_apply: { /* operand stack from base: fn, args... */
     sx_env *ne = bind_exact(f, cl, argc, argv, &err);
     f->vsp = base;
     if (!ne) RAISE(err);
+    ENTER_BODY();
     env = ne;
     node = cl->proto->body;
     EVAL();
@@ -1331,7 +1413,7 @@ do_special: {
       CONT();
     }
     PUSH(fr, kind);
-    fr->node = NULL;
+    fr->node = CALL_SITE();
     fr->a = a0;
     fr->b = lst;
     fr->c = SX_EMPTY;
@@ -1364,7 +1446,7 @@ do_special: {
       lst = sx_cdr(lst);
     }
     PUSH(fr, K_REDUCE);
-    fr->node = NULL;
+    fr->node = CALL_SITE();
     fr->a = a0;
     fr->b = lst;
     val = init;
@@ -1379,7 +1461,7 @@ do_special: {
     sx_val before = argv[0], body = argv[1], after = argv[2];
     f->vsp = base;
     PUSH(fr, K_WIND_BEFORE);
-    fr->node = NULL;
+    fr->node = CALL_SITE();
     fr->a = body;
     fr->b = after;
     vpush(f, before);
@@ -1389,7 +1471,7 @@ do_special: {
     f->vsp = base;
     if (!is_callable(a0)) RAISE(sx_make_error("call/cc: expected a function, got %s", sx_str_data(sx_shown(a0))));
     PUSH(fr, K_CALLCC);
-    fr->node = NULL;
+    fr->node = CALL_SITE();
     sx_contobj *k = sx_obj_new(SX_T_CONT, sizeof *k);
     k->name = sx_string_cstr("continuation");
     k->fiber = f;
@@ -1404,6 +1486,8 @@ do_special: {
   case SP_EVAL: {
     f->vsp = base;
     sx_val err = SX_NIL;
+    forms = sx_toplevel_begin(a0);
+    if (forms != SX_UNDEF) goto run_forms;
     node = sx_analyse(vm, a0, &err);
     if (!node) RAISE(sx_error_new(err, SX_NIL));
     env = NULL;
@@ -1413,16 +1497,9 @@ do_special: {
     f->vsp = base;
     if (!sx_is_string(a0)) RAISE(sx_make_error("load: expected a path string, got %s", sx_str_data(sx_shown(a0))));
     sx_val err = SX_NIL;
-    sx_val forms = sx_read_source_file(vm, sx_str_data(a0), &err);
+    forms = sx_read_source_file(vm, sx_str_data(a0), &err);
     if (forms == SX_UNDEF) RAISE(err);
-    PUSH(fr, K_FORMS);
-    fr->node = NULL;
-    fr->a = forms;
-    fr->b = a0;
-    fr->c = SX_NIL;
-    fr->i = 0;
-    val = SX_NIL;
-    CONT();
+    goto run_forms;
   }
   case SP_HOST: /* argv[-1] is p itself: see sx_special */
     val = p->fn(vm, argc, argv);
@@ -1435,6 +1512,17 @@ do_special: {
   RAISE(sx_make_error("internal: bad special primitive"));
 }
 
+run_forms: /* evaluate forms one by one, each analysed just before it runs */
+  PUSH(fr, K_FORMS);
+  fr->node = NULL;
+  fr->vbase = 0;
+  fr->a = forms;
+  fr->b = SX_NIL;
+  fr->c = SX_NIL;
+  fr->i = 0; /* never a top-level evaluation of its own */
+  val = SX_NIL;
+  CONT();
+
 do_escape: { /* invoke an escape continuation */
   sx_contobj *k = (sx_contobj *)f->vs[base];
   int argc = (int)(f->vsp - base - 1);
@@ -1446,6 +1534,7 @@ do_escape: { /* invoke an escape continuation */
   for (size_t i = f->ksp; i-- > k->ksp;) {
     if (f->ks[i].kind == K_WIND_BODY) {
       sx_val after = f->ks[i].b;
+      depth = f->ks[i].d;
       f->ksp = i;
       PUSH(fr, K_ESCAPE);
       fr->node = NULL;
@@ -1466,6 +1555,7 @@ do_raise:
   locate_error(f, raised, at);
   while (f->ksp > 0) {
     fr = &f->ks[--f->ksp];
+    depth = fr->d; /* unwinding into the code that pushed fr */
     if (fr->kind == K_GUARD && !interrupted(raised)) {
       f->vsp = fr->vbase;
       env = env_new(fr->node->idx, fr->env);

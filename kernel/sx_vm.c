@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define DEFAULT_MAX_DEPTH 1000000
+#define DEFAULT_MAX_DEPTH 1000000 /* nested SX calls, as docs/language.md promises */
 
 sx_vm *sx_vm_create(void) {
   sx_gc_init();
@@ -232,16 +232,21 @@ sx_val sx_throwf(sx_vm *vm, const char *fmt, ...) {
   return sx_throw(vm, sx_error_new(msg, SX_NIL));
 }
 
-/* A short printed form of v for messages ("got ..."). */
-sx_val sx_shown(sx_val v) {
-  sx_val s = sx_print_to_string(v);
-  if (sx_str_len(s) <= 80) return s;
+/* s cut to at most max bytes, the last three "...", never inside a UTF-8
+ * character. */
+sx_val sx_shortened(sx_val s, size_t max) {
+  size_t n = sx_str_len(s);
+  if (n <= max) return s;
+  size_t k = sx_utf8_cut(sx_str_data(s), n, max - 3);
   char *d;
-  sx_val t = sx_string_alloc(80, &d);
-  memcpy(d, sx_str_data(s), 77);
-  memcpy(d + 77, "...", 3);
+  sx_val t = sx_string_alloc(k + 3, &d);
+  memcpy(d, sx_str_data(s), k);
+  memcpy(d + k, "...", 3);
   return t;
 }
+
+/* A short printed form of v for messages ("got ..."). */
+sx_val sx_shown(sx_val v) { return sx_shortened(sx_print_to_string(v), 80); }
 
 sx_val sx_interrupt_error(void) {
   sx_val e = sx_make_error("interrupted");
@@ -295,16 +300,12 @@ sx_status sx_apply(sx_vm *vm, sx_val fn, int argc, const sx_val *argv, sx_val *o
   return outcome(f, sx_fiber_finish(f), out);
 }
 
+/* One form, run like a form of a file: a top-level begin runs its forms
+ * one by one, and a backtrace ends at the form. */
 sx_status sx_eval_form(sx_vm *vm, sx_val form, sx_val *out) {
-  sx_val err = SX_NIL;
-  sx_node *node = sx_analyse(vm, form, &err);
-  if (!node) {
-    if (out) *out = sx_error_new(err, SX_NIL);
-    return SX_ERROR;
-  }
   sx_fiber *f = sx_fiber_new(vm);
   f->nested = vm->current != NULL;
-  sx_fiber_start_node(f, node);
+  sx_fiber_start_forms(f, sx_cons(form, SX_EMPTY), SX_NIL, false);
   return outcome(f, sx_fiber_finish(f), out);
 }
 

@@ -192,7 +192,8 @@ struct sx_vm {
   size_t nload_path;
   sx_resolver *resolvers;
   size_t nresolvers;
-  size_t max_depth;      /* frame stack limit */
+  size_t max_depth;      /* nested SX calls allowed (tail calls do not nest);
+                            the frame stack holds 8 frames per call */
   sx_val pending;        /* raised value set by a primitive returning SX_UNDEF */
   volatile int interrupt; /* set asynchronously (SIGINT): raise at the next step */
   uint64_t next_cont_id;
@@ -238,12 +239,19 @@ sx_val sx_interrupt_error(void);
 bool sx_poll_interrupt(sx_vm *vm);
 /* v printed for an error message, cut to 80 bytes. */
 sx_val sx_shown(sx_val v);
+/* s cut to at most max bytes ending in "...", never inside a UTF-8
+ * character; s itself when it is short enough. */
+sx_val sx_shortened(sx_val s, size_t max);
 sx_val sx_make_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 sx_val sx_error_message(sx_val raised); /* a string describing any raised value */
 
 /* Analysis */
 sx_node *sx_analyse(sx_vm *vm, sx_val form, sx_val *error);
 void sx_analyse_init(void); /* marks special-form symbols; idempotent */
+/* The forms of a top-level (begin form...) with at least one form, which
+ * the machine runs one by one, analysing each just before it runs (see
+ * sx_fiber_start_forms); SX_UNDEF for any other form. */
+sx_val sx_toplevel_begin(sx_val form);
 
 /* Running */
 sx_fiber *sx_fiber_new(sx_vm *vm);

@@ -60,6 +60,13 @@ size_t sx_utf8_char_len(const char *s, size_t n) {
   return k;
 }
 
+size_t sx_utf8_cut(const char *s, size_t n, size_t max) {
+  if (max >= n) return n;
+  size_t k = max;
+  while (k > 0 && max - k < 3 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
+  return ((unsigned char)s[k] & 0xC0) == 0x80 ? max : k; /* not UTF-8: bytes */
+}
+
 /* ---- errors ----------------------------------------------------------- */
 
 static sx_read_status fail(sx_reader *r, uint32_t line, uint32_t col, bool incomplete,
@@ -92,7 +99,7 @@ static sx_read_status fail(sx_reader *r, uint32_t line, uint32_t col, bool incom
 
 /* A token for an error message: at most TOKEN_SHOWN bytes, then "...". */
 static void show_token(char out[TOKEN_SHOWN + 4], const char *s, size_t n) {
-  size_t k = n > TOKEN_SHOWN ? TOKEN_SHOWN : n;
+  size_t k = sx_utf8_cut(s, n, TOKEN_SHOWN);
   memcpy(out, s, k);
   strcpy(out + k, n > k ? "..." : "");
 }
@@ -291,8 +298,7 @@ static void adv_n(sx_reader *r, size_t n) {
 static sx_read_status read_u_escape(sx_reader *r, size_t end, char **d) {
   uint32_t line = r->line, col = r->col;
   long hi = hex_digits(r->src, r->pos + 2, end, 4);
-  if (hi < 0) return fail(r, line, col, false, "invalid \\u escape at %u:%u: expected 4 hex digits",
-                          (unsigned)line, (unsigned)col);
+  if (hi < 0) return fail(r, line, col, false, "invalid \\u escape: expected 4 hex digits");
   uint32_t cp = (uint32_t)hi;
   size_t used = 6;
   if (cp >= 0xD800 && cp <= 0xDFFF) {
@@ -300,8 +306,8 @@ static sx_read_status read_u_escape(sx_reader *r, size_t end, char **d) {
     if (cp <= 0xDBFF && r->pos + 7 < end && r->src[r->pos + 6] == '\\' && r->src[r->pos + 7] == 'u')
       lo = hex_digits(r->src, r->pos + 8, end, 4);
     if (lo < 0xDC00 || lo > 0xDFFF)
-      return fail(r, line, col, false, "invalid \\u escape at %u:%u: unpaired surrogate %04X",
-                  (unsigned)line, (unsigned)col, (unsigned)cp);
+      return fail(r, line, col, false, "invalid \\u escape: unpaired surrogate %04X",
+                  (unsigned)cp);
     cp = 0x10000 + ((cp - 0xD800) << 10) + ((uint32_t)lo - 0xDC00);
     used = 12;
   }
@@ -324,17 +330,15 @@ static sx_read_status read_escape(sx_reader *r, size_t end, char **d) {
   if (e == 'u') return read_u_escape(r, end, d);
   if (e == 'x') {
     long b = hex_digits(r->src, r->pos + 2, end, 2);
-    if (b < 0) return fail(r, line, col, false, "invalid \\x escape at %u:%u: expected 2 hex digits",
-                           (unsigned)line, (unsigned)col);
+    if (b < 0) return fail(r, line, col, false, "invalid \\x escape: expected 2 hex digits");
     *(*d)++ = (char)b;
     adv_n(r, 4);
     return SX_READ_OK;
   }
   if (e >= 0x21 && e < 0x7F)
-    return fail(r, line, col, false, "unknown escape '\\%c' in string at %u:%u", e,
-                (unsigned)line, (unsigned)col);
-  return fail(r, line, col, false, "unknown escape (backslash then byte 0x%02x) in string at %u:%u",
-              e, (unsigned)line, (unsigned)col);
+    return fail(r, line, col, false, "unknown escape '\\%c' in string", e);
+  return fail(r, line, col, false, "unknown escape (backslash then byte 0x%02x) in string",
+              e);
 }
 
 /* Index of the closing quote of the string whose body starts at i, or
@@ -391,25 +395,22 @@ static sx_read_status read_string(sx_reader *r, sx_val *out) {
 static sx_read_status bad_char(sx_reader *r, uint32_t line, uint32_t col) {
   unsigned char c = peek(r);
   if (c >= 0x80)
-    return fail(r, line, col, false, "invalid UTF-8 byte 0x%02x at %u:%u", c, (unsigned)line,
-                (unsigned)col);
+    return fail(r, line, col, false, "invalid UTF-8 byte 0x%02x", c);
   if (c > 0x20 && c < 0x7F)
-    return fail(r, line, col, false, "invalid character '%c' at %u:%u", c, (unsigned)line,
-                (unsigned)col);
-  return fail(r, line, col, false, "invalid byte 0x%02x at %u:%u", c, (unsigned)line,
-              (unsigned)col);
+    return fail(r, line, col, false, "invalid character '%c'", c);
+  return fail(r, line, col, false, "invalid byte 0x%02x", c);
 }
 
 static sx_read_status number_error(sx_reader *r, num_kind k, const char *s, size_t n,
                                    uint32_t line, uint32_t col) {
   char tok[TOKEN_SHOWN + 4];
   show_token(tok, s, n);
-  const char *what = k == NUM_INT_RANGE ? "integer literal %s out of range (64-bit) at %u:%u"
-                   : k == NUM_FLOAT_RANGE ? "float literal %s out of range at %u:%u"
-                                          : "malformed number %s at %u:%u";
+  const char *what = k == NUM_INT_RANGE ? "integer literal %s out of range (64-bit)"
+                   : k == NUM_FLOAT_RANGE ? "float literal %s out of range"
+                                          : "malformed number %s";
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-  return fail(r, line, col, false, what, tok, (unsigned)line, (unsigned)col);
+  return fail(r, line, col, false, what, tok);
 #pragma GCC diagnostic pop
 }
 
@@ -425,8 +426,7 @@ static sx_read_status read_token(sx_reader *r, sx_val *out) {
   size_t len = r->pos - start;
   if (keyword) {
     if (len == 1)
-      return fail(r, line, col, false, "expected a keyword name after ':' at %u:%u",
-                  (unsigned)line, (unsigned)col);
+      return fail(r, line, col, false, "expected a keyword name after ':'");
     *out = sx_keyword_new(sx_string_new(s + 1, len - 1));
     return SX_READ_OK;
   }
@@ -464,8 +464,7 @@ typedef struct fstack {
  * frames hold the only references to partly built values. */
 static frame *push(sx_reader *r, fstack *st, uint32_t line, uint32_t col) {
   if (st->n >= SX_READ_MAX_DEPTH) {
-    fail(r, line, col, false, "nesting deeper than %d levels at %u:%u", SX_READ_MAX_DEPTH,
-         (unsigned)line, (unsigned)col);
+    fail(r, line, col, false, "nesting deeper than %d levels", SX_READ_MAX_DEPTH);
     return NULL;
   }
   if (st->n == st->cap) {
@@ -547,15 +546,15 @@ static sx_read_status close_form(sx_reader *r, fstack *st, sx_val *out) {
   uint32_t line = r->line, col = r->col;
   char c = (char)peek(r);
   if (st->n == 0)
-    return fail(r, line, col, false, "unexpected '%c' at %u:%u", c, (unsigned)line, (unsigned)col);
+    return fail(r, line, col, false, "unexpected '%c'", c);
   frame *f = &st->f[st->n - 1];
   if (f->kind == F_QUOTE)
     return fail(r, line, col, false, "expected a form after %s at %u:%u, found '%c'", f->qtext,
                 (unsigned)f->line, (unsigned)f->col, c);
   if (c != f->close)
     return fail(r, line, col, false,
-                "mismatched '%c' at %u:%u: expected '%c' to close '%c' opened at %u:%u", c,
-                (unsigned)line, (unsigned)col, f->close, f->open, (unsigned)f->line,
+                "mismatched '%c': expected '%c' to close '%c' opened at %u:%u", c, f->close, f->open,
+                (unsigned)f->line,
                 (unsigned)f->col);
   if (f->kind == F_DICT && f->key != SX_UNDEF)
     return fail(r, line, col, false, "dict literal opened at %u:%u has a key without a value",
@@ -575,8 +574,7 @@ static sx_read_status dict_check_dup(sx_reader *r, frame *f, sx_val k, uint32_t 
   char tok[TOKEN_SHOWN + 4];
   sx_val shown = sx_print_to_string(k); /* quoted and escaped */
   show_token(tok, sx_str_data(shown), sx_str_len(shown));
-  return fail(r, line, col, false, "duplicate key %s in dict literal at %u:%u", tok,
-              (unsigned)line, (unsigned)col);
+  return fail(r, line, col, false, "duplicate key %s in dict literal", tok);
 }
 
 /* Add a key or value (read at line:col) to the dict frame f. Keys are
@@ -596,8 +594,8 @@ static sx_read_status dict_add(sx_reader *r, frame *f, sx_val v, uint32_t line, 
   sx_val k = sx_is(v, SX_T_KEYWORD) ? ((sx_keyword *)v)->name : v;
   if (!sx_is_string(k))
     return fail(r, line, col, false,
-                "dict key at %u:%u must be a keyword, a string or an expression (got %s)",
-                (unsigned)line, (unsigned)col, sx_type_name(v));
+                "dict key must be a keyword, a string or an expression (got %s)",
+                sx_type_name(v));
   sx_read_status st = dict_check_dup(r, f, k, line, col);
   if (st == SX_READ_OK) f->key = k;
   return st;

@@ -64,28 +64,29 @@
  *
  * Errors are strings "FILE:LINE:COL: message", FILE being "<input>" when
  * the reader's file is SX_NIL, LINE:COL the point where the error was
- * found (for unterminated forms: where the input ended). Messages:
+ * found (for unterminated forms: where the input ended). A message names
+ * a position of its own only when it is another one (where a bracket was
+ * opened, a string started, a quote stood), so no position appears twice:
  *   unterminated string starting at L:C            (incomplete)
  *   unclosed '(' opened at L:C                     (incomplete; also [ {)
  *   expected a form after ' at L:C                 (incomplete at the end
  *                                     of input; also ` , ,@)
  *   expected a form after ' at L:C, found ')'      (not incomplete)
- *   unexpected ')' at L:C                          (nothing open)
- *   mismatched ']' at L:C: expected ')' to close '(' opened at L:C
- *   integer literal TOKEN out of range (64-bit) at L:C
- *   float literal TOKEN out of range at L:C
- *   malformed number TOKEN at L:C
- *   invalid character '#' at L:C / invalid byte 0x00 at L:C /
- *   invalid UTF-8 byte 0xff at L:C
- *   expected a keyword name after ':' at L:C
- *   unknown escape '\q' in string at L:C
- *   invalid \u escape at L:C: expected 4 hex digits
- *   invalid \u escape at L:C: unpaired surrogate D800
- *   invalid \x escape at L:C: expected 2 hex digits
- *   dict key at L:C must be a keyword or a string (got TYPE)
- *   duplicate key "k" in dict literal at L:C
+ *   unexpected ')'                                 (nothing open)
+ *   mismatched ']': expected ')' to close '(' opened at L:C
+ *   integer literal TOKEN out of range (64-bit)
+ *   float literal TOKEN out of range
+ *   malformed number TOKEN
+ *   invalid character '#' / invalid byte 0x00 / invalid UTF-8 byte 0xff
+ *   expected a keyword name after ':'
+ *   unknown escape '\q' in string
+ *   invalid \u escape: expected 4 hex digits
+ *   invalid \u escape: unpaired surrogate D800
+ *   invalid \x escape: expected 2 hex digits
+ *   dict key must be a keyword, a string or an expression (got TYPE)
+ *   duplicate key "k" in dict literal
  *   dict literal opened at L:C has a key without a value
- *   nesting deeper than 10000 levels at L:C
+ *   nesting deeper than 10000 levels
  * (A long TOKEN is cut to its first 40 bytes followed by "...".)
  */
 #ifndef SX_READ_H
@@ -131,5 +132,9 @@ bool sx_parse_number(const char *s, size_t len, sx_val *out);
  * overlongs, no surrogates, at most U+10FFFF), or 0 when s[0] is ASCII or
  * does not begin one. Reads at most n bytes. */
 size_t sx_utf8_char_len(const char *s, size_t n);
+
+/* Where to cut s[0..n) to keep at most max bytes without splitting a
+ * UTF-8 character: max, or a little less when s[max] continues one. */
+size_t sx_utf8_cut(const char *s, size_t n, size_t max);
 
 #endif

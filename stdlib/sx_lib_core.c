@@ -10,7 +10,6 @@ extern const char sx_prelude_source[]; /* stdlib/prelude.sx, embedded */
 extern const size_t sx_prelude_length;
 
 static sx_val p_equal(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return sx_bool(sx_equal(argv[0], argv[1])); }
-static sx_val p_not_equal(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return sx_bool(!sx_equal(argv[0], argv[1])); }
 static sx_val p_eq(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return sx_bool(argv[0] == argv[1]); }
 static sx_val p_eqv(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return sx_bool(sx_eqv(argv[0], argv[1])); }
 static sx_val p_not(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return sx_bool(!sx_truthy(argv[0])); }
@@ -107,7 +106,6 @@ static sx_val p_gensym(sx_vm *vm, int argc, sx_val *argv) {
 
 static void install_core(sx_vm *vm) {
   sx_defprim(vm, "equal?", p_equal, 2, 2);
-  sx_defprim(vm, "!=", p_not_equal, 2, 2);
   sx_defprim(vm, "eq?", p_eq, 2, 2);
   sx_defprim(vm, "eqv?", p_eqv, 2, 2);
   sx_defprim(vm, "not", p_not, 1, 1);

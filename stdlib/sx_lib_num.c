@@ -156,6 +156,11 @@ static sx_val p_num_eq(sx_vm *vm, int argc, sx_val *argv) {
   return SX_TRUE;
 }
 
+/* != is exactly (not (= ...)), for every argument count = accepts */
+static sx_val p_num_ne(sx_vm *vm, int argc, sx_val *argv) {
+  return sx_bool(p_num_eq(vm, argc, argv) == SX_FALSE);
+}
+
 static sx_val minmax(sx_vm *vm, const char *who, int argc, sx_val *argv, bool want_max) {
   bool fl;
   if (check_numbers(vm, who, argc, argv, &fl) == SX_UNDEF) return SX_UNDEF;
@@ -196,7 +201,7 @@ static sx_val to_int(sx_vm *vm, const char *who, sx_val v, double (*fn)(double))
   if (sx_is_int(v)) return v;
   double d = fn(sx_float_val(v));
   if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
-    return sx_throwf(vm, "%s: %g does not fit in an integer", who, sx_float_val(v));
+    return sx_throwf(vm, "%s: %s does not fit in an integer", who, sx_str_data(sx_shown(v)));
   return sx_int((int64_t)d);
 }
 
@@ -269,6 +274,7 @@ void sx_lib_num_install(sx_vm *vm) {
   sx_defprim(vm, "<=", p_le, 1, -1);
   sx_defprim(vm, ">=", p_ge, 1, -1);
   sx_defprim(vm, "=", p_num_eq, 1, -1);
+  sx_defprim(vm, "!=", p_num_ne, 1, -1);
   sx_defprim(vm, "min", p_min, 1, -1);
   sx_defprim(vm, "max", p_max, 1, -1);
   sx_defprim(vm, "abs", p_abs, 1, 1);

@@ -1,6 +1,8 @@
 /* sx_lib_str.c — string primitives. Strings are immutable byte strings
- * (UTF-8 by convention); lengths and indexes count bytes. */
+ * (UTF-8 by convention); lengths and indexes count bytes. A function whose
+ * unit is the character (split on "") never cuts a UTF-8 sequence. */
 #include "sx_lib.h"
+#include "sx_read.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -63,17 +65,27 @@ static sx_val p_substring(sx_vm *vm, int argc, sx_val *argv) {
   return sx_string_new(sx_str_data(argv[0]) + s, (size_t)(e - s));
 }
 
+/* The characters of s[0..n) as one-character strings: a well-formed UTF-8
+ * sequence stays whole; any other byte is a piece of its own. */
+static sx_val split_chars(const char *s, size_t n) {
+  sx_val out = SX_EMPTY;
+  for (size_t i = 0; i < n;) {
+    size_t k = sx_utf8_char_len(s + i, n - i);
+    if (k == 0) k = 1;
+    out = sx_cons(sx_string_new(s + i, k), out);
+    i += k;
+  }
+  return sx_list_reverse(out);
+}
+
 static sx_val p_split(sx_vm *vm, int argc, sx_val *argv) {
   (void)argc;
   SX_CHECK(vm, "split", 0, is_str, "a string");
   SX_CHECK(vm, "split", 1, is_str, "a separator string");
   const char *s = sx_str_data(argv[0]), *sep = sx_str_data(argv[1]);
   size_t n = sx_str_len(argv[0]), m = sx_str_len(argv[1]);
+  if (m == 0) return split_chars(s, n);
   sx_val out = SX_EMPTY;
-  if (m == 0) { /* split into single bytes */
-    for (size_t i = n; i-- > 0;) out = sx_cons(sx_string_new(s + i, 1), out);
-    return out;
-  }
   size_t start = 0;
   for (size_t i = 0; i + m <= n;) {
     if (memcmp(s + i, sep, m) == 0) {

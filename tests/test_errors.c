@@ -16,6 +16,11 @@ static sx_error *uncaught(const char *src) {
 
 static const char *str_or(sx_val v, const char *dflt) { return sx_is_string(v) ? sx_str_data(v) : dflt; }
 
+static sx_val nth_of(sx_val l, size_t i) {
+  while (i-- && sx_is_cons(l)) l = sx_cdr(l);
+  return sx_is_cons(l) ? sx_car(l) : SX_NIL;
+}
+
 Test(errors, error_carries_message_position_and_backtrace) {
   sx_error *e = uncaught("(define (f) (+ 1 (g)))\n(define (g) (error \"deep\" 42))\n(f)");
   cr_assert_str_eq(str_or(e->message, "?"), "deep 42");
@@ -39,6 +44,23 @@ Test(errors, error_where_inside_guard) {
   OK("(guard (e (true (list (error-where e) (error-message e) (error-irritants e))))\n  (error \"m\" 1))",
      "(\"<test>:2:3\" \"m 1\" (1))");
   OK("(define (f) (error \"in f\"))\n(guard (e (true (error-where e))) (f))", "\"<test>:1:13\"");
+}
+
+/* The accessors docs/language.md documents, on error values and on other
+ * raised values. */
+Test(errors, error_accessors_read_message_position_and_value) {
+  OK("(guard (e (true (list (error? e) (type-of e) (error-message e) (error-irritants e) (error-where e))))\n"
+     "  (error \"bad\" 1 \"x\"))",
+     "(true \"error\" \"bad 1 \\\"x\\\"\" (1 \"x\") \"<test>:2:3\")");
+  OK("(guard (e (true (list (error? e) (error-message e) (error-irritants e) (error-where e))))\n (+ 1 \"a\"))",
+     "(true \"+: expected a number, got \\\"a\\\"\" () \"<test>:2:2\")");
+  OK("(guard (e (true (list (error? e) (error-message e) (error-irritants e) (error-where e) (get e :code))))"
+     " (raise {:code 7}))",
+     "(false \"{:code 7}\" () nil 7)");
+  OK("(guard (e (true (list (error-message e) (error? e)))) (raise \"plain\"))", "(\"plain\" false)");
+  OK("(guard (e (true e)) (error \"shown\"))", "<error \"shown\">");
+  OK("(define (f) (+ 1 (f))) (guard (e ((error? e) (error-message e))) (f))",
+     "\"recursion depth limit exceeded: 1000001 nested calls (the limit is 1000000)\"");
 }
 
 Test(errors, raise_any_value) {
@@ -78,8 +100,8 @@ Test(errors, reraised_error_keeps_original_position) {
 Test(errors, reader_errors_carry_line_and_col) {
   ERR("(+ 1", "<test>:1:5: unclosed '(' opened at 1:1");
   ERR("\n\n  \"abc", "<test>:3:7: unterminated string starting at 3:3");
-  ERR("(1 2))", "<test>:1:6: unexpected ')' at 1:6");
-  ERR(")", "<test>:1:1: unexpected ')' at 1:1");
+  ERR("(1 2))", "<test>:1:6: unexpected ')'");
+  ERR(")", "<test>:1:1: unexpected ')'");
   ERR("{:a}", "<test>:1:4: dict literal opened at 1:1 has a key without a value");
   ERR_HAS("#foo", "<test>:1:1:");
   /* a reader error evaluates nothing */
@@ -168,4 +190,74 @@ Test(errors, load_reports_positions_in_the_file) {
   char want[256];
   snprintf(want, sizeof want, "%s:3:15", path);
   cr_assert_str_eq(str_or(((sx_error *)out)->where, "(nil)"), want);
+}
+
+/* ---- backtraces -------------------------------------------------------------------------- */
+
+/* The backtrace of an error raised as (outer (list 1 2)) runs where the
+ * callback of each higher-order primitive raises it: bad, then the call of
+ * the primitive in outer, then the top-level form. */
+static void expect_backtrace_through(const char *call) {
+  char src[300];
+  snprintf(src, sizeof src, "(define (bad x) (+ x \"a\"))\n(define (outer xs) %s)\n(outer (list 1 2))", call);
+  sx_error *e = uncaught(src);
+  const char *bt = printed(e->backtrace);
+  cr_assert(sx_is_cons(e->backtrace), "%s: no backtrace", call);
+  cr_assert_str_eq(str_or(sx_car(e->backtrace), "?"), "in bad at <test>:1:17", "%s: %s", call, bt);
+  cr_assert(strstr(bt, "\"in outer at <test>:2:") != NULL, "%s: %s", call, bt);
+  sx_val l = e->backtrace;
+  while (sx_is_cons(sx_cdr(l))) l = sx_cdr(l);
+  cr_assert_str_eq(str_or(sx_car(l), "?"), "in top level at <test>:3:1", "%s: %s", call, bt);
+}
+
+Test(errors, backtraces_keep_the_frames_of_higher_order_primitives) {
+  static const char *calls[] = {
+      "(map (fn (x) (bad x)) xs)", "(filter (fn (x) (bad x)) xs)",
+      "(reduce (fn (a x) (bad x)) 0 xs)", "(reduce (fn (a x) (bad x)) xs)",
+      "(for-each (fn (x) (bad x)) xs)", "(some (fn (x) (bad x)) xs)",
+      "(every? (fn (x) (bad x)) xs)", "(map-indexed (fn (i x) (bad x)) xs)",
+      "(apply map (list bad xs))",
+      /* sort is an SX function and apply a tail call of its function: in
+       * tail position either replaces outer, as any tail call does */
+      "(list (sort xs (fn (a b) (bad a))))", "(list (sort-by (fn (x) (bad x)) xs))",
+      "(list (apply bad (list (first xs))))",
+      "(dynamic-wind (fn () 1) (fn () (bad 1)) (fn () 2))",
+      "(call/cc (fn (k) (bad 1)))",
+      "(list (map (fn (x) (let ((f (fn () x))) (bad (f)))) xs))"};
+  for (size_t i = 0; i < sizeof calls / sizeof *calls; i++) expect_backtrace_through(calls[i]);
+}
+
+/* Code inside an anonymous function is not labelled "top level". */
+Test(errors, backtrace_names_anonymous_functions) {
+  sx_error *e = uncaught("(define (bad x) (+ x \"a\"))\n(map (fn (x)\n  (+ 1 (bad x))) (list 1))");
+  cr_assert_str_eq(printed(e->backtrace),
+                   "(\"in bad at <test>:1:17\" \"in anonymous fn at <test>:3:8\" \"in top level at <test>:2:1\")");
+}
+
+/* A backtrace longer than 16 places keeps its innermost 12 and outermost
+ * 4, the top level among them, and says how many it leaves out. */
+Test(errors, long_backtraces_keep_both_ends) {
+  sx_buf b = SX_BUF_INIT;
+  sx_buf_puts(&b, "(define (f0) (error \"deep\"))\n");
+  for (int i = 1; i <= 20; i++) sx_buf_printf(&b, "(define (f%d) (+ 1 (f%d)))\n", i, i - 1);
+  sx_buf_puts(&b, "(f20)");
+  sx_error *e = uncaught(b.data);
+  sx_buf_free(&b);
+  cr_assert_eq(sx_list_length(e->backtrace), 17, "%s", printed(e->backtrace));
+  cr_assert_str_eq(str_or(sx_car(e->backtrace), "?"), "in f0 at <test>:1:14");
+  cr_assert_str_eq(str_or(nth_of(e->backtrace, 11), "?"), "in f11 at <test>:12:20");
+  cr_assert_str_eq(str_or(nth_of(e->backtrace, 12), "?"), "... 6 more");
+  cr_assert_str_eq(str_or(nth_of(e->backtrace, 13), "?"), "in f18 at <test>:19:20");
+  cr_assert_str_eq(str_or(nth_of(e->backtrace, 16), "?"), "in top level at <test>:22:1");
+}
+
+/* sx_eval_form (the REPL's path) ends a backtrace at the form too. */
+Test(errors, eval_form_backtrace_reaches_the_top_level) {
+  OK("(define (bad x) (+ x \"a\")) (define (outer xs) (map bad xs))", "outer");
+  const char *src = "\n  (outer (list 1))";
+  sx_val form = sx_read_all(src, strlen(src), sx_string_cstr("<repl>"), NULL), out;
+  cr_assert_eq(sx_eval_form(vm, sx_car(form), &out), SX_ERROR);
+  cr_assert(sx_is(out, SX_T_ERROR));
+  cr_assert_str_eq(printed(((sx_error *)out)->backtrace),
+                   "(\"in bad at <test>:1:17\" \"in outer at <test>:1:47\" \"in top level at <repl>:2:3\")");
 }

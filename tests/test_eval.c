@@ -130,6 +130,41 @@ Test(eval, lowered_max_depth) {
   OK("(let loop ((i 0)) (if (< i 100000) (loop (+ i 1)) i))", "100000");
 }
 
+/* The limit counts SX calls, not machine frames: docs/language.md promises
+ * 1,000,000 nested calls. (g n) makes n + 1 nested calls. */
+Test(eval, depth_limit_is_the_documented_number_of_calls) {
+  cr_assert_eq(vm->max_depth, 1000000);
+  OK("(define (g n) (if (= n 0) 0 (+ 1 (g (- n 1))))) (g 999999)", "999999");
+  ERR("(g 1000000)", "recursion depth limit exceeded: 1000001 nested calls (the limit is 1000000)");
+  /* a function that creates closures takes the same number of calls */
+  OK("(define (b n) (if (= n 0) (list) (let ((k (fn () n))) (cons (k) (b (- n 1))))))"
+     " (len (b 999999))", "999999");
+  ERR("(len (b 1000000))", "recursion depth limit exceeded: 1000001 nested calls (the limit is 1000000)");
+}
+
+/* However many frames each call leaves below it, the limit is in calls,
+ * through callbacks and apply too; the message says how deep it went. */
+Test(eval, depth_limit_counts_calls_whatever_their_frames) {
+  vm->max_depth = 1000;
+  const char *fns[] = {
+      "(define (f n) (if (= n 0) 0 (+ 1 (f (- n 1)))))",             /* two frames a call */
+      "(define (f n) (if (= n 0) 0 (+ 1 (* 1 (f (- n 1))))))",       /* three */
+      "(define (f n) (if (= n 0) 0 (let ((x (f (- n 1)))) (+ x 1))))", /* let */
+      "(define (f n) (if (= n 0) 0 (+ 1 (first (map f (list (- n 1)))))))", /* map callback */
+      "(define (f n) (if (= n 0) 0 (+ 1 (apply f (list (- n 1))))))"};
+  for (size_t i = 0; i < sizeof fns / sizeof *fns; i++) {
+    OK(fns[i], "f");
+    OK("(f 999)", "999");
+    ERR("(f 1000)", "recursion depth limit exceeded: 1001 nested calls (the limit is 1000)");
+  }
+  /* code that leaves very many frames per call fills the frame stack first */
+  OK("(define (h n) (if (= n 0) 0 (+ 1 (+ 1 (+ 1 (+ 1 (+ 1 (+ 1 (+ 1 (+ 1 (+ 1 (h (- n 1)))))))))))))",
+     "h");
+  ERR_HAS("(h 1000)", "nested calls filled all 8000 frames of the stack");
+  /* tail calls do not count */
+  OK("(define (t n) (if (= n 0) :done (t (- n 1)))) (t 100000)", "\"done\"");
+}
+
 Test(eval, runaway_macro_expansion_is_an_error) {
   ERR_HAS("(defmacro m (x) (list (quote m) x)) (m 1)", "macro expansion too deep");
 }

@@ -217,6 +217,35 @@ Test(forms, defmacro) {
   OK("(defmacro quote-it (x) `(quote ,x)) (quote-it (undefined thing))", "(undefined thing)");
 }
 
+/* A top-level begin runs like its forms written one after another: a macro
+ * one of them defines applies to the later ones, wherever they use it. */
+Test(forms, macro_defined_in_toplevel_begin_applies_to_later_forms) {
+  const char *dm = "(defmacro dm2 (x) `(list ,x ,x))";
+  char src[256];
+  const char *uses[][2] = {{"(dm2 1)", "(1 1)"},
+                           {"(let ((y (dm2 2))) y)", "(2 2)"},
+                           {"(if true (dm2 3) nil)", "(3 3)"},
+                           {"((fn () (dm2 4)))", "(4 4)"}};
+  for (size_t i = 0; i < sizeof uses / sizeof *uses; i++) {
+    snprintf(src, sizeof src, "(begin %s %s)", dm, uses[i][0]);
+    OK(src, uses[i][1]);
+    snprintf(src, sizeof src, "(begin (begin %s) %s)", dm, uses[i][0]); /* nested */
+    OK(src, uses[i][1]);
+  }
+  OK("(begin (defmacro dm3 (x) `(+ ,x 1)) (define (g) (dm3 1)) (g))", "2");
+  OK("(eval '(begin (defmacro dm4 (x) `(list ,x)) (dm4 5)))", "(5)");
+  /* the value is the last form's; an empty begin is nil */
+  OK("(begin 1 (begin 2 (begin 3)))", "3");
+  OK("(begin 1 (begin))", "nil");
+}
+
+Test(forms, macro_defined_in_begin_through_eval_form) {
+  const char *src = "(begin (defmacro dm5 (x) `(list ,x ,x)) (dm5 6))";
+  sx_val form = sx_read_all(src, strlen(src), SX_NIL, NULL), out;
+  cr_assert_eq(sx_eval_form(vm, sx_car(form), &out), SX_DONE, "%s", errmsg(out));
+  cr_assert_str_eq(printed(out), "(6 6)");
+}
+
 /* ---- guard --------------------------------------------------------------------------------- */
 Test(forms, guard_matching_clause) {
   OK("(guard (e (true \"errored\")) (error \"x\"))", "\"errored\"");

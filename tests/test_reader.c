@@ -102,14 +102,14 @@ Test(reader, integers) {
 
 Test(reader, integer_overflow_is_an_error_naming_it) {
   expect_error("9223372036854775808",
-               "<input>:1:1: integer literal 9223372036854775808 out of range (64-bit) at 1:1",
+               "<input>:1:1: integer literal 9223372036854775808 out of range (64-bit)",
                false);
   expect_error("(a -9223372036854775809)",
-               "<input>:1:4: integer literal -9223372036854775809 out of range (64-bit) at 1:4",
+               "<input>:1:4: integer literal -9223372036854775809 out of range (64-bit)",
                false);
   expect_error("123456789012345678901234567890123456789012345678901234567890",
                "<input>:1:1: integer literal 1234567890123456789012345678901234567890... out "
-               "of range (64-bit) at 1:1",
+               "of range (64-bit)",
                false);
 }
 
@@ -141,15 +141,15 @@ Test(reader, non_finite_floats) {
 }
 
 Test(reader, float_overflow_and_malformed_numbers) {
-  expect_error("1e400", "<input>:1:1: float literal 1e400 out of range at 1:1", false);
-  expect_error("-1e999", "<input>:1:1: float literal -1e999 out of range at 1:1", false);
-  expect_error("1abc", "<input>:1:1: malformed number 1abc at 1:1", false);
-  expect_error("1e", "<input>:1:1: malformed number 1e at 1:1", false);
-  expect_error("1.2.3", "<input>:1:1: malformed number 1.2.3 at 1:1", false);
-  expect_error("0x10", "<input>:1:1: malformed number 0x10 at 1:1", false);
-  expect_error("  -1a", "<input>:1:3: malformed number -1a at 1:3", false);
-  expect_error(".5.", "<input>:1:1: malformed number .5. at 1:1", false);
-  expect_error("1e+", "<input>:1:1: malformed number 1e+ at 1:1", false);
+  expect_error("1e400", "<input>:1:1: float literal 1e400 out of range", false);
+  expect_error("-1e999", "<input>:1:1: float literal -1e999 out of range", false);
+  expect_error("1abc", "<input>:1:1: malformed number 1abc", false);
+  expect_error("1e", "<input>:1:1: malformed number 1e", false);
+  expect_error("1.2.3", "<input>:1:1: malformed number 1.2.3", false);
+  expect_error("0x10", "<input>:1:1: malformed number 0x10", false);
+  expect_error("  -1a", "<input>:1:3: malformed number -1a", false);
+  expect_error(".5.", "<input>:1:1: malformed number .5.", false);
+  expect_error("1e+", "<input>:1:1: malformed number 1e+", false);
 }
 
 Test(reader, number_like_symbols) {
@@ -212,29 +212,29 @@ Test(reader, keywords) {
   cr_assert_str_eq(sx_str_data(((sx_keyword *)k)->name), "persist/append");
   k = read1(":42");
   cr_assert_str_eq(sx_str_data(((sx_keyword *)k)->name), "42");
-  expect_error(":", "<input>:1:1: expected a keyword name after ':' at 1:1", false);
-  expect_error("(: x)", "<input>:1:2: expected a keyword name after ':' at 1:2", false);
-  expect_error(":a:b", "<input>:1:3: invalid character ':' at 1:3", false);
-  expect_error("a:b", "<input>:1:2: invalid character ':' at 1:2", false);
+  expect_error(":", "<input>:1:1: expected a keyword name after ':'", false);
+  expect_error("(: x)", "<input>:1:2: expected a keyword name after ':'", false);
+  expect_error(":a:b", "<input>:1:3: invalid character ':'", false);
+  expect_error("a:b", "<input>:1:2: invalid character ':'", false);
 }
 
 Test(reader, invalid_characters) {
-  expect_error("#t", "<input>:1:1: invalid character '#' at 1:1", false);
-  expect_error("(a $b)", "<input>:1:4: invalid character '$' at 1:4", false);
-  expect_error("ab@", "<input>:1:3: invalid character '@' at 1:3", false);
-  expect_error("\\", "<input>:1:1: invalid character '\\' at 1:1", false);
-  expect_error_in("(a\0b)", 5, SX_NIL, "<input>:1:3: invalid byte 0x00 at 1:3", false);
-  expect_error("\x01", "<input>:1:1: invalid byte 0x01 at 1:1", false);
-  expect_error("\x7f", "<input>:1:1: invalid byte 0x7f at 1:1", false);
-  expect_error("a\xff", "<input>:1:2: invalid UTF-8 byte 0xff at 1:2", false);
-  expect_error("\xc3(", "<input>:1:1: invalid UTF-8 byte 0xc3 at 1:1", false);
-  expect_error("\xc0\x80", "<input>:1:1: invalid UTF-8 byte 0xc0 at 1:1", false); /* overlong */
-  expect_error("\xed\xa0\x80", "<input>:1:1: invalid UTF-8 byte 0xed at 1:1", false);
+  expect_error("#t", "<input>:1:1: invalid character '#'", false);
+  expect_error("(a $b)", "<input>:1:4: invalid character '$'", false);
+  expect_error("ab@", "<input>:1:3: invalid character '@'", false);
+  expect_error("\\", "<input>:1:1: invalid character '\\'", false);
+  expect_error_in("(a\0b)", 5, SX_NIL, "<input>:1:3: invalid byte 0x00", false);
+  expect_error("\x01", "<input>:1:1: invalid byte 0x01", false);
+  expect_error("\x7f", "<input>:1:1: invalid byte 0x7f", false);
+  expect_error("a\xff", "<input>:1:2: invalid UTF-8 byte 0xff", false);
+  expect_error("\xc3(", "<input>:1:1: invalid UTF-8 byte 0xc3", false);
+  expect_error("\xc0\x80", "<input>:1:1: invalid UTF-8 byte 0xc0", false); /* overlong */
+  expect_error("\xed\xa0\x80", "<input>:1:1: invalid UTF-8 byte 0xed", false);
 }
 
 Test(reader, file_name_in_errors) {
   sx_val f = sx_string_cstr("lib/x.sx");
-  expect_error_in("\n  )", 4, f, "lib/x.sx:2:3: unexpected ')' at 2:3", false);
+  expect_error_in("\n  )", 4, f, "lib/x.sx:2:3: unexpected ')'", false);
 }
 
 /* ---- strings ---------------------------------------------------------- */
@@ -285,21 +285,21 @@ Test(reader, string_errors) {
   expect_error("(x\n  \"ab\ncd", "<input>:3:3: unterminated string starting at 2:3", true);
   expect_error("\"abc\\", "<input>:1:6: unterminated string starting at 1:1", true);
   expect_error("\"abc\\\"", "<input>:1:7: unterminated string starting at 1:1", true);
-  expect_error("\"a\\qb\"", "<input>:1:3: unknown escape '\\q' in string at 1:3", false);
+  expect_error("\"a\\qb\"", "<input>:1:3: unknown escape '\\q' in string", false);
   expect_error_in("\"\\\0\"", 4, SX_NIL,
-                  "<input>:1:2: unknown escape (backslash then byte 0x00) in string at 1:2",
+                  "<input>:1:2: unknown escape (backslash then byte 0x00) in string",
                   false);
-  expect_error("\"\\u12\"", "<input>:1:2: invalid \\u escape at 1:2: expected 4 hex digits", false);
-  expect_error("\"\\u12g4\"", "<input>:1:2: invalid \\u escape at 1:2: expected 4 hex digits",
+  expect_error("\"\\u12\"", "<input>:1:2: invalid \\u escape: expected 4 hex digits", false);
+  expect_error("\"\\u12g4\"", "<input>:1:2: invalid \\u escape: expected 4 hex digits",
                false);
-  expect_error("\"\\uD800\"", "<input>:1:2: invalid \\u escape at 1:2: unpaired surrogate D800",
+  expect_error("\"\\uD800\"", "<input>:1:2: invalid \\u escape: unpaired surrogate D800",
                false);
   expect_error("\"\\uD800\\u0041\"",
-               "<input>:1:2: invalid \\u escape at 1:2: unpaired surrogate D800", false);
-  expect_error("\"\\uDC00\"", "<input>:1:2: invalid \\u escape at 1:2: unpaired surrogate DC00",
+               "<input>:1:2: invalid \\u escape: unpaired surrogate D800", false);
+  expect_error("\"\\uDC00\"", "<input>:1:2: invalid \\u escape: unpaired surrogate DC00",
                false);
-  expect_error("\"\\x4\"", "<input>:1:2: invalid \\x escape at 1:2: expected 2 hex digits", false);
-  expect_error("\"\\xg0\"", "<input>:1:2: invalid \\x escape at 1:2: expected 2 hex digits", false);
+  expect_error("\"\\x4\"", "<input>:1:2: invalid \\x escape: expected 2 hex digits", false);
+  expect_error("\"\\xg0\"", "<input>:1:2: invalid \\x escape: expected 2 hex digits", false);
 }
 
 /* ---- comments, whitespace, several forms --------------------------------- */
@@ -367,15 +367,15 @@ Test(reader, lists) {
 }
 
 Test(reader, bracket_errors) {
-  expect_error(")", "<input>:1:1: unexpected ')' at 1:1", false);
-  expect_error("(a))", "<input>:1:4: unexpected ')' at 1:4", false);
-  expect_error("]", "<input>:1:1: unexpected ']' at 1:1", false);
-  expect_error("  }", "<input>:1:3: unexpected '}' at 1:3", false);
-  expect_error("(1 2]", "<input>:1:5: mismatched ']' at 1:5: expected ')' to close '(' opened at 1:1",
+  expect_error(")", "<input>:1:1: unexpected ')'", false);
+  expect_error("(a))", "<input>:1:4: unexpected ')'", false);
+  expect_error("]", "<input>:1:1: unexpected ']'", false);
+  expect_error("  }", "<input>:1:3: unexpected '}'", false);
+  expect_error("(1 2]", "<input>:1:5: mismatched ']': expected ')' to close '(' opened at 1:1",
                false);
-  expect_error("[1 2)", "<input>:1:5: mismatched ')' at 1:5: expected ']' to close '[' opened at 1:1",
+  expect_error("[1 2)", "<input>:1:5: mismatched ')': expected ']' to close '[' opened at 1:1",
                false);
-  expect_error("{:a 1)", "<input>:1:6: mismatched ')' at 1:6: expected '}' to close '{' opened at 1:1",
+  expect_error("{:a 1)", "<input>:1:6: mismatched ')': expected '}' to close '{' opened at 1:1",
                false);
   expect_error("(a\n (b", "<input>:2:4: unclosed '(' opened at 2:2", true);
   expect_error("[1 2", "<input>:1:5: unclosed '[' opened at 1:1", true);
@@ -469,7 +469,7 @@ Test(reader, dict_expression_keys) {
   cr_assert_str_eq(show(read1("{x 2}")), "(dict-literal x 2)");
   cr_assert_str_eq(show(read1("{:a 1 (f y) [2] \"s\" 3}")), "(dict-literal :a 1 (f y) (2) \"s\" 3)");
   /* duplicate literal keys are still caught; computed ones cannot be */
-  expect_error("{k 1 :a 2 :a 3}", "<input>:1:11: duplicate key \"a\" in dict literal at 1:11", false);
+  expect_error("{k 1 :a 2 :a 3}", "<input>:1:11: duplicate key \"a\" in dict literal", false);
 }
 
 Test(reader, dict_errors) {
@@ -477,14 +477,14 @@ Test(reader, dict_errors) {
   expect_error("{:a 1 :b}",
                "<input>:1:9: dict literal opened at 1:1 has a key without a value", false);
   expect_error("{1 2}",
-               "<input>:1:2: dict key at 1:2 must be a keyword, a string or an expression (got integer)",
+               "<input>:1:2: dict key must be a keyword, a string or an expression (got integer)",
                false);
   expect_error("{nil 2}",
-               "<input>:1:2: dict key at 1:2 must be a keyword, a string or an expression (got nil)",
+               "<input>:1:2: dict key must be a keyword, a string or an expression (got nil)",
                false);
   expect_error("{x}", "<input>:1:3: dict literal opened at 1:1 has a key without a value", false);
-  expect_error("{:a 1 :a 2}", "<input>:1:7: duplicate key \"a\" in dict literal at 1:7", false);
-  expect_error("{:a 1 \"a\" 2}", "<input>:1:7: duplicate key \"a\" in dict literal at 1:7",
+  expect_error("{:a 1 :a 2}", "<input>:1:7: duplicate key \"a\" in dict literal", false);
+  expect_error("{:a 1 \"a\" 2}", "<input>:1:7: duplicate key \"a\" in dict literal",
                false);
   expect_error("{:a 1", "<input>:1:6: unclosed '{' opened at 1:1", true);
   expect_error("{:a", "<input>:1:4: unclosed '{' opened at 1:1", true);
@@ -553,13 +553,13 @@ Test(reader, depth_limit) {
   cr_assert_eq(v, sx_symbol_cstr("x"));
   free(ok);
   char *deep = nested(SX_READ_MAX_DEPTH + 1, "(", "x", ")");
-  expect_error(deep, "<input>:1:10001: nesting deeper than 10000 levels at 1:10001", false);
+  expect_error(deep, "<input>:1:10001: nesting deeper than 10000 levels", false);
   free(deep);
   char *quotes = nested(SX_READ_MAX_DEPTH + 1, "'", "x", "");
-  expect_error(quotes, "<input>:1:10001: nesting deeper than 10000 levels at 1:10001", false);
+  expect_error(quotes, "<input>:1:10001: nesting deeper than 10000 levels", false);
   free(quotes);
   char *dicts = nested(SX_READ_MAX_DEPTH + 5, "{:a ", "1", "}");
-  expect_error(dicts, "<input>:1:40001: nesting deeper than 10000 levels at 1:40001", false);
+  expect_error(dicts, "<input>:1:40001: nesting deeper than 10000 levels", false);
   free(dicts);
   char *huge = nested(1000000, "[", "", "]"); /* far too deep: error, no crash */
   sx_reader r;

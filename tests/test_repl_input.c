@@ -100,7 +100,7 @@ Test(repl_input, errors_name_the_line_of_the_entry) {
   cr_assert_eq(line("(+ 1 2)", &out), REPL_INPUT_READY);
   cr_assert_eq(line("(list 1", &out), REPL_INPUT_MORE);
   cr_assert_eq(line("  2]", &out), REPL_INPUT_ERROR);
-  cr_assert_str_eq(message(out), "<repl>:2:4: mismatched ']' at 2:4: expected ')' to close '(' opened at 1:1");
+  cr_assert_str_eq(message(out), "<repl>:2:4: mismatched ']': expected ')' to close '(' opened at 1:1");
 }
 
 Test(repl_input, a_script_counts_lines_across_entries) {

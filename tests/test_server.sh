@@ -156,5 +156,17 @@ printf '\n; just a comment\n(eval "1")\n' >"$TMP/in"
 run_server "$TMP/in"
 expect_out "blank" '(ok 0 1)'
 
+# 11. a reader error in an eval names its position once
+printf '%s\n' '(eval "99999999999999999999999")' '(eval "  )")' '(eval "(1 2]")' '(eval "1abc")' >"$TMP/in"
+run_server "$TMP/in"
+want=$(cat <<'EOF'
+(error 0 "<eval>:1:1: integer literal 99999999999999999999999 out of range (64-bit)")
+(error 0 "<eval>:1:3: unexpected ')'")
+(error 0 "<eval>:1:5: mismatched ']': expected ')' to close '(' opened at 1:1")
+(error 0 "<eval>:1:1: malformed number 1abc")
+EOF
+)
+expect_out "reader error positions" "$want"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -45,7 +45,7 @@ Test(stdlib, rounding_gives_integers) {
   TABLE({"(floor 3.7)", "3"}, {"(floor -3.2)", "-4"}, {"(ceil 3.2)", "4"}, {"(round 2.5)", "3"},
         {"(round -2.5)", "-3"}, {"(round 2.4)", "2"}, {"(truncate -3.7)", "-3"}, {"(floor 5)", "5"},
         {"(integer? (floor 3.7))", "true"}, {"(integer? (round 1.5))", "true"},
-        {"(floor 1e300)", "!floor: 1e+300 does not fit in an integer"});
+        {"(floor 1e300)", "!floor: 1e300 does not fit in an integer"});
 }
 
 Test(stdlib, integer_overflow_is_an_error) {
@@ -87,6 +87,23 @@ Test(stdlib, comparison) {
         {"(> nil 1)", "!>: expected numbers or strings, got nil"}, {"(!= 1 2)", "true"}, {"(!= 1 1)", "false"});
 }
 
+/* != is the negation of = for every argument list = accepts: numbers of
+ * either kind, NaN, strings, lists, any argument count. */
+Test(stdlib, not_equal_is_the_negation_of_numeric_equal) {
+  static const char *args[] = {"1 1.0", "1 1", "1 2", "1.5 1.5", "0.0 -0.0", "1", "1 1 1", "1 1 2",
+                               "1 1.0 1", "(/ 0.0 0.0) (/ 0.0 0.0)", "\"a\" \"a\"", "\"a\" \"b\"",
+                               "1 \"1\"", "(list 1) (list 1)", "(list 1) (list 1.0)", "nil nil",
+                               "9007199254740993 9007199254740992.0"};
+  char src[200];
+  for (size_t i = 0; i < sizeof args / sizeof *args; i++) {
+    snprintf(src, sizeof src, "(list (!= %s) (not (= %s)))", args[i], args[i]);
+    sx_val out;
+    cr_assert_eq(run_src(src, &out), SX_DONE, "%s: %s", src, errmsg(out));
+    cr_assert_eq(sx_car(out), sx_car(sx_cdr(out)), "%s gives %s", src, printed(out));
+  }
+  TABLE({"(!= 1 1.0)", "false"}, {"(!= 1 2.0)", "true"}, {"(!= 1)", "false"}, {"(!= 2 2 3)", "true"});
+}
+
 /* equal? is structural: numbers of different kinds differ, = compares
  * values; both see through how a list or dict was built. */
 Test(stdlib, equality_kinds) {
@@ -94,6 +111,18 @@ Test(stdlib, equality_kinds) {
         {"(equal? (list 1 2) (list 1 2.0))", "false"}, {"(equal? {:a 1} {:a 1})", "true"},
         {"(equal? {:a 1} {:a 1.0})", "false"}, {"(contains? (list 1 2) 2.0)", "false"},
         {"(equal? (list 1 (list 2)) (cons 1 (list (list 2))))", "true"}, {"(equal? 0.0 -0.0)", "true"});
+}
+
+/* A float in an error message is spelled as the printer spells it, so it
+ * reads back: +nan.0 (never -nan or nan), +inf.0, every digit. */
+Test(stdlib, floats_in_error_messages_print_readably) {
+  TABLE({"(floor (sqrt -1))", "!floor: +nan.0 does not fit in an integer"},
+        {"(round (/ 0.0 0.0))", "!round: +nan.0 does not fit in an integer"},
+        {"(ceil (/ 1.0 0))", "!ceil: +inf.0 does not fit in an integer"},
+        {"(truncate (/ -1.0 0))", "!truncate: -inf.0 does not fit in an integer"},
+        {"(floor 1.2345678901e300)", "!floor: 1.2345678901e300 does not fit in an integer"},
+        {"(str (sqrt -1))", "\"+nan.0\""}, {"(sqrt -1)", "+nan.0"},
+        {"(guard (e (true (error-message e))) (error \"bad\" (sqrt -1)))", "\"bad +nan.0\""});
 }
 
 Test(stdlib, numeric_predicates) {
@@ -320,6 +349,59 @@ Test(stdlib, string_functions) {
         {"(upcase 1)", "!upcase: expected a string, got 1"}, {"(trim \"  x y \\n\")", "\"x y\""},
         {"(trim \"\")", "\"\""}, {"(symbol->string 'abc)", "\"abc\""}, {"(name :k)", "\"k\""},
         {"(string->symbol \"xy\")", "xy"}, {"(keyword \"k\")", ":k"}, {"(name 1)", "!name: expected a symbol, keyword or string, got 1"});
+}
+
+/* s is well-formed UTF-8 */
+static bool valid_utf8(sx_val s) {
+  const char *d = sx_str_data(s);
+  size_t n = sx_str_len(s);
+  for (size_t i = 0; i < n;) {
+    size_t k = (unsigned char)d[i] < 0x80 ? 1 : sx_utf8_char_len(d + i, n - i);
+    if (k == 0) return false;
+    i += k;
+  }
+  return true;
+}
+
+/* (split s "") gives characters: whole UTF-8 sequences, never bytes of
+ * one; any byte that is not part of a character stays a piece alone. */
+Test(stdlib, split_on_empty_separator_gives_characters) {
+  TABLE({"(split \"日本\" \"\")", "(\"日\" \"本\")"}, {"(split \"abc\" \"\")", "(\"a\" \"b\" \"c\")"},
+        {"(split \"aé😀z\" \"\")", "(\"a\" \"é\" \"😀\" \"z\")"}, {"(split \"\" \"\")", "()"},
+        {"(split \"a\\xffb\\xe6\" \"\")", "(\"a\" \"\\xff\" \"b\" \"\\xe6\")"},
+        {"(len (split \"日本語\" \"\"))", "3"}, {"(join \"\" (split \"日本語x\" \"\"))", "\"日本語x\""});
+  sx_val out;
+  cr_assert_eq(run_src("(split \"ça 日本 ✓ 😀\" \"\")", &out), SX_DONE);
+  for (sx_val l = out; sx_is_cons(l); l = sx_cdr(l))
+    cr_assert(valid_utf8(sx_car(l)), "piece %s", printed(sx_car(l)));
+}
+
+/* The documented units: len, string-length, substring, slice and index-of
+ * count bytes; split/replace on a UTF-8 separator keep characters whole;
+ * upcase and downcase change ASCII letters only. */
+Test(stdlib, string_functions_count_bytes_and_keep_characters) {
+  TABLE({"(len \"日本\")", "6"}, {"(string-length \"é\")", "2"}, {"(index-of \"日本\" \"本\")", "3"},
+        {"(substring \"日本\" 3 6)", "\"本\""}, {"(substring \"日本\" 3)", "\"本\""},
+        {"(slice \"日本語\" 3 6)", "\"本\""}, {"(slice \"日本語\" -3)", "\"語\""},
+        {"(split \"日,本\" \",\")", "(\"日\" \"本\")"}, {"(split \"日本日\" \"本\")", "(\"日\" \"日\")"},
+        {"(replace \"日本\" \"本\" \"x\")", "\"日x\""},
+        {"(upcase \"straße é\")", "\"STRAßE é\""}, {"(downcase \"ÀBÇ\")", "\"ÀbÇ\""});
+}
+
+/* Values shortened for an error message are cut between characters. */
+Test(stdlib, error_messages_cut_long_values_between_characters) {
+  char big[400] = "";
+  for (int i = 0; i < 40; i++) strcat(big, "日本");
+  const char *forms[] = {"(+ 1 \"%s\")", "(fn (\"%s\") 1)", "{\"%s\" 1 \"%s\" 2}"};
+  for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
+    char src[1000];
+    snprintf(src, sizeof src, forms[i], big, big);
+    sx_val out;
+    cr_assert_eq(run_src(src, &out), SX_ERROR, "%s", src);
+    sx_val msg = sx_error_message(out);
+    cr_assert(valid_utf8(msg), "%s", sx_str_data(msg));
+    cr_assert(strstr(sx_str_data(msg), "...") != NULL, "%s", sx_str_data(msg));
+  }
 }
 
 Test(stdlib, parse_int_and_float) {
