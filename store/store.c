@@ -165,6 +165,7 @@ static void st_free(store *s) {
   free(s->dir);
   free(s->log_path);
   free(s->failed);
+  free(s->warning);
   GC_FREE(s);
 }
 
@@ -279,16 +280,7 @@ static int st_recover(store *s, sx_val *err) {
                         (unsigned long long)r.bad_at, r.reason);
     return -1;
   }
-  if (r.kind == SCAN_TORN && !s->opts.read_only) {
-    if (store_io_ftruncate(STORE_IO_LOG_TRUNC, s->fd, (off_t)r.end) ||
-        store_io_fdatasync(STORE_IO_LOG_SYNC, s->fd)) {
-      *err = store_errorf("store %s: cannot discard the torn tail of %s at offset %llu: %s", s->dir,
-                          s->log_path, (unsigned long long)r.end, strerror(errno));
-      return -1;
-    }
-    s->torn_discarded = r.file_size - r.end;
-    r.file_size = r.end;
-  }
+  if (!s->opts.read_only && store_log_opened(s, &r, err)) return -1;
   s->wbase = r.end;
   s->file_end = r.file_size;
   store_ix_shrink(s);
@@ -411,15 +403,9 @@ void store_rollback(store *s) {
 
 /* Seal the pending frame: fill its head and append its checksum. */
 static void st_seal_frame(store *s, size_t plen) {
-  unsigned char *h = (unsigned char *)s->wbuf.data + s->txn_start;
-  for (int i = 0; i < 4; i++) {
-    h[i] = (unsigned char)(FRAME_MAGIC >> (8 * i));
-    h[4 + i] = (unsigned char)(plen >> (8 * i));
-  }
-  uint32_t crc = store_crc32c(0, h, FRAME_HEAD + plen);
-  unsigned char t[FRAME_TAIL];
-  for (int i = 0; i < 4; i++) t[i] = (unsigned char)(crc >> (8 * i));
-  sx_buf_put(&s->wbuf, t, FRAME_TAIL);
+  uint64_t off = s->wbase + s->txn_start; /* full mode: every earlier frame was synced */
+  store_frame_seal(&s->wbuf, s->txn_start, plen, off,
+                   s->opts.sync == STORE_SYNC_FULL ? off : s->synced_end);
   s->txn_open = false;
 }
 
