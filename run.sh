@@ -6,6 +6,9 @@
 #                      ledger loaded (examples/ledger.sx)
 #   ./run.sh test      install what is missing, build, run every test
 #   ./run.sh bench     build and run the benchmarks in bench/
+#   ./run.sh torture [N]  build, then kill a writer N times (default 200, as
+#                      CI does) with SIGKILL and N times with SIGTERM,
+#                      checking the store after each (tests/test_crash.sh)
 #
 # Installing packages needs root (or sudo). Builds go to build/ (release-ish)
 # and build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer).
@@ -97,6 +100,12 @@ case "${1:-demo}" in
     install_packages
     build build
     bench/run ;;
+  torture)
+    install_packages
+    build build
+    n=${2:-200}
+    SX_CRASH_SIGNAL=KILL tests/test_crash.sh build/hosts/sx "$n"
+    SX_CRASH_SIGNAL=TERM tests/test_crash.sh build/hosts/sx "$n" ;;
   *)
-    echo "usage: ./run.sh [demo|test|bench]" >&2; exit 2 ;;
+    echo "usage: ./run.sh [demo|test|bench|torture [N]]" >&2; exit 2 ;;
 esac

@@ -7,7 +7,8 @@
  *   2. reopen time and index bytes per event for 1,000,000 events across
  *      1,000 streams;
  *   3. repeated read of a 100,000-event stream.
- * Usage: store_bench [scale]   (scale < 1 shortens every phase) */
+ * Usage: store_bench [scale] [appends|reopen|reads]
+ *   (scale < 1 shortens every phase; a phase name runs only that one) */
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,8 +267,9 @@ int main(int argc, char **argv) {
   sx_gc_init();
   if (argc > 1) scale = atof(argv[1]);
   if (scale <= 0) scale = 1.0;
-  bench_appends();
-  bench_reopen();
-  bench_reads();
+  const char *only = argc > 2 ? argv[2] : "";
+  if (!*only || !strcmp(only, "appends")) bench_appends();
+  if (!*only || !strcmp(only, "reopen")) bench_reopen();
+  if (!*only || !strcmp(only, "reads")) bench_reads();
   return 0;
 }

@@ -88,7 +88,8 @@ static int cmd_compact(sxapi_vm *vm, const char *dir) {
   return 0;
 }
 
-/* sx store check DIR: 0 clean, 1 damaged, 2 cannot be read. */
+/* sx store check DIR: 0 clean, 1 damaged, 2 cannot be read, 3 clean but
+ * ending in a torn tail (an interrupted commit the next writer discards). */
 static int cmd_store(sxapi_vm *vm, int argc, char **argv) {
   if (argc == 2 && strcmp(argv[0], "compact") == 0) return cmd_compact(vm, argv[1]);
   if (argc != 2 || strcmp(argv[0], "check") != 0) {
@@ -101,6 +102,7 @@ static int cmd_store(sxapi_vm *vm, int argc, char **argv) {
   size_t len = 0;
   sxapi_to_string(vm, report, &b, &len);
   if (len) put_text(vm, report, rc == SXAPI_OK ? stdout : stderr);
+  if (rc == SXAPI_OK && len && strstr(b, ": torn tail at offset")) return 3; /* b ends in NUL */
   return rc == SXAPI_OK ? 0 : rc == SXAPI_ERR_STORE ? 1 : 2;
 }
 

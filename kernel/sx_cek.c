@@ -1496,6 +1496,7 @@ do_special: {
   case SP_LOAD: {
     f->vsp = base;
     if (!sx_is_string(a0)) RAISE(sx_make_error("load: expected a path string, got %s", sx_str_data(sx_shown(a0))));
+    if (memchr(sx_str_data(a0), 0, sx_str_len(a0))) RAISE(sx_make_error("load: the path %s contains a NUL byte", sx_str_data(sx_shown(a0))));
     sx_val err = SX_NIL;
     forms = sx_read_source_file(vm, sx_str_data(a0), &err);
     if (forms == SX_UNDEF) RAISE(err);

@@ -278,3 +278,70 @@ const char *store_quote(sx_val str, char *buf, size_t cap) {
   buf[o] = '\0';
   return buf;
 }
+
+/* ---- validating without decoding -------------------------------------- */
+
+/* Walks an encoding exactly as dec_value does, allocating nothing: the
+ * recovery scan checks every stored value this way at open. */
+static int val_value(dec *d, int depth);
+
+static int val_bytes(dec *d, const unsigned char **p, size_t *n) {
+  const char *cp;
+  if (dec_bytes(d, &cp, n)) return -1;
+  *p = (const unsigned char *)cp;
+  return 0;
+}
+
+/* Byte order of two strings, as sx_string_cmp orders dict keys. */
+static int val_keycmp(const unsigned char *a, size_t an, const unsigned char *b, size_t bn) {
+  int c = memcmp(a, b, an < bn ? an : bn);
+  return c ? c : an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+static int val_dict(dec *d, int depth) {
+  uint64_t n;
+  const unsigned char *prev = NULL, *kp;
+  size_t prevn = 0, kn;
+  if (dec_uvarint(d, &n)) return -1;
+  if (n > d->len - d->pos) return dec_fail(d, "bad dict size");
+  for (uint64_t i = 0; i < n; i++) {
+    if (val_bytes(d, &kp, &kn)) return -1;
+    if (prev && val_keycmp(prev, prevn, kp, kn) >= 0) return dec_fail(d, "dict keys out of order");
+    if (val_value(d, depth + 1)) return -1;
+    prev = kp, prevn = kn;
+  }
+  return 0;
+}
+
+static int val_value(dec *d, int depth) {
+  if (depth > CODEC_MAX_DEPTH) return dec_fail(d, "nesting too deep");
+  if (d->pos >= d->len) return dec_fail(d, "unexpected end of data");
+  int tag = d->p[d->pos++];
+  const unsigned char *bp;
+  size_t bn;
+  uint64_t u;
+  switch (tag) {
+  case CODEC_NIL: case CODEC_FALSE: case CODEC_TRUE: case CODEC_EMPTY: return 0;
+  case CODEC_INT: return dec_uvarint(d, &u);
+  case CODEC_FLOAT:
+    if (d->len - d->pos < 8) return dec_fail(d, "truncated float");
+    d->pos += 8;
+    return 0;
+  case CODEC_STRING: case CODEC_KEYWORD: case CODEC_SYMBOL: return val_bytes(d, &bp, &bn);
+  case CODEC_LIST:
+    if (dec_uvarint(d, &u)) return -1;
+    if (u == 0 || u > d->len - d->pos) return dec_fail(d, "bad list length");
+    for (uint64_t i = 0; i < u; i++)
+      if (val_value(d, depth + 1)) return -1;
+    return 0;
+  case CODEC_DICT: return val_dict(d, depth);
+  default: d->pos--; return dec_fail(d, "unknown type tag");
+  }
+}
+
+int store_validate(const void *p, size_t len, size_t *used, sx_val *err) {
+  dec d = {p, len, 0, err};
+  if (val_value(&d, 0)) return -1;
+  if (used) *used = d.pos;
+  return 0;
+}

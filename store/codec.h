@@ -42,6 +42,11 @@ int store_encode(sx_buf *b, sx_val v, sx_val *err);
  * malformed input returns -1 with *err set. Never reads past len. */
 int store_decode(const void *p, size_t len, size_t *used, sx_val *out, sx_val *err);
 
+/* Check that p[0..len) starts with one well-formed encoded value, exactly
+ * as store_decode would, without building it (no allocation on success).
+ * Returns 0 with *used set, or -1 with *err set as store_decode does. */
+int store_validate(const void *p, size_t len, size_t *used, sx_val *err);
+
 /* An SX string built printf-style: the store's error values. */
 sx_val store_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Printable rendering of a stream name or key for messages (into buf). */

@@ -150,16 +150,7 @@ static int st_recover(fstore *s, sx_val *err) {
                         (unsigned long long)r.bad_at, r.reason);
     return -1;
   }
-  if (r.kind == SCAN_TORN && !s->opts.read_only) {
-    if (store_io_ftruncate(STORE_IO_LOG_TRUNC, s->fd, (off_t)r.end) ||
-        store_io_fdatasync(STORE_IO_LOG_SYNC, s->fd)) {
-      *err = store_errorf("store %s: cannot discard the torn tail of %s at offset %llu: %s", s->dir,
-                          s->log_path, (unsigned long long)r.end, strerror(errno));
-      return -1;
-    }
-    s->torn_discarded = r.file_size - r.end;
-    r.file_size = r.end;
-  }
+  if (!s->opts.read_only && store_log_opened(s, &r, err)) return -1;
   s->wbase = r.end;
   s->file_end = r.file_size;
   s->durable_no = s->want_no = s->commit_no;
@@ -199,6 +190,7 @@ void fstore_free(fstore *s) {
   free(s->dir);
   free(s->log_path);
   free(s->failed);
+  free(s->warning);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cv);
   GC_FREE(s);
@@ -334,6 +326,7 @@ int fstore_open(const char *dir, const store_opts *opts, store **out, sx_val *er
     return -1;
   }
   s->base.be = &fstore_backend;
+  s->base.warning = s->warning;
   *out = &s->base;
   return 0;
 }

@@ -122,20 +122,17 @@ static int flusher_stop(fstore *s) {
 
 /* ---- frames ---------------------------------------------------------------------- */
 
-static void cm_put_le32(unsigned char *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-
-/* Append the frame holding payload to b. */
-static void cm_seal(sx_buf *b, const sx_buf *payload) {
-  size_t at = b->len;
-  unsigned char h[FRAME_HEAD], t[FRAME_TAIL];
-  cm_put_le32(h, FRAME_MAGIC);
-  cm_put_le32(h + 4, (uint32_t)payload->len);
-  sx_buf_put(b, (const char *)h, FRAME_HEAD);
-  sx_buf_put(b, payload->data, payload->len);
-  cm_put_le32(t, store_crc32c(0, (const unsigned char *)b->data + at, FRAME_HEAD + payload->len));
-  sx_buf_put(b, (const char *)t, FRAME_TAIL);
+/* Append the frame holding payload, at log offset off, to s->wbuf. The
+ * frame records how far the log was durable when it was sealed: in full
+ * mode everything before wbase (a leader advances wbase only once its
+ * group is synced), in batch and off modes what the open synced. */
+static void cm_seal(fstore *s, const sx_buf *payload, uint64_t off) {
+  static const char zero[FRAME_HEAD];
+  size_t at = s->wbuf.len;
+  sx_buf_put(&s->wbuf, zero, FRAME_HEAD);
+  sx_buf_put(&s->wbuf, payload->data, payload->len);
+  uint64_t synced = s->opts.sync == STORE_SYNC_FULL ? s->wbase : s->synced_end;
+  store_frame_seal(&s->wbuf, at, payload->len, off, synced);
 }
 
 /* ---- durability bookkeeping ------------------------------------------------------ */
@@ -173,6 +170,7 @@ static void cm_reload(fstore *s) {
   s->nevents = s->cache_used = 0;
   s->streams_list = s->keys_list = 0;
   s->wbase = LOG_HEADER_SIZE;
+  s->v2_frames = false;
   scan_result r;
   store_log_scan(s, false, end, &r);
   s->wbase = end;
@@ -380,7 +378,7 @@ static int cm_commit_locked(fstore *s, store_txn *t, uint64_t *ticket, sx_val *e
   if (rc) return rc;
   uint64_t frame_off = s->wbase + s->inflight.len + s->wbuf.len;
   size_t frame_at = s->wbuf.len;
-  cm_seal(&s->wbuf, &t->payload);
+  cm_seal(s, &t->payload, frame_off);
   if (s->opts.sync != STORE_SYNC_FULL && cm_write_per_mode(s, frame_at, err)) return -1;
   s->commit_no++;
   const char *why = "?";

@@ -112,6 +112,7 @@ int store_close(store *s, sx_val *err) {
 }
 
 const char *store_dir(store *s) { return s->name; }
+const char *store_warning(store *s) { return s->warning; }
 void store_get_stats(store *s, store_stats *out) { s->be->stats(s, out); }
 int store_flush(store *s, sx_val *err) { return s->be->flush(s, err); }
 int store_refresh(store *s, sx_val *err) { return s->be->refresh(s, err); }

@@ -193,4 +193,13 @@ typedef struct store_compact_stats {
 } store_compact_stats;
 int store_compact(const char *dir, store_compact_stats *out, sx_val *err);
 
+/* What opening the store had to do that its user should hear about, such
+ * as "store DIR: discarded N bytes of DIR/log at offset X: a torn tail
+ * (...)"; NULL when nothing. The same text goes to the process-wide warning
+ * hook when it happens: by default printed to stderr as "sx: warning: ...";
+ * store_set_warning_hook replaces that (fn NULL: silent). */
+const char *store_warning(store *s);
+typedef void (*store_warning_fn)(const char *msg, void *ctx);
+void store_set_warning_hook(store_warning_fn fn, void *ctx);
+
 #endif

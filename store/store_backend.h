@@ -65,6 +65,7 @@ struct store {
   char *name;          /* the directory (or URL) as opened; malloc'd */
   store_opts opts;
   store_txn *implicit; /* the implicit transaction, or NULL */
+  const char *warning; /* what opening it had to do (store_warning), or NULL */
   /* process-wide sharing of writable handles (store.c) */
   char *share_key;     /* canonical directory, or NULL when not shared */
   unsigned refs;

@@ -6,6 +6,7 @@
 #endif
 #include "store_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,11 +16,17 @@
 
 #include "blob.h"
 
-static bool check_has_lock(const char *dir) {
-  char path[4096];
-  struct stat st;
-  snprintf(path, sizeof path, "%s/lock", dir);
-  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+/* A store whose creation never got as far as the log: the directory holds
+ * nothing but what store_open makes before it (lock, log.tmp). */
+static bool check_not_created(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return false;
+  bool only = true;
+  for (struct dirent *e; only && (e = readdir(d));)
+    only = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "lock") ||
+           !strcmp(e->d_name, "log.tmp");
+  closedir(d);
+  return only;
 }
 
 static int check_log(const char *dir, sx_buf *report) {
@@ -27,9 +34,10 @@ static int check_log(const char *dir, sx_buf *report) {
   fstore *s = fstore_new(dir, &o);
   sx_val err;
   s->fd = open(s->log_path, O_RDONLY | O_CLOEXEC);
-  if (s->fd < 0 && errno == ENOENT && check_has_lock(dir)) {
-    /* the lock is taken before the log is created: a crash in between */
-    sx_buf_printf(report, "%s: no log yet (the store's creation did not finish): empty, ok\n",
+  if (s->fd < 0 && errno == ENOENT && check_not_created(dir)) {
+    /* the log is created (via log.tmp) after the directory and the lock:
+     * a crash in between leaves a store a writer opens as empty */
+    sx_buf_printf(report, "%s: no log yet (the store's creation did not finish): an empty store, ok\n",
                   s->log_path);
     fstore_free(s);
     return 0;

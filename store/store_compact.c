@@ -61,15 +61,13 @@ static void store_cw_frame_begin(compactor *c) {
   sx_buf_put(&c->frame, zero, FRAME_HEAD);
 }
 
-/* Seal the frame being built (if it holds records) and write it. */
-static int store_cw_frame_end(compactor *c) {
+/* Seal the frame being built (if it holds records, or empty with seal) and
+ * write it. The file is synced before it becomes the log, so each frame
+ * records itself as synced: damage in it can never pass for a torn tail. */
+static int store_cw_frame_end(compactor *c, bool seal) {
   size_t plen = c->frame.len - FRAME_HEAD;
-  if (plen == 0) return 0;
-  unsigned char *h = (unsigned char *)c->frame.data, t[FRAME_TAIL];
-  store_cw_put_le32(h, FRAME_MAGIC);
-  store_cw_put_le32(h + 4, (uint32_t)plen);
-  store_cw_put_le32(t, store_crc32c(0, h, FRAME_HEAD + plen));
-  sx_buf_put(&c->frame, t, FRAME_TAIL);
+  if (plen == 0 && !seal) return 0;
+  store_frame_seal(&c->frame, 0, plen, c->off, c->off + FRAME_HEAD + plen + FRAME_TAIL);
   int rc = store_cw_write(c, c->frame.data, c->frame.len);
   store_cw_frame_begin(c);
   return rc;
@@ -77,7 +75,7 @@ static int store_cw_frame_end(compactor *c) {
 
 /* Start a record: type and length-prefixed name, in a frame with room. */
 static int store_cw_rec(compactor *c, int type, sx_val name) {
-  if (c->frame.len - FRAME_HEAD >= COMPACT_FRAME_BYTES && store_cw_frame_end(c)) return -1;
+  if (c->frame.len - FRAME_HEAD >= COMPACT_FRAME_BYTES && store_cw_frame_end(c, false)) return -1;
   sx_buf_putc(&c->frame, (char)type);
   codec_put_uvarint(&c->frame, sx_str_len(name));
   sx_buf_put(&c->frame, sx_str_data(name), sx_str_len(name));
@@ -149,13 +147,16 @@ static int store_cw_body(compactor *c) {
     rc = store_cw_rec(c, REC_PUT, e->key) || store_cw_value(c, e->off);
   }
   free(ix);
-  return rc || store_cw_frame_end(c);
+  /* then an empty frame: it records the data before it as synced, should
+   * the last data frame's own header be the damaged part */
+  if (rc || store_cw_frame_end(c, false)) return -1;
+  return c->off > LOG_HEADER_SIZE ? store_cw_frame_end(c, true) : 0;
 }
 
 /* Write and sync DIR/log.compact. */
 static int store_cw_file(compactor *c) {
   unsigned char h[LOG_HEADER_SIZE];
-  memcpy(h, "SXSTORE", 8);
+  memcpy(h, "SXSTORE", 8); /* the same header as store_log_create writes */
   store_cw_put_le32(h + 8, LOG_VERSION);
   store_cw_put_le32(h + 12, store_crc32c(0, h, 12));
   c->fd = store_io_open(STORE_IO_COMPACT_CREATE, c->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -24,9 +24,11 @@
 
 /* ---- log file layout (docs/store-format.md) ---------------------------- */
 #define LOG_HEADER_SIZE 16       /* "SXSTORE\0", u32 version, u32 crc32c */
-#define LOG_VERSION 1u
-#define FRAME_MAGIC 0x31465853u  /* "SXF1" little-endian */
-#define FRAME_HEAD 8             /* u32 magic, u32 payload length */
+#define LOG_VERSION 2u
+#define FRAME_MAGIC 0x32465853u  /* "SXF2" little-endian */
+#define FRAME_HEAD 28            /* u32 magic, u32 payload length, u64 offset, u64 synced, u32 crc32c */
+#define FRAME_MAGIC_V1 0x31465853u /* "SXF1": version 1 frames, read only */
+#define FRAME_HEAD_V1 8          /* u32 magic, u32 payload length */
 #define FRAME_TAIL 4             /* u32 crc32c of head + payload */
 #define FRAME_MAX_PAYLOAD 0x7fffffffu
 #define OFF_BUFFER_LIMIT (64u * 1024u) /* STORE_SYNC_OFF write-behind size */
@@ -120,6 +122,9 @@ struct fstore {
   char *failed;         /* malloc'd message once the store refuses writes */
   uint64_t torn_discarded;
   uint64_t file_end;    /* physical size of the log (>= wbase: zero-filled space) */
+  uint64_t synced_end;  /* the log is known durable up to here (set at open) */
+  bool v2_frames;       /* a version-2 frame was scanned: no version-1 frame may follow */
+  char *warning;        /* malloc'd: what the open had to do (bytes discarded), or NULL */
 };
 
 #ifdef NDEBUG
@@ -182,6 +187,13 @@ int store_log_write_out(fstore *s, sx_val *err);
 int store_log_sync(fstore *s, sx_val *err); /* a failure makes the handle refuse writes */
 void store_log_refuse(fstore *s, const char *why, const char *also);
 void store_log_unmap(fstore *s);
+/* Fill the head of the frame at b->data[head] (payload plen bytes, at log
+ * offset off; the log was durable up to synced before it) and append its
+ * checksum. */
+void store_frame_seal(sx_buf *b, size_t head, size_t plen, uint64_t off, uint64_t synced);
+/* A writable open has scanned the log: cut off a torn tail (recording a
+ * warning), make what is there durable, upgrade a version-1 header. */
+int store_log_opened(fstore *s, scan_result *r, sx_val *err);
 
 /* ---- open and commit (fstore.c, fstore_commit.c) --------------------------- */
 /* Allocate a handle for dir without opening anything. */

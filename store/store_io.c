@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,12 @@ static struct {
 
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 
+/* A simulated full disk: pwrites at a site may not reach past a file offset. */
+static struct {
+  int site; /* store_io_site + 1; 0 = no limit */
+  uint64_t limit;
+} space;
+
 const char *store_io_site_name(store_io_site site) {
   return site >= 0 && site < STORE_IO_NSITES ? site_names[site] : "?";
 }
@@ -55,7 +62,10 @@ void store_fault_inject(store_io_site site, unsigned nth, int eno, bool sticky) 
   pthread_mutex_unlock(&fault.mu);
 }
 
-void store_fault_clear(void) { store_fault_inject(STORE_IO_ANY, 0, 0, false); }
+void store_fault_clear(void) {
+  store_fault_inject(STORE_IO_ANY, 0, 0, false);
+  __atomic_store_n(&space.site, 0, __ATOMIC_RELEASE);
+}
 
 unsigned store_fault_fired(void) {
   pthread_mutex_lock(&fault.mu);
@@ -115,8 +125,29 @@ ssize_t store_io_write(store_io_site site, int fd, const void *p, size_t n) {
   return fault_fire(site) ? -1 : write(fd, p, n);
 }
 
+void store_fault_space(store_io_site site, uint64_t limit) {
+  __atomic_store_n(&space.limit, limit, __ATOMIC_RELEASE);
+  __atomic_store_n(&space.site, (int)site + 1, __ATOMIC_RELEASE);
+}
+
+/* Clip a write to the simulated free space (as a disk does: a short write,
+ * then ENOSPC). Returns false with errno ENOSPC when nothing fits. */
+static bool space_clip(store_io_site site, off_t off, size_t *n) {
+  int sp = __atomic_load_n(&space.site, __ATOMIC_ACQUIRE);
+  if (!sp || (sp != 1 && sp != (int)site + 1)) return true;
+  uint64_t limit = __atomic_load_n(&space.limit, __ATOMIC_ACQUIRE);
+  if ((uint64_t)off + *n <= limit) return true;
+  if ((uint64_t)off >= limit) {
+    errno = ENOSPC;
+    return false;
+  }
+  *n = (size_t)(limit - (uint64_t)off);
+  return true;
+}
+
 ssize_t store_io_pwrite(store_io_site site, int fd, const void *p, size_t n, off_t off) {
-  return fault_fire(site) ? -1 : pwrite(fd, p, n, off);
+  if (fault_fire(site) || !space_clip(site, off, &n)) return -1;
+  return pwrite(fd, p, n, off);
 }
 
 int store_io_fsync(store_io_site site, int fd) { return fault_fire(site) ? -1 : fsync(fd); }

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 typedef enum store_io_site {
@@ -45,6 +46,10 @@ int store_io_site_find(const char *name);
 void store_fault_inject(store_io_site site, unsigned nth, int eno, bool sticky);
 void store_fault_clear(void);
 unsigned store_fault_fired(void); /* failures produced since last armed */
+/* Simulate a nearly full disk: pwrites at site (STORE_IO_ANY: all) may not
+ * reach past file offset limit; one that would is cut short there, and one
+ * starting at or past it fails with ENOSPC. store_fault_clear lifts it. */
+void store_fault_space(store_io_site site, uint64_t limit);
 
 int store_io_open(store_io_site site, const char *path, int flags, mode_t mode);
 ssize_t store_io_write(store_io_site site, int fd, const void *p, size_t n);

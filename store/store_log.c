@@ -2,9 +2,15 @@
  * validating its checksummed transaction frames (recovery), applying their
  * records to the index, mapping it for reads and writing new frames.
  *
- * A frame is valid when its magic, length and CRC-32C check out. Scanning
- * stops at the first invalid frame: if no valid frame follows it, it is a
- * torn tail (an interrupted commit); otherwise the log is damaged. */
+ * A frame is valid when its magic, its header (checksummed, recording the
+ * frame's own file offset), its length and its CRC-32C check out. Scanning
+ * stops at the first invalid frame. It is damage if the log is known to have
+ * been synced past it: its own intact header says so (compaction output), or
+ * a later frame that verifies at its own offset records a sync point beyond
+ * it. Otherwise it is a torn tail (an interrupted, unacknowledged commit).
+ * A frame copied into a string is not a frame: its header names the offset
+ * of the original. Version-1 logs (frames without those fields) are read as
+ * before and upgraded by the first writable open. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -34,6 +40,27 @@ static uint32_t le32(const unsigned char *p) {
 static void put_le32(unsigned char *p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
+
+static uint64_t le64(const unsigned char *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+
+static void put_le64(unsigned char *p, uint64_t v) {
+  put_le32(p, (uint32_t)v);
+  put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Process-wide: who hears the store's warnings (stderr by default). */
+static void warn_stderr(const char *msg, void *ctx) {
+  (void)ctx;
+  fprintf(stderr, "sx: warning: %s\n", msg);
+}
+static store_warning_fn warn_fn = warn_stderr;
+static void *warn_ctx;
+
+void store_set_warning_hook(store_warning_fn fn, void *ctx) {
+  warn_fn = fn;
+  warn_ctx = ctx;
+}
+
 
 /* ---- small IO helpers ------------------------------------------------------ */
 
@@ -107,7 +134,7 @@ int store_log_check_header(int fd, const char *path, sx_val *err) {
     *err = store_errorf("%s: not an sx store log (bad header at offset 0)", path);
     return -1;
   }
-  if (le32(h + 8) != LOG_VERSION) {
+  if (le32(h + 8) != LOG_VERSION && le32(h + 8) != 1) {
     *err = store_errorf("%s: unsupported log version %u (this build reads version %u)", path,
                         le32(h + 8), LOG_VERSION);
     return -1;
@@ -181,10 +208,13 @@ static long scan_stream(fstore *s, const char *name, size_t n, bool create) {
   return i;
 }
 
-static int scan_verify_value(rec_cursor *c, const char *vp, size_t vn) {
+/* Every stored value is checked: decoded with verify (store check), else
+ * walked without building it (every open). */
+static int scan_verify_value(rec_cursor *c, const char *vp, size_t vn, bool verify) {
   sx_val v, err;
   size_t used;
-  if (store_decode(vp, vn, &used, &v, &err) || used != vn) {
+  if ((verify ? store_decode(vp, vn, &used, &v, &err) : store_validate(vp, vn, &used, &err)) ||
+      used != vn) {
     c->why = "stored value does not decode";
     return -1;
   }
@@ -211,7 +241,7 @@ static int scan_rec_append(fstore *s, rec_cursor *c, bool verify, char *why, siz
   size_t nn, vn;
   uint64_t seq, voff;
   if (rc_bytes(c, &name, &nn) || rc_uvarint(c, &seq) || rc_value(c, &vp, &vn, &voff)) return -1;
-  if (verify && scan_verify_value(c, vp, vn)) return -1;
+  if (scan_verify_value(c, vp, vn, verify)) return -1;
   long si = scan_stream(s, name, nn, true);
   if ((int64_t)seq != s->streams[si].hwm + 1) {
     snprintf(why, whycap, "append with seq %llu does not follow the stream's high-water mark %lld",
@@ -262,7 +292,7 @@ static int scan_rec_kv(fstore *s, rec_cursor *c, bool put, bool verify) {
   uint64_t voff = 0;
   if (rc_bytes(c, &key, &kn)) return -1;
   if (put && rc_value(c, &vp, &vn, &voff)) return -1;
-  if (put && verify && scan_verify_value(c, vp, vn)) return -1;
+  if (put && scan_verify_value(c, vp, vn, verify)) return -1;
   uint32_t h = store_hash(key, kn);
   long ki = store_kv_find(s, key, kn, h);
   if (ki < 0 && !put) return 0;
@@ -302,31 +332,61 @@ int store_log_apply(fstore *s, const unsigned char *payload, size_t len, uint64_
 
 /* ---- frame validation ----------------------------------------------------------- */
 
-/* Check a whole frame at data (n bytes available). Returns its total size,
- * or 0 with *why set. */
-static size_t frame_check(const unsigned char *d, uint64_t avail, const char **why) {
-  if (avail < FRAME_HEAD + FRAME_TAIL) {
-    *why = "incomplete frame header";
-    return 0;
+/* What a frame's head says. */
+typedef struct frame_info {
+  bool head_ok;    /* the head checked out: len (and synced) can be trusted */
+  size_t head;     /* FRAME_HEAD, or FRAME_HEAD_V1 for a version-1 frame */
+  uint64_t len;    /* payload bytes */
+  uint64_t synced; /* version 2: the log was durable up to here before this frame */
+} frame_info;
+
+/* Check the head of a frame at file offset pos (avail bytes from there);
+ * version-1 heads only with v1. */
+static bool head_check(const unsigned char *d, uint64_t avail, uint64_t pos, bool v1, frame_info *fi,
+                       const char **why) {
+  memset(fi, 0, sizeof *fi);
+  if (v1 && avail >= FRAME_HEAD_V1 + FRAME_TAIL && le32(d) == FRAME_MAGIC_V1) {
+    fi->head = FRAME_HEAD_V1;
+    fi->len = le32(d + 4);
+    return fi->head_ok = true;
   }
-  if (le32(d) != FRAME_MAGIC) {
-    *why = "bad frame magic";
-    return 0;
+  *why = avail < FRAME_HEAD + FRAME_TAIL ? "incomplete frame header"
+         : le32(d) != FRAME_MAGIC        ? "bad frame magic"
+         : store_crc32c(0, d, FRAME_HEAD - 4) != le32(d + FRAME_HEAD - 4)
+             ? "frame header checksum mismatch"
+         : le64(d + 8) != pos ? "the frame header records another offset"
+         : le32(d + 4) > FRAME_MAX_PAYLOAD ? "bad frame length"
+                                           : NULL;
+  if (*why) return false;
+  fi->head = FRAME_HEAD;
+  fi->len = le32(d + 4);
+  fi->synced = le64(d + 16);
+  if (fi->synced > pos + FRAME_HEAD + fi->len + FRAME_TAIL) {
+    *why = "the frame header records a sync point beyond the frame";
+    return false;
   }
-  uint64_t len = le32(d + 4);
-  if (len > avail - FRAME_HEAD - FRAME_TAIL) {
+  return fi->head_ok = true;
+}
+
+/* Check a whole frame at d (avail bytes) whose head checked out. Returns its
+ * total size, or 0 with *why set. */
+static size_t frame_check(const unsigned char *d, uint64_t avail, const frame_info *fi, const char **why) {
+  if (fi->len > avail - fi->head - FRAME_TAIL) {
     *why = "frame runs past the end of the file";
     return 0;
   }
-  if (store_crc32c(0, d, FRAME_HEAD + len) != le32(d + FRAME_HEAD + len)) {
+  if (store_crc32c(0, d, fi->head + fi->len) != le32(d + fi->head + fi->len)) {
     *why = "frame checksum mismatch";
     return 0;
   }
-  return (size_t)(FRAME_HEAD + len + FRAME_TAIL);
+  return (size_t)(fi->head + fi->len + FRAME_TAIL);
 }
 
-/* Is there any valid frame starting after offset from? */
-static bool scan_valid_after(int fd, uint64_t from, uint64_t size) {
+/* Is there, at or after offset from, a frame proving that the log was
+ * synced past bad: a version-2 frame valid at its own offset recording a
+ * sync point beyond bad, or (any_v1: a log only ever written in version 1)
+ * any valid version-1 frame? */
+static bool scan_evidence(int fd, uint64_t from, uint64_t size, uint64_t bad, bool any_v1) {
   if (from >= size) return false;
   size_t n = (size_t)(size - from);
   unsigned char *d = malloc(n);
@@ -334,8 +394,15 @@ static bool scan_valid_after(int fd, uint64_t from, uint64_t size) {
   ssize_t r = log_pread_all(fd, d, n, from);
   bool found = false;
   const char *why;
-  for (size_t i = 0; r > 0 && i + FRAME_HEAD + FRAME_TAIL <= (size_t)r && !found; i++)
-    if (le32(d + i) == FRAME_MAGIC && frame_check(d + i, (uint64_t)r - i, &why)) found = true;
+  frame_info fi;
+  for (size_t i = 0; r > 0 && i + FRAME_HEAD_V1 + FRAME_TAIL <= (size_t)r && !found; i++) {
+    uint32_t m = le32(d + i);
+    if ((m != FRAME_MAGIC && !(any_v1 && m == FRAME_MAGIC_V1)) ||
+        !head_check(d + i, (uint64_t)r - i, from + i, any_v1, &fi, &why) ||
+        !frame_check(d + i, (uint64_t)r - i, &fi, &why))
+      continue;
+    found = fi.head == FRAME_HEAD_V1 || fi.synced > bad;
+  }
   free(d);
   return found;
 }
@@ -353,18 +420,33 @@ static bool scan_zero_tail(int fd, uint64_t from, uint64_t size) {
   return true;
 }
 
-static void scan_bad(fstore *s, scan_result *r, uint64_t pos, const char *why) {
+/* The version in the log's header (checked at open). */
+static uint32_t log_file_version(int fd) {
+  unsigned char h[LOG_HEADER_SIZE];
+  if (log_pread_all(fd, h, sizeof h, 0) != (ssize_t)sizeof h) return LOG_VERSION;
+  return le32(h + 8);
+}
+
+/* The first invalid frame is at pos: the end of the data, a torn tail or
+ * damage (see the header comment). */
+static void scan_bad(fstore *s, scan_result *r, uint64_t pos, const char *why, const frame_info *fi) {
   r->bad_at = pos;
   if (scan_zero_tail(s->fd, pos, r->file_size)) {
     r->kind = SCAN_OK;
     r->zero_tail = r->file_size - pos;
-  } else if (scan_valid_after(s->fd, pos + 1, r->file_size)) {
-    r->kind = SCAN_DAMAGE;
-    snprintf(r->reason, sizeof r->reason, "%s (valid frames follow, so this is not a torn tail)", why);
-  } else {
-    r->kind = SCAN_TORN;
-    snprintf(r->reason, sizeof r->reason, "%s", why);
+    return;
   }
+  bool v2_head = fi->head_ok && fi->head == FRAME_HEAD;
+  uint64_t total = fi->head + fi->len + FRAME_TAIL;
+  const char *proof = NULL;
+  if (v2_head && fi->synced >= pos + total)
+    proof = "its header records that it was synced";
+  else if (scan_evidence(s->fd, v2_head ? pos + total : pos + 1, r->file_size, pos,
+                         !s->v2_frames && log_file_version(s->fd) == 1))
+    proof = "a later frame records that the log was synced past it";
+  r->kind = proof ? SCAN_DAMAGE : SCAN_TORN;
+  if (proof) snprintf(r->reason, sizeof r->reason, "%s (%s, so this is not a torn tail)", why, proof);
+  else snprintf(r->reason, sizeof r->reason, "%s", why);
 }
 
 void store_log_scan(fstore *s, bool verify, uint64_t limit, scan_result *r) {
@@ -383,17 +465,19 @@ void store_log_scan(fstore *s, bool verify, uint64_t limit, scan_result *r) {
   while (pos < r->file_size) {
     const char *bad = "incomplete frame header";
     uint64_t avail = r->file_size - pos;
-    const unsigned char *d = NULL;
+    frame_info fi = {0};
     size_t total = 0;
-    if (avail >= FRAME_HEAD + FRAME_TAIL) d = scan_load(&b, pos, FRAME_HEAD, r->file_size);
-    if (d && le32(d) == FRAME_MAGIC && le32(d + 4) <= avail - FRAME_HEAD - FRAME_TAIL)
-      d = scan_load(&b, pos, FRAME_HEAD + le32(d + 4) + FRAME_TAIL, r->file_size);
-    if (d) total = frame_check(d, avail, &bad);
+    size_t headn = avail < FRAME_HEAD ? (size_t)avail : FRAME_HEAD;
+    const unsigned char *d = scan_load(&b, pos, headn, r->file_size);
+    if (d && head_check(d, avail, pos, !s->v2_frames, &fi, &bad) &&
+        fi.len <= avail - fi.head - FRAME_TAIL)
+      d = scan_load(&b, pos, fi.head + fi.len + FRAME_TAIL, r->file_size);
+    if (d && fi.head_ok) total = frame_check(d, avail, &fi, &bad);
     if (!total) {
-      scan_bad(s, r, pos, bad);
+      scan_bad(s, r, pos, bad, &fi);
       break;
     }
-    rec_cursor c = {d + FRAME_HEAD, total - FRAME_HEAD - FRAME_TAIL, 0, pos + FRAME_HEAD, NULL};
+    rec_cursor c = {d + fi.head, total - fi.head - FRAME_TAIL, 0, pos + fi.head, NULL};
     s->commit_no++; /* each frame is one commit */
     if (scan_payload(s, &c, verify, &r->records, why, sizeof why)) {
       r->kind = SCAN_DAMAGE;
@@ -403,10 +487,70 @@ void store_log_scan(fstore *s, bool verify, uint64_t limit, scan_result *r) {
       break;
     }
     r->frames++;
+    if (fi.head == FRAME_HEAD) s->v2_frames = true;
     pos += total;
   }
   free(b.data);
   r->end = pos;
+}
+
+/* ---- after a writable open's scan ------------------------------------------------- */
+
+/* Record (and tell the warning hook) what the open had to do. */
+static void log_warn(fstore *s, const char *msg) {
+  free(s->warning);
+  s->warning = strdup(msg);
+  if (!s->warning) abort();
+  if (warn_fn) warn_fn(msg, warn_ctx);
+}
+
+/* Cut off the torn tail found by the scan, saying so. */
+static int log_cut_torn(fstore *s, scan_result *r, sx_val *err) {
+  if (store_io_ftruncate(STORE_IO_LOG_TRUNC, s->fd, (off_t)r->end)) {
+    *err = store_errorf("store %s: cannot discard the torn tail of %s at offset %llu: %s", s->dir,
+                        s->log_path, (unsigned long long)r->end, strerror(errno));
+    return -1;
+  }
+  s->torn_discarded = r->file_size - r->end;
+  char msg[1024];
+  snprintf(msg, sizeof msg,
+           "store %s: discarded %llu bytes of %s at offset %llu: a torn tail (%s), the remains of "
+           "a commit interrupted by a crash, never acknowledged",
+           s->dir, (unsigned long long)s->torn_discarded, s->log_path, (unsigned long long)r->end,
+           r->reason);
+  log_warn(s, msg);
+  r->file_size = r->end;
+  return 0;
+}
+
+int store_log_opened(fstore *s, scan_result *r, sx_val *err) {
+  if (r->kind == SCAN_TORN && log_cut_torn(s, r, err)) return -1;
+  const char *what = NULL;
+  if (log_file_version(s->fd) != LOG_VERSION) { /* from now on version-2 frames follow */
+    unsigned char h[LOG_HEADER_SIZE];
+    log_header(h);
+    if (log_pwrite_all(s->fd, h, sizeof h, 0)) what = "upgrading the header of";
+  }
+  /* Frames written from now on record that everything before them is durable. */
+  if (!what && store_io_fdatasync(STORE_IO_LOG_SYNC, s->fd)) what = "fdatasync of";
+  if (what) {
+    *err = store_errorf("store %s: %s %s at open failed: %s", s->dir, what, s->log_path,
+                        strerror(errno));
+    return -1;
+  }
+  s->synced_end = r->end;
+  return 0;
+}
+
+void store_frame_seal(sx_buf *b, size_t head, size_t plen, uint64_t off, uint64_t synced) {
+  unsigned char *h = (unsigned char *)b->data + head, t[FRAME_TAIL];
+  put_le32(h, FRAME_MAGIC);
+  put_le32(h + 4, (uint32_t)plen);
+  put_le64(h + 8, off);
+  put_le64(h + 16, synced);
+  put_le32(h + 24, store_crc32c(0, h, FRAME_HEAD - 4));
+  put_le32(t, store_crc32c(0, h, FRAME_HEAD + plen));
+  sx_buf_put(b, t, FRAME_TAIL);
 }
 
 /* ---- mapping for reads -------------------------------------------------------------- */
@@ -451,14 +595,27 @@ const unsigned char *store_log_bytes(fstore *s, uint64_t off, size_t *avail) {
 /* Zero-fill the log ahead of the data so that commits overwrite allocated,
  * already-written blocks: fdatasync then flushes data only, not the inode
  * (size and block map), which halves the IO of a full-mode commit. */
+/* Write zeros over [from, end). */
+static int log_zero_fill(int fd, uint64_t from, uint64_t end) {
+  static const char zero[65536];
+  for (uint64_t at = from; at < end;) {
+    size_t n = end - at < sizeof zero ? (size_t)(end - at) : sizeof zero;
+    if (log_pwrite_all(fd, zero, n, at)) return -1;
+    at += n;
+  }
+  return 0;
+}
+
+/* On a full disk the step shrinks (halving, down to just what is needed),
+ * so that a commit that still fits is not refused for want of headroom. */
 static log_write_rc log_extend(fstore *s, uint64_t need_end) {
   uint64_t chunk = s->file_end < (64u << 20) ? (1u << 20) : (4u << 20);
-  uint64_t end = need_end + chunk;
-  static const char zero[65536];
-  for (uint64_t at = s->file_end; at < end;) {
-    size_t n = end - at < sizeof zero ? (size_t)(end - at) : sizeof zero;
-    if (log_pwrite_all(s->fd, zero, n, at)) return LOG_WRITE_FAILED;
-    at += n;
+  uint64_t end;
+  for (;;) {
+    end = need_end + chunk;
+    if (log_zero_fill(s->fd, s->file_end, end) == 0) break;
+    if ((errno != ENOSPC && errno != EDQUOT && errno != EFBIG) || chunk == 0) return LOG_WRITE_FAILED;
+    chunk = chunk > 4096 ? chunk / 2 : 0;
   }
   if (s->opts.sync != STORE_SYNC_OFF && store_io_fdatasync(STORE_IO_LOG_SYNC, s->fd))
     return LOG_WRITE_REFUSE;

@@ -73,6 +73,21 @@ r=$("$SX" store check "$DIR/bad" 2>&1); rc=$?
 check "store check exits 1 on damage" "1" "$rc"
 check "damage report names file and offset" "yes" "$(grep -q "$DIR/bad/log: damaged at offset" <<<"$r" && echo yes || echo "no: $r")"
 
+# a torn tail: check exits 3 (clean, but a commit was interrupted); the next
+# writable open discards it and says so on stderr
+cp -r "$DIR/s" "$DIR/torn"
+end=$("$SX" store check "$DIR/torn" 2>&1 | sed -nE 's/.*data ends at offset ([0-9]+),.*/\1/p')
+printf 'SXF2 half a frame' | dd of="$DIR/torn/log" bs=1 seek="$end" conv=notrunc 2>/dev/null
+r=$("$SX" store check "$DIR/torn" 2>&1); rc=$?
+check "store check exits 3 on a torn tail" "3 yes" "$rc $(grep -q "torn tail at offset $end" <<<"$r" && echo yes || echo "no: $r")"
+r=$("$SX" --store "$DIR/torn" -e '(perform {:op "persist/last-seq" :args (list "a")})' 2>&1 >/dev/null)
+check "a writable open says what it discards" "yes" "$(grep -q "sx: warning: store $DIR/torn: discarded [0-9]* bytes of $DIR/torn/log at offset $end: a torn tail" <<<"$r" && echo yes || echo "no: $r")"
+"$SX" store check "$DIR/torn" > /dev/null 2>&1
+check "after it the store checks clean" "0" "$?"
+mkdir -p "$DIR/unborn"
+"$SX" store check "$DIR/unborn" > /dev/null 2>&1
+check "store check: an empty directory is an empty store" "0" "$?"
+
 # sync modes from the command line: batch keeps an acknowledged write
 # through SIGKILL and makes it visible to readers at once; off buffers it in
 # the process (readers do not see it yet) and writes it at exit

@@ -515,9 +515,25 @@ Test(store, check_of_an_interrupted_creation) {
   cr_assert_eq(store_check(dir, &rep), 0, "%s", rep.data);
   cr_assert(strstr(rep.data, "no log yet") != NULL, "%s", rep.data);
   sx_buf_free(&rep);
-  remove(path); /* without the lock it is not a store at all */
+  remove(path); /* nor had it taken the lock: an empty directory */
+  cr_assert_eq(store_check(dir, &rep), 0, "%s", rep.data);
+  cr_assert(strstr(rep.data, "no log yet") != NULL, "%s", rep.data);
+  sx_buf_free(&rep);
+  snprintf(path, sizeof path, "%s/log.tmp", dir); /* or it crashed while writing the log */
+  f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fputs("SXST", f);
+  fclose(f);
+  cr_assert_eq(store_check(dir, &rep), 0, "%s", rep.data);
+  cr_assert(strstr(rep.data, "empty store") != NULL, "%s", rep.data);
+  sx_buf_free(&rep);
+  snprintf(path, sizeof path, "%s/notes.txt", dir); /* anything else is not a store */
+  f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fclose(f);
   cr_assert_eq(store_check(dir, &rep), -1, "%s", rep.data);
   sx_buf_free(&rep);
+  remove(path);
   store *s = open_w(); /* and the next open creates it */
   append_ok(s, "a", 1);
   commit_ok(s);

@@ -300,16 +300,33 @@ bool sx_eqv(sx_val a, sx_val b) {
   return false;
 }
 
-static bool list_equal(sx_val a, sx_val b) {
-  while (sx_is_cons(a) && sx_is_cons(b)) {
-    if (!sx_equal(sx_car(a), sx_car(b))) return false;
-    a = sx_cdr(a);
-    b = sx_cdr(b);
+/* sx_equal walks with a heap stack of value pairs still to compare, never
+ * the C stack, so any depth of nesting (a 1,000,000-deep list) is fine.
+ * Every pair is reachable from the two roots, so the stack need not be
+ * scanned by the GC. */
+typedef struct eq_stack {
+  sx_val *v; /* pairs: v[2i], v[2i+1] */
+  size_t n, cap;
+  sx_val local[64];
+} eq_stack;
+
+static void eq_push(eq_stack *st, sx_val a, sx_val b) {
+  if (a == b) return;
+  if (st->n + 2 > st->cap) {
+    size_t cap = st->cap * 2;
+    sx_val *v = st->v == st->local ? malloc(cap * sizeof *v) : realloc(st->v, cap * sizeof *v);
+    if (!v) abort();
+    if (st->v == st->local) memcpy(v, st->local, st->n * sizeof *v);
+    st->v = v;
+    st->cap = cap;
   }
-  return sx_equal(a, b);
+  st->v[st->n++] = a;
+  st->v[st->n++] = b;
 }
 
-bool sx_equal(sx_val a, sx_val b) {
+/* Compare a and b one level down: false if they differ here, else their
+ * parts are pushed. */
+static bool eq_step(eq_stack *st, sx_val a, sx_val b) {
   if (a == b) return true;
   sx_type ta = sx_type_of(a), tb = sx_type_of(b);
   /* structural: an integer and a float are different values even when
@@ -319,11 +336,41 @@ bool sx_equal(sx_val a, sx_val b) {
   switch (ta) {
   case SX_T_STRING: return sx_string_eq(a, b);
   case SX_T_KEYWORD: return sx_string_eq(((sx_keyword *)a)->name, ((sx_keyword *)b)->name);
-  case SX_T_LIST: return sx_is_cons(a) && sx_is_cons(b) && list_equal(a, b);
-  case SX_T_DICT: return sx_dict_equal(a, b);
+  case SX_T_LIST:
+    if (!sx_is_cons(a) || !sx_is_cons(b)) return false;
+    eq_push(st, sx_cdr(a), sx_cdr(b)); /* the rest after the head */
+    eq_push(st, sx_car(a), sx_car(b));
+    return true;
+  case SX_T_DICT: {
+    if (sx_dict_count(a) != sx_dict_count(b)) return false;
+    sx_dict_iter it;
+    sx_val k, v, w;
+    sx_dict_iter_init(&it, a);
+    while (sx_dict_iter_next(&it, &k, &v)) {
+      if ((w = sx_dict_lookup(b, k)) == SX_UNDEF) return false;
+      eq_push(st, v, w);
+    }
+    return true;
+  }
   case SX_T_ERROR:
-    return sx_equal(((sx_error *)a)->message, ((sx_error *)b)->message) &&
-           sx_equal(((sx_error *)a)->payload, ((sx_error *)b)->payload);
+    eq_push(st, ((sx_error *)a)->payload, ((sx_error *)b)->payload);
+    eq_push(st, ((sx_error *)a)->message, ((sx_error *)b)->message);
+    return true;
   default: return false;
   }
+}
+
+bool sx_equal(sx_val a, sx_val b) {
+  if (a == b) return true;
+  eq_stack st;
+  st.v = st.local;
+  st.n = 0;
+  st.cap = sizeof st.local / sizeof st.local[0];
+  bool same = eq_step(&st, a, b);
+  while (same && st.n) {
+    st.n -= 2;
+    same = eq_step(&st, st.v[st.n], st.v[st.n + 1]);
+  }
+  if (st.v != st.local) free(st.v);
+  return same;
 }
