@@ -25,12 +25,12 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name) {
 
 bool sx_host_parse_opt(sxapi_vm *vm, int argc, char **argv, int *i, sx_host_opts *o) {
   const char *a = argv[*i], *v;
-  if (strcmp(a, "-I") == 0 && *i + 1 < argc) {
-    sxapi_add_path(vm, argv[++*i]);
-    return true;
-  }
-  if (strncmp(a, "-I", 2) == 0 && a[2]) {
-    sxapi_add_path(vm, a + 2);
+  const char *inc = strcmp(a, "-I") == 0 && *i + 1 < argc ? argv[++*i]
+                    : strncmp(a, "-I", 2) == 0 && a[2]  ? a + 2
+                                                        : NULL;
+  if (inc) {
+    if (vm) sxapi_add_path(vm, inc);
+    if (o->nincludes < SX_HOST_MAX_INCLUDES) o->includes[o->nincludes++] = inc;
     return true;
   }
   if ((v = opt_value(argc, argv, i, "--store"))) {
@@ -63,4 +63,16 @@ bool sx_host_attach_store(sxapi_vm *vm, const sx_host_opts *o) {
   if (sx_host_open_store(vm, o->store_dir, o->sync, false, true, msg, sizeof msg)) return true;
   fprintf(stderr, "sx: %s\n", msg);
   return false;
+}
+
+sxapi_vm *sx_host_new_vm(const sx_host_opts *o, char *msg, size_t cap) {
+  sxapi_vm *vm = sxapi_open();
+  if (!vm) {
+    snprintf(msg, cap, "%s", sxapi_errmsg());
+    return NULL;
+  }
+  for (int i = 0; i < o->nincludes; i++) sxapi_add_path(vm, o->includes[i]);
+  if (sx_host_open_store(vm, o->store_dir, o->sync, false, true, msg, cap)) return vm;
+  sxapi_free(vm);
+  return NULL;
 }

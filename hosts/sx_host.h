@@ -7,9 +7,12 @@
 #include "sx.h"
 
 /* Options shared by the sx tools: -I DIR, --store DIR, --sync MODE. */
+#define SX_HOST_MAX_INCLUDES 64
 typedef struct sx_host_opts {
   const char *store_dir;
   const char *sync;
+  const char *includes[SX_HOST_MAX_INCLUDES]; /* the -I directories, in order */
+  int nincludes;
 } sx_host_opts;
 
 /* Parse the option at argv[*i], advancing *i past its value. -I adds to
@@ -29,11 +32,31 @@ bool sx_host_attach_store(sxapi_vm *vm, const sx_host_opts *o);
 bool sx_host_open_store(sxapi_vm *vm, const char *dir, const char *sync, bool read_only,
                         bool lazy, char *msg, size_t cap);
 
-/* Run the sx_server line protocol on stdin/stdout until EOF. Returns the
- * process exit status. bridge: forward performs no resolver owns to the
- * parent process (docs/bridge.md). sx_server_cli takes the arguments after
- * `server` ([--bridge]). */
+/* A new VM like the one the options describe: the -I directories on its
+ * load path and the store attached (lazily). NULL with the problem in msg. */
+sxapi_vm *sx_host_new_vm(const sx_host_opts *o, char *msg, size_t cap);
+
+/* Run the sx_server line protocol on in/out until EOF on in (or a stop
+ * request: sx_server_stop_requested). Returns the process exit status.
+ * bridge: forward performs no resolver owns to the parent process
+ * (docs/bridge.md). gone (may be NULL) tells whether the client went away:
+ * an evaluation that ends then is rolled back instead of committed. */
+int sx_server_serve(sxapi_vm *vm, FILE *in, FILE *out, bool bridge, bool (*gone)(void *), void *ud);
+/* The stdin/stdout server (SIGTERM and SIGINT end it after the command in
+ * progress, closing the store cleanly). */
 int sx_server_run(sxapi_vm *vm, bool bridge);
-int sx_server_cli(sxapi_vm *vm, int argc, char **argv);
+/* `sx server [--bridge] [--listen PATH] [options]`: the arguments after
+ * `server`; global options (-I, --store, --sync) may come here too. The
+ * store is attached here, after every option is known. */
+int sx_server_cli(sxapi_vm *vm, sx_host_opts *o, int argc, char **argv);
+/* Serve the line protocol on the Unix-domain socket path (mode 0600) to
+ * many clients at once, one VM (and thread) per connection, all on the
+ * store of o (docs/server.md). */
+int sx_listen_run(const sx_host_opts *o, const char *path);
+/* Set by SIGTERM/SIGINT once sx_server_signals installed the handlers;
+ * the write end of a pipe that becomes readable then, or -1. */
+bool sx_server_stop_requested(void);
+int sx_server_stop_fd(void);
+void sx_server_signals(void);
 
 #endif

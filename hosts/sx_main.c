@@ -27,6 +27,8 @@ static void usage(FILE *to) {
         "  sx run FILE...     run the top-level forms of each file in order\n"
         "  sx -e EXPR         evaluate EXPR and print its value\n"
         "  sx server [--bridge] serve the sx_server line protocol on stdin/stdout\n"
+        "  sx server --listen PATH\n"
+        "                       serve it on a Unix-domain socket to many clients at once\n"
         "  sx repl [--read-only] [FILE...]\n"
         "                     the interactive REPL on the store (also: sx alone on a terminal)\n"
         "  sx store check DIR verify every frame and blob of a store (exit 1 on damage)\n"
@@ -122,7 +124,7 @@ static int cmd_eval(sxapi_vm *vm, const char *expr) {
 }
 
 /* The command after the options; returns the exit status. */
-static int dispatch(sxapi_vm *vm, int argc, char **argv, int i) {
+static int dispatch(sxapi_vm *vm, sx_host_opts *o, int argc, char **argv, int i) {
   const char *cmd = argv[i];
   if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
     usage(stdout);
@@ -140,7 +142,7 @@ static int dispatch(sxapi_vm *vm, int argc, char **argv, int i) {
     }
     return cmd_eval(vm, argv[i + 1]);
   }
-  if (strcmp(cmd, "server") == 0) return sx_server_cli(vm, argc - i - 1, argv + i + 1);
+  if (strcmp(cmd, "server") == 0) return sx_server_cli(vm, o, argc - i - 1, argv + i + 1);
   if (strcmp(cmd, "store") == 0) return cmd_store(vm, argc - i - 1, argv + i + 1);
   fprintf(stderr, "sx: unknown command '%s'\n", cmd);
   usage(stderr);
@@ -160,10 +162,11 @@ int main(int argc, char **argv) {
     return sx_repl_main(vm, 0, argv + i, opts.store_dir, opts.sync);
   if (i < argc && strcmp(argv[i], "repl") == 0)
     return sx_repl_main(vm, argc - i - 1, argv + i + 1, opts.store_dir, opts.sync);
-  if (!sx_host_attach_store(vm, &opts)) return 2;
   if (i >= argc) {
     usage(stderr);
     return 2;
   }
-  return dispatch(vm, argc, argv, i);
+  /* the server attaches its store once it has read its own options */
+  if (strcmp(argv[i], "server") != 0 && !sx_host_attach_store(vm, &opts)) return 2;
+  return dispatch(vm, &opts, argc, argv, i);
 }

@@ -1,5 +1,6 @@
-/* sx_server.c — the sx_server line protocol on stdin/stdout, built on
- * include/sx.h only.
+/* sx_server.c — the sx_server line protocol on a pair of streams (stdin and
+ * stdout, or one client's connection: sx_listen.c), built on include/sx.h
+ * only.
  *
  * Commands, one per line: (epoch N), (load "path"), (eval "source").
  * Responses: (ok N value), or (ok-len N BYTES) followed by a line of exactly
@@ -16,15 +17,19 @@
  */
 #include "sx_host.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define OK_LEN_THRESHOLD 4096
 
 typedef struct server {
   sxapi_vm *vm;
+  FILE *in, *out;
   long long epoch;
   bool bridge;  /* forward unowned performs to the parent */
   bool eof;     /* stdin ended (possibly while waiting for a response) */
@@ -74,15 +79,15 @@ static void respond_value(server *s, const char *tag, sxapi_value v) {
   size_t len;
   const char *text = bytes_of(s, printed, &len);
   if (len > OK_LEN_THRESHOLD || memchr(text, '\n', len)) {
-    printf("(%s-len %lld %zu)\n", tag, s->epoch, len);
-    fwrite(text, 1, len, stdout);
-    putchar('\n');
+    fprintf(s->out, "(%s-len %lld %zu)\n", tag, s->epoch, len);
+    fwrite(text, 1, len, s->out);
+    fputc('\n', s->out);
   } else {
-    printf("(%s %lld ", tag, s->epoch);
-    fwrite(text, 1, len, stdout);
-    fputs(")\n", stdout);
+    fprintf(s->out, "(%s %lld ", tag, s->epoch);
+    fwrite(text, 1, len, s->out);
+    fputs(")\n", s->out);
   }
-  fflush(stdout);
+  fflush(s->out);
 }
 
 /* (error N "message") for a message string value. */
@@ -91,10 +96,10 @@ static void respond_error_msg(server *s, sxapi_value msg) {
   sxapi_print(s->vm, msg, &printed);
   size_t len;
   const char *text = bytes_of(s, printed, &len);
-  printf("(error %lld ", s->epoch);
-  fwrite(text, 1, len, stdout);
-  fputs(")\n", stdout);
-  fflush(stdout);
+  fprintf(s->out, "(error %lld ", s->epoch);
+  fwrite(text, 1, len, s->out);
+  fputs(")\n", s->out);
+  fflush(s->out);
 }
 
 static void respond_error(server *s, const char *msg) { respond_error_msg(s, sxapi_cstring(s->vm, msg)); }
@@ -107,10 +112,10 @@ static void respond_result(server *s, sxapi_code rc, sxapi_value v) {
 
 /* ---- bridge mode ------------------------------------------------------------ */
 
-/* Read the next line of stdin into s->line without its line end; false at
- * EOF. */
+/* Read the next line of input into s->line without its line end; false at
+ * EOF (or when a stop was requested while waiting). */
 static bool read_line(server *s, size_t *len) {
-  ssize_t n = getline(&s->line, &s->cap, stdin);
+  ssize_t n = sx_server_stop_requested() ? -1 : getline(&s->line, &s->cap, s->in);
   if (n < 0) {
     s->eof = true;
     return false;
@@ -287,25 +292,85 @@ static void server_command(server *s, const char *line, size_t len) {
   run_command_line(s, is_load, one_arg, arg);
 }
 
-int sx_server_run(sxapi_vm *vm, bool bridge) {
-  server s = {.vm = vm, .bridge = bridge};
+/* ---- stopping ----------------------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_requested;
+static int stop_pipe[2] = {-1, -1};
+
+static void on_stop_signal(int sig) {
+  (void)sig;
+  stop_requested = 1;
+  if (stop_pipe[1] >= 0) {
+    ssize_t w = write(stop_pipe[1], "x", 1);
+    (void)w;
+  }
+}
+
+bool sx_server_stop_requested(void) { return stop_requested != 0; }
+int sx_server_stop_fd(void) { return stop_pipe[0]; }
+
+/* SIGTERM and SIGINT request a stop: a read waiting for the next command
+ * returns (no SA_RESTART), the command in progress finishes and answers. */
+void sx_server_signals(void) {
+  if (stop_pipe[0] < 0 && pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) stop_pipe[0] = stop_pipe[1] = -1;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN); /* a client that went away is an EPIPE, not a death */
+}
+
+/* ---- serving ------------------------------------------------------------------------ */
+
+typedef struct gone_check {
+  bool (*fn)(void *);
+  void *ud;
+} gone_check;
+
+static bool commit_allowed(sxapi_vm *vm, void *ud) {
+  (void)vm;
+  gone_check *g = ud;
+  return !g->fn(g->ud);
+}
+
+int sx_server_serve(sxapi_vm *vm, FILE *in, FILE *out, bool bridge, bool (*gone)(void *), void *ud) {
+  server s = {.vm = vm, .in = in, .out = out, .bridge = bridge};
+  gone_check g = {gone, ud};
   sxapi_set_output(vm, stderr);
+  if (gone) sxapi_set_commit_check(vm, commit_allowed, &g);
   size_t len;
   /* server_command reads the line into SX values before running anything,
    * so a bridged perform may reuse the line buffer for its response */
   while (!s.eof && read_line(&s, &len)) server_command(&s, s.line, len);
+  if (gone) sxapi_set_commit_check(vm, NULL, NULL);
   free(s.line);
   return 0;
 }
 
-int sx_server_cli(sxapi_vm *vm, int argc, char **argv) {
+int sx_server_run(sxapi_vm *vm, bool bridge) {
+  sx_server_signals();
+  return sx_server_serve(vm, stdin, stdout, bridge, NULL, NULL);
+}
+
+int sx_server_cli(sxapi_vm *vm, sx_host_opts *o, int argc, char **argv) {
   bool bridge = false;
+  const char *listen = NULL;
   for (int i = 0; i < argc; i++) {
-    if (strcmp(argv[i], "--bridge") != 0) {
-      fprintf(stderr, "sx server: unknown option '%s' (expected --bridge)\n", argv[i]);
+    if (strcmp(argv[i], "--bridge") == 0) bridge = true;
+    else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) listen = argv[++i];
+    else if (strncmp(argv[i], "--listen=", 9) == 0) listen = argv[i] + 9;
+    else if (!sx_host_parse_opt(vm, argc, argv, &i, o)) {
+      fprintf(stderr, "sx server: unknown option '%s' (expected --bridge, --listen PATH, -I DIR, --store DIR, --sync MODE)\n", argv[i]);
       return 2;
     }
-    bridge = true;
   }
+  if (listen && bridge) {
+    fputs("sx server: --bridge and --listen cannot be combined\n", stderr);
+    return 2;
+  }
+  if (listen) return sx_listen_run(o, listen);
+  if (!sx_host_attach_store(vm, o)) return 2;
   return sx_server_run(vm, bridge);
 }

@@ -429,6 +429,12 @@ SXAPI_EXPORT sxapi_code sxapi_task_wait(sxapi_task *task);
 /* With on, a finishing task does not wait for its commit to be durable: it
  * reports SXAPI_SYNCING (see "Durability" above). Off by default. */
 SXAPI_EXPORT sxapi_code sxapi_set_async_commit(sxapi_vm *vm, bool on);
+/* fn (NULL: none) is asked just before a top-level evaluation of vm
+ * commits its writes; when it returns false they are rolled back instead
+ * and the evaluation fails with "the evaluation was abandoned: ...". A
+ * server uses it to drop the work of a client that went away. */
+typedef bool (*sxapi_commit_check)(sxapi_vm *vm, void *ud);
+SXAPI_EXPORT sxapi_code sxapi_set_commit_check(sxapi_vm *vm, sxapi_commit_check fn, void *ud);
 /* Finished: the value; failed: the error value; otherwise nil. */
 SXAPI_EXPORT sxapi_value sxapi_task_result(const sxapi_task *task);
 /* Suspended: the performed request (by convention a dict

@@ -109,6 +109,12 @@ sx_status api_end_evaluation(sxapi_vm *vm, sx_status st, sx_val *v, bool wait, u
     return st;
   }
   sx_val err = SX_NIL;
+  if (st == SX_DONE && vm->commit_check && vm->vm->eval_state && !vm->commit_check(vm, vm->commit_check_ud)) {
+    sx_persist_end(vm->persist, vm->vm, SX_ERROR, false, ticket, &err);
+    *v = sx_make_error("the evaluation was abandoned: its client went away, so its writes were rolled back");
+    *code = SXAPI_ERR_EVAL;
+    return SX_ERROR;
+  }
   int rc = sx_persist_end(vm->persist, vm->vm, st, wait, ticket, &err);
   if (rc == STORE_OK) return st;
   *code = rc == STORE_ECONFLICT ? SXAPI_ERR_CONFLICT : SXAPI_ERR_EVAL;
@@ -397,6 +403,13 @@ sxapi_code sxapi_task_wait(sxapi_task *task) {
   if (!task || task->magic != TASK_MAGIC) return api_fail(SXAPI_ERR_ARG, "sxapi_task_wait", "not a task handle");
   if (task->fiber->running) return api_fail(SXAPI_ERR_STATE, "sxapi_task_wait", "the task is running");
   return task_poll(task, true);
+}
+
+sxapi_code sxapi_set_commit_check(sxapi_vm *vm, sxapi_commit_check fn, void *ud) {
+  API_ENTER(vm, "sxapi_set_commit_check");
+  vm->commit_check = fn;
+  vm->commit_check_ud = ud;
+  return api_leave(vm, SXAPI_OK);
 }
 
 sxapi_code sxapi_set_async_commit(sxapi_vm *vm, bool on) {

@@ -31,6 +31,8 @@ struct sxapi_vm {
   sx_val *pins;            /* uncollectable GC memory: scanned, never freed by GC */
   size_t npins, pincap;
   bool async_commit;       /* tasks report SXAPI_SYNCING instead of waiting */
+  sxapi_commit_check commit_check; /* asked before a commit, or NULL */
+  void *commit_check_ud;
 };
 
 struct sxapi_task {
