@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #endif
 #define GC_THREADS
+#define GC_NO_THREAD_REDIRECTS /* threads register themselves */
 #include "store_int.h"
 
 #include <errno.h>
