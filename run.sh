@@ -10,8 +10,9 @@
 #                      CI does) with SIGKILL and N times with SIGTERM,
 #                      checking the store after each (tests/test_crash.sh)
 #
-# Installing packages needs root (or sudo). Builds go to build/ (release-ish)
-# and build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer).
+# Installing packages needs root (or sudo). Builds go to build/ (release-ish),
+# build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer) and build-tsan/
+# (ThreadSanitizer, for the threaded tests of the 'threads' suite).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -71,6 +72,10 @@ run_tests() {
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson test -C build-asan --suite unit --print-errorlogs | tee "$log" | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout):' || true
   count_meson "$log"
+  echo "== threads under ThreadSanitizer (build-tsan/, suite threads)"
+  TSAN_OPTIONS=halt_on_error=1 \
+    meson test -C build-tsan --suite threads --print-errorlogs | tee "$log" | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout):' || true
+  count_meson "$log"
   echo "== persist conformance (conformance/run.sh)"
   conformance/run.sh build/hosts/sx-server | tee "$log" || true
   count_summary "$log"
@@ -95,6 +100,7 @@ case "${1:-demo}" in
     install_packages
     build build
     build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+    build build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
     run_tests ;;
   bench)
     install_packages

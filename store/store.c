@@ -100,12 +100,12 @@ int store_open(const char *dir, const store_opts *opts, store **out, sx_val *err
 
 int store_close(store *s, sx_val *err) {
   if (!s) return STORE_OK;
-  store_rollback(s);
   pthread_mutex_lock(&share_lock);
   bool last = --s->refs == 0;
   if (last && s->share_key) st_unshare(s);
   pthread_mutex_unlock(&share_lock);
   if (!last) return STORE_OK;
+  store_rollback(s); /* the implicit transaction belongs to the handle's last user */
   free(s->name);
   free(s->share_key);
   return s->be->close(s, err) ? STORE_EFAIL : STORE_OK;

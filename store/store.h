@@ -31,7 +31,8 @@
  *
  * The implicit transaction. store_append, store_read, ... and store_commit
  * act on one transaction the handle keeps for callers that need no more
- * (tests, tools): store_commit commits it and waits for durability.
+ * (tests, tools): store_commit commits it and waits for durability. It is
+ * not for handles shared between threads: use store_txn_begin there.
  *
  * Invariants the store enforces (the persist op contract):
  *  1. last_seq is a per-stream monotonic high-water mark kept apart from the

@@ -32,6 +32,7 @@ ACCOUNTS, START, CLIENTS, TRANSFERS = 10, 100, 8, 30
 PERSIST = ["event", "backend", "log", "kv", "durable"]
 
 passed = failed = 0
+SERVER_LOGS = set()
 
 
 def check(ok, what):
@@ -147,14 +148,24 @@ def start_server(store, sock, order):
         os.unlink(sock)
     args = [SX, "--store", store, "server", "--listen", sock] if order == 0 else \
         [SX, "server", "--listen", sock, "--store", store]
-    proc = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE)
-    for _ in range(500):
+    log = open(sock + ".log", "ab")
+    proc = subprocess.Popen(args, cwd=ROOT, stderr=log)
+    SERVER_LOGS.add(sock + ".log")
+    for _ in range(3000):
         if os.path.exists(sock):
             return proc
         if proc.poll() is not None:
-            raise RuntimeError("the server exited: " + proc.stderr.read().decode())
+            raise RuntimeError("the server exited: " + open(sock + ".log").read())
         time.sleep(0.01)
     raise RuntimeError("the server never listened")
+
+
+def check_logs():
+    """A sanitizer build reports to the server's stderr: any report fails."""
+    for path in sorted(SERVER_LOGS):
+        text = open(path, errors="replace").read()
+        check("Sanitizer" not in text and "runtime error" not in text,
+              "%s: a sanitizer report:\n%s" % (os.path.basename(path), text[:3000]))
 
 
 def stop_server(proc, sig=signal.SIGTERM):
@@ -359,6 +370,7 @@ def main():
                 test(tmp)
             except Exception as e:  # a crash of the harness is a failure, not a stop
                 check(False, "%s: %r" % (test.__name__, e))
+        check_logs()
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
