@@ -106,6 +106,9 @@ int store_refresh(store *s, sx_val *err);
 
 /* ---- transactions ---------------------------------------------------------- */
 store_txn *store_txn_begin(store *s);
+/* A new transaction on s, reusing t's memory when t (may be NULL) has
+ * finished and nothing else refers to it. */
+store_txn *store_txn_renew(store_txn *t, store *s);
 store *store_txn_store(store_txn *t);
 /* true once the transaction holds a write */
 bool store_txn_dirty(store_txn *t);

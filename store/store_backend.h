@@ -75,6 +75,12 @@ struct store {
 
 /* ---- transactions as backends see them (store_txn.c) --------------------- */
 
+/* A growable byte array on the collected heap (no finaliser needed). */
+typedef struct store_bytes {
+  char *data;
+  size_t len, cap;
+} store_bytes;
+
 /* The transaction's view of one stream. */
 typedef struct txn_stream {
   sx_val name;
@@ -109,7 +115,12 @@ struct store_txn {
   size_t knb;
   bool catalog_read, keys_read;
   store_rv catalog_rv, keys_rv;
-  sx_buf payload;      /* the records, in the log's record format */
+  store_bytes payload; /* the records, in the log's record format */
+  /* room for a small transaction, so one that touches a stream or two
+   * and writes a few hundred bytes allocates nothing more */
+  txn_stream stream_room[2];
+  uint32_t sidx_room[4];
+  char payload_room[256];
   size_t nrecords;
   uint64_t seen;       /* the newest version read */
   sx_val doomed;       /* a "conflict: ..." message once a re-read changed */
