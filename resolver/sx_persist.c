@@ -331,7 +331,10 @@ static int resolve(sx_vm *vm, void *ud, sx_val op, sx_val args, sx_val request, 
   if (d->fn != op_commit && ensure_open(p, result) != 0) return -1;
   if (d->fn == op_commit && !p->st) return (*result = SX_NIL), 0;
   op_ctx c = {p, vm, name};
-  return d->fn(&c, a, result);
+  int rc = d->fn(&c, a, result);
+  sx_val failed; /* a read the store could not serve: raise it, whatever the op returned */
+  if (rc == 0 && vm->eval_state && store_txn_failed(vm->eval_state, &failed)) return read_result(failed, result);
+  return rc;
 }
 
 void sx_persist_op_names(void (*each)(const char *name, const char *params, void *ud), void *ud) {

@@ -91,6 +91,9 @@ typedef struct store_stats {
  * N". Inside one process, writable opens of the same directory share one
  * handle (closed when the last is closed); their sync modes must agree. */
 int store_open(const char *dir, const store_opts *opts, store **out, sx_val *err);
+/* Does name (a --store argument) name a PostgreSQL store (postgresql://,
+ * postgres://) rather than a directory? */
+bool store_is_url(const char *name);
 /* Close the handle. The implicit transaction is rolled back; committed
  * writes that batch/off modes buffer are written (and synced in batch
  * mode). The handle is freed even when an error is returned. Transactions
@@ -115,6 +118,9 @@ bool store_txn_dirty(store_txn *t);
 /* true once a read saw that another commit changed what the transaction
  * had read (it can only fail now); *msg gets the "conflict: ..." message */
 bool store_txn_conflicted(store_txn *t, sx_val *msg);
+/* true once a read failed (the database could not be reached, a stored
+ * value did not decode): the transaction can only fail; *err the error */
+bool store_txn_failed(store_txn *t, sx_val *err);
 
 /* Log facet. event must be a dict whose "seq" entry is last_seq + 1 as the
  * transaction sees it. store_txn_read returns the stream's surviving events

@@ -33,6 +33,7 @@ typedef struct store_rv {
 typedef struct store_stream_info {
   int64_t hwm, first;
   store_rv hwm_rv, content_rv;
+  sx_val error; /* 0, or an error value: the backend could not tell */
 } store_stream_info;
 
 typedef struct store_backend {
@@ -124,6 +125,7 @@ struct store_txn {
   size_t nrecords;
   uint64_t seen;       /* the newest version read */
   sx_val doomed;       /* a "conflict: ..." message once a re-read changed */
+  sx_val broken;       /* 0, or the error value of a read the backend failed */
   bool finished;
 };
 
@@ -141,5 +143,7 @@ uint32_t store_hash(const void *p, size_t n);
 
 /* Backends. */
 int fstore_open(const char *dir, const store_opts *opts, store **out, sx_val *err);
+int pgstore_open(const char *url, const store_opts *opts, store **out, sx_val *err);
+int pgstore_check(const char *url, sx_buf *report);
 
 #endif

@@ -174,6 +174,18 @@ store_txn *store_txn_renew(store_txn *t, store *s) {
 store *store_txn_store(store_txn *t) { return t->s; }
 bool store_txn_dirty(store_txn *t) { return t->nrecords > 0; }
 
+/* A read the backend could not serve: the evaluation can only fail. */
+static sx_val tx_broke(store_txn *t, sx_val v) {
+  if (sx_is(v, SX_T_ERROR) && !t->broken) t->broken = v;
+  return v;
+}
+
+bool store_txn_failed(store_txn *t, sx_val *err) {
+  if (!t->broken) return false;
+  *err = t->broken;
+  return true;
+}
+
 bool store_txn_conflicted(store_txn *t, sx_val *msg) {
   if (t->doomed == SX_NIL) return false;
   *msg = t->doomed;
@@ -196,6 +208,11 @@ int store_txn_commit(store_txn *t, uint64_t *ticket, sx_val *err) {
     *err = t->doomed;
     tx_finish(t);
     return STORE_ECONFLICT;
+  }
+  if (t->broken) {
+    *err = t->broken;
+    tx_finish(t);
+    return STORE_EFAIL;
   }
   int rc = t->s->be->commit(t->s, t, ticket, err);
   tx_finish(t);
@@ -236,6 +253,7 @@ static txn_stream *tx_see_stream(store_txn *t, sx_val name) {
     t->s->be->stream_info(t->s, name, &ts->base);
     ts->hwm_read = true;
     tx_saw(t, &ts->base.hwm_rv);
+    if (ts->base.error && !t->broken) t->broken = ts->base.error;
   }
   return ts;
 }
@@ -355,7 +373,7 @@ sx_val store_txn_read(store_txn *t, sx_val stream) {
   txn_stream *ts = tx_see_stream(t, stream);
   store_stream_info now;
   sx_val list = t->s->be->read(t->s, stream, &now);
-  if (sx_is(list, SX_T_ERROR)) return list;
+  if (sx_is(list, SX_T_ERROR)) return tx_broke(t, list);
   tx_note(t, &ts->content_read, &ts->base.content_rv, &now.content_rv, "stream", stream);
   if (now.hwm_rv.ver != ts->base.hwm_rv.ver) tx_doom(t, "stream", stream);
   if (t->doomed != SX_NIL) return sx_error_new(t->doomed, SX_NIL);
@@ -387,6 +405,7 @@ static sx_val tx_sorted(sx_val *items, size_t n) {
 sx_val store_txn_streams(store_txn *t) {
   store_rv rv;
   sx_val committed = t->s->be->streams(t->s, &rv);
+  if (sx_is(committed, SX_T_ERROR)) return tx_broke(t, committed);
   tx_note(t, &t->catalog_read, &t->catalog_rv, &rv, "the stream list", 0);
   size_t fresh = 0, n = 0;
   for (size_t i = 0; i < t->nstreams; i++) fresh += t->streams[i].base.hwm == 0 && t->streams[i].n > 0;
@@ -407,6 +426,7 @@ sx_val store_txn_streams(store_txn *t) {
 static sx_val tx_kv_committed(store_txn *t, txn_key *tk, bool *has) {
   store_rv rv;
   sx_val v = t->s->be->kv_get(t->s, tk->key, has, &rv);
+  if (sx_is(v, SX_T_ERROR)) return tx_broke(t, v);
   tx_note(t, &tk->read, &tk->rv, &rv, "kv key", tk->key);
   return v;
 }
@@ -459,6 +479,7 @@ int store_txn_kv_delete(store_txn *t, sx_val key, sx_val *err) {
 sx_val store_txn_kv_keys(store_txn *t) {
   store_rv rv;
   sx_val committed = t->s->be->kv_keys(t->s, &rv);
+  if (sx_is(committed, SX_T_ERROR)) return tx_broke(t, committed);
   tx_note(t, &t->keys_read, &t->keys_rv, &rv, "the kv key list", 0);
   size_t touched = 0, n = 0;
   for (size_t i = 0; i < t->nkeys; i++) {
