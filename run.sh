@@ -18,7 +18,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(build-essential meson ninja-build pkg-config python3 git
           libgc-dev libcriterion-dev libssl-dev libedit-dev libsqlite3-dev lua5.4
-          tmux)
+          tmux postgresql-15 libpq-dev)
 
 install_packages() {
   local missing=()
@@ -62,9 +62,23 @@ count_summary() { # LOGFILE
   fi
 }
 
+# A throwaway PostgreSQL cluster for the PostgreSQL store's tests, stopped
+# and removed when the script exits (also on failure).
+start_postgres() {
+  PG_DIR=$(mktemp -d /tmp/sx-pg-XXXXXX)
+  trap 'tests/pg_cluster.sh stop "$PG_DIR"' EXIT
+  if SX_TEST_PG=$(tests/pg_cluster.sh start "$PG_DIR"); then
+    export SX_TEST_PG SX_TEST_PG_DIR=$PG_DIR
+  else
+    echo "run.sh: could not start a PostgreSQL cluster; its tests will fail" >&2
+    export SX_TEST_PG="postgresql:///postgres?host=$PG_DIR&user=postgres" SX_TEST_PG_DIR=$PG_DIR
+  fi
+}
+
 run_tests() {
   PASSED=0; FAILED=0
   local log; log=$(mktemp)
+  start_postgres
   echo "== unit and integration tests (build/)"
   meson test -C build --print-errorlogs | tee "$log" | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout):' || true
   count_meson "$log"
@@ -81,6 +95,9 @@ run_tests() {
   count_summary "$log"
   echo "== persist conformance on the real store (conformance/run.sh --real-store)"
   conformance/run.sh --real-store build/hosts/sx-server | tee "$log" || true
+  count_summary "$log"
+  echo "== persist conformance on PostgreSQL (conformance/run.sh --real-store-pg)"
+  conformance/run.sh --real-store-pg "$SX_TEST_PG" build/hosts/sx-server | tee "$log" || true
   count_summary "$log"
   rm -f "$log"
   echo "$PASSED passed, $FAILED failed"

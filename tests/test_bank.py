@@ -258,7 +258,8 @@ def check_invariants(tag, balances, ledger):
 
 
 def run_tellers(sock, seed):
-    tellers = [Teller(sock, n, seed * 100 + n) for n in range(CLIENTS)]
+    socks = sock if isinstance(sock, list) else [sock]
+    tellers = [Teller(socks[n % len(socks)], n, seed * 100 + n) for n in range(CLIENTS)]
     for t in tellers:
         t.start()
     return tellers
@@ -315,6 +316,28 @@ def bank_killed(tmp):
     print("killed: %d acknowledged before the kill, %d in the ledger" % (len(acked), len(ids)))
 
 
+def bank_postgres(tmp):
+    """Two server processes on one PostgreSQL store, the clients split
+    between them: the races are between processes, settled by the database."""
+    url = os.environ["SX_TEST_PG"] + "&sx_schema=bank_%d" % os.getpid()
+    socks = [os.path.join(tmp, "pg%d.sock" % i) for i in range(2)]
+    procs = [start_server(url, s, i) for i, s in enumerate(socks)]
+    check(setup_accounts(socks[0])[0], "postgres: accounts set up")
+    tellers = run_tellers(socks, 4)
+    for t in tellers:
+        t.join()
+    errors = [e for t in tellers for e in t.errors]
+    check(not errors, "postgres: no unexpected errors (%s)" % errors[:3])
+    acked = set().union(*(t.acked for t in tellers))
+    balances, ledger = read_state(socks[1])
+    check_invariants("postgres", balances, ledger)
+    check(set(e[1] for e in ledger) == acked, "postgres: the ledger holds exactly the acknowledged transfers")
+    for p in procs:
+        check(stop_server(p) == 0, "postgres: SIGTERM ends each server with status 0")
+    print("postgres: 2 processes, %d clients, %d transfers acknowledged, %d conflicts retried"
+          % (CLIENTS, len(acked), sum(t.conflicts for t in tellers)))
+
+
 def disconnect_rolls_back(tmp):
     store, sock = os.path.join(tmp, "gone"), os.path.join(tmp, "gone.sock")
     proc = start_server(store, sock, 0)
@@ -365,7 +388,10 @@ def sigterm_finishes(tmp):
 
 def main():
     with tempfile.TemporaryDirectory(prefix="sx-bank-") as tmp:
-        for test in (bank, bank_killed, disconnect_rolls_back, sigterm_finishes):
+        tests = [bank, bank_killed, disconnect_rolls_back, sigterm_finishes]
+        if os.environ.get("SX_TEST_PG"):
+            tests.append(bank_postgres)
+        for test in tests:
             try:
                 test(tmp)
             except Exception as e:  # a crash of the harness is a failure, not a stop
