@@ -27,19 +27,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-/* The persist sources, in dependency order. */
-static const char *const persist_files[] = {
-  "lib/persist/event.sx", "lib/persist/backend.sx", "lib/persist/log.sx",
-  "lib/persist/kv.sx", "lib/persist/project.sx", "lib/persist/concurrency.sx",
-  "lib/persist/snapshot.sx", "lib/persist/compaction.sx", "lib/persist/durable.sx",
-  "lib/persist/blob.sx", "lib/persist/view.sx", "lib/persist/catalog.sx",
-  "lib/persist/query.sx", "lib/persist/batch.sx", "lib/persist/upcast.sx",
-  "lib/persist/idempotency.sx", "lib/persist/global.sx", "lib/persist/subscribe.sx",
-  "lib/persist/api.sx",
-};
-static const char bind_backends[] =
-  "(define db (persist/durable-backend)) (define blobs (persist/blob-store-backend))";
-
 #define TTY_MAX_ITEMS 100 /* entries of one list or dict shown on a terminal */
 
 static sxapi_vm *volatile interrupt_vm;
@@ -254,12 +241,7 @@ static void run_piped(repl *r) {
 
 static bool load_persist(repl *r) {
   sxapi_value v;
-  for (size_t i = 0; i < sizeof persist_files / sizeof *persist_files; i++)
-    if (sxapi_load(r->vm, persist_files[i], &v) != SXAPI_OK) {
-      repl_show_error(r, v);
-      return false;
-    }
-  if (sxapi_eval_buffer(r->vm, bind_backends, strlen(bind_backends), "<repl>", &v) == SXAPI_OK) return true;
+  if (sx_host_load_persist(r->vm, &v)) return true;
   repl_show_error(r, v);
   return false;
 }
