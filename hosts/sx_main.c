@@ -94,7 +94,8 @@ static bool command_help(sxapi_vm *vm, int argc, char **argv, FILE *to) {
   else if (strcmp(cmd, "-e") == 0 || strcmp(cmd, "eval") == 0) text = eval_usage;
   else if (strcmp(cmd, "server") == 0) text = server_usage;
   else if (strcmp(cmd, "help") == 0) text = help_usage;
-  else if (strcmp(cmd, "store") == 0) return sx_store_help(argc > 1 ? argv[1] : NULL, to);
+  else if (strcmp(cmd, "store") == 0)
+    return sx_store_help(argc > 1 && argv[1][0] != '-' ? argv[1] : NULL, to);
   else if (strcmp(cmd, "repl") == 0) {
     char *h[] = {"--help", NULL};
     sx_repl_main(vm, 1, h, NULL, NULL);
@@ -241,7 +242,7 @@ static int cmd_help(sxapi_vm *vm, int argc, char **argv) {
 static int dispatch(sxapi_vm *vm, sx_host_opts *o, int argc, char **argv) {
   const char *cmd = argv[0];
   if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) return cmd_help(vm, 0, argv);
-  if (strcmp(cmd, "help") == 0) return cmd_help(vm, argc - 1, argv + 1);
+  if (strcmp(cmd, "help") == 0 && !wants_help(argc, argv)) return cmd_help(vm, argc - 1, argv + 1);
   if (strcmp(cmd, "--version") == 0) {
     printf("sx %s\n", sxapi_version());
     return 0;

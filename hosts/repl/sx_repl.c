@@ -31,8 +31,11 @@
 
 static sxapi_vm *volatile interrupt_vm;
 
+volatile int repl_interrupted;
+
 static void on_sigint(int sig) {
   (void)sig;
+  repl_interrupted = 1;
   if (interrupt_vm) sxapi_interrupt(interrupt_vm);
 }
 
@@ -93,7 +96,7 @@ static void out_buf(repl_buf *b) {
 
 void repl_show_value(repl *r, sxapi_value v) {
   repl_buf b = REPL_BUF_INIT;
-  repl_pretty_opts o = {r->vm, r->tty ? repl_width(r) : 0, r->colour, r->tty ? TTY_MAX_ITEMS : 0};
+  repl_pretty_opts o = {r->vm, r->tty ? repl_width(r) : 0, r->colour, r->tty ? r->limit : 0};
   if (r->tty) {
     repl_pretty(&b, v, &o);
   } else {
@@ -120,6 +123,8 @@ void repl_say_error(repl *r, const char *msg) {
  * position is left out when the message already starts with it. */
 void repl_show_error(repl *r, sxapi_value err) {
   repl_buf b = REPL_BUF_INIT;
+  if (r->last_error) sxapi_unpin(r->vm, r->last_error);
+  r->last_error = sxapi_pin(r->vm, err) == SXAPI_OK ? err : 0;
   sxapi_error_info e;
   repl_buf_puts(&b, "error: ");
   if (sxapi_error_info_of(r->vm, err, &e) != SXAPI_OK) e = (sxapi_error_info){.message = "?"};
@@ -308,7 +313,8 @@ int sx_repl_main(sxapi_vm *vm, int argc, char **argv, const char *store_dir, con
   char **files;
   int nfiles, rc = parse_args(vm, argc, argv, &store_dir, &sync, &read_only, &files, &nfiles);
   if (rc >= 0) return rc;
-  repl r = {.vm = vm, .read_only = read_only};
+  repl r = {.vm = vm, .read_only = read_only, .store_dir = store_dir, .sync = sync,
+            .limit = TTY_MAX_ITEMS};
   r.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
   r.colour = r.tty && colour_wanted();
   if (!open_store(&r, store_dir, sync)) return 1;
