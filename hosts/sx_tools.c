@@ -175,34 +175,39 @@ static void sleep_ms(long ms) {
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) return; /* a signal: let the caller look */
 }
 
-/* Reopen the VM's read-only store after a compaction replaced its log. */
-static bool reopen(sxapi_vm *vm) {
-  char *dir = strdup(sxapi_store_dir(vm));
-  if (!dir) abort();
+/* Reopen the VM's store on dir read-only (after a compaction replaced its log). */
+static bool reopen(sxapi_vm *vm, const char *dir) {
   sxapi_store_options ro = {.read_only = true};
-  sxapi_store_close(vm);
-  bool ok = sxapi_store_open(vm, dir, &ro) == SXAPI_OK;
-  free(dir);
-  return ok;
+  if (sxapi_store_dir(vm)) sxapi_store_close(vm);
+  return sxapi_store_open(vm, dir, &ro) == SXAPI_OK;
 }
 
 bool sx_follow(sxapi_vm *vm, const char *stream, int64_t *after, volatile int *stop,
                const char *who) {
-  while (!*stop) {
+  char *dir = strdup(sxapi_store_dir(vm) ? sxapi_store_dir(vm) : ".");
+  bool ok = true;
+  if (!dir) abort();
+  while (ok && !*stop) {
     sleep_ms(FOLLOW_POLL_MS);
     if (*stop) break;
-    if (sxapi_store_refresh(vm) != SXAPI_OK) {
-      bool compacted = strstr(sxapi_errmsg(), "was replaced (compacted)") != NULL;
-      if (!compacted || !reopen(vm)) {
+    /* after a compaction, and after a scan that raced the writer's copy of
+     * a frame (it looks like damage; real damage stays): reopen */
+    for (int tries = 0; sxapi_store_refresh(vm) != SXAPI_OK; tries++) {
+      if (tries == 9) {
         fprintf(stderr, "%s: %s\n", who, api_message());
-        return false;
+        ok = false;
+        break;
       }
+      sleep_ms(20);
+      reopen(vm, dir); /* failing, the next refresh fails too and says why */
     }
+    if (!ok) break;
     int64_t last = 0;
     sxapi_store_last_seq(vm, stream, &last);
     if (last > *after) *after = print_after(vm, stream, *after, SIZE_MAX);
   }
-  return true;
+  free(dir);
+  return ok;
 }
 
 static volatile int never_stop;

@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DUMP_VERSION 1
 
@@ -22,10 +23,15 @@ static sxapi_code dump_fail(const char *who, sx_val err) {
   return api_fail(SXAPI_ERR_STORE, who, "the store failed");
 }
 
-/* A read-only handle on dir. */
+/* A read-only handle on dir. A scan next to a writer can race its copy of
+ * a frame and take it for damage (real damage stays): try a few times. */
 static int open_ro(const char *dir, store **s, sx_val *err) {
   store_opts o = {.read_only = true};
-  return store_open(dir, &o, s, err);
+  for (int tries = 0;; tries++) {
+    if (store_open(dir, &o, s, err) == 0) return 0;
+    if (tries == 9 || !strstr(sx_str_data(sx_error_message(*err)), "damaged")) return -1;
+    usleep(20000);
+  }
 }
 
 /* ---- dump ------------------------------------------------------------------- */

@@ -352,6 +352,21 @@ static int bk_blobs(const char *dir, const char *dest, size_t *nblobs, sx_val *e
   return 0;
 }
 
+/* A read-only scan of the log. A scan next to a writer can read a frame
+ * the writer is still copying in (a later page already new, an earlier one
+ * not yet), which looks like damage: real damage stays, so try again a
+ * few times before believing it. */
+static fstore *bk_open(const char *dir, sx_val *err) {
+  store_opts o = {.read_only = true};
+  for (int tries = 0;; tries++) {
+    fstore *s = fstore_new(dir, &o);
+    if (fstore_open_log(s, err) == 0) return s;
+    fstore_free(s);
+    if (tries == 9) return NULL;
+    usleep(20000);
+  }
+}
+
 int store_backup(const char *dir, const char *dest, store_backup_stats *out, sx_val *err) {
   store_backup_stats local = {0};
   if (!out) out = &local;
@@ -368,9 +383,9 @@ int store_backup(const char *dir, const char *dest, store_backup_stats *out, sx_
     *err = store_errorf("backup: %s is not a store (no %s)", dir, logpath);
     return -1;
   }
-  store_opts o = {.read_only = true};
-  fstore *s = fstore_new(dir, &o);
-  int rc = fstore_open_log(s, err); /* scans to the end of the last complete frame */
+  fstore *s = bk_open(dir, err); /* scanned to the end of the last complete frame */
+  int rc = s ? 0 : -1;
+  if (!s) return -1;
   uint64_t end = s->wbase;
   out->streams = s->nstreams;
   out->events = s->nevents;
