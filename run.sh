@@ -25,8 +25,9 @@ install_packages() {
   for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
   done
+  echo "run.sh: checking the packages it needs" >&2
   [ ${#missing[@]} -eq 0 ] && return 0
-  echo "run.sh: installing ${missing[*]}" >&2
+  echo "run.sh: installing ${missing[*]} (apt-get; this can take a few minutes)" >&2
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq
@@ -36,13 +37,16 @@ install_packages() {
 build() { # build DIR [meson options...]; shows the tool's output only on failure
   local dir=$1 log; shift
   log=$(mktemp)
+  [ -f "$dir/build.ninja" ] || echo "run.sh: configuring $dir (meson setup)" >&2
   if [ ! -f "$dir/build.ninja" ] && ! meson setup "$dir" "$@" > "$log" 2>&1; then
     cat "$log" >&2; rm -f "$log"; echo "run.sh: meson setup $dir failed" >&2; exit 1
   fi
+  echo "run.sh: building in $dir (ninja)" >&2
   if ! ninja -C "$dir" > "$log" 2>&1; then
     cat "$log" >&2; rm -f "$log"; echo "run.sh: build in $dir failed" >&2; exit 1
   fi
   rm -f "$log"
+  echo "run.sh: built $dir" >&2
 }
 
 # Sum meson test results into the running totals.
@@ -109,6 +113,7 @@ case "${1:-demo}" in
     install_packages
     build build
     if [ -t 0 ] && [ -t 1 ]; then
+      echo "run.sh: opening the REPL on ./.sx-store with examples/ledger.sx" >&2
       exec build/hosts/sx repl examples/ledger.sx
     fi
     # not at a terminal: show what the REPL would, without waiting for input

@@ -203,6 +203,36 @@ typedef struct store_compact_stats {
 } store_compact_stats;
 int store_compact(const char *dir, store_compact_stats *out, sx_val *err);
 
+/* ---- whole stores from outside (store_dump.c) ---------------------------------
+ * Restore: build a store from its parts (what `sx store load` reads from a
+ * dump) into dir, which must hold no store or an empty one (no streams, kv
+ * keys or blobs); the writer lock is held until finish or abandon. Streams
+ * come one at a time: store_restore_stream (name, high-water mark), then
+ * its stored events oldest first (each a dict whose "seq" follows the
+ * previous one, the last one's being the high-water mark); then kv entries
+ * and blobs in any order. The log is written as DIR/log.restore and swapped
+ * in by finish (synced), so a failed restore leaves no log behind it; blobs
+ * are stored as they come. Functions return 0, or -1 with *err set. */
+typedef struct store_restore store_restore;
+int store_restore_begin(const char *dir, store_restore **out, sx_val *err);
+int store_restore_stream(store_restore *r, sx_val name, int64_t hwm, sx_val *err);
+int store_restore_event(store_restore *r, sx_val event, sx_val *err);
+int store_restore_kv(store_restore *r, sx_val key, sx_val val, sx_val *err);
+int store_restore_blob(store_restore *r, sx_val cid, sx_val bytes, sx_val *err);
+int store_restore_finish(store_restore *r, sx_val *err); /* frees r either way */
+void store_restore_abandon(store_restore *r);           /* frees r; NULL ignored */
+/* The ids of the blobs stored in dir, sorted (a list of strings). */
+sx_val store_blob_list(const char *dir);
+/* Online backup: copy the store in dir (which may be open for writing in
+ * another process) to dest, a directory that must not exist: the log up to
+ * the end of its last complete frame (a commit boundary), synced, then
+ * every blob. The copy is a normal store. */
+typedef struct store_backup_stats {
+  uint64_t log_bytes;
+  size_t streams, events, kv_keys, blobs;
+} store_backup_stats;
+int store_backup(const char *dir, const char *dest, store_backup_stats *out, sx_val *err);
+
 /* What opening the store had to do that its user should hear about, such
  * as "store DIR: discarded N bytes of DIR/log at offset X: a torn tail
  * (...)"; NULL when nothing. The same text goes to the process-wide warning
