@@ -395,7 +395,14 @@ static bool scan_evidence(int fd, uint64_t from, uint64_t size, uint64_t bad, bo
   bool found = false;
   const char *why;
   frame_info fi;
+  static const unsigned char magic[4] = {0x53, 0x58, 0x46, 0x32}; /* FRAME_MAGIC, "SXF2" */
   for (size_t i = 0; r > 0 && i + FRAME_HEAD_V1 + FRAME_TAIL <= (size_t)r && !found; i++) {
+    if (!any_v1) { /* only a version-2 frame can prove anything: jump to the next magic */
+      const unsigned char *next = memmem(d + i, (size_t)r - i, magic, sizeof magic);
+      if (!next) break;
+      i = (size_t)(next - d);
+      if (i + FRAME_HEAD_V1 + FRAME_TAIL > (size_t)r) break;
+    }
     uint32_t m = le32(d + i);
     if ((m != FRAME_MAGIC && !(any_v1 && m == FRAME_MAGIC_V1)) ||
         !head_check(d + i, (uint64_t)r - i, from + i, any_v1, &fi, &why) ||
