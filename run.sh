@@ -9,6 +9,9 @@
 #   ./run.sh torture [N]  build, then kill a writer N times (default 200, as
 #                      CI does) with SIGKILL and N times with SIGTERM,
 #                      checking the store after each (tests/test_crash.sh)
+#   ./run.sh crashsim [SCALE]  the crash-state simulation (tests/test_crashsim.c)
+#                      with a workload and random variants SCALE times (default
+#                      4) those of the unit suite
 #
 # Installing packages needs root (or sudo). Builds go to build/ (release-ish)
 # and build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer).
@@ -106,6 +109,10 @@ case "${1:-demo}" in
     n=${2:-200}
     SX_CRASH_SIGNAL=KILL tests/test_crash.sh build/hosts/sx "$n"
     SX_CRASH_SIGNAL=TERM tests/test_crash.sh build/hosts/sx "$n" ;;
+  crashsim)
+    install_packages
+    build build
+    SX_CRASHSIM_SCALE=${2:-4} build/tests/test_crashsim --jobs 1 ;;
   *)
-    echo "usage: ./run.sh [demo|test|bench|torture [N]]" >&2; exit 2 ;;
+    echo "usage: ./run.sh [demo|test|bench|torture [N]|crashsim [SCALE]|fuzz [SECONDS]]" >&2; exit 2 ;;
 esac
