@@ -9,6 +9,9 @@
 #   ./run.sh torture [N]  build, then kill a writer N times (default 200, as
 #                      CI does) with SIGKILL and N times with SIGTERM,
 #                      checking the store after each (tests/test_crash.sh)
+#   ./run.sh fuzz [SECONDS]  build the libFuzzer targets in fuzz/ (clang,
+#                      ASan+UBSan, build-fuzz/) and run each for SECONDS
+#                      (default 60) from its seed corpus; fails on any finding
 #   ./run.sh crashsim [SCALE]  the crash-state simulation (tests/test_crashsim.c)
 #                      with a workload and random variants SCALE times (default
 #                      4) those of the unit suite
@@ -45,6 +48,31 @@ build() { # build DIR [meson options...]; shows the tool's output only on failur
     cat "$log" >&2; rm -f "$log"; echo "run.sh: build in $dir failed" >&2; exit 1
   fi
   rm -f "$log"
+}
+
+FUZZ_TARGETS=(reader codec store server)
+
+# Build the fuzz targets and run each for $1 seconds; new corpus entries go
+# to build-fuzz/corpus/, findings to build-fuzz/ (crash-*, leak-*, ...).
+run_fuzz() {
+  local secs=$1 t failed=0 log
+  command -v clang >/dev/null || { PACKAGES=(clang); install_packages; }
+  if [ ! -f build-fuzz/build.ninja ]; then
+    CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined \
+      -Db_lundef=false >/dev/null || { echo "run.sh: meson setup build-fuzz failed" >&2; exit 1; }
+  fi
+  ninja -C build-fuzz "${FUZZ_TARGETS[@]/#/fuzz/fuzz_}" >/dev/null || { echo "run.sh: fuzz build failed" >&2; exit 1; }
+  for t in "${FUZZ_TARGETS[@]}"; do
+    mkdir -p "build-fuzz/corpus/$t"; log="build-fuzz/fuzz_$t.log"
+    if ASAN_OPTIONS=detect_leaks=0 build-fuzz/fuzz/fuzz_$t -max_total_time="$secs" -timeout=10 \
+         -artifact_prefix=build-fuzz/ -print_final_stats=1 "build-fuzz/corpus/$t" "fuzz/corpus/$t" > "$log" 2>&1; then
+      echo "fuzz_$t: $(grep -E '^#[0-9]+.*DONE' "$log" | sed -E 's/.*DONE +//')"
+    else
+      failed=$((failed + 1)); echo "fuzz_$t: FINDING (see $log)"; grep -E 'ERROR|SUMMARY|fuzz_[a-z]+:' "$log" | head -5
+    fi
+  done
+  echo "$(( ${#FUZZ_TARGETS[@]} - failed )) passed, $failed failed"
+  [ "$failed" -eq 0 ]
 }
 
 # Sum meson test results into the running totals.
@@ -109,6 +137,9 @@ case "${1:-demo}" in
     n=${2:-200}
     SX_CRASH_SIGNAL=KILL tests/test_crash.sh build/hosts/sx "$n"
     SX_CRASH_SIGNAL=TERM tests/test_crash.sh build/hosts/sx "$n" ;;
+  fuzz)
+    install_packages
+    run_fuzz "${2:-60}" ;;
   crashsim)
     install_packages
     build build
