@@ -92,6 +92,25 @@ count_summary() { # LOGFILE
   fi
 }
 
+# The integration tests against the ASan+UBSan binaries (the crash torture
+# with 100 kills instead of 200). A sanitizer report from any process --
+# also from a writer that was killed later, whose exit nobody checks --
+# lands in a file under a fresh directory, and any such file is a failure.
+run_asan_integration() { # LOGFILE
+  local log=$1 reports; reports=$(mktemp -d)
+  echo "== integration tests under ASan+UBSan (build-asan/)"
+  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$reports/asan \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan SX_CRASH_CYCLES=100 \
+    meson test -C build-asan durable-host server-protocol listen-bank crash-torture --print-errorlogs \
+    | tee "$log" | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout):' || true
+  count_meson "$log"
+  if [ -n "$(ls -A "$reports")" ]; then
+    echo "FAIL: sanitizer reports from the integration tests:"; head -40 "$reports"/*
+    FAILED=$((FAILED + 1))
+  fi
+  rm -rf "$reports"
+}
+
 run_tests() {
   PASSED=0; FAILED=0
   local log; log=$(mktemp)
@@ -102,6 +121,7 @@ run_tests() {
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson test -C build-asan --suite unit --print-errorlogs | tee "$log" | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout):' || true
   count_meson "$log"
+  run_asan_integration "$log"
   echo "== persist conformance (conformance/run.sh)"
   conformance/run.sh build/hosts/sx-server | tee "$log" || true
   count_summary "$log"
