@@ -66,7 +66,7 @@ run_fuzz() {
     mkdir -p "build-fuzz/corpus/$t"; log="build-fuzz/fuzz_$t.log"
     if ASAN_OPTIONS=detect_leaks=0 build-fuzz/fuzz/fuzz_$t -max_total_time="$secs" -timeout=10 \
          -artifact_prefix=build-fuzz/ -print_final_stats=1 "build-fuzz/corpus/$t" "fuzz/corpus/$t" > "$log" 2>&1; then
-      echo "fuzz_$t: $(grep -E '^#[0-9]+.*DONE' "$log" | sed -E 's/.*DONE +//')"
+      echo "fuzz_$t: $(grep -E '^#[0-9]+.*DONE' "$log" | sed -E 's/^#([0-9]+).*DONE +/\1 execs, /')"
     else
       failed=$((failed + 1)); echo "fuzz_$t: FINDING (see $log)"; grep -E 'ERROR|SUMMARY|fuzz_[a-z]+:' "$log" | head -5
     fi

@@ -242,6 +242,10 @@ static int scan_rec_append(fstore *s, rec_cursor *c, bool verify, char *why, siz
   uint64_t seq, voff;
   if (rc_bytes(c, &name, &nn) || rc_uvarint(c, &seq) || rc_value(c, &vp, &vn, &voff)) return -1;
   if (scan_verify_value(c, vp, vn, verify)) return -1;
+  if (seq >= (uint64_t)INT64_MAX) { /* a high-water mark stays below INT64_MAX: hwm + 1 fits */
+    c->why = "append with a seq out of range";
+    return -1;
+  }
   long si = scan_stream(s, name, nn, true);
   if ((int64_t)seq != s->streams[si].hwm + 1) {
     snprintf(why, whycap, "append with seq %llu does not follow the stream's high-water mark %lld",
@@ -277,7 +281,7 @@ static int scan_rec_hwm(fstore *s, rec_cursor *c) {
   if (rc_bytes(c, &name, &nn) || rc_uvarint(c, &seq)) return -1;
   long si = scan_stream(s, name, nn, true);
   stream_ent *e = &s->streams[si];
-  if (seq > (uint64_t)INT64_MAX || (int64_t)seq < e->hwm || e->start != e->count) {
+  if (seq >= (uint64_t)INT64_MAX || (int64_t)seq < e->hwm || e->start != e->count) {
     c->why = "high-water mark below the stream's or with events stored";
     return -1;
   }
