@@ -244,6 +244,10 @@ static int scan_rec_append(fstore *s, rec_cursor *c, bool verify, char *why, siz
   uint64_t seq, voff;
   if (rc_bytes(c, &name, &nn) || rc_uvarint(c, &seq) || rc_value(c, &vp, &vn, &voff)) return -1;
   if (scan_verify_value(c, vp, vn, verify)) return -1;
+  if (seq >= (uint64_t)INT64_MAX) { /* a high-water mark stays below INT64_MAX: hwm + 1 fits */
+    c->why = "append with a seq out of range";
+    return -1;
+  }
   long si = scan_stream(s, name, nn, true);
   if ((int64_t)seq != s->streams[si].hwm + 1) {
     snprintf(why, whycap, "append with seq %llu does not follow the stream's high-water mark %lld",
@@ -279,7 +283,7 @@ static int scan_rec_hwm(fstore *s, rec_cursor *c) {
   if (rc_bytes(c, &name, &nn) || rc_uvarint(c, &seq)) return -1;
   long si = scan_stream(s, name, nn, true);
   stream_ent *e = &s->streams[si];
-  if (seq > (uint64_t)INT64_MAX || (int64_t)seq < e->hwm || e->start != e->count) {
+  if (seq >= (uint64_t)INT64_MAX || (int64_t)seq < e->hwm || e->start != e->count) {
     c->why = "high-water mark below the stream's or with events stored";
     return -1;
   }
@@ -397,7 +401,14 @@ static bool scan_evidence(int fd, uint64_t from, uint64_t size, uint64_t bad, bo
   bool found = false;
   const char *why;
   frame_info fi;
+  static const unsigned char magic[4] = {0x53, 0x58, 0x46, 0x32}; /* FRAME_MAGIC, "SXF2" */
   for (size_t i = 0; r > 0 && i + FRAME_HEAD_V1 + FRAME_TAIL <= (size_t)r && !found; i++) {
+    if (!any_v1) { /* only a version-2 frame can prove anything: jump to the next magic */
+      const unsigned char *next = memmem(d + i, (size_t)r - i, magic, sizeof magic);
+      if (!next) break;
+      i = (size_t)(next - d);
+      if (i + FRAME_HEAD_V1 + FRAME_TAIL > (size_t)r) break;
+    }
     uint32_t m = le32(d + i);
     if ((m != FRAME_MAGIC && !(any_v1 && m == FRAME_MAGIC_V1)) ||
         !head_check(d + i, (uint64_t)r - i, from + i, any_v1, &fi, &why) ||
