@@ -573,7 +573,7 @@ int store_iosim_crash(size_t k, unsigned v, const char *dest, uint64_t *hash) {
   if (plan_variant(&pl, v)) {
     ns_t ns = {0};
     sfile *files = replay(&pl, &ns);
-    qsort(ns.e, ns.n, sizeof *ns.e, ent_cmp); /* parents before children */
+    if (ns.n) qsort(ns.e, ns.n, sizeof *ns.e, ent_cmp); /* parents before children (qsort wants a non-NULL base) */
     *hash = state_hash(files, &ns);
     rc = v == 1;
     if (dest && state_write(dest, files, &ns)) rc = -2;

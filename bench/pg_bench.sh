@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# bench/pg_bench.sh — the PostgreSQL store against pgbench on one throwaway
+# cluster. Prints figures only:
+#   1. appends at full durability (synchronous_commit on), one event per
+#      evaluation, from 1, 8 and 32 concurrent sx processes (each `sx
+#      server` on its own stream), next to pgbench doing single-row inserts
+#      with the same number of clients on the same server;
+#   2. a read of a 100,000-event stream from a fresh process: events/s.
+#   bench/pg_bench.sh [SX] [SECONDS]     SX defaults to build/hosts/sx
+set -u
+cd "$(dirname "$0")/.."
+SX=$(realpath "${1:-build/hosts/sx}")
+SECS=${2:-5}
+BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -x "$BIN/pgbench" ] || { echo "pg_bench: pgbench not found (postgresql-15)" >&2; exit 2; }
+DIR=$(mktemp -d /tmp/sx-pgbench-XXXXXX)
+chmod 755 "$DIR" # the postgres user reaches the cluster inside
+trap 'tests/pg_cluster.sh stop "$DIR/pg"; rm -rf "$DIR"' EXIT
+URL=$(tests/pg_cluster.sh start "$DIR/pg") || exit 1
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+PGB() { as_pg "$BIN/pgbench" -h "$DIR/pg" -U postgres "$@" postgres; }
+as_pg "$BIN/psql" -h "$DIR/pg" -U postgres -qc "CREATE TABLE ins (id bigserial PRIMARY KEY, v bytea)" postgres
+echo "INSERT INTO ins (v) VALUES ('\\x0102030405060708');" > "$DIR/ins.sql"
+chmod a+r "$DIR/ins.sql"
+
+PRELUDE='(load "lib/persist/event.sx") (load "lib/persist/backend.sx") (load "lib/persist/log.sx") (load "lib/persist/durable.sx") (define db (persist/durable-backend))'
+# one sx process appending to its own stream until its input ends
+appender() { # K -> the number of acknowledged appends
+  { echo "(eval \"$(printf '%s' "$PRELUDE" | sed 's/"/\\"/g')\")"
+    i=0; end=$(( $(date +%s) + SECS ))
+    while [ "$(date +%s)" -lt "$end" ]; do
+      for _ in $(seq 50); do i=$((i + 1)); echo "(eval \"(persist/append db \\\"p$1\\\" \\\"t\\\" 0 {:n $i})\")"; done
+    done; } | "$SX" --store "$URL&sx_schema=bench" server 2>/dev/null | grep -c '^(ok 0 {'
+}
+
+printf 'pg: appends at full durability, one event per evaluation, %s s per point\n' "$SECS"
+printf '  %8s %14s %14s %8s\n' procs "sx events/s" "pgbench tps" ratio
+for n in 1 8 32; do
+  for k in $(seq "$n"); do appender "$k" > "$DIR/acked.$k" & done
+  t0=$(date +%s%N); wait; t1=$(date +%s%N)
+  total=0; for k in $(seq "$n"); do total=$((total + $(cat "$DIR/acked.$k"))); done
+  sx=$(awk -v n="$total" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / ((b - a) / 1e9) }')
+  tps=$(PGB -n -c "$n" -j "$n" -T "$SECS" -f "$DIR/ins.sql" 2>/dev/null | sed -nE 's/^tps = ([0-9.]+).*/\1/p' | head -1)
+  printf '  %8d %14s %14.0f %8.2f\n' "$n" "$sx" "${tps:-0}" "$(awk -v a="$sx" -v b="${tps:-0}" 'BEGIN { print (b > 0 ? a / b : 0) }')"
+done
+
+# a 100,000-event stream, read from a fresh process
+printf '(eval "%s")\n' "$(printf '%s (define (fill i) (if (> i 100000) :done (begin (persist/append db "big" "t" i {:n i}) (fill (+ i 1))))) (fill 1)' "$PRELUDE" | sed 's/"/\\"/g')" \
+  | "$SX" --store "$URL&sx_schema=bench" --sync off server >/dev/null 2>&1
+t0=$(date +%s%N)
+n=$("$SX" --store "$URL&sx_schema=bench" -e "$PRELUDE (len (persist/read db \"big\"))" 2>/dev/null)
+t1=$(date +%s%N)
+t2=$(date +%s%N)
+"$SX" --store "$URL&sx_schema=bench" -e "$PRELUDE 0" >/dev/null 2>&1
+t3=$(date +%s%N)
+awk -v n="$n" -v r=$((t1 - t0)) -v base=$((t3 - t2)) 'BEGIN {
+  printf "pg: read of a %d-event stream from a fresh process: %.3f s (start-up %.3f s subtracted): %.0f events/s\n",
+         n, (r - base) / 1e9, base / 1e9, n / ((r - base) / 1e9) }'
