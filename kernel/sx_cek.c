@@ -42,7 +42,7 @@ typedef enum kkind {
   K_SET_GLOBAL, K_DEF_GLOBAL, K_DEFMACRO, K_GUARD, K_PERFORM, K_DICT, K_MAP,
   K_FILTER, K_REDUCE, K_FOR_EACH, K_SOME, K_EVERY, K_WIND_BEFORE,
   K_WIND_BODY, K_WIND_AFTER, K_RERAISE, K_ESCAPE, K_CALLCC, K_FORMS,
-  K_MAP_INDEXED, K_ARITH_A, K_ARITH_B, K_RET
+  K_MAP_INDEXED, K_ARITH_A, K_ARITH_B, K_RET, K_SORT
 } kkind;
 
 /* A continuation frame. Every kind keeps its own fields in a named member
@@ -74,6 +74,7 @@ struct sx_kframe {
     struct { sx_val k, value; } escape;            /* K_ESCAPE */
     struct { sx_contobj *k; } callcc;              /* K_CALLCC */
     struct { sx_val forms, file, last; bool toplevel, started; } forms; /* K_FORMS */
+    struct { sx_val fn; struct msort *m; } sort;   /* K_SORT: the comparator, the merge */
   } u;
 };
 
@@ -736,6 +737,101 @@ static sx_val list_arg(sx_vm *vm, const char *who, sx_val v) {
   return sx_type_error(vm, who, "a list", v);
 }
 
+/* ---- sort ---------------------------------------------------------------------
+ * A stable bottom-up merge sort over an array, written as a resumable
+ * state so that a comparator written in SX runs on the machine (a K_SORT
+ * frame applies it once per comparison, and a perform inside it suspends
+ * like one in a map callback). A comparator that is absent (the default
+ * order) or a plain C primitive (`<`, `>`...) runs the whole sort in C. */
+typedef struct msort {
+  sx_val *a, *b;                /* the runs being merged, and where they go */
+  size_t n, width, lo, mid, hi; /* merging a[lo, mid) and a[mid, hi) */
+  size_t i, j, k;               /* next left item, next right item, next out */
+} msort;
+
+static msort *msort_new(sx_val lst, size_t n) {
+  msort *m = sx_alloc(sizeof *m);
+  m->a = sx_alloc(n * sizeof *m->a);
+  m->b = sx_alloc(n * sizeof *m->b);
+  m->n = n;
+  for (size_t i = 0; i < n; i++, lst = sx_cdr(lst)) m->a[i] = sx_car(lst);
+  m->width = 1;
+  m->lo = m->i = m->k = 0;
+  m->mid = m->j = n < 1 ? n : 1;
+  m->hi = n < 2 ? n : 2;
+  return m;
+}
+
+/* Move the merge on to the next comparison: true when one is needed
+ * (is a[j] less than a[i]?), false when the array is sorted (in m->a). */
+static inline bool msort_next(msort *m) {
+  for (;;) {
+    if (m->i < m->mid && m->j < m->hi) return true;
+    while (m->i < m->mid) m->b[m->k++] = m->a[m->i++];
+    while (m->j < m->hi) m->b[m->k++] = m->a[m->j++];
+    m->lo = m->hi;
+    if (m->lo >= m->n) { /* a pass is over */
+      sx_val *t = m->a;
+      m->a = m->b;
+      m->b = t;
+      m->width *= 2;
+      if (m->width >= m->n) return false;
+      m->lo = 0;
+    }
+    m->mid = m->lo + m->width < m->n ? m->lo + m->width : m->n;
+    m->hi = m->lo + 2 * m->width < m->n ? m->lo + 2 * m->width : m->n;
+    m->i = m->k = m->lo;
+    m->j = m->mid;
+  }
+}
+
+/* The comparison's answer: the right item goes first only when it is
+ * strictly less, so equal items keep their order. */
+static inline void msort_take(msort *m, bool right_first) {
+  m->b[m->k++] = right_first ? m->a[m->j++] : m->a[m->i++];
+}
+
+static sx_val msort_list(const msort *m) {
+  sx_val out = SX_EMPTY;
+  for (size_t i = m->n; i-- > 0;) out = sx_cons(m->a[i], out);
+  return out;
+}
+
+/* The default order: numbers by value, strings by bytes (as %sort-less).
+ * 1: x < y, 0: not, -1: raised (vm->pending). */
+static int default_less(sx_vm *vm, sx_val x, sx_val y) {
+  if (x & y & 1) return (int64_t)x < (int64_t)y; /* two fixnums */
+  if (sx_is_number(x) && sx_is_number(y)) {
+    if (sx_is_int(x) && sx_is_int(y)) return sx_int_val(x) < sx_int_val(y);
+    double p = sx_is_float(x) ? sx_float_val(x) : (double)sx_int_val(x);
+    double q = sx_is_float(y) ? sx_float_val(y) : (double)sx_int_val(y);
+    return p < q;
+  }
+  if (sx_is_string(x) && sx_is_string(y)) return sx_string_cmp(x, y) < 0;
+  sx_throwf(vm, "sort: cannot compare %s with %s (pass a comparator)", sx_type_name(x), sx_type_name(y));
+  return -1;
+}
+
+/* Sort m entirely in C with the default order (p NULL) or the plain
+ * primitive p. False when a comparison raised (vm->pending). */
+static bool msort_in_c(sx_vm *vm, msort *m, const sx_prim *p) {
+  while (msort_next(m)) {
+    sx_val x = m->a[m->j], y = m->a[m->i], r;
+    int less;
+    if (!p) less = default_less(vm, x, y);
+    else if (p->h.aux && fixnum_op(p->h.aux, x, y, &r)) less = r != SX_FALSE;
+    else {
+      sx_val argv[2] = {x, y};
+      r = p->fn(vm, 2, argv);
+      less = r == SX_UNDEF ? -1 : sx_truthy(r);
+    }
+    if (less < 0) return false;
+    msort_take(m, less);
+    if ((m->k & 0xffff) == 0 && sx_poll_interrupt(vm)) return false;
+  }
+  return true;
+}
+
 /* ---- the machine's registers and its out-of-line steps ----------------------
  * The machine (below) keeps its registers in locals. A step too big to sit
  * in it (a special primitive, a perform, a raise...) is a function that
@@ -862,6 +958,60 @@ static mmode start_reduce(sx_fiber *f, mreg *r, int argc, sx_val *argv) {
   return M_CONT;
 }
 
+/* (sort lst), (sort lst less?) or (sort less? lst) */
+static mmode start_sort(sx_fiber *f, mreg *r, int argc, sx_val *argv) {
+  sx_vm *vm = f->vm;
+  sx_val lst = argv[0], fn = SX_NIL;
+  if (argc == 2) {
+    bool fn_first = is_callable(argv[0]);
+    fn = argv[fn_first ? 0 : 1];
+    lst = argv[fn_first ? 1 : 0];
+  }
+  f->vsp = r->base;
+  if (argc == 2 && !is_callable(fn))
+    return raise_with(r, sx_make_error("sort: expected a function, got %s", sx_str_data(sx_shown(fn))));
+  lst = list_arg(vm, "sort", lst);
+  if (lst == SX_UNDEF) return raise_with(r, take_pending(vm));
+  size_t n = sx_list_length(lst);
+  if (n < 2) {
+    r->val = lst;
+    return M_CONT;
+  }
+  msort *m = msort_new(lst, n);
+  if (argc == 1 || plain_prim(fn)) {
+    if (!msort_in_c(vm, m, argc == 1 ? NULL : (const sx_prim *)fn)) return raise_with(r, take_pending(vm));
+    r->val = msort_list(m);
+    return M_CONT;
+  }
+  sx_kframe *fr = mpush(f, r, K_SORT);
+  if (!fr) return M_RAISE;
+  fr->node = call_site(r);
+  fr->u.sort.fn = fn;
+  fr->u.sort.m = m;
+  msort_next(m); /* n >= 2: there is a first comparison */
+  size_t b = f->vsp;
+  vpush(f, fn);
+  vpush(f, m->a[m->j]);
+  vpush(f, m->a[m->i]);
+  return callback(b, &r->base, &r->node, &r->returning);
+}
+
+/* The K_SORT frame fr: the comparator answered r->val. */
+static mmode sort_step(sx_fiber *f, mreg *r, sx_kframe *fr) {
+  msort *m = fr->u.sort.m;
+  msort_take(m, sx_truthy(r->val));
+  if (!msort_next(m)) {
+    f->ksp--;
+    r->val = msort_list(m);
+    return M_CONT;
+  }
+  size_t b = f->vsp;
+  vpush(f, fr->u.sort.fn);
+  vpush(f, m->a[m->j]);
+  vpush(f, m->a[m->i]);
+  return callback(b, &r->base, &r->node, &r->returning);
+}
+
 /* Apply a special primitive (one that runs on the machine) to the operand
  * stack from r->base. */
 static mmode apply_special(sx_fiber *f, mreg *r) {
@@ -893,6 +1043,7 @@ static mmode apply_special(sx_fiber *f, mreg *r) {
   case SP_EVERY: return start_walk(f, r, p, K_EVERY, argv);
   case SP_MAP_INDEXED: return start_walk(f, r, p, K_MAP_INDEXED, argv);
   case SP_REDUCE: return start_reduce(f, r, argc, argv);
+  case SP_SORT: return start_sort(f, r, argc, argv);
   case SP_DYNAMIC_WIND: {
     for (int i = 0; i < 3; i++)
       if (!is_callable(argv[i])) {
@@ -1410,7 +1561,7 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
       [K_WIND_BEFORE] = &&L_K_WIND_BEFORE, [K_WIND_BODY] = &&L_K_WIND_BODY,
       [K_WIND_AFTER] = &&L_K_WIND_AFTER, [K_RERAISE] = &&L_K_RERAISE,
       [K_ESCAPE] = &&L_K_ESCAPE,       [K_CALLCC] = &&L_K_CALLCC,
-      [K_FORMS] = &&L_K_FORMS};
+      [K_FORMS] = &&L_K_FORMS,         [K_SORT] = &&L_K_SORT};
 #endif
 
   switch (mode) {
@@ -1724,6 +1875,8 @@ cont: /* val returns to the top frame */
     vmcont;
   vmcase(K_FORMS)
     vmstep(next_form(f, R, fr));
+  vmcase(K_SORT)
+    vmstep(sort_step(f, R, fr));
   }
   vmraise(sx_make_error("internal: bad frame"));
 

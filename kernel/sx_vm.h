@@ -111,6 +111,7 @@ typedef sx_val (*sx_prim_fn)(sx_vm *vm, int argc, sx_val *argv);
 typedef enum sx_special {
   SP_NONE, SP_APPLY, SP_MAP, SP_FILTER, SP_REDUCE, SP_FOR_EACH, SP_SOME,
   SP_EVERY, SP_CALLCC, SP_DYNAMIC_WIND, SP_LOAD, SP_EVAL, SP_MAP_INDEXED,
+  SP_SORT, /* a merge sort in C; an SX comparator runs on the machine */
   SP_HOST /* an embedder's C function: called like a plain primitive but never
              on the frameless fast path, so its fn finds its own sx_prim (and
              the ud there) at argv[-1] */
