@@ -148,9 +148,21 @@ static sx_node *node_new(actx *c, sx_op op) {
   return n;
 }
 
+/* A literal string of the code (a keyword, a string constant, a dict
+ * literal's key) of at most LITERAL_INTERN_MAX bytes shares one object
+ * with every equal literal: the name of the (interned) symbol with the
+ * same bytes. A dict built and read with literal keys then finds its key
+ * by identity, without comparing bytes (see sx_dict.c). Strings are
+ * immutable, so sharing them is invisible. */
+#define LITERAL_INTERN_MAX 64
+static sx_val literal_string(sx_val s) {
+  if (!sx_is_string(s) || sx_str_len(s) > LITERAL_INTERN_MAX) return s;
+  return sx_sym_name(sx_symbol_intern(sx_str_data(s), sx_str_len(s)));
+}
+
 static sx_node *node_const(actx *c, sx_val k) {
   sx_node *n = node_new(c, OP_CONST);
-  n->u.k = k;
+  n->u.k = literal_string(k);
   return n;
 }
 
@@ -260,7 +272,7 @@ static sx_node *an_dict(actx *c, sx_val d) {
   size_t i = 0;
   sx_dict_iter_init(&it, d);
   while (sx_dict_iter_next(&it, &k, &v)) {
-    node->u.dict.keys[i] = k;
+    node->u.dict.keys[i] = literal_string(k);
     if (!(node->u.dict.vals[i++] = an_expr(c, v))) return NULL;
   }
   return node;

@@ -343,3 +343,21 @@ Test(eval, returned_environments_are_reused_safely) {
   /* deep non-tail recursion still reaches the depth limit cleanly */
   ERR_HAS("(define (down n) (+ 1 (down n))) (down 1)", "recursion depth limit exceeded");
 }
+
+/* ---- literal dict keys ------------------------------------------------------
+ * Literal strings and keywords of up to 64 bytes are shared objects, and a
+ * small dict looks for the key object itself before comparing bytes. The
+ * edges: keys built at run time, long literals, dicts past the identity
+ * scan, and the byte order of printing and iteration. */
+Test(eval, literal_keys_are_shared_and_lookups_still_compare_bytes) {
+  OK("(list (eq? :amt :amt) (eq? :amt \"amt\") (= :amt (str \"am\" \"t\")))", "(true true true)");
+  OK("(let ((d {:b 1 :a 2 :c 3})) (list (get d :a) (get d (str \"a\")) (get d \"c\") (get d :z) (keys d) d))",
+     "(2 2 3 nil (\"a\" \"b\" \"c\") {:a 2 :b 1 :c 3})");
+  /* built keys, literal lookups (and the other way round) */
+  OK("(let ((d (assoc (assoc {} (str \"ty\" \"pe\") 1) (str \"amt\") 2))) (list (get d :type) (get d :amt)))", "(1 2)");
+  OK("(get {:k1 1 :k2 2 :k3 3 :k4 4 :k5 5 :k6 6 :k7 7 :k8 8 :k9 9 :k10 10} :k9)", "9");
+  OK("(get (assoc {} (str (join \"\" (map (fn (i) \"x\") (range 70)))) 1)"
+     " \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\")",
+     "1");
+  OK("(reduce (fn (acc r) (+ acc (get r :amt))) 0 (map (fn (i) {:amt i :type \"t\"}) (range 100)))", "4950");
+}
