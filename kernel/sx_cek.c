@@ -690,6 +690,73 @@ static __attribute__((noinline)) sx_node *direct_tail(sx_fiber *f, const sx_node
   return p->body;
 }
 
+static inline sx_val take_pending(sx_vm *vm) {
+  sx_val v = vm->pending;
+  vm->pending = SX_NIL;
+  return v;
+}
+
+/* An NF_SELF call (a loop's next iteration). When the variable still
+ * names a closure of the function over the same parent and no operand
+ * needs the machine (each is a constant, a variable, or a frameless call
+ * tree of plain primitives), evaluate the operands, rebind the function's
+ * own environment (.env) in place and return st 1 with the body to jump
+ * to. st 0: not applicable, nothing evaluated. st -1: an operand raised
+ * (.val at .at). Out of line, returning a struct, so that the machine's
+ * registers never have their address taken. */
+typedef struct self_res {
+  int st;
+  sx_node *body;
+  sx_env *env;
+  sx_val val;
+  const sx_srcpos *at;
+} self_res;
+
+static __attribute__((noinline)) self_res self_jump(sx_fiber *f, sx_node *call, sx_env *env) {
+  self_res r = {0, NULL, NULL, SX_NIL, NULL};
+  sx_vm *vm = f->vm;
+  const sx_proto *p = call->u.call.self;
+  sx_env *fe = env_up(env, call->depth);
+  sx_val fnv, tmp[8];
+  if (!quick(call->u.call.fn, env, &fnv) || !sx_is(fnv, SX_T_FN) ||
+      ((sx_closure *)fnv)->proto != p || ((sx_closure *)fnv)->env != fe->parent || vm->interrupt)
+    return r;
+  bool committed = false; /* an operand was evaluated by a primitive call */
+  for (uint32_t i = 0; i < p->nparams; i++) {
+    sx_node *a = call->u.call.args[i];
+    const sx_node *errat;
+    if (quick(a, env, &tmp[i])) continue; /* pure: may still back out */
+    if (!committed) {
+      for (uint32_t j = i; j < p->nparams; j++) {
+        sx_node *b = call->u.call.args[j];
+        if (b->op != OP_CONST && b->op != OP_LOCAL && b->op != OP_GLOBAL &&
+            (!(b->flags & NF_FAST) || !fast_ok(vm, b, env)))
+          return r;
+      }
+      committed = true;
+    }
+    if (!(a->flags & NF_FAST)) { /* an unbound variable */
+      r.st = -1;
+      r.at = a->pos;
+      r.val = unbound_error(a);
+      return r;
+    }
+    if (!fast_call(vm, a, env, &tmp[i], &errat)) {
+      r.st = -1;
+      r.at = errat->pos;
+      r.val = take_pending(vm);
+      return r;
+    }
+  }
+  uint32_t i = 0;
+  for (i = 0; i < p->nparams; i++) fe->slots[i] = tmp[i];
+  for (; i < p->nslots; i++) fe->slots[i] = SX_UNDEF;
+  r.st = 1;
+  r.env = fe;
+  r.body = p->body;
+  return r;
+}
+
 /* A non-tail call of a closure-free function with exactly its parameters,
  * every operand quick: bind straight into an environment from the pool,
  * skipping the operand stack. Returns the callee's body, or NULL (having
@@ -851,12 +918,6 @@ typedef struct mreg {
   bool returning;      /* M_APPLY: a closure-free callee gets a K_RET frame
                           that gives its environment back on return */
 } mreg;
-
-static inline sx_val take_pending(sx_vm *vm) {
-  sx_val v = vm->pending;
-  vm->pending = SX_NIL;
-  return v;
-}
 
 static inline mmode raise_with(mreg *r, sx_val v) {
   r->raised = v;
@@ -1236,6 +1297,8 @@ static mmode unwind(sx_fiber *f, mreg *r) {
 typedef enum {
   CALL_VALUE,     /* *val is the call's value */
   CALL_JUMP,      /* a tail call rebound env in place: run *body in it */
+  CALL_LOOP,      /* a loop's self call rebound the function's environment
+                     *ne in place: run *body in it */
   CALL_ENTER,     /* a closure-free call bound *ne: push K_RET, run *body in it */
   CALL_APPLY,     /* the operator and operands are on the operand stack from *base */
   CALL_APPLY_RET, /* the same, from a non-tail position: the callee may give
@@ -1266,7 +1329,21 @@ call_fast(sx_fiber *f, sx_node *n, sx_env *env, sx_val *val, sx_node **body, sx_
   }
   if (n->flags & NF_TAIL) {
     if ((*body = direct_tail(f, n, env))) return CALL_JUMP;
-  } else if (!(n->flags & NF_TAILPOS)) { /* see K_RET */
+  }
+  if (n->flags & NF_SELF) { /* through lets, or with primitive calls */
+    self_res r = self_jump(f, n, env);
+    if (r.st > 0) {
+      *body = r.body;
+      *ne = r.env;
+      return CALL_LOOP;
+    }
+    if (r.st < 0) {
+      *val = r.val;
+      *at = r.at;
+      return CALL_RAISE;
+    }
+  }
+  if (!(n->flags & (NF_TAIL | NF_TAILPOS))) { /* see K_RET */
     if ((*body = direct_bind(f, n, env, ne))) return CALL_ENTER;
   }
   if (quick_closure_call(f, n, env)) {
@@ -1638,6 +1715,11 @@ eval: /* Control is node, to be evaluated in env */
     case CALL_VALUE: vmcont;
     case CALL_JUMP:
       at = node->pos;
+      node = body;
+      vmeval;
+    case CALL_LOOP:
+      at = node->pos;
+      env = ne;
       node = body;
       vmeval;
     case CALL_ENTER:

@@ -361,3 +361,45 @@ Test(eval, literal_keys_are_shared_and_lookups_still_compare_bytes) {
      "1");
   OK("(reduce (fn (acc r) (+ acc (get r :amt))) 0 (map (fn (i) {:amt i :type \"t\"}) (range 100)))", "4950");
 }
+
+/* ---- loops as loops ----------------------------------------------------------
+ * A tail self-call of a closure-free named let or defined function
+ * (NF_SELF) rebinds the function's environment in place and jumps, also
+ * through lets and with primitive calls among the operands. The edges:
+ * closures capturing loop variables, the name rebound by set!, a
+ * redefined global, raising operands, internal defines. */
+Test(eval, self_tail_calls_run_as_loops_in_constant_space) {
+  const char *srcs[] = {
+      "(let loop ((i 0)) (let ((j (+ i 1))) (if (< j 1000000) (loop j) j)))",
+      "(let loop ((i 0) (acc (list))) (if (< i 1000000) (loop (+ i 1) (cons i (list))) i))",
+      "(define (f i) (let* ((a i) (b (+ a 1))) (cond ((>= b 1000000) b) (else (f b))))) (f 0)",
+  };
+  for (size_t k = 0; k < sizeof srcs / sizeof *srcs; k++) {
+    sx_status st;
+    sx_fiber *f = run_on_fiber(srcs[k], &st);
+    cr_assert_eq(st, SX_DONE, "%s: %s", srcs[k], st == SX_ERROR ? errmsg(f->error) : "suspended");
+    cr_assert_str_eq(printed(f->value), "1000000", "%s", srcs[k]);
+    cr_assert_leq(f->kcap, 256, "%s: frame stack grew to %zu frames", srcs[k], f->kcap);
+  }
+}
+
+Test(eval, self_tail_call_edges) {
+  OK("(let loop ((i 0) (acc (list))) (if (< i 5) (loop (+ i 1) (cons i acc)) acc))", "(4 3 2 1 0)");
+  /* a closure over the loop variables: the general path, fresh bindings */
+  OK("(let loop ((i 0) (acc (list))) (if (< i 3) (loop (+ i 1) (cons (fn () i) acc))"
+     " (map (fn (f) (f)) acc)))",
+     "(2 1 0)");
+  /* the name rebound: the call goes to the new value */
+  OK("(define (other x) :other) (let loop ((i 0)) (if (= i 0) (begin (set! loop other) (loop 1)) i))",
+     "\"other\"");
+  OK("(define (h x) :h) (define (g n) (if (= n 3) (begin (set! g h) (g 0)) (g (+ n 1)))) (g 0)", "\"h\"");
+  /* internal defines start undefined again on every iteration */
+  OK("(define (f n) (define m (* n 2)) (cond ((> n 3) m) (else (f (+ n 1))))) (f 0)", "8");
+  OK("(define (f n acc) (if (= n 0) acc (let ((x (* n n))) (f (- n 1) (+ acc x))))) (f 10 0)", "385");
+  /* operands that raise, on the loop path */
+  ERR_HAS("(let loop ((i 0)) (if (< i 3) (loop (+ i \"a\")) i))", "+");
+  ERR_HAS("(let loop ((i 0)) (if (< i 3) (loop (cons i no-such-var)) i))", "no-such-var");
+  ERR_HAS("(let loop ((i 0)) (if (< i 3) (loop no-such-var) i))", "no-such-var");
+  /* a float operand leaves the fixnum path but stays on the loop */
+  OK("(let loop ((x 0.5) (n 0)) (if (< n 4) (loop (* x 2) (+ n 1)) x))", "8.0");
+}
