@@ -78,14 +78,54 @@ struct sx_kframe {
   } u;
 };
 
-#define INITIAL_K 64
+#define INITIAL_K 16 /* 16 frames stay under Boehm's large-object size (2 KB): a
+                       * new fiber (one per top-level evaluation) costs a
+                       * free-list allocation, not a fresh cleared block */
 #define INITIAL_V 64
 #define MAX_BACKTRACE 16
 
 /* ---- fiber stacks -------------------------------------------------------- */
 
+/* Give f stacks: the spare ones of the last fiber that ended (see
+ * give_stacks), else new ones. */
+static void take_stacks(sx_fiber *f) {
+  sx_vm *vm = f->vm;
+  if (vm->spare_ks) {
+    f->ks = vm->spare_ks;
+    f->kcap = vm->spare_kcap;
+    f->vs = vm->spare_vs;
+    f->vcap = vm->spare_vcap;
+    vm->spare_ks = NULL;
+    vm->spare_vs = NULL;
+    return;
+  }
+  f->kcap = INITIAL_K;
+  f->ks = sx_alloc(f->kcap * sizeof *f->ks);
+  f->vcap = INITIAL_V;
+  f->vs = sx_alloc(f->vcap * sizeof *f->vs);
+}
+
+/* f has ended (done or failed): nothing reads its stacks any more (an
+ * escape into it finds ksp 0 first), so the next fiber may have them,
+ * unless they grew large. f keeps kcap and vcap (what they grew to); a
+ * restart gives it stacks again. */
+#define SPARE_MAX_K 1024
+static void give_stacks(sx_fiber *f) {
+  sx_vm *vm = f->vm;
+  if (!f->ks) return;
+  if (!vm->spare_ks && f->kcap <= SPARE_MAX_K && f->vcap <= 16 * SPARE_MAX_K) {
+    vm->spare_ks = f->ks;
+    vm->spare_kcap = f->kcap;
+    vm->spare_vs = f->vs;
+    vm->spare_vcap = f->vcap;
+  }
+  f->ks = NULL;
+  f->vs = NULL;
+}
+
 /* Empty the stacks and forget the last raise before a new evaluation. */
 static void fiber_reset(sx_fiber *f) {
+  if (!f->ks) take_stacks(f);
   f->ksp = f->vsp = 0;
   f->raised = SX_UNDEF;
   f->raised_where = SX_NIL;
@@ -95,10 +135,6 @@ static void fiber_reset(sx_fiber *f) {
 sx_fiber *sx_fiber_new(sx_vm *vm) {
   sx_fiber *f = sx_alloc(sizeof *f);
   f->vm = vm;
-  f->kcap = INITIAL_K;
-  f->ks = sx_alloc(f->kcap * sizeof *f->ks);
-  f->vcap = INITIAL_V;
-  f->vs = sx_alloc(f->vcap * sizeof *f->vs);
   f->status = SX_DONE;
   f->value = SX_NIL;
   f->error = SX_NIL;
@@ -605,7 +641,10 @@ static sx_status finish(sx_fiber *f, sx_status st, sx_val v) {
   else {
     f->request = v;
     f->start = START_AWAITING;
+    return st;
   }
+  f->ksp = f->vsp = 0;
+  give_stacks(f);
   return st;
 }
 

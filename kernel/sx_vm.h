@@ -211,6 +211,11 @@ struct sx_vm {
   uint64_t next_cont_id;
   uint32_t global_epoch; /* bumped when a global holding a primitive changes */
   sx_fiber *current;     /* fiber being run (for nested runs) */
+  /* the stacks of the last fiber that ended, for the next sx_fiber_new: a
+   * top-level evaluation then allocates no stacks (see give_stacks) */
+  sx_kframe *spare_ks;
+  sx_val *spare_vs;
+  size_t spare_kcap, spare_vcap;
   /* called when a top-level evaluation ends (one protocol command, one
    * form of a file run by `sx run`, one API evaluation); a returned error
    * value (e.g. a failed commit) replaces a successful result */

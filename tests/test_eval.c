@@ -403,3 +403,41 @@ Test(eval, self_tail_call_edges) {
   /* a float operand leaves the fixnum path but stays on the loop */
   OK("(let loop ((x 0.5) (n 0)) (if (< n 4) (loop (* x 2) (+ n 1)) x))", "8.0");
 }
+
+/* ---- fiber stacks are reused ------------------------------------------------
+ * A fiber that ends (done or failed) hands its stacks to the VM for the next
+ * new fiber, so a top-level evaluation allocates none. The edges: a
+ * suspended fiber keeps them, a restarted fiber gets stacks again, large
+ * stacks are not kept. */
+Test(eval, ended_fibers_hand_their_stacks_to_the_next) {
+  sx_status st;
+  sx_fiber *a = run_on_fiber("(+ 1 2)", &st);
+  cr_assert_eq(st, SX_DONE);
+  cr_assert_null(a->ks, "a finished fiber gives its stacks back");
+  cr_assert_not_null(vm->spare_ks);
+  sx_kframe *spare = vm->spare_ks;
+  sx_fiber *b = sx_fiber_new(vm);
+  cr_assert_eq(b->ks, spare, "the next fiber takes them");
+  cr_assert_null(vm->spare_ks);
+  /* an error ends a fiber too */
+  sx_fiber *c = run_on_fiber("(car 1)", &st);
+  cr_assert_eq(st, SX_ERROR);
+  cr_assert_null(c->ks);
+  /* a suspended fiber keeps its stacks and resumes on them */
+  sx_fiber *d = run_on_fiber("(+ 1 (perform :x))", &st);
+  cr_assert_eq(st, SX_SUSPENDED);
+  cr_assert_not_null(d->ks);
+  cr_assert_eq(sx_fiber_resume(d, sx_fixnum(41)), SX_DONE);
+  cr_assert_str_eq(printed(d->value), "42");
+  /* a finished fiber started again gets stacks again */
+  sx_val err = SX_NIL;
+  sx_fiber_start_forms(a, sx_read_all("(* 6 7)", 7, SX_NIL, &err), SX_NIL, false);
+  cr_assert_not_null(a->ks);
+  cr_assert_eq(sx_fiber_run(a), SX_DONE);
+  cr_assert_str_eq(printed(a->value), "42");
+  /* a deep recursion's grown stacks are not kept */
+  sx_fiber *e = run_on_fiber("(define (deep n) (if (= n 0) 0 (+ 1 (deep (- n 1))))) (deep 5000)", &st);
+  cr_assert_eq(st, SX_DONE);
+  cr_assert_gt(e->kcap, 1024);
+  cr_assert(vm->spare_ks == NULL || vm->spare_kcap <= 1024);
+}
