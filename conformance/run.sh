@@ -4,6 +4,8 @@
 #
 #   conformance/run.sh [SERVER]      SERVER defaults to build/hosts/sx-server
 #   conformance/run.sh --real-store [SERVER]
+#   conformance/run.sh --real-store-pg URL [SERVER]   (the same on PostgreSQL:
+#                      one fresh schema per suite in the database at URL)
 #
 # --real-store: the same suites with every backend and blob store they build
 # served by the real store (conformance/real_store.sx, loaded after the
@@ -20,8 +22,9 @@
 # files it rewrites are restored afterwards.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-REAL=0
+REAL=0 PG=""
 if [ "${1:-}" = --real-store ]; then REAL=1; shift; fi
+if [ "${1:-}" = --real-store-pg ]; then REAL=1; PG=$2; shift 2; fi
 SERVER=${1:-${SX_SERVER:-build/hosts/sx-server}}
 [ -x "$SERVER" ] || { echo "conformance: no server at $SERVER (build first)" >&2; exit 2; }
 SERVER=$(cd "$(dirname "$SERVER")" && pwd)/$(basename "$SERVER")
@@ -55,12 +58,16 @@ commands() { # the exact sequence conformance.sh sends, for suite $1
 # say what the suite stored ("-" when it built no backend at all)
 serve() { # suite
   if [ $REAL = 0 ]; then timeout 120 "$SERVER" 2>/dev/null; return; fi
-  timeout 120 "$SERVER" --store "$STORES/$1" 2>/dev/null
+  timeout 120 "$SERVER" --store "$(store_of "$1")" 2>/dev/null
+}
+store_of() { # suite -> its fresh store: a directory, or a schema of its own
+  if [ -n "$PG" ]; then echo "$PG&sx_schema=conf_$$_${1//\//_}"; else echo "$STORES/$1"; fi
 }
 store_note() { # suite -> sets status on damage, prints "streams/events/keys"
   [ $REAL = 1 ] || return 0
-  local d="$STORES/$1" rep
-  [ -d "$d" ] || { stored="-"; return 0; }
+  local d rep
+  d=$(store_of "$1")
+  [ -n "$PG" ] || [ -d "$d" ] || { stored="-"; return 0; }
   if ! rep=$("$SX" store check "$d" 2>&1); then status="FAIL: store check: $(grep -m1 -i 'damaged\|cannot' <<<"$rep")"; fi
   stored=$(sed -nE 's/.* ([0-9]+) streams, ([0-9]+) events, ([0-9]+) kv keys.*/\1\/\2\/\3/p' <<<"$rep")
   [ -n "$(ls -A "$d/blobs" 2>/dev/null)" ] && stored="$stored +blobs"
@@ -99,7 +106,8 @@ while read -r suite exp_pass exp_fail; do
 done < conformance/expected.txt
 
 if [ $REAL = 1 ]; then # the headline script runs the in-memory mode only
-  echo "real store: every suite ran on a fresh store directory"
+  if [ -n "$PG" ]; then echo "real store: every suite ran on a fresh PostgreSQL schema"
+  else echo "real store: every suite ran on a fresh store directory"; fi
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]
   exit

@@ -1,6 +1,7 @@
 /* sx_host.c — option handling shared by the sx command-line tools: the
- * load path (-I), the store directory (--store, SX_STORE) and its sync mode
- * (--sync, SX_SYNC). Built on include/sx.h only. */
+ * load path (-I), the store directory (--store, SX_STORE), its sync mode
+ * (--sync, SX_SYNC) and persist preloaded (--persist). Built on
+ * include/sx.h only. */
 #include "sx_host.h"
 
 #include <stdio.h>
@@ -8,6 +9,25 @@
 #include <string.h>
 
 #define DEFAULT_STORE_DIR ".sx-store"
+
+/* The persist sources, in dependency order. */
+static const char *const persist_files[] = {
+  "lib/persist/event.sx", "lib/persist/backend.sx", "lib/persist/log.sx",
+  "lib/persist/kv.sx", "lib/persist/project.sx", "lib/persist/concurrency.sx",
+  "lib/persist/snapshot.sx", "lib/persist/compaction.sx", "lib/persist/durable.sx",
+  "lib/persist/blob.sx", "lib/persist/view.sx", "lib/persist/catalog.sx",
+  "lib/persist/query.sx", "lib/persist/batch.sx", "lib/persist/upcast.sx",
+  "lib/persist/idempotency.sx", "lib/persist/global.sx", "lib/persist/subscribe.sx",
+  "lib/persist/api.sx",
+};
+static const char bind_backends[] =
+  "(define db (persist/durable-backend)) (define blobs (persist/blob-store-backend))";
+
+bool sx_host_load_persist(sxapi_vm *vm, sxapi_value *err) {
+  for (size_t i = 0; i < sizeof persist_files / sizeof *persist_files; i++)
+    if (sxapi_load(vm, persist_files[i], err) != SXAPI_OK) return false;
+  return sxapi_eval_buffer(vm, bind_backends, strlen(bind_backends), "<persist>", err) == SXAPI_OK;
+}
 
 /* "--name VALUE" or "--name=VALUE"; advances *i past what it used. */
 static const char *opt_value(int argc, char **argv, int *i, const char *name) {
@@ -41,6 +61,10 @@ bool sx_host_parse_opt(sxapi_vm *vm, int argc, char **argv, int *i, sx_host_opts
     o->sync = v;
     return true;
   }
+  if (strcmp(a, "--persist") == 0) {
+    o->persist = true;
+    return true;
+  }
   return false;
 }
 
@@ -60,8 +84,16 @@ bool sx_host_open_store(sxapi_vm *vm, const char *dir, const char *sync, bool re
 
 bool sx_host_attach_store(sxapi_vm *vm, const sx_host_opts *o) {
   char msg[512];
-  if (sx_host_open_store(vm, o->store_dir, o->sync, false, true, msg, sizeof msg)) return true;
-  fprintf(stderr, "sx: %s\n", msg);
+  if (!sx_host_open_store(vm, o->store_dir, o->sync, false, true, msg, sizeof msg)) {
+    fprintf(stderr, "sx: %s\n", msg);
+    return false;
+  }
+  sxapi_value err, text;
+  const char *t = "";
+  if (!o->persist || sx_host_load_persist(vm, &err)) return true;
+  sxapi_error_text(vm, err, false, &text);
+  sxapi_to_string(vm, text, &t, NULL);
+  fprintf(stderr, "sx: --persist: %s\n", t);
   return false;
 }
 
@@ -72,7 +104,14 @@ sxapi_vm *sx_host_new_vm(const sx_host_opts *o, char *msg, size_t cap) {
     return NULL;
   }
   for (int i = 0; i < o->nincludes; i++) sxapi_add_path(vm, o->includes[i]);
-  if (sx_host_open_store(vm, o->store_dir, o->sync, false, true, msg, cap)) return vm;
+  sxapi_value err, text;
+  const char *t = "";
+  if (sx_host_open_store(vm, o->store_dir, o->sync, false, true, msg, cap)) {
+    if (!o->persist || sx_host_load_persist(vm, &err)) return vm;
+    sxapi_error_text(vm, err, false, &text);
+    sxapi_to_string(vm, text, &t, NULL);
+    snprintf(msg, cap, "--persist: %s", t);
+  }
   sxapi_free(vm);
   return NULL;
 }

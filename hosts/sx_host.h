@@ -6,24 +6,27 @@
 
 #include "sx.h"
 
-/* Options shared by the sx tools: -I DIR, --store DIR, --sync MODE. */
+/* Options shared by the sx tools: -I DIR, --store DIR, --sync MODE,
+ * --persist. */
 #define SX_HOST_MAX_INCLUDES 64
 typedef struct sx_host_opts {
   const char *store_dir;
   const char *sync;
   const char *includes[SX_HOST_MAX_INCLUDES]; /* the -I directories, in order */
   int nincludes;
+  bool persist; /* --persist: load lib/persist, bind db and blobs */
 } sx_host_opts;
 
 /* Parse the option at argv[*i], advancing *i past its value. -I adds to
- * vm's load path at once; --store and --sync are kept in o. False when
+ * vm's load path at once; --store, --sync and --persist are kept in o. False when
  * argv[*i] is not one of these options; exits with status 2 when an
  * option lacks its value. */
 bool sx_host_parse_opt(sxapi_vm *vm, int argc, char **argv, int *i, sx_host_opts *o);
 
 /* Attach the store (opened on first use) that persist and blob ops
  * use: o's directory, else SX_STORE, else ./.sx-store; o's sync mode, else
- * SX_SYNC, else full. False (message printed) on a bad sync mode. */
+ * SX_SYNC, else full; with o->persist, load persist (sx_host_load_persist).
+ * False (message printed) on a bad sync mode or a failed load. */
 bool sx_host_attach_store(sxapi_vm *vm, const sx_host_opts *o);
 
 /* Open the store for vm: dir, else SX_STORE, else ./.sx-store; sync, else
@@ -32,8 +35,14 @@ bool sx_host_attach_store(sxapi_vm *vm, const sx_host_opts *o);
 bool sx_host_open_store(sxapi_vm *vm, const char *dir, const char *sync, bool read_only,
                         bool lazy, char *msg, size_t cap);
 
+/* Load lib/persist (found on the load path) and define `db` (the store's
+ * durable backend) and `blobs` (its blob store), as the REPL does. False
+ * with *err the error value. */
+bool sx_host_load_persist(sxapi_vm *vm, sxapi_value *err);
+
 /* A new VM like the one the options describe: the -I directories on its
- * load path and the store attached (lazily). NULL with the problem in msg. */
+ * load path, the store attached (lazily) and, with --persist, persist
+ * loaded. NULL with the problem in msg. */
 sxapi_vm *sx_host_new_vm(const sx_host_opts *o, char *msg, size_t cap);
 
 /* Run the sx_server line protocol on in/out until EOF on in (or a stop

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,19 +295,19 @@ static void server_command(server *s, const char *line, size_t len) {
 
 /* ---- stopping ----------------------------------------------------------------------- */
 
-static volatile sig_atomic_t stop_requested;
+static atomic_int stop_requested; /* lock-free: safe in a handler and across threads */
 static int stop_pipe[2] = {-1, -1};
 
 static void on_stop_signal(int sig) {
   (void)sig;
-  stop_requested = 1;
+  atomic_store(&stop_requested, 1);
   if (stop_pipe[1] >= 0) {
     ssize_t w = write(stop_pipe[1], "x", 1);
     (void)w;
   }
 }
 
-bool sx_server_stop_requested(void) { return stop_requested != 0; }
+bool sx_server_stop_requested(void) { return atomic_load(&stop_requested) != 0; }
 int sx_server_stop_fd(void) { return stop_pipe[0]; }
 
 /* SIGTERM and SIGINT request a stop: a read waiting for the next command

@@ -573,6 +573,44 @@ typedef struct sxapi_store_compact_stats {
 SXAPI_EXPORT sxapi_code sxapi_store_compact(sxapi_vm *vm, const char *dir,
                                             sxapi_store_compact_stats *out);
 
+/* Whole stores as text and copies (docs/tools.md). Each works on the
+ * store in dir, which need not be the VM's.
+ *
+ * Dump: write the whole store to out as SX data, one record per line, in a
+ * canonical order (so equal stores dump byte-identically): a {:sx-dump 1}
+ * line; per stream in byte order {:stream NAME :last-seq N} and then one
+ * {:stream NAME :event EVENT} per stored event, oldest first; each live kv
+ * entry {:kv KEY :value V} in key order; each blob {:blob ID :bytes B} in
+ * id order; an {:end {...counts}} line. Reads a read-only snapshot, so it
+ * may run next to a writer. */
+SXAPI_EXPORT sxapi_code sxapi_store_dump(sxapi_vm *vm, const char *dir, FILE *out);
+/* Load: rebuild a dump read from in into dir, which must hold no store or
+ * an empty one (SXAPI_ERR_STORE otherwise, nothing written). Streams get
+ * their high-water marks back, truncated ones included. A dump that does
+ * not end with its {:end} line is refused and no log is written (blobs
+ * already read stay). out (may be NULL) gets the counts read. */
+typedef struct sxapi_store_load_stats {
+  size_t streams, events, kv_keys, blobs;
+} sxapi_store_load_stats;
+SXAPI_EXPORT sxapi_code sxapi_store_load(sxapi_vm *vm, const char *dir, FILE *in,
+                                         sxapi_store_load_stats *out);
+/* Export the events of one stream to out for other tools: format "json" (an
+ * array, one event a line) or "csv" (a header of every top-level key, seq
+ * first; strings as their bytes, other values as JSON). SX values map to
+ * JSON as docs/tools.md says. SXAPI_ERR_ARG for another format. */
+SXAPI_EXPORT sxapi_code sxapi_store_export(sxapi_vm *vm, const char *dir, const char *stream,
+                                           const char *format, FILE *out);
+/* Online backup: copy the store in dir to dest (which must not exist),
+ * even while another process writes dir: the log up to the end of its last
+ * complete frame (a commit boundary), then every blob; the copy is synced
+ * and opens as a normal store. */
+typedef struct sxapi_store_backup_stats {
+  uint64_t log_bytes; /* bytes of log copied */
+  size_t streams, events, kv_keys, blobs;
+} sxapi_store_backup_stats;
+SXAPI_EXPORT sxapi_code sxapi_store_backup(sxapi_vm *vm, const char *dir, const char *dest,
+                                           sxapi_store_backup_stats *out);
+
 /* "full", "batch", "off" and back. SXAPI_ERR_ARG for another name. */
 SXAPI_EXPORT const char *sxapi_sync_name(sxapi_sync mode);
 SXAPI_EXPORT sxapi_code sxapi_sync_parse(const char *name, sxapi_sync *out);

@@ -23,6 +23,7 @@
 #include "sx_dict.h"
 #include "sx_print.h"
 
+#include <gc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ struct sx_persist {
   char *dir;
   store_opts opts;
   store *st;
+  store_txn *spare; /* a finished transaction to reuse (GC memory: see below) */
   sx_persist *next; /* attached persists, closed at exit */
 };
 
@@ -93,7 +95,8 @@ static int ensure_open(sx_persist *p, sx_val *result) {
 static store_txn *eval_txn(sx_persist *p, sx_vm *vm) {
   store_txn *t = vm->eval_state;
   if (!t || store_txn_store(t) != p->st) {
-    t = store_txn_begin(p->st);
+    t = store_txn_renew(p->spare, p->st);
+    p->spare = NULL;
     vm->eval_state = t;
   }
   return t;
@@ -328,7 +331,10 @@ static int resolve(sx_vm *vm, void *ud, sx_val op, sx_val args, sx_val request, 
   if (d->fn != op_commit && ensure_open(p, result) != 0) return -1;
   if (d->fn == op_commit && !p->st) return (*result = SX_NIL), 0;
   op_ctx c = {p, vm, name};
-  return d->fn(&c, a, result);
+  int rc = d->fn(&c, a, result);
+  sx_val failed; /* a read the store could not serve: raise it, whatever the op returned */
+  if (rc == 0 && vm->eval_state && store_txn_failed(vm->eval_state, &failed)) return read_result(failed, result);
+  return rc;
 }
 
 void sx_persist_op_names(void (*each)(const char *name, const char *params, void *ud), void *ud) {
@@ -345,10 +351,12 @@ int sx_persist_end(sx_persist *p, sx_vm *vm, sx_status st, bool wait, uint64_t *
   if (st != SX_DONE) {
     bool conflict = store_txn_conflicted(t, err);
     store_txn_abort(t);
+    p->spare = t;
     return conflict ? STORE_ECONFLICT : STORE_OK;
   }
   uint64_t tk;
   int rc = store_txn_commit(t, &tk, err);
+  p->spare = t; /* finished: nothing refers to it any more */
   if (rc) return rc;
   if (wait) return store_wait_durable(p->st, tk, err);
   if (ticket) *ticket = tk;
@@ -378,8 +386,9 @@ static sx_val end_of_evaluation(sx_vm *vm, void *ud, sx_status st) {
 /* ---- attaching -------------------------------------------------------------------------- */
 
 sx_persist *sx_persist_attach(sx_vm *vm, const char *dir, const store_opts *opts) {
-  sx_persist *p = calloc(1, sizeof *p);
+  sx_persist *p = GC_MALLOC_UNCOLLECTABLE(sizeof *p); /* scanned: it holds the spare */
   if (!p) abort();
+  memset(p, 0, sizeof *p);
   p->dir = strdup(dir);
   if (opts) p->opts = *opts;
   link_attached(p);
@@ -405,6 +414,6 @@ int sx_persist_close(sx_persist *p, sx_val *err) {
   if (p->st) rc = store_close(p->st, err);
   p->st = NULL;
   free(p->dir);
-  free(p);
+  GC_FREE(p);
   return rc;
 }

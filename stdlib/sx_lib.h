@@ -22,7 +22,6 @@ static inline sx_val sx_as_list(sx_val v) { return v == SX_NIL ? SX_EMPTY : v; }
 /* Integer result with overflow reported as an error. */
 sx_val sx_lib_int_result(sx_vm *vm, const char *who, int64_t v, bool overflow);
 
-void sx_lib_core_install(sx_vm *vm);
 void sx_lib_num_install(sx_vm *vm);
 void sx_lib_list_install(sx_vm *vm);
 void sx_lib_dict_install(sx_vm *vm);

@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #endif
 #define GC_THREADS
+#define GC_NO_THREAD_REDIRECTS /* threads register themselves */
 #include "store_int.h"
 
 #include <errno.h>
@@ -126,7 +127,7 @@ static int flusher_stop(fstore *s) {
  * frame records how far the log was durable when it was sealed: in full
  * mode everything before wbase (a leader advances wbase only once its
  * group is synced), in batch and off modes what the open synced. */
-static void cm_seal(fstore *s, const sx_buf *payload, uint64_t off) {
+static void cm_seal(fstore *s, const store_bytes *payload, uint64_t off) {
   static const char zero[FRAME_HEAD];
   size_t at = s->wbuf.len;
   sx_buf_put(&s->wbuf, zero, FRAME_HEAD);

@@ -66,14 +66,30 @@ static int st_join(store *s, const store_opts *o, store **out, sx_val *err) {
   return STORE_OK;
 }
 
+/* A directory is a file store; a postgresql:// or postgres:// URL names a
+ * PostgreSQL store (when this build has libpq). */
+static int st_backend_open(const char *name, const store_opts *o, store **out, sx_val *err) {
+  if (!store_is_url(name)) return fstore_open(name, o, out, err);
+#ifdef SX_HAVE_POSTGRES
+  return pgstore_open(name, o, out, err);
+#else
+  *err = store_errorf("store %s: this build of sx has no PostgreSQL support (build with libpq)", name);
+  return STORE_EFAIL;
+#endif
+}
+
+bool store_is_url(const char *name) {
+  return strncmp(name, "postgresql://", 13) == 0 || strncmp(name, "postgres://", 11) == 0;
+}
+
 static int st_open_new(const char *dir, const store_opts *o, store **out, sx_val *err) {
-  if (fstore_open(dir, o, out, err)) return STORE_EFAIL;
+  if (st_backend_open(dir, o, out, err)) return STORE_EFAIL;
   store *s = *out;
   s->name = strdup(dir);
   s->opts = *o;
   s->refs = 1;
   if (!s->name) abort();
-  if (!o->read_only && (s->share_key = st_canonical(dir))) {
+  if (!o->read_only && !store_is_url(dir) && (s->share_key = st_canonical(dir))) {
     s->share_pid = getpid();
     s->share_next = shared;
     shared = s;
@@ -90,7 +106,7 @@ int store_open(const char *dir, const store_opts *opts, store **out, sx_val *err
   store_opts o = {0};
   if (opts) o = *opts;
   pthread_mutex_lock(&share_lock);
-  char *key = o.read_only ? NULL : st_canonical(dir);
+  char *key = o.read_only || store_is_url(dir) ? NULL : st_canonical(dir);
   store *have = key ? st_find_shared(key) : NULL;
   free(key);
   int rc = have ? st_join(have, &o, out, err) : st_open_new(dir, &o, out, err);
@@ -100,12 +116,12 @@ int store_open(const char *dir, const store_opts *opts, store **out, sx_val *err
 
 int store_close(store *s, sx_val *err) {
   if (!s) return STORE_OK;
-  store_rollback(s);
   pthread_mutex_lock(&share_lock);
   bool last = --s->refs == 0;
   if (last && s->share_key) st_unshare(s);
   pthread_mutex_unlock(&share_lock);
   if (!last) return STORE_OK;
+  store_rollback(s); /* the implicit transaction belongs to the handle's last user */
   free(s->name);
   free(s->share_key);
   return s->be->close(s, err) ? STORE_EFAIL : STORE_OK;

@@ -31,7 +31,8 @@
  *
  * The implicit transaction. store_append, store_read, ... and store_commit
  * act on one transaction the handle keeps for callers that need no more
- * (tests, tools): store_commit commits it and waits for durability.
+ * (tests, tools): store_commit commits it and waits for durability. It is
+ * not for handles shared between threads: use store_txn_begin there.
  *
  * Invariants the store enforces (the persist op contract):
  *  1. last_seq is a per-stream monotonic high-water mark kept apart from the
@@ -90,6 +91,9 @@ typedef struct store_stats {
  * N". Inside one process, writable opens of the same directory share one
  * handle (closed when the last is closed); their sync modes must agree. */
 int store_open(const char *dir, const store_opts *opts, store **out, sx_val *err);
+/* Does name (a --store argument) name a PostgreSQL store (postgresql://,
+ * postgres://) rather than a directory? */
+bool store_is_url(const char *name);
 /* Close the handle. The implicit transaction is rolled back; committed
  * writes that batch/off modes buffer are written (and synced in batch
  * mode). The handle is freed even when an error is returned. Transactions
@@ -105,12 +109,18 @@ int store_refresh(store *s, sx_val *err);
 
 /* ---- transactions ---------------------------------------------------------- */
 store_txn *store_txn_begin(store *s);
+/* A new transaction on s, reusing t's memory when t (may be NULL) has
+ * finished and nothing else refers to it. */
+store_txn *store_txn_renew(store_txn *t, store *s);
 store *store_txn_store(store_txn *t);
 /* true once the transaction holds a write */
 bool store_txn_dirty(store_txn *t);
 /* true once a read saw that another commit changed what the transaction
  * had read (it can only fail now); *msg gets the "conflict: ..." message */
 bool store_txn_conflicted(store_txn *t, sx_val *msg);
+/* true once a read failed (the database could not be reached, a stored
+ * value did not decode): the transaction can only fail; *err the error */
+bool store_txn_failed(store_txn *t, sx_val *err);
 
 /* Log facet. event must be a dict whose "seq" entry is last_seq + 1 as the
  * transaction sees it. store_txn_read returns the stream's surviving events
@@ -192,6 +202,36 @@ typedef struct store_compact_stats {
   size_t records;       /* records written */
 } store_compact_stats;
 int store_compact(const char *dir, store_compact_stats *out, sx_val *err);
+
+/* ---- whole stores from outside (store_dump.c) ---------------------------------
+ * Restore: build a store from its parts (what `sx store load` reads from a
+ * dump) into dir, which must hold no store or an empty one (no streams, kv
+ * keys or blobs); the writer lock is held until finish or abandon. Streams
+ * come one at a time: store_restore_stream (name, high-water mark), then
+ * its stored events oldest first (each a dict whose "seq" follows the
+ * previous one, the last one's being the high-water mark); then kv entries
+ * and blobs in any order. The log is written as DIR/log.restore and swapped
+ * in by finish (synced), so a failed restore leaves no log behind it; blobs
+ * are stored as they come. Functions return 0, or -1 with *err set. */
+typedef struct store_restore store_restore;
+int store_restore_begin(const char *dir, store_restore **out, sx_val *err);
+int store_restore_stream(store_restore *r, sx_val name, int64_t hwm, sx_val *err);
+int store_restore_event(store_restore *r, sx_val event, sx_val *err);
+int store_restore_kv(store_restore *r, sx_val key, sx_val val, sx_val *err);
+int store_restore_blob(store_restore *r, sx_val cid, sx_val bytes, sx_val *err);
+int store_restore_finish(store_restore *r, sx_val *err); /* frees r either way */
+void store_restore_abandon(store_restore *r);           /* frees r; NULL ignored */
+/* The ids of the blobs stored in dir, sorted (a list of strings). */
+sx_val store_blob_list(const char *dir);
+/* Online backup: copy the store in dir (which may be open for writing in
+ * another process) to dest, a directory that must not exist: the log up to
+ * the end of its last complete frame (a commit boundary), synced, then
+ * every blob. The copy is a normal store. */
+typedef struct store_backup_stats {
+  uint64_t log_bytes;
+  size_t streams, events, kv_keys, blobs;
+} store_backup_stats;
+int store_backup(const char *dir, const char *dest, store_backup_stats *out, sx_val *err);
 
 /* What opening the store had to do that its user should hear about, such
  * as "store DIR: discarded N bytes of DIR/log at offset X: a torn tail

@@ -33,6 +33,7 @@ typedef struct store_rv {
 typedef struct store_stream_info {
   int64_t hwm, first;
   store_rv hwm_rv, content_rv;
+  sx_val error; /* 0, or an error value: the backend could not tell */
 } store_stream_info;
 
 typedef struct store_backend {
@@ -75,6 +76,12 @@ struct store {
 
 /* ---- transactions as backends see them (store_txn.c) --------------------- */
 
+/* A growable byte array on the collected heap (no finaliser needed). */
+typedef struct store_bytes {
+  char *data;
+  size_t len, cap;
+} store_bytes;
+
 /* The transaction's view of one stream. */
 typedef struct txn_stream {
   sx_val name;
@@ -109,10 +116,16 @@ struct store_txn {
   size_t knb;
   bool catalog_read, keys_read;
   store_rv catalog_rv, keys_rv;
-  sx_buf payload;      /* the records, in the log's record format */
+  store_bytes payload; /* the records, in the log's record format */
+  /* room for a small transaction, so one that touches a stream or two
+   * and writes a few hundred bytes allocates nothing more */
+  txn_stream stream_room[2];
+  uint32_t sidx_room[4];
+  char payload_room[256];
   size_t nrecords;
   uint64_t seen;       /* the newest version read */
   sx_val doomed;       /* a "conflict: ..." message once a re-read changed */
+  sx_val broken;       /* 0, or the error value of a read the backend failed */
   bool finished;
 };
 
@@ -130,5 +143,7 @@ uint32_t store_hash(const void *p, size_t n);
 
 /* Backends. */
 int fstore_open(const char *dir, const store_opts *opts, store **out, sx_val *err);
+int pgstore_open(const char *url, const store_opts *opts, store **out, sx_val *err);
+int pgstore_check(const char *url, sx_buf *report);
 
 #endif

@@ -80,6 +80,14 @@ static int check_log(const char *dir, sx_buf *report) {
 }
 
 int store_check(const char *dir, sx_buf *report) {
+  if (store_is_url(dir)) {
+#ifdef SX_HAVE_POSTGRES
+    return pgstore_check(dir, report);
+#else
+    sx_buf_printf(report, "store %s: this build of sx has no PostgreSQL support\n", dir);
+    return -1;
+#endif
+  }
   struct stat st;
   if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
     sx_buf_printf(report, "store %s does not exist\n", dir);

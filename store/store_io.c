@@ -1,7 +1,9 @@
 /* store_io.c — the store's file-system write calls and the fault injector
  * that can make any of them fail (see store_io.h). The armed state is
  * shared by all threads (the batch flusher syncs from its own thread) and
- * guarded by a mutex; the unarmed fast path is one atomic load. */
+ * guarded by a mutex; the unarmed fast path is one atomic load. In the
+ * test build (STORE_IO_TEST) every change that succeeded is also reported
+ * to the crash simulator (store_iosim.h); elsewhere those hooks are empty. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -16,6 +18,18 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#ifdef STORE_IO_TEST
+#include "store_iosim.h"
+#else
+static inline void store_iosim_open(const char *path, int fd, int flags) { (void)path, (void)fd, (void)flags; }
+static inline void store_iosim_mkdir(const char *path) { (void)path; }
+static inline void store_iosim_rename(const char *from, const char *to) { (void)from, (void)to; }
+static inline void store_iosim_write(int fd, const void *p, size_t n, uint64_t off) { (void)fd, (void)p, (void)n, (void)off; }
+static inline void store_iosim_truncate(int fd, uint64_t len) { (void)fd, (void)len; }
+static inline size_t store_iosim_sync_begin(void) { return 0; }
+static inline void store_iosim_sync_end(int fd, size_t covers) { (void)fd, (void)covers; }
+#endif
 
 static const char *const site_names[STORE_IO_NSITES] = {
     "any",       "mkdir",     "lock",       "log-create",  "log-write",  "log-sync", "log-truncate",
@@ -118,11 +132,17 @@ static bool fault_fire(store_io_site site) {
 }
 
 int store_io_open(store_io_site site, const char *path, int flags, mode_t mode) {
-  return fault_fire(site) ? -1 : open(path, flags, mode);
+  if (fault_fire(site)) return -1;
+  int fd = open(path, flags, mode);
+  if (fd >= 0) store_iosim_open(path, fd, flags);
+  return fd;
 }
 
 ssize_t store_io_write(store_io_site site, int fd, const void *p, size_t n) {
-  return fault_fire(site) ? -1 : write(fd, p, n);
+  if (fault_fire(site)) return -1;
+  ssize_t w = write(fd, p, n);
+  if (w > 0) store_iosim_write(fd, p, (size_t)w, (uint64_t)(lseek(fd, 0, SEEK_CUR) - w));
+  return w;
 }
 
 void store_fault_space(store_io_site site, uint64_t limit) {
@@ -147,25 +167,41 @@ static bool space_clip(store_io_site site, off_t off, size_t *n) {
 
 ssize_t store_io_pwrite(store_io_site site, int fd, const void *p, size_t n, off_t off) {
   if (fault_fire(site) || !space_clip(site, off, &n)) return -1;
-  return pwrite(fd, p, n, off);
+  ssize_t w = pwrite(fd, p, n, off);
+  if (w > 0) store_iosim_write(fd, p, (size_t)w, (uint64_t)off);
+  return w;
 }
 
-int store_io_fsync(store_io_site site, int fd) { return fault_fire(site) ? -1 : fsync(fd); }
-
-int store_io_fdatasync(store_io_site site, int fd) {
-  return fault_fire(site) ? -1 : fdatasync(fd);
+/* fsync or fdatasync (data only) fd; the simulator hears which writes the
+ * sync covered: those that returned before it started. */
+static int io_sync(store_io_site site, int fd, bool data_only) {
+  if (fault_fire(site)) return -1;
+  size_t covers = store_iosim_sync_begin();
+  int rc = data_only ? fdatasync(fd) : fsync(fd);
+  if (rc == 0) store_iosim_sync_end(fd, covers);
+  return rc;
 }
+
+int store_io_fsync(store_io_site site, int fd) { return io_sync(site, fd, false); }
+
+int store_io_fdatasync(store_io_site site, int fd) { return io_sync(site, fd, true); }
 
 int store_io_ftruncate(store_io_site site, int fd, off_t len) {
-  return fault_fire(site) ? -1 : ftruncate(fd, len);
+  if (fault_fire(site) || ftruncate(fd, len)) return -1;
+  store_iosim_truncate(fd, (uint64_t)len);
+  return 0;
 }
 
 int store_io_rename(store_io_site site, const char *from, const char *to) {
-  return fault_fire(site) ? -1 : rename(from, to);
+  if (fault_fire(site) || rename(from, to)) return -1;
+  store_iosim_rename(from, to);
+  return 0;
 }
 
 int store_io_mkdir(store_io_site site, const char *path, mode_t mode) {
-  return fault_fire(site) ? -1 : mkdir(path, mode);
+  if (fault_fire(site) || mkdir(path, mode)) return -1;
+  store_iosim_mkdir(path);
+  return 0;
 }
 
 int store_fsync_dir(const char *dir) {

@@ -176,6 +176,7 @@ typedef struct rec_cursor {
   size_t len, pos;
   uint64_t base; /* file offset of p[0] */
   const char *why;
+  bool trusted;  /* records a commit just encoded: values need no check */
 } rec_cursor;
 
 static int rc_uvarint(rec_cursor *c, uint64_t *v) {
@@ -213,6 +214,7 @@ static long scan_stream(fstore *s, const char *name, size_t n, bool create) {
 static int scan_verify_value(rec_cursor *c, const char *vp, size_t vn, bool verify) {
   sx_val v, err;
   size_t used;
+  if (c->trusted) return 0;
   if ((verify ? store_decode(vp, vn, &used, &v, &err) : store_validate(vp, vn, &used, &err)) ||
       used != vn) {
     c->why = "stored value does not decode";
@@ -242,6 +244,10 @@ static int scan_rec_append(fstore *s, rec_cursor *c, bool verify, char *why, siz
   uint64_t seq, voff;
   if (rc_bytes(c, &name, &nn) || rc_uvarint(c, &seq) || rc_value(c, &vp, &vn, &voff)) return -1;
   if (scan_verify_value(c, vp, vn, verify)) return -1;
+  if (seq >= (uint64_t)INT64_MAX) { /* a high-water mark stays below INT64_MAX: hwm + 1 fits */
+    c->why = "append with a seq out of range";
+    return -1;
+  }
   long si = scan_stream(s, name, nn, true);
   if ((int64_t)seq != s->streams[si].hwm + 1) {
     snprintf(why, whycap, "append with seq %llu does not follow the stream's high-water mark %lld",
@@ -277,7 +283,7 @@ static int scan_rec_hwm(fstore *s, rec_cursor *c) {
   if (rc_bytes(c, &name, &nn) || rc_uvarint(c, &seq)) return -1;
   long si = scan_stream(s, name, nn, true);
   stream_ent *e = &s->streams[si];
-  if (seq > (uint64_t)INT64_MAX || (int64_t)seq < e->hwm || e->start != e->count) {
+  if (seq >= (uint64_t)INT64_MAX || (int64_t)seq < e->hwm || e->start != e->count) {
     c->why = "high-water mark below the stream's or with events stored";
     return -1;
   }
@@ -323,7 +329,7 @@ static int scan_payload(fstore *s, rec_cursor *c, bool verify, size_t *nrec, cha
 int store_log_apply(fstore *s, const unsigned char *payload, size_t len, uint64_t base,
                     const char **why) {
   static __thread char buf[160];
-  rec_cursor c = {payload, len, 0, base, NULL};
+  rec_cursor c = {payload, len, 0, base, NULL, true};
   size_t nrec = 0;
   if (scan_payload(s, &c, false, &nrec, buf, sizeof buf) == 0) return 0;
   *why = c.why;
@@ -395,7 +401,14 @@ static bool scan_evidence(int fd, uint64_t from, uint64_t size, uint64_t bad, bo
   bool found = false;
   const char *why;
   frame_info fi;
+  static const unsigned char magic[4] = {0x53, 0x58, 0x46, 0x32}; /* FRAME_MAGIC, "SXF2" */
   for (size_t i = 0; r > 0 && i + FRAME_HEAD_V1 + FRAME_TAIL <= (size_t)r && !found; i++) {
+    if (!any_v1) { /* only a version-2 frame can prove anything: jump to the next magic */
+      const unsigned char *next = memmem(d + i, (size_t)r - i, magic, sizeof magic);
+      if (!next) break;
+      i = (size_t)(next - d);
+      if (i + FRAME_HEAD_V1 + FRAME_TAIL > (size_t)r) break;
+    }
     uint32_t m = le32(d + i);
     if ((m != FRAME_MAGIC && !(any_v1 && m == FRAME_MAGIC_V1)) ||
         !head_check(d + i, (uint64_t)r - i, from + i, any_v1, &fi, &why) ||
@@ -477,7 +490,7 @@ void store_log_scan(fstore *s, bool verify, uint64_t limit, scan_result *r) {
       scan_bad(s, r, pos, bad, &fi);
       break;
     }
-    rec_cursor c = {d + fi.head, total - fi.head - FRAME_TAIL, 0, pos + fi.head, NULL};
+    rec_cursor c = {d + fi.head, total - fi.head - FRAME_TAIL, 0, pos + fi.head, NULL, false};
     s->commit_no++; /* each frame is one commit */
     if (scan_payload(s, &c, verify, &r->records, why, sizeof why)) {
       r->kind = SCAN_DAMAGE;

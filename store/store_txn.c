@@ -66,10 +66,10 @@ static void tx_place(uint32_t *idx, size_t nb, uint32_t h, size_t i) {
 
 /* Index entry i (already stored at base[i], the n-th); grows the table so
  * that it stays at most half full. */
-static void tx_link(tx_map *m, size_t i) {
+static void tx_link(tx_map *m, size_t i, uint32_t *room, size_t room_n) {
   if ((m->n + 1) * 2 > *m->nb) {
-    size_t nb = *m->nb ? *m->nb * 2 : 16;
-    uint32_t *idx = GC_MALLOC_ATOMIC(nb * sizeof *idx);
+    size_t nb = *m->nb ? *m->nb * 2 : room ? room_n : 8;
+    uint32_t *idx = nb == room_n && room ? room : GC_MALLOC_ATOMIC(nb * sizeof *idx);
     if (!idx) abort();
     memset(idx, 0, nb * sizeof *idx);
     for (size_t k = 0; k < m->n; k++) tx_place(idx, nb, tx_at(m, k)->hash, k);
@@ -81,7 +81,7 @@ static void tx_link(tx_map *m, size_t i) {
 
 static void *tx_grow(void *old, size_t *cap, size_t n, size_t elem) {
   if (n < *cap) return old;
-  size_t ncap = *cap ? *cap * 2 : 8;
+  size_t ncap = *cap ? *cap * 2 : 2;
   void *p = GC_MALLOC(ncap * elem);
   if (!p) abort();
   memset(p, 0, ncap * elem);
@@ -102,7 +102,7 @@ static txn_stream *tx_stream(store_txn *t, sx_val name, bool *fresh) {
   ts->name = name;
   ts->hash = h;
   m.base = (char *)t->streams;
-  tx_link(&m, t->nstreams);
+  tx_link(&m, t->nstreams, t->sidx_room, sizeof t->sidx_room / sizeof *t->sidx_room);
   t->nstreams++;
   return ts;
 }
@@ -118,31 +118,73 @@ static txn_key *tx_key(store_txn *t, sx_val key) {
   tk->key = key;
   tk->hash = h;
   m.base = (char *)t->keys;
-  tx_link(&m, t->nkeys);
+  tx_link(&m, t->nkeys, NULL, 0);
   t->nkeys++;
   return tk;
 }
 
+/* ---- the payload ------------------------------------------------------------ */
+
+static void tb_put(store_bytes *b, const void *p, size_t n) {
+  if (b->len + n > b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 128;
+    while (cap < b->len + n) cap *= 2;
+    char *d = GC_MALLOC_ATOMIC(cap);
+    if (!d) abort();
+    if (b->len) memcpy(d, b->data, b->len);
+    b->data = d;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+}
+
+static void tb_uvarint(store_bytes *b, uint64_t v) {
+  unsigned char tmp[10];
+  tb_put(b, tmp, codec_uvarint_encode(tmp, v));
+}
+
+/* Values are encoded into a per-thread scratch buffer, then copied. */
+static __thread sx_buf tx_scratch;
+
 /* ---- lifecycle ------------------------------------------------------------- */
 
-static void tx_finalize(void *obj, void *cd) {
-  (void)cd;
-  store_txn *t = obj;
-  sx_buf_free(&t->payload);
+static void tx_init(store_txn *t, store *s) {
+  t->s = s;
+  t->doomed = SX_NIL;
+  t->streams = t->stream_room;
+  t->scap = 2;
+  t->payload = (store_bytes){t->payload_room, 0, sizeof t->payload_room};
 }
 
 store_txn *store_txn_begin(store *s) {
-  store_txn *t = GC_MALLOC(sizeof *t);
+  store_txn *t = GC_MALLOC(sizeof *t); /* zeroed */
   if (!t) abort();
+  tx_init(t, s);
+  return t;
+}
+
+store_txn *store_txn_renew(store_txn *t, store *s) {
+  if (!t || !t->finished) return store_txn_begin(s);
   memset(t, 0, sizeof *t);
-  t->s = s;
-  t->doomed = SX_NIL;
-  GC_REGISTER_FINALIZER_NO_ORDER(t, tx_finalize, NULL, NULL, NULL);
+  tx_init(t, s);
   return t;
 }
 
 store *store_txn_store(store_txn *t) { return t->s; }
 bool store_txn_dirty(store_txn *t) { return t->nrecords > 0; }
+
+/* A read the backend could not serve: the evaluation can only fail. */
+static sx_val tx_broke(store_txn *t, sx_val v) {
+  if (sx_is(v, SX_T_ERROR) && !t->broken) t->broken = v;
+  return v;
+}
+
+bool store_txn_failed(store_txn *t, sx_val *err) {
+  if (!t->broken) return false;
+  *err = t->broken;
+  return true;
+}
 
 bool store_txn_conflicted(store_txn *t, sx_val *msg) {
   if (t->doomed == SX_NIL) return false;
@@ -152,7 +194,7 @@ bool store_txn_conflicted(store_txn *t, sx_val *msg) {
 
 static void tx_finish(store_txn *t) {
   t->finished = true;
-  sx_buf_free(&t->payload);
+  t->payload = (store_bytes){0};
 }
 
 void store_txn_abort(store_txn *t) {
@@ -166,6 +208,11 @@ int store_txn_commit(store_txn *t, uint64_t *ticket, sx_val *err) {
     *err = t->doomed;
     tx_finish(t);
     return STORE_ECONFLICT;
+  }
+  if (t->broken) {
+    *err = t->broken;
+    tx_finish(t);
+    return STORE_EFAIL;
   }
   int rc = t->s->be->commit(t->s, t, ticket, err);
   tx_finish(t);
@@ -206,6 +253,7 @@ static txn_stream *tx_see_stream(store_txn *t, sx_val name) {
     t->s->be->stream_info(t->s, name, &ts->base);
     ts->hwm_read = true;
     tx_saw(t, &ts->base.hwm_rv);
+    if (ts->base.error && !t->broken) t->broken = ts->base.error;
   }
   return ts;
 }
@@ -258,22 +306,19 @@ static int tx_check_event(txn_stream *ts, sx_val stream, sx_val event, sx_val *e
 
 /* A record head (type + length-prefixed name) into the payload. */
 static void tx_rec_head(store_txn *t, int type, sx_val name) {
-  sx_buf_putc(&t->payload, (char)type);
-  codec_put_uvarint(&t->payload, sx_str_len(name));
-  sx_buf_put(&t->payload, sx_str_data(name), sx_str_len(name));
+  char c = (char)type;
+  tb_put(&t->payload, &c, 1);
+  tb_uvarint(&t->payload, sx_str_len(name));
+  tb_put(&t->payload, sx_str_data(name), sx_str_len(name));
   t->nrecords++;
 }
 
 /* A length-prefixed encoded value into the payload. */
 static int tx_rec_value(store_txn *t, sx_val v, sx_val *err) {
-  sx_buf enc = SX_BUF_INIT;
-  if (store_encode(&enc, v, err)) {
-    sx_buf_free(&enc);
-    return -1;
-  }
-  codec_put_uvarint(&t->payload, enc.len);
-  sx_buf_put(&t->payload, enc.data, enc.len);
-  sx_buf_free(&enc);
+  sx_buf_reset(&tx_scratch);
+  if (store_encode(&tx_scratch, v, err)) return -1;
+  tb_uvarint(&t->payload, tx_scratch.len);
+  tb_put(&t->payload, tx_scratch.data, tx_scratch.len);
   return 0;
 }
 
@@ -288,7 +333,7 @@ int store_txn_append(store_txn *t, sx_val stream, sx_val event, sx_val *err) {
   if (tx_check_event(ts, stream, event, err)) return -1;
   size_t mark = t->payload.len;
   tx_rec_head(t, REC_APPEND, stream);
-  codec_put_uvarint(&t->payload, (uint64_t)(ts_hwm(ts) + 1));
+  tb_uvarint(&t->payload, (uint64_t)(ts_hwm(ts) + 1));
   if (tx_rec_value(t, event, err)) { /* non-data: nothing written */
     t->payload.len = mark;
     t->nrecords--;
@@ -328,7 +373,7 @@ sx_val store_txn_read(store_txn *t, sx_val stream) {
   txn_stream *ts = tx_see_stream(t, stream);
   store_stream_info now;
   sx_val list = t->s->be->read(t->s, stream, &now);
-  if (sx_is(list, SX_T_ERROR)) return list;
+  if (sx_is(list, SX_T_ERROR)) return tx_broke(t, list);
   tx_note(t, &ts->content_read, &ts->base.content_rv, &now.content_rv, "stream", stream);
   if (now.hwm_rv.ver != ts->base.hwm_rv.ver) tx_doom(t, "stream", stream);
   if (t->doomed != SX_NIL) return sx_error_new(t->doomed, SX_NIL);
@@ -343,7 +388,7 @@ int store_txn_truncate(store_txn *t, sx_val stream, int64_t n, sx_val *err) {
   int64_t first = ts->base.first > ts->trunc ? ts->base.first : ts->trunc + 1;
   if (n < first || first > ts_hwm(ts)) return 0; /* drops nothing */
   tx_rec_head(t, REC_TRUNCATE, stream);
-  codec_put_uvarint(&t->payload, codec_zigzag(n));
+  tb_uvarint(&t->payload, codec_zigzag(n));
   ts->trunc = n;
   return 0;
 }
@@ -360,6 +405,7 @@ static sx_val tx_sorted(sx_val *items, size_t n) {
 sx_val store_txn_streams(store_txn *t) {
   store_rv rv;
   sx_val committed = t->s->be->streams(t->s, &rv);
+  if (sx_is(committed, SX_T_ERROR)) return tx_broke(t, committed);
   tx_note(t, &t->catalog_read, &t->catalog_rv, &rv, "the stream list", 0);
   size_t fresh = 0, n = 0;
   for (size_t i = 0; i < t->nstreams; i++) fresh += t->streams[i].base.hwm == 0 && t->streams[i].n > 0;
@@ -380,6 +426,7 @@ sx_val store_txn_streams(store_txn *t) {
 static sx_val tx_kv_committed(store_txn *t, txn_key *tk, bool *has) {
   store_rv rv;
   sx_val v = t->s->be->kv_get(t->s, tk->key, has, &rv);
+  if (sx_is(v, SX_T_ERROR)) return tx_broke(t, v);
   tx_note(t, &tk->read, &tk->rv, &rv, "kv key", tk->key);
   return v;
 }
@@ -432,6 +479,7 @@ int store_txn_kv_delete(store_txn *t, sx_val key, sx_val *err) {
 sx_val store_txn_kv_keys(store_txn *t) {
   store_rv rv;
   sx_val committed = t->s->be->kv_keys(t->s, &rv);
+  if (sx_is(committed, SX_T_ERROR)) return tx_broke(t, committed);
   tx_note(t, &t->keys_read, &t->keys_rv, &rv, "the kv key list", 0);
   size_t touched = 0, n = 0;
   for (size_t i = 0; i < t->nkeys; i++) {

@@ -32,6 +32,7 @@ ACCOUNTS, START, CLIENTS, TRANSFERS = 10, 100, 8, 30
 PERSIST = ["event", "backend", "log", "kv", "durable"]
 
 passed = failed = 0
+SERVER_LOGS = set()
 
 
 def check(ok, what):
@@ -147,14 +148,24 @@ def start_server(store, sock, order):
         os.unlink(sock)
     args = [SX, "--store", store, "server", "--listen", sock] if order == 0 else \
         [SX, "server", "--listen", sock, "--store", store]
-    proc = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE)
-    for _ in range(500):
+    log = open(sock + ".log", "ab")
+    proc = subprocess.Popen(args, cwd=ROOT, stderr=log)
+    SERVER_LOGS.add(sock + ".log")
+    for _ in range(3000):
         if os.path.exists(sock):
             return proc
         if proc.poll() is not None:
-            raise RuntimeError("the server exited: " + proc.stderr.read().decode())
+            raise RuntimeError("the server exited: " + open(sock + ".log").read())
         time.sleep(0.01)
     raise RuntimeError("the server never listened")
+
+
+def check_logs():
+    """A sanitizer build reports to the server's stderr: any report fails."""
+    for path in sorted(SERVER_LOGS):
+        text = open(path, errors="replace").read()
+        check("Sanitizer" not in text and "runtime error" not in text,
+              "%s: a sanitizer report:\n%s" % (os.path.basename(path), text[:3000]))
 
 
 def stop_server(proc, sig=signal.SIGTERM):
@@ -247,7 +258,8 @@ def check_invariants(tag, balances, ledger):
 
 
 def run_tellers(sock, seed):
-    tellers = [Teller(sock, n, seed * 100 + n) for n in range(CLIENTS)]
+    socks = sock if isinstance(sock, list) else [sock]
+    tellers = [Teller(socks[n % len(socks)], n, seed * 100 + n) for n in range(CLIENTS)]
     for t in tellers:
         t.start()
     return tellers
@@ -304,6 +316,28 @@ def bank_killed(tmp):
     print("killed: %d acknowledged before the kill, %d in the ledger" % (len(acked), len(ids)))
 
 
+def bank_postgres(tmp):
+    """Two server processes on one PostgreSQL store, the clients split
+    between them: the races are between processes, settled by the database."""
+    url = os.environ["SX_TEST_PG"] + "&sx_schema=bank_%d" % os.getpid()
+    socks = [os.path.join(tmp, "pg%d.sock" % i) for i in range(2)]
+    procs = [start_server(url, s, i) for i, s in enumerate(socks)]
+    check(setup_accounts(socks[0])[0], "postgres: accounts set up")
+    tellers = run_tellers(socks, 4)
+    for t in tellers:
+        t.join()
+    errors = [e for t in tellers for e in t.errors]
+    check(not errors, "postgres: no unexpected errors (%s)" % errors[:3])
+    acked = set().union(*(t.acked for t in tellers))
+    balances, ledger = read_state(socks[1])
+    check_invariants("postgres", balances, ledger)
+    check(set(e[1] for e in ledger) == acked, "postgres: the ledger holds exactly the acknowledged transfers")
+    for p in procs:
+        check(stop_server(p) == 0, "postgres: SIGTERM ends each server with status 0")
+    print("postgres: 2 processes, %d clients, %d transfers acknowledged, %d conflicts retried"
+          % (CLIENTS, len(acked), sum(t.conflicts for t in tellers)))
+
+
 def disconnect_rolls_back(tmp):
     store, sock = os.path.join(tmp, "gone"), os.path.join(tmp, "gone.sock")
     proc = start_server(store, sock, 0)
@@ -354,11 +388,15 @@ def sigterm_finishes(tmp):
 
 def main():
     with tempfile.TemporaryDirectory(prefix="sx-bank-") as tmp:
-        for test in (bank, bank_killed, disconnect_rolls_back, sigterm_finishes):
+        tests = [bank, bank_killed, disconnect_rolls_back, sigterm_finishes]
+        if os.environ.get("SX_TEST_PG"):
+            tests.append(bank_postgres)
+        for test in tests:
             try:
                 test(tmp)
             except Exception as e:  # a crash of the harness is a failure, not a stop
                 check(False, "%s: %r" % (test.__name__, e))
+        check_logs()
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

@@ -104,7 +104,7 @@ Test(repl_meta, a_unique_prefix_names_a_command) {
 }
 
 Test(repl_meta, an_ambiguous_prefix_lists_the_candidates) {
-  cr_assert_str_eq(error_of(":s"), ":s is ambiguous: :streams :show :stats");
+  cr_assert_str_eq(error_of(":s"), ":s is ambiguous: :streams :show :stats :set");
 }
 
 Test(repl_meta, counts_must_be_positive_integers) {
@@ -153,7 +153,7 @@ Test(repl_meta, a_line_must_start_with_a_colon_and_a_name) {
 Test(repl_meta, the_table_documents_every_command) {
   size_t n;
   const repl_cmd_info *cmds = repl_meta_commands(&n);
-  cr_assert_eq(n, 12);
+  cr_assert_eq(n, 16);
   for (size_t i = 0; i < n; i++) {
     cr_assert_eq(repl_meta_info(cmds[i].cmd), &cmds[i]);
     cr_assert_gt(strlen(cmds[i].help), 0, "%s has help", cmds[i].name);

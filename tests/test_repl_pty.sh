@@ -194,6 +194,17 @@ type_line ":refresh"
 expect ":refresh reports the new counts" "^refreshed: 2 streams, 9 events, 5 kv keys$"
 type_line ":streams"
 expect "after :refresh the append is seen" "^orders +6 +6 +1$"
+# :follow: new events as the writer commits them, Ctrl-C stops it
+T send-keys -t repl -l -- ":follow orders"
+T send-keys -t repl Enter
+expect ":follow starts after the last seq" '^following "orders" after seq 6; Ctrl-C stops$'
+echo '(eval "(perform {:op \"persist/append\" :args (list \"orders\" {:seq 7 :stream \"orders\" :type \"placed\" :at \"now\" :data {:id 7}})})")' >&3
+expect ":follow prints the writer's commit" ':seq 7 :stream "orders"'
+before=$(prompts); T send-keys -t repl C-c
+for _ in $(seq 50); do [ "$(prompts)" -gt "$before" ] && break; sleep 0.1; done
+check "Ctrl-C ends :follow at a prompt" "1" "$([ "$(prompts)" -gt "$before" ] && echo 1 || echo 0)"
+type_line ":reopen"
+expect ":reopen opens the store again" "^reopened $DIR/s: 2 streams, 10 events, 5 kv keys$"
 type_line '(persist/kv-put db "x" 1)'
 expect "a read-only REPL refuses writes" "^error: store $DIR/s is open read-only"
 T send-keys -t repl C-d

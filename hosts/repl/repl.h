@@ -20,7 +20,13 @@ typedef struct repl {
   repl_term *term; /* line editing (tty only) */
   int failures;    /* forms and commands that failed */
   bool quit;
+  const char *store_dir, *sync; /* as given (NULL: the defaults), for :reopen */
+  size_t limit;    /* entries of one list or dict shown on a terminal (0: all) */
+  sxapi_value last_error; /* pinned, for :bt; 0 when none */
 } repl;
+
+/* Set by Ctrl-C while the terminal REPL runs (:follow polls it). */
+extern volatile int repl_interrupted;
 
 /* sx_repl.c */
 /* Evaluate one top-level form: commit on success, roll back on error;

@@ -4,6 +4,7 @@
 #include "repl.h"
 #include "repl_meta.h"
 #include "repl_pretty.h"
+#include "sx_tools.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -299,6 +300,64 @@ static void cmd_refresh(repl *r) {
          s.events, s.events == 1 ? "" : "s", s.kv_keys, s.kv_keys == 1 ? "" : "s");
 }
 
+/* :follow STREAM: new events as they are committed, until Ctrl-C. */
+static void cmd_follow(repl *r, const char *stream) {
+  int64_t after = repl_store_last_seq(r->vm, stream);
+  if (!r->read_only) puts("(this REPL owns the store: only its own commits can appear)");
+  printf("following \"%s\" after seq %lld; Ctrl-C stops\n", stream, (long long)after);
+  fflush(stdout);
+  repl_interrupted = 0;
+  if (!sx_follow(r->vm, stream, &after, &repl_interrupted, "error")) r->failures++;
+  if (repl_interrupted && r->tty) fputc('\n', stdout); /* after the terminal's ^C */
+  repl_interrupted = 0;
+}
+
+/* :reopen: close the store and open it again as it was opened. */
+static void cmd_reopen(repl *r) {
+  repl_buf err = REPL_BUF_INIT;
+  char *dir = strdup(sxapi_store_dir(r->vm) ? sxapi_store_dir(r->vm) : "");
+  if (!dir) abort();
+  if (sxapi_store_close(r->vm) != SXAPI_OK) err_f(r, "error: %s", repl_api_message(), 0);
+  if (repl_store_open(r->vm, *dir ? dir : r->store_dir, r->sync, r->read_only, &err)) {
+    sxapi_store_stats s;
+    sxapi_store_stats_of(r->vm, &s);
+    printf("reopened %s: %zu streams, %zu events, %zu kv keys\n", sxapi_store_dir(r->vm), s.streams,
+           s.events, s.kv_keys);
+  } else {
+    repl_buf_putc(&err, '\0');
+    err_f(r, "error: %s (:reopen tries again)", err.data, 0);
+  }
+  repl_buf_free(&err);
+  free(dir);
+}
+
+/* :bt: the last error with its backtrace. */
+static void cmd_bt(repl *r) {
+  sxapi_value text;
+  const char *s;
+  size_t len;
+  if (!r->last_error) {
+    puts("no error yet");
+    return;
+  }
+  if (sxapi_error_text(r->vm, r->last_error, true, &text) != SXAPI_OK ||
+      sxapi_to_string(r->vm, text, &s, &len) != SXAPI_OK)
+    return;
+  fwrite(s, 1, len, stdout);
+  fputc('\n', stdout);
+}
+
+/* :set limit N. */
+static void cmd_set(repl *r, const char *what, int64_t n) {
+  if (strcmp(what, "limit") != 0) {
+    err_f(r, "unknown setting '%s' (expected limit)", what, 0);
+    return;
+  }
+  r->limit = (size_t)n;
+  if (n) printf("limit: at most %lld entries of a list or dict are shown\n", (long long)n);
+  else puts("limit: lists and dicts are shown whole");
+}
+
 void repl_run_meta(repl *r, const char *line) {
   repl_meta m;
   repl_buf err = REPL_BUF_INIT;
@@ -320,6 +379,10 @@ void repl_run_meta(repl *r, const char *line) {
   case REPL_CMD_LOAD: cmd_load(r, m.word); break;
   case REPL_CMD_TIME: cmd_time(r, m.word); break;
   case REPL_CMD_REFRESH: cmd_refresh(r); break;
+  case REPL_CMD_FOLLOW: cmd_follow(r, m.word); break;
+  case REPL_CMD_REOPEN: cmd_reopen(r); break;
+  case REPL_CMD_BT: cmd_bt(r); break;
+  case REPL_CMD_SET: cmd_set(r, m.word, m.n); break;
   case REPL_CMD_QUIT: r->quit = true; break;
   }
   fflush(stdout);

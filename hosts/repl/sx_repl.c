@@ -27,25 +27,15 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-/* The persist sources, in dependency order. */
-static const char *const persist_files[] = {
-  "lib/persist/event.sx", "lib/persist/backend.sx", "lib/persist/log.sx",
-  "lib/persist/kv.sx", "lib/persist/project.sx", "lib/persist/concurrency.sx",
-  "lib/persist/snapshot.sx", "lib/persist/compaction.sx", "lib/persist/durable.sx",
-  "lib/persist/blob.sx", "lib/persist/view.sx", "lib/persist/catalog.sx",
-  "lib/persist/query.sx", "lib/persist/batch.sx", "lib/persist/upcast.sx",
-  "lib/persist/idempotency.sx", "lib/persist/global.sx", "lib/persist/subscribe.sx",
-  "lib/persist/api.sx",
-};
-static const char bind_backends[] =
-  "(define db (persist/durable-backend)) (define blobs (persist/blob-store-backend))";
-
 #define TTY_MAX_ITEMS 100 /* entries of one list or dict shown on a terminal */
 
 static sxapi_vm *volatile interrupt_vm;
 
+volatile int repl_interrupted;
+
 static void on_sigint(int sig) {
   (void)sig;
+  repl_interrupted = 1;
   if (interrupt_vm) sxapi_interrupt(interrupt_vm);
 }
 
@@ -106,7 +96,7 @@ static void out_buf(repl_buf *b) {
 
 void repl_show_value(repl *r, sxapi_value v) {
   repl_buf b = REPL_BUF_INIT;
-  repl_pretty_opts o = {r->vm, r->tty ? repl_width(r) : 0, r->colour, r->tty ? TTY_MAX_ITEMS : 0};
+  repl_pretty_opts o = {r->vm, r->tty ? repl_width(r) : 0, r->colour, r->tty ? r->limit : 0};
   if (r->tty) {
     repl_pretty(&b, v, &o);
   } else {
@@ -133,6 +123,8 @@ void repl_say_error(repl *r, const char *msg) {
  * position is left out when the message already starts with it. */
 void repl_show_error(repl *r, sxapi_value err) {
   repl_buf b = REPL_BUF_INIT;
+  if (r->last_error) sxapi_unpin(r->vm, r->last_error);
+  r->last_error = sxapi_pin(r->vm, err) == SXAPI_OK ? err : 0;
   sxapi_error_info e;
   repl_buf_puts(&b, "error: ");
   if (sxapi_error_info_of(r->vm, err, &e) != SXAPI_OK) e = (sxapi_error_info){.message = "?"};
@@ -254,12 +246,7 @@ static void run_piped(repl *r) {
 
 static bool load_persist(repl *r) {
   sxapi_value v;
-  for (size_t i = 0; i < sizeof persist_files / sizeof *persist_files; i++)
-    if (sxapi_load(r->vm, persist_files[i], &v) != SXAPI_OK) {
-      repl_show_error(r, v);
-      return false;
-    }
-  if (sxapi_eval_buffer(r->vm, bind_backends, strlen(bind_backends), "<repl>", &v) == SXAPI_OK) return true;
+  if (sx_host_load_persist(r->vm, &v)) return true;
   repl_show_error(r, v);
   return false;
 }
@@ -326,7 +313,8 @@ int sx_repl_main(sxapi_vm *vm, int argc, char **argv, const char *store_dir, con
   char **files;
   int nfiles, rc = parse_args(vm, argc, argv, &store_dir, &sync, &read_only, &files, &nfiles);
   if (rc >= 0) return rc;
-  repl r = {.vm = vm, .read_only = read_only};
+  repl r = {.vm = vm, .read_only = read_only, .store_dir = store_dir, .sync = sync,
+            .limit = TTY_MAX_ITEMS};
   r.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
   r.colour = r.tty && colour_wanted();
   if (!open_store(&r, store_dir, sync)) return 1;

@@ -1,0 +1,578 @@
+/* pgstore.c — the PostgreSQL store backend: a handle on a libpq
+ * connection (`postgresql://...` URLs, libpq's PG* variables and .pgpass
+ * as usual), the schema (created on first use, versioned in a meta table,
+ * in the schema named by the URL's sx_schema= parameter, default "sx"),
+ * committed reads, blobs, and `sx store check` of a database. Commits are
+ * in pgstore_commit.c. Nothing is cached: every read asks the database, so
+ * every evaluation sees every commit that finished before it read. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "pgstore.h"
+
+#include <endian.h>
+#include <gc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blob.h"
+#include "codec.h"
+
+/* ---- SQL helpers ------------------------------------------------------------- */
+
+int64_t pg_int8(const PGresult *r, int row, int col) {
+  uint64_t v;
+  memcpy(&v, PQgetvalue(r, row, col), 8);
+  return (int64_t)be64toh(v);
+}
+
+void pg_put_int8(char out[8], int64_t v) {
+  uint64_t be = htobe64((uint64_t)v);
+  memcpy(out, &be, 8);
+}
+
+static bool isalnum_ascii(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+char *pg_sql(pgstore *s, const char *tmpl) {
+  size_t n = strlen(tmpl), k = strlen(s->schema), cap = n * (k + 1) + 1, o = 0;
+  char *out = malloc(cap);
+  if (!out) abort();
+  for (size_t i = 0; i < n; i++) {
+    if (tmpl[i] == 'S' && tmpl[i + 1] == '.' && (i == 0 || !isalnum_ascii(tmpl[i - 1]))) {
+      memcpy(out + o, s->schema, k);
+      o += k;
+    } else {
+      out[o++] = tmpl[i];
+    }
+  }
+  out[o] = '\0';
+  return out;
+}
+
+static int pg_connect(pgstore *s, sx_val *err);
+
+/* The connection, opening it if needed (after the server went away). */
+static bool pg_ready(pgstore *s, sx_val *err) {
+  if (s->conn && PQstatus(s->conn) == CONNECTION_OK) return true;
+  if (s->conn) PQfinish(s->conn);
+  s->conn = NULL;
+  return pg_connect(s, err) == 0;
+}
+
+PGresult *pg_query(pgstore *s, const char *sql, int n, const char *const *vals, const int *lens,
+                   sx_val *err) {
+  if (!pg_ready(s, err)) return NULL;
+  int fmts[16];
+  for (int i = 0; i < n && i < 16; i++) fmts[i] = 1;
+  char *q = pg_sql(s, sql);
+  PGresult *r = PQexecParams(s->conn, q, n, NULL, vals, lens, n ? fmts : NULL, 1);
+  free(q);
+  ExecStatusType st = PQresultStatus(r);
+  if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) return r;
+  bool lost = PQstatus(s->conn) != CONNECTION_OK;
+  *err = store_errorf("store %s: %s%s", s->shown, lost ? "the database connection was lost: " : "",
+                      PQerrorMessage(s->conn));
+  PQclear(r);
+  if (lost) {
+    PQfinish(s->conn);
+    s->conn = NULL;
+  }
+  return NULL;
+}
+
+int pg_exec(pgstore *s, const char *sql, int n, const char *const *vals, const int *lens, sx_val *err) {
+  PGresult *r = pg_query(s, sql, n, vals, lens, err);
+  if (!r) return -1;
+  PQclear(r);
+  return 0;
+}
+
+/* ---- connecting and the schema ----------------------------------------------------- */
+
+static const char *const schema_sql[] = {
+  "CREATE SCHEMA IF NOT EXISTS S_NAME",
+  "CREATE TABLE IF NOT EXISTS S.meta (key text PRIMARY KEY, value text NOT NULL)",
+  "CREATE TABLE IF NOT EXISTS S.streams (name bytea PRIMARY KEY, hwm bigint NOT NULL,"
+  " first_seq bigint NOT NULL)",
+  "CREATE TABLE IF NOT EXISTS S.events (stream bytea NOT NULL, seq bigint NOT NULL,"
+  " value bytea NOT NULL, PRIMARY KEY (stream, seq))",
+  "CREATE TABLE IF NOT EXISTS S.kv (key bytea PRIMARY KEY, value bytea, ver bigint NOT NULL)",
+  "CREATE TABLE IF NOT EXISTS S.blobs (cid text PRIMARY KEY, bytes bytea NOT NULL)",
+  "CREATE TABLE IF NOT EXISTS S.clocks (id text PRIMARY KEY, n bigint NOT NULL)",
+  "INSERT INTO S.clocks VALUES ('catalog', 0), ('keys', 0) ON CONFLICT DO NOTHING",
+  "INSERT INTO S.meta VALUES ('schema_version', '1') ON CONFLICT DO NOTHING",
+};
+
+static void pg_quiet(void *arg, const char *msg) {
+  (void)arg, (void)msg; /* NOTICEs of IF NOT EXISTS */
+}
+
+/* Create the schema if missing (one process at a time: an advisory lock)
+ * and refuse one written by a newer version. */
+static int pg_schema(pgstore *s, sx_val *err) {
+  if (pg_exec(s, "BEGIN", 0, NULL, NULL, err) ||
+      pg_exec(s, "SELECT pg_advisory_xact_lock(7357001)", 0, NULL, NULL, err))
+    return -1;
+  for (size_t i = 0; i < sizeof schema_sql / sizeof *schema_sql; i++) {
+    char *q = NULL;
+    if (strstr(schema_sql[i], "S_NAME")) {
+      if (asprintf(&q, "CREATE SCHEMA IF NOT EXISTS %s", s->schema) < 0) abort();
+    }
+    int rc = pg_exec(s, q ? q : schema_sql[i], 0, NULL, NULL, err);
+    free(q);
+    if (rc) return -1;
+  }
+  PGresult *r = pg_query(s, "SELECT value FROM S.meta WHERE key = 'schema_version'", 0, NULL, NULL, err);
+  if (!r) return -1;
+  int version = PQntuples(r) ? atoi(PQgetvalue(r, 0, 0)) : 0;
+  PQclear(r);
+  if (version > PG_SCHEMA_VERSION) {
+    *err = store_errorf("store %s: the schema %s was written by a newer sx (schema version %d; this "
+                        "build knows %d)", s->shown, s->schema, version, PG_SCHEMA_VERSION);
+    pg_exec(s, "ROLLBACK", 0, NULL, NULL, err);
+    return -1;
+  }
+  return pg_exec(s, "COMMIT", 0, NULL, NULL, err);
+}
+
+static int pg_connect(pgstore *s, sx_val *err) {
+  PGconn *c = PQconnectdb(s->conninfo);
+  if (PQstatus(c) != CONNECTION_OK) {
+    char msg[600];
+    snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
+    for (char *p = msg + strlen(msg); p > msg && (p[-1] == '\n' || p[-1] == ' ');) *--p = '\0';
+    *err = store_errorf("store %s: cannot connect to the database: %s", s->shown, msg);
+    PQfinish(c);
+    return -1;
+  }
+  PQsetNoticeProcessor(c, pg_quiet, NULL);
+  s->conn = c;
+  const char *sync = s->base.opts.sync == STORE_SYNC_FULL ? "SET synchronous_commit = on"
+                                                          : "SET synchronous_commit = off";
+  return pg_exec(s, sync, 0, NULL, NULL, err);
+}
+
+/* ---- the URL ---------------------------------------------------------------------------- */
+
+/* Take sx_schema=NAME out of the URL's query (libpq does not know it). */
+static char *url_take_schema(const char *url, char **schema) {
+  *schema = NULL;
+  const char *q = strchr(url, '?');
+  size_t head = q ? (size_t)(q - url) : strlen(url);
+  char *u = malloc(strlen(url) + 2);
+  if (!u) abort();
+  memcpy(u, url, head);
+  size_t o = head;
+  for (const char *p = q ? q + 1 : NULL; p && *p;) {
+    const char *end = strchr(p, '&');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    if (n > 10 && strncmp(p, "sx_schema=", 10) == 0) {
+      free(*schema);
+      *schema = strndup(p + 10, n - 10);
+    } else if (n) {
+      char sep = o == head ? '?' : '&';
+      u[o++] = sep;
+      memcpy(u + o, p, n);
+      o += n;
+    }
+    p = end ? end + 1 : NULL;
+  }
+  u[o] = '\0';
+  return u;
+}
+
+/* The URL without a password, for messages. */
+static char *url_shown(const char *url) {
+  char *s = strdup(url);
+  if (!s) abort();
+  char *scheme = strstr(s, "://");
+  char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+  char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+  if (at && colon && colon < at) memmove(colon, at, strlen(at) + 1); /* user:pass@ -> user@ */
+  char *pw = strstr(s, "password=");
+  if (pw) {
+    char *end = strchr(pw, '&');
+    if (end) memmove(pw, end + 1, strlen(end + 1) + 1);
+    else *pw = '\0';
+  }
+  return s;
+}
+
+/* ---- reads ---------------------------------------------------------------------------------- */
+
+static void pg_name_param(sx_val name, const char **val, int *len) {
+  *val = sx_str_data(name);
+  *len = (int)sx_str_len(name);
+}
+
+static void info_from(const PGresult *r, store_stream_info *info) {
+  memset(info, 0, sizeof *info);
+  info->first = 1;
+  if (PQntuples(r) && !PQgetisnull(r, 0, 0)) {
+    info->hwm = pg_int8(r, 0, 0);
+    info->first = pg_int8(r, 0, 1);
+  }
+  info->hwm_rv.ver = (uint64_t)info->hwm;
+  info->content_rv.ver = (uint64_t)(info->hwm + info->first);
+}
+
+static void pg_stream_info(store *base, sx_val stream, store_stream_info *info) {
+  pgstore *s = (pgstore *)base;
+  const char *v;
+  int l;
+  pg_name_param(stream, &v, &l);
+  sx_val err = SX_NIL;
+  pthread_mutex_lock(&s->mu);
+  PGresult *r = pg_query(s, "SELECT hwm, first_seq FROM S.streams WHERE name = $1", 1, &v, &l, &err);
+  if (r) info_from(r, info);
+  else memset(info, 0, sizeof *info), info->error = sx_error_new(err, SX_NIL);
+  PQclear(r);
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* A decoded value of column col of row i, or an error value. */
+static sx_val pg_value(pgstore *s, const PGresult *r, int i, int col) {
+  sx_val v, err;
+  size_t used;
+  if (store_decode(PQgetvalue(r, i, col), (size_t)PQgetlength(r, i, col), &used, &v, &err))
+    return sx_error_new(store_errorf("store %s: a stored value does not decode: %s", s->shown, sx_str_data(err)), SX_NIL);
+  return v;
+}
+
+static sx_val pg_read(store *base, sx_val stream, store_stream_info *info) {
+  pgstore *s = (pgstore *)base;
+  const char *v;
+  int l;
+  pg_name_param(stream, &v, &l);
+  sx_val err = SX_NIL, list = SX_EMPTY;
+  pthread_mutex_lock(&s->mu);
+  PGresult *r = pg_query(s,
+                         "SELECT s.hwm, s.first_seq, e.value FROM S.streams s LEFT JOIN S.events e"
+                         " ON e.stream = s.name AND e.seq >= s.first_seq WHERE s.name = $1 ORDER BY e.seq",
+                         1, &v, &l, &err);
+  pthread_mutex_unlock(&s->mu);
+  if (!r) {
+    memset(info, 0, sizeof *info);
+    return info->error = sx_error_new(err, SX_NIL);
+  }
+  info_from(r, info);
+  int n = PQntuples(r);
+  sx_val *items = GC_MALLOC((size_t)(n + 1) * sizeof *items);
+  if (!items) abort();
+  int k = 0;
+  for (int i = 0; i < n; i++) {
+    if (PQgetisnull(r, i, 2)) continue;
+    items[k] = pg_value(s, r, i, 2);
+    if (sx_is(items[k], SX_T_ERROR)) {
+      list = items[k];
+      PQclear(r);
+      return list;
+    }
+    k++;
+  }
+  PQclear(r);
+  return sx_list((size_t)k, items);
+}
+
+/* A clock and a sorted list of names (bytea column 1; NULL rows skipped). */
+static sx_val pg_listing(pgstore *s, const char *sql, store_rv *rv) {
+  sx_val err = SX_NIL;
+  pthread_mutex_lock(&s->mu);
+  PGresult *r = pg_query(s, sql, 0, NULL, NULL, &err);
+  pthread_mutex_unlock(&s->mu);
+  memset(rv, 0, sizeof *rv);
+  if (!r) return sx_error_new(err, SX_NIL);
+  int n = PQntuples(r), k = 0;
+  sx_val *items = GC_MALLOC((size_t)(n + 1) * sizeof *items);
+  if (!items) abort();
+  if (n) rv->ver = (uint64_t)pg_int8(r, 0, 0);
+  for (int i = 0; i < n; i++)
+    if (!PQgetisnull(r, i, 1)) items[k++] = sx_string_new(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1));
+  PQclear(r);
+  return sx_list((size_t)k, items);
+}
+
+static sx_val pg_streams(store *base, store_rv *rv) {
+  return pg_listing((pgstore *)base,
+                    "SELECT c.n, s.name FROM S.clocks c LEFT JOIN S.streams s ON true"
+                    " WHERE c.id = 'catalog' ORDER BY s.name", rv);
+}
+
+static sx_val pg_kv_keys(store *base, store_rv *rv) {
+  return pg_listing((pgstore *)base,
+                    "SELECT c.n, k.key FROM S.clocks c LEFT JOIN S.kv k ON k.value IS NOT NULL"
+                    " WHERE c.id = 'keys' ORDER BY k.key", rv);
+}
+
+static sx_val pg_kv_get(store *base, sx_val key, bool *has, store_rv *rv) {
+  pgstore *s = (pgstore *)base;
+  const char *v;
+  int l;
+  pg_name_param(key, &v, &l);
+  sx_val err = SX_NIL, out = SX_NIL;
+  pthread_mutex_lock(&s->mu);
+  PGresult *r = pg_query(s, "SELECT value, ver FROM S.kv WHERE key = $1", 1, &v, &l, &err);
+  pthread_mutex_unlock(&s->mu);
+  memset(rv, 0, sizeof *rv);
+  *has = false;
+  if (!r) return sx_error_new(err, SX_NIL);
+  if (PQntuples(r)) {
+    rv->ver = (uint64_t)pg_int8(r, 0, 1);
+    *has = !PQgetisnull(r, 0, 0);
+    if (*has) out = pg_value(s, r, 0, 0);
+  }
+  PQclear(r);
+  return out;
+}
+
+/* ---- the handle ---------------------------------------------------------------------------- */
+
+static int pg_writable(store *base, sx_val *err) {
+  if (!base->opts.read_only) return 0;
+  *err = store_errorf("store %s is open read-only", ((pgstore *)base)->shown);
+  return -1;
+}
+
+static int pg_wait(store *base, uint64_t ticket, bool block, sx_val *err) {
+  (void)base, (void)ticket, (void)block, (void)err;
+  return 1; /* a commit is durable when COMMIT returns (per synchronous_commit) */
+}
+
+static int pg_noop(store *base, sx_val *err) {
+  (void)base, (void)err;
+  return 0;
+}
+
+static void pg_stats(store *base, store_stats *out) {
+  pgstore *s = (pgstore *)base;
+  memset(out, 0, sizeof *out);
+  out->sync = base->opts.sync;
+  out->read_only = base->opts.read_only;
+  sx_val err = SX_NIL;
+  pthread_mutex_lock(&s->mu);
+  PGresult *r = pg_query(s, "SELECT (SELECT count(*) FROM S.streams), (SELECT count(*) FROM S.events),"
+                            " (SELECT count(*) FROM S.kv WHERE value IS NOT NULL)", 0, NULL, NULL, &err);
+  if (r) {
+    out->streams = (size_t)pg_int8(r, 0, 0);
+    out->events = (size_t)pg_int8(r, 0, 1);
+    out->kv_keys = (size_t)pg_int8(r, 0, 2);
+    PQclear(r);
+  }
+  pthread_mutex_unlock(&s->mu);
+}
+
+static void pg_free(pgstore *s) {
+  if (s->conn) PQfinish(s->conn);
+  free(s->conninfo);
+  free(s->shown);
+  free(s->schema);
+  pthread_mutex_destroy(&s->mu);
+  GC_FREE(s);
+}
+
+static int pg_close(store *base, sx_val *err) {
+  (void)err;
+  pg_free((pgstore *)base);
+  return 0;
+}
+
+/* ---- blobs ----------------------------------------------------------------------------------- */
+
+static int pg_blob_put(store *base, const char *bytes, size_t len, sx_val *cid, sx_val *err) {
+  pgstore *s = (pgstore *)base;
+  if (pg_writable(base, err)) return -1;
+  char id[BLOB_CID_LEN + 1];
+  blob_cid_of(bytes, len, id);
+  const char *vals[2] = {id, bytes};
+  int lens[2] = {BLOB_CID_LEN, (int)len};
+  pthread_mutex_lock(&s->mu);
+  int rc = pg_exec(s, "INSERT INTO S.blobs VALUES ($1, $2) ON CONFLICT DO NOTHING", 2, vals, lens, err);
+  pthread_mutex_unlock(&s->mu);
+  if (rc == 0) *cid = sx_string_new(id, BLOB_CID_LEN);
+  return rc;
+}
+
+/* The row of blob cid (NULL when absent or on error: *err then set). */
+static PGresult *pg_blob_row(pgstore *s, sx_val cid, const char *sql, sx_val *err) {
+  if (!blob_cid_valid(sx_str_data(cid), sx_str_len(cid))) {
+    char q[96];
+    *err = store_errorf("malformed blob id \"%s\": expected a CIDv1 (raw, sha2-256, base32)", store_quote(cid, q, sizeof q));
+    return NULL;
+  }
+  const char *v = sx_str_data(cid);
+  int l = (int)sx_str_len(cid);
+  pthread_mutex_lock(&s->mu);
+  PGresult *r = pg_query(s, sql, 1, &v, &l, err);
+  pthread_mutex_unlock(&s->mu);
+  return r;
+}
+
+static int pg_blob_get(store *base, sx_val cid, sx_val *bytes, sx_val *err) {
+  pgstore *s = (pgstore *)base;
+  *err = SX_NIL;
+  PGresult *r = pg_blob_row(s, cid, "SELECT bytes FROM S.blobs WHERE cid = $1", err);
+  if (!r) return -1;
+  *bytes = SX_NIL;
+  if (PQntuples(r)) {
+    char id[BLOB_CID_LEN + 1];
+    blob_cid_of(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0), id);
+    if (memcmp(id, sx_str_data(cid), BLOB_CID_LEN) != 0) {
+      *err = store_errorf("store %s: blob %s is damaged: its bytes do not match its id (not served)", s->shown,
+                          sx_str_data(cid));
+      PQclear(r);
+      return -1;
+    }
+    *bytes = sx_string_new(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+  }
+  PQclear(r);
+  return 0;
+}
+
+static int pg_blob_has(store *base, sx_val cid, bool *has, sx_val *err) {
+  PGresult *r = pg_blob_row((pgstore *)base, cid, "SELECT 1 FROM S.blobs WHERE cid = $1", err);
+  if (!r) return -1;
+  *has = PQntuples(r) > 0;
+  PQclear(r);
+  return 0;
+}
+
+static const store_backend pg_backend = {
+  .name = "postgresql",
+  .read = pg_read,
+  .stream_info = pg_stream_info,
+  .streams = pg_streams,
+  .kv_get = pg_kv_get,
+  .kv_keys = pg_kv_keys,
+  .writable = pg_writable,
+  .commit = pgstore_commit,
+  .wait = pg_wait,
+  .durable_fd = NULL,
+  .flush = pg_noop,
+  .refresh = pg_noop,
+  .stats = pg_stats,
+  .close = pg_close,
+  .blob_put = pg_blob_put,
+  .blob_get = pg_blob_get,
+  .blob_has = pg_blob_has,
+};
+
+/* name as a quoted SQL identifier: "name", inner quotes doubled. */
+static char *pg_quote_ident(const char *name) {
+  size_t n = strlen(name), o = 0;
+  char *q = malloc(2 * n + 3);
+  if (!q) abort();
+  q[o++] = '"';
+  for (size_t i = 0; i < n; i++) {
+    if (name[i] == '"') q[o++] = '"';
+    q[o++] = name[i];
+  }
+  q[o++] = '"';
+  q[o] = '\0';
+  return q;
+}
+
+static pgstore *pg_new(const char *url, const store_opts *opts) {
+  pgstore *s = GC_MALLOC_UNCOLLECTABLE(sizeof *s);
+  if (!s) abort();
+  memset(s, 0, sizeof *s);
+  if (opts) s->base.opts = *opts;
+  char *schema;
+  s->conninfo = url_take_schema(url, &schema);
+  s->shown = url_shown(s->conninfo);
+  pthread_mutex_init(&s->mu, NULL);
+  s->base.be = &pg_backend;
+  s->schema = pg_quote_ident(schema ? schema : "sx");
+  free(schema);
+  return s;
+}
+
+int pgstore_open(const char *url, const store_opts *opts, store **out, sx_val *err) {
+  *out = NULL;
+  pgstore *s = pg_new(url, opts);
+  int rc = pg_connect(s, err) == 0 ? pg_schema(s, err) : -1;
+  if (rc) {
+    pg_free(s);
+    return -1;
+  }
+  *out = &s->base;
+  return 0;
+}
+
+/* ---- check ------------------------------------------------------------------------------------ */
+
+/* Every stream's events run without a gap from first_seq to its mark. */
+static int pgk_streams(pgstore *s, sx_buf *report, size_t *nstreams, size_t *nevents) {
+  sx_val err = SX_NIL;
+  PGresult *r = pg_query(s,
+                         "SELECT s.name, s.hwm, s.first_seq, count(e.seq), min(e.seq), max(e.seq) FROM S.streams s"
+                         " LEFT JOIN S.events e ON e.stream = s.name GROUP BY s.name, s.hwm, s.first_seq ORDER BY s.name",
+                         0, NULL, NULL, &err);
+  if (!r) return sx_buf_printf(report, "%s\n", sx_str_data(err)), -1;
+  int bad = 0;
+  *nstreams = (size_t)PQntuples(r);
+  for (int i = 0; i < PQntuples(r); i++) {
+    int64_t hwm = pg_int8(r, i, 1), first = pg_int8(r, i, 2), n = pg_int8(r, i, 3);
+    *nevents += (size_t)n;
+    bool ok = n == (hwm >= first ? hwm - first + 1 : 0) &&
+              (n == 0 || (pg_int8(r, i, 4) == first && pg_int8(r, i, 5) == hwm));
+    if (!ok) {
+      sx_val name = sx_string_new(PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0));
+      char q[96];
+      sx_buf_printf(report, "%s: stream \"%s\": its events are not seqs %lld..%lld (%lld stored): damaged\n",
+                    s->shown, store_quote(name, q, sizeof q), (long long)first, (long long)hwm, (long long)n);
+      bad = 1;
+    }
+  }
+  PQclear(r);
+  return bad;
+}
+
+/* Every stored value decodes (events and kv), every blob hashes to its id. */
+static int pgk_values(pgstore *s, const char *sql, const char *what, bool blobs, sx_buf *report) {
+  sx_val err = SX_NIL;
+  PGresult *r = pg_query(s, sql, 0, NULL, NULL, &err);
+  if (!r) return sx_buf_printf(report, "%s\n", sx_str_data(err)), -1;
+  int bad = 0;
+  for (int i = 0; i < PQntuples(r); i++) {
+    bool ok;
+    if (blobs) {
+      char id[BLOB_CID_LEN + 1];
+      blob_cid_of(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1), id);
+      ok = (size_t)PQgetlength(r, i, 0) == BLOB_CID_LEN && memcmp(id, PQgetvalue(r, i, 0), BLOB_CID_LEN) == 0;
+    } else {
+      ok = !sx_is(pg_value(s, r, i, 1), SX_T_ERROR);
+    }
+    if (!ok) {
+      sx_buf_printf(report, "%s: a %s does not %s: damaged\n", s->shown, what, blobs ? "hash to its id" : "decode");
+      bad = 1;
+    }
+  }
+  PQclear(r);
+  return bad;
+}
+
+int pgstore_check(const char *url, sx_buf *report) {
+  store_opts o = {.read_only = true};
+  store *base;
+  sx_val err = SX_NIL;
+  if (pgstore_open(url, &o, &base, &err)) {
+    sx_buf_printf(report, "%s\n", sx_str_data(err));
+    return -1;
+  }
+  pgstore *s = (pgstore *)base;
+  size_t nstreams = 0, nevents = 0;
+  int rc = pgk_streams(s, report, &nstreams, &nevents), r2;
+  if (rc >= 0 && (r2 = pgk_values(s, "SELECT stream, value FROM S.events", "stored event", false, report))) rc = r2 < 0 ? -1 : 1;
+  if (rc >= 0 && (r2 = pgk_values(s, "SELECT key, value FROM S.kv WHERE value IS NOT NULL", "kv value", false, report))) rc = r2 < 0 ? -1 : 1;
+  if (rc >= 0 && (r2 = pgk_values(s, "SELECT cid, bytes FROM S.blobs", "blob", true, report))) rc = r2 < 0 ? -1 : 1;
+  store_stats st;
+  pg_stats(base, &st);
+  if (rc >= 0)
+    sx_buf_printf(report, "%s: %zu streams, %zu events, %zu kv keys, %s\n", s->shown, nstreams, nevents, st.kv_keys,
+                  rc == 0 ? "ok" : "NOT ok");
+  pg_free(s);
+  return rc;
+}

@@ -1,0 +1,408 @@
+/* store_dump.c — building and copying whole stores from outside: the
+ * restore writer behind `sx store load` (a fresh log written directly, the
+ * way store_compact.c writes one: H records carry the high-water marks of
+ * truncated streams, which no transaction can write), the blob listing a
+ * dump walks, and the online backup (`sx store backup`: the log up to the
+ * end of its last complete frame, then the blobs). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "store_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blob.h"
+#include "codec.h"
+#include "sx_dict.h"
+#include "crc32c.h"
+#include "store_io.h"
+
+#define RESTORE_FRAME_BYTES (1u << 20) /* seal a frame once its payload passes this */
+
+struct store_restore {
+  fstore *s;       /* the empty store, writer lock held */
+  int fd;          /* DIR/log.restore */
+  char tmp[4096];
+  sx_buf frame;    /* head placeholder + payload */
+  uint64_t off;
+  sx_val stream;   /* the stream being restored, or 0 */
+  int64_t hwm, last; /* its high-water mark; the seq last written (0: none yet) */
+  size_t records;
+};
+
+/* ---- writing the fresh log ----------------------------------------------------- */
+
+static int rs_write(store_restore *r, const void *p, size_t n, sx_val *err) {
+  const char *b = p;
+  while (n > 0) {
+    ssize_t w = pwrite(r->fd, b, n, (off_t)r->off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      *err = store_errorf("store %s: write to %s failed: %s", r->s->dir, r->tmp,
+                          w == 0 ? "no progress" : strerror(errno));
+      return -1;
+    }
+    b += w;
+    n -= (size_t)w;
+    r->off += (uint64_t)w;
+  }
+  return 0;
+}
+
+static void rs_frame_begin(store_restore *r) {
+  static const char zero[FRAME_HEAD];
+  sx_buf_reset(&r->frame);
+  sx_buf_put(&r->frame, zero, FRAME_HEAD);
+}
+
+/* Seal and write the frame (if it holds records, or empty with seal); the
+ * file is synced before it becomes the log, so each frame says so. */
+static int rs_frame_end(store_restore *r, bool seal, sx_val *err) {
+  size_t plen = r->frame.len - FRAME_HEAD;
+  if (plen == 0 && !seal) return 0;
+  store_frame_seal(&r->frame, 0, plen, r->off, r->off + FRAME_HEAD + plen + FRAME_TAIL);
+  int rc = rs_write(r, r->frame.data, r->frame.len, err);
+  rs_frame_begin(r);
+  return rc;
+}
+
+static int rs_rec(store_restore *r, int type, sx_val name, sx_val *err) {
+  if (r->frame.len - FRAME_HEAD >= RESTORE_FRAME_BYTES && rs_frame_end(r, false, err)) return -1;
+  sx_buf_putc(&r->frame, (char)type);
+  codec_put_uvarint(&r->frame, sx_str_len(name));
+  sx_buf_put(&r->frame, sx_str_data(name), sx_str_len(name));
+  r->records++;
+  return 0;
+}
+
+/* A length-prefixed encoded value (refused, nothing added, if not data). */
+static int rs_value(store_restore *r, sx_val v, sx_val *err) {
+  sx_buf enc = SX_BUF_INIT;
+  if (store_encode(&enc, v, err)) {
+    sx_buf_free(&enc);
+    return -1;
+  }
+  codec_put_uvarint(&r->frame, enc.len);
+  sx_buf_put(&r->frame, enc.data, enc.len);
+  sx_buf_free(&enc);
+  return 0;
+}
+
+/* ---- an empty store ------------------------------------------------------------- */
+
+/* Does dir/blobs hold any file? */
+static bool rs_has_blobs(const char *dir) {
+  return store_blob_list(dir) != SX_EMPTY;
+}
+
+static int rs_open_empty(store_restore *r, const char *dir, sx_val *err) {
+  if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+    *err = store_errorf("store %s: cannot create the directory: %s", dir, strerror(errno));
+    return -1;
+  }
+  store_opts o = {.sync = STORE_SYNC_OFF}; /* the handle itself writes nothing */
+  r->s = fstore_new(dir, &o);
+  if (fstore_open_log(r->s, err)) return -1;
+  if (r->s->nstreams || r->s->kv_live || rs_has_blobs(dir)) {
+    *err = store_errorf("store %s is not empty (%zu streams, %zu kv keys%s); load into a new "
+                        "directory", dir, r->s->nstreams, r->s->kv_live,
+                        rs_has_blobs(dir) ? ", blobs" : "");
+    return -1;
+  }
+  return 0;
+}
+
+int store_restore_begin(const char *dir, store_restore **out, sx_val *err) {
+  store_restore *r = calloc(1, sizeof *r);
+  if (!r) abort();
+  r->fd = -1;
+  r->frame = (sx_buf)SX_BUF_INIT;
+  *out = NULL;
+  if (!dir || !*dir) {
+    *err = store_errorf("store_restore: the store directory name is empty");
+    free(r);
+    return -1;
+  }
+  if (rs_open_empty(r, dir, err)) {
+    store_restore_abandon(r);
+    return -1;
+  }
+  snprintf(r->tmp, sizeof r->tmp, "%s/log.restore", r->s->dir);
+  r->fd = open(r->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  unsigned char h[LOG_HEADER_SIZE];
+  memcpy(h, "SXSTORE", 8); /* the header store_log_create writes */
+  for (int i = 0; i < 4; i++) h[8 + i] = (unsigned char)(LOG_VERSION >> (8 * i));
+  uint32_t crc = store_crc32c(0, h, 12);
+  for (int i = 0; i < 4; i++) h[12 + i] = (unsigned char)(crc >> (8 * i));
+  rs_frame_begin(r);
+  if (r->fd < 0) *err = store_errorf("store %s: cannot create %s: %s", dir, r->tmp, strerror(errno));
+  if (r->fd < 0 || rs_write(r, h, sizeof h, err)) {
+    store_restore_abandon(r);
+    return -1;
+  }
+  *out = r;
+  return 0;
+}
+
+/* ---- records ------------------------------------------------------------------- */
+
+static char qbuf[256];
+
+/* End the stream being restored: an H record when it stored no event. */
+static int rs_stream_end(store_restore *r, sx_val *err) {
+  if (!r->stream) return 0;
+  sx_val name = r->stream;
+  r->stream = 0;
+  if (r->last == 0)
+    return r->hwm > 0 && (rs_rec(r, REC_HWM, name, err) || (codec_put_uvarint(&r->frame, (uint64_t)r->hwm), 0));
+  if (r->last == r->hwm) return 0;
+  *err = store_errorf("stream %s: its events end at seq %lld but its last-seq is %lld",
+                      store_quote(name, qbuf, sizeof qbuf), (long long)r->last, (long long)r->hwm);
+  return -1;
+}
+
+int store_restore_stream(store_restore *r, sx_val name, int64_t hwm, sx_val *err) {
+  if (rs_stream_end(r, err)) return -1;
+  if (hwm < 0) {
+    *err = store_errorf("stream %s: negative last-seq", store_quote(name, qbuf, sizeof qbuf));
+    return -1;
+  }
+  r->stream = name;
+  r->hwm = hwm;
+  r->last = 0;
+  return 0;
+}
+
+int store_restore_event(store_restore *r, sx_val event, sx_val *err) {
+  sx_val seqv = sx_is_dict(event) ? sx_dict_get(event, sx_string_cstr("seq"), SX_NIL) : SX_NIL;
+  int64_t seq = sx_is_int(seqv) ? sx_int_val(seqv) : 0;
+  if (!r->stream) {
+    *err = store_errorf("an event before any stream");
+    return -1;
+  }
+  const char *q = store_quote(r->stream, qbuf, sizeof qbuf);
+  if (seq < 1 || seq > r->hwm || (r->last && seq != r->last + 1)) {
+    *err = store_errorf("stream %s: event seq %lld out of order (last-seq %lld, previous %lld)", q,
+                        (long long)seq, (long long)r->hwm, (long long)r->last);
+    return -1;
+  }
+  if (!r->last && seq > 1) {
+    if (rs_rec(r, REC_HWM, r->stream, err)) return -1;
+    codec_put_uvarint(&r->frame, (uint64_t)(seq - 1));
+  }
+  size_t mark = r->frame.len;
+  if (rs_rec(r, REC_APPEND, r->stream, err)) return -1;
+  codec_put_uvarint(&r->frame, (uint64_t)seq);
+  if (rs_value(r, event, err)) {
+    r->frame.len = mark;
+    return -1;
+  }
+  r->last = seq;
+  return 0;
+}
+
+int store_restore_kv(store_restore *r, sx_val key, sx_val val, sx_val *err) {
+  if (rs_stream_end(r, err)) return -1;
+  size_t mark = r->frame.len;
+  if (rs_rec(r, REC_PUT, key, err)) return -1;
+  if (rs_value(r, val, err)) {
+    r->frame.len = mark;
+    return -1;
+  }
+  return 0;
+}
+
+int store_restore_blob(store_restore *r, sx_val cid, sx_val bytes, sx_val *err) {
+  sx_val got = SX_NIL;
+  if (blob_put(r->s->dir, true, sx_str_data(bytes), sx_str_len(bytes), &got, err)) return -1;
+  if (sx_string_eq(got, cid)) return 0;
+  *err = store_errorf("blob %s: its bytes have the id %s", sx_str_data(cid), sx_str_data(got));
+  return -1;
+}
+
+/* ---- finishing ----------------------------------------------------------------- */
+
+void store_restore_abandon(store_restore *r) {
+  if (!r) return;
+  if (r->fd >= 0) {
+    close(r->fd);
+    unlink(r->tmp);
+  }
+  sx_buf_free(&r->frame);
+  if (r->s) fstore_free(r->s);
+  free(r);
+}
+
+int store_restore_finish(store_restore *r, sx_val *err) {
+  int rc = rs_stream_end(r, err) || rs_frame_end(r, false, err) ||
+           (r->off > LOG_HEADER_SIZE && rs_frame_end(r, true, err));
+  if (!rc && fsync(r->fd) != 0) {
+    *err = store_errorf("store %s: fsync of %s failed: %s", r->s->dir, r->tmp, strerror(errno));
+    rc = -1;
+  }
+  if (!rc && rename(r->tmp, r->s->log_path) != 0) {
+    *err = store_errorf("store %s: renaming %s failed: %s", r->s->dir, r->tmp, strerror(errno));
+    rc = -1;
+  }
+  if (!rc && store_fsync_dir(r->s->dir)) {
+    *err = store_errorf("store %s: fsync of the directory failed: %s", r->s->dir, strerror(errno));
+    rc = -1;
+  }
+  if (!rc) {
+    close(r->fd);
+    r->fd = -1;
+  }
+  store_restore_abandon(r);
+  return rc ? -1 : 0;
+}
+
+/* ---- the blobs of a store ----------------------------------------------------------- */
+
+static int rs_cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Add the well-formed blob ids in one shard directory. */
+static void rs_scan_shard(const char *path, char ***ids, size_t *n, size_t *cap) {
+  DIR *d = opendir(path);
+  struct dirent *de;
+  if (!d) return;
+  while ((de = readdir(d))) {
+    if (!blob_cid_valid(de->d_name, strlen(de->d_name))) continue;
+    if (*n == *cap && !(*ids = realloc(*ids, (*cap = *cap * 2 + 16) * sizeof **ids))) abort();
+    if (!((*ids)[(*n)++] = strdup(de->d_name))) abort();
+  }
+  closedir(d);
+}
+
+sx_val store_blob_list(const char *dir) {
+  char path[4096];
+  char **ids = NULL;
+  size_t n = 0, cap = 0;
+  snprintf(path, sizeof path, "%s/blobs", dir);
+  DIR *d = opendir(path);
+  struct dirent *de;
+  while (d && (de = readdir(d))) {
+    if (de->d_name[0] == '.') continue;
+    snprintf(path, sizeof path, "%s/blobs/%s", dir, de->d_name);
+    rs_scan_shard(path, &ids, &n, &cap);
+  }
+  if (d) closedir(d);
+  if (n) qsort(ids, n, sizeof *ids, rs_cmp_str);
+  sx_val list = SX_EMPTY;
+  while (n > 0) {
+    list = sx_cons(sx_string_cstr(ids[--n]), list);
+    free(ids[n]);
+  }
+  free(ids);
+  return list;
+}
+
+/* ---- online backup ------------------------------------------------------------------ */
+
+/* Copy in[0..len) (or all of it when len is UINT64_MAX) to a new file
+ * dst, synced. */
+static int bk_copy(int in, const char *what, const char *dst, uint64_t len, sx_val *err) {
+  int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  char buf[1 << 16];
+  uint64_t done = 0;
+  int rc = out < 0 ? -1 : 0;
+  errno = 0;
+  while (!rc && done < len) {
+    size_t want = len - done < sizeof buf ? (size_t)(len - done) : sizeof buf;
+    ssize_t got = pread(in, buf, want, (off_t)done);
+    if (got < 0 && errno == EINTR) continue;
+    if (got == 0 && len == UINT64_MAX) break;
+    if (got <= 0 || write(out, buf, (size_t)got) != got) rc = -1; /* 0: the file shrank */
+    else done += (uint64_t)got;
+  }
+  if (!rc && fsync(out) != 0) rc = -1;
+  if (rc) *err = store_errorf("backup: copying %s to %s failed: %s", what, dst, errno ? strerror(errno) : "short read");
+  if (out >= 0) close(out);
+  return rc;
+}
+
+/* Copy every blob (after the log: a blob is stored before any commit that
+ * names it, so each one the copied log names is there already). Layout as
+ * blob.c: DIR/blobs/<the id's next-to-last two characters>/<id>. */
+static int bk_blobs(const char *dir, const char *dest, size_t *nblobs, sx_val *err) {
+  char src[4096], dst[4096];
+  for (sx_val l = store_blob_list(dir); l != SX_EMPTY; l = sx_cdr(l)) {
+    const char *cid = sx_str_data(sx_car(l)), *shard = cid + BLOB_CID_LEN - 3;
+    snprintf(dst, sizeof dst, "%s/blobs", dest);
+    mkdir(dst, 0755);
+    snprintf(dst, sizeof dst, "%s/blobs/%.2s", dest, shard);
+    mkdir(dst, 0755);
+    snprintf(dst, sizeof dst, "%s/blobs/%.2s/%s", dest, shard, cid);
+    snprintf(src, sizeof src, "%s/blobs/%.2s/%s", dir, shard, cid);
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0) continue; /* removed since it was listed */
+    int rc = bk_copy(in, src, dst, UINT64_MAX, err);
+    close(in);
+    if (rc) return -1;
+    (*nblobs)++;
+  }
+  return 0;
+}
+
+/* A read-only scan of the log. A scan next to a writer can read a frame
+ * the writer is still copying in (a later page already new, an earlier one
+ * not yet), which looks like damage: real damage stays, so try again a
+ * few times before believing it. */
+static fstore *bk_open(const char *dir, sx_val *err) {
+  store_opts o = {.read_only = true};
+  for (int tries = 0;; tries++) {
+    fstore *s = fstore_new(dir, &o);
+    if (fstore_open_log(s, err) == 0) return s;
+    fstore_free(s);
+    if (tries == 9) return NULL;
+    usleep(20000);
+  }
+}
+
+int store_backup(const char *dir, const char *dest, store_backup_stats *out, sx_val *err) {
+  store_backup_stats local = {0};
+  if (!out) out = &local;
+  memset(out, 0, sizeof *out);
+  if (mkdir(dest, 0755) != 0) {
+    *err = store_errorf("backup: cannot create %s: %s (the destination must not exist)", dest,
+                        strerror(errno));
+    return -1;
+  }
+  struct stat st;
+  char logcopy[4096], logpath[4096];
+  snprintf(logpath, sizeof logpath, "%s/log", dir);
+  if (stat(logpath, &st) != 0) {
+    *err = store_errorf("backup: %s is not a store (no %s)", dir, logpath);
+    return -1;
+  }
+  fstore *s = bk_open(dir, err); /* scanned to the end of the last complete frame */
+  int rc = s ? 0 : -1;
+  if (!s) return -1;
+  uint64_t end = s->wbase;
+  out->streams = s->nstreams;
+  out->events = s->nevents;
+  out->kv_keys = s->kv_live;
+  snprintf(logcopy, sizeof logcopy, "%s/log.backup", dest);
+  if (!rc) rc = bk_copy(s->fd, s->log_path, logcopy, end, err); /* the file this handle scanned */
+  fstore_free(s);
+  snprintf(logpath, sizeof logpath, "%s/log", dest);
+  if (!rc && rename(logcopy, logpath) != 0) {
+    *err = store_errorf("backup: renaming %s failed: %s", logcopy, strerror(errno));
+    rc = -1;
+  }
+  out->log_bytes = end;
+  if (!rc) rc = bk_blobs(dir, dest, &out->blobs, err);
+  if (!rc && store_fsync_dir(dest)) {
+    *err = store_errorf("backup: fsync of %s failed: %s", dest, strerror(errno));
+    rc = -1;
+  }
+  return rc;
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# tests/test_tools.sh — the sx tools end to end through the real binary:
+# options before or after the command, every --help, run - and #! scripts,
+# piped forms, --persist in run, -e and server; store dump -> load -> dump
+# byte-identical (truncated streams, unicode and binary keys, floats,
+# nested values, blobs), load refusing a non-empty store, export as JSON
+# and CSV, a backup taken while a writer commits (passes check, holds a
+# prefix of the commits), and tail -f seeing another process's commits
+# within a second, across a compaction.
+#   test_tools.sh SX_BINARY
+set -u
+SX=$1
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+DIR=$(mktemp -d)
+PIDS=
+trap 'for p in $PIDS; do kill -9 $p 2>/dev/null; done; rm -rf "$DIR"' EXIT
+pass=0; fail=0
+check() { # name expected actual
+  if [ "$2" = "$3" ]; then pass=$((pass + 1)); else
+    fail=$((fail + 1)); echo "FAIL: $1"; echo "  expected: $2"; echo "  actual:   $3"; fi
+}
+
+# ---- options anywhere, help -------------------------------------------------------
+check "options after -e" "3" "$("$SX" -e '(+ 1 2)' --store "$DIR/o")"
+check "options after the command, = form" "3" "$("$SX" -e '(+ 1 2)' --sync=off --store="$DIR/o")"
+for c in "run" "server" "repl" "store" "store check" "store compact" "store dump" "store load" \
+         "store export" "store backup" "store tail" "help"; do
+  out=$("$SX" $c --help 2>&1); rc=$?
+  check "sx $c --help exits 0" "0" "$rc"
+  check "sx $c --help prints its usage" "usage: sx ${c%% *}" "$(printf '%s\n' "$out" | head -1 | grep -o "^usage: sx ${c%% *}")"
+  check "sx help $c" "$out" "$("$SX" help $c 2>&1)"
+done
+check "sx help names --persist" "1" "$("$SX" help | grep -c -- '--persist')"
+"$SX" help nosuch >/dev/null 2>&1; check "sx help of an unknown command" "2" "$?"
+
+# ---- run -, #!, piped forms ---------------------------------------------------------
+check "sx run - reads stdin" "hi3" "$(printf '(display "hi")\n(display (+ 1 2))\n' | "$SX" run -)"
+printf '#!/usr/bin/env -S sx run\n(display "script")\n(car 5)\n' > "$DIR/s.sx"
+out=$("$SX" run "$DIR/s.sx" 2>&1); rc=$?
+check "a #! line is skipped" "script" "$(printf '%s' "$out" | head -c 6)"
+check "... and positions keep their line" "1" "$(printf '%s' "$out" | grep -c 'error: .*s.sx:3:')"
+check "... and the error is the exit status" "1" "$rc"
+check "echo FORMS | sx" "$(printf '42\n(1 2)')" "$(echo '(+ 40 2) (list 1 2)' | "$SX" --store "$DIR/o")"
+
+# ---- --persist ------------------------------------------------------------------------
+S=$DIR/p
+check "--persist in -e" "1" "$("$SX" -e '(persist/append db "a" "x" 1 {:n 1})' --persist --store "$S" >/dev/null; "$SX" --persist --store "$S" -e '(persist/last-seq db "a")')"
+printf '(persist/append db "a" "x" 2 {:n 2})\n(display (persist/last-seq db "a"))\n' > "$DIR/p.sx"
+check "--persist in run" "2" "$("$SX" run "$DIR/p.sx" --store "$S" --persist | tail -c 1)"
+check "--persist in server" '(ok 0 2)' "$(echo '(eval "(persist/last-seq db \"a\")")' | "$SX" server --persist --store "$S")"
+check "without --persist, no db" "1" "$("$SX" -e 'db' --store "$S" 2>&1 | grep -c 'unbound symbol db')"
+
+# ---- dump and load ----------------------------------------------------------------------
+S=$DIR/d
+"$SX" --persist --store "$S" -e '(begin
+  (persist/append db "a" "x" 1 {:n 1.5 :s "é\x01" :nested {:l (list 1 (list 2 {:z nil}) "t") :kw :k}})
+  (persist/append db "a" "x" 2 {:n -0.0 :big 9007199254740993 :f 1e-300})
+  (persist/append db "a" "x" 3 {:n 0.1})
+  (persist/truncate db "a" 1)
+  (persist/append db "gone" "x" 1 {}) (persist/append db "gone" "x" 2 {}) (persist/truncate db "gone" 2)
+  (persist/append db "ключ\x00\xff" "x" 1 {:v "bin"})
+  (persist/kv-put db "k\x00bin\xfe" {:v -0.0 :inf +inf.0})
+  (persist/kv-put db "ü" 1e300)
+  (persist/kv-put db "gone" 1) (persist/kv-delete db "gone")
+  (persist/blob-store blobs "BYTES\x00\xff\n" "application/octet-stream")
+  (persist/blob-store blobs "second" "text/plain"))' > /dev/null
+"$SX" store dump "$S" > "$DIR/d1"; check "dump exits 0" "0" "$?"
+check "dump records the truncated stream's mark" "1" "$(grep -c '^{:stream "gone" :last-seq 2}$' "$DIR/d1")"
+check "dump holds the binary key" "1" "$(grep -c 'k\\x00bin\\xfe' "$DIR/d1")"
+check "dump: 2 blobs" "2" "$(grep -c '^{:blob ' "$DIR/d1")"
+"$SX" store load "$DIR/d2s" < "$DIR/d1" 2>/dev/null; check "load exits 0" "0" "$?"
+"$SX" store dump "$DIR/d2s" > "$DIR/d2"
+check "dump -> load -> dump is byte-identical" "" "$(cmp "$DIR/d1" "$DIR/d2" 2>&1)"
+"$SX" store check "$DIR/d2s" > /dev/null; check "the loaded store passes check" "0" "$?"
+check "the loaded store reads the same" \
+  "$("$SX" --persist --store "$S" -e '(list (persist/last-seq db "a") (persist/last-seq db "gone") (map persist/event-seq (persist/read db "a")) (persist/kv-get db "ü") (persist/blob-fetch blobs (persist/kv-get db "none")))' 2>&1)" \
+  "$("$SX" --persist --store "$DIR/d2s" -e '(list (persist/last-seq db "a") (persist/last-seq db "gone") (map persist/event-seq (persist/read db "a")) (persist/kv-get db "ü") (persist/blob-fetch blobs (persist/kv-get db "none")))' 2>&1)"
+check "the loaded store continues the truncated stream's seqs" "3" \
+  "$("$SX" --persist --store "$DIR/d2s" -e '(begin (persist/append db "gone" "x" 3 {}) (persist/last-seq db "gone"))' 2>&1)"
+out=$("$SX" store load "$DIR/d2s" < "$DIR/d1" 2>&1); rc=$?
+check "load refuses a non-empty store" "1" "$rc"
+check "... saying so" "1" "$(printf '%s' "$out" | grep -c 'is not empty')"
+head -n 3 "$DIR/d1" | "$SX" store load "$DIR/d3s" > /dev/null 2>&1
+check "a dump cut short is refused" "1" "$?"
+check "... and leaves no log" "no" "$([ -s "$DIR/d3s/log" ] && [ "$(stat -c %s "$DIR/d3s/log")" -gt 16 ] && echo yes || echo no)"
+"$SX" store load "$DIR/d4s" < "$DIR/d1" 2>/dev/null; "$SX" store compact "$DIR/d4s" > /dev/null
+check "a loaded then compacted store dumps the same" "" "$("$SX" store dump "$DIR/d4s" | cmp - "$DIR/d1" 2>&1)"
+"$SX" store dump "$DIR/nosuch" > /dev/null 2>&1; check "dump of a missing store fails" "1" "$?"
+check "store tools name no internal function" "0" "$("$SX" store compact "$DIR/nosuch" 2>&1 | grep -c sxapi_)"
+
+# ---- export ---------------------------------------------------------------------------------
+"$SX" store export "$S" a --format json > "$DIR/a.json"; check "export json exits 0" "0" "$?"
+check "export json parses" "[2, 3]" "$(python3 -c 'import json,sys; print([e["seq"] for e in json.load(open(sys.argv[1]))])' "$DIR/a.json")"
+check "export csv header" "seq,at,data,stream,type" "$("$SX" store export "$S" a --format=csv | head -1)"
+check "export csv rows" "3" "$("$SX" store export "$S" a --format csv | wc -l | tr -d ' ')"
+"$SX" store export "$S" a --format xml > /dev/null 2>&1; check "export refuses an unknown format" "1" "$?"
+
+# ---- backup while a writer commits ---------------------------------------------------------------
+S=$DIR/b
+for i in $(seq 1 400); do echo "(persist/append db \"w\" \"t\" $i {:i $i})"; done > "$DIR/w.sx"
+"$SX" --store "$S" --persist run "$DIR/w.sx" & W=$!; PIDS="$PIDS $W"
+for _ in $(seq 100); do [ -s "$S/log" ] && break; sleep 0.02; done
+sleep 0.2
+"$SX" store backup "$S" "$DIR/bk" > /dev/null; check "backup while a writer runs exits 0" "0" "$?"
+wait $W
+"$SX" store check "$DIR/bk" > /dev/null; check "the backup passes check" "0" "$?"
+seqs=$("$SX" --persist --store "$DIR/bk" -e '(map persist/event-seq (persist/read db "w"))')
+n=$(printf '%s' "$seqs" | tr -d '()' | wc -w)
+check "the backup holds a prefix of the commits" "(${seqs:1:${#seqs}-2})" "($(seq -s ' ' 1 "$n"))"
+check "... an actual snapshot of a running writer" "yes" "$([ "$n" -ge 1 ] && echo yes || echo no)"
+"$SX" store backup "$S" "$DIR/bk" > /dev/null 2>&1; check "backup refuses an existing destination" "1" "$?"
+
+# ---- tail ----------------------------------------------------------------------------------------
+check "tail -n 2" "399 400" "$("$SX" store tail "$S" w -n 2 | grep -o ':seq [0-9]*' | cut -d' ' -f2 | tr '\n' ' ' | sed 's/ $//')"
+"$SX" store tail "$S" nosuch > /dev/null 2>&1; check "tail of a missing stream" "1" "$?"
+"$SX" store tail "$S" w -n 1 -f > "$DIR/tail.out" 2> "$DIR/tail.err" & T=$!; PIDS="$PIDS $T"
+sleep 0.3
+"$SX" --store "$S" --persist -e '(persist/append db "w" "t" 401 {:i 401})' > /dev/null
+seen=no; for _ in $(seq 10); do grep -q ':seq 401' "$DIR/tail.out" && { seen=yes; break; }; sleep 0.1; done
+check "tail -f sees another process's commit within a second" "yes" "$seen"
+"$SX" store compact "$S" > /dev/null
+"$SX" --store "$S" --persist -e '(persist/append db "w" "t" 402 {:i 402})' > /dev/null
+seen=no; for _ in $(seq 20); do grep -q ':seq 402' "$DIR/tail.out" && { seen=yes; break; }; sleep 0.1; done
+check "tail -f carries on after a compaction" "yes" "$seen"
+check "tail -f printed each event once" "400 401 402" "$(grep -o ':seq [0-9]*' "$DIR/tail.out" | cut -d' ' -f2 | tr '\n' ' ' | sed 's/ $//')"
+kill $T 2>/dev/null; wait $T 2>/dev/null
+
+# ---- the REPL's :bt, :set limit, :reopen (piped) -------------------------------------------
+out=$(printf '(define (f x) (g x))\n(f 1)\n:bt\n:set limit 3\n:reopen\n(persist/last-seq db "w")\n' | "$SX" repl --store "$S" 2>&1)
+check ":bt shows the backtrace" "1" "$(printf '%s\n' "$out" | grep -c '^  in f at <stdin>:1:')"
+check ":set limit" "1" "$(printf '%s\n' "$out" | grep -c '^limit: at most 3 entries')"
+check ":reopen" "1" "$(printf '%s\n' "$out" | grep -c "^reopened $S: 1 streams, 402 events")"
+check "the REPL works after :reopen" "402" "$(printf '%s\n' "$out" | tail -1)"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
