@@ -114,6 +114,7 @@ typedef struct actx {
 } actx;
 
 static sx_node *an_expr(actx *c, sx_val form);
+static void mark_self_fn(sx_node *fn, sx_val name, const sx_cell *cell);
 static sx_node *an_body(actx *c, sx_val forms);
 static sx_node *an_fn(actx *c, sx_val params, sx_val body, sx_val name);
 
@@ -148,9 +149,21 @@ static sx_node *node_new(actx *c, sx_op op) {
   return n;
 }
 
+/* A literal string of the code (a keyword, a string constant, a dict
+ * literal's key) of at most LITERAL_INTERN_MAX bytes shares one object
+ * with every equal literal: the name of the (interned) symbol with the
+ * same bytes. A dict built and read with literal keys then finds its key
+ * by identity, without comparing bytes (see sx_dict.c). Strings are
+ * immutable, so sharing them is invisible. */
+#define LITERAL_INTERN_MAX 64
+static sx_val literal_string(sx_val s) {
+  if (!sx_is_string(s) || sx_str_len(s) > LITERAL_INTERN_MAX) return s;
+  return sx_sym_name(sx_symbol_intern(sx_str_data(s), sx_str_len(s)));
+}
+
 static sx_node *node_const(actx *c, sx_val k) {
   sx_node *n = node_new(c, OP_CONST);
-  n->u.k = k;
+  n->u.k = literal_string(k);
   return n;
 }
 
@@ -260,7 +273,7 @@ static sx_node *an_dict(actx *c, sx_val d) {
   size_t i = 0;
   sx_dict_iter_init(&it, d);
   while (sx_dict_iter_next(&it, &k, &v)) {
-    node->u.dict.keys[i] = k;
+    node->u.dict.keys[i] = literal_string(k);
     if (!(node->u.dict.vals[i++] = an_expr(c, v))) return NULL;
   }
   return node;
@@ -344,6 +357,7 @@ static sx_node *an_define(actx *c, sx_val form) {
    * addresses its local slot; at top level it defines the global */
   sx_node *n = var_node(c, target, OP_SET_LOCAL, OP_DEF_GLOBAL);
   n->val = val;
+  if (n->op == OP_DEF_GLOBAL) mark_self_fn(val, SX_NIL, n->u.cell);
   return n;
 }
 
@@ -380,6 +394,49 @@ static void mark_tail(sx_node *n, uint8_t flags) {
   case OP_LETREC: mark_tail(n->u.let.body, flags); break;
   default: break;
   }
+}
+
+/* Mark the calls in tail position of p's body that call p itself through
+ * the local `name` (a named let: the letrec slot just outside p's frame)
+ * or the global `cell` (a defined function) with exactly its parameters
+ * as NF_SELF loops (see sx_vm.h). k counts the let frames entered inside
+ * p's body. Only closure-free functions without &rest: nothing can see
+ * the environment being rebound. */
+#define SELF_MAX_ARGS 8 /* the machine evaluates the operands into an array */
+static void mark_self(sx_node *n, sx_proto *p, sx_val name, const sx_cell *cell, uint32_t k) {
+  switch ((sx_op)n->op) {
+  case OP_CALL: {
+    const sx_node *fn = n->u.call.fn;
+    bool self = cell ? fn->op == OP_GLOBAL && fn->u.cell == cell
+                     : fn->op == OP_LOCAL && fn->sym == name && fn->depth == k + 1 && fn->idx == 0;
+    for (uint32_t i = 0; self && i < n->idx; i++) { /* operands that may need no frames */
+      const sx_node *a = n->u.call.args[i];
+      self = a->op == OP_CONST || a->op == OP_LOCAL || a->op == OP_GLOBAL || (a->flags & NF_FAST);
+    }
+    if (self && n->idx == p->nparams && n->idx <= SELF_MAX_ARGS && !(n->flags & NF_ARITH) &&
+        k < UINT16_MAX) {
+      n->flags |= NF_SELF;
+      n->depth = (uint16_t)k;
+      n->u.call.self = p;
+    }
+    break;
+  }
+  case OP_IF:
+    mark_self(n->u.iff.then, p, name, cell, k);
+    mark_self(n->u.iff.els, p, name, cell, k);
+    break;
+  case OP_SEQ:
+  case OP_AND:
+  case OP_OR: mark_self(n->u.seq.items[n->idx - 1], p, name, cell, k); break;
+  case OP_LET:
+  case OP_LETREC: mark_self(n->u.let.body, p, name, cell, k + 1); break;
+  default: break;
+  }
+}
+
+static void mark_self_fn(sx_node *fn, sx_val name, const sx_cell *cell) {
+  if (fn && fn->op == OP_FN && fn->u.proto->noclosure && !fn->u.proto->rest)
+    mark_self(fn->u.proto->body, fn->u.proto, name, cell, 0);
 }
 
 static sx_node *an_fn(actx *c, sx_val params, sx_val body, sx_val name) {
@@ -507,6 +564,7 @@ static sx_node *an_named_let(actx *c, sx_val form) {
   sx_node *loop = an_let_core(c, OP_LETREC, sx_cons(name, SX_EMPTY), sx_cons(lam, SX_EMPTY), 1,
                               sx_cons(name, SX_EMPTY));
   if (!loop) return NULL;
+  mark_self_fn(loop->u.let.inits[0], name, NULL);
   sx_node *call = node_new(c, OP_CALL);
   call->u.call.fn = loop;
   call->idx = (uint32_t)n;

@@ -42,27 +42,90 @@ typedef enum kkind {
   K_SET_GLOBAL, K_DEF_GLOBAL, K_DEFMACRO, K_GUARD, K_PERFORM, K_DICT, K_MAP,
   K_FILTER, K_REDUCE, K_FOR_EACH, K_SOME, K_EVERY, K_WIND_BEFORE,
   K_WIND_BODY, K_WIND_AFTER, K_RERAISE, K_ESCAPE, K_CALLCC, K_FORMS,
-  K_MAP_INDEXED, K_ARITH_A, K_ARITH_B, K_RET
+  K_MAP_INDEXED, K_ARITH_A, K_ARITH_B, K_RET, K_SORT
 } kkind;
 
+/* A continuation frame. Every kind keeps its own fields in a named member
+ * of u (as Lua's CallInfo does); docs/internals.md has the table of kinds.
+ * node is what a backtrace shows for the frame (NULL: nothing) and, for
+ * the frames of special forms, the node being evaluated; env is the
+ * environment the frame's code runs in when it resumes. */
 struct sx_kframe {
-  uint8_t kind;
-  uint32_t i;
+  uint8_t kind;   /* kkind */
+  uint32_t d;     /* the SX call depth of the code that pushed the frame */
   sx_node *node;
   sx_env *env;
-  sx_val a, b, c;
-  uint32_t vbase; /* an operand stack height (never near 2^32 entries) */
-  uint32_t d;     /* the SX call depth of the code that pushed the frame */
+  union {
+    struct { uint32_t next; } seq;                 /* K_SEQ/AND/OR: next item */
+    struct { uint32_t next, vbase; } call;         /* K_CALL: next operand
+                                                      (0 = the operator), and the
+                                                      operand stack height where
+                                                      the operator goes */
+    struct { sx_env *frame; uint32_t next; } let;  /* K_LET/LETREC: the new
+                                                      environment, next init */
+    struct { uint32_t vbase; } guard;              /* K_GUARD: operand stack height */
+    struct { sx_val left, prim; } arith;           /* K_ARITH_A/B */
+    struct { sx_val acc; uint32_t next; } dict;    /* K_DICT: dict so far, next value */
+    struct { sx_val fn, rest, acc; uint32_t index; } walk; /* K_MAP, K_FILTER,
+                                                      K_FOR_EACH, K_SOME, K_EVERY,
+                                                      K_MAP_INDEXED, K_REDUCE */
+    struct { sx_val body, after, result; } wind;   /* K_WIND_* */
+    struct { sx_val raised; } reraise;             /* K_RERAISE */
+    struct { sx_val k, value; } escape;            /* K_ESCAPE */
+    struct { sx_contobj *k; } callcc;              /* K_CALLCC */
+    struct { sx_val forms, file, last; bool toplevel, started; } forms; /* K_FORMS */
+    struct { sx_val fn; struct msort *m; } sort;   /* K_SORT: the comparator, the merge */
+  } u;
 };
 
-#define INITIAL_K 64
+#define INITIAL_K 16 /* 16 frames stay under Boehm's large-object size (2 KB): a
+                       * new fiber (one per top-level evaluation) costs a
+                       * free-list allocation, not a fresh cleared block */
 #define INITIAL_V 64
 #define MAX_BACKTRACE 16
 
 /* ---- fiber stacks -------------------------------------------------------- */
 
+/* Give f stacks: the spare ones of the last fiber that ended (see
+ * give_stacks), else new ones. */
+static void take_stacks(sx_fiber *f) {
+  sx_vm *vm = f->vm;
+  if (vm->spare_ks) {
+    f->ks = vm->spare_ks;
+    f->kcap = vm->spare_kcap;
+    f->vs = vm->spare_vs;
+    f->vcap = vm->spare_vcap;
+    vm->spare_ks = NULL;
+    vm->spare_vs = NULL;
+    return;
+  }
+  f->kcap = INITIAL_K;
+  f->ks = sx_alloc(f->kcap * sizeof *f->ks);
+  f->vcap = INITIAL_V;
+  f->vs = sx_alloc(f->vcap * sizeof *f->vs);
+}
+
+/* f has ended (done or failed): nothing reads its stacks any more (an
+ * escape into it finds ksp 0 first), so the next fiber may have them,
+ * unless they grew large. f keeps kcap and vcap (what they grew to); a
+ * restart gives it stacks again. */
+#define SPARE_MAX_K 1024
+static void give_stacks(sx_fiber *f) {
+  sx_vm *vm = f->vm;
+  if (!f->ks) return;
+  if (!vm->spare_ks && f->kcap <= SPARE_MAX_K && f->vcap <= 16 * SPARE_MAX_K) {
+    vm->spare_ks = f->ks;
+    vm->spare_kcap = f->kcap;
+    vm->spare_vs = f->vs;
+    vm->spare_vcap = f->vcap;
+  }
+  f->ks = NULL;
+  f->vs = NULL;
+}
+
 /* Empty the stacks and forget the last raise before a new evaluation. */
 static void fiber_reset(sx_fiber *f) {
+  if (!f->ks) take_stacks(f);
   f->ksp = f->vsp = 0;
   f->raised = SX_UNDEF;
   f->raised_where = SX_NIL;
@@ -72,10 +135,6 @@ static void fiber_reset(sx_fiber *f) {
 sx_fiber *sx_fiber_new(sx_vm *vm) {
   sx_fiber *f = sx_alloc(sizeof *f);
   f->vm = vm;
-  f->kcap = INITIAL_K;
-  f->ks = sx_alloc(f->kcap * sizeof *f->ks);
-  f->vcap = INITIAL_V;
-  f->vs = sx_alloc(f->vcap * sizeof *f->vs);
   f->status = SX_DONE;
   f->value = SX_NIL;
   f->error = SX_NIL;
@@ -111,7 +170,6 @@ static inline sx_kframe *kpush(sx_fiber *f, kkind kind) {
   if (f->ksp == f->kcap && !kgrow(f)) return NULL;
   sx_kframe *fr = &f->ks[f->ksp++];
   fr->kind = (uint8_t)kind;
-  fr->i = 0;
   return fr;
 }
 
@@ -140,14 +198,14 @@ static inline sx_env *env_new(uint32_t n, sx_env *parent) {
   return e;
 }
 
-static inline sx_env *env_up(sx_env *e, uint16_t depth) {
+static inline __attribute__((always_inline)) sx_env *env_up(sx_env *e, uint16_t depth) {
   while (depth--) e = e->parent;
   return e;
 }
 
 /* Evaluate a node that needs no machine step. False when it is not simple
  * or would raise (the slow path then reports the error). */
-static inline bool simple_eval(const sx_node *n, sx_env *env, sx_val *out) {
+static inline __attribute__((always_inline)) bool simple_eval(const sx_node *n, sx_env *env, sx_val *out) {
   sx_val v;
   switch (n->op) {
   case OP_CONST: *out = n->u.k; return true;
@@ -185,7 +243,7 @@ static inline bool arity_ok(const sx_prim *p, int argc) {
  * calls cannot perform or call back into SX, so nothing is lost by not
  * running them on the machine. */
 
-static inline sx_val call_fn_value(const sx_node *call, sx_env *env) {
+static inline __attribute__((always_inline)) sx_val call_fn_value(const sx_node *call, sx_env *env) {
   const sx_node *fn = call->u.call.fn;
   switch (fn->op) {
   case OP_CONST: return fn->u.k;
@@ -194,7 +252,7 @@ static inline sx_val call_fn_value(const sx_node *call, sx_env *env) {
   }
 }
 
-static inline bool plain_prim(sx_val v) {
+static inline __attribute__((always_inline)) bool plain_prim(sx_val v) {
   return sx_is(v, SX_T_PRIM) && ((sx_prim *)v)->special == SP_NONE;
 }
 
@@ -250,7 +308,7 @@ static inline __attribute__((always_inline)) bool fixnum_op(int fop, sx_val a, s
 
 /* The global operator of NF_ARITH node n is still bound to the primitive
  * it had when analysed. */
-static inline bool arith_still(const sx_node *n) {
+static inline __attribute__((always_inline)) bool arith_still(const sx_node *n) {
   return n->u.call.fn->u.cell->value == n->u.call.prim;
 }
 
@@ -370,7 +428,7 @@ static inline bool quick_closure_call(sx_fiber *f, const sx_node *call, sx_env *
  * env; the callee must create none either (its environment may be given
  * back when it returns, see K_RET), and env must not be the callee's own
  * defining environment. */
-static inline bool can_rebind(sx_fiber *f, const sx_closure *cl, uint32_t argc, const sx_env *env) {
+static inline __attribute__((always_inline)) bool can_rebind(sx_fiber *f, const sx_closure *cl, uint32_t argc, const sx_env *env) {
   const sx_proto *p = cl->proto;
   return env->n == p->nslots && argc == p->nparams && !p->rest && p->noclosure && cl->env != env &&
          !f->vm->interrupt;
@@ -502,7 +560,7 @@ static inline bool interrupted(sx_val raised) {
 
 /* ---- the machine ------------------------------------------------------------ */
 
-typedef enum { M_EVAL, M_CONT, M_APPLY, M_RAISE } mmode;
+typedef enum { M_EVAL, M_CONT, M_APPLY, M_RAISE, M_STOP } mmode;
 
 static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx_val val);
 
@@ -536,11 +594,11 @@ void sx_fiber_start_forms(sx_fiber *f, sx_val forms, sx_val file, bool toplevel)
   sx_kframe *fr = kpush(f, K_FORMS);
   fr->node = NULL;
   fr->d = 0;
-  fr->vbase = 0; /* no form has run yet */
-  fr->a = forms;
-  fr->b = file;
-  fr->c = SX_NIL;
-  fr->i = toplevel;
+  fr->u.forms.forms = forms;
+  fr->u.forms.file = file;
+  fr->u.forms.last = SX_NIL;
+  fr->u.forms.toplevel = toplevel;
+  fr->u.forms.started = false; /* no form has run yet */
   f->start = START_FORMS;
 }
 
@@ -583,7 +641,10 @@ static sx_status finish(sx_fiber *f, sx_status st, sx_val v) {
   else {
     f->request = v;
     f->start = START_AWAITING;
+    return st;
   }
+  f->ksp = f->vsp = 0;
+  give_stacks(f);
   return st;
 }
 
@@ -652,7 +713,7 @@ static inline __attribute__((always_inline)) sx_env *bind_exact(sx_fiber *f, sx_
  * operands are evaluated into a local array first (they may read env),
  * then bound. Returns the callee's body, or NULL having changed nothing. */
 #define DIRECT_TAIL_MAX 8
-static inline sx_node *direct_tail(sx_fiber *f, const sx_node *call, sx_env *env) {
+static __attribute__((noinline)) sx_node *direct_tail(sx_fiber *f, const sx_node *call, sx_env *env) {
   sx_val fnv, tmp[DIRECT_TAIL_MAX];
   if (call->idx > DIRECT_TAIL_MAX || !quick(call->u.call.fn, env, &fnv) || !sx_is(fnv, SX_T_FN))
     return NULL;
@@ -668,12 +729,79 @@ static inline sx_node *direct_tail(sx_fiber *f, const sx_node *call, sx_env *env
   return p->body;
 }
 
+static inline sx_val take_pending(sx_vm *vm) {
+  sx_val v = vm->pending;
+  vm->pending = SX_NIL;
+  return v;
+}
+
+/* An NF_SELF call (a loop's next iteration). When the variable still
+ * names a closure of the function over the same parent and no operand
+ * needs the machine (each is a constant, a variable, or a frameless call
+ * tree of plain primitives), evaluate the operands, rebind the function's
+ * own environment (.env) in place and return st 1 with the body to jump
+ * to. st 0: not applicable, nothing evaluated. st -1: an operand raised
+ * (.val at .at). Out of line, returning a struct, so that the machine's
+ * registers never have their address taken. */
+typedef struct self_res {
+  int st;
+  sx_node *body;
+  sx_env *env;
+  sx_val val;
+  const sx_srcpos *at;
+} self_res;
+
+static __attribute__((noinline)) self_res self_jump(sx_fiber *f, sx_node *call, sx_env *env) {
+  self_res r = {0, NULL, NULL, SX_NIL, NULL};
+  sx_vm *vm = f->vm;
+  const sx_proto *p = call->u.call.self;
+  sx_env *fe = env_up(env, call->depth);
+  sx_val fnv, tmp[8];
+  if (!quick(call->u.call.fn, env, &fnv) || !sx_is(fnv, SX_T_FN) ||
+      ((sx_closure *)fnv)->proto != p || ((sx_closure *)fnv)->env != fe->parent || vm->interrupt)
+    return r;
+  bool committed = false; /* an operand was evaluated by a primitive call */
+  for (uint32_t i = 0; i < p->nparams; i++) {
+    sx_node *a = call->u.call.args[i];
+    const sx_node *errat;
+    if (quick(a, env, &tmp[i])) continue; /* pure: may still back out */
+    if (!committed) {
+      for (uint32_t j = i; j < p->nparams; j++) {
+        sx_node *b = call->u.call.args[j];
+        if (b->op != OP_CONST && b->op != OP_LOCAL && b->op != OP_GLOBAL &&
+            (!(b->flags & NF_FAST) || !fast_ok(vm, b, env)))
+          return r;
+      }
+      committed = true;
+    }
+    if (!(a->flags & NF_FAST)) { /* an unbound variable */
+      r.st = -1;
+      r.at = a->pos;
+      r.val = unbound_error(a);
+      return r;
+    }
+    if (!fast_call(vm, a, env, &tmp[i], &errat)) {
+      r.st = -1;
+      r.at = errat->pos;
+      r.val = take_pending(vm);
+      return r;
+    }
+  }
+  uint32_t i = 0;
+  for (i = 0; i < p->nparams; i++) fe->slots[i] = tmp[i];
+  for (; i < p->nslots; i++) fe->slots[i] = SX_UNDEF;
+  r.st = 1;
+  r.env = fe;
+  r.body = p->body;
+  return r;
+}
+
 /* A non-tail call of a closure-free function with exactly its parameters,
  * every operand quick: bind straight into an environment from the pool,
  * skipping the operand stack. Returns the callee's body, or NULL (having
  * taken nothing) when any of that does not hold; operands are pure, so
  * the caller may then evaluate them again on the general path. */
-static inline sx_node *direct_bind(sx_fiber *f, const sx_node *call, sx_env *env,
+static inline __attribute__((always_inline)) sx_node *direct_bind(sx_fiber *f, const sx_node *call, sx_env *env,
                                          sx_env **out) {
   sx_val fnv;
   if (!quick(call->u.call.fn, env, &fnv) || !sx_is(fnv, SX_T_FN)) return NULL;
@@ -715,60 +843,802 @@ static sx_val list_arg(sx_vm *vm, const char *who, sx_val v) {
   return sx_type_error(vm, who, "a list", v);
 }
 
-#define RAISE(v)        \
-  do {                  \
-    raised = (v);       \
-    goto do_raise;      \
+/* ---- sort ---------------------------------------------------------------------
+ * A stable bottom-up merge sort over an array, written as a resumable
+ * state so that a comparator written in SX runs on the machine (a K_SORT
+ * frame applies it once per comparison, and a perform inside it suspends
+ * like one in a map callback). A comparator that is absent (the default
+ * order) or a plain C primitive (`<`, `>`...) runs the whole sort in C. */
+typedef struct msort {
+  sx_val *a, *b;                /* the runs being merged, and where they go */
+  size_t n, width, lo, mid, hi; /* merging a[lo, mid) and a[mid, hi) */
+  size_t i, j, k;               /* next left item, next right item, next out */
+} msort;
+
+static msort *msort_new(sx_val lst, size_t n) {
+  msort *m = sx_alloc(sizeof *m);
+  m->a = sx_alloc(n * sizeof *m->a);
+  m->b = sx_alloc(n * sizeof *m->b);
+  m->n = n;
+  for (size_t i = 0; i < n; i++, lst = sx_cdr(lst)) m->a[i] = sx_car(lst);
+  m->width = 1;
+  m->lo = m->i = m->k = 0;
+  m->mid = m->j = n < 1 ? n : 1;
+  m->hi = n < 2 ? n : 2;
+  return m;
+}
+
+/* Move the merge on to the next comparison: true when one is needed
+ * (is a[j] less than a[i]?), false when the array is sorted (in m->a). */
+static inline bool msort_next(msort *m) {
+  for (;;) {
+    if (m->i < m->mid && m->j < m->hi) return true;
+    while (m->i < m->mid) m->b[m->k++] = m->a[m->i++];
+    while (m->j < m->hi) m->b[m->k++] = m->a[m->j++];
+    m->lo = m->hi;
+    if (m->lo >= m->n) { /* a pass is over */
+      sx_val *t = m->a;
+      m->a = m->b;
+      m->b = t;
+      m->width *= 2;
+      if (m->width >= m->n) return false;
+      m->lo = 0;
+    }
+    m->mid = m->lo + m->width < m->n ? m->lo + m->width : m->n;
+    m->hi = m->lo + 2 * m->width < m->n ? m->lo + 2 * m->width : m->n;
+    m->i = m->k = m->lo;
+    m->j = m->mid;
+  }
+}
+
+/* The comparison's answer: the right item goes first only when it is
+ * strictly less, so equal items keep their order. */
+static inline void msort_take(msort *m, bool right_first) {
+  m->b[m->k++] = right_first ? m->a[m->j++] : m->a[m->i++];
+}
+
+static sx_val msort_list(const msort *m) {
+  sx_val out = SX_EMPTY;
+  for (size_t i = m->n; i-- > 0;) out = sx_cons(m->a[i], out);
+  return out;
+}
+
+/* The default order: numbers by value, strings by bytes (as %sort-less).
+ * 1: x < y, 0: not, -1: raised (vm->pending). */
+static int default_less(sx_vm *vm, sx_val x, sx_val y) {
+  if (x & y & 1) return (int64_t)x < (int64_t)y; /* two fixnums */
+  if (sx_is_number(x) && sx_is_number(y)) {
+    if (sx_is_int(x) && sx_is_int(y)) return sx_int_val(x) < sx_int_val(y);
+    double p = sx_is_float(x) ? sx_float_val(x) : (double)sx_int_val(x);
+    double q = sx_is_float(y) ? sx_float_val(y) : (double)sx_int_val(y);
+    return p < q;
+  }
+  if (sx_is_string(x) && sx_is_string(y)) return sx_string_cmp(x, y) < 0;
+  sx_throwf(vm, "sort: cannot compare %s with %s (pass a comparator)", sx_type_name(x), sx_type_name(y));
+  return -1;
+}
+
+/* Sort m entirely in C with the default order (p NULL) or the plain
+ * primitive p. False when a comparison raised (vm->pending). */
+static bool msort_in_c(sx_vm *vm, msort *m, const sx_prim *p) {
+  while (msort_next(m)) {
+    sx_val x = m->a[m->j], y = m->a[m->i], r;
+    int less;
+    if (!p) less = default_less(vm, x, y);
+    else if (p->h.aux && fixnum_op(p->h.aux, x, y, &r)) less = r != SX_FALSE;
+    else {
+      sx_val argv[2] = {x, y};
+      r = p->fn(vm, 2, argv);
+      less = r == SX_UNDEF ? -1 : sx_truthy(r);
+    }
+    if (less < 0) return false;
+    msort_take(m, less);
+    if ((m->k & 0xffff) == 0 && sx_poll_interrupt(vm)) return false;
+  }
+  return true;
+}
+
+/* ---- the machine's registers and its out-of-line steps ----------------------
+ * The machine (below) keeps its registers in locals. A step too big to sit
+ * in it (a special primitive, a perform, a raise...) is a function that
+ * gets the registers in an mreg, changes them, and returns the state that
+ * comes next: M_EVAL (node in env), M_CONT (val to the top frame), M_APPLY
+ * (the operand stack from base), M_RAISE (raised, at at) or M_STOP (the run
+ * ended: f->status says how). Hot steps are inline functions that take
+ * pointers to the machine's locals instead, so those stay in registers. */
+typedef struct mreg {
+  sx_node *node;
+  sx_env *env;
+  sx_val val, raised;
+  size_t base;
+  const sx_srcpos *at;
+  const sx_node *site; /* the call being applied, when at is its position */
+  uint32_t depth;      /* the SX call depth of the running code */
+  bool returning;      /* M_APPLY: a closure-free callee gets a K_RET frame
+                          that gives its environment back on return */
+} mreg;
+
+static inline mmode raise_with(mreg *r, sx_val v) {
+  r->raised = v;
+  return M_RAISE;
+}
+
+/* Push a frame for the code at depth r->depth; NULL (r->raised set) when
+ * the frame stack is full. */
+static inline sx_kframe *mpush(sx_fiber *f, mreg *r, kkind kind) {
+  sx_kframe *fr = kpush(f, kind);
+  if (!fr) {
+    r->raised = depth_error(f->vm, r->depth, true);
+    return NULL;
+  }
+  fr->d = r->depth;
+  return fr;
+}
+
+/* The call node a higher-order primitive's frame shows in a backtrace: the
+ * call being applied, when it is the one at stands for. */
+static inline sx_node *call_site(const mreg *r) {
+  return (sx_node *)(r->site && r->site->pos == r->at ? r->site : NULL);
+}
+
+/* Evaluate forms one by one, each analysed just before it runs. */
+static mmode run_forms(sx_fiber *f, mreg *r, sx_val forms) {
+  sx_kframe *fr = mpush(f, r, K_FORMS);
+  if (!fr) return M_RAISE;
+  fr->node = NULL;
+  fr->u.forms.forms = forms;
+  fr->u.forms.file = SX_NIL;
+  fr->u.forms.last = SX_NIL;
+  fr->u.forms.toplevel = false; /* never a top-level evaluation of its own */
+  fr->u.forms.started = false;
+  r->val = SX_NIL;
+  return M_CONT;
+}
+
+/* A higher-order primitive calls fn back with argc arguments: push them
+ * and apply (a closure-free callback gets a K_RET frame and, having no call
+ * site of its own, shows its caller's in a backtrace). */
+static inline mmode callback(size_t b, size_t *base, sx_node **node, bool *returning) {
+  *base = b;
+  *node = NULL;
+  *returning = true;
+  return M_APPLY;
+}
+
+/* Start map, for-each, filter, some, every? or map-indexed over argv[1]. */
+static mmode start_walk(sx_fiber *f, mreg *r, const sx_prim *p, kkind kind, sx_val *argv) {
+  sx_val fn = argv[0];
+  f->vsp = r->base;
+  if (!is_callable(fn))
+    return raise_with(r, sx_make_error("%s: expected a function, got %s", sx_str_data(p->name),
+                                       sx_str_data(sx_shown(fn))));
+  sx_val lst = list_arg(f->vm, sx_str_data(p->name), argv[1]);
+  if (lst == SX_UNDEF) return raise_with(r, take_pending(f->vm));
+  if (!sx_is_cons(lst)) {
+    r->val = kind == K_FOR_EACH || kind == K_SOME ? SX_NIL : kind == K_EVERY ? SX_TRUE : SX_EMPTY;
+    return M_CONT;
+  }
+  sx_kframe *fr = mpush(f, r, kind);
+  if (!fr) return M_RAISE;
+  fr->node = call_site(r);
+  fr->u.walk.fn = fn;
+  fr->u.walk.acc = SX_EMPTY;
+  fr->u.walk.index = 0;
+  fr->u.walk.rest = kind == K_FILTER ? lst : sx_cdr(lst); /* filter keeps the
+                                                            item it tests */
+  size_t b = f->vsp;
+  vpush(f, fn);
+  if (kind == K_MAP_INDEXED) vpush(f, sx_fixnum(fr->u.walk.index++));
+  vpush(f, sx_car(lst));
+  return callback(b, &r->base, &r->node, &r->returning);
+}
+
+/* (reduce f init lst) or (reduce f lst) */
+static mmode start_reduce(sx_fiber *f, mreg *r, int argc, sx_val *argv) {
+  sx_val fn = argv[0], init;
+  f->vsp = r->base;
+  if (!is_callable(fn))
+    return raise_with(r, sx_make_error("reduce: expected a function, got %s", sx_str_data(sx_shown(fn))));
+  sx_val lst = list_arg(f->vm, "reduce", argv[argc - 1]);
+  if (lst == SX_UNDEF) return raise_with(r, take_pending(f->vm));
+  if (argc == 3) init = argv[1];
+  else if (!sx_is_cons(lst)) {
+    r->val = SX_NIL;
+    return M_CONT;
+  } else {
+    init = sx_car(lst);
+    lst = sx_cdr(lst);
+  }
+  sx_kframe *fr = mpush(f, r, K_REDUCE);
+  if (!fr) return M_RAISE;
+  fr->node = call_site(r);
+  fr->u.walk.fn = fn;
+  fr->u.walk.rest = lst;
+  r->val = init;
+  return M_CONT;
+}
+
+/* (sort lst), (sort lst less?) or (sort less? lst) */
+static mmode start_sort(sx_fiber *f, mreg *r, int argc, sx_val *argv) {
+  sx_vm *vm = f->vm;
+  sx_val lst = argv[0], fn = SX_NIL;
+  if (argc == 2) {
+    bool fn_first = is_callable(argv[0]);
+    fn = argv[fn_first ? 0 : 1];
+    lst = argv[fn_first ? 1 : 0];
+  }
+  f->vsp = r->base;
+  if (argc == 2 && !is_callable(fn))
+    return raise_with(r, sx_make_error("sort: expected a function, got %s", sx_str_data(sx_shown(fn))));
+  lst = list_arg(vm, "sort", lst);
+  if (lst == SX_UNDEF) return raise_with(r, take_pending(vm));
+  size_t n = sx_list_length(lst);
+  if (n < 2) {
+    r->val = lst;
+    return M_CONT;
+  }
+  msort *m = msort_new(lst, n);
+  if (argc == 1 || plain_prim(fn)) {
+    if (!msort_in_c(vm, m, argc == 1 ? NULL : (const sx_prim *)fn)) return raise_with(r, take_pending(vm));
+    r->val = msort_list(m);
+    return M_CONT;
+  }
+  sx_kframe *fr = mpush(f, r, K_SORT);
+  if (!fr) return M_RAISE;
+  fr->node = call_site(r);
+  fr->u.sort.fn = fn;
+  fr->u.sort.m = m;
+  msort_next(m); /* n >= 2: there is a first comparison */
+  size_t b = f->vsp;
+  vpush(f, fn);
+  vpush(f, m->a[m->j]);
+  vpush(f, m->a[m->i]);
+  return callback(b, &r->base, &r->node, &r->returning);
+}
+
+/* The K_SORT frame fr: the comparator answered r->val. */
+static mmode sort_step(sx_fiber *f, mreg *r, sx_kframe *fr) {
+  msort *m = fr->u.sort.m;
+  msort_take(m, sx_truthy(r->val));
+  if (!msort_next(m)) {
+    f->ksp--;
+    r->val = msort_list(m);
+    return M_CONT;
+  }
+  size_t b = f->vsp;
+  vpush(f, fr->u.sort.fn);
+  vpush(f, m->a[m->j]);
+  vpush(f, m->a[m->i]);
+  return callback(b, &r->base, &r->node, &r->returning);
+}
+
+/* Apply a special primitive (one that runs on the machine) to the operand
+ * stack from r->base. */
+static mmode apply_special(sx_fiber *f, mreg *r) {
+  sx_vm *vm = f->vm;
+  size_t base = r->base;
+  sx_prim *p = (sx_prim *)f->vs[base];
+  int argc = (int)(f->vsp - base - 1);
+  sx_val *argv = &f->vs[base + 1];
+  sx_val a0 = argv[0];
+  sx_kframe *fr;
+  r->returning = false;
+  switch ((sx_special)p->special) {
+  case SP_APPLY: { /* (apply f a b ... lst) */
+    sx_val spread = argv[argc - 1];
+    if (spread != SX_NIL && !sx_is_list(spread)) {
+      f->vsp = base;
+      return raise_with(r, sx_make_error("apply: expected a list as the last argument, got %s",
+                                         sx_str_data(sx_shown(spread))));
+    }
+    memmove(&f->vs[base], &f->vs[base + 1], (size_t)(argc - 1) * sizeof(sx_val));
+    f->vsp = base + (size_t)argc - 1;
+    for (; sx_is_cons(spread); spread = sx_cdr(spread)) vpush(f, sx_car(spread));
+    return M_APPLY;
+  }
+  case SP_MAP: return start_walk(f, r, p, K_MAP, argv);
+  case SP_FOR_EACH: return start_walk(f, r, p, K_FOR_EACH, argv);
+  case SP_FILTER: return start_walk(f, r, p, K_FILTER, argv);
+  case SP_SOME: return start_walk(f, r, p, K_SOME, argv);
+  case SP_EVERY: return start_walk(f, r, p, K_EVERY, argv);
+  case SP_MAP_INDEXED: return start_walk(f, r, p, K_MAP_INDEXED, argv);
+  case SP_REDUCE: return start_reduce(f, r, argc, argv);
+  case SP_SORT: return start_sort(f, r, argc, argv);
+  case SP_DYNAMIC_WIND: {
+    for (int i = 0; i < 3; i++)
+      if (!is_callable(argv[i])) {
+        f->vsp = base;
+        return raise_with(r, sx_make_error("dynamic-wind: expected three functions, got %s",
+                                           sx_str_data(sx_shown(argv[i]))));
+      }
+    sx_val before = argv[0], body = argv[1], after = argv[2];
+    f->vsp = base;
+    if (!(fr = mpush(f, r, K_WIND_BEFORE))) return M_RAISE;
+    fr->node = call_site(r);
+    fr->u.wind.body = body;
+    fr->u.wind.after = after;
+    fr->u.wind.result = SX_NIL;
+    vpush(f, before);
+    return M_APPLY;
+  }
+  case SP_CALLCC: {
+    f->vsp = base;
+    if (!is_callable(a0))
+      return raise_with(r, sx_make_error("call/cc: expected a function, got %s", sx_str_data(sx_shown(a0))));
+    if (!(fr = mpush(f, r, K_CALLCC))) return M_RAISE;
+    fr->node = call_site(r);
+    sx_contobj *k = sx_obj_new(SX_T_CONT, sizeof *k);
+    k->name = sx_string_cstr("continuation");
+    k->fiber = f;
+    k->ksp = f->ksp;
+    k->id = ++vm->next_cont_id;
+    k->live = true;
+    fr->u.callcc.k = k;
+    vpush(f, a0);
+    vpush(f, (sx_val)k);
+    return M_APPLY;
+  }
+  case SP_EVAL: {
+    f->vsp = base;
+    sx_val err = SX_NIL, forms = sx_toplevel_begin(a0);
+    if (forms != SX_UNDEF) return run_forms(f, r, forms);
+    r->node = sx_analyse(vm, a0, &err);
+    if (!r->node) return raise_with(r, sx_error_new(err, SX_NIL));
+    r->env = NULL;
+    return M_EVAL;
+  }
+  case SP_LOAD: {
+    f->vsp = base;
+    if (!sx_is_string(a0))
+      return raise_with(r, sx_make_error("load: expected a path string, got %s", sx_str_data(sx_shown(a0))));
+    if (memchr(sx_str_data(a0), 0, sx_str_len(a0)))
+      return raise_with(r, sx_make_error("load: the path %s contains a NUL byte", sx_str_data(sx_shown(a0))));
+    sx_val err = SX_NIL, forms = sx_read_source_file(vm, sx_str_data(a0), &err);
+    if (forms == SX_UNDEF) return raise_with(r, err);
+    return run_forms(f, r, forms);
+  }
+  case SP_HOST: /* argv[-1] is p itself: see sx_special */
+    r->val = p->fn(vm, argc, argv);
+    f->vsp = base;
+    if (r->val == SX_UNDEF) return raise_with(r, take_pending(vm));
+    return M_CONT;
+  case SP_NONE: break;
+  }
+  f->vsp = base;
+  return raise_with(r, sx_make_error("internal: bad special primitive"));
+}
+
+/* Invoke the escape continuation at r->base. */
+static mmode escape(sx_fiber *f, mreg *r) {
+  sx_contobj *k = (sx_contobj *)f->vs[r->base];
+  int argc = (int)(f->vsp - r->base - 1);
+  sx_val v = argc > 0 ? f->vs[r->base + 1] : SX_NIL;
+  f->vsp = r->base;
+  if (!k->live || k->fiber != f || k->ksp > f->ksp || f->ks[k->ksp - 1].kind != K_CALLCC ||
+      f->ks[k->ksp - 1].u.callcc.k != k)
+    return raise_with(r, sx_make_error("continuation called outside its extent (only escaping "
+                                       "continuations are supported)"));
+  /* run the after thunks of dynamic-winds being left, innermost first */
+  for (size_t i = f->ksp; i-- > k->ksp;) {
+    if (f->ks[i].kind == K_WIND_BODY) {
+      sx_val after = f->ks[i].u.wind.after;
+      r->depth = f->ks[i].d;
+      f->ksp = i;
+      sx_kframe *fr = mpush(f, r, K_ESCAPE);
+      if (!fr) return M_RAISE;
+      fr->node = NULL;
+      fr->u.escape.k = (sx_val)k;
+      fr->u.escape.value = v;
+      r->base = f->vsp;
+      r->returning = false;
+      vpush(f, after);
+      return M_APPLY;
+    }
+  }
+  f->ksp = k->ksp - 1; /* drop the K_CALLCC frame too */
+  k->live = false;
+  r->val = v;
+  return M_CONT;
+}
+
+/* The K_PERFORM frame fr has its request in r->val: a resolver services
+ * it, or the fiber suspends. */
+static mmode perform(sx_fiber *f, mreg *r, sx_kframe *fr) {
+  sx_vm *vm = f->vm;
+  sx_val req = r->val, op, args;
+  f->ksp--;
+  r->at = fr->node->pos;
+  const sx_resolver *res = sx_find_resolver(vm, req, &op, &args);
+  if (res) {
+    sx_val result = SX_NIL;
+    if (res->fn(vm, res->ud, op, args, req, &result) != 0)
+      return raise_with(r, sx_is_string(result) ? sx_error_new(result, SX_NIL) : result);
+    r->val = result;
+    return M_CONT;
+  }
+  if (f->nested) {
+    sx_val shown = sx_is_string(op) ? op : sx_print_to_string(req);
+    return raise_with(r, sx_make_error("perform: no resolver for op %s", sx_str_data(shown)));
+  }
+  f->perform_at = r->at;
+  finish(f, SX_SUSPENDED, req);
+  return M_STOP;
+}
+
+/* The K_FORMS frame fr: the previous form returned r->val; run the next. */
+static mmode next_form(sx_fiber *f, mreg *r, sx_kframe *fr) {
+  sx_vm *vm = f->vm;
+  if (fr->u.forms.started && fr->u.forms.toplevel && f->ksp == 1) { /* a top-level form finished */
+    sx_val problem = sx_toplevel_end(vm, SX_DONE);
+    if (problem != SX_NIL) return raise_with(r, problem);
+  }
+  fr->u.forms.last = r->val;
+  if (!sx_is_cons(fr->u.forms.forms)) {
+    f->ksp--;
+    r->val = fr->u.forms.last;
+    return M_CONT;
+  }
+  sx_val form = sx_car(fr->u.forms.forms), err = SX_NIL;
+  fr->u.forms.forms = sx_cdr(fr->u.forms.forms);
+  fr->u.forms.started = true;
+  sx_val inner = sx_toplevel_begin(form);
+  if (inner != SX_UNDEF) return run_forms(f, r, inner); /* its forms one by one, as one form */
+  r->node = sx_analyse(vm, form, &err);
+  if (!r->node) return raise_with(r, sx_error_new(err, SX_NIL));
+  fr->node = r->node; /* a backtrace's top level */
+  r->env = NULL;
+  return M_EVAL;
+}
+
+/* Give the raised value r->raised its place, then unwind to the nearest
+ * guard (M_EVAL: its handler), or to a dynamic-wind being left (M_APPLY:
+ * its after thunk, a K_RERAISE frame raising again after it), or out of
+ * the fiber (M_STOP). */
+static mmode unwind(sx_fiber *f, mreg *r) {
+  sx_val raised = r->raised;
+  locate_error(f, raised, r->at);
+  while (f->ksp > 0) {
+    sx_kframe *fr = &f->ks[--f->ksp];
+    r->depth = fr->d; /* unwinding into the code that pushed fr */
+    switch ((kkind)fr->kind) {
+    case K_GUARD:
+      if (interrupted(raised)) break;
+      f->vsp = fr->u.guard.vbase;
+      r->env = env_new(fr->node->idx, fr->env);
+      r->env->slots[0] = raised;
+      r->node = fr->node->u.guard.handler;
+      return M_EVAL;
+    case K_WIND_BODY: { /* leaving a dynamic-wind: run its after thunk */
+      sx_val after = fr->u.wind.after;
+      if (!(fr = mpush(f, r, K_RERAISE))) return M_RAISE;
+      fr->node = NULL;
+      fr->u.reraise.raised = raised;
+      r->base = f->vsp;
+      r->returning = false;
+      vpush(f, after);
+      return M_APPLY;
+    }
+    case K_CALLCC: fr->u.callcc.k->live = false; break;
+    case K_FORMS:
+      if (fr->u.forms.toplevel && fr->u.forms.started && f->ksp == 0) sx_toplevel_end(f->vm, SX_ERROR);
+      break;
+    default: break;
+    }
+  }
+  f->vsp = 0;
+  finish(f, SX_ERROR, raised);
+  return M_STOP;
+}
+
+/* ---- the inline steps --------------------------------------------------------- */
+
+/* What call_fast did with a call node. */
+typedef enum {
+  CALL_VALUE,     /* *val is the call's value */
+  CALL_JUMP,      /* a tail call rebound env in place: run *body in it */
+  CALL_LOOP,      /* a loop's self call rebound the function's environment
+                     *ne in place: run *body in it */
+  CALL_ENTER,     /* a closure-free call bound *ne: push K_RET, run *body in it */
+  CALL_APPLY,     /* the operator and operands are on the operand stack from *base */
+  CALL_APPLY_RET, /* the same, from a non-tail position: the callee may give
+                     back its environment */
+  CALL_ARITH_A,   /* inline arithmetic needs the machine for its first operand */
+  CALL_ARITH_B,   /* ... for its second; the first is *val */
+  CALL_RAISE,     /* raised *val at *at */
+  CALL_FRAMES     /* none of these: evaluate the operands on a K_CALL frame */
+} call_how;
+
+/* The fast paths of a call node n in env, tried in turn, each falling back
+ * to the next when its conditions do not hold: fixnum arithmetic in place,
+ * a tail call rebinding env (direct_tail), a closure-free call binding
+ * straight into a pooled environment (direct_bind), quick operands pushed
+ * without frames (quick_closure_call, then reuse_env for a tail call), and
+ * a frameless call tree of plain primitives (fast_call) or of operands
+ * that need no frames. */
+static inline __attribute__((always_inline)) call_how
+call_fast(sx_fiber *f, sx_node *n, sx_env *env, sx_val *val, sx_node **body, sx_env **ne,
+          size_t *base, const sx_srcpos **at) {
+  sx_vm *vm = f->vm;
+  if ((n->flags & NF_ARITH) && arith_still(n)) {
+    sx_val a, b;
+    if (!quick(n->u.call.args[0], env, &a)) return CALL_ARITH_A;
+    if (quick(n->u.call.args[1], env, &b) && fixnum_op(n->fop, a, b, val)) return CALL_VALUE;
+    *val = a;
+    return CALL_ARITH_B;
+  }
+  if (n->flags & NF_TAIL) {
+    if ((*body = direct_tail(f, n, env))) return CALL_JUMP;
+  }
+  if (n->flags & NF_SELF) { /* through lets, or with primitive calls */
+    self_res r = self_jump(f, n, env);
+    if (r.st > 0) {
+      *body = r.body;
+      *ne = r.env;
+      return CALL_LOOP;
+    }
+    if (r.st < 0) {
+      *val = r.val;
+      *at = r.at;
+      return CALL_RAISE;
+    }
+  }
+  if (!(n->flags & (NF_TAIL | NF_TAILPOS))) { /* see K_RET */
+    if ((*body = direct_bind(f, n, env, ne))) return CALL_ENTER;
+  }
+  if (quick_closure_call(f, n, env)) {
+    *base = f->vsp - n->idx - 1;
+    const sx_proto *p = ((sx_closure *)f->vs[*base])->proto;
+    if ((n->flags & NF_TAIL) && reuse_env(f, *base, env)) {
+      *body = p->body;
+      f->vsp = *base;
+      return CALL_JUMP;
+    }
+    return !(n->flags & NF_TAILPOS) && p->noclosure ? CALL_APPLY_RET : CALL_APPLY;
+  }
+  if (!(n->flags & NF_FAST)) return CALL_FRAMES;
+  sx_val fnv = call_fn_value(n, env);
+  const sx_node *errat;
+  if (plain_prim(fnv) && fast_ok(vm, n, env)) {
+    if (fast_call(vm, n, env, val, &errat)) return CALL_VALUE;
+    *at = errat->pos;
+    *val = take_pending(vm);
+    return CALL_RAISE;
+  }
+  if (!sx_is(fnv, SX_T_FN) || !operands_fast(vm, n, env)) return CALL_FRAMES;
+  *base = f->vsp;
+  vpush(f, fnv);
+  for (uint32_t k = 0; k < n->idx; k++) {
+    const sx_node *a = n->u.call.args[k];
+    sx_val v;
+    bool fast = a->flags & NF_FAST;
+    if (!(fast ? fast_call(vm, a, env, &v, &errat) : simple_eval(a, env, &v))) {
+      f->vsp = *base;
+      *at = fast ? errat->pos : a->pos;
+      *val = fast ? take_pending(vm) : unbound_error(a);
+      return CALL_RAISE;
+    }
+    vpush(f, v);
+  }
+  return CALL_APPLY;
+}
+
+/* The K_CALL frame fr evaluates its next operands: those that need no
+ * machine step go straight to the operand stack. M_EVAL (*node in *env)
+ * for one that needs the machine, M_APPLY (*base) once all are there,
+ * M_RAISE (*raised at *at). */
+static inline __attribute__((always_inline)) mmode
+next_operand(sx_fiber *f, sx_kframe *fr, sx_node **node, sx_env **env, size_t *base,
+             sx_val *raised, const sx_srcpos **at, const sx_node **site) {
+  for (;;) {
+    sx_node *call = fr->node;
+    uint32_t k = fr->u.call.next;
+    if (k > call->idx) {
+      *at = call->pos;
+      *site = call;
+      f->ksp--;
+      *base = fr->u.call.vbase;
+      return M_APPLY;
+    }
+    sx_node *operand = k == 0 ? call->u.call.fn : call->u.call.args[k - 1];
+    fr->u.call.next = k + 1;
+    sx_val v;
+    const sx_node *errat;
+    int st = try_fast(f->vm, operand, fr->env, &v, &errat);
+    if (st > 0) {
+      vpush(f, v);
+      continue;
+    }
+    if (st < 0) {
+      f->vsp = fr->u.call.vbase;
+      f->ksp--;
+      *at = errat->pos;
+      *raised = take_pending(f->vm);
+      return M_RAISE;
+    }
+    *node = operand;
+    *env = fr->env;
+    return M_EVAL;
+  }
+}
+
+/* A list-walking frame (map, filter, reduce...) got *val from its
+ * callback: M_CONT with the primitive's result in *val when the walk is
+ * over, else M_APPLY of the callback to the next item (see callback). */
+static inline __attribute__((always_inline)) mmode
+walk_step(sx_fiber *f, sx_kframe *fr, sx_val *val, size_t *base, sx_node **node, bool *returning) {
+  size_t b = f->vsp;
+  sx_val rest = fr->u.walk.rest;
+  switch ((kkind)fr->kind) {
+  case K_MAP: fr->u.walk.acc = sx_cons(*val, fr->u.walk.acc); break;
+  case K_FOR_EACH: break;
+  case K_MAP_INDEXED:
+    fr->u.walk.acc = sx_cons(*val, fr->u.walk.acc);
+    if (!sx_is_cons(rest)) break;
+    vpush(f, fr->u.walk.fn);
+    vpush(f, sx_fixnum(fr->u.walk.index++));
+    vpush(f, sx_car(rest));
+    fr->u.walk.rest = sx_cdr(rest);
+    return callback(b, base, node, returning);
+  case K_FILTER: /* rest starts with the item just tested */
+    if (sx_truthy(*val)) fr->u.walk.acc = sx_cons(sx_car(rest), fr->u.walk.acc);
+    fr->u.walk.rest = rest = sx_cdr(rest);
+    if (!sx_is_cons(rest)) break;
+    vpush(f, fr->u.walk.fn);
+    vpush(f, sx_car(rest));
+    return callback(b, base, node, returning);
+  case K_SOME:
+  case K_EVERY:
+    if (fr->kind == K_SOME ? sx_truthy(*val) : !sx_truthy(*val)) {
+      f->ksp--;
+      if (fr->kind == K_EVERY) *val = SX_FALSE;
+      return M_CONT;
+    }
+    break;
+  case K_REDUCE: /* *val is the accumulator */
+    if (!sx_is_cons(rest)) {
+      f->ksp--;
+      return M_CONT;
+    }
+    vpush(f, fr->u.walk.fn);
+    vpush(f, *val);
+    vpush(f, sx_car(rest));
+    fr->u.walk.rest = sx_cdr(rest);
+    return callback(b, base, node, returning);
+  default: break;
+  }
+  if (!sx_is_cons(rest)) { /* the walk is over */
+    f->ksp--;
+    switch ((kkind)fr->kind) {
+    case K_MAP:
+    case K_MAP_INDEXED:
+    case K_FILTER: *val = sx_list_reverse(fr->u.walk.acc); break;
+    case K_EVERY: *val = SX_TRUE; break;
+    default: *val = SX_NIL; break;
+    }
+    return M_CONT;
+  }
+  vpush(f, fr->u.walk.fn);
+  vpush(f, sx_car(rest));
+  fr->u.walk.rest = sx_cdr(rest);
+  return callback(b, base, node, returning);
+}
+
+/* Store val in a global cell (set!, define), telling the frameless fast
+ * path when a primitive comes or goes. */
+static inline void set_global(sx_vm *vm, sx_cell *cell, sx_val val) {
+  if (plain_prim(cell->value) || plain_prim(val)) vm->global_epoch++;
+  cell->value = val;
+}
+
+/* ---- dispatch ------------------------------------------------------------------
+ * As in Lua's lvm.c: the machine is written with vmcase labels and three
+ * transfers, vmeval (run node in env), vmcont (return val to the top
+ * frame) and vmraise (raise a value). With SX_DISPATCH_GOTO (meson
+ * -Ddispatch=goto, the default where the compiler has labels as values)
+ * every transfer jumps through a table straight to the code for the next
+ * node or frame, so each site gets its own branch prediction; otherwise
+ * (-Ddispatch=switch, portable ISO C) a transfer goes back to one switch. */
+#ifndef SX_DISPATCH_GOTO
+#if defined(__GNUC__)
+#define SX_DISPATCH_GOTO 1
+#else
+#define SX_DISPATCH_GOTO 0
+#endif
+#endif
+
+#if SX_DISPATCH_GOTO
+#define vmdispatch(tab, x) goto *tab[x];
+#define vmcase(l) L_##l:
+#define vmeval goto *eval_tab[node->op]
+#define vmcont                                   \
+  do {                                           \
+    if (f->ksp == 0) return finish(f, SX_DONE, val); \
+    fr = &f->ks[f->ksp - 1];                     \
+    depth = fr->d;                               \
+    goto *cont_tab[fr->kind];                    \
+  } while (0)
+#else
+#define vmdispatch(tab, x) switch (x)
+#define vmcase(l) case l:
+#define vmeval goto eval
+#define vmcont goto cont
+#endif
+
+#define vmraise(v)   \
+  do {               \
+    raised = (v);    \
+    goto raise;      \
   } while (0)
 
-/* Raise the error a primitive left in vm->pending (it returned SX_UNDEF). */
-#define RAISE_PENDING()       \
+/* Push a frame of kind for the code at depth `depth`. */
+#define vmpush(fr, kind)                         \
+  do {                                           \
+    if (!((fr) = kpush(f, kind)))                \
+      vmraise(depth_error(vm, depth, true));     \
+    (fr)->d = depth;                             \
+  } while (0)
+
+/* Push a frame that returns to the current node and environment. */
+#define vmpush_node(fr, kind) \
   do {                        \
-    raised = vm->pending;     \
-    vm->pending = SX_NIL;     \
-    goto do_raise;            \
-  } while (0)
-
-#define FAST_RAISE()          \
-  do {                        \
-    at = errat->pos;          \
-    RAISE_PENDING();          \
-  } while (0)
-
-#define PUSH(fr, kind)                          \
-  do {                                          \
-    if (!((fr) = kpush(f, kind)))               \
-      RAISE(depth_error(vm, depth, true));      \
-    (fr)->d = depth;                            \
+    vmpush(fr, kind);         \
+    (fr)->node = node;        \
+    (fr)->env = env;          \
   } while (0)
 
 /* A closure's body is about to run: its call depth is one more than that
  * of the code that pushed the top frame (a tail call's caller has no frame
  * left, so it gets its caller's depth). */
-#define ENTER_BODY()                                               \
+#define vmenter_body()                                             \
   do {                                                             \
     depth = (f->ksp ? f->ks[f->ksp - 1].d : 0) + 1;                \
+    vmcheck_depth();                                               \
+  } while (0)
+#define vmcheck_depth()                                            \
+  do {                                                             \
     if (__builtin_expect(depth > vm->max_depth, 0))                \
-      RAISE(depth_error(vm, depth, false));                        \
+      vmraise(depth_error(vm, depth, false));                      \
   } while (0)
 
-/* The call node a higher-order primitive's frame shows in a backtrace:
- * the call being applied, when it is the one at stands for. */
-#define CALL_SITE() ((sx_node *)(site && site->pos == at ? site : NULL))
-
-/* Push a frame that returns to the current node and environment. */
-#define PUSH_NODE(fr, kind) \
-  do {                      \
-    PUSH(fr, kind);         \
-    (fr)->node = node;      \
-    (fr)->env = env;        \
+/* A closure-free call from a non-tail position: a K_RET frame (pushed at
+ * the caller's depth) gives the environment ne back when the body returns;
+ * the body runs one call deeper. */
+#define vmpush_ret(ne)          \
+  do {                          \
+    vmpush(fr, K_RET);          \
+    fr->node = node;            \
+    fr->env = (ne);             \
+    depth++;                    \
+    vmcheck_depth();            \
   } while (0)
 
-/* Set up an application of fn to n values already on the operand stack. */
-#define APPLY_FROM(base_)   \
-  do {                      \
-    base = (base_);         \
-    goto do_apply;          \
+/* Call an out-of-line step with the registers and go where it says. */
+#define vmstep(call)                                                                  \
+  do {                                                                                \
+    mreg r_ = {node, env, val, raised, base, at, site, depth, returning};             \
+    mmode m_ = call;                                                                  \
+    node = r_.node, env = r_.env, val = r_.val, raised = r_.raised, base = r_.base;   \
+    at = r_.at, depth = r_.depth, returning = r_.returning;                           \
+    switch (m_) {                                                                     \
+    case M_EVAL: vmeval;                                                              \
+    case M_CONT: vmcont;                                                              \
+    case M_APPLY: goto apply;                                                         \
+    case M_RAISE: goto raise;                                                         \
+    case M_STOP:                                                                      \
+    default: return f->status;                                                        \
+    }                                                                                 \
+  } while (0)
+#define R (&r_)
+
+/* Go where an inline step says (it has set the registers). */
+#define vmnext(m)                   \
+  do {                              \
+    switch (m) {                    \
+    case M_EVAL: vmeval;            \
+    case M_CONT: vmcont;            \
+    case M_APPLY: goto apply;       \
+    default: goto raise;            \
+    }                               \
   } while (0)
 
 static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx_val val) {
@@ -778,564 +1648,360 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
   sx_kframe *fr = NULL;
   uint32_t depth = f->ksp ? f->ks[f->ksp - 1].d : 0; /* nested SX calls */
   const sx_node *site = NULL; /* the call being applied, when at is its position */
-  sx_val forms; /* run_forms: the forms to evaluate in turn */
   const sx_srcpos *at = node ? node->pos : NULL;
-  const sx_node *errat = NULL;
-  int fr_st;
-
-  /* Threaded dispatch: every place that evaluates a node jumps straight to
-   * the code for its op, so each site gets its own branch prediction. */
+  bool returning = false;
+#if SX_DISPATCH_GOTO
   static void *const eval_tab[] = {
-      [OP_CONST] = &&E_OP_CONST,
-      [OP_LOCAL] = &&E_OP_LOCAL,
-      [OP_GLOBAL] = &&E_OP_GLOBAL,
-      [OP_IF] = &&E_OP_IF,
-      [OP_SEQ] = &&E_OP_OR,
-      [OP_AND] = &&E_OP_OR,
-      [OP_OR] = &&E_OP_OR,
-      [OP_FN] = &&E_OP_FN,
-      [OP_CALL] = &&E_OP_CALL,
-      [OP_LET] = &&E_OP_LETREC,
-      [OP_LETREC] = &&E_OP_LETREC,
-      [OP_SET_LOCAL] = &&E_OP_DEFMACRO,
-      [OP_SET_GLOBAL] = &&E_OP_DEFMACRO,
-      [OP_DEF_GLOBAL] = &&E_OP_DEFMACRO,
-      [OP_DEFMACRO] = &&E_OP_DEFMACRO,
-      [OP_GUARD] = &&E_OP_GUARD,
-      [OP_PERFORM] = &&E_OP_PERFORM,
-      [OP_DICT] = &&E_OP_DICT};
-#define EVAL() goto *eval_tab[node->op]
-  /* ...and every place that returns a value jumps to the top frame's code. */
+      [OP_CONST] = &&L_OP_CONST,       [OP_LOCAL] = &&L_OP_LOCAL,
+      [OP_GLOBAL] = &&L_OP_GLOBAL,     [OP_IF] = &&L_OP_IF,
+      [OP_SEQ] = &&L_OP_SEQ,           [OP_AND] = &&L_OP_AND,
+      [OP_OR] = &&L_OP_OR,             [OP_FN] = &&L_OP_FN,
+      [OP_CALL] = &&L_OP_CALL,         [OP_LET] = &&L_OP_LET,
+      [OP_LETREC] = &&L_OP_LETREC,     [OP_SET_LOCAL] = &&L_OP_SET_LOCAL,
+      [OP_SET_GLOBAL] = &&L_OP_SET_GLOBAL, [OP_DEF_GLOBAL] = &&L_OP_DEF_GLOBAL,
+      [OP_DEFMACRO] = &&L_OP_DEFMACRO, [OP_GUARD] = &&L_OP_GUARD,
+      [OP_PERFORM] = &&L_OP_PERFORM,   [OP_DICT] = &&L_OP_DICT};
   static void *const cont_tab[] = {
-      [K_IF] = &&C_K_IF,
-      [K_SEQ] = &&C_K_OR,
-      [K_AND] = &&C_K_OR,
-      [K_OR] = &&C_K_OR,
-      [K_CALL] = &&C_K_CALL,
-      [K_LET] = &&C_K_LETREC,
-      [K_LETREC] = &&C_K_LETREC,
-      [K_SET_LOCAL] = &&C_K_SET_LOCAL,
-      [K_SET_GLOBAL] = &&C_K_SET_GLOBAL,
-      [K_DEF_GLOBAL] = &&C_K_DEF_GLOBAL,
-      [K_DEFMACRO] = &&C_K_DEFMACRO,
-      [K_GUARD] = &&C_K_GUARD,
-      [K_PERFORM] = &&C_K_PERFORM,
-      [K_ARITH_A] = &&C_K_ARITH_A,
-      [K_ARITH_B] = &&C_K_ARITH_B,
-      [K_RET] = &&C_K_RET,
-      [K_DICT] = &&C_K_DICT,
-      [K_MAP] = &&C_K_MAP,
-      [K_FOR_EACH] = &&C_K_FOR_EACH,
-      [K_MAP_INDEXED] = &&C_K_MAP_INDEXED,
-      [K_FILTER] = &&C_K_FILTER,
-      [K_SOME] = &&C_K_EVERY,
-      [K_EVERY] = &&C_K_EVERY,
-      [K_REDUCE] = &&C_K_REDUCE,
-      [K_WIND_BEFORE] = &&C_K_WIND_BEFORE,
-      [K_WIND_BODY] = &&C_K_WIND_BODY,
-      [K_WIND_AFTER] = &&C_K_WIND_AFTER,
-      [K_RERAISE] = &&C_K_RERAISE,
-      [K_ESCAPE] = &&C_K_ESCAPE,
-      [K_CALLCC] = &&C_K_CALLCC,
-      [K_FORMS] = &&C_K_FORMS};
-#define CONT()                            \
-  do {                                    \
-    if (f->ksp == 0) goto done;           \
-    fr = &f->ks[f->ksp - 1];              \
-    depth = fr->d;                        \
-    goto *cont_tab[fr->kind];             \
-  } while (0)
+      [K_IF] = &&L_K_IF,               [K_SEQ] = &&L_K_SEQ,
+      [K_AND] = &&L_K_AND,             [K_OR] = &&L_K_OR,
+      [K_CALL] = &&L_K_CALL,           [K_LET] = &&L_K_LET,
+      [K_LETREC] = &&L_K_LETREC,       [K_SET_LOCAL] = &&L_K_SET_LOCAL,
+      [K_SET_GLOBAL] = &&L_K_SET_GLOBAL, [K_DEF_GLOBAL] = &&L_K_DEF_GLOBAL,
+      [K_DEFMACRO] = &&L_K_DEFMACRO,   [K_GUARD] = &&L_K_GUARD,
+      [K_PERFORM] = &&L_K_PERFORM,     [K_ARITH_A] = &&L_K_ARITH_A,
+      [K_ARITH_B] = &&L_K_ARITH_B,     [K_RET] = &&L_K_RET,
+      [K_DICT] = &&L_K_DICT,           [K_MAP] = &&L_K_MAP,
+      [K_FOR_EACH] = &&L_K_FOR_EACH,   [K_MAP_INDEXED] = &&L_K_MAP_INDEXED,
+      [K_FILTER] = &&L_K_FILTER,       [K_SOME] = &&L_K_SOME,
+      [K_EVERY] = &&L_K_EVERY,         [K_REDUCE] = &&L_K_REDUCE,
+      [K_WIND_BEFORE] = &&L_K_WIND_BEFORE, [K_WIND_BODY] = &&L_K_WIND_BODY,
+      [K_WIND_AFTER] = &&L_K_WIND_AFTER, [K_RERAISE] = &&L_K_RERAISE,
+      [K_ESCAPE] = &&L_K_ESCAPE,       [K_CALLCC] = &&L_K_CALLCC,
+      [K_FORMS] = &&L_K_FORMS,         [K_SORT] = &&L_K_SORT};
+#endif
 
   switch (mode) {
-  case M_EVAL: EVAL();
-  case M_CONT: CONT();
-  case M_APPLY: base = 0; goto do_apply;
+  case M_EVAL: goto eval;
+  case M_CONT: goto cont;
+  case M_APPLY: goto apply;
   case M_RAISE: /* resumed with an error: it happened at the perform */
     raised = val;
     at = f->perform_at;
-    goto do_raise;
+    goto raise;
+  case M_STOP: return f->status;
   }
 
-  switch ((sx_op)node->op) { /* entered through EVAL() */
-  case OP_CONST: E_OP_CONST: val = node->u.k; CONT();
-  case OP_LOCAL: E_OP_LOCAL:
+eval: /* Control is node, to be evaluated in env */
+  vmdispatch(eval_tab, node->op) {
+  vmcase(OP_CONST)
+    val = node->u.k;
+    vmcont;
+  vmcase(OP_LOCAL)
     val = env_up(env, node->depth)->slots[node->idx];
     if (val == SX_UNDEF) {
       at = node->pos;
-      RAISE(unbound_error(node));
+      vmraise(unbound_error(node));
     }
-    CONT();
-  case OP_GLOBAL: E_OP_GLOBAL:
+    vmcont;
+  vmcase(OP_GLOBAL)
     val = node->u.cell->value;
     if (val == SX_UNDEF) {
       at = node->pos;
-      RAISE(unbound_error(node));
+      vmraise(unbound_error(node));
     }
-    CONT();
-  case OP_IF: E_OP_IF:
+    vmcont;
+  vmcase(OP_IF) {
     if (quick(node->u.iff.test, env, &val)) {
       node = sx_truthy(val) ? node->u.iff.then : node->u.iff.els;
-      if (node->op == OP_CALL || !quick(node, env, &val)) EVAL();
-      CONT();
+      if (node->op == OP_CALL || !quick(node, env, &val)) vmeval;
+      vmcont;
     }
-    fr_st = try_fast(vm, node->u.iff.test, env, &val, &errat);
-    if (fr_st > 0) {
+    const sx_node *errat;
+    int st = try_fast(vm, node->u.iff.test, env, &val, &errat);
+    if (st > 0) {
       node = sx_truthy(val) ? node->u.iff.then : node->u.iff.els;
-      EVAL();
+      vmeval;
     }
-    if (fr_st < 0) FAST_RAISE();
-    PUSH_NODE(fr, K_IF);
+    if (st < 0) {
+      at = errat->pos;
+      vmraise(take_pending(vm));
+    }
+    vmpush_node(fr, K_IF);
     node = node->u.iff.test;
-    EVAL();
-  case OP_SEQ:
-  case OP_AND:
-  case OP_OR: E_OP_OR:
-    PUSH_NODE(fr, node->op == OP_SEQ ? K_SEQ : node->op == OP_AND ? K_AND : K_OR);
-    fr->i = 1;
+    vmeval;
+  }
+  vmcase(OP_SEQ)
+  vmcase(OP_AND)
+  vmcase(OP_OR)
+    vmpush_node(fr, node->op == OP_SEQ ? K_SEQ : node->op == OP_AND ? K_AND : K_OR);
+    fr->u.seq.next = 1;
     node = node->u.seq.items[0];
-    EVAL();
-  case OP_FN: E_OP_FN: {
+    vmeval;
+  vmcase(OP_FN) {
     sx_closure *cl = sx_alloc(sizeof *cl);
     cl->h.type = SX_T_FN;
     cl->name = node->u.proto->name;
     cl->proto = node->u.proto;
     cl->env = env;
     val = (sx_val)cl;
-    CONT();
+    vmcont;
   }
-  case OP_CALL: E_OP_CALL:
-    if ((node->flags & NF_ARITH) && arith_still(node)) {
-      sx_val a = SX_NIL, b = SX_NIL;
-      bool a_ready = quick(node->u.call.args[0], env, &a);
-      if (a_ready && quick(node->u.call.args[1], env, &b) && fixnum_op(node->fop, a, b, &val))
-        CONT();
-      { /* evaluate the operands on frames */
-        PUSH_NODE(fr, a_ready ? K_ARITH_B : K_ARITH_A);
-        fr->a = a_ready ? a : SX_NIL;
-        fr->b = node->u.call.prim;
-        node = node->u.call.args[a_ready ? 1 : 0];
-        EVAL();
-      }
-    }
-    if (node->flags & NF_TAIL) {
-      sx_node *body = direct_tail(f, node, env);
-      if (body) {
-        at = node->pos;
-        node = body;
-        EVAL();
-      }
-    } else if (!(node->flags & NF_TAILPOS)) { /* see K_RET */
-      sx_env *ne;
-      sx_node *body = direct_bind(f, node, env, &ne);
-      if (body) {
-        at = node->pos;
-        PUSH(fr, K_RET);
-        fr->node = node;
-        fr->env = ne;
-        ENTER_BODY();
-        env = ne;
-        node = body;
-        EVAL();
-      }
-    }
-    if (quick_closure_call(f, node, env)) {
-      base = f->vsp - node->idx - 1;
+  vmcase(OP_CALL) {
+    sx_node *body = NULL;
+    sx_env *ne = NULL;
+    call_how how = call_fast(f, node, env, &val, &body, &ne, &base, &at);
+    switch (how) {
+    case CALL_VALUE: vmcont;
+    case CALL_JUMP:
       at = node->pos;
-      if ((node->flags & NF_TAIL) && reuse_env(f, base, env)) {
-        node = ((sx_closure *)f->vs[base])->proto->body;
-        f->vsp = base;
-        EVAL();
-      }
-      if (!(node->flags & NF_TAILPOS) && ((sx_closure *)f->vs[base])->proto->noclosure)
-        goto apply_returning;
-      goto do_apply;
+      node = body;
+      vmeval;
+    case CALL_LOOP:
+      at = node->pos;
+      env = ne;
+      node = body;
+      vmeval;
+    case CALL_ENTER:
+      at = node->pos;
+      vmpush_ret(ne);
+      env = ne;
+      node = body;
+      vmeval;
+    case CALL_APPLY_RET:
+    case CALL_APPLY:
+      returning = how == CALL_APPLY_RET;
+      at = node->pos;
+      goto apply;
+    case CALL_ARITH_A: /* evaluate the operands on frames */
+      vmpush_node(fr, K_ARITH_A);
+      fr->u.arith.left = SX_NIL;
+      fr->u.arith.prim = node->u.call.prim;
+      node = node->u.call.args[0];
+      vmeval;
+    case CALL_ARITH_B:
+      vmpush_node(fr, K_ARITH_B);
+      fr->u.arith.left = val;
+      fr->u.arith.prim = node->u.call.prim;
+      node = node->u.call.args[1];
+      vmeval;
+    case CALL_RAISE: vmraise(val);
+    case CALL_FRAMES:
+      vmpush_node(fr, K_CALL);
+      fr->u.call.vbase = (uint32_t)f->vsp;
+      fr->u.call.next = 0;
+      returning = false;
+      vmnext(next_operand(f, fr, &node, &env, &base, &raised, &at, &site));
     }
-    if (node->flags & NF_FAST) {
-      sx_val fnv = call_fn_value(node, env);
-      if (plain_prim(fnv) && fast_ok(vm, node, env)) {
-        if (!fast_call(vm, node, env, &val, &errat)) FAST_RAISE();
-        CONT();
-      }
-      if (sx_is(fnv, SX_T_FN) && operands_fast(vm, node, env)) {
-        base = f->vsp;
-        vpush(f, fnv);
-        for (uint32_t k = 0; k < node->idx; k++) {
-          const sx_node *a = node->u.call.args[k];
-          sx_val v;
-          bool ok = (a->flags & NF_FAST) ? fast_call(vm, a, env, &v, &errat) : simple_eval(a, env, &v);
-          if (!ok) {
-            f->vsp = base;
-            if (!(a->flags & NF_FAST)) {
-              at = a->pos;
-              RAISE(unbound_error(a));
-            }
-            FAST_RAISE();
-          }
-          vpush(f, v);
-        }
-        at = node->pos;
-        goto do_apply;
-      }
-    }
-    PUSH_NODE(fr, K_CALL);
-    fr->vbase = (uint32_t)f->vsp;
-    goto call_next;
-  case OP_LET:
-  case OP_LETREC: E_OP_LETREC: {
+    vmraise(sx_make_error("internal: bad call"));
+  }
+  vmcase(OP_LET)
+  vmcase(OP_LETREC) {
     sx_env *ne = env_new(node->u.let.nslots, env);
     if (node->idx == 0) {
       env = ne;
       node = node->u.let.body;
-      EVAL();
+      vmeval;
     }
-    PUSH(fr, node->op == OP_LET ? K_LET : K_LETREC);
+    vmpush(fr, node->op == OP_LET ? K_LET : K_LETREC);
     fr->node = node;
     fr->env = node->op == OP_LET ? env : ne;
-    fr->a = (sx_val)ne;
+    fr->u.let.frame = ne;
+    fr->u.let.next = 0;
     env = fr->env;
     node = node->u.let.inits[0];
-    EVAL();
+    vmeval;
   }
-  case OP_SET_LOCAL:
-  case OP_SET_GLOBAL:
-  case OP_DEF_GLOBAL:
-  case OP_DEFMACRO: E_OP_DEFMACRO:
-    PUSH_NODE(fr, node->op == OP_SET_LOCAL    ? K_SET_LOCAL
-             : node->op == OP_SET_GLOBAL ? K_SET_GLOBAL
-             : node->op == OP_DEF_GLOBAL ? K_DEF_GLOBAL
-                                         : K_DEFMACRO);
+  vmcase(OP_SET_LOCAL)
+  vmcase(OP_SET_GLOBAL)
+  vmcase(OP_DEF_GLOBAL)
+  vmcase(OP_DEFMACRO)
+    vmpush_node(fr, node->op == OP_SET_LOCAL    ? K_SET_LOCAL
+                  : node->op == OP_SET_GLOBAL ? K_SET_GLOBAL
+                  : node->op == OP_DEF_GLOBAL ? K_DEF_GLOBAL
+                                              : K_DEFMACRO);
     node = node->val;
-    EVAL();
-  case OP_GUARD: E_OP_GUARD:
-    PUSH_NODE(fr, K_GUARD);
-    fr->vbase = (uint32_t)f->vsp;
+    vmeval;
+  vmcase(OP_GUARD)
+    vmpush_node(fr, K_GUARD);
+    fr->u.guard.vbase = (uint32_t)f->vsp;
     node = node->u.guard.body;
-    EVAL();
-  case OP_PERFORM: E_OP_PERFORM:
-    PUSH_NODE(fr, K_PERFORM);
+    vmeval;
+  vmcase(OP_PERFORM)
+    vmpush_node(fr, K_PERFORM);
     node = node->val;
-    EVAL();
-  case OP_DICT: E_OP_DICT:
-    PUSH_NODE(fr, K_DICT);
-    fr->a = sx_dict_empty();
-    fr->i = 0;
+    vmeval;
+  vmcase(OP_DICT)
     if (node->idx == 0) {
-      f->ksp--;
-      val = fr->a;
-      CONT();
+      val = sx_dict_empty();
+      vmcont;
     }
+    vmpush_node(fr, K_DICT);
+    fr->u.dict.acc = sx_dict_empty();
+    fr->u.dict.next = 0;
     node = node->u.dict.vals[0];
-    EVAL();
+    vmeval;
   }
-  RAISE(sx_make_error("internal: bad node"));
+  vmraise(sx_make_error("internal: bad node"));
 
-call_next: /* fr is the K_CALL frame; evaluate its next operand */
-  for (;;) {
-    sx_node *call = fr->node;
-    uint32_t k = fr->i;
-    if (k > call->idx) {
-      at = call->pos;
-      site = call;
-      f->ksp--;
-      APPLY_FROM(fr->vbase);
-    }
-    sx_node *operand = k == 0 ? call->u.call.fn : call->u.call.args[k - 1];
-    fr->i = k + 1;
-    sx_val v;
-    fr_st = try_fast(vm, operand, fr->env, &v, &errat);
-    if (fr_st > 0) {
-      vpush(f, v);
-      continue;
-    }
-    if (fr_st < 0) {
-      f->vsp = fr->vbase;
-      f->ksp--;
-      FAST_RAISE();
-    }
-    node = operand;
-    env = fr->env;
-    EVAL();
-  }
-
-done:
-  return finish(f, SX_DONE, val);
-  switch ((kkind)fr->kind) { /* entered through CONT() */
-  case K_IF: C_K_IF:
+cont: /* val returns to the top frame */
+  if (f->ksp == 0) return finish(f, SX_DONE, val);
+  fr = &f->ks[f->ksp - 1];
+  depth = fr->d;
+  vmdispatch(cont_tab, fr->kind) {
+  vmcase(K_IF)
     f->ksp--;
     env = fr->env;
     node = sx_truthy(val) ? fr->node->u.iff.then : fr->node->u.iff.els;
-    EVAL();
-  case K_SEQ:
-  case K_AND:
-  case K_OR: C_K_OR: {
-    if (fr->kind == K_AND && !sx_truthy(val)) {
+    vmeval;
+  vmcase(K_SEQ)
+  vmcase(K_AND)
+  vmcase(K_OR) {
+    if (fr->kind == K_AND ? !sx_truthy(val) : fr->kind == K_OR && sx_truthy(val)) {
       f->ksp--;
-      CONT();
-    }
-    if (fr->kind == K_OR && sx_truthy(val)) {
-      f->ksp--;
-      CONT();
+      vmcont;
     }
     sx_node *seq = fr->node;
-    uint32_t k = fr->i++;
+    uint32_t k = fr->u.seq.next++;
     env = fr->env;
     if (k + 1 == seq->idx) f->ksp--; /* last form: tail position */
     node = seq->u.seq.items[k];
-    EVAL();
+    vmeval;
   }
-  case K_CALL: C_K_CALL:
+  vmcase(K_CALL)
     vpush(f, val);
-    goto call_next;
-  case K_LET:
-  case K_LETREC: C_K_LETREC: {
-    sx_env *ne = (sx_env *)fr->a;
-    ne->slots[fr->i++] = val;
-    if (fr->i < fr->node->idx) {
+    returning = false;
+    vmnext(next_operand(f, fr, &node, &env, &base, &raised, &at, &site));
+  vmcase(K_LET)
+  vmcase(K_LETREC) {
+    sx_env *ne = fr->u.let.frame;
+    ne->slots[fr->u.let.next++] = val;
+    if (fr->u.let.next < fr->node->idx) {
       env = fr->env;
-      node = fr->node->u.let.inits[fr->i];
-      EVAL();
+      node = fr->node->u.let.inits[fr->u.let.next];
+      vmeval;
     }
     f->ksp--;
     env = ne;
     node = fr->node->u.let.body;
-    EVAL();
+    vmeval;
   }
-  case K_SET_LOCAL: C_K_SET_LOCAL:
+  vmcase(K_SET_LOCAL)
     f->ksp--;
     env_up(fr->env, fr->node->depth)->slots[fr->node->idx] = val;
     val = SX_NIL;
-    CONT();
-  case K_SET_GLOBAL: C_K_SET_GLOBAL:
+    vmcont;
+  vmcase(K_SET_GLOBAL)
     f->ksp--;
     if (fr->node->u.cell->value == SX_UNDEF) {
       at = fr->node->pos;
-      RAISE(sx_make_error("set!: unbound symbol %s", sx_str_data(sx_sym_name(fr->node->sym))));
+      vmraise(sx_make_error("set!: unbound symbol %s", sx_str_data(sx_sym_name(fr->node->sym))));
     }
-    if (plain_prim(fr->node->u.cell->value) || plain_prim(val)) vm->global_epoch++;
-    fr->node->u.cell->value = val;
+    set_global(vm, fr->node->u.cell, val);
     val = SX_NIL;
-    CONT();
-  case K_DEF_GLOBAL: C_K_DEF_GLOBAL:
+    vmcont;
+  vmcase(K_DEF_GLOBAL)
     f->ksp--;
-    if (plain_prim(fr->node->u.cell->value) || plain_prim(val)) vm->global_epoch++;
-    fr->node->u.cell->value = val;
+    set_global(vm, fr->node->u.cell, val);
     val = fr->node->sym;
-    CONT();
-  case K_DEFMACRO: C_K_DEFMACRO: {
+    vmcont;
+  vmcase(K_DEFMACRO) {
     f->ksp--;
     sx_macro *m = sx_obj_new(SX_T_MACRO, sizeof *m);
     m->name = sx_sym_name(fr->node->sym);
     m->fn = val;
-    if (plain_prim(fr->node->u.cell->value)) vm->global_epoch++;
-    fr->node->u.cell->value = (sx_val)m;
+    set_global(vm, fr->node->u.cell, (sx_val)m);
     val = fr->node->sym;
-    CONT();
+    vmcont;
   }
-  case K_GUARD: C_K_GUARD:
+  vmcase(K_GUARD)
     f->ksp--;
-    CONT();
-  case K_PERFORM: C_K_PERFORM: {
-    f->ksp--;
-    at = fr->node->pos;
-    sx_val op, args;
-    const sx_resolver *r = sx_find_resolver(vm, val, &op, &args);
-    if (r) {
-      sx_val result = SX_NIL;
-      if (r->fn(vm, r->ud, op, args, val, &result) != 0)
-        RAISE(sx_is_string(result) ? sx_error_new(result, SX_NIL) : result);
-      val = result;
-      CONT();
-    }
-    if (f->nested) {
-      sx_val shown = sx_is_string(op) ? op : sx_print_to_string(val);
-      RAISE(sx_make_error("perform: no resolver for op %s", sx_str_data(shown)));
-    }
-    f->perform_at = at;
-    return finish(f, SX_SUSPENDED, val);
-  }
-  case K_ARITH_A: C_K_ARITH_A: { /* first operand arrived */
+    vmcont;
+  vmcase(K_PERFORM)
+    vmstep(perform(f, R, fr));
+  vmcase(K_ARITH_A) { /* the first operand arrived */
     sx_val b;
-    fr->a = val;
+    fr->u.arith.left = val;
+    fr->kind = K_ARITH_B;
     if (!quick(fr->node->u.call.args[1], fr->env, &b)) {
-      fr->kind = K_ARITH_B;
       env = fr->env;
       node = fr->node->u.call.args[1];
-      EVAL();
+      vmeval;
     }
     val = b;
+    vmcont; /* to K_ARITH_B */
   }
-  /* fallthrough */
-  case K_ARITH_B: C_K_ARITH_B: { /* both operands: fr->a and val */
+  vmcase(K_ARITH_B) { /* both operands: fr->u.arith.left and val */
     f->ksp--;
-    sx_val argv2[2] = {fr->a, val};
-    if (fixnum_op(fr->node->fop, argv2[0], argv2[1], &val)) CONT();
+    sx_val argv2[2] = {fr->u.arith.left, val};
+    if (fixnum_op(fr->node->fop, argv2[0], argv2[1], &val)) vmcont;
     at = fr->node->pos;
-    val = ((sx_prim *)fr->b)->fn(vm, 2, argv2);
-    if (val == SX_UNDEF) RAISE_PENDING();
-    CONT();
+    val = ((sx_prim *)fr->u.arith.prim)->fn(vm, 2, argv2);
+    if (val == SX_UNDEF) vmraise(take_pending(vm));
+    vmcont;
   }
-  case K_RET: C_K_RET: /* the closure-free call has returned */
+  vmcase(K_RET) /* the closure-free call has returned */
     f->ksp--;
     env_give(f, fr->env);
-    CONT();
-  case K_DICT: C_K_DICT: {
+    vmcont;
+  vmcase(K_DICT) {
     sx_node *d = fr->node;
-    fr->a = sx_dict_assoc(fr->a, d->u.dict.keys[fr->i++], val);
-    if (fr->i < d->idx) {
+    fr->u.dict.acc = sx_dict_assoc(fr->u.dict.acc, d->u.dict.keys[fr->u.dict.next++], val);
+    if (fr->u.dict.next < d->idx) {
       env = fr->env;
-      node = d->u.dict.vals[fr->i];
-      EVAL();
+      node = d->u.dict.vals[fr->u.dict.next];
+      vmeval;
     }
     f->ksp--;
-    val = fr->a;
-    CONT();
+    val = fr->u.dict.acc;
+    vmcont;
   }
-  case K_MAP: C_K_MAP:
-    fr->c = sx_cons(val, fr->c);
-    /* fallthrough */
-  case K_FOR_EACH: C_K_FOR_EACH:
-  map_step:
-    if (!sx_is_cons(fr->b)) {
-      f->ksp--;
-      val = fr->kind == K_MAP ? sx_list_reverse(fr->c) : SX_NIL;
-      CONT();
-    }
-    base = f->vsp;
-    vpush(f, fr->a);
-    vpush(f, sx_car(fr->b));
-    fr->b = sx_cdr(fr->b);
-    goto apply_callback;
-  case K_MAP_INDEXED: C_K_MAP_INDEXED:
-    fr->c = sx_cons(val, fr->c);
-    if (!sx_is_cons(fr->b)) {
-      f->ksp--;
-      val = sx_list_reverse(fr->c);
-      CONT();
-    }
-    base = f->vsp;
-    vpush(f, fr->a);
-    vpush(f, sx_fixnum(fr->i++));
-    vpush(f, sx_car(fr->b));
-    fr->b = sx_cdr(fr->b);
-    goto apply_callback;
-  case K_FILTER: C_K_FILTER:
-    if (sx_truthy(val)) fr->c = sx_cons(sx_car(fr->b), fr->c);
-    fr->b = sx_cdr(fr->b);
-    if (!sx_is_cons(fr->b)) {
-      f->ksp--;
-      val = sx_list_reverse(fr->c);
-      CONT();
-    }
-    base = f->vsp;
-    vpush(f, fr->a);
-    vpush(f, sx_car(fr->b));
-    goto apply_callback;
-  case K_SOME:
-  case K_EVERY: C_K_EVERY:
-    if (fr->kind == K_SOME ? sx_truthy(val) : !sx_truthy(val)) {
-      f->ksp--;
-      if (fr->kind == K_EVERY) val = SX_FALSE;
-      CONT();
-    }
-    if (!sx_is_cons(fr->b)) {
-      f->ksp--;
-      val = fr->kind == K_SOME ? SX_NIL : SX_TRUE;
-      CONT();
-    }
-    goto map_step;
-  case K_REDUCE: C_K_REDUCE:
-    if (!sx_is_cons(fr->b)) {
-      f->ksp--;
-      CONT();
-    }
-    base = f->vsp;
-    vpush(f, fr->a);
-    vpush(f, val);
-    vpush(f, sx_car(fr->b));
-    fr->b = sx_cdr(fr->b);
-    goto apply_callback;
-  case K_WIND_BEFORE: C_K_WIND_BEFORE:
+  vmcase(K_MAP)
+  vmcase(K_FOR_EACH)
+  vmcase(K_MAP_INDEXED)
+  vmcase(K_FILTER)
+  vmcase(K_SOME)
+  vmcase(K_EVERY)
+  vmcase(K_REDUCE)
+    vmnext(walk_step(f, fr, &val, &base, &node, &returning));
+  vmcase(K_WIND_BEFORE)
     fr->kind = K_WIND_BODY;
     base = f->vsp;
-    vpush(f, fr->a); /* the body thunk */
-    goto do_apply;
-  case K_WIND_BODY: C_K_WIND_BODY:
+    vpush(f, fr->u.wind.body);
+    returning = false;
+    goto apply;
+  vmcase(K_WIND_BODY)
     fr->kind = K_WIND_AFTER;
-    fr->a = val;
+    fr->u.wind.result = val;
     base = f->vsp;
-    vpush(f, fr->b); /* the after thunk */
-    goto do_apply;
-  case K_WIND_AFTER: C_K_WIND_AFTER:
+    vpush(f, fr->u.wind.after);
+    returning = false;
+    goto apply;
+  vmcase(K_WIND_AFTER)
     f->ksp--;
-    val = fr->a;
-    CONT();
-  case K_RERAISE: C_K_RERAISE:
+    val = fr->u.wind.result;
+    vmcont;
+  vmcase(K_RERAISE)
     f->ksp--;
-    raised = fr->a;
-    goto do_raise;
-  case K_ESCAPE: C_K_ESCAPE:
+    vmraise(fr->u.reraise.raised);
+  vmcase(K_ESCAPE)
     f->ksp--;
     base = f->vsp;
-    vpush(f, fr->a);
-    vpush(f, fr->b);
-    goto do_apply;
-  case K_CALLCC: C_K_CALLCC:
+    vpush(f, fr->u.escape.k);
+    vpush(f, fr->u.escape.value);
+    returning = false;
+    goto apply;
+  vmcase(K_CALLCC)
     f->ksp--;
-    ((sx_contobj *)fr->a)->live = false;
-    CONT();
-  case K_FORMS: C_K_FORMS: {
-    if (fr->vbase && fr->i && f->ksp == 1) { /* a top-level form finished */
-      sx_val problem = sx_toplevel_end(vm, SX_DONE);
-      if (problem != SX_NIL) RAISE(problem);
-    }
-    fr->c = val;
-    if (!sx_is_cons(fr->a)) {
-      f->ksp--;
-      val = fr->c;
-      CONT();
-    }
-    sx_val form = sx_car(fr->a), err = SX_NIL;
-    fr->a = sx_cdr(fr->a);
-    fr->vbase = 1; /* a form has started */
-    sx_val inner = sx_toplevel_begin(form);
-    if (inner != SX_UNDEF) { /* its forms one by one, as one top-level form */
-      forms = inner;
-      goto run_forms;
-    }
-    node = sx_analyse(vm, form, &err);
-    if (!node) RAISE(sx_error_new(err, SX_NIL));
-    fr->node = node; /* a backtrace's top level */
-    env = NULL;
-    EVAL();
+    fr->u.callcc.k->live = false;
+    vmcont;
+  vmcase(K_FORMS)
+    vmstep(next_form(f, R, fr));
+  vmcase(K_SORT)
+    vmstep(sort_step(f, R, fr));
   }
-  }
-  RAISE(sx_make_error("internal: bad frame"));
+  vmraise(sx_make_error("internal: bad frame"));
 
-apply_callback: /* a higher-order primitive calls back: operand stack from base */
-  if (sx_is(f->vs[base], SX_T_FN) && ((sx_closure *)f->vs[base])->proto->noclosure) {
-    node = NULL; /* no call site of its own: a backtrace shows the caller's */
-    goto apply_returning;
-  }
-  goto do_apply;
-
-apply_returning: { /* a closure-free closure called from a non-tail
-                     position: a K_RET frame gives its environment back */
-  sx_closure *cl = (sx_closure *)f->vs[base];
-  sx_val err;
-  if (__builtin_expect(vm->interrupt, 0)) goto do_apply;
-  sx_env *ne = bind_exact(f, cl, (int)(f->vsp - base - 1), &f->vs[base + 1], &err);
-  f->vsp = base;
-  if (!ne) RAISE(err);
-  PUSH(fr, K_RET);
-  fr->node = node;
-  fr->env = ne;
-  ENTER_BODY();
-  env = ne;
-  node = cl->proto->body;
-  EVAL();
-}
-
-do_apply: { /* operand stack from base: fn, args... */
+apply: { /* the operand stack from base holds fn and its arguments */
   sx_val fn = f->vs[base];
   int argc = (int)(f->vsp - base - 1);
   sx_val *argv = &f->vs[base + 1];
@@ -1343,239 +2009,41 @@ do_apply: { /* operand stack from base: fn, args... */
     if (__builtin_expect(vm->interrupt, 0)) {
       vm->interrupt = 0;
       f->vsp = base;
-      raised = sx_interrupt_error();
-      goto do_raise;
+      vmraise(sx_interrupt_error());
     }
     sx_closure *cl = (sx_closure *)fn;
     sx_val err;
     sx_env *ne = bind_exact(f, cl, argc, argv, &err);
     f->vsp = base;
-    if (!ne) RAISE(err);
-    ENTER_BODY();
+    if (!ne) vmraise(err);
+    if (returning && cl->proto->noclosure) vmpush_ret(ne);
+    else vmenter_body();
     env = ne;
     node = cl->proto->body;
-    EVAL();
+    vmeval;
   }
   if (sx_is(fn, SX_T_PRIM)) {
     sx_prim *p = (sx_prim *)fn;
     if (!arity_ok(p, argc)) {
       f->vsp = base;
-      RAISE(prim_arity_error(p, argc));
+      vmraise(prim_arity_error(p, argc));
     }
-    if (p->special == SP_NONE) {
-      if (p->h.aux && argc == 2 && fixnum_op(p->h.aux, argv[0], argv[1], &val)) {
-        f->vsp = base;
-        CONT();
-      }
+    if (p->special != SP_NONE) vmstep(apply_special(f, R));
+    if (!(p->h.aux && argc == 2 && fixnum_op(p->h.aux, argv[0], argv[1], &val))) {
       val = p->fn(vm, argc, argv);
-      f->vsp = base;
-      if (val == SX_UNDEF) RAISE_PENDING();
-      CONT();
-    }
-    goto do_special;
-  }
-  if (sx_is(fn, SX_T_CONT)) goto do_escape;
-  f->vsp = base;
-  RAISE(sx_make_error("cannot call %s: not a function", sx_str_data(sx_shown(fn))));
-}
-
-do_special: {
-  sx_prim *p = (sx_prim *)f->vs[base];
-  int argc = (int)(f->vsp - base - 1);
-  sx_val *argv = &f->vs[base + 1];
-  sx_val a0 = argv[0], lst;
-  kkind kind;
-  switch ((sx_special)p->special) {
-  case SP_APPLY: { /* (apply f a b ... lst) */
-    sx_val spread = argv[argc - 1];
-    if (spread != SX_NIL && !sx_is_list(spread)) {
-      f->vsp = base;
-      RAISE(sx_make_error("apply: expected a list as the last argument, got %s", sx_str_data(sx_shown(spread))));
-    }
-    memmove(&f->vs[base], &f->vs[base + 1], (size_t)(argc - 1) * sizeof(sx_val));
-    f->vsp = base + (size_t)argc - 1;
-    for (; sx_is_cons(spread); spread = sx_cdr(spread)) vpush(f, sx_car(spread));
-    goto do_apply;
-  }
-  case SP_MAP: kind = K_MAP; goto list_walk;
-  case SP_FOR_EACH: kind = K_FOR_EACH; goto list_walk;
-  case SP_FILTER: kind = K_FILTER; goto list_walk;
-  case SP_SOME: kind = K_SOME; goto list_walk;
-  case SP_EVERY: kind = K_EVERY; goto list_walk;
-  case SP_MAP_INDEXED: kind = K_MAP_INDEXED; goto list_walk;
-  list_walk:
-    f->vsp = base;
-    if (!is_callable(a0)) RAISE(sx_make_error("%s: expected a function, got %s", sx_str_data(p->name), sx_str_data(sx_shown(a0))));
-    lst = list_arg(vm, sx_str_data(p->name), argv[1]);
-    if (lst == SX_UNDEF) RAISE_PENDING();
-    if (!sx_is_cons(lst)) {
-      val = kind == K_FOR_EACH || kind == K_SOME ? SX_NIL : kind == K_EVERY ? SX_TRUE : SX_EMPTY;
-      CONT();
-    }
-    PUSH(fr, kind);
-    fr->node = CALL_SITE();
-    fr->a = a0;
-    fr->b = lst;
-    fr->c = SX_EMPTY;
-    if (kind == K_MAP_INDEXED) {
-      base = f->vsp;
-      vpush(f, a0);
-      vpush(f, sx_fixnum(0));
-      vpush(f, sx_car(lst));
-      fr->i = 1;
-      fr->b = sx_cdr(lst);
-      goto apply_callback;
-    }
-    base = f->vsp;
-    vpush(f, a0);
-    vpush(f, sx_car(lst));
-    if (kind != K_FILTER) fr->b = sx_cdr(lst);
-    goto apply_callback;
-  case SP_REDUCE: { /* (reduce f init lst) or (reduce f lst) */
-    sx_val init, l = argv[argc - 1];
-    f->vsp = base;
-    if (!is_callable(a0)) RAISE(sx_make_error("reduce: expected a function, got %s", sx_str_data(sx_shown(a0))));
-    lst = list_arg(vm, "reduce", l);
-    if (lst == SX_UNDEF) RAISE_PENDING();
-    if (argc == 3) init = argv[1];
-    else if (!sx_is_cons(lst)) {
-      val = SX_NIL;
-      CONT();
-    } else {
-      init = sx_car(lst);
-      lst = sx_cdr(lst);
-    }
-    PUSH(fr, K_REDUCE);
-    fr->node = CALL_SITE();
-    fr->a = a0;
-    fr->b = lst;
-    val = init;
-    CONT();
-  }
-  case SP_DYNAMIC_WIND: {
-    for (int i = 0; i < 3; i++)
-      if (!is_callable(argv[i])) {
+      if (val == SX_UNDEF) {
         f->vsp = base;
-        RAISE(sx_make_error("dynamic-wind: expected three functions, got %s", sx_str_data(sx_shown(argv[i]))));
+        vmraise(take_pending(vm));
       }
-    sx_val before = argv[0], body = argv[1], after = argv[2];
+    }
     f->vsp = base;
-    PUSH(fr, K_WIND_BEFORE);
-    fr->node = CALL_SITE();
-    fr->a = body;
-    fr->b = after;
-    vpush(f, before);
-    goto do_apply;
+    vmcont;
   }
-  case SP_CALLCC: {
-    f->vsp = base;
-    if (!is_callable(a0)) RAISE(sx_make_error("call/cc: expected a function, got %s", sx_str_data(sx_shown(a0))));
-    PUSH(fr, K_CALLCC);
-    fr->node = CALL_SITE();
-    sx_contobj *k = sx_obj_new(SX_T_CONT, sizeof *k);
-    k->name = sx_string_cstr("continuation");
-    k->fiber = f;
-    k->ksp = f->ksp;
-    k->id = ++vm->next_cont_id;
-    k->live = true;
-    fr->a = (sx_val)k;
-    vpush(f, a0);
-    vpush(f, (sx_val)k);
-    goto do_apply;
-  }
-  case SP_EVAL: {
-    f->vsp = base;
-    sx_val err = SX_NIL;
-    forms = sx_toplevel_begin(a0);
-    if (forms != SX_UNDEF) goto run_forms;
-    node = sx_analyse(vm, a0, &err);
-    if (!node) RAISE(sx_error_new(err, SX_NIL));
-    env = NULL;
-    EVAL();
-  }
-  case SP_LOAD: {
-    f->vsp = base;
-    if (!sx_is_string(a0)) RAISE(sx_make_error("load: expected a path string, got %s", sx_str_data(sx_shown(a0))));
-    if (memchr(sx_str_data(a0), 0, sx_str_len(a0))) RAISE(sx_make_error("load: the path %s contains a NUL byte", sx_str_data(sx_shown(a0))));
-    sx_val err = SX_NIL;
-    forms = sx_read_source_file(vm, sx_str_data(a0), &err);
-    if (forms == SX_UNDEF) RAISE(err);
-    goto run_forms;
-  }
-  case SP_HOST: /* argv[-1] is p itself: see sx_special */
-    val = p->fn(vm, argc, argv);
-    f->vsp = base;
-    if (val == SX_UNDEF) RAISE_PENDING();
-    CONT();
-  case SP_NONE: break;
-  }
+  if (sx_is(fn, SX_T_CONT)) vmstep(escape(f, R));
   f->vsp = base;
-  RAISE(sx_make_error("internal: bad special primitive"));
+  vmraise(sx_make_error("cannot call %s: not a function", sx_str_data(sx_shown(fn))));
 }
 
-run_forms: /* evaluate forms one by one, each analysed just before it runs */
-  PUSH(fr, K_FORMS);
-  fr->node = NULL;
-  fr->vbase = 0;
-  fr->a = forms;
-  fr->b = SX_NIL;
-  fr->c = SX_NIL;
-  fr->i = 0; /* never a top-level evaluation of its own */
-  val = SX_NIL;
-  CONT();
-
-do_escape: { /* invoke an escape continuation */
-  sx_contobj *k = (sx_contobj *)f->vs[base];
-  int argc = (int)(f->vsp - base - 1);
-  sx_val v = argc > 0 ? f->vs[base + 1] : SX_NIL;
-  f->vsp = base;
-  if (!k->live || k->fiber != f || k->ksp > f->ksp || f->ks[k->ksp - 1].a != (sx_val)k)
-    RAISE(sx_make_error("continuation called outside its extent (only escaping continuations are supported)"));
-  /* run the after thunks of dynamic-winds being left, innermost first */
-  for (size_t i = f->ksp; i-- > k->ksp;) {
-    if (f->ks[i].kind == K_WIND_BODY) {
-      sx_val after = f->ks[i].b;
-      depth = f->ks[i].d;
-      f->ksp = i;
-      PUSH(fr, K_ESCAPE);
-      fr->node = NULL;
-      fr->a = (sx_val)k;
-      fr->b = v;
-      base = f->vsp;
-      vpush(f, after);
-      goto do_apply;
-    }
-  }
-  f->ksp = k->ksp - 1; /* drop the K_CALLCC frame too */
-  k->live = false;
-  val = v;
-  CONT();
-}
-
-do_raise:
-  locate_error(f, raised, at);
-  while (f->ksp > 0) {
-    fr = &f->ks[--f->ksp];
-    depth = fr->d; /* unwinding into the code that pushed fr */
-    if (fr->kind == K_GUARD && !interrupted(raised)) {
-      f->vsp = fr->vbase;
-      env = env_new(fr->node->idx, fr->env);
-      env->slots[0] = raised;
-      node = fr->node->u.guard.handler;
-      EVAL();
-    }
-    if (fr->kind == K_WIND_BODY) { /* leaving a dynamic-wind: run its after thunk */
-      sx_val after = fr->b;
-      PUSH(fr, K_RERAISE);
-      fr->node = NULL;
-      fr->a = raised;
-      base = f->vsp;
-      vpush(f, after);
-      goto do_apply;
-    }
-    if (fr->kind == K_CALLCC) ((sx_contobj *)fr->a)->live = false;
-    if (fr->kind == K_FORMS && fr->i && fr->vbase && f->ksp == 0) sx_toplevel_end(vm, SX_ERROR);
-  }
-  f->vsp = 0;
-  return finish(f, SX_ERROR, raised);
+raise: /* raised, at `at`, unwinds the frames */
+  vmstep(unwind(f, R));
 }

@@ -70,6 +70,15 @@ typedef struct sx_proto {
 #define NF_TAIL 0x08      /* a call in tail position of a function that creates
                             no closures: its frame may be reused by the callee */
 #define NF_TAILPOS 0x10   /* a call in tail position of a function body */
+#define NF_SELF 0x20  /* a call in tail position of a closure-free function
+                            through the variable that names it (a named let's
+                            name, a defined function's global) with exactly
+                            its parameters: u.call.self is the function's
+                            proto and depth the frames between the call's
+                            environment and the function's. If that variable
+                            still holds a closure of self over the same
+                            parent, the call rebinds the function's
+                            environment in place and jumps (a loop) */
 #define NF_ARITH 0x04     /* a two-operand call of a global that named an
                             inline-arithmetic primitive (fop) when analysed */
 
@@ -87,8 +96,10 @@ struct sx_node {
     sx_cell *cell;                                   /* globals */
     struct { sx_node *test, *then, *els; } iff;      /* OP_IF */
     struct { sx_node **items; } seq;                 /* SEQ/AND/OR, idx = n */
-    struct { sx_node *fn; sx_node **args; sx_val prim; } call; /* idx = argc;
-                                                  prim: NF_ARITH's primitive */
+    struct { sx_node *fn; sx_node **args;
+             union { sx_val prim; sx_proto *self; }; } call; /* idx = argc;
+                                                  prim: NF_ARITH's primitive;
+                                                  self: NF_SELF's function */
     sx_proto *proto;                                 /* OP_FN */
     struct { sx_node **inits; sx_node *body; uint32_t nslots; } let; /* idx = n */
     struct { sx_node *body; sx_node *handler; } guard; /* OP_GUARD */
@@ -111,6 +122,7 @@ typedef sx_val (*sx_prim_fn)(sx_vm *vm, int argc, sx_val *argv);
 typedef enum sx_special {
   SP_NONE, SP_APPLY, SP_MAP, SP_FILTER, SP_REDUCE, SP_FOR_EACH, SP_SOME,
   SP_EVERY, SP_CALLCC, SP_DYNAMIC_WIND, SP_LOAD, SP_EVAL, SP_MAP_INDEXED,
+  SP_SORT, /* a merge sort in C; an SX comparator runs on the machine */
   SP_HOST /* an embedder's C function: called like a plain primitive but never
              on the frameless fast path, so its fn finds its own sx_prim (and
              the ud there) at argv[-1] */
@@ -199,6 +211,11 @@ struct sx_vm {
   uint64_t next_cont_id;
   uint32_t global_epoch; /* bumped when a global holding a primitive changes */
   sx_fiber *current;     /* fiber being run (for nested runs) */
+  /* the stacks of the last fiber that ended, for the next sx_fiber_new: a
+   * top-level evaluation then allocates no stacks (see give_stacks) */
+  sx_kframe *spare_ks;
+  sx_val *spare_vs;
+  size_t spare_kcap, spare_vcap;
   /* called when a top-level evaluation ends (one protocol command, one
    * form of a file run by `sx run`, one API evaluation); a returned error
    * value (e.g. a failed commit) replaces a successful result */

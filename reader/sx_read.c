@@ -21,9 +21,9 @@
 enum { C_SPACE = 1, C_DELIM = 2, C_SYM = 4 };
 
 /* Class bits of every byte value; bytes >= 0x80 have none (UTF-8 is
- * checked separately). Uses GNU range designators (we build as gnu11). */
+ * checked separately). Letters and digits are C_SYM too (is_sym_ascii):
+ * no range designators, so the portable build stays ISO C. */
 static const unsigned char char_class[256] = {
-    ['a' ... 'z'] = C_SYM, ['A' ... 'Z'] = C_SYM, ['0' ... '9'] = C_SYM,
     ['/'] = C_SYM, ['?'] = C_SYM, ['!'] = C_SYM, ['-'] = C_SYM, ['+'] = C_SYM,
     ['*'] = C_SYM, ['<'] = C_SYM, ['>'] = C_SYM, ['='] = C_SYM, ['&'] = C_SYM,
     ['.'] = C_SYM, ['_'] = C_SYM, ['%'] = C_SYM,
@@ -36,7 +36,9 @@ static const unsigned char char_class[256] = {
 
 static bool is_space(unsigned char c) { return char_class[c] & C_SPACE; }
 static bool is_delim(unsigned char c) { return char_class[c] & C_DELIM; }
-static bool is_sym_ascii(unsigned char c) { return char_class[c] & C_SYM; }
+static bool is_sym_ascii(unsigned char c) {
+  return (unsigned char)((c | 32) - 'a') < 26 || (unsigned char)(c - '0') < 10 || (char_class[c] & C_SYM);
+}
 static bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
 static int hex_val(unsigned char c) {

@@ -10,5 +10,5 @@ with open(out, 'w') as f:
     f.write('/* generated from %s by stdlib/embed.py */\n#include <stddef.h>\n' % src.split('/')[-1])
     f.write('const char %s[] = {\n' % sym)
     for i in range(0, len(data), 16):
-        f.write(''.join('%d,' % b for b in data[i:i + 16]) + '\n')
+        f.write(''.join('%d,' % (b - 256 if b > 127 else b) for b in data[i:i + 16]) + '\n')
     f.write('0};\nconst size_t %s = %d;\n' % (lensym, len(data)))

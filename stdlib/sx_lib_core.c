@@ -141,6 +141,7 @@ static void install_specials(sx_vm *vm) {
   sx_defspecial(vm, "for-each", SP_FOR_EACH, 2, 2);
   sx_defspecial(vm, "some", SP_SOME, 2, 2);
   sx_defspecial(vm, "every?", SP_EVERY, 2, 2);
+  sx_defspecial(vm, "sort", SP_SORT, 1, 2);
   sx_defspecial(vm, "call/cc", SP_CALLCC, 1, 1);
   sx_defspecial(vm, "call-with-current-continuation", SP_CALLCC, 1, 1);
   sx_defspecial(vm, "dynamic-wind", SP_DYNAMIC_WIND, 3, 3);

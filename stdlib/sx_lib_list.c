@@ -5,6 +5,9 @@
 
 #include <string.h>
 
+/* 128-bit counting for range (a GNU extension, marked so for -Wpedantic) */
+__extension__ typedef __int128 sx_i128;
+
 static bool listish(sx_val v) { return sx_listish(v); }
 
 static sx_val p_list(sx_vm *vm, int argc, sx_val *argv) {
@@ -127,14 +130,14 @@ static sx_val p_range(sx_vm *vm, int argc, sx_val *argv) {
   int64_t stepv = argc > 2 ? sx_int_val(argv[2]) : 1;
   if (stepv == 0) return sx_throwf(vm, "range: step must not be 0");
   /* count in 128 bits: end - start and i += step can overflow int64 */
-  __int128 span = (__int128)end - start, st = stepv, n = 0;
+  sx_i128 span = (sx_i128)end - start, st = stepv, n = 0;
   if (stepv > 0 && span > 0) n = (span + st - 1) / st;
   else if (stepv < 0 && span < 0) n = (-span + -st - 1) / -st;
   if (n > 100000000) return sx_throwf(vm, "range: more than 100000000 elements");
   sx_val out = SX_EMPTY;
   for (int64_t k = (int64_t)n; k-- > 0;) {
     if ((k & 0xFFFFF) == 0 && sx_poll_interrupt(vm)) return SX_UNDEF; /* Ctrl-C */
-    out = sx_cons(sx_int((int64_t)(start + (__int128)k * stepv)), out);
+    out = sx_cons(sx_int((int64_t)(start + (sx_i128)k * stepv)), out);
   }
   return out;
 }

@@ -343,3 +343,101 @@ Test(eval, returned_environments_are_reused_safely) {
   /* deep non-tail recursion still reaches the depth limit cleanly */
   ERR_HAS("(define (down n) (+ 1 (down n))) (down 1)", "recursion depth limit exceeded");
 }
+
+/* ---- literal dict keys ------------------------------------------------------
+ * Literal strings and keywords of up to 64 bytes are shared objects, and a
+ * small dict looks for the key object itself before comparing bytes. The
+ * edges: keys built at run time, long literals, dicts past the identity
+ * scan, and the byte order of printing and iteration. */
+Test(eval, literal_keys_are_shared_and_lookups_still_compare_bytes) {
+  OK("(list (eq? :amt :amt) (eq? :amt \"amt\") (= :amt (str \"am\" \"t\")))", "(true true true)");
+  OK("(let ((d {:b 1 :a 2 :c 3})) (list (get d :a) (get d (str \"a\")) (get d \"c\") (get d :z) (keys d) d))",
+     "(2 2 3 nil (\"a\" \"b\" \"c\") {:a 2 :b 1 :c 3})");
+  /* built keys, literal lookups (and the other way round) */
+  OK("(let ((d (assoc (assoc {} (str \"ty\" \"pe\") 1) (str \"amt\") 2))) (list (get d :type) (get d :amt)))", "(1 2)");
+  OK("(get {:k1 1 :k2 2 :k3 3 :k4 4 :k5 5 :k6 6 :k7 7 :k8 8 :k9 9 :k10 10} :k9)", "9");
+  OK("(get (assoc {} (str (join \"\" (map (fn (i) \"x\") (range 70)))) 1)"
+     " \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\")",
+     "1");
+  OK("(reduce (fn (acc r) (+ acc (get r :amt))) 0 (map (fn (i) {:amt i :type \"t\"}) (range 100)))", "4950");
+}
+
+/* ---- loops as loops ----------------------------------------------------------
+ * A tail self-call of a closure-free named let or defined function
+ * (NF_SELF) rebinds the function's environment in place and jumps, also
+ * through lets and with primitive calls among the operands. The edges:
+ * closures capturing loop variables, the name rebound by set!, a
+ * redefined global, raising operands, internal defines. */
+Test(eval, self_tail_calls_run_as_loops_in_constant_space) {
+  const char *srcs[] = {
+      "(let loop ((i 0)) (let ((j (+ i 1))) (if (< j 1000000) (loop j) j)))",
+      "(let loop ((i 0) (acc (list))) (if (< i 1000000) (loop (+ i 1) (cons i (list))) i))",
+      "(define (f i) (let* ((a i) (b (+ a 1))) (cond ((>= b 1000000) b) (else (f b))))) (f 0)",
+  };
+  for (size_t k = 0; k < sizeof srcs / sizeof *srcs; k++) {
+    sx_status st;
+    sx_fiber *f = run_on_fiber(srcs[k], &st);
+    cr_assert_eq(st, SX_DONE, "%s: %s", srcs[k], st == SX_ERROR ? errmsg(f->error) : "suspended");
+    cr_assert_str_eq(printed(f->value), "1000000", "%s", srcs[k]);
+    cr_assert_leq(f->kcap, 256, "%s: frame stack grew to %zu frames", srcs[k], f->kcap);
+  }
+}
+
+Test(eval, self_tail_call_edges) {
+  OK("(let loop ((i 0) (acc (list))) (if (< i 5) (loop (+ i 1) (cons i acc)) acc))", "(4 3 2 1 0)");
+  /* a closure over the loop variables: the general path, fresh bindings */
+  OK("(let loop ((i 0) (acc (list))) (if (< i 3) (loop (+ i 1) (cons (fn () i) acc))"
+     " (map (fn (f) (f)) acc)))",
+     "(2 1 0)");
+  /* the name rebound: the call goes to the new value */
+  OK("(define (other x) :other) (let loop ((i 0)) (if (= i 0) (begin (set! loop other) (loop 1)) i))",
+     "\"other\"");
+  OK("(define (h x) :h) (define (g n) (if (= n 3) (begin (set! g h) (g 0)) (g (+ n 1)))) (g 0)", "\"h\"");
+  /* internal defines start undefined again on every iteration */
+  OK("(define (f n) (define m (* n 2)) (cond ((> n 3) m) (else (f (+ n 1))))) (f 0)", "8");
+  OK("(define (f n acc) (if (= n 0) acc (let ((x (* n n))) (f (- n 1) (+ acc x))))) (f 10 0)", "385");
+  /* operands that raise, on the loop path */
+  ERR_HAS("(let loop ((i 0)) (if (< i 3) (loop (+ i \"a\")) i))", "+");
+  ERR_HAS("(let loop ((i 0)) (if (< i 3) (loop (cons i no-such-var)) i))", "no-such-var");
+  ERR_HAS("(let loop ((i 0)) (if (< i 3) (loop no-such-var) i))", "no-such-var");
+  /* a float operand leaves the fixnum path but stays on the loop */
+  OK("(let loop ((x 0.5) (n 0)) (if (< n 4) (loop (* x 2) (+ n 1)) x))", "8.0");
+}
+
+/* ---- fiber stacks are reused ------------------------------------------------
+ * A fiber that ends (done or failed) hands its stacks to the VM for the next
+ * new fiber, so a top-level evaluation allocates none. The edges: a
+ * suspended fiber keeps them, a restarted fiber gets stacks again, large
+ * stacks are not kept. */
+Test(eval, ended_fibers_hand_their_stacks_to_the_next) {
+  sx_status st;
+  sx_fiber *a = run_on_fiber("(+ 1 2)", &st);
+  cr_assert_eq(st, SX_DONE);
+  cr_assert_null(a->ks, "a finished fiber gives its stacks back");
+  cr_assert_not_null(vm->spare_ks);
+  sx_kframe *spare = vm->spare_ks;
+  sx_fiber *b = sx_fiber_new(vm);
+  cr_assert_eq(b->ks, spare, "the next fiber takes them");
+  cr_assert_null(vm->spare_ks);
+  /* an error ends a fiber too */
+  sx_fiber *c = run_on_fiber("(car 1)", &st);
+  cr_assert_eq(st, SX_ERROR);
+  cr_assert_null(c->ks);
+  /* a suspended fiber keeps its stacks and resumes on them */
+  sx_fiber *d = run_on_fiber("(+ 1 (perform :x))", &st);
+  cr_assert_eq(st, SX_SUSPENDED);
+  cr_assert_not_null(d->ks);
+  cr_assert_eq(sx_fiber_resume(d, sx_fixnum(41)), SX_DONE);
+  cr_assert_str_eq(printed(d->value), "42");
+  /* a finished fiber started again gets stacks again */
+  sx_val err = SX_NIL;
+  sx_fiber_start_forms(a, sx_read_all("(* 6 7)", 7, SX_NIL, &err), SX_NIL, false);
+  cr_assert_not_null(a->ks);
+  cr_assert_eq(sx_fiber_run(a), SX_DONE);
+  cr_assert_str_eq(printed(a->value), "42");
+  /* a deep recursion's grown stacks are not kept */
+  sx_fiber *e = run_on_fiber("(define (deep n) (if (= n 0) 0 (+ 1 (deep (- n 1))))) (deep 5000)", &st);
+  cr_assert_eq(st, SX_DONE);
+  cr_assert_gt(e->kcap, 1024);
+  cr_assert(vm->spare_ks == NULL || vm->spare_kcap <= 1024);
+}

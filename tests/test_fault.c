@@ -141,7 +141,10 @@ static void sc_commits(run *r, store_sync mode) {
   sx_val err = SX_NIL;
   r->mode = mode;
   r->s = open_mode(dir, mode, &err);
-  if (!r->s) return note_err(r, err);
+  if (!r->s) {
+    note_err(r, err);
+    return;
+  }
   commits(r, 3, mode == STORE_SYNC_BATCH ? 20000 : 0);
   if (mode == STORE_SYNC_BATCH && store_flush(r->s, &err)) note_err(r, err); /* sync now */
   if (mode == STORE_SYNC_OFF) { /* close writes what is still buffered */
@@ -156,7 +159,10 @@ static void sc_off(run *r) { sc_commits(r, STORE_SYNC_OFF); }
 static void sc_create(run *r) {
   sx_val err = SX_NIL;
   store *s = open_mode(fresh, STORE_SYNC_FULL, &err);
-  if (!s) return note_err(r, err);
+  if (!s) {
+    note_err(r, err);
+    return;
+  }
   if (store_close(s, &err)) note_err(r, err);
 }
 
@@ -164,13 +170,19 @@ static void sc_create(run *r) {
 static void sc_torn(run *r) {
   sx_val err = SX_NIL;
   r->s = open_mode(dir, STORE_SYNC_FULL, &err);
-  if (!r->s) return note_err(r, err);
+  if (!r->s) {
+    note_err(r, err);
+    return;
+  }
 }
 
 static void sc_blob(run *r) {
   sx_val err = SX_NIL, cid;
   r->s = open_mode(dir, STORE_SYNC_FULL, &err);
-  if (!r->s) return note_err(r, err);
+  if (!r->s) {
+    note_err(r, err);
+    return;
+  }
   r->blob_tried = true;
   if (store_blob_put(r->s, NEW_BLOB, strlen(NEW_BLOB), &cid, &err)) {
     note_err(r, err);

@@ -312,6 +312,32 @@ Test(stdlib, dict_update) {
   OK("(define d {:a 1}) (assoc d :b 2) (dissoc d :a) d", "{:a 1}");
 }
 
+/* sort is a merge sort in C: the default order and a plain primitive run
+ * in C, any other comparator on the machine. The edges of each path. */
+Test(stdlib, sort_paths_and_their_edges) {
+  TABLE({"(sort (list 1))", "(1)"}, {"(sort (list 2 1))", "(1 2)"},
+        {"(sort (list 1 2 3 4 5 6 7 8 9))", "(1 2 3 4 5 6 7 8 9)"},
+        {"(sort (list 9 8 7 6 5 4 3 2 1))", "(1 2 3 4 5 6 7 8 9)"},
+        {"(sort (list 4611686018427387904 1 -4611686018427387905))", "(-4611686018427387905 1 4611686018427387904)"},
+        {"(sort (list 2 1.5 1))", "(1 1.5 2)"},
+        {"(sort (list 3 1 2) <)", "(1 2 3)"}, {"(sort (list 3 1 2) (fn (a b) (> a b)))", "(3 2 1)"},
+        {"(sort (list 1 2 3) min)", "(3 2 1)"},
+        {"(sort (list 3 \"a\") <)", "!<: expected numbers or strings, got 3"},
+        {"(sort (list 3 1 2) 5)", "!sort: expected a function, got 5"},
+        {"(sort 5)", "!sort: expected a list, got 5"},
+        {"(sort (list 1 2) (fn (a) true))", "!anonymous fn: expected 1 argument, got 2"},
+        /* stable on every path: equal keys keep their order */
+        {"(map last (sort (fn (a b) (< (first a) (first b))) (list (list 1 :a) (list 0 :b) (list 1 :c) (list 0 :d))))",
+         "(\"b\" \"d\" \"a\" \"c\")"},
+        {"(sort (list 1 1.0 0))", "(0 1 1.0)"}, {"(sort (list 1.0 1 0))", "(0 1.0 1)"},
+        /* a comparator may call back into SX and escape */
+        {"(call/cc (fn (k) (sort (list 3 1 2) (fn (a b) (k :out)))))", "\"out\""},
+        {"(guard (e (true (error-message e))) (sort (list 3 1 2) (fn (a b) (raise \"no\"))))", "\"no\""});
+  OK("(define xs (map (fn (i) (mod (* i 7919) 1001)) (range 3000)))"
+     " (equal? (sort xs (fn (a b) (< a b))) (sort xs))",
+     "true");
+}
+
 Test(stdlib, dict_keys_sorted_by_byte_order) {
   TABLE({"(keys {:b 1 :a 2 \"Z\" 3 \"aa\" 4})", "(\"Z\" \"a\" \"aa\" \"b\")"}, {"(vals {:b 1 :a 2})", "(2 1)"},
         {"(keys {})", "()"}, {"(keys nil)", "()"}, {"(keys 5)", "!keys: expected a dict, got 5"},

@@ -139,7 +139,15 @@ static uint32_t small_find(const small_dict *s, sx_val key, bool *found) {
   return lo;
 }
 
+/* Keys written literally in code are shared objects (the analyser interns
+ * them), so a lookup first looks for the key itself: a few word compares
+ * instead of a binary search comparing bytes. */
+#define SMALL_IDENTITY_SCAN 8
 static sx_val small_lookup(const small_dict *s, sx_val key) {
+  uint32_t n = dict_count(s);
+  if (n <= SMALL_IDENTITY_SCAN)
+    for (uint32_t i = 0; i < n; i++)
+      if (s->kv[2 * i] == key) return s->kv[2 * i + 1];
   bool found;
   uint32_t i = small_find(s, key, &found);
   return found ? s->kv[2 * i + 1] : SX_UNDEF;
