@@ -140,6 +140,9 @@ run_tests() {
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson test -C build-asan --suite unit --print-errorlogs | tee "$log" | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout):' || true
   count_meson "$log"
+  echo "== unit tests of the portable dispatch build (build-switch/, -Ddispatch=switch, -Wpedantic)"
+  meson test -C build-switch --suite unit --print-errorlogs | tee "$log" | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout):' || true
+  count_meson "$log"
   echo "== threads under ThreadSanitizer (build-tsan/, suite threads)"
   TSAN_OPTIONS=halt_on_error=1 \
     meson test -C build-tsan --suite threads --print-errorlogs | tee "$log" | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout):' || true
@@ -174,6 +177,7 @@ case "${1:-demo}" in
     build build
     build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
     build build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
+    build build-switch -Ddispatch=switch
     run_tests ;;
   bench)
     install_packages
