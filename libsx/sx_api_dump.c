@@ -299,7 +299,10 @@ static void json_value(sx_buf *b, sx_val v) {
 static void csv_field(sx_buf *b, const char *s, size_t n) {
   bool quote = false;
   for (size_t i = 0; i < n && !quote; i++) quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
-  if (!quote) return sx_buf_put(b, s, n);
+  if (!quote) {
+    sx_buf_put(b, s, n);
+    return;
+  }
   sx_buf_putc(b, '"');
   for (size_t i = 0; i < n; i++) {
     if (s[i] == '"') sx_buf_putc(b, '"');
