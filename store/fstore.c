@@ -138,9 +138,28 @@ static int st_prepare_dir(fstore *s, sx_val *err) {
 }
 
 
+/* A read-only scan of a log a live writer is appending to reads the file
+ * in chunks at different moments: a frame seen half-copied in one chunk
+ * may be vouched for by frames read complete a moment later, which looks
+ * like damage. So a read-only handle keeps what scanned cleanly and scans
+ * again from there a few times before it believes damage; real damage
+ * stays put. */
+static void st_scan_settled(fstore *s, scan_result *r) {
+  store_log_scan(s, false, 0, r);
+  for (int tries = 0; s->opts.read_only && r->kind == SCAN_DAMAGE && tries < 20; tries++) {
+    s->wbase = r->end; /* the frames before it are applied already */
+    usleep(2000);
+    scan_result again;
+    store_log_scan(s, false, 0, &again);
+    again.frames += r->frames;
+    again.records += r->records;
+    *r = again;
+  }
+}
+
 static int st_recover(fstore *s, sx_val *err) {
   scan_result r;
-  store_log_scan(s, false, 0, &r);
+  st_scan_settled(s, &r);
   if (r.kind == SCAN_IOERR) {
     *err = store_errorf("store %s: cannot read %s: %s", s->dir, s->log_path, r.reason);
     return -1;
@@ -244,7 +263,7 @@ static int fs_refresh(store *base, sx_val *err) {
     rc = -1;
   } else {
     scan_result r;
-    store_log_scan(s, false, 0, &r);
+    st_scan_settled(s, &r);
     if (r.kind == SCAN_DAMAGE || r.kind == SCAN_IOERR) {
       *err = store_errorf("store %s: %s is damaged at offset %llu: %s", s->dir, s->log_path,
                           (unsigned long long)r.bad_at, r.reason);
