@@ -192,10 +192,22 @@ case "${1:-demo}" in
   fuzz)
     install_packages
     run_fuzz "${2:-60}" ;;
+  coverage)
+    # branch coverage of the unit, integration and conformance tests, per file
+    PACKAGES+=(gcovr); install_packages
+    build build-cov -Db_coverage=true -Dbuildtype=debug -Dc_args=-fprofile-update=atomic
+    start_postgres
+    find build-cov -name '*.gcda' -delete
+    meson test -C build-cov --print-errorlogs | grep -E '^(Ok|Fail|Timeout):' || true
+    conformance/run.sh build-cov/hosts/sx-server | tail -1
+    conformance/run.sh --real-store build-cov/hosts/sx-server | tail -1
+    conformance/run.sh --real-store-pg "$SX_TEST_PG" build-cov/hosts/sx-server | tail -1
+    gcovr -r . build-cov --branches --gcov-ignore-parse-errors --exclude 'tests/' --exclude 'fuzz/' --exclude 'build-cov/' \
+      --exclude 'bench/' --exclude 'examples/' --sort-percentage 2>/dev/null ;;
   crashsim)
     install_packages
     build build
     SX_CRASHSIM_SCALE=${2:-4} build/tests/test_crashsim --jobs 1 ;;
   *)
-    echo "usage: ./run.sh [demo|test|bench|torture [N]|crashsim [SCALE]|fuzz [SECONDS]]" >&2; exit 2 ;;
+    echo "usage: ./run.sh [demo|test|bench|torture [N]|crashsim [SCALE]|fuzz [SECONDS]|coverage]" >&2; exit 2 ;;
 esac
