@@ -144,24 +144,30 @@ static bool listen_path_free(const char *path, struct sockaddr_un *a) {
   return true;
 }
 
+/* The socket is bound and listening under a temporary name first and then
+ * renamed into place, so a client never finds PATH without a listener. */
 static int listen_open(const char *path) {
-  struct sockaddr_un a = {.sun_family = AF_UNIX};
-  if (strlen(path) >= sizeof a.sun_path) {
+  struct sockaddr_un a = {.sun_family = AF_UNIX}, t = {.sun_family = AF_UNIX};
+  int n = snprintf(t.sun_path, sizeof t.sun_path, "%s.%d", path, (int)getpid());
+  if (strlen(path) >= sizeof a.sun_path || n < 0 || (size_t)n >= sizeof t.sun_path) {
     fprintf(stderr, "sx server: the socket path %s is too long (at most %zu bytes)\n", path,
-            sizeof a.sun_path - 1);
+            sizeof a.sun_path - 12);
     return -1;
   }
   strcpy(a.sun_path, path);
   if (!listen_path_free(path, &a)) return -1;
+  unlink(t.sun_path);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   mode_t old = umask(077); /* the socket is created mode 0600 */
-  int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&a, sizeof a);
+  int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&t, sizeof t);
   umask(old);
-  if (rc == 0) rc = chmod(path, 0600);
+  if (rc == 0) rc = chmod(t.sun_path, 0600);
   if (rc == 0) rc = listen(fd, 128);
+  if (rc == 0) rc = rename(t.sun_path, path);
   if (rc != 0) {
     fprintf(stderr, "sx server: cannot listen on %s: %s\n", path, strerror(errno));
     if (fd >= 0) close(fd);
+    unlink(t.sun_path);
     return -1;
   }
   return fd;
