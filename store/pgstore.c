@@ -54,8 +54,7 @@ char *pg_sql(pgstore *s, const char *tmpl) {
 
 static int pg_connect(pgstore *s, sx_val *err);
 
-/* The connection, opening it if needed (after the server went away). */
-static bool pg_ready(pgstore *s, sx_val *err) {
+bool pg_ready(pgstore *s, sx_val *err) {
   if (s->conn && PQstatus(s->conn) == CONNECTION_OK) return true;
   if (s->conn) PQfinish(s->conn);
   s->conn = NULL;
@@ -104,6 +103,10 @@ static const char *const schema_sql[] = {
   "CREATE TABLE IF NOT EXISTS S.clocks (id text PRIMARY KEY, n bigint NOT NULL)",
   "INSERT INTO S.clocks VALUES ('catalog', 0), ('keys', 0) ON CONFLICT DO NOTHING",
   "INSERT INTO S.meta VALUES ('schema_version', '1') ON CONFLICT DO NOTHING",
+  /* a commit's checks, run inside its one round trip: false aborts it */
+  "CREATE OR REPLACE FUNCTION S.sx_expect(ok boolean, what text) RETURNS boolean LANGUAGE plpgsql"
+  " AS $f$ BEGIN IF NOT ok THEN RAISE EXCEPTION '%', what USING ERRCODE = '40001'; END IF;"
+  " RETURN true; END $f$",
 };
 
 static void pg_quiet(void *arg, const char *msg) {

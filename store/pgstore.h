@@ -38,6 +38,8 @@ PGresult *pg_query(pgstore *s, const char *sql, int n, const char *const *vals, 
 int pg_exec(pgstore *s, const char *sql, int n, const char *const *vals, const int *lens, sx_val *err);
 /* SQL with every "S." replaced by the store's schema. malloc'd. */
 char *pg_sql(pgstore *s, const char *tmpl);
+/* The connection, opening it if needed (after the server went away). */
+bool pg_ready(pgstore *s, sx_val *err);
 int64_t pg_int8(const PGresult *r, int row, int col);
 void pg_put_int8(char out[8], int64_t v);
 

@@ -1,16 +1,19 @@
 /* pgstore_commit.c — one evaluation = one PostgreSQL transaction, opened at
- * commit (never while the evaluation runs or is suspended).
+ * commit (never while the evaluation runs or is suspended), sent in one
+ * round trip.
  *
- * In the transaction: every stream the evaluation read or wrote is locked
- * (SELECT ... FOR UPDATE) in name order, then every kv key it read or
- * wrote in key order, then the listing clocks — the same order in every
- * transaction, so two writers cannot deadlock. Each locked row is checked
- * against what the evaluation read (pgstore.h says what a version is);
- * the first that changed fails the commit with "conflict: ..." and a
- * ROLLBACK, so nothing is stored. Then the writes: events inserted and the
- * stream's high-water mark moved on, truncations, kv puts and deletes, the
- * clocks of the listings a new stream or key changes. COMMIT returns when
- * the commit is durable as synchronous_commit says (on for sync full). */
+ * The commit is a libpq pipeline: its statements run as one implicit
+ * transaction that commits at the pipeline's sync point. Every check is a
+ * statement of its own that locks the row it checks — conditional updates
+ * (`UPDATE streams SET hwm = new WHERE name = $1 AND hwm = seen`), inserts
+ * of what was seen absent, `FOR SHARE` reads of what was only read — and
+ * calls S.sx_expect, which raises SQLSTATE 40001 with a "conflict: ..."
+ * message when the row is not what the evaluation saw. Any error aborts
+ * the transaction, so nothing of a conflicting evaluation is stored. Rows
+ * are locked in one order in every transaction (streams by name, keys by
+ * key, then the listing clocks), so two writers cannot deadlock; should
+ * PostgreSQL report one anyway (40P01), it is a conflict too. pgstore.h
+ * says what a version is. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -22,22 +25,188 @@
 
 #include "codec.h"
 
+#define PGC_MAX_PARAMS 6
+
+/* The statements of one commit, sent together. */
 typedef struct pgc {
   pgstore *s;
   store_txn *t;
   sx_val *err;
+  int sent;             /* statements queued */
+  bool failed;          /* queuing failed (err set) */
   bool new_stream, keys_changed;
 } pgc;
 
-static int pgc_conflict(pgc *c, const char *what, sx_val name) {
-  char q[96];
-  if (name)
-    *c->err = store_errorf("conflict: %s \"%s\" was changed by another evaluation since this one read it", what,
-                           store_quote(name, q, sizeof q));
-  else
-    *c->err = store_errorf("conflict: %s was changed by another evaluation since this one read it", what);
-  return STORE_ECONFLICT;
+/* ---- queuing --------------------------------------------------------------------- */
+
+static void pgc_send(pgc *c, const char *sql, int n, const char *const *v, const int *l) {
+  if (c->failed) return;
+  int fmts[PGC_MAX_PARAMS] = {1, 1, 1, 1, 1, 1};
+  char *q = pg_sql(c->s, sql);
+  int ok = PQsendQueryParams(c->s->conn, q, n, NULL, v, l, fmts, 1);
+  free(q);
+  if (!ok) {
+    *c->err = store_errorf("store %s: %s", c->s->shown, PQerrorMessage(c->s->conn));
+    c->failed = true;
+    return;
+  }
+  c->sent++;
 }
+
+/* The "conflict: ..." sentence sx_expect raises for a changed item. */
+static char *pgc_what(const char *what, sx_val name) {
+  char q[96], *out = NULL;
+  int n = name ? asprintf(&out, "conflict: %s \"%s\" was changed by another evaluation since this one read it", what,
+                          store_quote(name, q, sizeof q))
+               : asprintf(&out, "conflict: %s was changed by another evaluation since this one read it", what);
+  if (n < 0) abort();
+  return out;
+}
+
+/* A statement whose parameters are (name, int8 values..., what). */
+static void pgc_check(pgc *c, const char *sql, sx_val name, int nints, const int64_t *ints, const char *what_kind) {
+  char i8[PGC_MAX_PARAMS][8];
+  const char *v[PGC_MAX_PARAMS];
+  int l[PGC_MAX_PARAMS], n = 0;
+  v[n] = sx_str_data(name), l[n++] = (int)sx_str_len(name);
+  for (int k = 0; k < nints; k++) {
+    pg_put_int8(i8[k], ints[k]);
+    v[n] = i8[k], l[n++] = 8;
+  }
+  char *what = pgc_what(what_kind, name);
+  v[n] = what, l[n++] = (int)strlen(what);
+  pgc_send(c, sql, n, v, l);
+  free(what);
+}
+
+/* ---- streams ------------------------------------------------------------------- */
+
+static void pgc_events(pgc *c, txn_stream *ts) {
+  for (size_t i = 0; i < ts->n && !c->failed; i++) {
+    int64_t seq = ts->base.hwm + 1 + (int64_t)i;
+    if (seq <= ts->trunc) continue;
+    sx_buf enc = SX_BUF_INIT;
+    if (store_encode(&enc, ts->events[i], c->err)) {
+      c->failed = true;
+      sx_buf_free(&enc);
+      return;
+    }
+    char s8[8];
+    pg_put_int8(s8, seq);
+    const char *v[3] = {sx_str_data(ts->name), s8, enc.data ? enc.data : ""};
+    int l[3] = {(int)sx_str_len(ts->name), 8, (int)enc.len};
+    pgc_send(c, "INSERT INTO S.events VALUES ($1, $2, $3)", 3, v, l);
+    sx_buf_free(&enc);
+  }
+}
+
+static void pgc_truncate(pgc *c, txn_stream *ts) {
+  char n8[8];
+  pg_put_int8(n8, ts->trunc);
+  const char *v[2] = {sx_str_data(ts->name), n8};
+  int l[2] = {(int)sx_str_len(ts->name), 8};
+  pgc_send(c, "DELETE FROM S.events WHERE stream = $1 AND seq <= $2", 2, v, l);
+  pgc_send(c, "UPDATE S.streams SET first_seq = GREATEST(first_seq, $2::bigint + 1) WHERE name = $1", 2, v, l);
+}
+
+/* Lock and check the stream as the evaluation saw it, then its writes. */
+static void pgc_stream(pgc *c, txn_stream *ts) {
+  bool writes = ts->n || ts->trunc, existed = ts->base.hwm > 0;
+  int64_t seen[3] = {ts->base.hwm + (int64_t)ts->n, ts->base.hwm, (int64_t)ts->base.content_rv.ver};
+  if (existed && writes)
+    pgc_check(c, ts->content_read
+                     ? "WITH u AS (UPDATE S.streams SET hwm = $2 WHERE name = $1 AND hwm = $3 AND hwm + first_seq = $4"
+                       " RETURNING 1) SELECT S.sx_expect((SELECT count(*) FROM u) = 1, $5)"
+                     : "WITH u AS (UPDATE S.streams SET hwm = $2 WHERE name = $1 AND hwm = $3 RETURNING 1)"
+                       " SELECT S.sx_expect((SELECT count(*) FROM u) = 1, $4)",
+              ts->name, ts->content_read ? 3 : 2, seen, "stream");
+  else if (writes) { /* it saw no stream: creating it must find none */
+    pgc_check(c, "WITH i AS (INSERT INTO S.streams VALUES ($1, $2, 1) ON CONFLICT DO NOTHING RETURNING 1)"
+                 " SELECT S.sx_expect((SELECT count(*) FROM i) = 1, $3)", ts->name, 1, seen, "stream");
+    c->new_stream = true;
+  } else if (existed)
+    pgc_check(c, ts->content_read
+                     ? "SELECT S.sx_expect(count(*) = 1, $4) FROM (SELECT 1 FROM S.streams WHERE name = $1"
+                       " AND hwm = $2 AND hwm + first_seq = $3 FOR SHARE) x"
+                     : "SELECT S.sx_expect(count(*) = 1, $3) FROM (SELECT 1 FROM S.streams WHERE name = $1"
+                       " AND hwm = $2 FOR SHARE) x",
+              ts->name, ts->content_read ? 2 : 1, seen + 1, "stream");
+  else
+    pgc_check(c, "SELECT S.sx_expect(NOT EXISTS (SELECT 1 FROM S.streams WHERE name = $1), $2)", ts->name, 0, NULL,
+              "stream");
+  if (writes) pgc_events(c, ts);
+  if (ts->trunc) pgc_truncate(c, ts);
+}
+
+/* ---- kv ------------------------------------------------------------------------------ */
+
+static void pgc_put(pgc *c, txn_key *tk, const char *sql, bool with_ver, bool with_what) {
+  sx_buf enc = SX_BUF_INIT;
+  if (store_encode(&enc, tk->val, c->err)) {
+    c->failed = true;
+    sx_buf_free(&enc);
+    return;
+  }
+  char v8[8], *what = with_what ? pgc_what("kv key", tk->key) : NULL;
+  pg_put_int8(v8, (int64_t)tk->rv.ver);
+  const char *v[4] = {sx_str_data(tk->key), enc.data ? enc.data : "", v8, what};
+  int l[4] = {(int)sx_str_len(tk->key), (int)enc.len, 8, what ? (int)strlen(what) : 0};
+  if (!with_ver) v[2] = what, l[2] = l[3];
+  pgc_send(c, sql, 2 + with_ver + with_what, v, l);
+  free(what);
+  sx_buf_free(&enc);
+}
+
+static void pgc_key(pgc *c, txn_key *tk) {
+  int64_t ver = (int64_t)tk->rv.ver;
+  if (tk->state == TK_PUT && !tk->read) { /* a blind put: the later commit wins */
+    pgc_put(c, tk, "INSERT INTO S.kv VALUES ($1, $2, 1) ON CONFLICT (key) DO UPDATE"
+                   " SET value = EXCLUDED.value, ver = S.kv.ver + 1", false, false);
+    c->keys_changed = true; /* it may have made the key live */
+  } else if (tk->state == TK_PUT && ver > 0) {
+    pgc_put(c, tk, "WITH u AS (UPDATE S.kv SET value = $2, ver = ver + 1 WHERE key = $1 AND ver = $3 RETURNING 1)"
+                   " SELECT S.sx_expect((SELECT count(*) FROM u) = 1, $4)", true, true);
+    c->keys_changed |= !tk->had;
+  } else if (tk->state == TK_PUT) {
+    pgc_put(c, tk, "WITH i AS (INSERT INTO S.kv VALUES ($1, $2, 1) ON CONFLICT DO NOTHING RETURNING 1)"
+                   " SELECT S.sx_expect((SELECT count(*) FROM i) = 1, $3)", false, true);
+    c->keys_changed = true;
+  } else if (tk->state == TK_DELETED && !tk->read) { /* it put the key itself, then deleted it */
+    const char *k = sx_str_data(tk->key);
+    int kl = (int)sx_str_len(tk->key);
+    pgc_send(c, "UPDATE S.kv SET value = NULL, ver = ver + 1 WHERE key = $1 AND value IS NOT NULL", 1, &k, &kl);
+    c->keys_changed = true;
+  } else if (tk->state == TK_DELETED && ver > 0) {
+    pgc_check(c, "WITH u AS (UPDATE S.kv SET value = NULL, ver = ver + 1 WHERE key = $1 AND ver = $2 RETURNING 1)"
+                 " SELECT S.sx_expect((SELECT count(*) FROM u) = 1, $3)", tk->key, 1, &ver, "kv key");
+    c->keys_changed = true;
+  } else { /* only read (or read absent, put and deleted again: nothing to store) */
+    pgc_check(c, "SELECT S.sx_expect(coalesce((SELECT ver FROM S.kv WHERE key = $1 FOR SHARE), 0) = $2, $3)",
+              tk->key, 1, &ver, "kv key");
+  }
+}
+
+/* ---- the listing clocks ------------------------------------------------------------------ */
+
+static void pgc_clock(pgc *c, const char *id, bool read, const store_rv *rv, bool bump, const char *what) {
+  if (!read && !bump) return;
+  int64_t n = (int64_t)rv->ver;
+  char *msg = pgc_what(what, 0);
+  char n8[8];
+  pg_put_int8(n8, n);
+  const char *v[3] = {id, n8, msg};
+  int l[3] = {(int)strlen(id), 8, (int)strlen(msg)};
+  if (bump && read)
+    pgc_send(c, "WITH u AS (UPDATE S.clocks SET n = n + 1 WHERE id = $1 AND n = $2 RETURNING 1)"
+                " SELECT S.sx_expect((SELECT count(*) FROM u) = 1, $3)", 3, v, l);
+  else if (bump)
+    pgc_send(c, "UPDATE S.clocks SET n = n + 1 WHERE id = $1", 1, v, l);
+  else
+    pgc_send(c, "SELECT S.sx_expect(coalesce((SELECT n FROM S.clocks WHERE id = $1 FOR SHARE), 0) = $2, $3)", 3, v, l);
+  free(msg);
+}
+
+/* ---- the transaction ------------------------------------------------------------------- */
 
 static int cmp_streams(const void *a, const void *b) {
   return sx_string_cmp((*(txn_stream *const *)a)->name, (*(txn_stream *const *)b)->name);
@@ -47,122 +216,8 @@ static int cmp_keys(const void *a, const void *b) {
   return sx_string_cmp((*(txn_key *const *)a)->key, (*(txn_key *const *)b)->key);
 }
 
-/* An INSERT ... RETURNING: the rows it made, or -1. */
-static int pgc_insert(pgc *c, const char *sql, int n, const char *const *v, const int *l) {
-  PGresult *r = pg_query(c->s, sql, n, v, l, c->err);
-  if (!r) return -1;
-  int rows = PQntuples(r);
-  PQclear(r);
-  return rows;
-}
-
-/* ---- streams ------------------------------------------------------------------ */
-
-/* Insert the events of ts with seq > ts->trunc. */
-static int pgc_events(pgc *c, txn_stream *ts) {
-  for (size_t i = 0; i < ts->n; i++) {
-    int64_t seq = ts->base.hwm + 1 + (int64_t)i;
-    if (seq <= ts->trunc) continue;
-    sx_buf enc = SX_BUF_INIT;
-    if (store_encode(&enc, ts->events[i], c->err)) return -1;
-    char s8[8];
-    pg_put_int8(s8, seq);
-    const char *v[3] = {sx_str_data(ts->name), s8, enc.data ? enc.data : ""};
-    int l[3] = {(int)sx_str_len(ts->name), 8, (int)enc.len};
-    int rc = pg_exec(c->s, "INSERT INTO S.events VALUES ($1, $2, $3)", 3, v, l, c->err);
-    sx_buf_free(&enc);
-    if (rc) return -1;
-  }
-  return 0;
-}
-
-/* Lock the stream's row, check what was read, then write. */
-static int pgc_stream(pgc *c, txn_stream *ts) {
-  const char *name = sx_str_data(ts->name);
-  int nl = (int)sx_str_len(ts->name);
-  PGresult *r = pg_query(c->s, "SELECT hwm, first_seq FROM S.streams WHERE name = $1 FOR UPDATE", 1, &name, &nl, c->err);
-  if (!r) return -1;
-  bool exists = PQntuples(r) > 0;
-  int64_t hwm = exists ? pg_int8(r, 0, 0) : 0, first = exists ? pg_int8(r, 0, 1) : 1;
-  PQclear(r);
-  if ((ts->hwm_read && (uint64_t)hwm != ts->base.hwm_rv.ver) ||
-      (ts->content_read && (uint64_t)(hwm + first) != ts->base.content_rv.ver))
-    return pgc_conflict(c, "stream", ts->name);
-  if (ts->n) {
-    char h8[8];
-    pg_put_int8(h8, ts->base.hwm + (int64_t)ts->n);
-    const char *v[2] = {name, h8};
-    int l[2] = {nl, 8};
-    if (exists) {
-      if (pg_exec(c->s, "UPDATE S.streams SET hwm = $2 WHERE name = $1", 2, v, l, c->err)) return -1;
-    } else { /* no row to lock: another writer may be creating it too */
-      int got = pgc_insert(c, "INSERT INTO S.streams VALUES ($1, $2, 1) ON CONFLICT DO NOTHING RETURNING 1", 2, v, l);
-      if (got <= 0) return got < 0 ? -1 : pgc_conflict(c, "stream", ts->name);
-    }
-    if (pgc_events(c, ts)) return -1;
-    c->new_stream |= !exists;
-  }
-  if (ts->trunc) {
-    char n8[8];
-    pg_put_int8(n8, ts->trunc);
-    const char *v[2] = {name, n8};
-    int l[2] = {nl, 8};
-    if (pg_exec(c->s, "DELETE FROM S.events WHERE stream = $1 AND seq <= $2", 2, v, l, c->err) ||
-        pg_exec(c->s, "UPDATE S.streams SET first_seq = GREATEST(first_seq, $2::bigint + 1) WHERE name = $1", 2, v, l, c->err))
-      return -1;
-  }
-  return 0;
-}
-
-/* ---- kv ------------------------------------------------------------------------ */
-
-static int pgc_key(pgc *c, txn_key *tk) {
-  const char *key = sx_str_data(tk->key);
-  int kl = (int)sx_str_len(tk->key);
-  PGresult *r = pg_query(c->s, "SELECT value IS NOT NULL, ver FROM S.kv WHERE key = $1 FOR UPDATE", 1, &key, &kl, c->err);
-  if (!r) return -1;
-  bool exists = PQntuples(r) > 0, live = exists && *PQgetvalue(r, 0, 0);
-  uint64_t ver = exists ? (uint64_t)pg_int8(r, 0, 1) : 0;
-  PQclear(r);
-  if (tk->read && ver != tk->rv.ver) return pgc_conflict(c, "kv key", tk->key);
-  if (tk->state == TK_PUT) {
-    sx_buf enc = SX_BUF_INIT;
-    if (store_encode(&enc, tk->val, c->err)) return -1;
-    const char *v[2] = {key, enc.data ? enc.data : ""};
-    int l[2] = {kl, (int)enc.len};
-    int got = 1;
-    if (!exists && tk->read) /* it read the key absent: someone creating it meanwhile is a conflict */
-      got = pgc_insert(c, "INSERT INTO S.kv VALUES ($1, $2, 1) ON CONFLICT DO NOTHING RETURNING 1", 2, v, l);
-    else if (pg_exec(c->s, "INSERT INTO S.kv VALUES ($1, $2, 1) ON CONFLICT (key) DO UPDATE"
-                           " SET value = EXCLUDED.value, ver = S.kv.ver + 1", 2, v, l, c->err))
-      got = -1;
-    sx_buf_free(&enc);
-    if (got <= 0) return got < 0 ? -1 : pgc_conflict(c, "kv key", tk->key);
-    c->keys_changed |= !live;
-  } else if (tk->state == TK_DELETED && live) {
-    if (pg_exec(c->s, "UPDATE S.kv SET value = NULL, ver = ver + 1 WHERE key = $1", 1, &key, &kl, c->err)) return -1;
-    c->keys_changed = true;
-  }
-  return 0;
-}
-
-/* ---- the listing clocks --------------------------------------------------------------- */
-
-static int pgc_clock(pgc *c, const char *id, bool read, const store_rv *rv, bool bump, const char *what) {
-  if (!read && !bump) return 0;
-  int il = (int)strlen(id);
-  PGresult *r = pg_query(c->s, bump ? "SELECT n FROM S.clocks WHERE id = $1 FOR UPDATE"
-                                    : "SELECT n FROM S.clocks WHERE id = $1 FOR SHARE", 1, &id, &il, c->err);
-  if (!r) return -1;
-  uint64_t n = PQntuples(r) ? (uint64_t)pg_int8(r, 0, 0) : 0;
-  PQclear(r);
-  if (read && n != rv->ver) return pgc_conflict(c, what, 0);
-  return bump ? pg_exec(c->s, "UPDATE S.clocks SET n = n + 1 WHERE id = $1", 1, &id, &il, c->err) : 0;
-}
-
-/* ---- the transaction ---------------------------------------------------------------- */
-
-static int pgc_body(pgc *c) {
+/* Queue every statement of t, in the locking order. */
+static void pgc_queue(pgc *c) {
   store_txn *t = c->t;
   txn_stream **ss = malloc((t->nstreams + 1) * sizeof *ss);
   txn_key **ks = malloc((t->nkeys + 1) * sizeof *ks);
@@ -173,13 +228,42 @@ static int pgc_body(pgc *c) {
     if (t->keys[i].read || t->keys[i].state != TK_UNTOUCHED) ks[nk++] = &t->keys[i];
   qsort(ss, ns, sizeof *ss, cmp_streams);
   qsort(ks, nk, sizeof *ks, cmp_keys);
-  int rc = 0;
-  for (size_t i = 0; i < ns && !rc; i++) rc = pgc_stream(c, ss[i]);
-  for (size_t i = 0; i < nk && !rc; i++) rc = pgc_key(c, ks[i]);
-  if (!rc) rc = pgc_clock(c, "catalog", t->catalog_read, &t->catalog_rv, c->new_stream, "the stream list");
-  if (!rc) rc = pgc_clock(c, "keys", t->keys_read, &t->keys_rv, c->keys_changed, "the kv key list");
+  for (size_t i = 0; i < ns; i++) pgc_stream(c, ss[i]);
+  for (size_t i = 0; i < nk; i++) pgc_key(c, ks[i]);
+  pgc_clock(c, "catalog", t->catalog_read, &t->catalog_rv, c->new_stream, "the stream list");
+  pgc_clock(c, "keys", t->keys_read, &t->keys_rv, c->keys_changed, "the kv key list");
   free(ss);
   free(ks);
+}
+
+/* The first error among one statement's results decides. */
+static void pgc_result(pgc *c, PGresult *r, int *rc) {
+  ExecStatusType st = PQresultStatus(r);
+  if (*rc == STORE_OK && (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR)) {
+    const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+      const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+      bool conflict = code && (strcmp(code, "40001") == 0 || strcmp(code, "40P01") == 0);
+      if (conflict && msg && strncmp(msg, "conflict:", 9) == 0) *c->err = sx_string_cstr(msg);
+      else if (conflict) *c->err = store_errorf("conflict: the commit lost a race in the database: %s", msg ? msg : "?");
+      else *c->err = store_errorf("store %s: %s", c->s->shown, PQresultErrorMessage(r));
+      *rc = conflict ? STORE_ECONFLICT : STORE_EFAIL;
+  }
+  PQclear(r);
+}
+
+/* Read every statement's results (each ends with a NULL), then the sync
+ * point's: STORE_OK, a conflict (40001, 40P01) or another failure. A
+ * broken connection returns NULL at once, so this always ends. */
+static int pgc_collect(pgc *c) {
+  int rc = c->failed ? STORE_EFAIL : STORE_OK;
+  for (int i = 0; i < c->sent; i++)
+    for (PGresult *r; (r = PQgetResult(c->s->conn));) pgc_result(c, r, &rc);
+  PGresult *r = PQgetResult(c->s->conn); /* PGRES_PIPELINE_SYNC */
+  if (r) PQclear(r);
+  if (rc == STORE_OK && (!r || PQstatus(c->s->conn) != CONNECTION_OK)) {
+    *c->err = store_errorf("store %s: the database connection was lost during the commit", c->s->shown);
+    rc = STORE_EFAIL;
+  }
   return rc;
 }
 
@@ -191,6 +275,30 @@ static size_t pgc_reads(store_txn *t) {
   return n;
 }
 
+/* Send the pipeline and read it back (s->mu held, connected). */
+static int pgc_run(pgc *c) {
+  PGconn *conn = c->s->conn;
+  if (!PQenterPipelineMode(conn)) {
+    *c->err = store_errorf("store %s: %s", c->s->shown, PQerrorMessage(conn));
+    return STORE_EFAIL;
+  }
+  pgc_queue(c);
+  int rc;
+  if (!PQpipelineSync(conn)) {
+    *c->err = store_errorf("store %s: %s", c->s->shown, PQerrorMessage(conn));
+    rc = STORE_EFAIL;
+  } else {
+    rc = pgc_collect(c);
+  }
+  PQexitPipelineMode(conn);
+  if (PQstatus(conn) != CONNECTION_OK) { /* the server went away: the next query reconnects */
+    if (rc == STORE_OK) *c->err = store_errorf("store %s: the database connection was lost", c->s->shown), rc = STORE_EFAIL;
+    PQfinish(conn);
+    c->s->conn = NULL;
+  }
+  return rc;
+}
+
 int pgstore_commit(store *base, store_txn *t, uint64_t *ticket, sx_val *err) {
   pgstore *s = (pgstore *)base;
   *ticket = 0;
@@ -199,17 +307,9 @@ int pgstore_commit(store *base, store_txn *t, uint64_t *ticket, sx_val *err) {
     *err = store_errorf("store %s is open read-only", s->shown);
     return STORE_EFAIL;
   }
-  pgc c = {s, t, err, false, false};
+  pgc c = {s, t, err, 0, false, false, false};
   pthread_mutex_lock(&s->mu);
-  int rc = pg_exec(s, "BEGIN", 0, NULL, NULL, err);
-  if (rc == 0) rc = pgc_body(&c);
-  if (rc == 0 && t->nrecords == 0) rc = pg_exec(s, "ROLLBACK", 0, NULL, NULL, err); /* reads validated */
-  else if (rc == 0) rc = pg_exec(s, "COMMIT", 0, NULL, NULL, err);
-  else {
-    sx_val ignored = SX_NIL;
-    if (s->conn) pg_exec(s, "ROLLBACK", 0, NULL, NULL, &ignored);
-  }
+  int rc = pg_ready(s, err) ? pgc_run(&c) : STORE_EFAIL;
   pthread_mutex_unlock(&s->mu);
-  if (rc == STORE_ECONFLICT) return rc;
-  return rc ? STORE_EFAIL : STORE_OK;
+  return rc;
 }

@@ -99,6 +99,7 @@ typedef struct txn_key {
   sx_val key;
   uint32_t hash;
   bool read, mark;
+  bool had;                       /* live when first read */
   store_rv rv;
   txn_key_state state;
   sx_val val;

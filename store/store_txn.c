@@ -427,6 +427,7 @@ static sx_val tx_kv_committed(store_txn *t, txn_key *tk, bool *has) {
   store_rv rv;
   sx_val v = t->s->be->kv_get(t->s, tk->key, has, &rv);
   if (sx_is(v, SX_T_ERROR)) return tx_broke(t, v);
+  if (!tk->read) tk->had = *has;
   tx_note(t, &tk->read, &tk->rv, &rv, "kv key", tk->key);
   return v;
 }
