@@ -284,12 +284,22 @@ typedef struct sxapi_error_info {
   sxapi_value payload;
 } sxapi_error_info;
 SXAPI_EXPORT sxapi_code sxapi_error_info_of(sxapi_vm *vm, sxapi_value err, sxapi_error_info *out);
+/* An error's text as the sx tools show it (*text, a string): the message,
+ * then " (at FILE:LINE:COL)" when the error knows where it was raised and
+ * the message does not already start there. With backtrace, each frame of
+ * the SX backtrace follows on a line of its own, indented by two spaces
+ * (no newline at the end). Any other value is described as if raised. */
+SXAPI_EXPORT sxapi_code sxapi_error_text(sxapi_vm *vm, sxapi_value err, bool backtrace,
+                                         sxapi_value *text);
 
 /* ---- text --------------------------------------------------------------- */
 
 /* The readable printed form of v as a string (*text): what the REPL and
  * the server show. Reading it back gives an equal value for data. */
 SXAPI_EXPORT sxapi_code sxapi_print(sxapi_vm *vm, sxapi_value v, sxapi_value *text);
+/* How the printer writes the dict key key (a string) in a dict: ":name"
+ * for a plain identifier, else the quoted string. */
+SXAPI_EXPORT sxapi_code sxapi_print_key(sxapi_vm *vm, sxapi_value key, sxapi_value *text);
 /* What (str v) gives: strings without quotes, nil as "". */
 SXAPI_EXPORT sxapi_code sxapi_display(sxapi_vm *vm, sxapi_value v, sxapi_value *text);
 /* Read every form of src[0..len) into a list (*forms). On failure *forms
@@ -299,6 +309,17 @@ SXAPI_EXPORT sxapi_code sxapi_display(sxapi_vm *vm, sxapi_value v, sxapi_value *
  * SXAPI_ERR_SYNTAX. */
 SXAPI_EXPORT sxapi_code sxapi_read(sxapi_vm *vm, const char *src, size_t len, const char *name,
                                    sxapi_value *forms);
+/* sxapi_read with line numbers starting at first_line (>= 1) instead of 1,
+ * for an entry that continues a script or session. */
+SXAPI_EXPORT sxapi_code sxapi_read_at(sxapi_vm *vm, const char *src, size_t len,
+                                      const char *name, uint32_t first_line,
+                                      sxapi_value *forms);
+/* The forms of a file found on the load path (searched as sxapi_find_file
+ * does), read as (load path) reads them: positions name path as given.
+ * On failure *forms gets an error value: SXAPI_ERR_IO ("load: cannot find
+ * PATH ...", "load: cannot read PATH"), SXAPI_ERR_SYNTAX or
+ * SXAPI_ERR_INCOMPLETE. */
+SXAPI_EXPORT sxapi_code sxapi_read_file(sxapi_vm *vm, const char *path, sxapi_value *forms);
 
 /* ---- keeping values alive -------------------------------------------------
  * Pin v so the collector keeps it (and everything it refers to) while its
@@ -315,6 +336,8 @@ SXAPI_EXPORT sxapi_code sxapi_unpin(sxapi_vm *vm, sxapi_value v);
 SXAPI_EXPORT sxapi_code sxapi_define(sxapi_vm *vm, const char *name, sxapi_value v);
 /* The global's value; SXAPI_ERR_NOTFOUND when it is unbound. */
 SXAPI_EXPORT sxapi_code sxapi_global(sxapi_vm *vm, const char *name, sxapi_value *out);
+/* The names of the bound globals as a list of strings in byte order. */
+SXAPI_EXPORT sxapi_code sxapi_globals(sxapi_vm *vm, sxapi_value *names);
 
 /* A C function callable from SX. argv holds argc values (argc is within
  * the declared arity: SX reports arity errors itself). Return SXAPI_OK with
@@ -358,6 +381,21 @@ SXAPI_EXPORT sxapi_code sxapi_load(sxapi_vm *vm, const char *path, sxapi_value *
 /* Apply fn (SXAPI_ERR_TYPE unless it is a function) to argc arguments. */
 SXAPI_EXPORT sxapi_code sxapi_call(sxapi_vm *vm, sxapi_value fn, int argc,
                                    const sxapi_value *argv, sxapi_value *out);
+/* Evaluate one form (as sxapi_read gives it) as a top-level evaluation:
+ * its store writes commit when it succeeds and roll back when it fails or
+ * is interrupted. Results as sxapi_eval. */
+SXAPI_EXPORT sxapi_code sxapi_eval_form(sxapi_vm *vm, sxapi_value form, sxapi_value *out);
+/* Load a file found on the load path, each form a top-level evaluation of
+ * its own (committed as it ends); stops at the first failing form, whose
+ * writes roll back. SXAPI_ERR_EVAL with *out an error value also when the
+ * file cannot be found, read or parsed. */
+SXAPI_EXPORT sxapi_code sxapi_load_each(sxapi_vm *vm, const char *path, sxapi_value *out);
+/* Evaluate forms (a list, as sxapi_read or sxapi_read_file give it) one
+ * after another as one top-level evaluation; name (NULL: "<eval>") names
+ * the source. Results as sxapi_eval_buffer; SXAPI_ERR_TYPE when forms is
+ * not a list. */
+SXAPI_EXPORT sxapi_code sxapi_eval_forms(sxapi_vm *vm, sxapi_value forms, const char *name,
+                                         sxapi_value *out);
 
 /* ======================================================================
  * Tasks: evaluations that can suspend
@@ -408,6 +446,9 @@ SXAPI_EXPORT sxapi_code sxapi_begin(sxapi_vm *vm, const char *src, size_t len, c
 SXAPI_EXPORT sxapi_code sxapi_begin_load(sxapi_vm *vm, const char *path, sxapi_task **task);
 SXAPI_EXPORT sxapi_code sxapi_begin_call(sxapi_vm *vm, sxapi_value fn, int argc,
                                          const sxapi_value *argv, sxapi_task **task);
+/* The same as a task that can suspend (see sxapi_begin). */
+SXAPI_EXPORT sxapi_code sxapi_begin_forms(sxapi_vm *vm, sxapi_value forms, const char *name,
+                                          sxapi_task **task);
 
 /* Continue a suspended task: the perform returns value. Returns the task's
  * new status, or SXAPI_ERR_STATE when the task is not suspended (it
@@ -546,6 +587,8 @@ SXAPI_EXPORT sxapi_code sxapi_store_kv_get(sxapi_vm *vm, const char *key, sxapi_
 SXAPI_EXPORT sxapi_code sxapi_store_blobs(sxapi_vm *vm, sxapi_value *cids);
 /* A blob's bytes (verified against its id); SXAPI_ERR_NOTFOUND if absent. */
 SXAPI_EXPORT sxapi_code sxapi_store_blob_get(sxapi_vm *vm, const char *cid, sxapi_value *bytes);
+/* The size in bytes of a stored blob; SXAPI_ERR_NOTFOUND if absent. */
+SXAPI_EXPORT sxapi_code sxapi_store_blob_size(sxapi_vm *vm, const char *cid, uint64_t *size);
 
 /* Verify every frame and blob of the store in dir (which need not be the
  * VM's). *report (may be NULL) gets a readable report. SXAPI_OK: clean;
@@ -614,68 +657,6 @@ SXAPI_EXPORT sxapi_code sxapi_store_backup(sxapi_vm *vm, const char *dir, const 
 /* "full", "batch", "off" and back. SXAPI_ERR_ARG for another name. */
 SXAPI_EXPORT const char *sxapi_sync_name(sxapi_sync mode);
 SXAPI_EXPORT sxapi_code sxapi_sync_parse(const char *name, sxapi_sync *out);
-
-/* ======================================================================
- * Interactive hosts (REPLs)
- * ======================================================================
- * What a read-eval-print loop needs beyond the rest: entries read with
- * line numbers that continue a longer input, each read form evaluated as
- * its own top-level evaluation (so each commits or rolls back alone),
- * files loaded form by form, the bound global names for completion, the
- * printed form of a dict key for pretty-printers, and blob sizes. */
-
-/* sxapi_read with line numbers starting at first_line (>= 1) instead of 1,
- * for an entry that continues a script or session. */
-SXAPI_EXPORT sxapi_code sxapi_read_at(sxapi_vm *vm, const char *src, size_t len,
-                                      const char *name, uint32_t first_line,
-                                      sxapi_value *forms);
-/* Evaluate one form (as sxapi_read gives it) as a top-level evaluation:
- * its store writes commit when it succeeds and roll back when it fails or
- * is interrupted. Results as sxapi_eval. */
-SXAPI_EXPORT sxapi_code sxapi_eval_form(sxapi_vm *vm, sxapi_value form, sxapi_value *out);
-/* Load a file found on the load path, each form a top-level evaluation of
- * its own (committed as it ends); stops at the first failing form, whose
- * writes roll back. SXAPI_ERR_EVAL with *out an error value also when the
- * file cannot be found, read or parsed. */
-SXAPI_EXPORT sxapi_code sxapi_load_each(sxapi_vm *vm, const char *path, sxapi_value *out);
-/* The names of the bound globals as a list of strings in byte order. */
-SXAPI_EXPORT sxapi_code sxapi_globals(sxapi_vm *vm, sxapi_value *names);
-/* How the printer writes the dict key key (a string) in a dict: ":name"
- * for a plain identifier, else the quoted string. */
-SXAPI_EXPORT sxapi_code sxapi_print_key(sxapi_vm *vm, sxapi_value key, sxapi_value *text);
-/* The size in bytes of a stored blob; SXAPI_ERR_NOTFOUND if absent. */
-SXAPI_EXPORT sxapi_code sxapi_store_blob_size(sxapi_vm *vm, const char *cid, uint64_t *size);
-
-/* ======================================================================
- * Command-line hosts (the sx tools and the line-protocol server)
- * ======================================================================
- * What a host that reads its own commands needs beyond the rest: a file
- * read the way (load ...) reads it, forms already read evaluated as one
- * top-level evaluation (to completion or as a task), and an error's text as
- * the sx tools show it. */
-
-/* The forms of a file found on the load path (searched as sxapi_find_file
- * does), read as (load path) reads them: positions name path as given.
- * On failure *forms gets an error value: SXAPI_ERR_IO ("load: cannot find
- * PATH ...", "load: cannot read PATH"), SXAPI_ERR_SYNTAX or
- * SXAPI_ERR_INCOMPLETE. */
-SXAPI_EXPORT sxapi_code sxapi_read_file(sxapi_vm *vm, const char *path, sxapi_value *forms);
-/* Evaluate forms (a list, as sxapi_read or sxapi_read_file give it) one
- * after another as one top-level evaluation; name (NULL: "<eval>") names
- * the source. Results as sxapi_eval_buffer; SXAPI_ERR_TYPE when forms is
- * not a list. */
-SXAPI_EXPORT sxapi_code sxapi_eval_forms(sxapi_vm *vm, sxapi_value forms, const char *name,
-                                         sxapi_value *out);
-/* The same as a task that can suspend (see sxapi_begin). */
-SXAPI_EXPORT sxapi_code sxapi_begin_forms(sxapi_vm *vm, sxapi_value forms, const char *name,
-                                          sxapi_task **task);
-/* An error's text as the sx tools show it (*text, a string): the message,
- * then " (at FILE:LINE:COL)" when the error knows where it was raised and
- * the message does not already start there. With backtrace, each frame of
- * the SX backtrace follows on a line of its own, indented by two spaces
- * (no newline at the end). Any other value is described as if raised. */
-SXAPI_EXPORT sxapi_code sxapi_error_text(sxapi_vm *vm, sxapi_value err, bool backtrace,
-                                         sxapi_value *text);
 
 #ifdef __cplusplus
 }

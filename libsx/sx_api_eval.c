@@ -245,6 +245,99 @@ sxapi_code sxapi_call(sxapi_vm *vm, sxapi_value fn, int argc, const sxapi_value 
   return api_leave(vm, api_complete(vm, f, nested, out));
 }
 
+/* ---- one form, a file form by form, forms already read ----------------------------- */
+
+/* A top-level start forgets an interrupt that arrived while idle. */
+static bool start_evaluation(sxapi_vm *vm) {
+  bool nested = api_evaluating(vm);
+  if (!nested) vm->vm->interrupt = 0;
+  return nested;
+}
+
+/* The end of an evaluation: the code, *out the value or the error. */
+static sxapi_code finish_evaluation(sxapi_vm *vm, sx_status st, sx_val v, sxapi_value *out) {
+  vm->vm->interrupt = 0;
+  if (out) *out = v;
+  return api_leave(vm, st == SX_DONE ? SXAPI_OK : api_fail_value(SXAPI_ERR_EVAL, v));
+}
+
+sxapi_code sxapi_eval_form(sxapi_vm *vm, sxapi_value form, sxapi_value *out) {
+  API_ENTER(vm, "sxapi_eval_form");
+  bool nested = start_evaluation(vm);
+  sx_val v;
+  sx_status st = sx_eval_form(vm->vm, form, &v);
+  sxapi_code code = st == SX_DONE ? SXAPI_OK : SXAPI_ERR_EVAL;
+  uint64_t ticket;
+  if (!nested) st = api_end_evaluation(vm, st, &v, true, &ticket, &code);
+  vm->vm->interrupt = 0;
+  if (out) *out = v;
+  return api_leave(vm, code == SXAPI_OK ? SXAPI_OK : api_fail_value(code, v));
+}
+
+sxapi_code sxapi_load_each(sxapi_vm *vm, const char *path, sxapi_value *out) {
+  API_ENTER(vm, "sxapi_load_each");
+  if (!path) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_load_each", "the path is NULL"));
+  bool nested = start_evaluation(vm);
+  sx_val v = SX_NIL;
+  sx_status st = sx_load_file(vm->vm, path, !nested, &v);
+  return finish_evaluation(vm, st, v, out);
+}
+
+/* Check forms and make the fiber that evaluates them. */
+static sxapi_code forms_fiber(sxapi_vm *vm, const char *who, sxapi_value forms, const char *name,
+                              sx_fiber **f, bool *nested) {
+  if (!sx_is_list(forms)) return api_type_error(who, "a list of forms", forms);
+  *f = api_new_fiber(vm, nested);
+  sx_fiber_start_forms(*f, forms, sx_string_cstr(name ? name : "<eval>"), false);
+  return SXAPI_OK;
+}
+
+sxapi_code sxapi_eval_forms(sxapi_vm *vm, sxapi_value forms, const char *name, sxapi_value *out) {
+  API_ENTER(vm, "sxapi_eval_forms");
+  sx_fiber *f = NULL;
+  bool nested = false;
+  sxapi_code rc = forms_fiber(vm, "sxapi_eval_forms", forms, name, &f, &nested);
+  if (rc != SXAPI_OK) return api_leave(vm, rc);
+  return api_leave(vm, api_complete(vm, f, nested, out));
+}
+
+sxapi_code sxapi_begin_forms(sxapi_vm *vm, sxapi_value forms, const char *name, sxapi_task **task) {
+  API_ENTER(vm, "sxapi_begin_forms");
+  if (!task) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_begin_forms", "the task pointer is NULL"));
+  *task = NULL;
+  sx_fiber *f = NULL;
+  bool nested = false;
+  sxapi_code rc = forms_fiber(vm, "sxapi_begin_forms", forms, name, &f, &nested);
+  if (rc != SXAPI_OK) return api_leave(vm, rc);
+  return api_leave(vm, api_begin(vm, f, nested, task));
+}
+
+/* ---- globals ------------------------------------------------------------------ */
+
+static int name_cmp(const void *a, const void *b) {
+  sx_val x = *(const sx_val *)a, y = *(const sx_val *)b;
+  size_t n = sx_str_len(x) < sx_str_len(y) ? sx_str_len(x) : sx_str_len(y);
+  int c = memcmp(sx_str_data(x), sx_str_data(y), n);
+  return c ? c : (sx_str_len(x) > sx_str_len(y)) - (sx_str_len(x) < sx_str_len(y));
+}
+
+sxapi_code sxapi_globals(sxapi_vm *vm, sxapi_value *names) {
+  API_ENTER(vm, "sxapi_globals");
+  if (!names) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_globals", "the out pointer is NULL"));
+  sx_vm *ivm = vm->vm;
+  sx_val *all = sx_alloc((ivm->gcount + 1) * sizeof *all); /* seen by the collector */
+  size_t n = 0;
+  for (size_t i = 0; i < ivm->gcap && n < ivm->gcount; i++) {
+    sx_cell *c = ivm->globals[i];
+    if (c && c->value != SX_UNDEF) all[n++] = sx_sym_name(c->sym);
+  }
+  if (n) qsort(all, n, sizeof *all, name_cmp);
+  sx_val list = SX_EMPTY;
+  while (n > 0) list = sx_cons(all[--n], list);
+  *names = list;
+  return api_leave(vm, SXAPI_OK);
+}
+
 /* ---- tasks ----------------------------------------------------------------------------- */
 
 static sxapi_task *task_new(sxapi_vm *vm, sx_fiber *f, bool nested) {

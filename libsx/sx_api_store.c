@@ -314,3 +314,18 @@ sxapi_code sxapi_store_compact(sxapi_vm *vm, const char *dir, sxapi_store_compac
   }
   return api_leave(vm, rc ? store_error("sxapi_store_compact", err) : SXAPI_OK);
 }
+
+/* ---- blob sizes ---------------------------------------------------------------- */
+
+sxapi_code sxapi_store_blob_size(sxapi_vm *vm, const char *cid, uint64_t *size) {
+  API_ENTER(vm, "sxapi_store_blob_size");
+  if (!cid || !size) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_store_blob_size", "cid and size must not be NULL"));
+  if (!vm->persist || !vm->store_dir)
+    return api_leave(vm, api_fail(SXAPI_ERR_STATE, "sxapi_store_blob_size", "the VM has no store"));
+  int rc = blob_size(vm->store_dir, cid, size);
+  if (rc < 0)
+    return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_store_blob_size", "'%s' is not a blob id", cid));
+  if (rc > 0)
+    return api_leave(vm, api_fail(SXAPI_ERR_NOTFOUND, "sxapi_store_blob_size", "no blob %s in the store", cid));
+  return api_leave(vm, SXAPI_OK);
+}

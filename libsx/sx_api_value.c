@@ -6,6 +6,7 @@
 #include "sx_print.h"
 #include "sx_read.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- types ----------------------------------------------------------------- */
@@ -335,4 +336,86 @@ sxapi_code sxapi_read(sxapi_vm *vm, const char *src, size_t len, const char *nam
     api_fail_value(rc, err);
   }
   return api_leave(vm, rc);
+}
+
+/* ---- reading at a line, reading a file, dict keys, error text ---------------- */
+
+sxapi_code sxapi_read_at(sxapi_vm *vm, const char *src, size_t len, const char *name,
+                         uint32_t first_line, sxapi_value *forms) {
+  API_ENTER(vm, "sxapi_read_at");
+  if (!forms || (!src && len) || first_line == 0)
+    return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_read_at", "bad arguments (src, forms or first_line)"));
+  sx_reader r;
+  sx_reader_init(&r, src ? src : "", len, name ? sx_string_cstr(name) : SX_NIL);
+  r.line = first_line;
+  sx_val acc = SX_EMPTY, form;
+  sx_read_status st;
+  while ((st = sx_read_next(&r, &form)) == SX_READ_OK) acc = sx_cons(form, acc);
+  if (st != SX_READ_ERROR) {
+    *forms = sx_list_reverse(acc);
+    return api_leave(vm, SXAPI_OK);
+  }
+  *forms = sx_error_new(r.error, SX_NIL);
+  return api_leave(vm, api_fail_value(r.incomplete ? SXAPI_ERR_INCOMPLETE : SXAPI_ERR_SYNTAX, *forms));
+}
+
+sxapi_code sxapi_read_file(sxapi_vm *vm, const char *path, sxapi_value *forms) {
+  API_ENTER(vm, "sxapi_read_file");
+  if (!path || !forms)
+    return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_read_file", "path and forms must not be NULL"));
+  sx_buf b = SX_BUF_INIT;
+  sx_val got = SX_NIL, err = SX_NIL;
+  sxapi_code rc = SXAPI_ERR_IO;
+  if (sx_slurp_load_file(vm->vm, path, &b, &err) == 0) rc = api_read_forms(b.data ? b.data : "", b.len, sx_string_cstr(path), &got, &err);
+  sx_buf_free(&b);
+  *forms = rc == SXAPI_OK ? got : err;
+  return api_leave(vm, rc == SXAPI_OK ? rc : api_fail_value(rc, err));
+}
+
+sxapi_code sxapi_print_key(sxapi_vm *vm, sxapi_value key, sxapi_value *text) {
+  API_ENTER(vm, "sxapi_print_key");
+  if (!text) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_print_key", "the out pointer is NULL"));
+  if (!sx_is_string(key)) return api_leave(vm, api_type_error("sxapi_print_key", "a string", key));
+  if (!sx_is_plain_identifier(sx_str_data(key), sx_str_len(key))) {
+    *text = sx_print_to_string(key);
+    return api_leave(vm, SXAPI_OK);
+  }
+  char *s = malloc(sx_str_len(key) + 1);
+  if (!s) abort();
+  s[0] = ':';
+  memcpy(s + 1, sx_str_data(key), sx_str_len(key));
+  *text = sx_string_new(s, sx_str_len(key) + 1);
+  free(s);
+  return api_leave(vm, SXAPI_OK);
+}
+
+/* "message (at where)": the position only when the message does not
+ * already start with it. */
+static void put_message(sx_buf *b, sx_val err) {
+  sx_val msg = sx_error_message(err);
+  sx_buf_put(b, sx_str_data(msg), sx_str_len(msg));
+  if (!sx_is(err, SX_T_ERROR)) return;
+  sx_val where = ((sx_error *)err)->where;
+  if (sx_is_string(where) && strncmp(sx_str_data(msg), sx_str_data(where), sx_str_len(where)) != 0)
+    sx_buf_printf(b, " (at %s)", sx_str_data(where));
+}
+
+static void put_backtrace(sx_buf *b, sx_val err) {
+  if (!sx_is(err, SX_T_ERROR)) return;
+  for (sx_val bt = ((sx_error *)err)->backtrace; sx_is_cons(bt); bt = sx_cdr(bt)) {
+    sx_val frame = sx_car(bt);
+    sx_buf_puts(b, "\n  ");
+    if (sx_is_string(frame)) sx_buf_put(b, sx_str_data(frame), sx_str_len(frame));
+  }
+}
+
+sxapi_code sxapi_error_text(sxapi_vm *vm, sxapi_value err, bool backtrace, sxapi_value *text) {
+  API_ENTER(vm, "sxapi_error_text");
+  if (!text) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_error_text", "the out pointer is NULL"));
+  sx_buf b = SX_BUF_INIT;
+  put_message(&b, err);
+  if (backtrace) put_backtrace(&b, err);
+  *text = sx_string_new(b.data ? b.data : "", b.len);
+  sx_buf_free(&b);
+  return api_leave(vm, SXAPI_OK);
 }
