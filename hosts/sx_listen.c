@@ -206,7 +206,7 @@ int sx_listen_run(const sx_host_opts *o, const char *path) {
     sxapi_free(holder);
     return 2;
   }
-  fprintf(stderr, "sx server: listening on %s (store %s)\n", path, sxapi_store_dir(holder));
+  fprintf(stderr, "sx server: listening on %s (store %s)\n", path, sxapi_store_label(holder));
   listen_loop(lfd, o);
   close(lfd);
   unlink(path);

@@ -572,6 +572,9 @@ typedef struct sxapi_store_stats {
 SXAPI_EXPORT sxapi_code sxapi_store_stats_of(sxapi_vm *vm, sxapi_store_stats *out);
 /* The directory the store was opened on. NULL without a store. */
 SXAPI_EXPORT const char *sxapi_store_dir(sxapi_vm *vm);
+/* The store's name as messages should show it: the directory, or a
+ * PostgreSQL URL without its password. NULL without a store. */
+SXAPI_EXPORT const char *sxapi_store_label(sxapi_vm *vm);
 
 /* Inspection. Reads see the committed state (not the writes of a task
  * that has not finished). Stream names and keys are NUL-terminated C

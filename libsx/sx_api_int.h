@@ -25,7 +25,8 @@ struct sxapi_vm {
   unsigned depth;          /* nested calls by the owner */
   sx_vm *vm;               /* NULL once closed */
   sx_persist *persist;     /* the store, or NULL */
-  char *store_dir;
+  char *store_dir;         /* as given (may hold a password) */
+  char *store_label;       /* as messages show it (store_label) */
   api_resolver *resolvers; /* records behind the host's resolvers */
   sxapi_task *tasks;       /* live tasks (a doubly linked list) */
   sx_val *pins;            /* uncollectable GC memory: scanned, never freed by GC */

@@ -52,7 +52,7 @@ sxapi_code sxapi_store_open(sxapi_vm *vm, const char *dir, const sxapi_store_opt
   if (opts) o = *opts;
   if (!dir || !*dir) return api_leave(vm, api_fail(SXAPI_ERR_ARG, who, "the directory is NULL or empty"));
   if (!options_ok(&o)) return api_leave(vm, api_fail(SXAPI_ERR_ARG, who, "unknown sync mode %d", (int)o.sync));
-  if (vm->persist) return api_leave(vm, api_fail(SXAPI_ERR_STATE, who, "the VM already has a store (%s)", vm->store_dir));
+  if (vm->persist) return api_leave(vm, api_fail(SXAPI_ERR_STATE, who, "the VM already has a store (%s)", vm->store_label));
   store_opts so = {.sync = (store_sync)o.sync, .read_only = o.read_only,
                    .batch_window_ms = o.batch_window_ms, .cache_bytes = o.cache_bytes};
   sx_persist *p = sx_persist_attach(vm->vm, dir, &so);
@@ -66,6 +66,7 @@ sxapi_code sxapi_store_open(sxapi_vm *vm, const char *dir, const sxapi_store_opt
   }
   vm->persist = p;
   vm->store_dir = strdup(dir);
+  vm->store_label = store_label(dir);
   return api_leave(vm, SXAPI_OK);
 }
 
@@ -78,6 +79,8 @@ sxapi_code api_store_close(sxapi_vm *vm, const char *who) {
   }
   vm->persist = NULL;
   free(vm->store_dir);
+  free(vm->store_label);
+  vm->store_label = NULL;
   vm->store_dir = NULL;
   sx_val err = SX_NIL;
   return sx_persist_close(p, &err) == 0 ? SXAPI_OK : store_error(who, err);
@@ -141,6 +144,14 @@ const char *sxapi_store_dir(sxapi_vm *vm) {
   if (!dir) api_fail(SXAPI_ERR_STATE, "sxapi_store_dir", "the VM has no store");
   api_leave(vm, SXAPI_OK);
   return dir;
+}
+
+const char *sxapi_store_label(sxapi_vm *vm) {
+  if (api_enter(vm, "sxapi_store_label") != SXAPI_OK) return NULL;
+  const char *label = vm->store_label;
+  if (!label) api_fail(SXAPI_ERR_STATE, "sxapi_store_label", "the VM has no store");
+  api_leave(vm, SXAPI_OK);
+  return label;
 }
 
 /* ---- inspection ------------------------------------------------------------------ */

@@ -301,10 +301,6 @@ static void fs_stats(store *base, store_stats *out) {
 
 static int fs_blob_put(store *base, const char *bytes, size_t len, sx_val *cid, sx_val *err) {
   fstore *s = (fstore *)base;
-  if (s->opts.read_only) {
-    *err = store_errorf("store %s is open read-only", s->dir);
-    return -1;
-  }
   return blob_put(s->dir, s->opts.sync != STORE_SYNC_OFF, bytes, len, cid, err);
 }
 

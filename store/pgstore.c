@@ -187,23 +187,6 @@ static char *url_take_schema(const char *url, char **schema) {
   return u;
 }
 
-/* The URL without a password, for messages. */
-static char *url_shown(const char *url) {
-  char *s = strdup(url);
-  if (!s) abort();
-  char *scheme = strstr(s, "://");
-  char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-  char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
-  if (at && colon && colon < at) memmove(colon, at, strlen(at) + 1); /* user:pass@ -> user@ */
-  char *pw = strstr(s, "password=");
-  if (pw) {
-    char *end = strchr(pw, '&');
-    if (end) memmove(pw, end + 1, strlen(end + 1) + 1);
-    else *pw = '\0';
-  }
-  return s;
-}
-
 /* ---- reads ---------------------------------------------------------------------------------- */
 
 static void pg_name_param(sx_val name, const char **val, int *len) {
@@ -386,7 +369,6 @@ static int pg_close(store *base, sx_val *err) {
 
 static int pg_blob_put(store *base, const char *bytes, size_t len, sx_val *cid, sx_val *err) {
   pgstore *s = (pgstore *)base;
-  if (pg_writable(base, err)) return -1;
   char id[BLOB_CID_LEN + 1];
   blob_cid_of(bytes, len, id);
   const char *vals[2] = {id, bytes};
@@ -484,7 +466,7 @@ static pgstore *pg_new(const char *url, const store_opts *opts) {
   if (opts) s->base.opts = *opts;
   char *schema;
   s->conninfo = url_take_schema(url, &schema);
-  s->shown = url_shown(s->conninfo);
+  s->shown = store_label(s->conninfo);
   pthread_mutex_init(&s->mu, NULL);
   s->base.be = &pg_backend;
   s->schema = pg_quote_ident(schema ? schema : "sx");

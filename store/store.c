@@ -28,6 +28,25 @@ uint32_t store_hash(const void *p, size_t n) {
   return (uint32_t)(h ^ (h >> 32));
 }
 
+char *store_label(const char *url) {
+  char *s = strdup(url);
+  if (!s) abort();
+  if (!store_is_url(s)) return s; /* a directory is shown as it is */
+  char *scheme = strstr(s, "://");
+  char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+  char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+  if (at && colon && colon < at) memmove(colon, at, strlen(at) + 1); /* user:pass@ -> user@ */
+  char *pw = strstr(s, "password=");
+  if (pw) {
+    char *end = strchr(pw, '&');
+    if (end) memmove(pw, end + 1, strlen(end + 1) + 1);
+    else *pw = '\0';
+  }
+  size_t n = strlen(s);
+  if (n && (s[n - 1] == '?' || s[n - 1] == '&')) s[n - 1] = '\0';
+  return s;
+}
+
 const char *store_sync_name(store_sync m) {
   return m == STORE_SYNC_BATCH ? "batch" : m == STORE_SYNC_OFF ? "off" : "full";
 }
@@ -85,7 +104,7 @@ bool store_is_url(const char *name) {
 static int st_open_new(const char *dir, const store_opts *o, store **out, sx_val *err) {
   if (st_backend_open(dir, o, out, err)) return STORE_EFAIL;
   store *s = *out;
-  s->name = strdup(dir);
+  s->name = store_label(dir); /* never a password in a message */
   s->opts = *o;
   s->refs = 1;
   if (!s->name) abort();
@@ -202,6 +221,10 @@ int store_commit(store *s, sx_val *err) {
 /* ---- blobs ----------------------------------------------------------------------------- */
 
 int store_blob_put(store *s, const char *bytes, size_t len, sx_val *cid_out, sx_val *err) {
+  if (s->opts.read_only) {
+    *err = store_errorf("store %s is open read-only", s->name);
+    return STORE_EFAIL;
+  }
   return s->be->blob_put(s, bytes, len, cid_out, err);
 }
 int store_blob_get(store *s, sx_val cid, sx_val *bytes_out, sx_val *err) {

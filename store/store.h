@@ -94,6 +94,9 @@ int store_open(const char *dir, const store_opts *opts, store **out, sx_val *err
 /* Does name (a --store argument) name a PostgreSQL store (postgresql://,
  * postgres://) rather than a directory? */
 bool store_is_url(const char *name);
+/* name as messages show it: a URL without its password (user:pw@ and
+ * password=), anything else as it is. malloc'd. */
+char *store_label(const char *name);
 /* Close the handle. The implicit transaction is rolled back; committed
  * writes that batch/off modes buffer are written (and synced in batch
  * mode). The handle is freed even when an error is returned. Transactions

@@ -55,7 +55,7 @@ typedef struct store_backend {
   int (*refresh)(store *s, sx_val *err);
   void (*stats)(store *s, store_stats *out);
   int (*close)(store *s, sx_val *err); /* frees s */
-  int (*blob_put)(store *s, const char *bytes, size_t len, sx_val *cid, sx_val *err);
+  int (*blob_put)(store *s, const char *bytes, size_t len, sx_val *cid, sx_val *err); /* writable s */
   int (*blob_get)(store *s, sx_val cid, sx_val *bytes, sx_val *err);
   int (*blob_has)(store *s, sx_val cid, bool *has, sx_val *err);
 } store_backend;

@@ -87,6 +87,7 @@ Test(api_store, inspection_sees_streams_events_and_kv) {
   cr_assert_eq(st.sync, SXAPI_SYNC_FULL);
   cr_assert(!st.read_only);
   cr_assert_str_eq(sxapi_store_dir(vm), store_path);
+  cr_assert_str_eq(sxapi_store_label(vm), store_path); /* a directory shows as itself */
   CODE(sxapi_store_read(vm, NULL, &v), SXAPI_ERR_ARG);
   CODE(sxapi_store_stats_of(vm, NULL), SXAPI_ERR_ARG);
 }
@@ -293,6 +294,7 @@ Test(api_store, misuse_is_reported) {
   CODE(sxapi_store_flush(vm), SXAPI_ERR_STATE);
   CODE(sxapi_store_close(vm), SXAPI_ERR_STATE);
   cr_assert_null(sxapi_store_dir(vm));
+  cr_assert_null(sxapi_store_label(vm));
   CODE(sxapi_store_open(vm, NULL, NULL), SXAPI_ERR_ARG);
   sxapi_store_options bad = {.sync = (sxapi_sync)7};
   CODE(sxapi_store_open(vm, store_path, &bad), SXAPI_ERR_ARG);

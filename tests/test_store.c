@@ -743,3 +743,20 @@ Test(store, off_mode_buffers_until_flush) {
   close_ok(r);
   close_ok(s);
 }
+
+/* Messages name a PostgreSQL store without its password. */
+Test(store, labels_drop_passwords) {
+  const char *cases[][2] = {
+    {"postgresql://app:s3cret@db/rose?sx_schema=p", "postgresql://app@db/rose?sx_schema=p"},
+    {"postgres:///rose?host=/tmp/x&password=s3cret&user=u", "postgres:///rose?host=/tmp/x&user=u"},
+    {"postgresql:///rose?password=s3cret", "postgresql:///rose"},
+    {"/var/lib/store", "/var/lib/store"},
+    {"/srv/a:b@c", "/srv/a:b@c"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char *l = store_label(cases[i][0]);
+    cr_assert_str_eq(l, cases[i][1]);
+    cr_assert_null(strstr(l, "s3cret"));
+    free(l);
+  }
+}

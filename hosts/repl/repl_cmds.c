@@ -254,7 +254,7 @@ static void cmd_stats(repl *r) {
   human_bytes(blobs, sizeof blobs, s.blob_bytes);
   human_bytes(index, sizeof index, s.stats.index_bytes);
   human_bytes(cache, sizeof cache, s.stats.cache_bytes);
-  printf("store      %s (%s)\n", sxapi_store_dir(r->vm), s.stats.read_only ? "read-only" : "open for writing");
+  printf("store      %s (%s)\n", sxapi_store_label(r->vm), s.stats.read_only ? "read-only" : "open for writing");
   printf("sync mode  %s\n", sxapi_sync_name(s.stats.sync));
   printf("log        %s\n", log);
   printf("streams    %zu\n", s.stats.streams);
@@ -321,7 +321,7 @@ static void cmd_reopen(repl *r) {
   if (repl_store_open(r->vm, *dir ? dir : r->store_dir, r->sync, r->read_only, &err)) {
     sxapi_store_stats s;
     sxapi_store_stats_of(r->vm, &s);
-    printf("reopened %s: %zu streams, %zu events, %zu kv keys\n", sxapi_store_dir(r->vm), s.streams,
+    printf("reopened %s: %zu streams, %zu events, %zu kv keys\n", sxapi_store_label(r->vm), s.streams,
            s.events, s.kv_keys);
   } else {
     repl_buf_putc(&err, '\0');

@@ -142,7 +142,7 @@ void repl_banner(repl *r) {
   sxapi_store_stats s = {0};
   sxapi_store_stats_of(r->vm, &s);
   repl_buf b = REPL_BUF_INIT;
-  repl_buf_printf(&b, "sx %s, store %s%s: ", sxapi_version(), sxapi_store_dir(r->vm), r->read_only ? " (read-only)" : "");
+  repl_buf_printf(&b, "sx %s, store %s%s: ", sxapi_version(), sxapi_store_label(r->vm), r->read_only ? " (read-only)" : "");
   plural(&b, s.streams, "stream");
   repl_buf_puts(&b, ", ");
   plural(&b, s.events, "event");
