@@ -22,6 +22,8 @@
 #   `sx store check` exits 3 for a torn tail (clean, an interrupted commit).
 #   test_crash.sh SX_BINARY [CYCLES]
 # SX_CRASH_SIGNAL=TERM (default KILL) kills the writer with that signal.
+# SX_CRASH_KEEP=DIR keeps, for every failing cycle, the store as the previous
+# cycle left it, as the kill left it, and the writer's output, in DIR/cycle-N.
 set -u
 SX=$(realpath "${1:?usage: test_crash.sh SX_BINARY [CYCLES]}")
 CYCLES=${2:-${SX_CRASH_CYCLES:-200}}
@@ -33,7 +35,16 @@ WPID=
 trap '[ -n "$WPID" ] && kill -9 $WPID 2>/dev/null; rm -rf "$DIR"' EXIT
 STORE=$DIR/store
 fail=0
-failmsg() { fail=$((fail + 1)); echo "FAIL (cycle $1, sync $2): $3"; }
+KEEP=${SX_CRASH_KEEP:-}
+failmsg() {
+  fail=$((fail + 1)); echo "FAIL (cycle $1, sync $2): $3"
+  if [ -n "$KEEP" ]; then
+    local k="$KEEP/cycle-$1"; mkdir -p "$k"
+    [ -d "$DIR/before" ] && cp -a "$DIR/before" "$k/store-before"
+    cp -a "$DIR/after" "$k/store-after" 2>/dev/null; cp -a "$STORE" "$k/store-now" 2>/dev/null
+    cp "$DIR/out" "$DIR/err" "$k/" 2>/dev/null; echo "  kept in $k"
+  fi
+}
 
 cat > "$DIR/common.sx" <<'EOF'
 (load "lib/persist/event.sx")
@@ -102,6 +113,8 @@ for ((c = 1; c <= CYCLES; c++)); do
   if [ $((c % 50)) -eq 1 ]; then  # a fresh store now and then: crashes while creating it
     rm -rf "$STORE"; floor=0; prev=0
   fi
+  rm -rf "$DIR/before" "$DIR/after"
+  [ -n "$KEEP" ] && [ -d "$STORE" ] && cp -a "$STORE" "$DIR/before"
   # the writer: the prelude, then (w) forever until it is killed
   "$SX" --store "$STORE" --sync "$mode" server \
     < <(echo '(load "'"$DIR"'/common.sx")'; echo '(load "'"$DIR"'/writer.sx")'; yes '(eval "(w)")') \
@@ -110,6 +123,7 @@ for ((c = 1; c <= CYCLES; c++)); do
   sleep "$(printf '0.%03d' $((RANDOM % 70 + 1)))"
   kill -s "$SIG" $WPID 2>/dev/null; wait $WPID 2>/dev/null; WPID=
   # the highest acknowledged evaluation of this run
+  [ -n "$KEEP" ] && [ -d "$STORE" ] && cp -a "$STORE" "$DIR/after"
   acked=$(grep -E '^\(ok 0 [0-9]+\)$' "$DIR/out" | tail -1 | sed -E 's/^\(ok 0 ([0-9]+)\)$/\1/')
   if grep -q '^(error' "$DIR/out"; then failmsg $c $mode "writer error: $(grep -m1 '^(error' "$DIR/out")"; fi
   # the store as the kill left it: clean apart from, perhaps, a torn tail
