@@ -30,6 +30,11 @@ bool sx_host_load_persist(sxapi_vm *vm, sxapi_value *err) {
 }
 
 /* "--name VALUE" or "--name=VALUE"; advances *i past what it used. */
+void sx_host_print_warning(const char *msg, void *ctx) {
+  (void)ctx;
+  fprintf(stderr, "sx: warning: %s\n", msg);
+}
+
 static const char *opt_value(int argc, char **argv, int *i, const char *name) {
   size_t n = strlen(name);
   const char *a = argv[*i];

@@ -6,6 +6,10 @@
 
 #include "sx.h"
 
+/* The tools' warning hook (sxapi_set_warning_hook): "sx: warning: MSG" on
+ * stderr. */
+void sx_host_print_warning(const char *msg, void *ctx);
+
 /* Options shared by the sx tools: -I DIR, --store DIR, --sync MODE,
  * --persist. */
 #define SX_HOST_MAX_INCLUDES 64

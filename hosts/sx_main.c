@@ -284,6 +284,7 @@ static int split_args(sxapi_vm *vm, int argc, char **argv, sx_host_opts *o, char
 }
 
 int main(int argc, char **argv) {
+  sxapi_set_warning_hook(sx_host_print_warning, NULL);
   sxapi_vm *vm = sxapi_open();
   if (!vm) {
     fprintf(stderr, "sx: %s\n", sxapi_errmsg());

@@ -9,6 +9,7 @@
 #include <string.h>
 
 int main(int argc, char **argv) {
+  sxapi_set_warning_hook(sx_host_print_warning, NULL);
   sxapi_vm *vm = sxapi_open();
   if (!vm) {
     fprintf(stderr, "sx-server: %s\n", sxapi_errmsg());

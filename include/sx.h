@@ -575,6 +575,14 @@ SXAPI_EXPORT const char *sxapi_store_dir(sxapi_vm *vm);
 /* The store's name as messages should show it: the directory, or a
  * PostgreSQL URL without its password. NULL without a store. */
 SXAPI_EXPORT const char *sxapi_store_label(sxapi_vm *vm);
+/* Process-wide: fn hears what the library must tell that is not the
+ * result of a call — a writable open that discarded bytes of a log (a torn
+ * tail, or damage), a store that could not be closed cleanly at exit. The
+ * library never writes to stderr itself: without a hook these are not
+ * reported. The sx tools print them as "sx: warning: MSG". fn NULL: no hook. Set it
+ * before opening stores; it may be called from any thread. */
+typedef void (*sxapi_warning_fn)(const char *msg, void *ctx);
+SXAPI_EXPORT void sxapi_set_warning_hook(sxapi_warning_fn fn, void *ctx);
 
 /* Inspection. Reads see the committed state (not the writes of a task
  * that has not finished). Stream names and keys are NUL-terminated C

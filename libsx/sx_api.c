@@ -196,6 +196,11 @@ sxapi_vm *sxapi_open(void) {
     return NULL;
   }
   vm->vm = sx_stdlib_vm_create();
+  if (!vm->vm) {
+    free(vm);
+    api_fail(SXAPI_ERR_ARG, "sxapi_open", "could not create the VM (out of memory, or a broken built-in prelude)");
+    return NULL;
+  }
   vm->vm->host = vm;
   vm->magic = VM_MAGIC_OPEN;
   return vm;

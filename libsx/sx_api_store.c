@@ -146,6 +146,10 @@ const char *sxapi_store_dir(sxapi_vm *vm) {
   return dir;
 }
 
+void sxapi_set_warning_hook(sxapi_warning_fn fn, void *ctx) {
+  store_set_warning_hook(fn, ctx);
+}
+
 const char *sxapi_store_label(sxapi_vm *vm) {
   if (api_enter(vm, "sxapi_store_label") != SXAPI_OK) return NULL;
   const char *label = vm->store_label;

@@ -59,9 +59,12 @@ static void close_all_at_exit(void) {
     sx_persist *p = attached;
     attached = p->next;
     sx_val err = SX_NIL;
-    if (p->st && store_close(p->st, &err) != 0)
-      fprintf(stderr, "sx: closing the store at exit: %s\n",
-              sx_is_string(err) ? sx_str_data(err) : "failed");
+    if (p->st && store_close(p->st, &err) != 0) {
+      char msg[1024];
+      snprintf(msg, sizeof msg, "closing the store at exit: %s",
+               sx_is_string(err) ? sx_str_data(err) : "failed");
+      store_warn(msg);
+    }
     p->st = NULL;
   }
   pthread_mutex_unlock(&attached_lock);

@@ -149,22 +149,22 @@ static void install_specials(sx_vm *vm) {
   sx_defspecial(vm, "eval", SP_EVAL, 1, 1);
 }
 
-void sx_stdlib_install(sx_vm *vm) {
+bool sx_stdlib_install(sx_vm *vm) {
   install_core(vm);
   install_specials(vm);
   sx_lib_num_install(vm);
   sx_lib_list_install(vm);
   sx_lib_dict_install(vm);
   sx_lib_str_install(vm);
-  sx_val err;
-  if (sx_eval_string(vm, sx_prelude_source, sx_prelude_length, sx_string_cstr("<prelude>"), &err) != SX_DONE) {
-    fprintf(stderr, "sx: internal error loading the prelude: %s\n", sx_str_data(sx_error_message(err)));
-    abort();
-  }
+  sx_val err; /* the prelude is part of the build: it fails only when broken */
+  return sx_eval_string(vm, sx_prelude_source, sx_prelude_length, sx_string_cstr("<prelude>"), &err) == SX_DONE;
 }
 
 sx_vm *sx_stdlib_vm_create(void) {
   sx_vm *vm = sx_vm_create();
-  if (vm) sx_stdlib_install(vm);
+  if (vm && !sx_stdlib_install(vm)) {
+    sx_vm_close(vm);
+    return NULL;
+  }
   return vm;
 }

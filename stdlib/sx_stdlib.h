@@ -7,8 +7,8 @@
 #include "sx_vm.h"
 
 /* Define the primitives, special forms and prelude functions in vm. */
-void sx_stdlib_install(sx_vm *vm);
-/* sx_vm_create followed by sx_stdlib_install. */
+bool sx_stdlib_install(sx_vm *vm); /* false: the built-in prelude failed */
+/* sx_vm_create followed by sx_stdlib_install; NULL when either fails. */
 sx_vm *sx_stdlib_vm_create(void);
 
 #endif

@@ -239,10 +239,12 @@ int store_backup(const char *dir, const char *dest, store_backup_stats *out, sx_
 /* What opening the store had to do that its user should hear about, such
  * as "store DIR: discarded N bytes of DIR/log at offset X: a torn tail
  * (...)"; NULL when nothing. The same text goes to the process-wide warning
- * hook when it happens: by default printed to stderr as "sx: warning: ...";
- * store_set_warning_hook replaces that (fn NULL: silent). */
+ * hook when it happens. Nobody hears it by default: the store never writes
+ * to stderr; store_set_warning_hook installs a listener (fn NULL: none). */
 const char *store_warning(store *s);
 typedef void (*store_warning_fn)(const char *msg, void *ctx);
 void store_set_warning_hook(store_warning_fn fn, void *ctx);
+/* Tell the warning hook msg (nothing when none is installed). */
+void store_warn(const char *msg);
 
 #endif

@@ -48,17 +48,18 @@ static void put_le64(unsigned char *p, uint64_t v) {
   put_le32(p + 4, (uint32_t)(v >> 32));
 }
 
-/* Process-wide: who hears the store's warnings (stderr by default). */
-static void warn_stderr(const char *msg, void *ctx) {
-  (void)ctx;
-  fprintf(stderr, "sx: warning: %s\n", msg);
-}
-static store_warning_fn warn_fn = warn_stderr;
+/* Process-wide: who hears the store's warnings (nobody by default: the
+ * library never writes to stderr itself; the sx tools install a printer). */
+static store_warning_fn warn_fn;
 static void *warn_ctx;
 
 void store_set_warning_hook(store_warning_fn fn, void *ctx) {
   warn_fn = fn;
   warn_ctx = ctx;
+}
+
+void store_warn(const char *msg) {
+  if (warn_fn) warn_fn(msg, warn_ctx);
 }
 
 
@@ -514,7 +515,7 @@ static void log_warn(fstore *s, const char *msg) {
   free(s->warning);
   s->warning = strdup(msg);
   if (!s->warning) abort();
-  if (warn_fn) warn_fn(msg, warn_ctx);
+  store_warn(msg);
 }
 
 /* Cut off the torn tail found by the scan, saying so. */

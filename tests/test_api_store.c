@@ -310,3 +310,66 @@ Test(api_store, misuse_is_reported) {
   CODE(sxapi_close(vm), SXAPI_OK); /* closes the store too */
   CODE(sxapi_store_streams(vm, &v), SXAPI_ERR_CLOSED);
 }
+
+/* ---- the warning hook ----------------------------------------------------------- */
+
+static char heard[1024];
+static int heard_count;
+static void hear(const char *msg, void *ctx) {
+  (void)ctx;
+  snprintf(heard, sizeof heard, "%s", msg);
+  heard_count++;
+}
+
+/* Leave a torn tail (half a frame after the data) in the store. */
+static void tear_store(void) {
+  sxapi_value report;
+  const char *text, *at;
+  char log[700];
+  struct stat st;
+  snprintf(log, sizeof log, "%s/log", store_path);
+  CODE(sxapi_store_check(vm, store_path, &report), SXAPI_OK);
+  CODE(sxapi_to_string(vm, report, &text, NULL), SXAPI_OK);
+  /* the data ends where zero-filled space starts, or at the end of the file */
+  cr_assert_eq(stat(log, &st), 0);
+  at = strstr(text, "data ends at offset ");
+  long end = at ? atol(at + strlen("data ends at offset ")) : (long)st.st_size;
+  int fd = open(log, O_RDWR);
+  cr_assert_geq(fd, 0);
+  cr_assert_eq(pwrite(fd, "SXF2 half a frame", 17, end), 17);
+  close(fd);
+}
+
+Test(api_store, a_discarded_torn_tail_reaches_the_warning_hook_and_never_stderr) {
+  CODE(sxapi_free(vm), SXAPI_OK);
+  vm = open_on_store(NULL);
+  EVAL_OK("(persist/append db \"s\" \"t\" 1 {:n 1}) :ok", "\"ok\"");
+  CODE(sxapi_store_close(vm), SXAPI_OK);
+  tear_store();
+  /* no hook: the library says nothing on stderr */
+  char errpath[700];
+  snprintf(errpath, sizeof errpath, "%s/stderr", dir);
+  int saved = dup(2), efd = open(errpath, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+  cr_assert(saved >= 0 && efd >= 0);
+  fflush(stderr);
+  dup2(efd, 2);
+  CODE(sxapi_store_open(vm, store_path, NULL), SXAPI_OK);
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved), close(efd);
+  struct stat st;
+  cr_assert_eq(stat(errpath, &st), 0);
+  cr_assert_eq(st.st_size, 0, "the library wrote %lld bytes to stderr", (long long)st.st_size);
+  CODE(sxapi_store_close(vm), SXAPI_OK);
+  /* a hook hears the next one */
+  tear_store();
+  heard_count = 0;
+  sxapi_set_warning_hook(hear, NULL);
+  CODE(sxapi_store_open(vm, store_path, NULL), SXAPI_OK);
+  sxapi_set_warning_hook(NULL, NULL);
+  cr_assert_eq(heard_count, 1);
+  cr_assert(strstr(heard, "torn tail") && strstr(heard, store_path), "heard: %s", heard);
+  EVAL_OK("(load \"lib/persist/event.sx\") (load \"lib/persist/backend.sx\") (load \"lib/persist/log.sx\")"
+          " (load \"lib/persist/kv.sx\") (load \"lib/persist/durable.sx\")"
+          " (persist/last-seq (persist/durable-backend) \"s\")", "1");
+}
