@@ -2,8 +2,9 @@
  * that can make any of them fail (see store_io.h). The armed state is
  * shared by all threads (the batch flusher syncs from its own thread) and
  * guarded by a mutex; the unarmed fast path is one atomic load. In the
- * test build (STORE_IO_TEST) every change that succeeded is also reported
- * to the crash simulator (store_iosim.h); elsewhere those hooks are empty. */
+ * test build (STORE_IO_TEST) SX_STORE_FAULT arms it from the environment
+ * and every change that succeeded is also reported to the crash simulator
+ * (store_iosim.h); elsewhere those hooks are empty. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -46,7 +47,9 @@ static struct {
   unsigned fired;
 } fault = {PTHREAD_MUTEX_INITIALIZER, 0, STORE_IO_ANY, 0, 0, false, false, 0};
 
+#ifdef STORE_IO_TEST
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+#endif
 
 /* A simulated full disk: pwrites at a site may not reach past a file offset. */
 static struct {
@@ -88,6 +91,7 @@ unsigned store_fault_fired(void) {
   return n;
 }
 
+#ifdef STORE_IO_TEST
 static int env_errno(const char *s) {
   static const struct { const char *name; int eno; } names[] = {
       {"ENOSPC", ENOSPC}, {"EIO", EIO}, {"EDQUOT", EDQUOT}, {"EROFS", EROFS}, {"EFBIG", EFBIG}};
@@ -112,10 +116,13 @@ static void env_arm(void) {
   store_fault_inject((store_io_site)si, (unsigned)atoi(nth), env_errno(eno),
                      sticky && strcmp(sticky, "sticky") == 0);
 }
+#endif
 
 /* Should this call fail? Sets errno when it should. */
 static bool fault_fire(store_io_site site) {
+#ifdef STORE_IO_TEST
   pthread_once(&env_once, env_arm);
+#endif
   if (!__atomic_load_n(&fault.armed, __ATOMIC_ACQUIRE)) return false;
   pthread_mutex_lock(&fault.mu);
   bool fire = false;

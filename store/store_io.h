@@ -1,11 +1,13 @@
 /* store_io.h — every call by which the store and the blob store change the
  * file system goes through these wrappers, each tagged with its write site.
  * A fault can be armed on a site (tests, or SX_STORE_FAULT for a whole
- * process) so that a chosen call fails with a chosen errno; unarmed, the
- * wrappers are the plain system calls.
+ * process of a test build) so that a chosen call fails with a chosen errno;
+ * unarmed, the wrappers are the plain system calls.
  *
  * SX_STORE_FAULT=SITE:NTH:ERRNO[:sticky] arms the fault at the first IO of
- * the process: SITE is a name below (or "any"), NTH counts matching calls
+ * the process, in test builds only (STORE_IO_TEST: the sxstore_test
+ * library, libsx_fault and the sx-fault binary; the shipped library
+ * ignores it): SITE is a name below (or "any"), NTH counts matching calls
  * from 1, ERRNO is ENOSPC, EIO, EDQUOT, EROFS or a number; with "sticky"
  * every later matching call fails too (a full disk stays full). */
 #ifndef STORE_IO_H

@@ -5,12 +5,14 @@
 # saw, the seq continues, blobs come back), a second writer is refused with
 # the owner's pid, an evaluation that fails commits none of its writes, the
 # batch and off sync modes chosen on the command line behave as documented,
-# and a store whose disk fails (SX_STORE_FAULT) raises catchable errors while
-# the server keeps answering and nothing stored before is lost, and
-# `sx store compact` shrinks the log to the same state.
-#   test_durable.sh SX_BINARY
+# and a store whose disk fails (SX_STORE_FAULT, honoured only by the
+# test-only sx-fault build) raises catchable errors while the server keeps
+# answering and nothing stored before is lost, and `sx store compact`
+# shrinks the log to the same state.
+#   test_durable.sh SX_BINARY SX_FAULT_BINARY
 set -u
 SX=$1
+SXF=${2:?usage: test_durable.sh SX_BINARY SX_FAULT_BINARY}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 DIR=$(mktemp -d)
@@ -114,11 +116,17 @@ for mode in batch off; do
 done
 SRV=
 
+# the shipped binary ignores SX_STORE_FAULT: only the test build honours it
+r=$(SX_STORE_FAULT=log-write:1:ENOSPC:sticky "$SX" --store "$DIR/s" -e "$PRELUDE (persist/kv-put db \"shipped\" 1) :stored" 2>&1)
+check "the shipped sx ignores SX_STORE_FAULT" '"stored"' "$r"
+r=$("$SX" --store "$DIR/s" -e "$PRELUDE (persist/kv-get db \"shipped\")" 2>&1)
+check "and its write is stored" '1' "$r"
+
 # a failing disk: every log write fails with ENOSPC. Reads of what is
 # stored still work, each failing write is an error the program can catch
 # (or the command's error response), and the server keeps answering.
 rm -f "$DIR/in"; mkfifo "$DIR/in"
-SX_STORE_FAULT=log-write:1:ENOSPC:sticky "$SX" --store "$DIR/s" server < "$DIR/in" > "$DIR/out3" 2> "$DIR/err3" &
+SX_STORE_FAULT=log-write:1:ENOSPC:sticky "$SXF" --store "$DIR/s" server < "$DIR/in" > "$DIR/out3" 2> "$DIR/err3" &
 SRV=$!; exec 3> "$DIR/in"
 {
   echo "(eval \"$(q "$PRELUDE")\")"
@@ -142,7 +150,7 @@ check "store check is clean after the failures" "0" "$?"
 # shrinks to the current state, reads the same, checks clean, continues the seq
 before=$("$SX" --store "$DIR/s" -e "$PRELUDE $STATE" 2>&1)
 size0=$(stat -c %s "$DIR/s/log")
-r=$(SX_STORE_FAULT=compact-write:1:ENOSPC "$SX" store compact "$DIR/s" 2>&1); rc=$?
+r=$(SX_STORE_FAULT=compact-write:1:ENOSPC "$SXF" store compact "$DIR/s" 2>&1); rc=$?
 check "a compaction on a full disk exits 1 naming the problem" "1 yes" "$rc $(grep -q "No space left on device" <<<"$r" && echo yes || echo "no: $r")"
 check "a failed compaction leaves the log as it was" "$size0" "$(stat -c %s "$DIR/s/log")"
 r=$("$SX" store compact "$DIR/s" 2>&1)
