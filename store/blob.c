@@ -161,7 +161,7 @@ static int blob_mkdir(const char *path, const char *parent, bool sync) {
   if (store_io_mkdir(STORE_IO_MKDIR, path, 0755) != 0) return errno == EEXIST ? 0 : -1;
   if (!sync || store_fsync_dir(parent) == 0) return 0;
   int e = errno; /* the new name may not be durable: take it back, so a retry syncs again */
-  rmdir(path);
+  store_io_rmdir(path);
   errno = e;
   return -1;
 }
@@ -194,7 +194,7 @@ static int blob_write_file(const char *path, const char *tmp, const char *bytes,
   if (store_io_rename(STORE_IO_RENAME, tmp, path)) {
     *what = "renaming into place";
     int e = errno;
-    unlink(tmp);
+    store_io_unlink(tmp);
     errno = e;
     return -1;
   }
@@ -202,7 +202,7 @@ static int blob_write_file(const char *path, const char *tmp, const char *bytes,
 fail:;
   int e = errno;
   close(fd);
-  unlink(tmp);
+  store_io_unlink(tmp);
   errno = e;
   return -1;
 }
@@ -236,7 +236,7 @@ int blob_put(const char *dir, bool sync, const char *bytes, size_t len, sx_val *
   if (sync && store_fsync_dir(shard)) { /* the name may not be durable: take it back */
     *err = store_errorf("store %s: cannot store blob %s: fsync of the directory %s failed: %s", dir,
                         cid, shard, strerror(errno));
-    unlink(path);
+    store_io_unlink(path);
     return -1;
   }
   *cid_out = sx_string_new(cid, BLOB_CID_LEN);

@@ -39,7 +39,7 @@ void fstore_assert_state(fstore *s) {
 /* ---- creating and locking the directory ------------------------------------ */
 
 /* mkdir -p, fsyncing each parent whose entries change. */
-static int st_mkdirs(const char *dir) {
+int fstore_mkdirs(const char *dir) {
   char path[4096];
   size_t n = strlen(dir);
   if (n == 0 || n >= sizeof path) return -1;
@@ -65,7 +65,7 @@ static int st_mkdirs(const char *dir) {
       }
       if (rc) { /* the new name may not be durable: take it back */
         int e = errno;
-        rmdir(path);
+        store_io_rmdir(path);
         errno = e;
         return -1;
       }
@@ -128,7 +128,7 @@ static int st_prepare_dir(fstore *s, sx_val *err) {
     }
     return 0;
   }
-  if (st_mkdirs(s->dir)) {
+  if (fstore_mkdirs(s->dir)) {
     *err = store_errorf("store %s: cannot create the directory: %s", s->dir, strerror(errno));
     return -1;
   }

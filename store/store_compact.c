@@ -191,13 +191,13 @@ static int store_cw_swap(fstore *s, store_compact_stats *out, sx_val *err) {
   if (rc) {
     *err = store_errorf("store %s: compaction failed: %s %s failed: %s (the log is unchanged)", s->dir,
                         c.what, c.tmp, strerror(e));
-    unlink(c.tmp);
+    store_io_unlink(c.tmp);
     return -1;
   }
   if (store_io_rename(STORE_IO_COMPACT_RENAME, c.tmp, s->log_path)) {
     *err = store_errorf("store %s: compaction failed: renaming %s to %s failed: %s (the log is "
                         "unchanged)", s->dir, c.tmp, s->log_path, strerror(errno));
-    unlink(c.tmp);
+    store_io_unlink(c.tmp);
     return -1;
   }
   out->log_after = c.off;

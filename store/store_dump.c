@@ -42,7 +42,7 @@ struct store_restore {
 static int rs_write(store_restore *r, const void *p, size_t n, sx_val *err) {
   const char *b = p;
   while (n > 0) {
-    ssize_t w = pwrite(r->fd, b, n, (off_t)r->off);
+    ssize_t w = store_io_pwrite(STORE_IO_LOG_WRITE, r->fd, b, n, (off_t)r->off);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) {
       *err = store_errorf("store %s: write to %s failed: %s", r->s->dir, r->tmp,
@@ -103,7 +103,7 @@ static bool rs_has_blobs(const char *dir) {
 }
 
 static int rs_open_empty(store_restore *r, const char *dir, sx_val *err) {
-  if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+  if (fstore_mkdirs(dir) != 0) {
     *err = store_errorf("store %s: cannot create the directory: %s", dir, strerror(errno));
     return -1;
   }
@@ -135,7 +135,7 @@ int store_restore_begin(const char *dir, store_restore **out, sx_val *err) {
     return -1;
   }
   snprintf(r->tmp, sizeof r->tmp, "%s/log.restore", r->s->dir);
-  r->fd = open(r->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  r->fd = store_io_open(STORE_IO_LOG_CREATE, r->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   unsigned char h[LOG_HEADER_SIZE];
   memcpy(h, "SXSTORE", 8); /* the header store_log_create writes */
   for (int i = 0; i < 4; i++) h[8 + i] = (unsigned char)(LOG_VERSION >> (8 * i));
@@ -233,7 +233,7 @@ void store_restore_abandon(store_restore *r) {
   if (!r) return;
   if (r->fd >= 0) {
     close(r->fd);
-    unlink(r->tmp);
+    store_io_unlink(r->tmp);
   }
   sx_buf_free(&r->frame);
   if (r->s) fstore_free(r->s);
@@ -243,11 +243,11 @@ void store_restore_abandon(store_restore *r) {
 int store_restore_finish(store_restore *r, sx_val *err) {
   int rc = rs_stream_end(r, err) || rs_frame_end(r, false, err) ||
            (r->off > LOG_HEADER_SIZE && rs_frame_end(r, true, err));
-  if (!rc && fsync(r->fd) != 0) {
+  if (!rc && store_io_fsync(STORE_IO_LOG_SYNC, r->fd) != 0) {
     *err = store_errorf("store %s: fsync of %s failed: %s", r->s->dir, r->tmp, strerror(errno));
     rc = -1;
   }
-  if (!rc && rename(r->tmp, r->s->log_path) != 0) {
+  if (!rc && store_io_rename(STORE_IO_RENAME, r->tmp, r->s->log_path) != 0) {
     *err = store_errorf("store %s: renaming %s failed: %s", r->s->dir, r->tmp, strerror(errno));
     rc = -1;
   }
@@ -307,10 +307,18 @@ sx_val store_blob_list(const char *dir) {
 
 /* ---- online backup ------------------------------------------------------------------ */
 
+/* The store_io sites of a copy: the log's or a blob's. */
+typedef struct bk_sites {
+  store_io_site create, write, sync;
+} bk_sites;
+static const bk_sites bk_log_sites = {STORE_IO_LOG_CREATE, STORE_IO_LOG_WRITE, STORE_IO_LOG_SYNC};
+static const bk_sites bk_blob_sites = {STORE_IO_BLOB_CREATE, STORE_IO_BLOB_WRITE, STORE_IO_BLOB_SYNC};
+
 /* Copy in[0..len) (or all of it when len is UINT64_MAX) to a new file
- * dst, synced. */
-static int bk_copy(int in, const char *what, const char *dst, uint64_t len, sx_val *err) {
-  int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+ * dst, synced (its name is the caller's to sync). */
+static int bk_copy(int in, const char *what, const char *dst, uint64_t len, const bk_sites *io,
+                   sx_val *err) {
+  int out = store_io_open(io->create, dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   char buf[1 << 16];
   uint64_t done = 0;
   int rc = out < 0 ? -1 : 0;
@@ -320,10 +328,10 @@ static int bk_copy(int in, const char *what, const char *dst, uint64_t len, sx_v
     ssize_t got = pread(in, buf, want, (off_t)done);
     if (got < 0 && errno == EINTR) continue;
     if (got == 0 && len == UINT64_MAX) break;
-    if (got <= 0 || write(out, buf, (size_t)got) != got) rc = -1; /* 0: the file shrank */
+    if (got <= 0 || store_io_write(io->write, out, buf, (size_t)got) != got) rc = -1; /* 0: the file shrank */
     else done += (uint64_t)got;
   }
-  if (!rc && fsync(out) != 0) rc = -1;
+  if (!rc && store_io_fsync(io->sync, out) != 0) rc = -1;
   if (rc) *err = store_errorf("backup: copying %s to %s failed: %s", what, dst, errno ? strerror(errno) : "short read");
   if (out >= 0) close(out);
   return rc;
@@ -331,21 +339,28 @@ static int bk_copy(int in, const char *what, const char *dst, uint64_t len, sx_v
 
 /* Copy every blob (after the log: a blob is stored before any commit that
  * names it, so each one the copied log names is there already). Layout as
- * blob.c: DIR/blobs/<the id's next-to-last two characters>/<id>. */
+ * blob.c: DIR/blobs/<the id's next-to-last two characters>/<id>. Every new
+ * name is made durable: the directories by fstore_mkdirs, each blob's by an
+ * fsync of its shard. */
 static int bk_blobs(const char *dir, const char *dest, size_t *nblobs, sx_val *err) {
-  char src[4096], dst[4096];
+  char src[4096], dst[4200], shard_dir[4096];
   for (sx_val l = store_blob_list(dir); l != SX_EMPTY; l = sx_cdr(l)) {
     const char *cid = sx_str_data(sx_car(l)), *shard = cid + BLOB_CID_LEN - 3;
-    snprintf(dst, sizeof dst, "%s/blobs", dest);
-    mkdir(dst, 0755);
-    snprintf(dst, sizeof dst, "%s/blobs/%.2s", dest, shard);
-    mkdir(dst, 0755);
-    snprintf(dst, sizeof dst, "%s/blobs/%.2s/%s", dest, shard, cid);
+    snprintf(shard_dir, sizeof shard_dir, "%s/blobs/%.2s", dest, shard);
+    if (fstore_mkdirs(shard_dir)) {
+      *err = store_errorf("backup: cannot create %s: %s", shard_dir, strerror(errno));
+      return -1;
+    }
+    snprintf(dst, sizeof dst, "%s/%s", shard_dir, cid);
     snprintf(src, sizeof src, "%s/blobs/%.2s/%s", dir, shard, cid);
     int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0) continue; /* removed since it was listed */
-    int rc = bk_copy(in, src, dst, UINT64_MAX, err);
+    int rc = bk_copy(in, src, dst, UINT64_MAX, &bk_blob_sites, err);
     close(in);
+    if (!rc && store_fsync_dir(shard_dir)) {
+      *err = store_errorf("backup: fsync of %s failed: %s", shard_dir, strerror(errno));
+      rc = -1;
+    }
     if (rc) return -1;
     (*nblobs)++;
   }
@@ -371,7 +386,9 @@ int store_backup(const char *dir, const char *dest, store_backup_stats *out, sx_
   store_backup_stats local = {0};
   if (!out) out = &local;
   memset(out, 0, sizeof *out);
-  if (mkdir(dest, 0755) != 0) {
+  struct stat dst_st;
+  int made = stat(dest, &dst_st) == 0 ? (errno = EEXIST, -1) : errno != ENOENT ? -1 : fstore_mkdirs(dest);
+  if (made != 0) {
     *err = store_errorf("backup: cannot create %s: %s (the destination must not exist)", dest,
                         strerror(errno));
     return -1;
@@ -391,10 +408,10 @@ int store_backup(const char *dir, const char *dest, store_backup_stats *out, sx_
   out->events = s->nevents;
   out->kv_keys = s->kv_live;
   snprintf(logcopy, sizeof logcopy, "%s/log.backup", dest);
-  if (!rc) rc = bk_copy(s->fd, s->log_path, logcopy, end, err); /* the file this handle scanned */
+  if (!rc) rc = bk_copy(s->fd, s->log_path, logcopy, end, &bk_log_sites, err); /* the file this handle scanned */
   fstore_free(s);
   snprintf(logpath, sizeof logpath, "%s/log", dest);
-  if (!rc && rename(logcopy, logpath) != 0) {
+  if (!rc && store_io_rename(STORE_IO_RENAME, logcopy, logpath) != 0) {
     *err = store_errorf("backup: renaming %s failed: %s", logcopy, strerror(errno));
     rc = -1;
   }

@@ -198,6 +198,9 @@ int store_log_opened(fstore *s, scan_result *r, sx_val *err);
 /* ---- open and commit (fstore.c, fstore_commit.c) --------------------------- */
 /* Allocate a handle for dir without opening anything. */
 fstore *fstore_new(const char *dir, const store_opts *opts);
+/* mkdir -p dir, fsyncing each parent whose entries change (a name that
+ * cannot be made durable is taken back). 0, or -1 with errno. */
+int fstore_mkdirs(const char *dir);
 void fstore_free(fstore *s);
 /* Open dir's log (writable or read-only per opts): lock, recover, index. */
 int fstore_open_log(fstore *s, sx_val *err);

@@ -211,6 +211,14 @@ int store_io_mkdir(store_io_site site, const char *path, mode_t mode) {
   return 0;
 }
 
+int store_io_unlink(const char *path) {
+  return unlink(path);
+}
+
+int store_io_rmdir(const char *path) {
+  return rmdir(path);
+}
+
 int store_fsync_dir(const char *dir) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return -1;

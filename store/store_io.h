@@ -62,6 +62,14 @@ int store_io_ftruncate(store_io_site site, int fd, off_t len);
 int store_io_rename(store_io_site site, const char *from, const char *to);
 int store_io_mkdir(store_io_site site, const char *path, mode_t mode);
 
+/* Cleanup after a failure: take back a temporary file or a directory just
+ * made. No fault site (nothing can go wrong that matters: a leftover is
+ * harmless, and the result is not used), and the crash simulator does not
+ * model removals (a removed name survives in its crash states, as it may
+ * on a real disk). */
+int store_io_unlink(const char *path);
+int store_io_rmdir(const char *path);
+
 /* fsync the directory dir (through the dir-sync site). */
 int store_fsync_dir(const char *dir);
 

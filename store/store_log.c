@@ -110,18 +110,18 @@ int store_log_create(const char *dir, const char *log_path, sx_val *err) {
                      : store_io_fsync(STORE_IO_LOG_SYNC, fd) ? "fsync of" : NULL;
   if (what) {
     *err = store_errorf("store %s: %s %s failed: %s", dir, what, tmp, strerror(errno));
-    if (fd >= 0) close(fd), unlink(tmp);
+    if (fd >= 0) close(fd), store_io_unlink(tmp);
     return -1;
   }
   close(fd);
   if (store_io_rename(STORE_IO_RENAME, tmp, log_path)) {
     *err = store_errorf("store %s: renaming %s to %s failed: %s", dir, tmp, log_path, strerror(errno));
-    unlink(tmp);
+    store_io_unlink(tmp);
     return -1;
   }
   if (store_fsync_dir(dir)) { /* the log may not be durable: take it back */
     *err = store_errorf("store %s: fsync of the directory %s failed: %s", dir, dir, strerror(errno));
-    unlink(log_path);
+    store_io_unlink(log_path);
     return -1;
   }
   return 0;
