@@ -12,6 +12,7 @@
 
 #include <endian.h>
 #include <gc.h>
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,36 +55,108 @@ char *pg_sql(pgstore *s, const char *tmpl) {
 
 static int pg_connect(pgstore *s, sx_val *err);
 
-bool pg_ready(pgstore *s, sx_val *err) {
-  if (s->conn && PQstatus(s->conn) == CONNECTION_OK) return true;
+void pg_drop_conn(pgstore *s) {
   if (s->conn) PQfinish(s->conn);
   s->conn = NULL;
+  s->nprep = 0; /* prepared statements live and die with their connection */
+}
+
+bool pg_ready(pgstore *s, sx_val *err) {
+  if (s->conn && PQstatus(s->conn) == CONNECTION_OK) return true;
+  pg_drop_conn(s);
   return pg_connect(s, err) == 0;
+}
+
+/* ---- prepared statements --------------------------------------------------------- */
+
+int pg_prep_slot(pgstore *s, const char *tmpl, bool *fresh) {
+  for (int i = 0; i < s->nprep; i++)
+    if (s->prep[i].tmpl == tmpl) {
+      *fresh = false;
+      return i;
+    }
+  if (s->nprep == PG_MAX_PREPARED) return -1;
+  s->prep[s->nprep] = (pg_prepared){tmpl, false};
+  *fresh = true;
+  return s->nprep++;
+}
+
+void pg_prep_done(pgstore *s, int slot, bool ok) {
+  assert(slot >= 0 && slot < s->nprep);
+  if (ok) {
+    s->prep[slot].ready = true;
+  } else if (slot == s->nprep - 1) {
+    s->nprep--; /* not made: the next use prepares it again under the same name */
+  } else {
+    s->prep[slot].tmpl = NULL; /* its name may exist or not: never use it again */
+  }
+}
+
+void pg_prep_name(int slot, char out[16]) {
+  snprintf(out, 16, "sx_%d", slot);
+}
+
+/* A result that failed: *err names it; a broken connection is dropped. */
+static PGresult *pg_failed(pgstore *s, PGresult *r, sx_val *err) {
+  bool lost = PQstatus(s->conn) != CONNECTION_OK;
+  *err = store_errorf("store %s: %s%s", s->shown, lost ? "the database connection was lost: " : "",
+                      PQerrorMessage(s->conn));
+  PQclear(r);
+  if (lost) pg_drop_conn(s);
+  return NULL;
+}
+
+static bool pg_ok(const PGresult *r) {
+  ExecStatusType st = PQresultStatus(r);
+  return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
 }
 
 PGresult *pg_query(pgstore *s, const char *sql, int n, const char *const *vals, const int *lens,
                    sx_val *err) {
   if (!pg_ready(s, err)) return NULL;
   int fmts[16];
-  for (int i = 0; i < n && i < 16; i++) fmts[i] = 1;
-  char *q = pg_sql(s, sql);
-  PGresult *r = PQexecParams(s->conn, q, n, NULL, vals, lens, n ? fmts : NULL, 1);
-  free(q);
-  ExecStatusType st = PQresultStatus(r);
-  if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) return r;
-  bool lost = PQstatus(s->conn) != CONNECTION_OK;
-  *err = store_errorf("store %s: %s%s", s->shown, lost ? "the database connection was lost: " : "",
-                      PQerrorMessage(s->conn));
-  PQclear(r);
-  if (lost) {
-    PQfinish(s->conn);
-    s->conn = NULL;
+  assert(n <= 16);
+  for (int i = 0; i < n; i++) fmts[i] = 1;
+  bool fresh;
+  int slot = pg_prep_slot(s, sql, &fresh);
+  char name[16];
+  pg_prep_name(slot, name);
+  if (slot >= 0 && fresh) {
+    char *q = pg_sql(s, sql);
+    PGresult *p = PQprepare(s->conn, name, q, n, NULL);
+    free(q);
+    pg_prep_done(s, slot, pg_ok(p));
+    if (!pg_ok(p)) return pg_failed(s, p, err);
+    PQclear(p);
   }
-  return NULL;
+  PGresult *r;
+  if (slot >= 0) {
+    r = PQexecPrepared(s->conn, name, n, vals, lens, n ? fmts : NULL, 1);
+  } else {
+    char *q = pg_sql(s, sql);
+    r = PQexecParams(s->conn, q, n, NULL, vals, lens, n ? fmts : NULL, 1);
+    free(q);
+  }
+  return pg_ok(r) ? r : pg_failed(s, r, err);
 }
 
 int pg_exec(pgstore *s, const char *sql, int n, const char *const *vals, const int *lens, sx_val *err) {
   PGresult *r = pg_query(s, sql, n, vals, lens, err);
+  if (!r) return -1;
+  PQclear(r);
+  return 0;
+}
+
+PGresult *pg_query_once(pgstore *s, const char *sql, sx_val *err) {
+  if (!pg_ready(s, err)) return NULL;
+  char *q = pg_sql(s, sql);
+  PGresult *r = PQexecParams(s->conn, q, 0, NULL, NULL, NULL, NULL, 1);
+  free(q);
+  return pg_ok(r) ? r : pg_failed(s, r, err);
+}
+
+int pg_exec_once(pgstore *s, const char *sql, sx_val *err) {
+  PGresult *r = pg_query_once(s, sql, err);
   if (!r) return -1;
   PQclear(r);
   return 0;
@@ -103,7 +176,7 @@ static const char *const schema_sql[] = {
   "CREATE TABLE IF NOT EXISTS S.clocks (id text PRIMARY KEY, n bigint NOT NULL)",
   "INSERT INTO S.clocks VALUES ('catalog', 0), ('keys', 0) ON CONFLICT DO NOTHING",
   "INSERT INTO S.meta VALUES ('schema_version', '1') ON CONFLICT DO NOTHING",
-  /* a commit's checks, run inside its one round trip: false aborts it */
+  /* kept for the sx versions whose commit checks called it */
   "CREATE OR REPLACE FUNCTION S.sx_expect(ok boolean, what text) RETURNS boolean LANGUAGE plpgsql"
   " AS $f$ BEGIN IF NOT ok THEN RAISE EXCEPTION '%', what USING ERRCODE = '40001'; END IF;"
   " RETURN true; END $f$",
@@ -113,32 +186,52 @@ static void pg_quiet(void *arg, const char *msg) {
   (void)arg, (void)msg; /* NOTICEs of IF NOT EXISTS */
 }
 
-/* Create the schema if missing (one process at a time: an advisory lock)
- * and refuse one written by a newer version. */
-static int pg_schema(pgstore *s, sx_val *err) {
-  if (pg_exec(s, "BEGIN", 0, NULL, NULL, err) ||
-      pg_exec(s, "SELECT pg_advisory_xact_lock(7357001)", 0, NULL, NULL, err))
+/* The schema's version: 0 when there is none yet (or it cannot be read:
+ * then *err says why, and creating it will say it again or succeed). */
+static int pg_schema_version(pgstore *s, sx_val *err) {
+  PGresult *r = pg_query_once(s, "SELECT value FROM S.meta WHERE key = 'schema_version'", err);
+  int version = r && PQntuples(r) ? atoi(PQgetvalue(r, 0, 0)) : 0;
+  PQclear(r);
+  return version;
+}
+
+static int pg_newer(pgstore *s, int version, sx_val *err) {
+  *err = store_errorf("store %s: the schema %s was written by a newer sx (schema version %d; this "
+                      "build knows %d)", s->shown, s->schema, version, PG_SCHEMA_VERSION);
+  return -1;
+}
+
+/* Create the schema (one process at a time: an advisory lock), in one
+ * transaction that writes the version row last. */
+static int pg_schema_create(pgstore *s, sx_val *err) {
+  if (pg_exec_once(s, "BEGIN", err) || pg_exec_once(s, "SELECT pg_advisory_xact_lock(7357001)", err))
     return -1;
   for (size_t i = 0; i < sizeof schema_sql / sizeof *schema_sql; i++) {
     char *q = NULL;
     if (strstr(schema_sql[i], "S_NAME")) {
       if (asprintf(&q, "CREATE SCHEMA IF NOT EXISTS %s", s->schema) < 0) abort();
     }
-    int rc = pg_exec(s, q ? q : schema_sql[i], 0, NULL, NULL, err);
+    int rc = pg_exec_once(s, q ? q : schema_sql[i], err);
     free(q);
     if (rc) return -1;
   }
-  PGresult *r = pg_query(s, "SELECT value FROM S.meta WHERE key = 'schema_version'", 0, NULL, NULL, err);
-  if (!r) return -1;
-  int version = PQntuples(r) ? atoi(PQgetvalue(r, 0, 0)) : 0;
-  PQclear(r);
+  int version = pg_schema_version(s, err);
   if (version > PG_SCHEMA_VERSION) {
-    *err = store_errorf("store %s: the schema %s was written by a newer sx (schema version %d; this "
-                        "build knows %d)", s->shown, s->schema, version, PG_SCHEMA_VERSION);
-    pg_exec(s, "ROLLBACK", 0, NULL, NULL, err);
-    return -1;
+    pg_exec_once(s, "ROLLBACK", err);
+    return pg_newer(s, version, err);
   }
-  return pg_exec(s, "COMMIT", 0, NULL, NULL, err);
+  return pg_exec_once(s, "COMMIT", err);
+}
+
+/* Use the schema as it is when its version is this build's (one query);
+ * create it when missing; refuse one written by a newer version. */
+static int pg_schema(pgstore *s, sx_val *err) {
+  sx_val ignored = SX_NIL;
+  int version = pg_schema_version(s, &ignored);
+  if (version == PG_SCHEMA_VERSION) return 0;
+  if (version > PG_SCHEMA_VERSION) return pg_newer(s, version, err);
+  if (!s->conn && !pg_ready(s, err)) return -1; /* the failed read dropped a broken connection */
+  return pg_schema_create(s, err);
 }
 
 static int pg_connect(pgstore *s, sx_val *err) {
@@ -155,7 +248,7 @@ static int pg_connect(pgstore *s, sx_val *err) {
   s->conn = c;
   const char *sync = s->base.opts.sync == STORE_SYNC_FULL ? "SET synchronous_commit = on"
                                                           : "SET synchronous_commit = off";
-  return pg_exec(s, sync, 0, NULL, NULL, err);
+  return pg_exec_once(s, sync, err);
 }
 
 /* ---- the URL ---------------------------------------------------------------------------- */
@@ -339,8 +432,8 @@ static void pg_stats(store *base, store_stats *out) {
   out->read_only = base->opts.read_only;
   sx_val err = SX_NIL;
   pthread_mutex_lock(&s->mu);
-  PGresult *r = pg_query(s, "SELECT (SELECT count(*) FROM S.streams), (SELECT count(*) FROM S.events),"
-                            " (SELECT count(*) FROM S.kv WHERE value IS NOT NULL)", 0, NULL, NULL, &err);
+  PGresult *r = pg_query_once(s, "SELECT (SELECT count(*) FROM S.streams), (SELECT count(*) FROM S.events),"
+                                 " (SELECT count(*) FROM S.kv WHERE value IS NOT NULL)", &err);
   if (r) {
     out->streams = (size_t)pg_int8(r, 0, 0);
     out->events = (size_t)pg_int8(r, 0, 1);
@@ -351,7 +444,7 @@ static void pg_stats(store *base, store_stats *out) {
 }
 
 static void pg_free(pgstore *s) {
-  if (s->conn) PQfinish(s->conn);
+  pg_drop_conn(s);
   free(s->conninfo);
   free(s->shown);
   free(s->schema);
@@ -491,10 +584,10 @@ int pgstore_open(const char *url, const store_opts *opts, store **out, sx_val *e
 /* Every stream's events run without a gap from first_seq to its mark. */
 static int pgk_streams(pgstore *s, sx_buf *report, size_t *nstreams, size_t *nevents) {
   sx_val err = SX_NIL;
-  PGresult *r = pg_query(s,
-                         "SELECT s.name, s.hwm, s.first_seq, count(e.seq), min(e.seq), max(e.seq) FROM S.streams s"
-                         " LEFT JOIN S.events e ON e.stream = s.name GROUP BY s.name, s.hwm, s.first_seq ORDER BY s.name",
-                         0, NULL, NULL, &err);
+  PGresult *r = pg_query_once(s,
+                              "SELECT s.name, s.hwm, s.first_seq, count(e.seq), min(e.seq), max(e.seq) FROM S.streams s"
+                              " LEFT JOIN S.events e ON e.stream = s.name GROUP BY s.name, s.hwm, s.first_seq ORDER BY s.name",
+                              &err);
   if (!r) return sx_buf_printf(report, "%s\n", sx_str_data(err)), -1;
   int bad = 0;
   *nstreams = (size_t)PQntuples(r);
@@ -518,7 +611,7 @@ static int pgk_streams(pgstore *s, sx_buf *report, size_t *nstreams, size_t *nev
 /* Every stored value decodes (events and kv), every blob hashes to its id. */
 static int pgk_values(pgstore *s, const char *sql, const char *what, bool blobs, sx_buf *report) {
   sx_val err = SX_NIL;
-  PGresult *r = pg_query(s, sql, 0, NULL, NULL, &err);
+  PGresult *r = pg_query_once(s, sql, &err);
   if (!r) return sx_buf_printf(report, "%s\n", sx_str_data(err)), -1;
   int bad = 0;
   for (int i = 0; i < PQntuples(r); i++) {

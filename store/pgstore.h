@@ -20,6 +20,15 @@
 
 #define PG_SCHEMA_VERSION 1
 
+/* Statements prepared on the current connection, by their SQL template
+ * (a string literal: its address names it). Slot i is the statement
+ * "sx_<i>"; pending: sent in a pipeline whose answer is not yet read. */
+#define PG_MAX_PREPARED 64
+typedef struct pg_prepared {
+  const char *tmpl;
+  bool ready;
+} pg_prepared;
+
 typedef struct pgstore {
   store base;          /* the generic handle (must come first) */
   char *conninfo;      /* the URL without sx_schema=; never printed */
@@ -27,15 +36,30 @@ typedef struct pgstore {
   char *schema;        /* the schema as a quoted identifier */
   PGconn *conn;        /* NULL until connected, or after the server went away */
   pthread_mutex_t mu;  /* one query at a time on conn */
+  pg_prepared prep[PG_MAX_PREPARED]; /* forgotten when conn changes */
+  int nprep;
 } pgstore;
 
-/* A query with binary parameters and results; NULL params allowed. On
- * failure *err names it, the connection is dropped when it broke (the
- * next query reconnects), and NULL is returned. The caller holds s->mu. */
+/* A query with binary parameters and results; NULL params allowed. sql
+ * must be a string literal (a template with "S." for the schema): it is
+ * prepared on the connection the first time and reused after. On failure
+ * *err names it, the connection is dropped when it broke (the next query
+ * reconnects), and NULL is returned. The caller holds s->mu. */
 PGresult *pg_query(pgstore *s, const char *sql, int n, const char *const *vals, const int *lens,
                    sx_val *err);
 /* The same for statements returning no rows; 0 or -1. */
 int pg_exec(pgstore *s, const char *sql, int n, const char *const *vals, const int *lens, sx_val *err);
+/* As pg_query, for statements run once (any sql; never prepared). */
+PGresult *pg_query_once(pgstore *s, const char *sql, sx_val *err);
+int pg_exec_once(pgstore *s, const char *sql, sx_val *err);
+/* The slot of tmpl's prepared statement, -1 when all slots are taken (run
+ * it unprepared then); *fresh when it is not yet prepared: the caller
+ * prepares it and calls pg_prep_done. Its name: pg_prep_name. */
+int pg_prep_slot(pgstore *s, const char *tmpl, bool *fresh);
+void pg_prep_done(pgstore *s, int slot, bool ok);
+void pg_prep_name(int slot, char out[16]);
+/* Forget the connection (it broke or is being replaced). */
+void pg_drop_conn(pgstore *s);
 /* SQL with every "S." replaced by the store's schema. malloc'd. */
 char *pg_sql(pgstore *s, const char *tmpl);
 /* The connection, opening it if needed (after the server went away). */

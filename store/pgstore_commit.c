@@ -3,13 +3,15 @@
  * round trip.
  *
  * The commit is a libpq pipeline: its statements run as one implicit
- * transaction that commits at the pipeline's sync point. Every check is a
- * statement of its own that locks the row it checks — conditional updates
- * (`UPDATE streams SET hwm = new WHERE name = $1 AND hwm = seen`), inserts
- * of what was seen absent, `FOR SHARE` reads of what was only read — and
- * calls S.sx_expect, which raises SQLSTATE 40001 with a "conflict: ..."
- * message when the row is not what the evaluation saw. Any error aborts
- * the transaction, so nothing of a conflicting evaluation is stored. Rows
+ * transaction that commits at the pipeline's sync point. Every statement
+ * is prepared on the connection the first time it is used. Every check is
+ * a statement of its own that locks the row it checks — conditional
+ * updates (`UPDATE streams SET hwm = new WHERE name = $1 AND hwm = seen`),
+ * inserts of what was seen absent, `FOR SHARE` reads of what was only
+ * read — and computes `1 / (the row is as seen)::int` in plain SQL, so a
+ * changed row raises division_by_zero (22012); that error from a check is
+ * the conflict the check names ("conflict: ..."). Any error aborts the
+ * transaction, so nothing of a conflicting evaluation is stored. Rows
  * are locked in one order in every transaction (streams by name, keys by
  * key, then the listing clocks), so two writers cannot deadlock; should
  * PostgreSQL report one anyway (40P01), it is a conflict too. pgstore.h
@@ -27,33 +29,80 @@
 
 #define PGC_MAX_PARAMS 6
 
+/* Something sent whose results are to be read back: a statement (slot
+ * -1), with the conflict it reports when it is a check (what), or the
+ * preparing of the statement in a slot, which is ready only once its
+ * result says so. */
+typedef struct pgc_sent_item {
+  int slot;
+  char *what; /* malloc'd "conflict: ..." sentence of a check; NULL otherwise */
+} pgc_sent_item;
+
 /* The statements of one commit, sent together. */
 typedef struct pgc {
   pgstore *s;
   store_txn *t;
   sx_val *err;
-  int sent;             /* statements queued */
-  bool failed;          /* queuing failed (err set) */
+  pgc_sent_item *items;
+  int sent, cap; /* items sent, in order */
+  bool failed;           /* queuing failed (err set) */
   bool new_stream, keys_changed;
 } pgc;
 
 /* ---- queuing --------------------------------------------------------------------- */
 
-static void pgc_send(pgc *c, const char *sql, int n, const char *const *v, const int *l) {
-  if (c->failed) return;
-  int fmts[PGC_MAX_PARAMS] = {1, 1, 1, 1, 1, 1};
-  char *q = pg_sql(c->s, sql);
-  int ok = PQsendQueryParams(c->s->conn, q, n, NULL, v, l, fmts, 1);
-  free(q);
-  if (!ok) {
-    *c->err = store_errorf("store %s: %s", c->s->shown, PQerrorMessage(c->s->conn));
-    c->failed = true;
-    return;
+static void pgc_item(pgc *c, int slot, char *what) {
+  if (c->sent == c->cap) {
+    c->cap = c->cap ? 2 * c->cap : 16;
+    c->items = realloc(c->items, (size_t)c->cap * sizeof *c->items);
+    if (!c->items) abort();
   }
-  c->sent++;
+  c->items[c->sent++] = (pgc_sent_item){slot, what};
 }
 
-/* The "conflict: ..." sentence sx_expect raises for a changed item. */
+static void pgc_free_items(pgc *c) {
+  for (int i = 0; i < c->sent; i++) free(c->items[i].what);
+  free(c->items);
+}
+
+static bool pgc_sent(pgc *c, int ok) {
+  if (ok) return true;
+  *c->err = store_errorf("store %s: %s", c->s->shown, PQerrorMessage(c->s->conn));
+  c->failed = true;
+  return false;
+}
+
+/* Queue sql (a string literal), prepared on first use on this connection.
+ * what (taken; NULL for a statement that is not a check): the conflict
+ * its division_by_zero reports. */
+static void pgc_send(pgc *c, const char *sql, int n, const char *const *v, const int *l, char *what) {
+  if (c->failed) return free(what);
+  int fmts[PGC_MAX_PARAMS] = {1, 1, 1, 1, 1, 1};
+  bool fresh;
+  int slot = pg_prep_slot(c->s, sql, &fresh);
+  char name[16];
+  pg_prep_name(slot, name);
+  if (slot >= 0 && fresh) {
+    char *q = pg_sql(c->s, sql);
+    int ok = PQsendPrepare(c->s->conn, name, q, n, NULL);
+    free(q);
+    if (!ok) pg_prep_done(c->s, slot, false);
+    if (!pgc_sent(c, ok)) return free(what);
+    pgc_item(c, slot, NULL);
+  }
+  int ok;
+  if (slot >= 0) {
+    ok = PQsendQueryPrepared(c->s->conn, name, n, v, l, fmts, 1);
+  } else {
+    char *q = pg_sql(c->s, sql);
+    ok = PQsendQueryParams(c->s->conn, q, n, NULL, v, l, fmts, 1);
+    free(q);
+  }
+  if (!pgc_sent(c, ok)) return free(what);
+  pgc_item(c, -1, what);
+}
+
+/* The "conflict: ..." sentence a check reports for a changed item. */
 static char *pgc_what(const char *what, sx_val name) {
   char q[96], *out = NULL;
   int n = name ? asprintf(&out, "conflict: %s \"%s\" was changed by another evaluation since this one read it", what,
@@ -63,7 +112,7 @@ static char *pgc_what(const char *what, sx_val name) {
   return out;
 }
 
-/* A statement whose parameters are (name, int8 values..., what). */
+/* A check whose parameters are (name, int8 values...). */
 static void pgc_check(pgc *c, const char *sql, sx_val name, int nints, const int64_t *ints, const char *what_kind) {
   char i8[PGC_MAX_PARAMS][8];
   const char *v[PGC_MAX_PARAMS];
@@ -73,10 +122,7 @@ static void pgc_check(pgc *c, const char *sql, sx_val name, int nints, const int
     pg_put_int8(i8[k], ints[k]);
     v[n] = i8[k], l[n++] = 8;
   }
-  char *what = pgc_what(what_kind, name);
-  v[n] = what, l[n++] = (int)strlen(what);
-  pgc_send(c, sql, n, v, l);
-  free(what);
+  pgc_send(c, sql, n, v, l, pgc_what(what_kind, name));
 }
 
 /* ---- streams ------------------------------------------------------------------- */
@@ -95,7 +141,7 @@ static void pgc_events(pgc *c, txn_stream *ts) {
     pg_put_int8(s8, seq);
     const char *v[3] = {sx_str_data(ts->name), s8, enc.data ? enc.data : ""};
     int l[3] = {(int)sx_str_len(ts->name), 8, (int)enc.len};
-    pgc_send(c, "INSERT INTO S.events VALUES ($1, $2, $3)", 3, v, l);
+    pgc_send(c, "INSERT INTO S.events VALUES ($1, $2, $3)", 3, v, l, NULL);
     sx_buf_free(&enc);
   }
 }
@@ -105,8 +151,8 @@ static void pgc_truncate(pgc *c, txn_stream *ts) {
   pg_put_int8(n8, ts->trunc);
   const char *v[2] = {sx_str_data(ts->name), n8};
   int l[2] = {(int)sx_str_len(ts->name), 8};
-  pgc_send(c, "DELETE FROM S.events WHERE stream = $1 AND seq <= $2", 2, v, l);
-  pgc_send(c, "UPDATE S.streams SET first_seq = GREATEST(first_seq, $2::bigint + 1) WHERE name = $1", 2, v, l);
+  pgc_send(c, "DELETE FROM S.events WHERE stream = $1 AND seq <= $2", 2, v, l, NULL);
+  pgc_send(c, "UPDATE S.streams SET first_seq = GREATEST(first_seq, $2::bigint + 1) WHERE name = $1", 2, v, l, NULL);
 }
 
 /* Lock and check the stream as the evaluation saw it, then its writes. */
@@ -116,23 +162,23 @@ static void pgc_stream(pgc *c, txn_stream *ts) {
   if (existed && writes)
     pgc_check(c, ts->content_read
                      ? "WITH u AS (UPDATE S.streams SET hwm = $2 WHERE name = $1 AND hwm = $3 AND hwm + first_seq = $4"
-                       " RETURNING 1) SELECT S.sx_expect((SELECT count(*) FROM u) = 1, $5)"
+                       " RETURNING 1) SELECT 1 / (SELECT count(*) FROM u)::int"
                      : "WITH u AS (UPDATE S.streams SET hwm = $2 WHERE name = $1 AND hwm = $3 RETURNING 1)"
-                       " SELECT S.sx_expect((SELECT count(*) FROM u) = 1, $4)",
+                       " SELECT 1 / (SELECT count(*) FROM u)::int",
               ts->name, ts->content_read ? 3 : 2, seen, "stream");
   else if (writes) { /* it saw no stream: creating it must find none */
     pgc_check(c, "WITH i AS (INSERT INTO S.streams VALUES ($1, $2, 1) ON CONFLICT DO NOTHING RETURNING 1)"
-                 " SELECT S.sx_expect((SELECT count(*) FROM i) = 1, $3)", ts->name, 1, seen, "stream");
+                 " SELECT 1 / (SELECT count(*) FROM i)::int", ts->name, 1, seen, "stream");
     c->new_stream = true;
   } else if (existed)
     pgc_check(c, ts->content_read
-                     ? "SELECT S.sx_expect(count(*) = 1, $4) FROM (SELECT 1 FROM S.streams WHERE name = $1"
+                     ? "SELECT 1 / count(*)::int FROM (SELECT 1 FROM S.streams WHERE name = $1"
                        " AND hwm = $2 AND hwm + first_seq = $3 FOR SHARE) x"
-                     : "SELECT S.sx_expect(count(*) = 1, $3) FROM (SELECT 1 FROM S.streams WHERE name = $1"
+                     : "SELECT 1 / count(*)::int FROM (SELECT 1 FROM S.streams WHERE name = $1"
                        " AND hwm = $2 FOR SHARE) x",
               ts->name, ts->content_read ? 2 : 1, seen + 1, "stream");
   else
-    pgc_check(c, "SELECT S.sx_expect(NOT EXISTS (SELECT 1 FROM S.streams WHERE name = $1), $2)", ts->name, 0, NULL,
+    pgc_check(c, "SELECT 1 / (NOT EXISTS (SELECT 1 FROM S.streams WHERE name = $1))::int", ts->name, 0, NULL,
               "stream");
   if (writes) pgc_events(c, ts);
   if (ts->trunc) pgc_truncate(c, ts);
@@ -140,6 +186,7 @@ static void pgc_stream(pgc *c, txn_stream *ts) {
 
 /* ---- kv ------------------------------------------------------------------------------ */
 
+/* A put: parameters (key, value[, version seen]); a check when with_what. */
 static void pgc_put(pgc *c, txn_key *tk, const char *sql, bool with_ver, bool with_what) {
   sx_buf enc = SX_BUF_INIT;
   if (store_encode(&enc, tk->val, c->err)) {
@@ -147,13 +194,11 @@ static void pgc_put(pgc *c, txn_key *tk, const char *sql, bool with_ver, bool wi
     sx_buf_free(&enc);
     return;
   }
-  char v8[8], *what = with_what ? pgc_what("kv key", tk->key) : NULL;
+  char v8[8];
   pg_put_int8(v8, (int64_t)tk->rv.ver);
-  const char *v[4] = {sx_str_data(tk->key), enc.data ? enc.data : "", v8, what};
-  int l[4] = {(int)sx_str_len(tk->key), (int)enc.len, 8, what ? (int)strlen(what) : 0};
-  if (!with_ver) v[2] = what, l[2] = l[3];
-  pgc_send(c, sql, 2 + with_ver + with_what, v, l);
-  free(what);
+  const char *v[3] = {sx_str_data(tk->key), enc.data ? enc.data : "", v8};
+  int l[3] = {(int)sx_str_len(tk->key), (int)enc.len, 8};
+  pgc_send(c, sql, 2 + with_ver, v, l, with_what ? pgc_what("kv key", tk->key) : NULL);
   sx_buf_free(&enc);
 }
 
@@ -165,23 +210,23 @@ static void pgc_key(pgc *c, txn_key *tk) {
     c->keys_changed = true; /* it may have made the key live */
   } else if (tk->state == TK_PUT && ver > 0) {
     pgc_put(c, tk, "WITH u AS (UPDATE S.kv SET value = $2, ver = ver + 1 WHERE key = $1 AND ver = $3 RETURNING 1)"
-                   " SELECT S.sx_expect((SELECT count(*) FROM u) = 1, $4)", true, true);
+                   " SELECT 1 / (SELECT count(*) FROM u)::int", true, true);
     c->keys_changed |= !tk->had;
   } else if (tk->state == TK_PUT) {
     pgc_put(c, tk, "WITH i AS (INSERT INTO S.kv VALUES ($1, $2, 1) ON CONFLICT DO NOTHING RETURNING 1)"
-                   " SELECT S.sx_expect((SELECT count(*) FROM i) = 1, $3)", false, true);
+                   " SELECT 1 / (SELECT count(*) FROM i)::int", false, true);
     c->keys_changed = true;
   } else if (tk->state == TK_DELETED && !tk->read) { /* it put the key itself, then deleted it */
     const char *k = sx_str_data(tk->key);
     int kl = (int)sx_str_len(tk->key);
-    pgc_send(c, "UPDATE S.kv SET value = NULL, ver = ver + 1 WHERE key = $1 AND value IS NOT NULL", 1, &k, &kl);
+    pgc_send(c, "UPDATE S.kv SET value = NULL, ver = ver + 1 WHERE key = $1 AND value IS NOT NULL", 1, &k, &kl, NULL);
     c->keys_changed = true;
   } else if (tk->state == TK_DELETED && ver > 0) {
     pgc_check(c, "WITH u AS (UPDATE S.kv SET value = NULL, ver = ver + 1 WHERE key = $1 AND ver = $2 RETURNING 1)"
-                 " SELECT S.sx_expect((SELECT count(*) FROM u) = 1, $3)", tk->key, 1, &ver, "kv key");
+                 " SELECT 1 / (SELECT count(*) FROM u)::int", tk->key, 1, &ver, "kv key");
     c->keys_changed = true;
   } else { /* only read (or read absent, put and deleted again: nothing to store) */
-    pgc_check(c, "SELECT S.sx_expect(coalesce((SELECT ver FROM S.kv WHERE key = $1 FOR SHARE), 0) = $2, $3)",
+    pgc_check(c, "SELECT 1 / (coalesce((SELECT ver FROM S.kv WHERE key = $1 FOR SHARE), 0) = $2)::int",
               tk->key, 1, &ver, "kv key");
   }
 }
@@ -191,19 +236,18 @@ static void pgc_key(pgc *c, txn_key *tk) {
 static void pgc_clock(pgc *c, const char *id, bool read, const store_rv *rv, bool bump, const char *what) {
   if (!read && !bump) return;
   int64_t n = (int64_t)rv->ver;
-  char *msg = pgc_what(what, 0);
   char n8[8];
   pg_put_int8(n8, n);
-  const char *v[3] = {id, n8, msg};
-  int l[3] = {(int)strlen(id), 8, (int)strlen(msg)};
+  const char *v[2] = {id, n8};
+  int l[2] = {(int)strlen(id), 8};
   if (bump && read)
     pgc_send(c, "WITH u AS (UPDATE S.clocks SET n = n + 1 WHERE id = $1 AND n = $2 RETURNING 1)"
-                " SELECT S.sx_expect((SELECT count(*) FROM u) = 1, $3)", 3, v, l);
+                " SELECT 1 / (SELECT count(*) FROM u)::int", 2, v, l, pgc_what(what, 0));
   else if (bump)
-    pgc_send(c, "UPDATE S.clocks SET n = n + 1 WHERE id = $1", 1, v, l);
+    pgc_send(c, "UPDATE S.clocks SET n = n + 1 WHERE id = $1", 1, v, l, NULL);
   else
-    pgc_send(c, "SELECT S.sx_expect(coalesce((SELECT n FROM S.clocks WHERE id = $1 FOR SHARE), 0) = $2, $3)", 3, v, l);
-  free(msg);
+    pgc_send(c, "SELECT 1 / (coalesce((SELECT n FROM S.clocks WHERE id = $1 FOR SHARE), 0) = $2)::int", 2, v, l,
+             pgc_what(what, 0));
 }
 
 /* ---- the transaction ------------------------------------------------------------------- */
@@ -236,28 +280,33 @@ static void pgc_queue(pgc *c) {
   free(ks);
 }
 
-/* The first error among one statement's results decides. */
-static void pgc_result(pgc *c, PGresult *r, int *rc) {
+/* The first error among one statement's results decides. A prepare that
+ * succeeded makes its slot ready; one that failed or never ran (the
+ * pipeline aborted first) gives it up. */
+static void pgc_result(pgc *c, const pgc_sent_item *item, PGresult *r, int *rc) {
   ExecStatusType st = PQresultStatus(r);
+  if (item->slot >= 0 && !c->s->prep[item->slot].ready) pg_prep_done(c->s, item->slot, st == PGRES_COMMAND_OK);
   if (*rc == STORE_OK && (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR)) {
     const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-      const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-      bool conflict = code && (strcmp(code, "40001") == 0 || strcmp(code, "40P01") == 0);
-      if (conflict && msg && strncmp(msg, "conflict:", 9) == 0) *c->err = sx_string_cstr(msg);
-      else if (conflict) *c->err = store_errorf("conflict: the commit lost a race in the database: %s", msg ? msg : "?");
-      else *c->err = store_errorf("store %s: %s", c->s->shown, PQresultErrorMessage(r));
-      *rc = conflict ? STORE_ECONFLICT : STORE_EFAIL;
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    bool failed_check = item->what && code && strcmp(code, "22012") == 0; /* the row was not as seen */
+    bool race = code && (strcmp(code, "40001") == 0 || strcmp(code, "40P01") == 0);
+    if (failed_check) *c->err = sx_string_cstr(item->what);
+    else if (race) *c->err = store_errorf("conflict: the commit lost a race in the database: %s", msg ? msg : "?");
+    else *c->err = store_errorf("store %s: %s", c->s->shown, PQresultErrorMessage(r));
+    *rc = failed_check || race ? STORE_ECONFLICT : STORE_EFAIL;
   }
   PQclear(r);
 }
 
 /* Read every statement's results (each ends with a NULL), then the sync
- * point's: STORE_OK, a conflict (40001, 40P01) or another failure. A
+ * point's: STORE_OK, a conflict (a failed check, 40001, 40P01) or another
+ * failure. A
  * broken connection returns NULL at once, so this always ends. */
 static int pgc_collect(pgc *c) {
   int rc = c->failed ? STORE_EFAIL : STORE_OK;
   for (int i = 0; i < c->sent; i++)
-    for (PGresult *r; (r = PQgetResult(c->s->conn));) pgc_result(c, r, &rc);
+    for (PGresult *r; (r = PQgetResult(c->s->conn));) pgc_result(c, &c->items[i], r, &rc);
   PGresult *r = PQgetResult(c->s->conn); /* PGRES_PIPELINE_SYNC */
   if (r) PQclear(r);
   if (rc == STORE_OK && (!r || PQstatus(c->s->conn) != CONNECTION_OK)) {
@@ -293,9 +342,9 @@ static int pgc_run(pgc *c) {
   PQexitPipelineMode(conn);
   if (PQstatus(conn) != CONNECTION_OK) { /* the server went away: the next query reconnects */
     if (rc == STORE_OK) *c->err = store_errorf("store %s: the database connection was lost", c->s->shown), rc = STORE_EFAIL;
-    PQfinish(conn);
-    c->s->conn = NULL;
+    pg_drop_conn(c->s);
   }
+  pgc_free_items(c);
   return rc;
 }
 
@@ -307,7 +356,7 @@ int pgstore_commit(store *base, store_txn *t, uint64_t *ticket, sx_val *err) {
     *err = store_errorf("store %s is open read-only", s->shown);
     return STORE_EFAIL;
   }
-  pgc c = {s, t, err, 0, false, false, false};
+  pgc c = {.s = s, .t = t, .err = err};
   pthread_mutex_lock(&s->mu);
   int rc = pg_ready(s, err) ? pgc_run(&c) : STORE_EFAIL;
   pthread_mutex_unlock(&s->mu);

@@ -3,7 +3,9 @@
  * abandoned task drops only its own, racing commits get
  * SXAPI_ERR_CONFLICT and store nothing, reads are isolated, persist/commit
  * still commits early, and asynchronous commits report SXAPI_SYNCING
- * until durable. The scenarios run the unchanged persist library. */
+ * until durable. The scenarios run the unchanged persist library, on the
+ * file store, or with SX_TXN_PG=1 on the PostgreSQL cluster SX_TEST_PG
+ * names (a fresh schema per test). */
 #include "sx_test_api.h"
 
 #include <poll.h>
@@ -24,9 +26,19 @@ static sxapi_vm *open_on_store(void) {
   return v;
 }
 
+static bool on_postgres(void) {
+  const char *v = getenv("SX_TXN_PG");
+  return v && *v == '1';
+}
+
 static void txn_setup(void) {
   dir = scratch_dir();
   snprintf(store_path, sizeof store_path, "%s/store", dir);
+  if (on_postgres()) { /* each test runs in a process of its own */
+    const char *url = getenv("SX_TEST_PG");
+    cr_assert(url && *url, "SX_TXN_PG=1 needs SX_TEST_PG (a PostgreSQL URL)");
+    snprintf(store_path, sizeof store_path, "%s&sx_schema=txn_%ld", url, (long)getpid());
+  }
   vm = open_on_store();
 }
 
@@ -183,6 +195,7 @@ Test(api_txn, persist_commit_still_commits_early) {
 }
 
 Test(api_txn, async_commit_reports_syncing_until_durable) {
+  if (on_postgres()) cr_skip_test("a PostgreSQL commit is durable when it returns");
   CODE(sxapi_set_async_commit(vm, true), SXAPI_OK);
   int fd = -1;
   CODE(sxapi_store_durable_fd(vm, &fd), SXAPI_OK);
