@@ -118,8 +118,10 @@ static int cmd_compact(sxapi_vm *vm, const char *dir) {
 static int cmd_load(sxapi_vm *vm, const char *dir) {
   sxapi_store_load_stats st;
   if (sxapi_store_load(vm, dir, stdin, &st) != SXAPI_OK) return fail("load");
-  fprintf(stderr, "sx store load: %s: %zu streams, %zu events, %zu kv keys, %zu blobs\n", dir,
+  char *shown = sxapi_store_name_label(dir); /* a URL's password is never printed */
+  fprintf(stderr, "sx store load: %s: %zu streams, %zu events, %zu kv keys, %zu blobs\n", shown,
           st.streams, st.events, st.kv_keys, st.blobs);
+  free(shown);
   return 0;
 }
 
@@ -218,7 +220,7 @@ static int cmd_tail(sxapi_vm *vm, const char *dir, const char *stream, size_t n,
   int64_t last = 0;
   sxapi_store_last_seq(vm, stream, &last);
   if (!follow && last == 0) {
-    fprintf(stderr, "sx store tail: no stream \"%s\" in %s\n", stream, dir);
+    fprintf(stderr, "sx store tail: no stream \"%s\" in %s\n", stream, sxapi_store_label(vm));
     return 1;
   }
   print_after(vm, stream, 0, n);

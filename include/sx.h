@@ -575,6 +575,9 @@ SXAPI_EXPORT const char *sxapi_store_dir(sxapi_vm *vm);
 /* The store's name as messages should show it: the directory, or a
  * PostgreSQL URL without its password. NULL without a store. */
 SXAPI_EXPORT const char *sxapi_store_label(sxapi_vm *vm);
+/* The same for any store name (a directory or a URL), for messages about
+ * stores the VM has not opened: malloc'd (free it); NULL for NULL. */
+SXAPI_EXPORT char *sxapi_store_name_label(const char *name);
 /* Process-wide: fn hears what the library must tell that is not the
  * result of a call — a writable open that discarded bytes of a log (a torn
  * tail, or damage), a store that could not be closed cleanly at exit. The

@@ -96,7 +96,7 @@ static bool dump_blob(dumper *d, store *s, sx_val cid, sx_val *err) {
 }
 
 /* Every record of s in canonical order; false with *err (or a write error). */
-static bool dump_all(dumper *d, store *s, const char *dir, sx_val *err) {
+static bool dump_all(dumper *d, store *s, sx_val *err) {
   char head[64];
   snprintf(head, sizeof head, "{:sx-dump %d}", DUMP_VERSION);
   put_str(&d->line, head);
@@ -110,7 +110,9 @@ static bool dump_all(dumper *d, store *s, const char *dir, sx_val *err) {
     if (sx_is(store_kv_get(s, sx_car(l)), SX_T_ERROR)) return *err = store_kv_get(s, sx_car(l)), false;
     if (!dump_kv(d, s, sx_car(l))) return false;
   }
-  for (sx_val l = store_blob_list(dir); sx_is_cons(l); l = sx_cdr(l))
+  sx_val cids = store_blobs(s);
+  if (sx_is(cids, SX_T_ERROR)) return *err = cids, false;
+  for (sx_val l = cids; sx_is_cons(l); l = sx_cdr(l))
     if (!dump_blob(d, s, sx_car(l), err)) return false;
   snprintf(head, sizeof head, "{:end {:streams %zu :events %zu :kv %zu :blobs %zu}}", d->streams,
            d->events, d->kv, d->blobs);
@@ -126,7 +128,7 @@ sxapi_code sxapi_store_dump(sxapi_vm *vm, const char *dir, FILE *out) {
   sx_val err = SX_NIL, ignored;
   if (open_ro(dir, &s, &err)) return api_leave(vm, dump_fail(who, err));
   dumper d = {.out = out, .line = SX_BUF_INIT};
-  bool ok = dump_all(&d, s, dir, &err);
+  bool ok = dump_all(&d, s, &err);
   sx_buf_free(&d.line);
   store_close(s, &ignored);
   if (ok) return api_leave(vm, SXAPI_OK);

@@ -5,7 +5,6 @@
 
 #include "blob.h"
 
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,6 +149,10 @@ void sxapi_set_warning_hook(sxapi_warning_fn fn, void *ctx) {
   store_set_warning_hook(fn, ctx);
 }
 
+char *sxapi_store_name_label(const char *name) {
+  return name ? store_label(name) : NULL;
+}
+
 const char *sxapi_store_label(sxapi_vm *vm) {
   if (api_enter(vm, "sxapi_store_label") != SXAPI_OK) return NULL;
   const char *label = vm->store_label;
@@ -244,59 +247,12 @@ sxapi_code sxapi_store_blob_get(sxapi_vm *vm, const char *cid, sxapi_value *byte
 
 /* ---- blob listing ---------------------------------------------------------------- */
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* Append the blob ids found in one shard directory to *ids. */
-static void scan_shard(const char *path, char ***ids, size_t *n, size_t *cap) {
-  DIR *d = opendir(path);
-  if (!d) return;
-  for (struct dirent *e; (e = readdir(d));) {
-    if (!blob_cid_valid(e->d_name, strlen(e->d_name))) continue;
-    if (*n == *cap) {
-      *cap = *cap ? *cap * 2 : 64;
-      char **grown = realloc(*ids, *cap * sizeof **ids);
-      if (!grown) abort();
-      *ids = grown;
-    }
-    (*ids)[(*n)++] = strdup(e->d_name);
-  }
-  closedir(d);
-}
-
-/* The ids under dir/blobs as a sorted SX list of strings. */
-static sx_val list_blobs(const char *dir) {
-  size_t blen = strlen(dir) + 8;
-  char *blobs = malloc(blen);
-  if (!blobs) abort();
-  snprintf(blobs, blen, "%s/blobs", dir);
-  char **ids = NULL;
-  size_t n = 0, cap = 0;
-  DIR *d = opendir(blobs);
-  for (struct dirent *e; d && (e = readdir(d));) {
-    if (e->d_name[0] == '.') continue;
-    size_t plen = blen + strlen(e->d_name) + 2;
-    char *shard = malloc(plen);
-    if (!shard) abort();
-    snprintf(shard, plen, "%s/%s", blobs, e->d_name);
-    scan_shard(shard, &ids, &n, &cap);
-    free(shard);
-  }
-  if (d) closedir(d);
-  free(blobs);
-  if (n) qsort(ids, n, sizeof *ids, cmp_str);
-  sx_val out = SX_EMPTY;
-  for (size_t i = n; i-- > 0;) {
-    out = sx_cons(sx_string_cstr(ids[i]), out);
-    free(ids[i]);
-  }
-  free(ids);
-  return out;
-}
-
 sxapi_code sxapi_store_blobs(sxapi_vm *vm, sxapi_value *cids) {
   WITH_STORE(vm, "sxapi_store_blobs", s);
   NEED(vm, "sxapi_store_blobs", cids, "the out pointer is NULL");
-  *cids = list_blobs(store_dir(s));
+  sx_val ids = store_blobs(s);
+  if (sx_is(ids, SX_T_ERROR)) return api_leave(vm, store_error("sxapi_store_blobs", ids));
+  *cids = ids;
   return api_leave(vm, SXAPI_OK);
 }
 
@@ -333,13 +289,13 @@ sxapi_code sxapi_store_compact(sxapi_vm *vm, const char *dir, sxapi_store_compac
 /* ---- blob sizes ---------------------------------------------------------------- */
 
 sxapi_code sxapi_store_blob_size(sxapi_vm *vm, const char *cid, uint64_t *size) {
-  API_ENTER(vm, "sxapi_store_blob_size");
-  if (!cid || !size) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_store_blob_size", "cid and size must not be NULL"));
-  if (!vm->persist || !vm->store_dir)
-    return api_leave(vm, api_fail(SXAPI_ERR_STATE, "sxapi_store_blob_size", "the VM has no store"));
-  int rc = blob_size(vm->store_dir, cid, size);
-  if (rc < 0)
+  WITH_STORE(vm, "sxapi_store_blob_size", s);
+  NEED(vm, "sxapi_store_blob_size", cid && size, "cid and size must not be NULL");
+  sx_val err = SX_NIL;
+  int rc = store_blob_size(s, sx_string_cstr(cid), size, &err);
+  if (rc < 0 && !blob_cid_valid(cid, strlen(cid)))
     return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_store_blob_size", "'%s' is not a blob id", cid));
+  if (rc < 0) return api_leave(vm, store_error("sxapi_store_blob_size", err));
   if (rc > 0)
     return api_leave(vm, api_fail(SXAPI_ERR_NOTFOUND, "sxapi_store_blob_size", "no blob %s in the store", cid));
   return api_leave(vm, SXAPI_OK);

@@ -98,6 +98,11 @@ static int blob_check_id(sx_val cid, unsigned char bin[CID_BIN_LEN], sx_val *err
   return 0;
 }
 
+int blob_id_ok(sx_val cid, sx_val *err) {
+  unsigned char bin[CID_BIN_LEN];
+  return blob_check_id(cid, bin, err);
+}
+
 /* ---- paths and files ------------------------------------------------------------- */
 
 /* DIR/blobs/<shard> where shard is the id's next-to-last two characters. */

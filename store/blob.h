@@ -25,6 +25,8 @@ int blob_has(const char *dir, sx_val cid, bool *out, sx_val *err);
 /* The size of a stored blob without reading it (the store in dir need not
  * be open): 0 and *size, 1 when absent, -1 when cid is malformed. */
 int blob_size(const char *dir, const char *cid, uint64_t *size);
+/* 0 when cid is a well-formed blob id; else -1 with *err saying so. */
+int blob_id_ok(sx_val cid, sx_val *err);
 /* Is s[0..len) a well-formed CIDv1 raw sha2-256 base32 id? */
 bool blob_cid_valid(const char *s, size_t len);
 /* The id of bytes, NUL-terminated, into out. */

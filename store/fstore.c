@@ -312,6 +312,15 @@ static int fs_blob_has(store *base, sx_val cid, bool *has, sx_val *err) {
   return blob_has(((fstore *)base)->dir, cid, has, err);
 }
 
+static sx_val fs_blob_list(store *base) {
+  return store_blob_list(((fstore *)base)->dir);
+}
+
+static int fs_blob_size(store *base, sx_val cid, uint64_t *size, sx_val *err) {
+  if (blob_id_ok(cid, err)) return -1;
+  return blob_size(((fstore *)base)->dir, sx_str_data(cid), size);
+}
+
 static const store_backend fstore_backend = {
   .name = "file",
   .read = fstore_read,
@@ -330,6 +339,8 @@ static const store_backend fstore_backend = {
   .blob_put = fs_blob_put,
   .blob_get = fs_blob_get,
   .blob_has = fs_blob_has,
+  .blob_list = fs_blob_list,
+  .blob_size = fs_blob_size,
 };
 
 int fstore_open(const char *dir, const store_opts *opts, store **out, sx_val *err) {

@@ -475,11 +475,7 @@ static int pg_blob_put(store *base, const char *bytes, size_t len, sx_val *cid, 
 
 /* The row of blob cid (NULL when absent or on error: *err then set). */
 static PGresult *pg_blob_row(pgstore *s, sx_val cid, const char *sql, sx_val *err) {
-  if (!blob_cid_valid(sx_str_data(cid), sx_str_len(cid))) {
-    char q[96];
-    *err = store_errorf("malformed blob id \"%s\": expected a CIDv1 (raw, sha2-256, base32)", store_quote(cid, q, sizeof q));
-    return NULL;
-  }
+  if (blob_id_ok(cid, err)) return NULL;
   const char *v = sx_str_data(cid);
   int l = (int)sx_str_len(cid);
   pthread_mutex_lock(&s->mu);
@@ -517,6 +513,20 @@ static int pg_blob_has(store *base, sx_val cid, bool *has, sx_val *err) {
   return 0;
 }
 
+static sx_val pg_blob_list(store *base) {
+  store_rv unused;
+  return pg_listing((pgstore *)base, "SELECT 0::bigint, cid::bytea FROM S.blobs ORDER BY cid COLLATE \"C\"", &unused);
+}
+
+static int pg_blob_size(store *base, sx_val cid, uint64_t *size, sx_val *err) {
+  PGresult *r = pg_blob_row((pgstore *)base, cid, "SELECT octet_length(bytes)::bigint FROM S.blobs WHERE cid = $1", err);
+  if (!r) return -1;
+  int rc = PQntuples(r) ? 0 : 1;
+  if (!rc) *size = (uint64_t)pg_int8(r, 0, 0);
+  PQclear(r);
+  return rc;
+}
+
 static const store_backend pg_backend = {
   .name = "postgresql",
   .read = pg_read,
@@ -535,6 +545,8 @@ static const store_backend pg_backend = {
   .blob_put = pg_blob_put,
   .blob_get = pg_blob_get,
   .blob_has = pg_blob_has,
+  .blob_list = pg_blob_list,
+  .blob_size = pg_blob_size,
 };
 
 /* name as a quoted SQL identifier: "name", inner quotes doubled. */

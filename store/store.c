@@ -233,3 +233,11 @@ int store_blob_get(store *s, sx_val cid, sx_val *bytes_out, sx_val *err) {
 int store_blob_has(store *s, sx_val cid, bool *out, sx_val *err) {
   return s->be->blob_has(s, cid, out, err);
 }
+
+sx_val store_blobs(store *s) {
+  return s->be->blob_list(s);
+}
+
+int store_blob_size(store *s, sx_val cid, uint64_t *size, sx_val *err) {
+  return s->be->blob_size(s, cid, size, err);
+}

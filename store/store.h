@@ -182,6 +182,12 @@ int store_blob_put(store *s, const char *bytes, size_t len, sx_val *cid_out, sx_
 /* *bytes_out: the verified bytes, or SX_NIL when absent. */
 int store_blob_get(store *s, sx_val cid, sx_val *bytes_out, sx_val *err);
 int store_blob_has(store *s, sx_val cid, bool *out, sx_val *err);
+/* The ids of the blobs stored, sorted (a list of strings), or an error
+ * value when they cannot be listed. */
+sx_val store_blobs(store *s);
+/* The size of a stored blob without reading it: 0 (and *size), 1 when
+ * absent, -1 with *err (a malformed id, a failed read). */
+int store_blob_size(store *s, sx_val cid, uint64_t *size, sx_val *err);
 
 /* ---- offline tools ---------------------------------------------------------- */
 

@@ -58,6 +58,11 @@ typedef struct store_backend {
   int (*blob_put)(store *s, const char *bytes, size_t len, sx_val *cid, sx_val *err); /* writable s */
   int (*blob_get)(store *s, sx_val cid, sx_val *bytes, sx_val *err);
   int (*blob_has)(store *s, sx_val cid, bool *has, sx_val *err);
+  /* The ids stored, sorted (a list of strings), or an error value. */
+  sx_val (*blob_list)(store *s);
+  /* The size of a stored blob without reading it: 0 (and *size), 1 absent,
+   * -1 with *err (a malformed id, a failed query). */
+  int (*blob_size)(store *s, sx_val cid, uint64_t *size, sx_val *err);
 } store_backend;
 
 /* The generic part of every handle; a backend's handle begins with it. */
@@ -146,5 +151,16 @@ uint32_t store_hash(const void *p, size_t n);
 int fstore_open(const char *dir, const store_opts *opts, store **out, sx_val *err);
 int pgstore_open(const char *url, const store_opts *opts, store **out, sx_val *err);
 int pgstore_check(const char *url, sx_buf *report);
+/* Loading a dump into a PostgreSQL store (pgstore_restore.c): the rows, in
+ * one transaction; store_dump.c checks the records' order and calls these.
+ * Each returns 0, or -1 with *err; finish and abandon free r. */
+typedef struct pgstore_restore pgstore_restore;
+int pgstore_restore_begin(const char *url, pgstore_restore **out, sx_val *err);
+int pgstore_restore_stream(pgstore_restore *r, sx_val name, int64_t hwm, int64_t first, sx_val *err);
+int pgstore_restore_event(pgstore_restore *r, sx_val stream, int64_t seq, sx_val event, sx_val *err);
+int pgstore_restore_kv(pgstore_restore *r, sx_val key, sx_val val, sx_val *err);
+int pgstore_restore_blob(pgstore_restore *r, sx_val cid, sx_val bytes, sx_val *err);
+int pgstore_restore_finish(pgstore_restore *r, sx_val *err);
+void pgstore_restore_abandon(pgstore_restore *r);
 
 #endif

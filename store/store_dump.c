@@ -27,6 +27,7 @@
 #define RESTORE_FRAME_BYTES (1u << 20) /* seal a frame once its payload passes this */
 
 struct store_restore {
+  pgstore_restore *pg; /* a PostgreSQL store: its rows go there (and nothing below is used) */
   fstore *s;       /* the empty store, writer lock held */
   int fd;          /* DIR/log.restore */
   char tmp[4096];
@@ -34,6 +35,7 @@ struct store_restore {
   uint64_t off;
   sx_val stream;   /* the stream being restored, or 0 */
   int64_t hwm, last; /* its high-water mark; the seq last written (0: none yet) */
+  int64_t first;     /* the seq of its first stored event */
   size_t records;
 };
 
@@ -119,6 +121,16 @@ static int rs_open_empty(store_restore *r, const char *dir, sx_val *err) {
   return 0;
 }
 
+/* A PostgreSQL store (a URL): its rows, in one transaction. */
+static int rs_begin_pg(store_restore *r, const char *url, sx_val *err) {
+#ifdef SX_HAVE_POSTGRES
+  return pgstore_restore_begin(url, &r->pg, err);
+#else
+  *err = store_errorf("store %s: this build of sx has no PostgreSQL support (build with libpq)", url);
+  return -1;
+#endif
+}
+
 int store_restore_begin(const char *dir, store_restore **out, sx_val *err) {
   store_restore *r = calloc(1, sizeof *r);
   if (!r) abort();
@@ -129,6 +141,14 @@ int store_restore_begin(const char *dir, store_restore **out, sx_val *err) {
     *err = store_errorf("store_restore: the store directory name is empty");
     free(r);
     return -1;
+  }
+  if (store_is_url(dir)) {
+    if (rs_begin_pg(r, dir, err)) {
+      free(r);
+      return -1;
+    }
+    *out = r;
+    return 0;
   }
   if (rs_open_empty(r, dir, err)) {
     store_restore_abandon(r);
@@ -160,12 +180,18 @@ static int rs_stream_end(store_restore *r, sx_val *err) {
   if (!r->stream) return 0;
   sx_val name = r->stream;
   r->stream = 0;
+  if (r->last != 0 && r->last != r->hwm) {
+    *err = store_errorf("stream %s: its events end at seq %lld but its last-seq is %lld",
+                        store_quote(name, qbuf, sizeof qbuf), (long long)r->last, (long long)r->hwm);
+    return -1;
+  }
+#ifdef SX_HAVE_POSTGRES
+  if (r->pg)
+    return r->hwm > 0 ? pgstore_restore_stream(r->pg, name, r->hwm, r->last ? r->first : r->hwm + 1, err) : 0;
+#endif
   if (r->last == 0)
     return r->hwm > 0 && (rs_rec(r, REC_HWM, name, err) || (codec_put_uvarint(&r->frame, (uint64_t)r->hwm), 0));
-  if (r->last == r->hwm) return 0;
-  *err = store_errorf("stream %s: its events end at seq %lld but its last-seq is %lld",
-                      store_quote(name, qbuf, sizeof qbuf), (long long)r->last, (long long)r->hwm);
-  return -1;
+  return 0;
 }
 
 int store_restore_stream(store_restore *r, sx_val name, int64_t hwm, sx_val *err) {
@@ -193,6 +219,14 @@ int store_restore_event(store_restore *r, sx_val event, sx_val *err) {
                         (long long)seq, (long long)r->hwm, (long long)r->last);
     return -1;
   }
+  if (!r->last) r->first = seq;
+#ifdef SX_HAVE_POSTGRES
+  if (r->pg) {
+    if (pgstore_restore_event(r->pg, r->stream, seq, event, err)) return -1;
+    r->last = seq;
+    return 0;
+  }
+#endif
   if (!r->last && seq > 1) {
     if (rs_rec(r, REC_HWM, r->stream, err)) return -1;
     codec_put_uvarint(&r->frame, (uint64_t)(seq - 1));
@@ -210,6 +244,9 @@ int store_restore_event(store_restore *r, sx_val event, sx_val *err) {
 
 int store_restore_kv(store_restore *r, sx_val key, sx_val val, sx_val *err) {
   if (rs_stream_end(r, err)) return -1;
+#ifdef SX_HAVE_POSTGRES
+  if (r->pg) return pgstore_restore_kv(r->pg, key, val, err);
+#endif
   size_t mark = r->frame.len;
   if (rs_rec(r, REC_PUT, key, err)) return -1;
   if (rs_value(r, val, err)) {
@@ -220,6 +257,9 @@ int store_restore_kv(store_restore *r, sx_val key, sx_val val, sx_val *err) {
 }
 
 int store_restore_blob(store_restore *r, sx_val cid, sx_val bytes, sx_val *err) {
+#ifdef SX_HAVE_POSTGRES
+  if (r->pg) return pgstore_restore_blob(r->pg, cid, bytes, err);
+#endif
   sx_val got = SX_NIL;
   if (blob_put(r->s->dir, true, sx_str_data(bytes), sx_str_len(bytes), &got, err)) return -1;
   if (sx_string_eq(got, cid)) return 0;
@@ -231,6 +271,9 @@ int store_restore_blob(store_restore *r, sx_val cid, sx_val bytes, sx_val *err) 
 
 void store_restore_abandon(store_restore *r) {
   if (!r) return;
+#ifdef SX_HAVE_POSTGRES
+  pgstore_restore_abandon(r->pg);
+#endif
   if (r->fd >= 0) {
     close(r->fd);
     store_io_unlink(r->tmp);
@@ -241,6 +284,17 @@ void store_restore_abandon(store_restore *r) {
 }
 
 int store_restore_finish(store_restore *r, sx_val *err) {
+#ifdef SX_HAVE_POSTGRES
+  if (r->pg) {
+    pgstore_restore *pg = r->pg;
+    r->pg = NULL;
+    int rc;
+    if (rs_stream_end(r, err)) rc = -1, pgstore_restore_abandon(pg);
+    else rc = pgstore_restore_finish(pg, err); /* frees pg */
+    store_restore_abandon(r);
+    return rc;
+  }
+#endif
   int rc = rs_stream_end(r, err) || rs_frame_end(r, false, err) ||
            (r->off > LOG_HEADER_SIZE && rs_frame_end(r, true, err));
   if (!rc && store_io_fsync(STORE_IO_LOG_SYNC, r->fd) != 0) {

@@ -5,7 +5,8 @@
  * still commits early, and asynchronous commits report SXAPI_SYNCING
  * until durable. The scenarios run the unchanged persist library, on the
  * file store, or with SX_TXN_PG=1 on the PostgreSQL cluster SX_TEST_PG
- * names (a fresh schema per test). */
+ * names (a fresh schema per test). The blob listing and sizes, which both
+ * stores serve through the same handle calls, are checked here too. */
 #include "sx_test_api.h"
 
 #include <poll.h>
@@ -220,4 +221,21 @@ Test(api_txn, async_commit_reports_syncing_until_durable) {
   CODE(sxapi_task_wait(t), SXAPI_OK);
   sxapi_task_free(t);
   cr_assert_str_eq(reopened_kv("w"), "2");
+}
+
+Test(api_txn, blobs_are_listed_and_sized_by_either_store) {
+  sxapi_value cid, cids;
+  CODE(sxapi_eval(vm, "(perform {:op \"blob/put\" :args (list \"twelve bytes\" \"text/plain\")})", &cid), SXAPI_OK);
+  CODE(sxapi_eval(vm, "(perform {:op \"blob/put\" :args (list \"x\" \"text/plain\")})", NULL), SXAPI_OK);
+  CODE(sxapi_store_blobs(vm, &cids), SXAPI_OK);
+  size_t n;
+  CODE(sxapi_list_length(vm, cids, &n), SXAPI_OK);
+  cr_assert_eq(n, 2, "%s", show(cids));
+  const char *id;
+  CODE(sxapi_to_string(vm, cid, &id, NULL), SXAPI_OK);
+  uint64_t size = 0;
+  CODE(sxapi_store_blob_size(vm, id, &size), SXAPI_OK);
+  cr_assert_eq(size, 12);
+  CODE(sxapi_store_blob_size(vm, "bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &size), SXAPI_ERR_NOTFOUND);
+  CODE(sxapi_store_blob_size(vm, "not-a-cid", &size), SXAPI_ERR_ARG);
 }

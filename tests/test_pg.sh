@@ -61,6 +61,36 @@ check "store check of a PostgreSQL store exits 0" "0" "$RC"
 has "store check counts what is stored" "2 streams" "$OUT"
 "$SX" store compact "$URL" >/dev/null 2>&1; check "store compact has nothing to do and succeeds" "0" "$?"
 
+# ---- moving a file store into PostgreSQL and back -------------------------------------
+# dump a file store (a truncated stream, unicode and binary keys, floats,
+# nested values, a blob), load it into a fresh schema, dump that: the same
+# bytes; load the PostgreSQL dump into a new directory: the same again.
+FS="$DIR/fs"
+"$SX" --store "$FS" -e "$PRELUDE (persist/append db \"t\" \"x\" 1 {:n 1}) (persist/append db \"t\" \"x\" 2 {:n 2.5})
+  (persist/append db \"t\" \"x\" 3 {:n (list 1 {:deep \"é\"})}) (persist/truncate db \"t\" 2)
+  (persist/append db \"gone\" \"x\" 1 {}) (persist/truncate db \"gone\" 1)
+  (persist/kv-put db \"clé\" {:f -0.125}) (persist/kv-put db \"bin\\x01\\x00key\" true)
+  (persist/kv-put db \"doc\" (persist/blob-store blobs \"the bytes\" \"text/plain\")) :ok" >/dev/null 2>&1
+"$SX" store dump "$FS" > "$DIR/fs.dump" 2>&1; check "the file store dumps" "0" "$?"
+MOVED="$SX_TEST_PG&sx_schema=pgmove_$$"
+"$SX" store load "$MOVED" < "$DIR/fs.dump" > /dev/null 2> "$DIR/load.err"; check "store load into a PostgreSQL URL exits 0" "0" "$?"
+has "store load names the store without its password" "streams" "$(cat "$DIR/load.err")"
+"$SX" store dump "$MOVED" > "$DIR/pg.dump" 2>&1
+check "the PostgreSQL store dumps byte-identically (blobs included)" "" "$(cmp "$DIR/fs.dump" "$DIR/pg.dump" 2>&1)"
+has "the dump holds the blob" '{:blob "bafkrei' "$(cat "$DIR/pg.dump")"
+"$SX" store load "$DIR/back" < "$DIR/pg.dump" > /dev/null 2>&1; check "loading it back into a directory exits 0" "0" "$?"
+"$SX" store dump "$DIR/back" > "$DIR/back.dump" 2>&1
+check "and dumps identically again" "" "$(cmp "$DIR/fs.dump" "$DIR/back.dump" 2>&1)"
+r=$("$SX" --store "$MOVED" -e "$PRELUDE (list (persist/last-seq db \"t\") (map persist/event-seq (persist/read db \"t\")) (persist/last-seq db \"gone\") (persist/event-seq (persist/append db \"t\" \"x\" 4 {})))" 2>&1)
+check "the loaded store keeps marks and truncation and goes on" "(3 (3) 1 4)" "$r"
+OUT=$("$SX" store load "$MOVED" < "$DIR/fs.dump" 2>&1); RC=$?
+check "loading into a non-empty schema is refused" "1" "$RC"
+has "saying why" "is not empty" "$OUT"
+head -3 "$DIR/fs.dump" | "$SX" store load "$SX_TEST_PG&sx_schema=pgcut_$$" >/dev/null 2>&1
+check "a dump cut short is refused" "1" "$?"
+r=$("$SX" store dump "$SX_TEST_PG&sx_schema=pgcut_$$" 2>&1 | tail -1)
+check "and leaves the schema empty" '{:end {:streams 0 :events 0 :kv 0 :blobs 0}}' "$r"
+
 # ---- errors --------------------------------------------------------------------------
 E=$("$SX" --store "postgresql:///postgres?host=$DIR/nowhere&user=postgres" -e '(perform {:op "persist/kv-keys" :args (list)})' 2>&1)
 has "a refused connection names the problem" "cannot connect to the database" "$E"
