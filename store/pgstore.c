@@ -321,39 +321,70 @@ static sx_val pg_value(pgstore *s, const PGresult *r, int i, int col) {
   return v;
 }
 
+/* The events of r (column 2, from row 0) decoded into items; their count,
+ * or -1 with *bad the error value; *encoded gets their encoded size. */
+static int pg_events_of(pgstore *s, const PGresult *r, sx_val *items, size_t *encoded, sx_val *bad) {
+  int k = 0;
+  for (int i = 0; i < PQntuples(r); i++) {
+    if (PQgetisnull(r, i, 2)) continue;
+    items[k] = pg_value(s, r, i, 2);
+    if (sx_is(items[k], SX_T_ERROR)) return *bad = items[k], -1;
+    *encoded += (size_t)PQgetlength(r, i, 2);
+    k++;
+  }
+  return k;
+}
+
+/* The stream's mark and the events after `after` (0: all), one query. */
+static PGresult *pg_read_after(pgstore *s, sx_val stream, int64_t after, sx_val *err) {
+  char a8[8];
+  pg_put_int8(a8, after);
+  const char *v[2] = {sx_str_data(stream), a8};
+  int l[2] = {(int)sx_str_len(stream), 8};
+  return pg_query(s,
+                  "SELECT s.hwm, s.first_seq, e.value FROM S.streams s LEFT JOIN S.events e"
+                  " ON e.stream = s.name AND e.seq >= s.first_seq AND e.seq > $2 WHERE s.name = $1 ORDER BY e.seq",
+                  2, v, l, err);
+}
+
+/* Read the stream (s->mu held): the events after what the cache holds,
+ * merged with it; the cache then holds the result. */
+static sx_val pg_read_locked(pgstore *s, sx_val stream, store_stream_info *info, sx_val *err) {
+  pgcache_ent *c = pgcache_find(s, PGCACHE_STREAM, stream);
+  PGresult *r = pg_read_after(s, stream, c ? c->hwm : 0, err);
+  if (!r) return SX_UNDEF;
+  info_from(r, info);
+  if (c && (info->hwm < c->hwm || info->first < c->first)) { /* not the stream it cached */
+    pgcache_drop(s, c);
+    PQclear(r);
+    return pg_read_locked(s, stream, info, err);
+  }
+  sx_val *items = GC_MALLOC((size_t)(PQntuples(r) + 1) * sizeof *items), bad = SX_NIL;
+  if (!items) abort();
+  size_t encoded = 0;
+  int k = pg_events_of(s, r, items, &encoded, &bad);
+  PQclear(r);
+  if (k < 0) return bad;
+  sx_val list = c ? pgcache_events(c, info->first, items, (size_t)k) : sx_list((size_t)k, items);
+  size_t bytes = (c ? c->bytes : 0) + pgcache_list_bytes((size_t)k, encoded);
+  if (info->hwm > 0 && (!c || k > 0 || info->first != c->first)) {
+    pgcache_ent *e = pgcache_put(s, PGCACHE_STREAM, stream, bytes);
+    if (e) e->hwm = info->hwm, e->first = info->first, e->events = list;
+  }
+  return list;
+}
+
 static sx_val pg_read(store *base, sx_val stream, store_stream_info *info) {
   pgstore *s = (pgstore *)base;
-  const char *v;
-  int l;
-  pg_name_param(stream, &v, &l);
-  sx_val err = SX_NIL, list = SX_EMPTY;
+  sx_val err = SX_NIL;
   pthread_mutex_lock(&s->mu);
-  PGresult *r = pg_query(s,
-                         "SELECT s.hwm, s.first_seq, e.value FROM S.streams s LEFT JOIN S.events e"
-                         " ON e.stream = s.name AND e.seq >= s.first_seq WHERE s.name = $1 ORDER BY e.seq",
-                         1, &v, &l, &err);
+  sx_val list = pg_read_locked(s, stream, info, &err);
   pthread_mutex_unlock(&s->mu);
-  if (!r) {
+  if (list == SX_UNDEF) {
     memset(info, 0, sizeof *info);
     return info->error = sx_error_new(err, SX_NIL);
   }
-  info_from(r, info);
-  int n = PQntuples(r);
-  sx_val *items = GC_MALLOC((size_t)(n + 1) * sizeof *items);
-  if (!items) abort();
-  int k = 0;
-  for (int i = 0; i < n; i++) {
-    if (PQgetisnull(r, i, 2)) continue;
-    items[k] = pg_value(s, r, i, 2);
-    if (sx_is(items[k], SX_T_ERROR)) {
-      list = items[k];
-      PQclear(r);
-      return list;
-    }
-    k++;
-  }
-  PQclear(r);
-  return sx_list((size_t)k, items);
+  return list;
 }
 
 /* A clock and a sorted list of names (bytea column 1; NULL rows skipped). */
@@ -386,25 +417,41 @@ static sx_val pg_kv_keys(store *base, store_rv *rv) {
                     " WHERE c.id = 'keys' ORDER BY k.key", rv);
 }
 
-static sx_val pg_kv_get(store *base, sx_val key, bool *has, store_rv *rv) {
-  pgstore *s = (pgstore *)base;
-  const char *v;
-  int l;
-  pg_name_param(key, &v, &l);
-  sx_val err = SX_NIL, out = SX_NIL;
-  pthread_mutex_lock(&s->mu);
-  PGresult *r = pg_query(s, "SELECT value, ver FROM S.kv WHERE key = $1", 1, &v, &l, &err);
-  pthread_mutex_unlock(&s->mu);
-  memset(rv, 0, sizeof *rv);
-  *has = false;
-  if (!r) return sx_error_new(err, SX_NIL);
+/* Read the key (s->mu held): its value comes only when its version is not
+ * the cached one. */
+static sx_val pg_kv_get_locked(pgstore *s, sx_val key, bool *has, store_rv *rv, sx_val *err) {
+  pgcache_ent *c = pgcache_find(s, PGCACHE_KEY, key);
+  char v8[8];
+  pg_put_int8(v8, c ? c->hwm : -1);
+  const char *v[2] = {sx_str_data(key), v8};
+  int l[2] = {(int)sx_str_len(key), 8};
+  PGresult *r = pg_query(s, "SELECT CASE WHEN ver = $2 THEN NULL ELSE value END, ver, value IS NOT NULL"
+                            " FROM S.kv WHERE key = $1", 2, v, l, err);
+  if (!r) return SX_UNDEF;
+  sx_val out = SX_NIL;
   if (PQntuples(r)) {
     rv->ver = (uint64_t)pg_int8(r, 0, 1);
-    *has = !PQgetisnull(r, 0, 0);
-    if (*has) out = pg_value(s, r, 0, 0);
+    *has = PQgetvalue(r, 0, 2)[0] != 0;
+    bool same = c && c->hwm == (int64_t)rv->ver;
+    if (*has) out = same ? c->value : pg_value(s, r, 0, 0);
+    if (!same && !sx_is(out, SX_T_ERROR)) {
+      pgcache_ent *e = pgcache_put(s, PGCACHE_KEY, key, pgcache_list_bytes(1, (size_t)PQgetlength(r, 0, 0)));
+      if (e) e->hwm = (int64_t)rv->ver, e->value = out, e->has = *has;
+    }
   }
   PQclear(r);
   return out;
+}
+
+static sx_val pg_kv_get(store *base, sx_val key, bool *has, store_rv *rv) {
+  pgstore *s = (pgstore *)base;
+  sx_val err = SX_NIL;
+  memset(rv, 0, sizeof *rv);
+  *has = false;
+  pthread_mutex_lock(&s->mu);
+  sx_val out = pg_kv_get_locked(s, key, has, rv, &err);
+  pthread_mutex_unlock(&s->mu);
+  return out == SX_UNDEF ? sx_error_new(err, SX_NIL) : out;
 }
 
 /* ---- the handle ---------------------------------------------------------------------------- */
@@ -440,6 +487,7 @@ static void pg_stats(store *base, store_stats *out) {
     out->kv_keys = (size_t)pg_int8(r, 0, 2);
     PQclear(r);
   }
+  out->cache_bytes = s->cache.bytes;
   pthread_mutex_unlock(&s->mu);
 }
 

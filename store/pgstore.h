@@ -29,6 +29,23 @@ typedef struct pg_prepared {
   bool ready;
 } pg_prepared;
 
+/* What the handle has read (pgstore_cache.c): per stream its mark, first
+ * seq and events [first, hwm]; per key its version and value. */
+typedef enum { PGCACHE_STREAM, PGCACHE_KEY } pgcache_kind;
+typedef struct pgcache_ent {
+  bool live;
+  int64_t hwm, first; /* a stream's; a key's version in hwm */
+  sx_val events;      /* a stream's events, oldest first */
+  sx_val value;       /* a key's value (has: it is live) */
+  bool has;
+  size_t bytes;       /* estimated memory held */
+} pgcache_ent;
+typedef struct pgcache {
+  sx_val index[2];    /* per kind: a dict name -> slot in ents; 0 = empty cache */
+  pgcache_ent *ents;  /* GC array */
+  size_t n, cap, bytes;
+} pgcache;
+
 typedef struct pgstore {
   store base;          /* the generic handle (must come first) */
   char *conninfo;      /* the URL without sx_schema=; never printed */
@@ -38,6 +55,7 @@ typedef struct pgstore {
   pthread_mutex_t mu;  /* one query at a time on conn */
   pg_prepared prep[PG_MAX_PREPARED]; /* forgotten when conn changes */
   int nprep;
+  pgcache cache;       /* guarded by mu */
 } pgstore;
 
 /* A query with binary parameters and results; NULL params allowed. sql
@@ -68,5 +86,17 @@ int64_t pg_int8(const PGresult *r, int row, int col);
 void pg_put_int8(char out[8], int64_t v);
 
 int pgstore_commit(store *base, store_txn *t, uint64_t *ticket, sx_val *err);
+
+/* The read cache (pgstore_cache.c); the caller holds s->mu. */
+void pgcache_clear(pgstore *s);
+pgcache_ent *pgcache_find(pgstore *s, pgcache_kind kind, sx_val name); /* NULL: none */
+/* A fresh (zeroed, live) entry for name holding about bytes, replacing
+ * the old one; NULL when it would not fit (the cache was emptied). */
+pgcache_ent *pgcache_put(pgstore *s, pgcache_kind kind, sx_val name, size_t bytes);
+void pgcache_drop(pgstore *s, pgcache_ent *e);
+/* e's events from seq first on, then the n items of more (shared). */
+sx_val pgcache_events(const pgcache_ent *e, int64_t first, const sx_val *more, size_t n);
+/* Estimated bytes of a cached list of n items encoded in `encoded` bytes. */
+size_t pgcache_list_bytes(size_t n, size_t encoded);
 
 #endif

@@ -10,6 +10,9 @@
 #  - a bad URL, a refused connection, a wrong password and a schema from a
 #    newer version each give one clear error naming the problem (never the
 #    password);
+#  - a live process's read cache never hides another process's commits,
+#    nor a schema replaced under it;
+#  - moving a store from a directory into PostgreSQL and back with dump/load;
 #  - a database restart under a live server: the evaluation in flight may
 #    fail with a clear error, the next one reconnects and works.
 #   test_pg.sh SX_BINARY
@@ -106,6 +109,35 @@ if [ -x "$psql_bin" ]; then
   "$psql_bin" "$SX_TEST_PG" -qc "UPDATE \"pgnewer_$$\".meta SET value = '99' WHERE key = 'schema_version'" >/dev/null 2>&1
   E=$("$SX" --store "$NEWER" -e '(perform {:op "persist/kv-keys" :args (list)})' 2>&1)
   has "a schema from a newer version is refused" "written by a newer sx (schema version 99" "$E"
+fi
+
+# ---- a live process's cache never hides another process's commits ------------------------
+# A keeps reading a stream and a key; B appends, truncates and puts between
+# A's reads; A must see exactly what B committed. Then the schema is
+# replaced under A with a shorter history: A must not serve its cache.
+CU="$SX_TEST_PG&sx_schema=pgcache_$$"
+READ="(eval \"$(q '(list (map persist/event-seq (persist/read db "c")) (persist/last-seq db "c") (persist/kv-get db "big"))')\")"
+"$SX" --store "$CU" -e "$PRELUDE (persist/append db \"c\" \"x\" 1 {}) (persist/append db \"c\" \"x\" 2 {}) (persist/kv-put db \"big\" (str \"v1-\" (join \"\" (map (fn (i) \"0123456789\") (range 0 100)))))" >/dev/null 2>&1
+mkfifo "$DIR/in3"
+"$SX" --store "$CU" server < "$DIR/in3" > "$DIR/out3" 2>&1 &
+SRV=$!
+exec 5> "$DIR/in3"
+waitlines() { for _ in $(seq 100); do [ "$(wc -l < "$DIR/out3")" -ge "$1" ] && break; sleep 0.05; done; }
+echo "(eval \"$(q "$PRELUDE")\")" >&5; echo "$READ" >&5; echo "$READ" >&5; waitlines 3
+"$SX" --store "$CU" -e "$PRELUDE (persist/append db \"c\" \"x\" 3 {}) (persist/append db \"c\" \"x\" 4 {}) (persist/truncate db \"c\" 2) (persist/kv-put db \"big\" \"v2\")" >/dev/null 2>&1
+echo "$READ" >&5; echo "$READ" >&5; waitlines 5
+if [ -x "$psql_bin" ]; then
+  "$psql_bin" "$SX_TEST_PG" -qc "DROP SCHEMA \"pgcache_$$\" CASCADE" >/dev/null 2>&1
+  "$SX" --store "$CU" -e "$PRELUDE (persist/append db \"c\" \"x\" 1 {}) (persist/kv-put db \"big\" \"v3\")" >/dev/null 2>&1
+  echo "$READ" >&5; waitlines 6
+fi
+exec 5>&-; wait $SRV; SRV=
+has "a first read" '(ok 0 ((1 2) 2 "v1-0123' "$(sed -n 2p "$DIR/out3")"
+check "a second read from the cache is the same" "$(sed -n 2p "$DIR/out3")" "$(sed -n 3p "$DIR/out3")"
+check "another process's appends, truncation and put are seen" '(ok 0 ((3 4) 4 "v2"))' "$(sed -n 4p "$DIR/out3")"
+check "and read again unchanged" '(ok 0 ((3 4) 4 "v2"))' "$(sed -n 5p "$DIR/out3")"
+if [ -x "$psql_bin" ]; then
+  check "a replaced schema is read afresh, not from the cache" '(ok 0 ((1) 1 "v3"))' "$(sed -n 6p "$DIR/out3")"
 fi
 
 # ---- a database restart under a live server ---------------------------------------------
