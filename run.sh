@@ -61,7 +61,7 @@ FUZZ_TARGETS=(reader codec store server)
 # to build-fuzz/corpus/, findings to build-fuzz/ (crash-*, leak-*, ...).
 run_fuzz() {
   local secs=$1 t failed=0 log
-  command -v clang >/dev/null || { PACKAGES=(clang); install_packages; }
+  PACKAGES=(clang libclang-rt-14-dev); install_packages # libFuzzer is in the latter (only recommended by clang)
   if [ ! -f build-fuzz/build.ninja ]; then
     CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined \
       -Db_lundef=false >/dev/null || { echo "run.sh: meson setup build-fuzz failed" >&2; exit 1; }
