@@ -155,9 +155,31 @@ static void pgc_truncate(pgc *c, txn_stream *ts) {
   pgc_send(c, "UPDATE S.streams SET first_seq = GREATEST(first_seq, $2::bigint + 1) WHERE name = $1", 2, v, l, NULL);
 }
 
+/* The common case, one event appended to a stream whose contents were not
+ * read: the check and the insert in one statement (the insert takes its
+ * row from the update's, so a failed check inserts nothing). */
+static void pgc_append_one(pgc *c, txn_stream *ts) {
+  sx_buf enc = SX_BUF_INIT;
+  if (store_encode(&enc, ts->events[0], c->err)) {
+    c->failed = true;
+    sx_buf_free(&enc);
+    return;
+  }
+  char new8[8], seen8[8];
+  pg_put_int8(new8, ts->base.hwm + 1);
+  pg_put_int8(seen8, ts->base.hwm);
+  const char *v[4] = {sx_str_data(ts->name), new8, seen8, enc.data ? enc.data : ""};
+  int l[4] = {(int)sx_str_len(ts->name), 8, 8, (int)enc.len};
+  pgc_send(c, "WITH u AS (UPDATE S.streams SET hwm = $2 WHERE name = $1 AND hwm = $3 RETURNING 1),"
+              " i AS (INSERT INTO S.events SELECT $1, $2, $4::bytea FROM u)"
+              " SELECT 1 / (SELECT count(*) FROM u)::int", 4, v, l, pgc_what("stream", ts->name));
+  sx_buf_free(&enc);
+}
+
 /* Lock and check the stream as the evaluation saw it, then its writes. */
 static void pgc_stream(pgc *c, txn_stream *ts) {
   bool writes = ts->n || ts->trunc, existed = ts->base.hwm > 0;
+  if (existed && ts->n == 1 && !ts->trunc && !ts->content_read) return pgc_append_one(c, ts);
   int64_t seen[3] = {ts->base.hwm + (int64_t)ts->n, ts->base.hwm, (int64_t)ts->base.content_rv.ver};
   if (existed && writes)
     pgc_check(c, ts->content_read
