@@ -443,6 +443,7 @@ static sx_node *an_fn(actx *c, sx_val params, sx_val body, sx_val name) {
   scope s = {.parent = c->sc};
   sx_proto *p = sx_alloc(sizeof *p);
   p->name = name;
+  p->params = params;
   if (sx_is_symbol(params)) { /* (fn args body) : every argument in a list */
     scope_add(&s, params);
     p->rest = true;
