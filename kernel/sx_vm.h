@@ -269,6 +269,10 @@ sx_val sx_error_message(sx_val raised); /* a string describing any raised value 
 /* Analysis */
 sx_node *sx_analyse(sx_vm *vm, sx_val form, sx_val *error);
 void sx_analyse_init(void); /* marks special-form symbols; idempotent */
+/* Is name (a symbol or string) a special form the analyser knows? */
+bool sx_special_form_p(sx_val name);
+/* The i-th special form's name, NULL past the last. */
+const char *sx_special_form_name(size_t i);
 /* The forms of a top-level (begin form...) with at least one form, which
  * the machine runs one by one, analysing each just before it runs (see
  * sx_fiber_start_forms); SX_UNDEF for any other form. */
