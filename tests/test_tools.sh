@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/test_tools.sh — the sx tools end to end through the real binary:
-# options before or after the command, every --help, run - and #! scripts,
+# options before or after the command, every --help, (doc NAME), apropos
+# and the REPL's :doc and :apropos, run - and #! scripts,
 # piped forms, --persist in run, -e and server; store dump -> load -> dump
 # byte-identical (truncated streams, unicode and binary keys, floats,
 # nested values, blobs), load refusing a non-empty store, export as JSON
@@ -33,6 +34,22 @@ for c in "run" "server" "repl" "store" "store check" "store compact" "store dump
 done
 check "sx help names --persist" "1" "$("$SX" help | grep -c -- '--persist')"
 "$SX" help nosuch >/dev/null 2>&1; check "sx help of an unknown command" "2" "$?"
+
+# ---- help on names: (doc NAME), apropos, the REPL's :doc and :apropos ---------------
+check "(doc NAME) of a builtin" '"(get coll key [default]): the value under key in a dict (or index in a list), else default (nil)"' \
+  "$("$SX" -e '(doc get)')"
+check "(doc NAME) of a persist function reads its parameters" '"(persist/kv-put b key val): store a value under key; the value"' \
+  "$("$SX" --persist --store "$DIR/o" -e '(doc persist/kv-put)')"
+check "(doc NAME) of an unknown name" "sx: error: doc: nothing is named nope (apropos finds names) (at <-e>:1:1)" \
+  "$("$SX" -e '(doc nope)' 2>&1 | head -1)"
+check "(apropos TEXT)" '("ends-with?" "starts-with?")' "$("$SX" -e '(apropos "-with?")')"
+check "a persist function's arity error names its parameters" \
+  "sx: error: persist/read: expected 2 arguments (b stream), got 1 (at <-e>:1:1)" \
+  "$("$SX" --persist --store "$DIR/o" -e '(persist/read db)' 2>&1 | head -1)"
+out=$(printf ':doc sort-by\n:apropos zip\n:doc 42\n' | "$SX" repl --store "$DIR/o" 2>"$DIR/err")
+check "piped :doc and :apropos" "(sort-by key lst)|  lst sorted ascending by (key x)|zip        pairs of the elements of a and b at the same index, as long as the shorter|zip-pairs  consecutive elements as pairs: (a b c d) gives ((a b) (c d))" \
+  "$(tr '\n' '|' <<<"$out" | sed 's/|$//')"
+check "piped :doc of a number" "error: doc: nothing is named 42 (apropos finds names)" "$(cat "$DIR/err")"
 
 # ---- run -, #!, piped forms ---------------------------------------------------------
 check "sx run - reads stdin" "hi3" "$(printf '(display "hi")\n(display (+ 1 2))\n' | "$SX" run -)"
