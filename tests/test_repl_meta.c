@@ -72,15 +72,15 @@ Test(repl_meta, kv_get_and_help_take_one_word) {
 }
 
 Test(repl_meta, doc_and_apropos_take_a_name) {
-  cr_assert_eq(parse(":doc persist/read"), 0);
-  cr_assert_eq(m.cmd, REPL_CMD_DOC);
-  cr_assert_str_eq(m.word, "persist/read");
-  cr_assert_eq(parse(":d let*"), 0);
-  cr_assert_eq(m.cmd, REPL_CMD_DOC);
-  cr_assert_str_eq(m.word, "let*");
-  cr_assert_eq(parse(":apropos \"kv-\""), 0);
-  cr_assert_eq(m.cmd, REPL_CMD_APROPOS);
-  cr_assert_str_eq(m.word, "kv-");
+  struct { const char *line; repl_cmd cmd; const char *word; } cases[] = {
+      {":doc persist/read", REPL_CMD_DOC, "persist/read"}, {":d let*", REPL_CMD_DOC, "let*"},
+      {":apropos \"kv-\"", REPL_CMD_APROPOS, "kv-"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    cr_assert_eq(parse(cases[i].line), 0, "%s: %s", cases[i].line, err.data);
+    cr_assert_eq(m.cmd, cases[i].cmd, "%s", cases[i].line);
+    cr_assert_str_eq(m.word, cases[i].word);
+  }
   cr_assert_str_eq(error_of(":doc"), "usage: :doc NAME");
   cr_assert_str_eq(error_of(":apropos"), "usage: :apropos TEXT");
   cr_assert_str_eq(error_of(":doc map filter"), ":doc: unexpected 'filter'; usage: :doc NAME");
