@@ -158,6 +158,11 @@ Test(doc, every_public_persist_name_has_a_description) {
   assert_none(&bad, "persist descriptions");
 }
 
+static sx_val p_none(sx_vm *v, int argc, sx_val *argv) {
+  (void)v, (void)argc, (void)argv;
+  return SX_NIL;
+}
+
 Test(doc, doc_gives_signature_and_description) {
   OK("(doc map)", "\"(map f lst): a list of (f x) for each element x\"");
   OK("(doc \"if\")", "\"(if test then [else]): then when test is true (anything but false and nil), else "
@@ -169,6 +174,11 @@ Test(doc, doc_gives_signature_and_description) {
   OK("(define (f a &rest more) a) (doc f)", "\"(f a &rest more): no description\"");
   OK("(define g (fn args 1)) (%doc 'g)", "(\"(g &rest args)\" \"no description\")");
   OK("(define v {:a 1}) (doc v)", "\"v: no description (a variable holding a dict)\"");
+  OK("(defmacro twice (x) (list 'begin x x)) (doc twice)", "\"(twice x): no description\"");
+  sx_defprim(vm, "c-fn", p_none, 1, 3);
+  OK("(doc c-fn)", "\"(c-fn arg1 [arg2] [arg3]): no description\"");
+  sx_defprim(vm, "c-any", p_none, 0, -1);
+  OK("(doc c-any)", "\"(c-any arg...): no description\"");
 }
 
 Test(doc, doc_errors_name_the_problem) {
