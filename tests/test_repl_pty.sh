@@ -3,8 +3,9 @@
 # tmux runs the real binary; the test types into it as a person would (a
 # multi-line form, Tab completion, an error, Ctrl-C of an infinite loop,
 # meta-commands on a store holding the example ledger, :doc, :apropos and
-# :more) and checks what the screen shows. Also: piped mode, history across sessions, --read-only with
-# :refresh while another process writes, and that the store stays clean.
+# :more) and checks what the screen shows. Also: piped mode, history
+# across sessions, --read-only with :refresh while another process writes,
+# and that the store stays clean.
 #   test_repl_pty.sh SX_BINARY
 set -u
 SX=$1
