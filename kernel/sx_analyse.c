@@ -195,6 +195,16 @@ static int special_id(sx_val head) {
   return sx_is_symbol(head) ? sx_hdr_of(head)->aux : SF_NONE;
 }
 
+const char *sx_special_form_name(size_t i) {
+  return i < sizeof special_forms / sizeof *special_forms ? special_forms[i].name : NULL;
+}
+
+bool sx_special_form_p(sx_val name) {
+  sx_analyse_init();
+  if (sx_is_string(name)) name = sx_symbol_intern(sx_str_data(name), sx_str_len(name));
+  return special_id(name) != SF_NONE;
+}
+
 /* ---- scopes ---------------------------------------------------------- */
 
 static uint32_t scope_add(scope *s, sx_val name) {
@@ -443,6 +453,7 @@ static sx_node *an_fn(actx *c, sx_val params, sx_val body, sx_val name) {
   scope s = {.parent = c->sc};
   sx_proto *p = sx_alloc(sizeof *p);
   p->name = name;
+  p->params = params;
   if (sx_is_symbol(params)) { /* (fn args body) : every argument in a list */
     scope_add(&s, params);
     p->rest = true;

@@ -653,6 +653,19 @@ static const char *fn_label(sx_val fn) {
   return sx_is_string(name) ? sx_str_data(name) : "anonymous fn";
 }
 
+/* "f: expected 2 arguments (stream event), got 1": the parameters named
+ * as the fn was written. */
+static sx_val arity_error(const sx_closure *cl, int argc) {
+  const sx_proto *p = cl->proto;
+  sx_buf names = SX_BUF_INIT;
+  sx_print_params(&names, p->params);
+  sx_val e = sx_make_error("%s: expected %s%u argument%s%s%s%s, got %d", fn_label((sx_val)cl),
+                           p->rest ? "at least " : "", p->nparams, p->nparams == 1 ? "" : "s",
+                           names.len ? " (" : "", names.len ? names.data : "", names.len ? ")" : "", argc);
+  sx_buf_free(&names);
+  return e;
+}
+
 /* Bind arguments for a closure call. Returns NULL and sets *err on arity
  * mismatch. */
 /* An environment of n slots: a returned one from the fiber's pool, else a
@@ -679,8 +692,7 @@ static inline void env_give(sx_fiber *f, sx_env *e) {
 static sx_env *bind_args(sx_fiber *f, sx_closure *cl, int argc, sx_val *argv, sx_val *err) {
   sx_proto *p = cl->proto;
   if ((uint32_t)argc < p->nparams || (!p->rest && (uint32_t)argc > p->nparams)) {
-    *err = sx_make_error("%s: expected %s%u argument%s, got %d", fn_label((sx_val)cl),
-                         p->rest ? "at least " : "", p->nparams, p->nparams == 1 ? "" : "s", argc);
+    *err = arity_error(cl, argc);
     return NULL;
   }
   sx_env *e = env_take(f, p->nslots);

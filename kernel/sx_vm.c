@@ -224,6 +224,18 @@ sx_val sx_make_error(const char *fmt, ...) {
   return sx_error_new(msg, SX_NIL);
 }
 
+void sx_print_params(sx_buf *b, sx_val params) {
+  if (sx_is_symbol(params)) {
+    sx_buf_puts(b, "&rest ");
+    sx_display(b, params);
+    return;
+  }
+  for (sx_val l = params; sx_is_cons(l); l = sx_cdr(l)) {
+    if (l != params) sx_buf_putc(b, ' ');
+    sx_display(b, sx_car(l));
+  }
+}
+
 sx_val sx_throwf(sx_vm *vm, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

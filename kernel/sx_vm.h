@@ -53,6 +53,7 @@ typedef enum sx_op {
 
 typedef struct sx_proto {
   sx_val name;       /* string or SX_NIL */
+  sx_val params;     /* the parameter list as written: for doc and arity errors */
   uint32_t nparams;  /* required parameters */
   bool rest;         /* a &rest parameter follows them */
   uint32_t nslots;   /* params + rest + internal defines */
@@ -260,11 +261,18 @@ sx_val sx_shown(sx_val v);
  * character; s itself when it is short enough. */
 sx_val sx_shortened(sx_val s, size_t max);
 sx_val sx_make_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A parameter list as written in a fn (sx_proto.params), without its
+ * brackets: "a b &rest more"; a lone rest symbol as "&rest args". */
+void sx_print_params(sx_buf *b, sx_val params);
 sx_val sx_error_message(sx_val raised); /* a string describing any raised value */
 
 /* Analysis */
 sx_node *sx_analyse(sx_vm *vm, sx_val form, sx_val *error);
 void sx_analyse_init(void); /* marks special-form symbols; idempotent */
+/* Is name (a symbol or string) a special form the analyser knows? */
+bool sx_special_form_p(sx_val name);
+/* The i-th special form's name, NULL past the last. */
+const char *sx_special_form_name(size_t i);
 /* The forms of a top-level (begin form...) with at least one form, which
  * the machine runs one by one, analysing each just before it runs (see
  * sx_fiber_start_forms); SX_UNDEF for any other form. */

@@ -1,6 +1,7 @@
 /* sx_lib_core.c — core primitives: equality, type predicates, errors and
  * output, plus sx_stdlib_install, which registers every primitive group,
  * the machine-level higher-order primitives, and runs the SX prelude. */
+#include "sx_doc.h"
 #include "sx_lib.h"
 
 #include <stdlib.h>
@@ -156,6 +157,7 @@ bool sx_stdlib_install(sx_vm *vm) {
   sx_lib_list_install(vm);
   sx_lib_dict_install(vm);
   sx_lib_str_install(vm);
+  sx_lib_doc_install(vm);
   sx_val err; /* the prelude is part of the build: it fails only when broken */
   return sx_eval_string(vm, sx_prelude_source, sx_prelude_length, sx_string_cstr("<prelude>"), &err) == SX_DONE;
 }

@@ -64,7 +64,7 @@ Test(api_eval, call_applies_functions) {
   CODE(sxapi_call(vm, fn, 2, args, &v), SXAPI_OK);
   cr_assert_str_eq(show(v), "(3 2)");
   CODE(sxapi_call(vm, fn, 1, args, &v), SXAPI_ERR_EVAL);
-  MSG_HAS("expected 2 arguments, got 1");
+  MSG_HAS("expected 2 arguments (a b), got 1");
   CODE(sxapi_eval(vm, "(fn () 7)", &fn), SXAPI_OK);
   CODE(sxapi_call(vm, fn, 0, NULL, &v), SXAPI_OK);
   cr_assert_str_eq(show(v), "7");

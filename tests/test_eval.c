@@ -242,7 +242,7 @@ Test(eval, tail_calls_reusing_environments) {
   OK("(define (id x) x) (define (t a b n) (if (= n 0) (list a b) (t (+ b 1) (id a) (- n 1)))) (t 0 10 4)",
      "(2 12)");
   /* a tail call with the wrong number of arguments is still an arity error */
-  ERR_HAS("(define (w a b n) (if (= n 0) a (w a (- n 1)))) (w 1 2 3)", "expected 3 arguments, got 2");
+  ERR_HAS("(define (w a b n) (if (= n 0) a (w a (- n 1)))) (w 1 2 3)", "expected 3 arguments (a b n), got 2");
   /* a named-let loop calling itself: its own closure environment survives */
   OK("(let loop ((i 0) (acc ())) (if (< i 3) (loop (+ i 1) (cons i acc)) acc))", "(2 1 0)");
   /* a guard body is not a tail position: the handler still sees its variables */

@@ -59,6 +59,8 @@ Test(repl_complete, meta_command_names_and_arguments) {
   cr_assert_eq(start, 4);
   cr_assert_eq(ctx(":tail orders 1", false, &start), REPL_COMP_NONE, "only the first argument");
   cr_assert_eq(ctx(":stats x", false, &start), REPL_COMP_NONE);
+  cr_assert_eq(ctx(":doc persist/re", false, &start), REPL_COMP_SYMBOL, ":doc takes a name");
+  cr_assert_eq(start, 5);
   cr_assert_eq(ctx(":a", true, &start), REPL_COMP_NONE, "a keyword in a continued form");
 }
 

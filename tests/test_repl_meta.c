@@ -31,7 +31,7 @@ Test(repl_meta, commands_without_arguments) {
   struct { const char *line; repl_cmd cmd; } cases[] = {
       {":help", REPL_CMD_HELP}, {":streams", REPL_CMD_STREAMS}, {":blobs", REPL_CMD_BLOBS},
       {":stats", REPL_CMD_STATS}, {":refresh", REPL_CMD_REFRESH}, {":quit", REPL_CMD_QUIT},
-      {"  :kv  ", REPL_CMD_KV},
+      {"  :kv  ", REPL_CMD_KV}, {":more", REPL_CMD_MORE}, {":m", REPL_CMD_MORE},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     cr_assert_eq(parse(cases[i].line), 0, "%s: %s", cases[i].line, err.data);
@@ -69,6 +69,22 @@ Test(repl_meta, kv_get_and_help_take_one_word) {
   cr_assert_str_eq(m.word, "config/currency");
   cr_assert_eq(parse(":help tail"), 0);
   cr_assert_str_eq(m.word, "tail");
+}
+
+Test(repl_meta, doc_and_apropos_take_a_name) {
+  struct { const char *line; repl_cmd cmd; const char *word; } cases[] = {
+      {":doc persist/read", REPL_CMD_DOC, "persist/read"}, {":d let*", REPL_CMD_DOC, "let*"},
+      {":apropos \"kv-\"", REPL_CMD_APROPOS, "kv-"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    cr_assert_eq(parse(cases[i].line), 0, "%s: %s", cases[i].line, err.data);
+    cr_assert_eq(m.cmd, cases[i].cmd, "%s", cases[i].line);
+    cr_assert_str_eq(m.word, cases[i].word);
+  }
+  cr_assert_str_eq(error_of(":doc"), "usage: :doc NAME");
+  cr_assert_str_eq(error_of(":apropos"), "usage: :apropos TEXT");
+  cr_assert_str_eq(error_of(":doc map filter"), ":doc: unexpected 'filter'; usage: :doc NAME");
+  cr_assert_str_eq(error_of(":more 2"), ":more: unexpected '2'; usage: :more");
 }
 
 Test(repl_meta, quoted_arguments_keep_blanks_and_escapes) {
@@ -153,7 +169,7 @@ Test(repl_meta, a_line_must_start_with_a_colon_and_a_name) {
 Test(repl_meta, the_table_documents_every_command) {
   size_t n;
   const repl_cmd_info *cmds = repl_meta_commands(&n);
-  cr_assert_eq(n, 16);
+  cr_assert_eq(n, 19);
   for (size_t i = 0; i < n; i++) {
     cr_assert_eq(repl_meta_info(cmds[i].cmd), &cmds[i]);
     cr_assert_gt(strlen(cmds[i].help), 0, "%s has help", cmds[i].name);

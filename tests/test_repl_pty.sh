@@ -2,9 +2,10 @@
 # tests/test_repl_pty.sh — `sx repl` end to end through a pseudo-terminal.
 # tmux runs the real binary; the test types into it as a person would (a
 # multi-line form, Tab completion, an error, Ctrl-C of an infinite loop,
-# meta-commands on a store holding the example ledger) and checks what the
-# screen shows. Also: piped mode, history across sessions, --read-only with
-# :refresh while another process writes, and that the store stays clean.
+# meta-commands on a store holding the example ledger, :doc, :apropos and
+# :more) and checks what the screen shows. Also: piped mode, history
+# across sessions, --read-only with :refresh while another process writes,
+# and that the store stays clean.
 #   test_repl_pty.sh SX_BINARY
 set -u
 SX=$1
@@ -148,6 +149,32 @@ check "the interrupted write was rolled back" "5" "$(line_after 'sx> (persist/la
 
 type_line ":strams"
 expect "an unknown command suggests the nearest" "^unknown command :strams \(did you mean :streams\?\)$"
+
+# :doc, :apropos, and :more for a result cut at the limit
+type_line ":doc persist/read"
+check ":doc gives the signature from the definition" "(persist/read b stream)" "$(line_after 'sx> :doc persist/read')"
+check "... then the description" "  every event stored in a stream, oldest first" "$(line_after '(persist/read b stream)')"
+type_line ":doc no-such-name"
+expect ":doc of an unknown name is an error" '^error: doc: nothing is named no-such-name \(apropos finds names\)$'
+type_line ":apropos kv-ke"
+expect ":apropos lists a name with its description" "^persist/kv-keys +every kv key$"
+check ":apropos lists every name containing the text" "3" "$(screen | grep -cE '^persist/(backend-|req-)?kv-keys +')"
+T send-keys -t repl -l -- ":doc persist/read-wh"; T send-keys -t repl Tab
+expect "Tab completes the name after :doc" '^sx> :doc persist/read-where$'
+type_line ""
+expect ":doc of the completed name" '^  a stream.s events for which pred is true$'
+type_line ":set limit 4"
+type_line "(range 10)"
+expect "a cut result shows the limit" '^\(0 1 2 3 \.\.\. 6 more\)$'
+expect "... and says :more continues it" '^\(6 more: :more shows the next 4\)$'
+type_line ":more"
+expect ":more shows the next page" '^entries 5 to 8 of 10:$'
+check ":more shows entries 5 to 8" "(4 5 6 7)" "$(line_after 'entries 5 to 8 of 10:')"
+type_line ":more"
+check ":more shows the last page" "(8 9)" "$(line_after 'entries 9 to 10 of 10:')"
+type_line ":more"
+expect ":more with nothing left says so" '^nothing more to show'
+type_line ":set limit 100"
 
 # results are coloured on a terminal
 type_line "(list 1 \"two\")"

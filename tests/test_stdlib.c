@@ -325,7 +325,7 @@ Test(stdlib, sort_paths_and_their_edges) {
         {"(sort (list 3 \"a\") <)", "!<: expected numbers or strings, got 3"},
         {"(sort (list 3 1 2) 5)", "!sort: expected a function, got 5"},
         {"(sort 5)", "!sort: expected a list, got 5"},
-        {"(sort (list 1 2) (fn (a) true))", "!anonymous fn: expected 1 argument, got 2"},
+        {"(sort (list 1 2) (fn (a) true))", "!anonymous fn: expected 1 argument (a), got 2"},
         /* stable on every path: equal keys keep their order */
         {"(map last (sort (fn (a b) (< (first a) (first b))) (list (list 1 :a) (list 0 :b) (list 1 :c) (list 0 :d))))",
          "(\"b\" \"d\" \"a\" \"c\")"},

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # tests/test_tools.sh — the sx tools end to end through the real binary:
-# options before or after the command, every --help, run - and #! scripts,
+# options before or after the command, every --help, the man page covering
+# every command and option they show, (doc NAME), apropos
+# and the REPL's :doc and :apropos, run - and #! scripts,
 # piped forms, --persist in run, -e and server; store dump -> load -> dump
 # byte-identical (truncated streams, unicode and binary keys, floats,
 # nested values, blobs), load refusing a non-empty store, export as JSON
@@ -33,6 +35,40 @@ for c in "run" "server" "repl" "store" "store check" "store compact" "store dump
 done
 check "sx help names --persist" "1" "$("$SX" help | grep -c -- '--persist')"
 "$SX" help nosuch >/dev/null 2>&1; check "sx help of an unknown command" "2" "$?"
+
+# ---- the man page covers every command and option the help shows --------------------
+# Commands: the first words of each `sx help` line (a .TP heading each in the man
+# page), and each REPL command of :help. Options: every -x and --name in the usage
+# of sx and of each command (anywhere in the man page).
+man_text=$(sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' docs/man/sx.1)
+man_heads=$(awk '/^\.TP/ {getline; print}' <<<"$man_text")
+commands=$("$SX" help | sed -n 's/^  sx //p' | sed 's/  .*//' |
+  awk '{c = $1; for (i = 2; i <= NF && $i ~ /^[a-z]+$/; i++) c = c " " $i; print c}' | sort -u)
+check "sx help lists the commands" "13" "$(wc -l <<<"$commands")"
+usages=$("$SX" help; while read -r c; do [ "$c" = --version ] || "$SX" help $c; done <<<"$commands")
+options=$(grep -oE '(^|[] [|(])--?[A-Za-z][A-Za-z-]*' <<<"$usages" | sed 's/^[] [|(]//' | sort -u)
+check "the usages show the options" "1 1 1" "$(grep -cx -- --read-only <<<"$options") $(grep -cx -- -n <<<"$options") $(grep -cx -- --persist <<<"$options")"
+repl_commands=$(echo :help | "$SX" repl --store "$DIR/o" | grep -oE '^:[a-z]+( limit)?')
+check ":help lists the REPL commands" "19" "$(wc -l <<<"$repl_commands")"
+missing=$( { while read -r c; do grep -qE -- "^$c( |$)" <<<"$man_heads" || echo "command $c"; done <<<"$commands$(printf '\n%s' "$repl_commands")"
+             while read -r o; do grep -qE -- "(^|[^A-Za-z-])$o([^A-Za-z-]|\$)" <<<"$man_text" || echo "option $o"; done <<<"$options"; } | tr '\n' ',')
+check "docs/man/sx.1 covers every command and option" "" "$missing"
+
+# ---- help on names: (doc NAME), apropos, the REPL's :doc and :apropos ---------------
+check "(doc NAME) of a builtin" '"(get coll key [default]): the value under key in a dict (or index in a list), else default (nil)"' \
+  "$("$SX" -e '(doc get)')"
+check "(doc NAME) of a persist function reads its parameters" '"(persist/kv-put b key val): store a value under key; the value"' \
+  "$("$SX" --persist --store "$DIR/o" -e '(doc persist/kv-put)')"
+check "(doc NAME) of an unknown name" "sx: error: doc: nothing is named nope (apropos finds names) (at <-e>:1:1)" \
+  "$("$SX" -e '(doc nope)' 2>&1 | head -1)"
+check "(apropos TEXT)" '("ends-with?" "starts-with?")' "$("$SX" -e '(apropos "-with?")')"
+check "a persist function's arity error names its parameters" \
+  "sx: error: persist/read: expected 2 arguments (b stream), got 1 (at <-e>:1:1)" \
+  "$("$SX" --persist --store "$DIR/o" -e '(persist/read db)' 2>&1 | head -1)"
+out=$(printf ':doc sort-by\n:apropos zip\n:doc 42\n' | "$SX" repl --store "$DIR/o" 2>"$DIR/err")
+check "piped :doc and :apropos" "(sort-by key lst)|  lst sorted ascending by (key x)|zip        pairs of the elements of a and b at the same index, as long as the shorter|zip-pairs  consecutive elements as pairs: (a b c d) gives ((a b) (c d))" \
+  "$(tr '\n' '|' <<<"$out" | sed 's/|$//')"
+check "piped :doc of a number" "error: doc: nothing is named 42 (apropos finds names)" "$(cat "$DIR/err")"
 
 # ---- run -, #!, piped forms ---------------------------------------------------------
 check "sx run - reads stdin" "hi3" "$(printf '(display "hi")\n(display (+ 1 2))\n' | "$SX" run -)"

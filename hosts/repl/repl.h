@@ -1,6 +1,7 @@
 /* repl.h — the REPL session shared by its modules: sx_repl.c (options, the
- * loop, evaluation and results), repl_cmds.c (meta-commands), repl_term.c
- * (line editing) and repl_complete.c (completion). */
+ * loop, evaluation and results), repl_cmds.c (meta-commands), repl_doc.c
+ * (:doc, :apropos), repl_page.c (:more), repl_term.c (line editing) and
+ * repl_complete.c (completion). */
 #ifndef REPL_H
 #define REPL_H
 
@@ -23,6 +24,8 @@ typedef struct repl {
   const char *store_dir, *sync; /* as given (NULL: the defaults), for :reopen */
   size_t limit;    /* entries of one list or dict shown on a terminal (0: all) */
   sxapi_value last_error; /* pinned, for :bt; 0 when none */
+  sxapi_value page; /* pinned: the last result, cut at limit, for :more; 0 when none */
+  size_t page_from; /* its first entry :more has not shown */
 } repl;
 
 /* Set by Ctrl-C while the terminal REPL runs (:follow polls it). */
@@ -46,5 +49,14 @@ bool repl_load(repl *r, const char *path);
 
 /* repl_cmds.c: run one meta-command line. */
 void repl_run_meta(repl *r, const char *line);
+
+/* repl_doc.c: :doc NAME and :apropos TEXT. */
+void repl_cmd_doc(repl *r, const char *name);
+void repl_cmd_apropos(repl *r, const char *text);
+
+/* repl_page.c: after a result is shown, remember it if it was cut at the
+ * limit (saying so); :more shows its next entries. */
+void repl_page_note(repl *r, sxapi_value v);
+void repl_page_more(repl *r);
 
 #endif

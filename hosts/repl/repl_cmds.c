@@ -1,6 +1,7 @@
 /* repl_cmds.c — running the REPL's meta-commands (parsed by repl_meta.c):
  * :help :streams :tail :show :kv :get :blobs :stats :load :time :refresh
- * :quit. Tables are plain text; nothing here writes to the store. */
+ * :follow :reopen :bt :set :quit (:doc and :apropos are repl_doc.c's, :more
+ * repl_page.c's). Tables are plain text; nothing here writes to the store. */
 #include "repl.h"
 #include "repl_meta.h"
 #include "repl_pretty.h"
@@ -369,6 +370,8 @@ void repl_run_meta(repl *r, const char *line) {
   }
   switch (m.cmd) {
   case REPL_CMD_HELP: cmd_help(r, m.word); break;
+  case REPL_CMD_DOC: repl_cmd_doc(r, m.word); break;
+  case REPL_CMD_APROPOS: repl_cmd_apropos(r, m.word); break;
   case REPL_CMD_STREAMS: cmd_streams(r); break;
   case REPL_CMD_TAIL: cmd_tail(r, m.word, m.n); break;
   case REPL_CMD_SHOW: cmd_show(r, m.word, m.n); break;
@@ -381,6 +384,7 @@ void repl_run_meta(repl *r, const char *line) {
   case REPL_CMD_REFRESH: cmd_refresh(r); break;
   case REPL_CMD_FOLLOW: cmd_follow(r, m.word); break;
   case REPL_CMD_REOPEN: cmd_reopen(r); break;
+  case REPL_CMD_MORE: repl_page_more(r); break;
   case REPL_CMD_BT: cmd_bt(r); break;
   case REPL_CMD_SET: cmd_set(r, m.word, m.n); break;
   case REPL_CMD_QUIT: r->quit = true; break;

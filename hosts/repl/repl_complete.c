@@ -51,6 +51,7 @@ static repl_comp_kind meta_context(const char *line, size_t cursor, size_t *star
   int cmd = meta_named(line + colon + 1, end - colon - 1);
   if (cmd == REPL_CMD_TAIL || cmd == REPL_CMD_SHOW) return REPL_COMP_STREAM;
   if (cmd == REPL_CMD_KV || cmd == REPL_CMD_GET) return REPL_COMP_KEY;
+  if (cmd == REPL_CMD_DOC) return REPL_COMP_SYMBOL;
   return REPL_COMP_NONE;
 }
 

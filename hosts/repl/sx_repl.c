@@ -108,6 +108,7 @@ void repl_show_value(repl *r, sxapi_value v) {
   }
   repl_buf_putc(&b, '\n');
   out_buf(&b);
+  repl_page_note(r, v);
 }
 
 void repl_say_error(repl *r, const char *msg) {
@@ -324,6 +325,7 @@ int sx_repl_main(sxapi_vm *vm, int argc, char **argv, const char *store_dir, con
     ok = repl_load(&r, files[i]) || r.tty;
   if (ok) run(&r);
   repl_input_free(&r.input);
+  if (r.page) sxapi_unpin(vm, r.page);
   if (!close_store(&r) || !ok) return 1;
   return !r.tty && r.failures ? 1 : 0;
 }
