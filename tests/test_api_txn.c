@@ -253,19 +253,20 @@ Test(api_txn, every_op_refuses_one_argument_too_few_and_one_too_many) {
   }
   /* nothing of a refused op is stored, and the store still works */
   EVAL_OK("(list (perform {:op \"persist/streams\"}) (perform {:op \"persist/kv-keys\"}))", "(() ())");
-  sxapi_value v;
-  CODE(sxapi_eval(vm, "(perform {:op \"persist/kv-keys\" :args 5})", &v), SXAPI_ERR_EVAL);
-  MSG_HAS("persist/kv-keys: expected an argument list, got 5");
-  CODE(sxapi_eval(vm, "(perform {:op \"persist/read\" :args (list 5)})", &v), SXAPI_ERR_EVAL);
-  MSG_HAS("persist/read: expected a stream name string, got 5");
-  CODE(sxapi_eval(vm, "(perform {:op \"persist/truncate\" :args (list \"s\" \"1\")})", &v), SXAPI_ERR_EVAL);
-  MSG_HAS("persist/truncate: expected an integer seq, got \"1\"");
-  CODE(sxapi_eval(vm, "(perform {:op \"persist/append\" :args (list \"s\" 1)})", &v), SXAPI_ERR_EVAL);
-  MSG_HAS("persist/append: expected an event dict, got 1");
-  CODE(sxapi_eval(vm, "(perform {:op \"persist/nothing\" :args (list)})", &v), SXAPI_ERR_EVAL);
-  MSG_HAS("persist/nothing: unknown op (persist/* ops: append read last-seq streams truncate kv-get kv-put kv-delete kv-has? kv-keys commit)");
-  CODE(sxapi_eval(vm, "(perform {:op \"blob/nothing\"})", &v), SXAPI_ERR_EVAL);
-  MSG_HAS("blob/nothing: unknown op (blob/* ops: put get has?)");
+  static const char *const refusals[][2] = {
+      {"(perform {:op \"persist/kv-keys\" :args 5})", "persist/kv-keys: expected an argument list, got 5"},
+      {"(perform {:op \"persist/read\" :args (list 5)})", "persist/read: expected a stream name string, got 5"},
+      {"(perform {:op \"persist/truncate\" :args (list \"s\" \"1\")})", "persist/truncate: expected an integer seq, got \"1\""},
+      {"(perform {:op \"persist/append\" :args (list \"s\" 1)})", "persist/append: expected an event dict, got 1"},
+      {"(perform {:op \"persist/nothing\" :args (list)})",
+       "persist/nothing: unknown op (persist/* ops: append read last-seq streams truncate kv-get kv-put kv-delete kv-has? kv-keys commit)"},
+      {"(perform {:op \"blob/nothing\"})", "blob/nothing: unknown op (blob/* ops: put get has?)"},
+  };
+  for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
+    sxapi_value v;
+    CODE(sxapi_eval(vm, refusals[i][0], &v), SXAPI_ERR_EVAL);
+    MSG_HAS(refusals[i][1]);
+  }
   EVAL_OK("(list (perform {:op \"persist/kv-keys\"}) (perform {:op \"persist/commit\" :args (list)}))", "(() nil)");
 }
 

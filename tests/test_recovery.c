@@ -672,6 +672,15 @@ static const frame_case frame_cases[] = {
     {"a version-1 frame after a version-2 one", FB_V1_AFTER_V2, "bad frame magic"},
 };
 
+/* A log holding the frame "a" 1; p gets the payload of "a" 2. */
+static void hl_first_frame(hand_log *l, sx_buf *p) {
+  hl_begin(l);
+  rec_append(p, "a", 1);
+  hl_frame(l, p, UINT64_MAX);
+  sx_buf_reset(p);
+  rec_append(p, "a", 2);
+}
+
 /* Break the frame at off (its head re-checksummed where the case keeps
  * the head valid). */
 static void frame_break(unsigned char *f, frame_bad how) {
@@ -691,12 +700,8 @@ static void frame_break(unsigned char *f, frame_bad how) {
  * (vouch: past the bad frame; else at its start). */
 static uint64_t frame_case_write(const frame_case *fc, bool vouch) {
   hand_log l;
-  hl_begin(&l);
   sx_buf p = SX_BUF_INIT;
-  rec_append(&p, "a", 1);
-  hl_frame(&l, &p, UINT64_MAX);
-  sx_buf_reset(&p);
-  rec_append(&p, "a", 2);
+  hl_first_frame(&l, &p);
   uint64_t bad = fc->how == FB_V1_AFTER_V2 ? hl_frame_v1(&l, &p) : hl_frame(&l, &p, UINT64_MAX);
   frame_break((unsigned char *)l.b.data + bad, fc->how);
   sx_buf_reset(&p);
@@ -746,12 +751,8 @@ Test(recovery, a_bad_frame_nothing_vouches_for_is_a_torn_tail_cut_at_its_offset)
  * is damage when it runs past the end of the file, with nothing after it. */
 Test(recovery, a_frame_that_says_it_was_synced_and_runs_past_the_end_is_damage) {
   hand_log l;
-  hl_begin(&l);
   sx_buf p = SX_BUF_INIT;
-  rec_append(&p, "a", 1);
-  hl_frame(&l, &p, UINT64_MAX);
-  sx_buf_reset(&p);
-  rec_append(&p, "a", 2);
+  hl_first_frame(&l, &p);
   uint64_t bad = l.b.len;
   hl_frame(&l, &p, bad + 28 + p.len + 4);
   sx_buf_free(&p);
