@@ -51,13 +51,13 @@ static void *flusher_main(void *arg) {
   pthread_mutex_lock(&f->mu);
   for (;;) {
     while (!f->dirty && !f->stop) pthread_cond_wait(&f->cv, &f->mu);
-    if (!f->dirty) break;
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_nsec += (long)(f->window_ms % 1000) * 1000000L;
     dl.tv_sec += f->window_ms / 1000 + dl.tv_nsec / 1000000000L;
     dl.tv_nsec %= 1000000000L;
     while (!f->stop && pthread_cond_timedwait(&f->cv, &f->mu, &dl) != ETIMEDOUT) {}
+    if (f->stop) break; /* what is left is synced by the drain at close (fstore_drain) */
     f->dirty = false;
     pthread_mutex_unlock(&f->mu);
     int rc = store_io_fdatasync(STORE_IO_BATCH_SYNC, f->fd);

@@ -175,12 +175,7 @@ void store_ix_compact(fstore *s, size_t si) {
     memmove(e->cache, e->cache + e->start, live * sizeof *e->cache);
     memset(e->cache + live, 0, e->start * sizeof *e->cache);
   }
-  if (e->list && e->list_start == e->start && e->list_count == e->count) {
-    e->list_start = 0;
-    e->list_count = live;
-  } else {
-    e->list = 0;
-  }
+  e->list = 0; /* it was built before the truncation that moved start */
   e->start = 0;
   e->count = live;
 }

@@ -2,9 +2,10 @@
  * that can make any of them fail (see store_io.h). The armed state is
  * shared by all threads (the batch flusher syncs from its own thread) and
  * guarded by a mutex; the unarmed fast path is one atomic load. In the
- * test build (STORE_IO_TEST) SX_STORE_FAULT arms it from the environment
+ * test build (STORE_IO_TEST) SX_STORE_FAULT arms it from the environment,
  * and every change that succeeded is also reported to the crash simulator
- * (store_iosim.h); elsewhere those hooks are empty. */
+ * (store_iosim.h) and the call trace (store_iotrace.h); elsewhere those
+ * hooks are empty. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -22,6 +23,7 @@
 
 #ifdef STORE_IO_TEST
 #include "store_iosim.h"
+#include "store_iotrace.h"
 #else
 static inline void store_iosim_open(const char *path, int fd, int flags) { (void)path, (void)fd, (void)flags; }
 static inline void store_iosim_mkdir(const char *path) { (void)path; }
@@ -30,6 +32,15 @@ static inline void store_iosim_write(int fd, const void *p, size_t n, uint64_t o
 static inline void store_iosim_truncate(int fd, uint64_t len) { (void)fd, (void)len; }
 static inline size_t store_iosim_sync_begin(void) { return 0; }
 static inline void store_iosim_sync_end(int fd, size_t covers) { (void)fd, (void)covers; }
+typedef enum { IOT_OPEN, IOT_WRITE, IOT_FSYNC, IOT_FDATASYNC, IOT_TRUNCATE, IOT_RENAME, IOT_MKDIR } store_iotrace_call;
+static inline void store_iotrace_fd(store_io_site site, store_iotrace_call call, int fd, const void *p,
+                                    uint64_t off, uint64_t len) {
+  (void)site, (void)call, (void)fd, (void)p, (void)off, (void)len;
+}
+static inline void store_iotrace_path(store_io_site site, store_iotrace_call call, const char *path,
+                                      const char *from, bool create) {
+  (void)site, (void)call, (void)path, (void)from, (void)create;
+}
 #endif
 
 static const char *const site_names[STORE_IO_NSITES] = {
@@ -142,6 +153,7 @@ int store_io_open(store_io_site site, const char *path, int flags, mode_t mode) 
   if (fault_fire(site)) return -1;
   int fd = open(path, flags, mode);
   if (fd >= 0) store_iosim_open(path, fd, flags);
+  if (fd >= 0) store_iotrace_path(site, IOT_OPEN, path, NULL, (flags & O_CREAT) != 0);
   return fd;
 }
 
@@ -149,6 +161,7 @@ ssize_t store_io_write(store_io_site site, int fd, const void *p, size_t n) {
   if (fault_fire(site)) return -1;
   ssize_t w = write(fd, p, n);
   if (w > 0) store_iosim_write(fd, p, (size_t)w, (uint64_t)(lseek(fd, 0, SEEK_CUR) - w));
+  if (w > 0) store_iotrace_fd(site, IOT_WRITE, fd, p, (uint64_t)(lseek(fd, 0, SEEK_CUR) - w), (uint64_t)w);
   return w;
 }
 
@@ -176,6 +189,7 @@ ssize_t store_io_pwrite(store_io_site site, int fd, const void *p, size_t n, off
   if (fault_fire(site) || !space_clip(site, off, &n)) return -1;
   ssize_t w = pwrite(fd, p, n, off);
   if (w > 0) store_iosim_write(fd, p, (size_t)w, (uint64_t)off);
+  if (w > 0) store_iotrace_fd(site, IOT_WRITE, fd, p, (uint64_t)off, (uint64_t)w);
   return w;
 }
 
@@ -186,6 +200,7 @@ static int io_sync(store_io_site site, int fd, bool data_only) {
   size_t covers = store_iosim_sync_begin();
   int rc = data_only ? fdatasync(fd) : fsync(fd);
   if (rc == 0) store_iosim_sync_end(fd, covers);
+  if (rc == 0) store_iotrace_fd(site, data_only ? IOT_FDATASYNC : IOT_FSYNC, fd, NULL, 0, 0);
   return rc;
 }
 
@@ -196,18 +211,21 @@ int store_io_fdatasync(store_io_site site, int fd) { return io_sync(site, fd, tr
 int store_io_ftruncate(store_io_site site, int fd, off_t len) {
   if (fault_fire(site) || ftruncate(fd, len)) return -1;
   store_iosim_truncate(fd, (uint64_t)len);
+  store_iotrace_fd(site, IOT_TRUNCATE, fd, NULL, 0, (uint64_t)len);
   return 0;
 }
 
 int store_io_rename(store_io_site site, const char *from, const char *to) {
   if (fault_fire(site) || rename(from, to)) return -1;
   store_iosim_rename(from, to);
+  store_iotrace_path(site, IOT_RENAME, to, from, false);
   return 0;
 }
 
 int store_io_mkdir(store_io_site site, const char *path, mode_t mode) {
   if (fault_fire(site) || mkdir(path, mode)) return -1;
   store_iosim_mkdir(path);
+  store_iotrace_path(site, IOT_MKDIR, path, NULL, true);
   return 0;
 }
 

@@ -2,11 +2,13 @@
  * suspended tasks of one VM keep their writes to themselves, a failed or
  * abandoned task drops only its own, racing commits get
  * SXAPI_ERR_CONFLICT and store nothing, reads are isolated, persist/commit
- * still commits early, and asynchronous commits report SXAPI_SYNCING
- * until durable. The scenarios run the unchanged persist library, on the
- * file store, or with SX_TXN_PG=1 on the PostgreSQL cluster SX_TEST_PG
- * names (a fresh schema per test). The blob listing and sizes, which both
- * stores serve through the same handle calls, are checked here too. */
+ * still commits early, asynchronous commits report SXAPI_SYNCING
+ * until durable, a flush beside an open transaction writes only what was
+ * committed, and every op refuses one argument too few and one too many.
+ * The scenarios run the unchanged persist library, on the file store, or
+ * with SX_TXN_PG=1 on the PostgreSQL cluster SX_TEST_PG names (a fresh
+ * schema per test). The blob listing and sizes, which both stores serve
+ * through the same handle calls, are checked here too. */
 #include "sx_test_api.h"
 
 #include <poll.h>
@@ -238,4 +240,103 @@ Test(api_txn, blobs_are_listed_and_sized_by_either_store) {
   cr_assert_eq(size, 12);
   CODE(sxapi_store_blob_size(vm, "bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &size), SXAPI_ERR_NOTFOUND);
   CODE(sxapi_store_blob_size(vm, "not-a-cid", &size), SXAPI_ERR_ARG);
+}
+
+/* ---- the op table's arity, and flush beside an open transaction -------------- */
+
+typedef struct op_arity {
+  const char *op;
+  int nargs;
+  const char *params;
+} op_arity;
+
+static const op_arity op_arities[] = {
+    {"persist/append", 2, "stream event"}, {"persist/read", 1, "stream"},
+    {"persist/last-seq", 1, "stream"},     {"persist/streams", 0, ""},
+    {"persist/truncate", 2, "stream n"},   {"persist/kv-get", 1, "key"},
+    {"persist/kv-put", 2, "key value"},    {"persist/kv-delete", 1, "key"},
+    {"persist/kv-has?", 1, "key"},         {"persist/kv-keys", 0, ""},
+    {"persist/commit", 0, ""},             {"blob/put", 2, "bytes mime"},
+    {"blob/get", 1, "cid"},                {"blob/has?", 1, "cid"},
+};
+
+/* Perform op with n string arguments: the error it raises must name the
+ * op, the arity, the parameters and the count given. */
+static void arity_refused(const op_arity *a, int n) {
+  char src[256], want[200];
+  int o = snprintf(src, sizeof src, "(perform {:op \"%s\" :args (list", a->op);
+  for (int i = 0; i < n; i++) o += snprintf(src + o, sizeof src - (size_t)o, " \"x\"");
+  snprintf(src + o, sizeof src - (size_t)o, ")})");
+  snprintf(want, sizeof want, "%s: expected %d argument%s (%s), got %d", a->op, a->nargs, a->nargs == 1 ? "" : "s",
+           a->params, n);
+  sxapi_value v;
+  CODE(sxapi_eval(vm, src, &v), SXAPI_ERR_EVAL);
+  MSG_HAS(want);
+}
+
+Test(api_txn, every_op_refuses_one_argument_too_few_and_one_too_many) {
+  for (size_t i = 0; i < sizeof op_arities / sizeof op_arities[0]; i++) {
+    const op_arity *a = &op_arities[i];
+    if (a->nargs > 0) arity_refused(a, a->nargs - 1);
+    if (a->nargs > 1) arity_refused(a, 0);
+    arity_refused(a, a->nargs + 1);
+    arity_refused(a, a->nargs + 3);
+  }
+  /* nothing of a refused op is stored, and the store still works */
+  EVAL_OK("(list (perform {:op \"persist/streams\"}) (perform {:op \"persist/kv-keys\"}))", "(() ())");
+  static const char *const refusals[][2] = {
+      {"(perform {:op \"persist/kv-keys\" :args 5})", "persist/kv-keys: expected an argument list, got 5"},
+      {"(perform {:op \"persist/read\" :args (list 5)})", "persist/read: expected a stream name string, got 5"},
+      {"(perform {:op \"persist/truncate\" :args (list \"s\" \"1\")})", "persist/truncate: expected an integer seq, got \"1\""},
+      {"(perform {:op \"persist/append\" :args (list \"s\" 1)})", "persist/append: expected an event dict, got 1"},
+      {"(perform {:op \"persist/nothing\" :args (list)})",
+       "persist/nothing: unknown op (persist/* ops: append read last-seq streams truncate kv-get kv-put kv-delete kv-has? kv-keys commit)"},
+      {"(perform {:op \"blob/nothing\"})", "blob/nothing: unknown op (blob/* ops: put get has?)"},
+  };
+  for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
+    sxapi_value v;
+    CODE(sxapi_eval(vm, refusals[i][0], &v), SXAPI_ERR_EVAL);
+    MSG_HAS(refusals[i][1]);
+  }
+  EVAL_OK("(list (perform {:op \"persist/kv-keys\"}) (perform {:op \"persist/commit\" :args (list)}))", "(() nil)");
+}
+
+/* A read-only view of the store as the file holds it. */
+static const char *on_disk_kv(const char *key) {
+  sxapi_vm *r = sxapi_open();
+  sxapi_store_options ro = {.read_only = true};
+  CODE(sxapi_store_open(r, store_path, &ro), SXAPI_OK);
+  sxapi_value v;
+  static char out[64];
+  snprintf(out, sizeof out, "%s", sxapi_store_kv_get(r, key, &v) == SXAPI_ERR_NOTFOUND ? "absent" : show(v));
+  sxapi_free(r);
+  return out;
+}
+
+/* A flush while a task's transaction is open writes the commits made so
+ * far and nothing of the open transaction; the task's writes follow its
+ * own end (its commit, or nothing when it is abandoned). */
+Test(api_txn, a_flush_while_a_transaction_is_open_writes_only_what_was_committed) {
+  if (on_postgres()) cr_skip_test("only the file store buffers commits in the process (off mode)");
+  CODE(sxapi_free(vm), SXAPI_OK);
+  vm = sxapi_open();
+  sxapi_store_options off = {.sync = SXAPI_SYNC_OFF};
+  CODE(sxapi_store_open(vm, store_path, &off), SXAPI_OK);
+  CODE(sxapi_eval(vm, persist_prelude, NULL), SXAPI_OK);
+  sxapi_task *a = begin("(persist/kv-put db \"a\" 1) (perform {:op \"ext/wait\"}) (persist/kv-put db \"a2\" 2) :a", SXAPI_SUSPENDED);
+  sxapi_task *c = begin("(persist/kv-put db \"c\" 3) (perform {:op \"ext/wait\"}) :c", SXAPI_SUSPENDED);
+  EVAL_OK("(persist/kv-put db \"b\" 2) :b", "\"b\"");
+  cr_assert_str_eq(on_disk_kv("b"), "absent", "off mode buffers the commit");
+  CODE(sxapi_store_flush(vm), SXAPI_OK);
+  cr_assert_str_eq(on_disk_kv("b"), "2");
+  cr_assert_str_eq(on_disk_kv("a"), "absent", "the flush wrote an open transaction's write");
+  sxapi_value v;
+  CODE(sxapi_store_kv_get(vm, "a", &v), SXAPI_ERR_NOTFOUND);
+  CODE(sxapi_resume(a, sxapi_nil()), SXAPI_OK);
+  sxapi_task_free(a);
+  sxapi_task_free(c); /* abandoned: its write goes */
+  CODE(sxapi_store_flush(vm), SXAPI_OK);
+  cr_assert_str_eq(on_disk_kv("a"), "1");
+  cr_assert_str_eq(on_disk_kv("a2"), "2");
+  cr_assert_str_eq(on_disk_kv("c"), "absent");
 }

@@ -1,6 +1,8 @@
 /* test_codec.c — the store's value codec: exact round-trips of every data
  * type, refusal of non-data (nothing written), and robustness against
- * malformed input. */
+ * malformed input, and byte fixtures at the decoder's edges (duplicate keys,
+ * lengths one past the end, 10-byte varints, every tag at the end of input,
+ * the nesting limit), decoded and validated alike. */
 #include <criterion/criterion.h>
 #include <float.h>
 #include <math.h>
@@ -228,4 +230,110 @@ Test(codec, crc32c_paths_agree) {
       cr_assert_eq(store_crc32c(0, buf + off, n), want, "off %zu len %zu", off, n);
       cr_assert_eq(store_crc32c(store_crc32c(0, buf + off, n / 2), buf + off + n / 2, n - n / 2), want);
     }
+}
+
+/* ---- the decoder at its edges ----------------------------------------------------
+ * Byte fixtures, each decoded and validated: both must agree on success,
+ * on the bytes used and on the error message. */
+
+typedef struct fixture {
+  const char *name;
+  const unsigned char *p;
+  size_t len;
+  int ok;            /* 0 decodes, -1 refused */
+  size_t used;       /* when it decodes */
+  const char *error; /* a part of the message when refused */
+} fixture;
+
+#define FX(name, ok, used, error, ...)                                                     \
+  {name, (const unsigned char[]){__VA_ARGS__}, sizeof((const unsigned char[]){__VA_ARGS__}), \
+   ok, used, error}
+
+static const fixture fixtures[] = {
+    FX("duplicate dict keys", -1, 0, "dict keys out of order", CODEC_DICT, 2, 1, 'a', CODEC_NIL, 1, 'a', CODEC_NIL),
+    FX("a key that is a prefix of the one before", -1, 0, "dict keys out of order", CODEC_DICT, 2, 2, 'a', 'b', CODEC_NIL, 1, 'a', CODEC_NIL),
+    FX("a key extending the one before", 0, 9, NULL, CODEC_DICT, 2, 1, 'a', CODEC_NIL, 2, 'a', 'b', CODEC_NIL),
+    FX("an empty key first", 0, 7, NULL, CODEC_DICT, 2, 0, CODEC_NIL, 1, 'a', CODEC_NIL),
+    FX("two empty keys", -1, 0, "dict keys out of order", CODEC_DICT, 2, 0, CODEC_NIL, 0, CODEC_NIL),
+    FX("a string exactly to the end", 0, 5, NULL, CODEC_STRING, 3, 'a', 'b', 'c'),
+    FX("a string one byte past the end", -1, 0, "length runs past the end", CODEC_STRING, 4, 'a', 'b', 'c'),
+    FX("a keyword one byte past the end", -1, 0, "length runs past the end", CODEC_KEYWORD, 2, 'k'),
+    FX("a symbol one byte past the end", -1, 0, "length runs past the end", CODEC_SYMBOL, 1),
+    FX("a dict key one byte past the end", -1, 0, "length runs past the end", CODEC_DICT, 1, 2, 'k'),
+    FX("a float exactly to the end", 0, 9, NULL, CODEC_FLOAT, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f),
+    FX("a float one byte short", -1, 0, "truncated float", CODEC_FLOAT, 0, 0, 0, 0, 0, 0, 0xf0),
+    FX("a list of as many items as bytes left", 0, 4, NULL, CODEC_LIST, 2, CODEC_NIL, CODEC_TRUE),
+    FX("a list of one item more than bytes left", -1, 0, "bad list length", CODEC_LIST, 3, CODEC_NIL, CODEC_TRUE),
+    FX("a list of no items", -1, 0, "bad list length", CODEC_LIST, 0),
+    FX("a dict of one entry more than bytes left", -1, 0, "bad dict size", CODEC_DICT, 2, 0),
+    FX("an empty dict", 0, 2, NULL, CODEC_DICT, 0),
+    FX("the largest 10-byte varint", 0, 11, NULL, CODEC_INT, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01),
+    FX("an over-long 10-byte varint", -1, 0, "bad or truncated varint", CODEC_INT, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02),
+    FX("a 10-byte varint of zero bits past 64", 0, 11, NULL, CODEC_INT, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01),
+    FX("an 11-byte varint", -1, 0, "bad or truncated varint", CODEC_INT, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00),
+    FX("a string length that overflows", -1, 0, "bad or truncated varint", CODEC_STRING, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f),
+    FX("a varint cut by the end", -1, 0, "bad or truncated varint", CODEC_INT, 0x80),
+    FX("an unknown tag after a good value", -1, 0, "unknown type tag", CODEC_LIST, 2, CODEC_NIL, 0x0b),
+    FX("trailing bytes are left unused", 0, 1, NULL, CODEC_NIL, 0xff, 0xff),
+};
+
+static void fixture_check(const fixture *f) {
+  sx_val out = SX_UNDEF, derr = SX_NIL, verr = SX_NIL;
+  size_t dused = 0, vused = 0;
+  int drc = store_decode(f->p, f->len, &dused, &out, &derr);
+  int vrc = store_validate(f->p, f->len, &vused, &verr);
+  cr_assert_eq(drc, f->ok, "%s: decode gave %d: %s", f->name, drc, drc ? sx_str_data(derr) : "");
+  cr_assert_eq(vrc, f->ok, "%s: validate gave %d: %s", f->name, vrc, vrc ? sx_str_data(verr) : "");
+  if (f->ok == 0) {
+    cr_assert_eq(dused, f->used, "%s: decode used %zu", f->name, dused);
+    cr_assert_eq(vused, f->used, "%s: validate used %zu", f->name, vused);
+    return;
+  }
+  cr_assert(strstr(sx_str_data(derr), f->error), "%s: %s", f->name, sx_str_data(derr));
+  cr_assert_str_eq(sx_str_data(verr), sx_str_data(derr), "%s: validate and decode disagree", f->name);
+}
+
+Test(codec, byte_fixtures_at_the_edges_decode_and_validate_alike) {
+  for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; i++) fixture_check(&fixtures[i]);
+  uint64_t u;
+  const unsigned char max[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+  cr_assert_eq(codec_get_uvarint(max, sizeof max, &u), 10);
+  cr_assert_eq(u, UINT64_MAX);
+  sx_val out, err;
+  cr_assert_eq(store_decode(fixtures[2].p, fixtures[2].len, NULL, &out, &err), 0);
+  cr_assert_eq(sx_dict_count(out), 2);
+  cr_assert_eq(store_decode(fixtures[17].p, fixtures[17].len, NULL, &out, &err), 0);
+  cr_assert_eq(sx_int_val(out), INT64_MIN, "zigzag of 2^64-1");
+}
+
+/* Every tag as the last byte of the input, alone and as a list's item:
+ * the four constants decode, every other tag needs more bytes. */
+Test(codec, every_tag_at_the_end_of_input) {
+  for (int tag = CODEC_NIL; tag <= CODEC_DICT + 1; tag++) {
+    bool whole = tag <= CODEC_EMPTY;
+    unsigned char alone[1] = {(unsigned char)tag}, item[3] = {CODEC_LIST, 1, (unsigned char)tag};
+    sx_val out, err;
+    size_t used = 0;
+    cr_assert_eq(store_decode(alone, 1, &used, &out, &err), whole ? 0 : -1, "tag %d alone", tag);
+    cr_assert_eq(store_validate(alone, 1, &used, &err), whole ? 0 : -1, "tag %d alone", tag);
+    if (!whole) cr_assert(strstr(sx_str_data(err), "at byte 1") || strstr(sx_str_data(err), "at byte 0"), "%s", sx_str_data(err));
+    cr_assert_eq(store_decode(item, 3, &used, &out, &err), whole ? 0 : -1, "tag %d in a list", tag);
+    cr_assert_eq(store_validate(item, 3, &used, &err), whole ? 0 : -1, "tag %d in a list", tag);
+    if (whole) cr_assert_eq(used, 3);
+  }
+}
+
+/* Nesting: exactly the limit decodes, one level more is refused, by both. */
+Test(codec, nesting_at_the_limit_decodes_and_one_more_does_not) {
+  unsigned char deep[2 * (CODEC_MAX_DEPTH + 1) + 1];
+  for (size_t n = CODEC_MAX_DEPTH; n <= CODEC_MAX_DEPTH + 1; n++) {
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) deep[len++] = CODEC_LIST, deep[len++] = 1;
+    deep[len++] = CODEC_NIL;
+    sx_val out, err;
+    int want = n == CODEC_MAX_DEPTH ? 0 : -1;
+    cr_assert_eq(store_decode(deep, len, NULL, &out, &err), want, "%zu levels", n);
+    cr_assert_eq(store_validate(deep, len, NULL, &err), want, "%zu levels", n);
+    if (want) cr_assert(strstr(sx_str_data(err), "nesting too deep"), "%s", sx_str_data(err));
+  }
 }

@@ -4,7 +4,10 @@
  * the seq continues (also for a stream truncated to nothing); compacting
  * again writes the same bytes; a failure at every compaction write site
  * leaves the old log intact; a held writer lock refuses it; a leftover
- * temporary file is ignored; a read-only handle notices the swap. */
+ * temporary file is ignored; a read-only handle notices the swap. Also
+ * the other whole-log writers (store_dump.c): a restore builds truncated
+ * streams and refuses what no store could hold or a store that is not
+ * empty; a backup copies a store and refuses an existing destination. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -321,4 +324,99 @@ Test(compact, a_failure_at_every_write_site_leaves_the_store_intact) {
   compact_ok();
   same_state(&want, "a compaction after all the failures");
   sx_buf_free(&want);
+}
+
+/* ---- restore and backup (store_dump.c): what they refuse ------------------------ */
+
+static sx_val seq_ev(int64_t seq) { return sx_dict_assoc(sx_dict_empty(), str("seq"), sx_int(seq)); }
+
+/* Begin a restore into a fresh directory below dir. */
+static store_restore *restore_into(const char *name) {
+  char d[160];
+  snprintf(d, sizeof d, "%s/%s", dir, name);
+  store_restore *r = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_restore_begin(d, &r, &err), 0, "%s", msg(err));
+  return r;
+}
+
+/* The restore r refuses step (rc -1) with a message holding want. */
+static void refused(store_restore *r, int rc, const sx_val *err, const char *want) {
+  cr_assert_eq(rc, -1, "accepted; expected: %s", want);
+  cr_assert(strstr(msg(*err), want), "%s (expected: %s)", msg(*err), want);
+  store_restore_abandon(r);
+}
+
+Test(compact, a_restore_refuses_what_no_store_could_hold) {
+  sx_val err = SX_NIL;
+  store_restore *r = NULL;
+  cr_assert_eq(store_restore_begin("", &r, &err), -1);
+  cr_assert(strstr(msg(err), "directory name is empty"), "%s", msg(err));
+  r = restore_into("a");
+  refused(r, store_restore_event(r, seq_ev(1), &err), &err, "an event before any stream");
+  r = restore_into("b");
+  refused(r, store_restore_stream(r, str("s"), -1, &err), &err, "negative last-seq");
+  r = restore_into("c");
+  cr_assert_eq(store_restore_stream(r, str("s"), 3, &err), 0);
+  refused(r, store_restore_event(r, seq_ev(4), &err), &err, "event seq 4 out of order (last-seq 3, previous 0)");
+  r = restore_into("d");
+  cr_assert_eq(store_restore_stream(r, str("s"), 3, &err), 0);
+  cr_assert_eq(store_restore_event(r, seq_ev(1), &err), 0);
+  refused(r, store_restore_event(r, seq_ev(3), &err), &err, "event seq 3 out of order");
+  r = restore_into("e");
+  cr_assert_eq(store_restore_stream(r, str("s"), 3, &err), 0);
+  refused(r, store_restore_event(r, str("not a dict"), &err), &err, "event seq 0 out of order");
+  r = restore_into("f");
+  cr_assert_eq(store_restore_stream(r, str("s"), 3, &err), 0);
+  cr_assert_eq(store_restore_event(r, seq_ev(2), &err), 0);
+  refused(r, store_restore_kv(r, str("k"), sx_int(1), &err), &err, "its events end at seq 2 but its last-seq is 3");
+  r = restore_into("g");
+  sx_val fn = sx_dict_assoc(seq_ev(1), str("f"), (sx_val)sx_obj_new(SX_T_FN, sizeof(sx_fnhead)));
+  cr_assert_eq(store_restore_stream(r, str("s"), 1, &err), 0);
+  refused(r, store_restore_event(r, fn, &err), &err, "cannot store a value of type");
+  r = restore_into("h");
+  refused(r, store_restore_kv(r, str("k"), (sx_val)sx_obj_new(SX_T_FN, sizeof(sx_fnhead)), &err), &err,
+          "cannot store a value of type");
+  r = restore_into("i");
+  refused(r, store_restore_blob(r, str("not-the-id"), str("bytes"), &err), &err, "its bytes have the id");
+  store_restore_abandon(NULL);
+}
+
+Test(compact, a_restore_builds_truncated_streams_and_refuses_a_store_that_is_not_empty) {
+  store_restore *r = restore_into("x");
+  sx_val err = SX_NIL, cid;
+  cr_assert_eq(store_restore_stream(r, str("gone"), 5, &err), 0); /* truncated to nothing */
+  cr_assert_eq(store_restore_stream(r, str("tail"), 4, &err), 0); /* its first events truncated */
+  cr_assert_eq(store_restore_event(r, seq_ev(3), &err), 0);
+  cr_assert_eq(store_restore_event(r, seq_ev(4), &err), 0);
+  cr_assert_eq(store_restore_stream(r, str("never"), 0, &err), 0);
+  cr_assert_eq(store_restore_kv(r, str("k"), str("v"), &err), 0);
+  cr_assert_eq(store_restore_finish(r, &err), 0, "%s", msg(err));
+  char d[160];
+  snprintf(d, sizeof d, "%s/x", dir);
+  store *s = NULL;
+  cr_assert_eq(store_open(d, NULL, &s, &err), 0, "%s", msg(err));
+  cr_assert_eq(store_last_seq(s, str("gone")), 5);
+  cr_assert_eq(store_read(s, str("gone")), SX_EMPTY);
+  cr_assert_eq(store_last_seq(s, str("tail")), 4);
+  cr_assert_eq(sx_list_length(store_read(s, str("tail"))), 2);
+  cr_assert_eq(store_last_seq(s, str("never")), 0);
+  cr_assert(sx_equal(store_kv_get(s, str("k")), str("v")));
+  cr_assert_eq(store_blob_put(s, "b", 1, &cid, &err), 0);
+  cr_assert_eq(store_close(s, &err), 0);
+  cr_assert_eq(store_restore_begin(d, &r, &err), -1);
+  cr_assert(strstr(msg(err), "is not empty (2 streams, 1 kv keys, blobs)"), "%s", msg(err));
+  /* a backup of it: a copy that reads the same; an existing destination or a non-store is refused */
+  char bk[200];
+  snprintf(bk, sizeof bk, "%s/bk", dir);
+  store_backup_stats st;
+  cr_assert_eq(store_backup(d, bk, &st, &err), 0, "%s", msg(err));
+  cr_assert(st.streams == 2 && st.events == 2 && st.kv_keys == 1 && st.blobs == 1);
+  cr_assert_eq(store_backup(d, bk, NULL, &err), -1);
+  cr_assert(strstr(msg(err), "the destination must not exist"), "%s", msg(err));
+  snprintf(bk, sizeof bk, "%s/bk2", dir);
+  cr_assert_eq(store_backup(dir, bk, NULL, &err), -1);
+  cr_assert(strstr(msg(err), "is not a store"), "%s", msg(err));
+  cr_assert_eq(sx_list_length(store_blob_list(d)), 1);
+  cr_assert_eq(store_blob_list(bk), SX_EMPTY);
 }

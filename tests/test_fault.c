@@ -14,7 +14,11 @@
  *     stored before plus the commits that were acknowledged (an off-mode
  *     store may lose acknowledged commits it had not written yet, but never
  *     part of one), nothing of a failed commit or blob, accepts writes, and
- *     `store_check` finds it clean.
+ *     `store_check` finds it clean;
+ *   - the failing handle itself, before it is closed, and the reopened
+ *     store show exactly the acknowledged commits: last seq, events, kv
+ *     value and both listings, also when the handle had read and listed a
+ *     commit whose group then failed.
  * Finally every write site must have failed in at least one scenario. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -97,6 +101,28 @@ static void assert_baseline(store *s, const char *when) {
   blob_cid_of(BASE_BLOB, strlen(BASE_BLOB), cid);
   cr_assert_eq(store_blob_get(s, str(cid), &bytes, &err), 0, "%s: blob: %s", when, msg(err));
   cr_assert(sx_is_string(bytes) && strcmp(sx_str_data(bytes), BASE_BLOB) == 0, "%s: blob lost", when);
+}
+
+/* Is name among the strings of list? */
+static bool listed(sx_val list, const char *name) {
+  for (; sx_is_cons(list); list = sx_cdr(list))
+    if (strcmp(sx_str_data(sx_car(list)), name) == 0) return true;
+  return false;
+}
+
+/* What s shows of stream "w" and key "w" is exactly the first acked
+ * commits: last seq, events, value, and both listings. */
+static void assert_acked_view(store *s, int acked, const char *what, const char *who) {
+  int64_t w = store_last_seq(s, str("w"));
+  cr_assert_eq(w, acked, "%s: %s shows stream w at %lld, %d acknowledged", what, who, (long long)w, acked);
+  sx_val evs = store_read(s, str("w")), kw = store_kv_get(s, str("w"));
+  cr_assert(sx_is_list(evs) && sx_list_length(evs) == (size_t)acked, "%s: %s reads %zu events of w", what, who,
+            sx_is_list(evs) ? sx_list_length(evs) : 0);
+  cr_assert(acked == 0 ? kw == SX_NIL : sx_is_int(kw) && sx_int_val(kw) == acked, "%s: %s shows kv w wrong", what,
+            who);
+  cr_assert_eq(store_kv_has(s, str("w")), acked > 0, "%s: %s", what, who);
+  cr_assert_eq(listed(store_streams(s), "w"), acked > 0, "%s: %s lists stream w wrongly", what, who);
+  cr_assert_eq(listed(store_kv_keys(s), "w"), acked > 0, "%s: %s lists key w wrongly", what, who);
 }
 
 /* ---- scenarios ------------------------------------------------------------------ */
@@ -246,6 +272,7 @@ static void check_while_failing(run *r, const char *what) {
   }
   if (!r->s) return;
   assert_baseline(r->s, what);
+  assert_acked_view(r->s, r->acked, what, "the failing handle");
   int64_t seq = store_last_seq(r->s, str("w")) + 1;
   if (store_append(r->s, str("w"), ev(seq), &err) == 0 &&
       store_kv_put(r->s, str("w"), sx_int(seq), &err) == 0 && store_commit(r->s, &err) == 0) {
@@ -265,6 +292,7 @@ static void check_after(run *r, const scenario *sc, const char *what) {
   store *s = open_mode(dir, STORE_SYNC_FULL, &err);
   cr_assert_not_null(s, "%s: reopening after the fault failed: %s", what, msg(err));
   assert_baseline(s, what);
+  if (r->mode != STORE_SYNC_OFF) assert_acked_view(s, r->acked, what, "the reopened store");
   int64_t w = store_last_seq(s, str("w"));
   if (r->mode == STORE_SYNC_OFF)
     cr_assert(w <= r->acked, "%s: %lld commits stored, only %d acknowledged", what, (long long)w, r->acked);
@@ -370,4 +398,75 @@ Test(fault, failed_sync_refuses_writes_until_reopened) {
   cr_assert_eq(store_append(s, str("w"), ev(1), &err), 0);
   cr_assert_eq(store_commit(s, &err), 0, "a reopened store accepts writes: %s", msg(err));
   store_close(s, &err);
+}
+
+/* A commit is applied before its group is synced (full mode): reads and
+ * listings taken in between fill the handle's caches with it. When the
+ * write or the sync then fails, the handle's own view must go back to the
+ * acknowledged state, and so must the reopened store's. */
+static void failing_commit_after_cached_reads(store_io_site site) {
+  baseline();
+  sx_val err = SX_NIL;
+  store *s = open_mode(dir, STORE_SYNC_FULL, &err);
+  cr_assert_eq(store_append(s, str("w"), ev(1), &err), 0);
+  cr_assert_eq(store_kv_put(s, str("w"), sx_int(1), &err), 0);
+  cr_assert_eq(store_commit(s, &err), 0, "%s", msg(err));
+  store_txn *t = store_txn_begin(s);
+  cr_assert_eq(store_txn_append(t, str("w"), ev(2), &err), 0);
+  cr_assert_eq(store_txn_kv_put(t, str("w"), sx_int(2), &err), 0);
+  cr_assert_eq(store_txn_append(t, str("new"), ev(1), &err), 0);
+  cr_assert_eq(store_txn_kv_put(t, str("new"), sx_int(1), &err), 0);
+  cr_assert_eq(store_txn_kv_delete(t, str("cfg"), &err), 0);
+  uint64_t ticket;
+  cr_assert_eq(store_txn_commit(t, &ticket, &err), 0, "%s", msg(err));
+  /* the applied, not yet durable commit, read into every cache */
+  cr_assert_eq(store_last_seq(s, str("w")), 2);
+  cr_assert_eq(sx_list_length(store_read(s, str("w"))), 2);
+  cr_assert_eq(sx_int_val(store_kv_get(s, str("w"))), 2);
+  cr_assert(listed(store_streams(s), "new") && listed(store_kv_keys(s), "new") && !listed(store_kv_keys(s), "cfg"));
+  store_fault_inject(site, 1, EIO, true);
+  cr_assert_eq(store_wait_durable(s, ticket, &err), -1, "%s: the group's IO failed", store_io_site_name(site));
+  const char *what = store_io_site_name(site);
+  assert_acked_view(s, 1, what, "the failing handle");
+  assert_baseline(s, what);
+  cr_assert(!listed(store_streams(s), "new") && !listed(store_kv_keys(s), "new"), "%s: listings keep the failed commit", what);
+  cr_assert_eq(store_last_seq(s, str("new")), 0, "%s", what);
+  cr_assert_eq(store_read(s, str("new")), SX_EMPTY, "%s", what);
+  cr_assert(!store_kv_has(s, str("new")) && store_kv_has(s, str("cfg")), "%s", what);
+  store_stats st;
+  store_get_stats(s, &st);
+  cr_assert(st.streams == 2 && st.events == 4 && st.kv_keys == 2, "%s: stats count the failed commit", what);
+  store_fault_clear();
+  store_close(s, &err);
+  s = open_mode(dir, STORE_SYNC_FULL, &err);
+  cr_assert_not_null(s, "%s", msg(err));
+  assert_acked_view(s, 1, what, "the reopened store");
+  cr_assert(!listed(store_streams(s), "new") && store_kv_has(s, str("cfg")), "%s", what);
+  store_close(s, &err);
+}
+
+/* The same on a store whose first commit fails: nothing is left to list. */
+static void failing_first_commit_after_cached_listings(store_io_site site) {
+  rm_tree(fresh);
+  sx_val err = SX_NIL;
+  store *s = open_mode(fresh, STORE_SYNC_FULL, &err);
+  store_txn *t = store_txn_begin(s);
+  cr_assert_eq(store_txn_append(t, str("new"), ev(1), &err), 0);
+  cr_assert_eq(store_txn_kv_put(t, str("new"), sx_int(1), &err), 0);
+  uint64_t ticket;
+  cr_assert_eq(store_txn_commit(t, &ticket, &err), 0, "%s", msg(err));
+  cr_assert(listed(store_streams(s), "new") && listed(store_kv_keys(s), "new"));
+  store_fault_inject(site, 1, ENOSPC, true);
+  cr_assert_eq(store_wait_durable(s, ticket, &err), -1);
+  cr_assert_eq(store_streams(s), SX_EMPTY, "%s: the stream list keeps the failed commit", store_io_site_name(site));
+  cr_assert_eq(store_kv_keys(s), SX_EMPTY, "%s: the key list keeps the failed commit", store_io_site_name(site));
+  store_fault_clear();
+  store_close(s, &err);
+}
+
+Test(fault, a_failed_group_takes_back_what_the_handle_had_read_of_it) {
+  failing_commit_after_cached_reads(STORE_IO_LOG_SYNC);
+  failing_commit_after_cached_reads(STORE_IO_LOG_WRITE);
+  failing_first_commit_after_cached_listings(STORE_IO_LOG_SYNC);
+  failing_first_commit_after_cached_listings(STORE_IO_LOG_WRITE);
 }

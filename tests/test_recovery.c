@@ -2,8 +2,9 @@
  * copied into a string of an interrupted commit, one flipped byte anywhere
  * in a compacted log, a checksummed frame whose value does not decode,
  * the warning a writable open gives when it discards bytes, opening a
- * store written in log format 1 (tests/fixtures/store-v1), and commits on
- * a nearly full disk. */
+ * store written in log format 1 (tests/fixtures/store-v1), commits on
+ * a nearly full disk, and logs built byte by byte that break each rule the
+ * replay checks (records and frames). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -392,4 +393,373 @@ Test(recovery, commits_that_fit_on_a_nearly_full_disk_are_taken) {
   append_ok(s, "a", seq + 1, str("once there is space again"));
   close_ok(s);
   cr_assert_eq(check(NULL), 0);
+}
+
+/* ---- hand-made logs: every rule the replay checks ------------------------------
+ * Logs built byte by byte with valid checksums. A record that breaks a rule
+ * must be damage at that record (never a torn tail, never applied); a bad
+ * frame must be damage at the frame's own offset when a later frame vouches
+ * for it, and a torn tail when none does. */
+
+#include "codec.h"
+
+static void le32_at(unsigned char *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static void le64_at(unsigned char *p, uint64_t v) {
+  le32_at(p, (uint32_t)v);
+  le32_at(p + 4, (uint32_t)(v >> 32));
+}
+
+/* A log being built: the header, then frames. */
+typedef struct hand_log {
+  sx_buf b;
+} hand_log;
+
+static void hl_begin(hand_log *l) {
+  l->b = (sx_buf)SX_BUF_INIT;
+  unsigned char h[16] = {'S', 'X', 'S', 'T', 'O', 'R', 'E', 0};
+  le32_at(h + 8, 2);
+  le32_at(h + 12, store_crc32c(0, h, 12));
+  sx_buf_put(&l->b, h, sizeof h);
+}
+
+/* Append a version-2 frame holding payload p recording sync point synced
+ * (UINT64_MAX: the frame's own offset, as a writer in full mode records);
+ * returns its offset. */
+static uint64_t hl_frame(hand_log *l, const sx_buf *p, uint64_t synced) {
+  uint64_t off = l->b.len;
+  unsigned char h[28];
+  le32_at(h, 0x32465853u);
+  le32_at(h + 4, (uint32_t)p->len);
+  le64_at(h + 8, off);
+  le64_at(h + 16, synced == UINT64_MAX ? off : synced);
+  le32_at(h + 24, store_crc32c(0, h, 24));
+  sx_buf_put(&l->b, h, sizeof h);
+  sx_buf_put(&l->b, p->data, p->len);
+  unsigned char t[4];
+  le32_at(t, store_crc32c(0, l->b.data + off, 28 + p->len));
+  sx_buf_put(&l->b, t, 4);
+  return off;
+}
+
+/* Append a version-1 frame (magic, length, payload, checksum). */
+static uint64_t hl_frame_v1(hand_log *l, const sx_buf *p) {
+  uint64_t off = l->b.len;
+  unsigned char h[8], t[4];
+  le32_at(h, 0x31465853u);
+  le32_at(h + 4, (uint32_t)p->len);
+  sx_buf_put(&l->b, h, sizeof h);
+  sx_buf_put(&l->b, p->data, p->len);
+  le32_at(t, store_crc32c(0, l->b.data + off, 8 + p->len));
+  sx_buf_put(&l->b, t, 4);
+  return off;
+}
+
+static void hl_write(hand_log *l) {
+  spit(path_in("log"), l->b.data, l->b.len);
+  sx_buf_free(&l->b);
+}
+
+/* Records, as docs/store-format.md lays them out. */
+static void rec_name(sx_buf *p, char type, const char *name) {
+  sx_buf_putc(p, type);
+  codec_put_uvarint(p, strlen(name));
+  sx_buf_put(p, name, strlen(name));
+}
+static void rec_value(sx_buf *p, sx_val v) {
+  sx_buf enc = SX_BUF_INIT;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_encode(&enc, v, &err), 0);
+  codec_put_uvarint(p, enc.len);
+  sx_buf_put(p, enc.data, enc.len);
+  sx_buf_free(&enc);
+}
+static void rec_append(sx_buf *p, const char *stream, uint64_t seq) {
+  rec_name(p, 'A', stream);
+  codec_put_uvarint(p, seq);
+  rec_value(p, ev((int64_t)seq, str("x")));
+}
+static void rec_truncate(sx_buf *p, const char *stream, int64_t n) {
+  rec_name(p, 'T', stream);
+  codec_put_uvarint(p, codec_zigzag(n));
+}
+static void rec_hwm(sx_buf *p, const char *stream, uint64_t seq) {
+  rec_name(p, 'H', stream);
+  codec_put_uvarint(p, seq);
+}
+static void rec_put(sx_buf *p, const char *key, sx_val v) {
+  rec_name(p, 'P', key);
+  rec_value(p, v);
+}
+static void rec_raw(sx_buf *p, const char *bytes, size_t n) { sx_buf_put(p, bytes, n); }
+
+/* A rule case: valid frames before (may be empty), then one frame holding
+ * valid records (lead) followed by the record that breaks the rule. */
+typedef struct rule_case {
+  const char *name;
+  void (*before)(sx_buf *p);
+  void (*lead)(sx_buf *p);
+  void (*bad)(sx_buf *p);
+  const char *why;
+} rule_case;
+
+static void b_s1(sx_buf *p) { rec_append(p, "s", 1); }
+static void b_s12(sx_buf *p) { rec_append(p, "s", 1), rec_append(p, "s", 2); }
+static void b_s12_cut(sx_buf *p) { b_s12(p), rec_truncate(p, "s", 2); }
+static void b_near_max(sx_buf *p) { rec_hwm(p, "s", (uint64_t)INT64_MAX - 1); }
+static void b_kv(sx_buf *p) { rec_put(p, "k", sx_int(1)); }
+static void l_t1(sx_buf *p) { rec_append(p, "t", 1); }
+static void x_s3(sx_buf *p) { rec_append(p, "s", 3); }
+static void x_s2(sx_buf *p) { rec_append(p, "s", 2); }
+static void x_t1(sx_buf *p) { rec_append(p, "t", 1); }
+static void x_new2(sx_buf *p) { rec_append(p, "new", 2); }
+static void x_new0(sx_buf *p) { rec_append(p, "new", 0); }
+static void x_smax(sx_buf *p) { rec_append(p, "s", (uint64_t)INT64_MAX); }
+static void x_huge(sx_buf *p) { rec_append(p, "new", UINT64_MAX); }
+static void x_trunc_none(sx_buf *p) { rec_truncate(p, "nowhere", 1); }
+static void x_h1(sx_buf *p) { rec_hwm(p, "s", 1); }
+static void x_hmax(sx_buf *p) { rec_hwm(p, "new", (uint64_t)INT64_MAX); }
+static void x_type(sx_buf *p) { rec_raw(p, "X\x01s", 3); }
+static void x_varint(sx_buf *p) { rec_raw(p, "A\x01s\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 13); }
+static void x_varint_cut(sx_buf *p) { rec_raw(p, "A\x01s\x80", 4); }
+static void x_type_only(sx_buf *p) { rec_raw(p, "A", 1); }
+static void x_name_long(sx_buf *p) { rec_raw(p, "P\x32" "ab", 4); }
+static void x_del_long(sx_buf *p) { rec_raw(p, "D\x05" "a", 3); }
+static void x_value_long(sx_buf *p) { rec_raw(p, "P\x01k\x28\x00", 5); }
+static void x_value_bad(sx_buf *p) { rec_raw(p, "P\x01k\x01\x7f", 5); }
+static void x_value_trail(sx_buf *p) { rec_raw(p, "P\x01k\x02\x00\x00", 6); }
+static void x_event_bad(sx_buf *p) { rec_raw(p, "A\x01s\x02\x02\x0a\x05", 7); }
+static void x_value_cut(sx_buf *p) { rec_raw(p, "P\x01k\x02\x06\x05", 6); }
+
+static const char not_follow[] = "does not follow the stream's high-water mark";
+static const char bad_mark[] = "high-water mark below the stream's or with events stored";
+
+static const rule_case rule_cases[] = {
+    {"an append that skips ahead", b_s1, NULL, x_s3, "append with seq 3 does not follow the stream's high-water mark 1"},
+    {"an append that goes back", b_s12, NULL, x_s2, "append with seq 2 does not follow the stream's high-water mark 2"},
+    {"an append repeated in its own frame", NULL, l_t1, x_t1, "append with seq 1 does not follow the stream's high-water mark 1"},
+    {"a new stream starting at seq 2", b_s1, NULL, x_new2, "append with seq 2 does not follow the stream's high-water mark 0"},
+    {"a new stream starting at seq 0", NULL, NULL, x_new0, not_follow},
+    {"an append to a stream after truncation that skips", b_s12_cut, NULL, x_s2, not_follow},
+    {"an append of seq 2^63-1", b_near_max, NULL, x_smax, "append with a seq out of range"},
+    {"an append of seq 2^64-1", NULL, NULL, x_huge, "append with a seq out of range"},
+    {"a truncate of a stream never appended to", b_s1, NULL, x_trunc_none, "truncate of a stream that was never appended to"},
+    {"an H record that lowers a mark", b_s12_cut, NULL, x_h1, bad_mark},
+    {"an H record for a stream with events stored", b_s1, NULL, x_h1, bad_mark},
+    {"an H record of 2^63-1", NULL, NULL, x_hmax, bad_mark},
+    {"an unknown record type", b_kv, l_t1, x_type, "unknown record type"},
+    {"a seq varint of ten bytes that overflows", NULL, NULL, x_varint, "bad varint"},
+    {"a seq varint cut by the frame's end", b_s1, NULL, x_varint_cut, "bad varint"},
+    {"a record type with nothing after it", b_s1, l_t1, x_type_only, "bad varint"},
+    {"a key longer than the frame", NULL, NULL, x_name_long, "length runs past the frame"},
+    {"a deleted key longer than the frame", b_kv, NULL, x_del_long, "length runs past the frame"},
+    {"a value longer than the frame", NULL, NULL, x_value_long, "value runs past the frame"},
+    {"a kv value that does not decode", NULL, NULL, x_value_bad, "stored value does not decode"},
+    {"a kv value with bytes after its encoding", b_kv, NULL, x_value_trail, "stored value does not decode"},
+    {"a kv value cut inside its encoding", NULL, NULL, x_value_cut, "stored value does not decode"},
+    {"an event that does not decode", NULL, NULL, x_event_bad, "stored value does not decode"},
+};
+
+/* The offset a store_open error or a store_check report names. */
+static uint64_t damage_offset(const char *text) {
+  const char *at = strstr(text, "damaged at offset ");
+  cr_assert_not_null(at, "no damage offset in: %s", text);
+  return strtoull(at + strlen("damaged at offset "), NULL, 10);
+}
+
+static void rule_case_run(const rule_case *rc) {
+  hand_log l;
+  hl_begin(&l);
+  sx_buf p = SX_BUF_INIT;
+  if (rc->before) {
+    rc->before(&p);
+    hl_frame(&l, &p, UINT64_MAX);
+    sx_buf_reset(&p);
+  }
+  if (rc->lead) rc->lead(&p);
+  size_t rec_at = p.len;
+  rc->bad(&p);
+  size_t rec_end = p.len;
+  uint64_t frame = hl_frame(&l, &p, UINT64_MAX);
+  sx_buf_free(&p);
+  size_t n = l.b.len;
+  unsigned char *want = malloc(n);
+  memcpy(want, l.b.data, n);
+  hl_write(&l);
+  uint64_t lo = frame + 28 + rec_at, hi = frame + 28 + rec_end;
+  char frame_says[80];
+  snprintf(frame_says, sizeof frame_says, "bad record in the frame at offset %llu: ", (unsigned long long)frame);
+  /* a writable open refuses it and leaves the log as it was */
+  store *t = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_open(dir, NULL, &t, &err), -1, "%s: opened", rc->name);
+  cr_assert(strstr(msg(err), frame_says) && strstr(msg(err), rc->why), "%s: %s", rc->name, msg(err));
+  uint64_t at = damage_offset(msg(err));
+  cr_assert(at >= lo && at <= hi, "%s: damage at %llu, the record is at [%llu, %llu]", rc->name,
+            (unsigned long long)at, (unsigned long long)lo, (unsigned long long)hi);
+  size_t m;
+  unsigned char *now = slurp(path_in("log"), &m);
+  cr_assert(m == n && memcmp(now, want, n) == 0, "%s: the open changed the log", rc->name);
+  free(now);
+  free(want);
+  /* so does a read-only one, and the check reports the same offset */
+  store_opts ro = {.read_only = true};
+  cr_assert_eq(store_open(dir, &ro, &t, &err), -1, "%s: opened read-only", rc->name);
+  char *rep;
+  cr_assert_eq(check(&rep), 1, "%s: %s", rc->name, rep);
+  cr_assert(strstr(rep, frame_says) && strstr(rep, rc->why), "%s: %s", rc->name, rep);
+  cr_assert_eq(damage_offset(rep), at, "%s: %s", rc->name, rep);
+}
+
+Test(recovery, every_record_rule_broken_in_a_valid_frame_is_damage_at_the_record) {
+  for (size_t i = 0; i < sizeof rule_cases / sizeof rule_cases[0]; i++) rule_case_run(&rule_cases[i]);
+}
+
+/* What the rules allow: an H record equal to the mark of a stream whose
+ * events are all truncated, an H for a new stream, a truncate past the
+ * mark, the delete of a key that is not there, appends after an H. */
+Test(recovery, a_hand_made_log_within_the_rules_replays) {
+  hand_log l;
+  hl_begin(&l);
+  sx_buf p = SX_BUF_INIT;
+  b_s12_cut(&p);
+  rec_hwm(&p, "s", 2);
+  rec_hwm(&p, "fresh", 7);
+  rec_append(&p, "fresh", 8);
+  hl_frame(&l, &p, UINT64_MAX);
+  sx_buf_reset(&p);
+  rec_append(&p, "s", 3);
+  rec_truncate(&p, "s", 100);
+  rec_raw(&p, "D\x04none", 6);
+  rec_put(&p, "k", str("v"));
+  rec_hwm(&p, "near", (uint64_t)INT64_MAX - 1);
+  hl_frame(&l, &p, UINT64_MAX);
+  sx_buf_free(&p);
+  hl_write(&l);
+  char *rep;
+  cr_assert_eq(check(&rep), 0, "%s", rep);
+  store *s = open_w();
+  cr_assert_eq(store_last_seq(s, str("s")), 3);
+  cr_assert_eq(store_read(s, str("s")), SX_EMPTY);
+  cr_assert_eq(store_last_seq(s, str("fresh")), 8);
+  cr_assert_eq(sx_list_length(store_read(s, str("fresh"))), 1);
+  cr_assert_eq(store_last_seq(s, str("near")), INT64_MAX - 1);
+  cr_assert(!store_kv_has(s, str("none")));
+  cr_assert(sx_equal(store_kv_get(s, str("k")), str("v")));
+  cr_assert_eq(sx_list_length(store_streams(s)), 3);
+  append_ok(s, "s", 4, str("continues"));
+  close_ok(s);
+}
+
+/* ---- bad frames: damage at the frame when a later frame vouches for it --------- */
+
+typedef enum { FB_MAGIC, FB_HEAD_CRC, FB_OFFSET, FB_LENGTH, FB_SYNCED, FB_PAYLOAD, FB_V1_AFTER_V2 } frame_bad;
+
+typedef struct frame_case {
+  const char *name;
+  frame_bad how;
+  const char *why;
+} frame_case;
+
+static const frame_case frame_cases[] = {
+    {"a bad magic", FB_MAGIC, "bad frame magic"},
+    {"a bad head checksum", FB_HEAD_CRC, "frame header checksum mismatch"},
+    {"a head naming another offset", FB_OFFSET, "the frame header records another offset"},
+    {"a length past the limit", FB_LENGTH, "bad frame length"},
+    {"a sync point past the frame", FB_SYNCED, "the frame header records a sync point beyond the frame"},
+    {"a bad payload checksum", FB_PAYLOAD, "frame checksum mismatch"},
+    {"a version-1 frame after a version-2 one", FB_V1_AFTER_V2, "bad frame magic"},
+};
+
+/* A log holding the frame "a" 1; p gets the payload of "a" 2. */
+static void hl_first_frame(hand_log *l, sx_buf *p) {
+  hl_begin(l);
+  rec_append(p, "a", 1);
+  hl_frame(l, p, UINT64_MAX);
+  sx_buf_reset(p);
+  rec_append(p, "a", 2);
+}
+
+/* Break the frame at off (its head re-checksummed where the case keeps
+ * the head valid). */
+static void frame_break(unsigned char *f, frame_bad how) {
+  switch (how) {
+  case FB_MAGIC: le32_at(f, 0x33465853u); return;
+  case FB_HEAD_CRC: f[4] ^= 0x01; return;
+  case FB_OFFSET: le64_at(f + 8, rd32(f + 8) + 1); break;
+  case FB_LENGTH: le32_at(f + 4, 0x80000000u); break;
+  case FB_SYNCED: le64_at(f + 16, rd32(f + 8) + 28 + rd32(f + 4) + 4 + 1); break;
+  case FB_PAYLOAD: f[28] ^= 0x01; return;
+  case FB_V1_AFTER_V2: return;
+  }
+  le32_at(f + 24, store_crc32c(0, f, 24));
+}
+
+/* Frames: "a" 1 | the bad one ("a" 2) | "b" 1 recording a sync point
+ * (vouch: past the bad frame; else at its start). */
+static uint64_t frame_case_write(const frame_case *fc, bool vouch) {
+  hand_log l;
+  sx_buf p = SX_BUF_INIT;
+  hl_first_frame(&l, &p);
+  uint64_t bad = fc->how == FB_V1_AFTER_V2 ? hl_frame_v1(&l, &p) : hl_frame(&l, &p, UINT64_MAX);
+  frame_break((unsigned char *)l.b.data + bad, fc->how);
+  sx_buf_reset(&p);
+  rec_append(&p, "b", 1);
+  uint64_t last = l.b.len;
+  hl_frame(&l, &p, vouch ? last : bad);
+  sx_buf_free(&p);
+  hl_write(&l);
+  return bad;
+}
+
+Test(recovery, every_bad_frame_is_damage_at_its_offset_when_a_later_frame_vouches) {
+  for (size_t i = 0; i < sizeof frame_cases / sizeof frame_cases[0]; i++) {
+    const frame_case *fc = &frame_cases[i];
+    uint64_t bad = frame_case_write(fc, true);
+    char *rep;
+    cr_assert_eq(check(&rep), 1, "%s: %s", fc->name, rep);
+    cr_assert_eq(damage_offset(rep), bad, "%s: %s", fc->name, rep);
+    cr_assert(strstr(rep, fc->why) && strstr(rep, "a later frame records that the log was synced past it"),
+              "%s: %s", fc->name, rep);
+    store *t = NULL;
+    sx_val err = SX_NIL;
+    cr_assert_eq(store_open(dir, NULL, &t, &err), -1, "%s: opened", fc->name);
+    cr_assert_eq(damage_offset(msg(err)), bad, "%s: %s", fc->name, msg(err));
+  }
+}
+
+Test(recovery, a_bad_frame_nothing_vouches_for_is_a_torn_tail_cut_at_its_offset) {
+  for (size_t i = 0; i < sizeof frame_cases / sizeof frame_cases[0]; i++) {
+    const frame_case *fc = &frame_cases[i];
+    uint64_t bad = frame_case_write(fc, false);
+    char *rep, want[64];
+    cr_assert_eq(check(&rep), 0, "%s: %s", fc->name, rep);
+    snprintf(want, sizeof want, "torn tail at offset %llu", (unsigned long long)bad);
+    cr_assert(strstr(rep, want) && strstr(rep, fc->why), "%s: %s", fc->name, rep);
+    heard_count = 0;
+    store *s = open_w();
+    cr_assert_eq(heard_count, 1, "%s: the open did not say what it discarded", fc->name);
+    cr_assert_eq(data_end(s), bad, "%s", fc->name);
+    cr_assert_eq(store_last_seq(s, str("a")), 1, "%s", fc->name);
+    cr_assert_eq(store_last_seq(s, str("b")), 0, "%s: a frame after the tear was applied", fc->name);
+    close_ok(s);
+  }
+}
+
+/* A frame whose own head records that it was synced (compaction output)
+ * is damage when it runs past the end of the file, with nothing after it. */
+Test(recovery, a_frame_that_says_it_was_synced_and_runs_past_the_end_is_damage) {
+  hand_log l;
+  sx_buf p = SX_BUF_INIT;
+  hl_first_frame(&l, &p);
+  uint64_t bad = l.b.len;
+  hl_frame(&l, &p, bad + 28 + p.len + 4);
+  sx_buf_free(&p);
+  l.b.len -= 3;
+  hl_write(&l);
+  char *rep;
+  cr_assert_eq(check(&rep), 1, "%s", rep);
+  cr_assert_eq(damage_offset(rep), bad, "%s", rep);
+  cr_assert(strstr(rep, "frame runs past the end of the file (its header records that it was synced"), "%s", rep);
 }

@@ -760,3 +760,109 @@ Test(store, labels_drop_passwords) {
     free(l);
   }
 }
+
+/* ---- caches inside one handle ----------------------------------------------------
+ * Listings and reads are cached (the handle's stream and key lists, a
+ * stream's event list, decoded values): a listing taken, then a key or
+ * stream added or removed, then listed again must show the change, inside
+ * one transaction (its own writes) and across transactions (commits). */
+
+/* The strings of a list, joined by spaces. */
+static const char *joined(sx_val list) {
+  static char buf[512];
+  size_t o = 0;
+  buf[0] = '\0';
+  for (; sx_is_cons(list); list = sx_cdr(list))
+    o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s", o ? " " : "", sx_str_data(sx_car(list)));
+  return buf;
+}
+
+static int txn_ok(int rc, sx_val err) {
+  cr_assert_eq(rc, 0, "%s", msg(err));
+  return rc;
+}
+
+Test(store, listings_in_one_transaction_follow_its_own_writes) {
+  store *s = open_w();
+  put_ok(s, "b", sx_int(1));
+  put_ok(s, "d", sx_int(1));
+  append_ok(s, "m", 1);
+  commit_ok(s);
+  store_txn *t = store_txn_begin(s);
+  sx_val err = SX_NIL;
+  cr_assert_str_eq(joined(store_txn_kv_keys(t)), "b d");
+  cr_assert_str_eq(joined(store_txn_streams(t)), "m");
+  txn_ok(store_txn_kv_put(t, str("a"), sx_int(2), &err), err);
+  cr_assert_str_eq(joined(store_txn_kv_keys(t)), "a b d", "a key put in the transaction");
+  txn_ok(store_txn_kv_delete(t, str("b"), &err), err);
+  cr_assert_str_eq(joined(store_txn_kv_keys(t)), "a d", "a committed key deleted in the transaction");
+  txn_ok(store_txn_kv_delete(t, str("a"), &err), err);
+  cr_assert_str_eq(joined(store_txn_kv_keys(t)), "d", "a key put and deleted again");
+  txn_ok(store_txn_kv_put(t, str("b"), sx_int(3), &err), err);
+  cr_assert_str_eq(joined(store_txn_kv_keys(t)), "b d", "a deleted key put back");
+  txn_ok(store_txn_append(t, str("z"), ev(1, "t"), &err), err);
+  txn_ok(store_txn_append(t, str("a"), ev(1, "t"), &err), err);
+  cr_assert_str_eq(joined(store_txn_streams(t)), "a m z", "streams appended to in the transaction");
+  txn_ok(store_txn_append(t, str("m"), ev(2, "t"), &err), err);
+  cr_assert_str_eq(joined(store_txn_streams(t)), "a m z", "an existing stream is listed once");
+  cr_assert_eq(sx_list_length(store_txn_read(t, str("m"))), 2);
+  txn_ok(store_txn_truncate(t, str("m"), 1, &err), err);
+  cr_assert_eq(sx_list_length(store_txn_read(t, str("m"))), 1, "a truncation in the transaction");
+  uint64_t ticket;
+  txn_ok(store_txn_commit(t, &ticket, &err), err);
+  cr_assert_eq(store_wait_durable(s, ticket, &err), 0);
+  cr_assert_str_eq(joined(store_kv_keys(s)), "b d");
+  cr_assert_str_eq(joined(store_streams(s)), "a m z");
+  close_ok(s);
+}
+
+Test(store, listings_and_reads_across_transactions_follow_the_commits) {
+  store *s = open_w();
+  sx_val err = SX_NIL;
+  cr_assert_str_eq(joined(store_kv_keys(s)), "");
+  cr_assert_str_eq(joined(store_streams(s)), "");
+  put_ok(s, "k1", sx_int(1));
+  commit_ok(s);
+  cr_assert_str_eq(joined(store_kv_keys(s)), "k1", "a key added by a commit");
+  put_ok(s, "k1", sx_int(2)); /* an overwrite keeps the list */
+  put_ok(s, "k0", sx_int(0));
+  commit_ok(s);
+  cr_assert_str_eq(joined(store_kv_keys(s)), "k0 k1");
+  cr_assert_eq(sx_int_val(store_kv_get(s, str("k1"))), 2, "the cached value follows an overwrite");
+  cr_assert_eq(store_kv_delete(s, str("k1"), &err), 0);
+  commit_ok(s);
+  cr_assert_str_eq(joined(store_kv_keys(s)), "k0", "a key removed by a commit");
+  cr_assert_eq(store_kv_get(s, str("k1")), SX_NIL);
+  put_ok(s, "k1", sx_int(3));
+  commit_ok(s);
+  cr_assert_str_eq(joined(store_kv_keys(s)), "k0 k1", "a removed key put back");
+  cr_assert_eq(sx_int_val(store_kv_get(s, str("k1"))), 3);
+  append_ok(s, "s2", 1);
+  commit_ok(s);
+  cr_assert_str_eq(joined(store_streams(s)), "s2", "a stream added by a commit");
+  cr_assert_eq(sx_list_length(store_read(s, str("s2"))), 1);
+  append_ok(s, "s1", 1);
+  append_ok(s, "s2", 2);
+  commit_ok(s);
+  cr_assert_str_eq(joined(store_streams(s)), "s1 s2");
+  cr_assert_eq(sx_list_length(store_read(s, str("s2"))), 2, "the cached event list follows an append");
+  cr_assert_eq(store_truncate(s, str("s2"), 1, &err), 0);
+  commit_ok(s);
+  sx_val evs = store_read(s, str("s2"));
+  cr_assert_eq(sx_list_length(evs), 1, "the cached event list follows a truncation");
+  append_ok(s, "s2", 3);
+  commit_ok(s);
+  evs = store_read(s, str("s2"));
+  cr_assert_eq(sx_list_length(evs), 2);
+  cr_assert_eq(sx_int_val(sx_dict_lookup(sx_car(sx_cdr(evs)), str("seq"))), 3);
+  cr_assert_eq(store_truncate(s, str("s2"), 3, &err), 0);
+  commit_ok(s);
+  cr_assert_eq(store_read(s, str("s2")), SX_EMPTY, "truncated to nothing");
+  cr_assert_str_eq(joined(store_streams(s)), "s1 s2", "a stream truncated to nothing stays listed");
+  close_ok(s);
+  s = open_w(); /* the same after a replay */
+  cr_assert_str_eq(joined(store_kv_keys(s)), "k0 k1");
+  cr_assert_str_eq(joined(store_streams(s)), "s1 s2");
+  cr_assert_eq(store_last_seq(s, str("s2")), 3);
+  close_ok(s);
+}
