@@ -879,6 +879,7 @@ static void mark_fast(sx_node *n) {
 
 static int arith_kind(const sx_node *a) {
   if (a->op == OP_LOCAL && a->depth == 0) return AK_LOCAL0;
+  if (a->op == OP_CALL && !(a->flags & NF_ARITH)) return AK_CALL;
   return a->op == OP_CONST ? AK_CONST : AK_OTHER;
 }
 

@@ -1477,8 +1477,10 @@ call_fast(sx_fiber *f, sx_node *n, sx_env *env, sx_val *val, sx_node **body, sx_
   sx_vm *vm = f->vm;
   if ((n->flags & NF_ARITH) && arith_still(n)) {
     sx_val a, b;
-    if (!quick(n->u.call.args[0], env, &a)) return CALL_ARITH_A;
-    if (quick(n->u.call.args[1], env, &b) && fixnum_op(n->fop, a, b, val)) return CALL_VALUE;
+    if (ARITH_KIND0(n->ashape) == AK_CALL || !quick(n->u.call.args[0], env, &a)) return CALL_ARITH_A;
+    if (ARITH_KIND1(n->ashape) != AK_CALL && quick(n->u.call.args[1], env, &b) &&
+        fixnum_op(n->fop, a, b, val))
+      return CALL_VALUE;
     *val = a;
     return CALL_ARITH_B;
   }
@@ -2029,7 +2031,7 @@ cont: /* val returns to the top frame */
     sx_val b;
     fr->u.arith.left = val;
     fr->kind = K_ARITH_B;
-    if (!quick(fr->node->u.call.args[1], fr->env, &b)) {
+    if (ARITH_KIND1(fr->node->ashape) == AK_CALL || !quick(fr->node->u.call.args[1], fr->env, &b)) {
       env = fr->env;
       node = fr->node->u.call.args[1];
       vmeval;

@@ -440,6 +440,22 @@ Test(eval, loops_run_in_c_edges) {
   ERR_HAS("(let loop ((i 0)) (if (< i 5) (loop (+ i 1)) (car i)))", "car");
 }
 
+/* Inline arithmetic by operand kind (ashape): a local of the current frame,
+ * a constant, a call that needs the machine, anything else; each with a
+ * fixnum result, a boxed or float result, and an operand of the wrong type. */
+Test(eval, arith_operand_kinds) {
+  OK("(define (one) 1) (define (half) 0.5) (define (s) \"s\") (define big 4611686018427387903)", "big");
+  OK("(let ((x 2) (y 3)) (list (+ x 1) (- x y) (* x y) (< x y) (+ x 0.5) (+ x big)))",
+     "(3 -1 6 true 2.5 4611686018427387905)");
+  OK("(list (+ (one) (one)) (- (one) 1) (+ 1 (one)) (* (half) (one)) (< (one) (half)))",
+     "(2 0 2 0.5 false)");
+  OK("(let ((x 1)) (let ((y 2)) (list (+ x y) (- (+ x y) (one)) (+ big (one)))))",
+     "(3 2 4611686018427387904)");
+  ERR_HAS("(+ (one) (s))", "+");
+  ERR_HAS("(let ((x \"a\")) (- x 1))", "-");
+  ERR_HAS("(< (s) 1)", "<");
+}
+
 /* ---- fiber stacks are reused ------------------------------------------------
  * A fiber that ends (done or failed) hands its stacks to the VM for the next
  * new fiber, so a top-level evaluation allocates none. The edges: a
