@@ -225,12 +225,10 @@ static sx_val unbound_error(const sx_node *n) {
 }
 
 static sx_val prim_arity_error(const sx_prim *p, int argc) {
-  if (p->min_args == p->max_args)
-    return sx_make_error("%s: expected %d argument%s, got %d", sx_str_data(p->name), p->min_args,
-                         p->min_args == 1 ? "" : "s", argc);
-  return sx_make_error("%s: expected %s%d arguments, got %d", sx_str_data(p->name),
-                       argc < p->min_args ? "at least " : "at most ",
-                       argc < p->min_args ? p->min_args : p->max_args, argc);
+  int n = argc < p->min_args ? p->min_args : p->max_args; /* the bound it broke */
+  return sx_make_error("%s: expected %s%d argument%s, got %d", sx_str_data(p->name),
+                       p->min_args == p->max_args ? "" : argc < p->min_args ? "at least " : "at most ", n,
+                       n == 1 ? "" : "s", argc);
 }
 
 static inline bool arity_ok(const sx_prim *p, int argc) {
