@@ -297,8 +297,9 @@ static inline __attribute__((always_inline)) bool fixnum_op(int fop, sx_val a, s
   case FOP_GT: *out = sx_bool(x > y); return true;
   case FOP_LE: *out = sx_bool(x <= y); return true;
   case FOP_GE: *out = sx_bool(x >= y); return true;
-  case FOP_NUMEQ: *out = sx_bool(x == y); return true;
-  default: return false;
+  default: /* FOP_NUMEQ: every caller passes the FOP_* of a fast primitive */
+    *out = sx_bool(x == y);
+    return true;
   }
 }
 
@@ -754,8 +755,8 @@ static __attribute__((noinline)) self_res self_jump(sx_fiber *f, sx_node *call, 
   sx_vm *vm = f->vm;
   const sx_proto *p = call->u.call.self;
   sx_env *fe = env_up(env, call->depth);
-  sx_val fnv, tmp[8];
-  if (!quick(call->u.call.fn, env, &fnv) || !sx_is(fnv, SX_T_FN) ||
+  sx_val fnv = call_fn_value(call, env), tmp[8]; /* a variable: SX_UNDEF is no closure */
+  if (!sx_is(fnv, SX_T_FN) ||
       ((sx_closure *)fnv)->proto != p || ((sx_closure *)fnv)->env != fe->parent || vm->interrupt)
     return r;
   bool committed = false; /* an operand was evaluated by a primitive call */
@@ -1711,7 +1712,7 @@ eval: /* Control is node, to be evaluated in env */
   vmcase(OP_IF) {
     if (quick(node->u.iff.test, env, &val)) {
       node = sx_truthy(val) ? node->u.iff.then : node->u.iff.els;
-      if (node->op == OP_CALL || !quick(node, env, &val)) vmeval;
+      if (!simple_eval(node, env, &val)) vmeval; /* not a constant or a bound variable */
       vmcont;
     }
     const sx_node *errat;

@@ -181,6 +181,22 @@ Test(machine, fixnum_arithmetic_in_place_agrees_with_the_primitives) {
           for (size_t j = 0; j < NVALUES; j++) check_place(&PLACES[p], op, opnd, i, j);
 }
 
+/* The same places with the operands read from an enclosing environment
+ * (the body inside a let), so every place walks up to them. */
+Test(machine, fixnum_arithmetic_on_outer_variables_agrees_with_the_primitives) {
+  for (size_t p = 0; p < sizeof PLACES / sizeof *PLACES; p++) {
+    const char *body = strstr(PLACES[p].src, "(define (t a b) ");
+    cr_assert_not_null(body);
+    size_t head = (size_t)(body - PLACES[p].src) + strlen("(define (t a b) ");
+    char src[512];
+    snprintf(src, sizeof src, "%.*s(let ((z 0)) %s)", (int)head, PLACES[p].src, PLACES[p].src + head);
+    place pl = {PLACES[p].name, src, PLACES[p].shape};
+    for (size_t op = 0; op < NOPS; op++)
+      for (size_t i = 0; i < NVALUES; i++)
+        for (size_t j = 0; j < NVALUES; j++) check_place(&pl, op, OPND_PARAMS, i, j);
+  }
+}
+
 /* ---- a million tail calls in constant space ------------------------------------
  * Tail calls between functions of different arity or shape (the caller's
  * environment cannot be rebound), to and from functions that create
@@ -411,18 +427,31 @@ static const char *const PUSHERS[] = {
     "(id 1)",
     "(apply id (list 1))",
     "(first (map (fn (x) (id x)) (list 1)))",
+    /* higher-order primitives called back by another: no call frame of their own */
+    "(first (reduce map id (list (list 1))))",
+    "(reduce reduce + (list (list 1)))",
+    "(first (reduce sort (fn (a b) (< a b)) (list (list 2 1))))",
+    "(first (map call/cc ks))",
+    "(perform {:op \"one/\"})",
 };
 
 static char *nested_in_begins(const char *inner, int n) {
-  char *src = malloc(strlen(inner) + (size_t)n * 12 + 64);
-  char *o = src + sprintf(src, "(define g 0) (define (id x) x) ");
+  char *src = malloc(strlen(inner) + (size_t)n * 12 + 128);
+  char *o = src + sprintf(src, "(define g 0) (define (id x) x) (define ks (list (fn (k) 1))) ");
   for (int i = 0; i < n; i++) o += sprintf(o, "(begin ");
   o += sprintf(o, "%s", inner);
   for (int i = 0; i < n; i++) o += sprintf(o, " )");
   return src;
 }
 
+static int res_one(sx_vm *v, void *ud, sx_val op, sx_val args, sx_val req, sx_val *result) {
+  (void)v, (void)ud, (void)op, (void)args, (void)req;
+  *result = sx_fixnum(1);
+  return 0;
+}
+
 Test(machine, a_full_frame_stack_is_the_depth_error_at_every_push) {
+  sx_add_resolver(vm, "one/", res_one, NULL);
   for (size_t k = 0; k < sizeof PUSHERS / sizeof *PUSHERS; k++) {
     bool done = false;
     for (int n = 60; n <= 90; n++) {
