@@ -347,12 +347,6 @@ Test(machine, continuations_outside_their_extent_are_errors) {
 }
 
 /* ---- interrupts stop every kind of loop --------------------------------------- */
-static sx_val p_trip(sx_vm *v, int argc, sx_val *argv) {
-  (void)argc;
-  (void)argv;
-  v->interrupt = 1;
-  return SX_NIL;
-}
 
 Test(machine, an_interrupt_stops_every_fast_path) {
   sx_defprim(vm, "trip!", p_trip, 0, 0);
@@ -639,24 +633,24 @@ static sx_val refuse_second(sx_vm *v, void *ud, sx_status st) {
 /* Each top-level form ends with a call of vm->on_toplevel; an error it
  * returns fails that form (a guard inside the form cannot catch it), and
  * a form that fails still reports its end, as failed. */
-Test(machine, the_end_of_each_top_level_form_is_reported) {
-  vm->on_toplevel = refuse_second;
-  const char *src = "(define a 1) (define b 2) (define c 3)";
+static const char *toplevel_run(const char *src, sx_val *error) {
   sx_fiber *f = sx_fiber_new(vm);
   sx_fiber_start_forms(f, sx_read_all(src, strlen(src), SX_NIL, NULL), SX_NIL, true);
   toplevel_calls = 0;
   memset(toplevel_log, 0, sizeof toplevel_log);
-  cr_assert_eq(sx_fiber_finish(f), SX_ERROR);
-  cr_assert_str_eq(errmsg(f->error), "commit refused");
-  cr_assert_str_eq(toplevel_log, "DDE", "the refused form ends as failed, the third never runs");
-  const char *bad = "(define d 4) (car-of-nothing)";
-  f = sx_fiber_new(vm);
-  sx_fiber_start_forms(f, sx_read_all(bad, strlen(bad), SX_NIL, NULL), SX_NIL, true);
-  toplevel_calls = 0;
-  memset(toplevel_log, 0, sizeof toplevel_log);
-  cr_assert_eq(sx_fiber_finish(f), SX_ERROR);
-  cr_assert_str_eq(errmsg(f->error), "unbound symbol car-of-nothing");
-  cr_assert_str_eq(toplevel_log, "DE", "both forms reported their end");
+  cr_assert_eq(sx_fiber_finish(f), SX_ERROR, "%s", src);
+  *error = f->error;
+  return toplevel_log;
+}
+
+Test(machine, the_end_of_each_top_level_form_is_reported) {
+  vm->on_toplevel = refuse_second;
+  sx_val e;
+  cr_assert_str_eq(toplevel_run("(define a 1) (define b 2) (define c 3)", &e), "DDE",
+                   "the refused form ends as failed, the third never runs");
+  cr_assert_str_eq(errmsg(e), "commit refused");
+  cr_assert_str_eq(toplevel_run("(define d 4) (car-of-nothing)", &e), "DE", "both forms report their end");
+  cr_assert_str_eq(errmsg(e), "unbound symbol car-of-nothing");
 }
 
 /* ---- the general path's own edges ---------------------------------------------- */
