@@ -225,12 +225,10 @@ static sx_val unbound_error(const sx_node *n) {
 }
 
 static sx_val prim_arity_error(const sx_prim *p, int argc) {
-  if (p->min_args == p->max_args)
-    return sx_make_error("%s: expected %d argument%s, got %d", sx_str_data(p->name), p->min_args,
-                         p->min_args == 1 ? "" : "s", argc);
-  return sx_make_error("%s: expected %s%d arguments, got %d", sx_str_data(p->name),
-                       argc < p->min_args ? "at least " : "at most ",
-                       argc < p->min_args ? p->min_args : p->max_args, argc);
+  int n = argc < p->min_args ? p->min_args : p->max_args; /* the bound it broke */
+  return sx_make_error("%s: expected %s%d argument%s, got %d", sx_str_data(p->name),
+                       p->min_args == p->max_args ? "" : argc < p->min_args ? "at least " : "at most ", n,
+                       n == 1 ? "" : "s", argc);
 }
 
 static inline bool arity_ok(const sx_prim *p, int argc) {
@@ -305,8 +303,9 @@ static inline __attribute__((always_inline)) bool fixnum_op(int fop, sx_val a, s
   case FOP_GT: *out = sx_bool(x > y); return true;
   case FOP_LE: *out = sx_bool(x <= y); return true;
   case FOP_GE: *out = sx_bool(x >= y); return true;
-  case FOP_NUMEQ: *out = sx_bool(x == y); return true;
-  default: return false;
+  default: /* FOP_NUMEQ: every caller passes the FOP_* of a fast primitive */
+    *out = sx_bool(x == y);
+    return true;
   }
 }
 
@@ -795,8 +794,8 @@ static __attribute__((noinline)) int self_jump(sx_fiber *f, sx_node *call, sx_en
   sx_vm *vm = f->vm;
   const sx_proto *p = call->u.call.self;
   sx_env *fe = env_up(env, call->depth);
-  sx_val fnv, tmp[8];
-  if (!quick(call->u.call.fn, env, &fnv) || !sx_is(fnv, SX_T_FN) ||
+  sx_val fnv = call_fn_value(call, env), tmp[8]; /* a variable: SX_UNDEF is no closure */
+  if (!sx_is(fnv, SX_T_FN) ||
       ((sx_closure *)fnv)->proto != p || ((sx_closure *)fnv)->env != fe->parent || vm->interrupt)
     return 0;
   bool committed = false; /* an operand was evaluated by a primitive call */
@@ -1839,7 +1838,7 @@ eval: /* Control is node, to be evaluated in env */
   vmcase(OP_IF) {
     if (quick(node->u.iff.test, env, &val)) {
       node = sx_truthy(val) ? node->u.iff.then : node->u.iff.els;
-      if (node->op == OP_CALL || !quick(node, env, &val)) vmeval;
+      if (!simple_eval(node, env, &val)) vmeval; /* not a constant or a bound variable */
       vmcont;
     }
     const sx_node *errat;

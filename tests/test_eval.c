@@ -281,13 +281,6 @@ Test(eval, inline_arithmetic_fallbacks) {
   OK("(define (f x) (- x 1)) (define (- a b) (list a b)) (f 5)", "(5 1)");
 }
 
-/* (trip!) stands in for a SIGINT handler: it sets the VM's interrupt flag. */
-static sx_val p_trip(sx_vm *v, int argc, sx_val *argv) {
-  (void)argc;
-  (void)argv;
-  v->interrupt = 1;
-  return SX_NIL;
-}
 
 /* An interrupt stops an endless loop at its next call, and no guard can
  * catch it (so Ctrl-C always gets back to the prompt); dynamic-wind
