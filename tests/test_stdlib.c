@@ -110,7 +110,10 @@ Test(stdlib, equality_kinds) {
   TABLE({"(equal? 1 1.0)", "false"}, {"(= 1 1.0)", "true"}, {"(equal? 1.5 1.5)", "true"},
         {"(equal? (list 1 2) (list 1 2.0))", "false"}, {"(equal? {:a 1} {:a 1})", "true"},
         {"(equal? {:a 1} {:a 1.0})", "false"}, {"(contains? (list 1 2) 2.0)", "false"},
-        {"(equal? (list 1 (list 2)) (cons 1 (list (list 2))))", "true"}, {"(equal? 0.0 -0.0)", "true"});
+        {"(equal? (list 1 (list 2)) (cons 1 (list (list 2))))", "true"}, {"(equal? 0.0 -0.0)", "true"},
+        /* nested in the head 100 deep: what is left to compare piles up */
+        {"(equal? (reduce (fn (a i) (list a i)) 0 (range 100)) (reduce (fn (a i) (list a i)) 0 (range 100)))", "true"},
+        {"(equal? (reduce (fn (a i) (list a i)) 0 (range 100)) (reduce (fn (a i) (list a i)) 1 (range 100)))", "false"});
 }
 
 /* A float in an error message is spelled as the printer spells it, so it
@@ -147,7 +150,9 @@ Test(stdlib, type_of) {
   TABLE({"(type-of 1)", "\"integer\""}, {"(type-of 1.5)", "\"float\""}, {"(type-of \"s\")", "\"string\""},
         {"(type-of nil)", "\"nil\""}, {"(type-of true)", "\"boolean\""}, {"(type-of (list))", "\"list\""},
         {"(type-of {})", "\"dict\""}, {"(type-of +)", "\"function\""}, {"(type-of (fn () 1))", "\"function\""},
-        {"(type-of 'x)", "\"symbol\""});
+        {"(type-of 'x)", "\"symbol\""}, {"(call/cc (fn (k) (type-of k)))", "\"continuation\""},
+        {"(guard (e (true (type-of e))) (error \"x\"))", "\"error\""},
+        {"(begin (defmacro m (x) x) (type-of m))", "\"macro\""});
 }
 
 Test(stdlib, equality) {
@@ -159,7 +164,9 @@ Test(stdlib, equality) {
         {"(equal? (map inc (list 1 2)) (list 2 3))", "true"}, {"(equal? \"a\" \"a\")", "true"},
         {"(equal? nil false)", "false"}, {"(equal? nil (list))", "false"}, {"(equal? 'a 'a)", "true"},
         {"(eq? 'a 'a)", "true"}, {"(eq? (list 1) (list 1))", "false"}, {"(let ((l (list 1))) (eq? l l))", "true"},
-        {"(eqv? \"a\" \"a\")", "true"}, {"(eqv? 1 1)", "true"}, {"(not nil)", "true"}, {"(not 0)", "false"},
+        {"(eqv? \"a\" \"a\")", "true"}, {"(eqv? 1 1)", "true"}, {"(eqv? 1 1.0)", "false"},
+        {"(eqv? 1.5 (+ 1.0 0.5))", "true"}, {"(eqv? 1.5 2.5)", "false"}, {"(eqv? (str \"a\" \"b\") \"ab\")", "true"},
+        {"(eqv? (list 1) (list 1))", "false"}, {"(eqv? 1 \"1\")", "false"}, {"(not nil)", "true"}, {"(not 0)", "false"},
         {"(identity 5)", "5"});
 }
 
