@@ -94,6 +94,8 @@ mkdir -p "$DIR/inc" "$DIR/cwd" "$DIR/broken/lib/persist"
 echo '(define inc 5)' > "$DIR/inc/inc.sx"
 echo '(define' > "$DIR/broken/lib/persist/event.sx" # the working directory comes first on the load path
 run "$SX" --store; check "an option without its value" "2|sx: --store needs a value" "$rc|$out"
+run "$SX" -e 1 -I; check "... -I too, after -e EXPR" "2|sx: -I needs a value" "$rc|$out"
+run "$SX" --storex d -e 1; check "an option's name with more after it" "2|sx: unknown command '--storex'" "$rc|$(head -1 <<<"$out")"
 check "-I DIR and -IDIR" "5 5" "$("$SX" -I "$DIR/inc" -e '(load "inc.sx") inc' --store "$DIR/o") $("$SX" -I"$DIR/inc" -e '(load "inc.sx") inc' --store "$DIR/o")"
 run "$SX" --sync bogus -e 1; check "a bad sync mode" "2|sx: unknown sync mode 'bogus' (expected full, batch or off)" "$rc|$out"
 out=$(SX_SYNC=bogus "$SX" -e 1 --store "$DIR/o" 2>&1); check "... also from SX_SYNC" "sx: unknown sync mode 'bogus' (expected full, batch or off)" "$out"
