@@ -8,8 +8,9 @@ status 2 and a message; a socket left by a server that is gone is
 replaced, and the socket is created mode 0600. Then what it does with its
 clients: bad lines each get one error and the connection carries on, a
 client that leaves mid-line does not disturb the others, -I reaches every
-connection's load path, and with --persist a connection whose VM cannot
-load persist is told why and closed.
+connection's load path, a client still connected when the server stops
+has its connection closed, and with --persist a connection whose VM
+cannot load persist is told why (quotes escaped) and closed.
 
 usage: test_listen.py SX SOURCE_ROOT   (prints "N passed, M failed")
 """
@@ -130,20 +131,21 @@ def clients(tmp):
     fa.close()
     c, fc = connect(sock)
     check(ask(fc, '(eval "(* 6 7)")') == "(ok 0 42)", "clients: a new client is served afterwards")
+    check(stop(proc) == 0, "clients: the server stops with status 0, a client still connected")
+    check(fc.readline() == "", "clients: ... whose connection it closed")
     c.close()
     fc.close()
-    check(stop(proc) == 0, "clients: the server stops with status 0")
 
 
 def persist_that_cannot_load(tmp):
     sock = os.path.join(tmp, "p.sock")
     os.makedirs(os.path.join(tmp, "lib", "persist"))
     with open(os.path.join(tmp, "lib", "persist", "event.sx"), "w") as f:
-        f.write("(define broken\n")  # the working directory comes first on the load path
+        f.write('(error "said \\"no\\"")\n')  # the working directory comes first on the load path
     proc = serve(["server", "--listen", sock, "--persist", "--store", os.path.join(tmp, "persist")], sock, cwd=tmp)
     c, f = connect(sock)
     answer = f.readline().rstrip("\n")
-    check(answer.startswith('(error 0 "--persist: ') and "event.sx" in answer,
+    check(answer.startswith('(error 0 "--persist: ') and 'said \\"no\\"' in answer,
           "persist: the connection is told why it has no VM (%r)" % answer)
     check(f.readline() == "", "persist: ... and closed")
     c.close()
