@@ -3,6 +3,7 @@
 # input piped (docs/repl.md, "Piped"): what each command prints on a store
 # with a stream truncated to nothing, on an empty store, after an error and
 # read-only; each command's errors on stderr with exit status 1; :quit;
+# the width previews are cut to;
 # the refusals of `sx repl` (an unknown option, a bad sync mode, a locked
 # store, a file that fails to load).
 #   test_repl_piped.sh SX_BINARY
@@ -97,6 +98,10 @@ check ":stats gives the log size in KiB" "1" "$(grep -cE '^log +[0-9]+\.[0-9] Ki
 repl $':refresh\n:stats\n' --read-only --store "$S"
 check ":refresh read-only counts what it sees" "refreshed: 2 streams, 1 event, 1 kv key" "$(sed -n 1p <<<"$out")"
 check ":stats says read-only" "store      $S (read-only)" "$(sed -n 2p <<<"$out")"
+
+# ---- the width piped output is cut to: $COLUMNS, else 80 -------------------------------------
+kv_width() { printf ':kv big\n' | COLUMNS=$1 "$SX" repl --store "$S" | tail -1 | awk '{print length($0)}'; }
+check ":kv previews cut to 80 columns, COLUMNS wider, nonsense ignored" "59 79 59" "$(kv_width '') $(kv_width 100) $(kv_width junk)"
 
 # ---- options and refusals ------------------------------------------------------------------
 repl "" --help
