@@ -174,6 +174,17 @@ Test(api_vm, errors_leave_a_message_naming_the_call) {
   cr_assert_str_eq(sxapi_errmsg(), "sxapi_to_int: expected an integer, got \"x\"");
 }
 
+Test(api_vm, a_long_message_is_kept_whole) {
+  char name[2001];
+  memset(name, 'n', 2000);
+  name[2000] = '\0';
+  sxapi_value v;
+  CODE(sxapi_global(vm, name, &v), SXAPI_ERR_NOTFOUND);
+  cr_assert_eq(strlen(sxapi_errmsg()), strlen("sxapi_global: ") + 2000 + strlen(" is not defined"));
+  cr_assert(strncmp(sxapi_errmsg(), "sxapi_global: nnn", 17) == 0);
+  cr_assert(strcmp(sxapi_errmsg() + strlen(sxapi_errmsg()) - 15, " is not defined") == 0, "%s", sxapi_errmsg());
+}
+
 Test(api_vm, output_goes_where_the_host_says) {
   FILE *f = tmpfile();
   cr_assert_not_null(f);
