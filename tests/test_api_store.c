@@ -316,30 +316,24 @@ Test(api_store, null_out_pointers_and_names_are_refused) {
   int64_t seq;
   sxapi_value v;
   uint64_t size;
-#define NULL_ARG(call, msg) \
-  do {                      \
-    CODE(call, SXAPI_ERR_ARG); \
-    MSG_HAS(msg);           \
-  } while (0)
-  NULL_ARG(sxapi_store_stats_of(vm, NULL), "sxapi_store_stats_of: the out pointer is NULL");
-  NULL_ARG(sxapi_store_durable_fd(vm, NULL), "sxapi_store_durable_fd: the out pointer is NULL");
-  NULL_ARG(sxapi_store_streams(vm, NULL), "sxapi_store_streams: the out pointer is NULL");
-  NULL_ARG(sxapi_store_kv_keys(vm, NULL), "sxapi_store_kv_keys: the out pointer is NULL");
-  NULL_ARG(sxapi_store_blobs(vm, NULL), "sxapi_store_blobs: the out pointer is NULL");
-  NULL_ARG(sxapi_store_last_seq(vm, NULL, &seq), "stream and out must not be NULL");
-  NULL_ARG(sxapi_store_last_seq(vm, "s", NULL), "stream and out must not be NULL");
-  NULL_ARG(sxapi_store_read(vm, NULL, &v), "stream and events must not be NULL");
-  NULL_ARG(sxapi_store_read(vm, "s", NULL), "stream and events must not be NULL");
-  NULL_ARG(sxapi_store_kv_get(vm, NULL, &v), "key and out must not be NULL");
-  NULL_ARG(sxapi_store_kv_get(vm, "k", NULL), "key and out must not be NULL");
-  NULL_ARG(sxapi_store_blob_get(vm, NULL, &v), "cid and bytes must not be NULL");
-  NULL_ARG(sxapi_store_blob_get(vm, "c", NULL), "cid and bytes must not be NULL");
-  NULL_ARG(sxapi_store_blob_size(vm, NULL, &size), "cid and size must not be NULL");
-  NULL_ARG(sxapi_store_blob_size(vm, "c", NULL), "cid and size must not be NULL");
-  NULL_ARG(sxapi_store_blob_size(vm, "not-a-cid", &size), "'not-a-cid' is not a blob id");
-  NULL_ARG(sxapi_sync_parse(NULL, NULL), "sxapi_sync_parse: name and out must not be NULL");
-  NULL_ARG(sxapi_store_open(vm, "", NULL), "the directory is NULL or empty");
-#undef NULL_ARG
+  ARG_REFUSED(sxapi_store_stats_of(vm, NULL), "sxapi_store_stats_of: the out pointer is NULL");
+  ARG_REFUSED(sxapi_store_durable_fd(vm, NULL), "sxapi_store_durable_fd: the out pointer is NULL");
+  ARG_REFUSED(sxapi_store_streams(vm, NULL), "sxapi_store_streams: the out pointer is NULL");
+  ARG_REFUSED(sxapi_store_kv_keys(vm, NULL), "sxapi_store_kv_keys: the out pointer is NULL");
+  ARG_REFUSED(sxapi_store_blobs(vm, NULL), "sxapi_store_blobs: the out pointer is NULL");
+  ARG_REFUSED(sxapi_store_last_seq(vm, NULL, &seq), "stream and out must not be NULL");
+  ARG_REFUSED(sxapi_store_last_seq(vm, "s", NULL), "stream and out must not be NULL");
+  ARG_REFUSED(sxapi_store_read(vm, NULL, &v), "stream and events must not be NULL");
+  ARG_REFUSED(sxapi_store_read(vm, "s", NULL), "stream and events must not be NULL");
+  ARG_REFUSED(sxapi_store_kv_get(vm, NULL, &v), "key and out must not be NULL");
+  ARG_REFUSED(sxapi_store_kv_get(vm, "k", NULL), "key and out must not be NULL");
+  ARG_REFUSED(sxapi_store_blob_get(vm, NULL, &v), "cid and bytes must not be NULL");
+  ARG_REFUSED(sxapi_store_blob_get(vm, "c", NULL), "cid and bytes must not be NULL");
+  ARG_REFUSED(sxapi_store_blob_size(vm, NULL, &size), "cid and size must not be NULL");
+  ARG_REFUSED(sxapi_store_blob_size(vm, "c", NULL), "cid and size must not be NULL");
+  ARG_REFUSED(sxapi_store_blob_size(vm, "not-a-cid", &size), "'not-a-cid' is not a blob id");
+  ARG_REFUSED(sxapi_sync_parse(NULL, NULL), "sxapi_sync_parse: name and out must not be NULL");
+  ARG_REFUSED(sxapi_store_open(vm, "", NULL), "the directory is NULL or empty");
   cr_assert_null(sxapi_store_name_label(NULL));
   CODE(sxapi_close(vm), SXAPI_OK);
   CODE(sxapi_store_compact(vm, store_path, NULL), SXAPI_ERR_CLOSED);

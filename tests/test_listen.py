@@ -23,17 +23,9 @@ import sys
 import tempfile
 import time
 
+from sx_checks import check, summary
+
 SX, ROOT = sys.argv[1], sys.argv[2]
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, flush=True)
 
 
 def refused(args, message, cwd=ROOT):
@@ -168,8 +160,7 @@ def main():
                 test(tmp)
             except Exception as e:  # a crash of the harness is a failure, not a stop
                 check(False, "%s: %r" % (test.__name__, e))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":
