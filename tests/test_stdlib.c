@@ -457,3 +457,33 @@ Test(stdlib, arity_errors_have_clear_messages) {
   ERR("(first 1 2)", "first: expected 1 argument, got 2");
   ERR("(cons 1)", "cons: expected 2 arguments, got 1");
 }
+
+/* A builtin given the wrong kind of argument names itself and what it
+ * expected; a few take what they cannot use as nothing found. */
+Test(stdlib, type_errors_name_the_builtin_and_what_it_expected) {
+  TABLE({"(last 5)", "!last: expected a list, got 5"}, {"(flatten 5)", "!flatten: expected a list, got 5"},
+        {"(zip-pairs 5)", "!zip-pairs: expected a list, got 5"}, {"(zip 5 (list))", "!zip: expected a list, got 5"},
+        {"(zip (list) 5)", "!zip: expected a list, got 5"}, {"(take 5 1)", "!take: expected a list, got 5"},
+        {"(drop 5 1)", "!drop: expected a list, got 5"}, {"(drop (list 1) \"a\")", "!drop: expected an integer, got \"a\""},
+        {"(index-of 5 \"a\")", "!index-of: expected a list or string, got 5"},
+        {"(index-of \"abc\" 5)", "!index-of: expected a string to look for, got 5"},
+        {"(ends-with? 5 \"a\")", "!ends-with?: expected a string, got 5"},
+        {"(ends-with? \"a\" 5)", "!ends-with?: expected a string suffix, got 5"},
+        {"(string-contains? 5 \"a\")", "!string-contains?: expected a string, got 5"},
+        {"(string-contains? \"a\" 5)", "!string-contains?: expected a string to look for, got 5"},
+        {"(substring 5 1 2)", "!substring: expected a string, got 5"},
+        {"(substring \"abc\" \"a\" 2)", "!substring: expected an integer index, got \"a\""},
+        {"(split \"a,b\" 5)", "!split: expected a separator string, got 5"},
+        {"(join \",\" 5)", "!join: expected a list, got 5"}, {"(trim 5)", "!trim: expected a string, got 5"},
+        {"(string->symbol 5)", "!string->symbol: expected a string, got 5"},
+        {"(keyword 5)", "!keyword: expected a string, got 5"}, {"(dissoc 5 \"a\")", "!dissoc: expected a dict, got 5"},
+        {"(vals 5)", "!vals: expected a dict, got 5"}, {"(get-in {} 5)", "!get-in: expected a list of keys, got 5"},
+        {"(dict 5 1)", "!dict: expected a string or keyword key, got 5"},
+        {"(into (list) 5)", "!into: expected a list or dict to pour in, got 5"},
+        {"(vals nil)", "()"}, {"(index-of (list 1) 5)", "-1"}, {"(get (list 1 2) \"a\")", "nil"},
+        {"(get (list 1 2) -1)", "nil"}, {"(get-in (list 1 2) (list \"a\"))", "nil"},
+        {"(get-in {:a (list 1 {:b 2})} (list \"a\" 1 \"b\"))", "2"}, {"(contains? {:a 1} 5)", "false"},
+        {"(dissoc {:a 1 :b 2} 5 \"a\")", "{:b 2}"}, {"(parse-float \" 1.5\")", "nil"},
+        {"(parse-float \"1.5x\")", "nil"}, {"(boolean? nil)", "false"}, {"(fn? (call/cc (fn (k) k)))", "true"},
+        {"(range 0 -5 -2)", "(0 -2 -4)"}, {"(slice (list 1 2 3) 1 nil)", "(2 3)"});
+}
