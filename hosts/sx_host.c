@@ -50,11 +50,9 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name) {
 
 bool sx_host_parse_opt(sxapi_vm *vm, int argc, char **argv, int *i, sx_host_opts *o) {
   const char *a = argv[*i], *v;
-  const char *inc = strcmp(a, "-I") == 0 && *i + 1 < argc ? argv[++*i]
-                    : strncmp(a, "-I", 2) == 0 && a[2]  ? a + 2
-                                                        : NULL;
+  const char *inc = strncmp(a, "-I", 2) != 0 ? NULL : a[2] ? a + 2 : opt_value(argc, argv, i, "-I");
   if (inc) {
-    if (vm) sxapi_add_path(vm, inc);
+    sxapi_add_path(vm, inc);
     if (o->nincludes < SX_HOST_MAX_INCLUDES) o->includes[o->nincludes++] = inc;
     return true;
   }

@@ -234,7 +234,8 @@ static int cmd_help(sxapi_vm *vm, int argc, char **argv) {
     return 0;
   }
   if (command_help(vm, argc, argv, stdout)) return 0;
-  fprintf(stderr, "sx help: unknown command '%s'\n", argv[0]);
+  bool store = strcmp(argv[0], "store") == 0; /* then the subcommand is what is unknown */
+  fprintf(stderr, "sx help: unknown command '%s%s%s'\n", argv[0], store ? " " : "", store ? argv[1] : "");
   return 2;
 }
 

@@ -644,8 +644,8 @@ SXAPI_EXPORT sxapi_code sxapi_store_dump(sxapi_vm *vm, const char *dir, FILE *ou
 /* Load: rebuild a dump read from in into dir, which must hold no store or
  * an empty one (SXAPI_ERR_STORE otherwise, nothing written). Streams get
  * their high-water marks back, truncated ones included. A dump that does
- * not end with its {:end} line is refused and no log is written (blobs
- * already read stay). out (may be NULL) gets the counts read. */
+ * not end with its {:end} line, or whose {:end} counts other records than
+ * it holds, is refused and no log is written (blobs already read stay). out (may be NULL) gets the counts read. */
 typedef struct sxapi_store_load_stats {
   size_t streams, events, kv_keys, blobs;
 } sxapi_store_load_stats;

@@ -126,19 +126,8 @@ sxapi_code api_fail(sxapi_code code, const char *who, const char *fmt, ...) {
   if (who) sx_buf_printf(&b, "%s: ", who);
   va_list ap;
   va_start(ap, fmt);
-  char tmp[512];
-  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  sx_buf_vprintf(&b, fmt, ap);
   va_end(ap);
-  if (n >= (int)sizeof tmp) { /* rare: format again into a buffer that fits */
-    char *big = malloc((size_t)n + 1);
-    va_start(ap, fmt);
-    if (big) vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sx_buf_puts(&b, big ? big : tmp);
-    free(big);
-  } else if (n > 0) {
-    sx_buf_put(&b, tmp, (size_t)n);
-  }
   set_message(b.data ? b.data : "", b.len);
   sx_buf_free(&b);
   return code;

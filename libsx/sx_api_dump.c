@@ -17,10 +17,9 @@
 
 #define DUMP_VERSION 1
 
+/* err: the store's message string, or an error value read from it. */
 static sxapi_code dump_fail(const char *who, sx_val err) {
-  if (sx_is_string(err) || sx_is(err, SX_T_ERROR))
-    return api_fail(SXAPI_ERR_STORE, who, "%s", sx_str_data(sx_error_message(err)));
-  return api_fail(SXAPI_ERR_STORE, who, "the store failed");
+  return api_fail(SXAPI_ERR_STORE, who, "%s", sx_str_data(sx_error_message(err)));
 }
 
 /* A read-only handle on dir. A scan next to a writer can race its copy of
@@ -142,6 +141,21 @@ static sx_val field(sx_val d, const char *name) {
   return sx_dict_get(d, sx_string_cstr(name), SX_UNDEF);
 }
 
+/* The counts an end record gives (each may be left out) are those read:
+ * a dump that lost lines in the middle is refused like one cut short. */
+static int end_counts_match(sx_val end, const sxapi_store_load_stats *st, sx_val *err) {
+  const char *names[] = {"streams", "events", "kv", "blobs"};
+  size_t read[] = {st->streams, st->events, st->kv_keys, st->blobs};
+  for (int i = 0; i < 4; i++) {
+    sx_val n = sx_is_dict(end) ? field(end, names[i]) : SX_UNDEF;
+    if (n == SX_UNDEF || (sx_is_int(n) && sx_int_val(n) == (int64_t)read[i])) continue;
+    *err = store_errorf("the end line counts %s %s, but the dump holds %zu (lines lost?)",
+                        sx_str_data(sx_print_to_string(n)), names[i], read[i]);
+    return -1;
+  }
+  return 0;
+}
+
 /* One dump line (a dict) into r; *ended when it was the end record. */
 static int load_record(store_restore *r, sx_val d, sxapi_store_load_stats *st, bool *ended,
                        sx_val *err) {
@@ -160,7 +174,7 @@ static int load_record(store_restore *r, sx_val d, sxapi_store_load_stats *st, b
     return st->kv_keys++, store_restore_kv(r, a, b, err);
   if ((a = field(d, "blob")) != SX_UNDEF && sx_is_string(a) && sx_is_string(b = field(d, "bytes")))
     return st->blobs++, store_restore_blob(r, a, b, err);
-  if (field(d, "end") != SX_UNDEF) return *ended = true, 0;
+  if ((a = field(d, "end")) != SX_UNDEF) return *ended = true, end_counts_match(a, st, err);
   return *err = sx_string_cstr("not a dump record"), -1;
 }
 
@@ -287,14 +301,14 @@ static void json_value(sx_buf *b, sx_val v) {
     sx_val s = sx_print_to_string(v); /* ":name" */
     json_string(b, sx_str_data(s), sx_str_len(s));
   } else if (sx_is_dict(v)) json_dict(b, v);
-  else if (sx_is_list(v)) {
+  else { /* a list: the codec stores no other kind of value */
     sx_buf_putc(b, '[');
     for (sx_val l = v; sx_is_cons(l); l = sx_cdr(l)) {
       json_value(b, sx_car(l));
       if (sx_is_cons(sx_cdr(l))) sx_buf_putc(b, ',');
     }
     sx_buf_putc(b, ']');
-  } else put_str(b, "null");
+  }
 }
 
 /* A CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
@@ -313,12 +327,13 @@ static void csv_field(sx_buf *b, const char *s, size_t n) {
   sx_buf_putc(b, '"');
 }
 
-/* The columns: every top-level key of the events, "seq" first, then byte order. */
+/* The columns: every top-level key of the events, "seq" first, then byte
+ * order. Stored events are dicts: the resolver appends nothing else, and a
+ * load takes an event's seq from its dict. */
 static sx_val csv_columns(sx_val evs) {
   sx_val all = sx_dict_empty();
   for (sx_val l = evs; sx_is_cons(l); l = sx_cdr(l))
-    if (sx_is_dict(sx_car(l)))
-      for (sx_val ks = sx_dict_keys(sx_car(l)); sx_is_cons(ks); ks = sx_cdr(ks)) all = sx_dict_assoc(all, sx_car(ks), SX_TRUE);
+    for (sx_val ks = sx_dict_keys(sx_car(l)); sx_is_cons(ks); ks = sx_cdr(ks)) all = sx_dict_assoc(all, sx_car(ks), SX_TRUE);
   sx_val seq = sx_string_cstr("seq");
   return sx_cons(seq, sx_dict_keys(sx_dict_dissoc(all, seq)));
 }
@@ -340,7 +355,7 @@ static void export_csv(sx_buf *b, sx_val evs) {
   }
   for (sx_val l = evs; sx_is_cons(l); l = sx_cdr(l))
     for (sx_val c = cols; sx_is_cons(c); c = sx_cdr(c)) {
-      csv_cell(b, sx_is_dict(sx_car(l)) ? sx_dict_get(sx_car(l), sx_car(c), SX_UNDEF) : SX_UNDEF);
+      csv_cell(b, sx_dict_get(sx_car(l), sx_car(c), SX_UNDEF));
       sx_buf_putc(b, sx_is_cons(sx_cdr(c)) ? ',' : '\n');
     }
 }

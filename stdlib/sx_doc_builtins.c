@@ -39,7 +39,7 @@ static const sx_doc_entry special_forms[] = {
 static const sx_doc_entry values[] = {
   {"equal?", "(equal? a b)", "structural equality: same type and same contents (1 and 1.0 differ)"},
   {"eq?", "(eq? a b)", "identity: the very same object (small integers and literals always are)"},
-  {"eqv?", "(eqv? a b)", "identity, or equal numbers of the same type"},
+  {"eqv?", "(eqv? a b)", "identity, or equal numbers of the same type, or strings of the same bytes"},
   {"not", "(not x)", "true when x is false or nil, else false"},
   {"identity", "(identity x)", "x"},
   {"nil?", "(nil? x)", "is x nil?"},

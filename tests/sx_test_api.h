@@ -43,6 +43,13 @@ static inline const char *show(sxapi_value v) {
 #define MSG_HAS(text) \
   cr_assert(strstr(sxapi_errmsg(), (text)) != NULL, "message \"%s\" lacks \"%s\"", sxapi_errmsg(), (text))
 
+/* call is refused as a bad argument, with a message containing text. */
+#define ARG_REFUSED(call, text)  \
+  do {                           \
+    CODE(call, SXAPI_ERR_ARG);   \
+    MSG_HAS(text);               \
+  } while (0)
+
 /* src evaluates to a value printing as expected. */
 #define EVAL_OK(src, expected)                                     \
   do {                                                             \

@@ -246,3 +246,58 @@ Test(api_eval, a_resolver_error_is_raised_at_the_perform) {
   cr_assert_str_eq(info.message, "disk full");
   cr_assert_str_eq(info.where, "<eval>:1:1");
 }
+
+static sxapi_code unused_fn(sxapi_vm *v, int argc, const sxapi_value *argv, sxapi_value *out, void *ud) {
+  (void)v, (void)argc, (void)argv, (void)ud;
+  *out = sxapi_nil();
+  return SXAPI_OK;
+}
+
+/* Each call refuses a NULL (or empty) argument it needs, naming itself. */
+Test(api_eval, null_and_empty_arguments_are_refused) {
+  sxapi_value v, one = sxapi_int(vm, 1), l = sxapi_list(vm, 1, &one);
+  sxapi_task *t;
+  bool b;
+  ARG_REFUSED(sxapi_define(vm, "", one), "sxapi_define: the name is NULL or empty");
+  ARG_REFUSED(sxapi_global(vm, NULL, &v), "sxapi_global: name and out must not be NULL");
+  ARG_REFUSED(sxapi_global(vm, "car", NULL), "sxapi_global: name and out must not be NULL");
+  ARG_REFUSED(sxapi_new_function(vm, "", 0, 0, unused_fn, NULL, &v), "the name is NULL or empty");
+  ARG_REFUSED(sxapi_new_function(vm, "f", 0, 0, NULL, NULL, &v), "the C function is NULL");
+  ARG_REFUSED(sxapi_new_function(vm, "f", 2, 1, unused_fn, NULL, &v), "bad arity 2..1");
+  ARG_REFUSED(sxapi_new_function(vm, "f", -1, 1, unused_fn, NULL, &v), "bad arity -1..1");
+  ARG_REFUSED(sxapi_new_function(vm, "f", 0, 40000, unused_fn, NULL, &v), "bad arity 0..40000");
+  ARG_REFUSED(sxapi_new_function(vm, "f", 0, 0, unused_fn, NULL, NULL), "sxapi_new_function: the out pointer is NULL");
+  ARG_REFUSED(sxapi_call(vm, sxapi_nil(), -1, NULL, &v), "bad arguments (argc -1, argv NULL)");
+  ARG_REFUSED(sxapi_call(vm, sxapi_nil(), 1, NULL, &v), "bad arguments (argc 1, argv NULL)");
+  ARG_REFUSED(sxapi_eval_buffer(vm, NULL, 3, NULL, &v), "sxapi_eval_buffer: the source is NULL");
+  ARG_REFUSED(sxapi_eval(vm, NULL, &v), "sxapi_eval: the source is NULL");
+  ARG_REFUSED(sxapi_begin(vm, "1", 1, NULL, NULL), "sxapi_begin: the source or task pointer is NULL");
+  ARG_REFUSED(sxapi_begin(vm, NULL, 1, NULL, &t), "sxapi_begin: the source or task pointer is NULL");
+  ARG_REFUSED(sxapi_begin_load(vm, NULL, &t), "sxapi_begin_load: the path or task pointer is NULL");
+  ARG_REFUSED(sxapi_begin_load(vm, "x.sx", NULL), "sxapi_begin_load: the path or task pointer is NULL");
+  ARG_REFUSED(sxapi_begin_call(vm, sxapi_nil(), 0, NULL, NULL), "sxapi_begin_call: the task pointer is NULL");
+  ARG_REFUSED(sxapi_task_wait(NULL), "sxapi_task_wait: not a task handle");
+  ARG_REFUSED(sxapi_to_bool(vm, sxapi_bool(true), NULL), "sxapi_to_bool: the out pointer is NULL");
+  ARG_REFUSED(sxapi_to_int(vm, one, NULL), "sxapi_to_int: the out pointer is NULL");
+  ARG_REFUSED(sxapi_to_float(vm, one, NULL), "sxapi_to_float: the out pointer is NULL");
+  ARG_REFUSED(sxapi_to_name(vm, one, NULL), "sxapi_to_name: the out pointer is NULL");
+  ARG_REFUSED(sxapi_list_length(vm, l, NULL), "sxapi_list_length: the out pointer is NULL");
+  ARG_REFUSED(sxapi_list_get(vm, l, 0, NULL), "sxapi_list_get: the out pointer is NULL");
+  ARG_REFUSED(sxapi_dict_count(vm, sxapi_dict(vm), NULL), "sxapi_dict_count: the out pointer is NULL");
+  ARG_REFUSED(sxapi_dict_get(vm, sxapi_dict(vm), "k", NULL), "sxapi_dict_get: the out pointer is NULL");
+  ARG_REFUSED(sxapi_dict_get(vm, sxapi_dict(vm), NULL, &v), "sxapi_dict_get: the key is NULL");
+  ARG_REFUSED(sxapi_dict_set(vm, sxapi_dict(vm), NULL, one, &v), "key and out must not be NULL");
+  ARG_REFUSED(sxapi_iter_init(vm, l, NULL), "sxapi_iter_init: the out pointer is NULL");
+  ARG_REFUSED(sxapi_display(vm, one, NULL), "sxapi_display: the out pointer is NULL");
+  ARG_REFUSED(sxapi_read(vm, "1", 1, NULL, NULL), "sxapi_read: the out pointer is NULL");
+  ARG_REFUSED(sxapi_read(vm, NULL, 1, NULL, &v), "sxapi_read: the source is NULL");
+  ARG_REFUSED(sxapi_read_at(vm, NULL, 1, NULL, 1, &v), "sxapi_read_at");
+  ARG_REFUSED(sxapi_read_file(vm, NULL, &v), "sxapi_read_file");
+  ARG_REFUSED(sxapi_read_file(vm, "x.sx", NULL), "sxapi_read_file");
+  ARG_REFUSED(sxapi_print_key(vm, sxapi_cstring(vm, "k"), NULL), "sxapi_print_key: the out pointer is NULL");
+  /* and what is not a list or out of range */
+  CODE(sxapi_list_get(vm, one, 0, &v), SXAPI_ERR_TYPE);
+  CODE(sxapi_list_get(vm, l, 1, &v), SXAPI_ERR_NOTFOUND);
+  MSG_HAS("index 1 is out of range (the list has 1 element)");
+  CODE(sxapi_to_bool(vm, one, &b), SXAPI_ERR_TYPE);
+}

@@ -311,6 +311,35 @@ Test(api_store, misuse_is_reported) {
   CODE(sxapi_store_streams(vm, &v), SXAPI_ERR_CLOSED);
 }
 
+Test(api_store, null_out_pointers_and_names_are_refused) {
+  CODE(sxapi_store_open(vm, store_path, NULL), SXAPI_OK);
+  int64_t seq;
+  sxapi_value v;
+  uint64_t size;
+  ARG_REFUSED(sxapi_store_stats_of(vm, NULL), "sxapi_store_stats_of: the out pointer is NULL");
+  ARG_REFUSED(sxapi_store_durable_fd(vm, NULL), "sxapi_store_durable_fd: the out pointer is NULL");
+  ARG_REFUSED(sxapi_store_streams(vm, NULL), "sxapi_store_streams: the out pointer is NULL");
+  ARG_REFUSED(sxapi_store_kv_keys(vm, NULL), "sxapi_store_kv_keys: the out pointer is NULL");
+  ARG_REFUSED(sxapi_store_blobs(vm, NULL), "sxapi_store_blobs: the out pointer is NULL");
+  ARG_REFUSED(sxapi_store_last_seq(vm, NULL, &seq), "stream and out must not be NULL");
+  ARG_REFUSED(sxapi_store_last_seq(vm, "s", NULL), "stream and out must not be NULL");
+  ARG_REFUSED(sxapi_store_read(vm, NULL, &v), "stream and events must not be NULL");
+  ARG_REFUSED(sxapi_store_read(vm, "s", NULL), "stream and events must not be NULL");
+  ARG_REFUSED(sxapi_store_kv_get(vm, NULL, &v), "key and out must not be NULL");
+  ARG_REFUSED(sxapi_store_kv_get(vm, "k", NULL), "key and out must not be NULL");
+  ARG_REFUSED(sxapi_store_blob_get(vm, NULL, &v), "cid and bytes must not be NULL");
+  ARG_REFUSED(sxapi_store_blob_get(vm, "c", NULL), "cid and bytes must not be NULL");
+  ARG_REFUSED(sxapi_store_blob_size(vm, NULL, &size), "cid and size must not be NULL");
+  ARG_REFUSED(sxapi_store_blob_size(vm, "c", NULL), "cid and size must not be NULL");
+  ARG_REFUSED(sxapi_store_blob_size(vm, "not-a-cid", &size), "'not-a-cid' is not a blob id");
+  ARG_REFUSED(sxapi_sync_parse(NULL, NULL), "sxapi_sync_parse: name and out must not be NULL");
+  ARG_REFUSED(sxapi_store_open(vm, "", NULL), "the directory is NULL or empty");
+  cr_assert_null(sxapi_store_name_label(NULL));
+  CODE(sxapi_close(vm), SXAPI_OK);
+  CODE(sxapi_store_compact(vm, store_path, NULL), SXAPI_ERR_CLOSED);
+  cr_assert_null(sxapi_store_label(vm));
+}
+
 /* ---- the warning hook ----------------------------------------------------------- */
 
 static char heard[1024];

@@ -65,6 +65,8 @@ static void expect_all_fail(sxapi_vm *bad, sxapi_code want) {
   bool b;
   size_t n;
   const char *s;
+  int fd;
+  uint64_t size;
   CODE(sxapi_set_output(bad, stdout), want);
   CODE(sxapi_add_path(bad, "/tmp"), want);
   CODE(sxapi_set_path(bad, "/tmp"), want);
@@ -95,6 +97,21 @@ static void expect_all_fail(sxapi_vm *bad, sxapi_code want) {
   CODE(sxapi_print(bad, v, &out), want);
   CODE(sxapi_display(bad, v, &out), want);
   CODE(sxapi_read(bad, "1", 1, NULL, &out), want);
+  CODE(sxapi_read_at(bad, "1", 1, NULL, 1, &out), want);
+  CODE(sxapi_read_file(bad, "x.sx", &out), want);
+  CODE(sxapi_print_key(bad, v, &out), want);
+  CODE(sxapi_error_text(bad, v, true, &out), want);
+  CODE(sxapi_eval_form(bad, v, &out), want);
+  CODE(sxapi_load_each(bad, "x.sx", &out), want);
+  CODE(sxapi_eval_forms(bad, v, NULL, &out), want);
+  CODE(sxapi_begin_forms(bad, v, NULL, &task), want);
+  CODE(sxapi_globals(bad, &out), want);
+  CODE(sxapi_set_async_commit(bad, true), want);
+  CODE(sxapi_set_commit_check(bad, NULL, NULL), want);
+  CODE(sxapi_store_durable_fd(bad, &fd), want);
+  CODE(sxapi_store_compact(bad, "/tmp/none", NULL), want);
+  CODE(sxapi_store_blob_size(bad, "bafkrei", &size), want);
+  cr_assert_null(sxapi_store_label(bad));
   CODE(sxapi_pin(bad, v), want);
   CODE(sxapi_unpin(bad, v), want);
   CODE(sxapi_define(bad, "x", v), want);
@@ -155,6 +172,17 @@ Test(api_vm, errors_leave_a_message_naming_the_call) {
   cr_assert_str_eq(sxapi_errmsg(), "sxapi_to_int: expected an integer, got \"x\"");
   EVAL_OK("1", "1"); /* success leaves the message alone */
   cr_assert_str_eq(sxapi_errmsg(), "sxapi_to_int: expected an integer, got \"x\"");
+}
+
+Test(api_vm, a_long_message_is_kept_whole) {
+  char name[2001];
+  memset(name, 'n', 2000);
+  name[2000] = '\0';
+  sxapi_value v;
+  CODE(sxapi_global(vm, name, &v), SXAPI_ERR_NOTFOUND);
+  cr_assert_eq(strlen(sxapi_errmsg()), strlen("sxapi_global: ") + 2000 + strlen(" is not defined"));
+  cr_assert(strncmp(sxapi_errmsg(), "sxapi_global: nnn", 17) == 0);
+  cr_assert(strcmp(sxapi_errmsg() + strlen(sxapi_errmsg()) - 15, " is not defined") == 0, "%s", sxapi_errmsg());
 }
 
 Test(api_vm, output_goes_where_the_host_says) {

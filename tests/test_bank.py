@@ -27,21 +27,12 @@ import tempfile
 import threading
 import time
 
+from sx_checks import check, summary
+
 SX, ROOT = sys.argv[1], sys.argv[2]
 ACCOUNTS, START, CLIENTS, TRANSFERS = 10, 100, 8, 30
 PERSIST = ["event", "backend", "log", "kv", "durable"]
-
-passed = failed = 0
 SERVER_LOGS = set()
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, flush=True)
 
 
 # ---- a tiny reader for the server's printed values -------------------------
@@ -397,8 +388,7 @@ def main():
             except Exception as e:  # a crash of the harness is a failure, not a stop
                 check(False, "%s: %r" % (test.__name__, e))
         check_logs()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -110,7 +110,10 @@ Test(stdlib, equality_kinds) {
   TABLE({"(equal? 1 1.0)", "false"}, {"(= 1 1.0)", "true"}, {"(equal? 1.5 1.5)", "true"},
         {"(equal? (list 1 2) (list 1 2.0))", "false"}, {"(equal? {:a 1} {:a 1})", "true"},
         {"(equal? {:a 1} {:a 1.0})", "false"}, {"(contains? (list 1 2) 2.0)", "false"},
-        {"(equal? (list 1 (list 2)) (cons 1 (list (list 2))))", "true"}, {"(equal? 0.0 -0.0)", "true"});
+        {"(equal? (list 1 (list 2)) (cons 1 (list (list 2))))", "true"}, {"(equal? 0.0 -0.0)", "true"},
+        /* nested in the head 100 deep: what is left to compare piles up */
+        {"(equal? (reduce (fn (a i) (list a i)) 0 (range 100)) (reduce (fn (a i) (list a i)) 0 (range 100)))", "true"},
+        {"(equal? (reduce (fn (a i) (list a i)) 0 (range 100)) (reduce (fn (a i) (list a i)) 1 (range 100)))", "false"});
 }
 
 /* A float in an error message is spelled as the printer spells it, so it
@@ -147,7 +150,9 @@ Test(stdlib, type_of) {
   TABLE({"(type-of 1)", "\"integer\""}, {"(type-of 1.5)", "\"float\""}, {"(type-of \"s\")", "\"string\""},
         {"(type-of nil)", "\"nil\""}, {"(type-of true)", "\"boolean\""}, {"(type-of (list))", "\"list\""},
         {"(type-of {})", "\"dict\""}, {"(type-of +)", "\"function\""}, {"(type-of (fn () 1))", "\"function\""},
-        {"(type-of 'x)", "\"symbol\""});
+        {"(type-of 'x)", "\"symbol\""}, {"(call/cc (fn (k) (type-of k)))", "\"continuation\""},
+        {"(guard (e (true (type-of e))) (error \"x\"))", "\"error\""},
+        {"(begin (defmacro m (x) x) (type-of m))", "\"macro\""});
 }
 
 Test(stdlib, equality) {
@@ -159,7 +164,9 @@ Test(stdlib, equality) {
         {"(equal? (map inc (list 1 2)) (list 2 3))", "true"}, {"(equal? \"a\" \"a\")", "true"},
         {"(equal? nil false)", "false"}, {"(equal? nil (list))", "false"}, {"(equal? 'a 'a)", "true"},
         {"(eq? 'a 'a)", "true"}, {"(eq? (list 1) (list 1))", "false"}, {"(let ((l (list 1))) (eq? l l))", "true"},
-        {"(eqv? \"a\" \"a\")", "true"}, {"(eqv? 1 1)", "true"}, {"(not nil)", "true"}, {"(not 0)", "false"},
+        {"(eqv? \"a\" \"a\")", "true"}, {"(eqv? 1 1)", "true"}, {"(eqv? 1 1.0)", "false"},
+        {"(eqv? 1.5 (+ 1.0 0.5))", "true"}, {"(eqv? 1.5 2.5)", "false"}, {"(eqv? (str \"a\" \"b\") \"ab\")", "true"},
+        {"(eqv? (list 1) (list 1))", "false"}, {"(eqv? 1 \"1\")", "false"}, {"(not nil)", "true"}, {"(not 0)", "false"},
         {"(identity 5)", "5"});
 }
 
@@ -449,4 +456,34 @@ Test(stdlib, arity_errors_have_clear_messages) {
   ERR("(sort 1 2 3)", "sort: expected at most 2 arguments, got 3");
   ERR("(first 1 2)", "first: expected 1 argument, got 2");
   ERR("(cons 1)", "cons: expected 2 arguments, got 1");
+}
+
+/* A builtin given the wrong kind of argument names itself and what it
+ * expected; a few take what they cannot use as nothing found. */
+Test(stdlib, type_errors_name_the_builtin_and_what_it_expected) {
+  TABLE({"(last 5)", "!last: expected a list, got 5"}, {"(flatten 5)", "!flatten: expected a list, got 5"},
+        {"(zip-pairs 5)", "!zip-pairs: expected a list, got 5"}, {"(zip 5 (list))", "!zip: expected a list, got 5"},
+        {"(zip (list) 5)", "!zip: expected a list, got 5"}, {"(take 5 1)", "!take: expected a list, got 5"},
+        {"(drop 5 1)", "!drop: expected a list, got 5"}, {"(drop (list 1) \"a\")", "!drop: expected an integer, got \"a\""},
+        {"(index-of 5 \"a\")", "!index-of: expected a list or string, got 5"},
+        {"(index-of \"abc\" 5)", "!index-of: expected a string to look for, got 5"},
+        {"(ends-with? 5 \"a\")", "!ends-with?: expected a string, got 5"},
+        {"(ends-with? \"a\" 5)", "!ends-with?: expected a string suffix, got 5"},
+        {"(string-contains? 5 \"a\")", "!string-contains?: expected a string, got 5"},
+        {"(string-contains? \"a\" 5)", "!string-contains?: expected a string to look for, got 5"},
+        {"(substring 5 1 2)", "!substring: expected a string, got 5"},
+        {"(substring \"abc\" \"a\" 2)", "!substring: expected an integer index, got \"a\""},
+        {"(split \"a,b\" 5)", "!split: expected a separator string, got 5"},
+        {"(join \",\" 5)", "!join: expected a list, got 5"}, {"(trim 5)", "!trim: expected a string, got 5"},
+        {"(string->symbol 5)", "!string->symbol: expected a string, got 5"},
+        {"(keyword 5)", "!keyword: expected a string, got 5"}, {"(dissoc 5 \"a\")", "!dissoc: expected a dict, got 5"},
+        {"(vals 5)", "!vals: expected a dict, got 5"}, {"(get-in {} 5)", "!get-in: expected a list of keys, got 5"},
+        {"(dict 5 1)", "!dict: expected a string or keyword key, got 5"},
+        {"(into (list) 5)", "!into: expected a list or dict to pour in, got 5"},
+        {"(vals nil)", "()"}, {"(index-of (list 1) 5)", "-1"}, {"(get (list 1 2) \"a\")", "nil"},
+        {"(get (list 1 2) -1)", "nil"}, {"(get-in (list 1 2) (list \"a\"))", "nil"},
+        {"(get-in {:a (list 1 {:b 2})} (list \"a\" 1 \"b\"))", "2"}, {"(contains? {:a 1} 5)", "false"},
+        {"(dissoc {:a 1 :b 2} 5 \"a\")", "{:b 2}"}, {"(parse-float \" 1.5\")", "nil"},
+        {"(parse-float \"1.5x\")", "nil"}, {"(boolean? nil)", "false"}, {"(fn? (call/cc (fn (k) k)))", "true"},
+        {"(range 0 -5 -2)", "(0 -2 -4)"}, {"(slice (list 1 2 3) 1 nil)", "(2 3)"});
 }

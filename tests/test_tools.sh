@@ -8,7 +8,7 @@
 # nested values, blobs), load refusing a non-empty store, export as JSON
 # and CSV, a backup taken while a writer commits (passes check, holds a
 # prefix of the commits), and tail -f seeing another process's commits
-# within a second, across a compaction.
+# within a second, across a compaction; the options' and commands' errors.
 #   test_tools.sh SX_BINARY
 set -u
 SX=$1
@@ -86,6 +86,40 @@ printf '(persist/append db "a" "x" 2 {:n 2})\n(display (persist/last-seq db "a")
 check "--persist in run" "2" "$("$SX" run "$DIR/p.sx" --store "$S" --persist | tail -c 1)"
 check "--persist in server" '(ok 0 2)' "$(echo '(eval "(persist/last-seq db \"a\")")' | "$SX" server --persist --store "$S")"
 check "without --persist, no db" "1" "$("$SX" -e 'db' --store "$S" 2>&1 | grep -c 'unbound symbol db')"
+
+# ---- the options' and commands' errors ----------------------------------------------------
+# run CMD...: stdout+stderr -> $out, status -> $rc
+run() { out=$("$@" 2>&1 </dev/null); rc=$?; }
+mkdir -p "$DIR/inc" "$DIR/cwd" "$DIR/broken/lib/persist"
+echo '(define inc 5)' > "$DIR/inc/inc.sx"
+echo '(define' > "$DIR/broken/lib/persist/event.sx" # the working directory comes first on the load path
+run "$SX" --store; check "an option without its value" "2|sx: --store needs a value" "$rc|$out"
+run "$SX" -e 1 -I; check "... -I too, after -e EXPR" "2|sx: -I needs a value" "$rc|$out"
+run "$SX" --storex d -e 1; check "an option's name with more after it" "2|sx: unknown command '--storex'" "$rc|$(head -1 <<<"$out")"
+check "-I DIR and -IDIR" "5 5" "$("$SX" -I "$DIR/inc" -e '(load "inc.sx") inc' --store "$DIR/o") $("$SX" -I"$DIR/inc" -e '(load "inc.sx") inc' --store "$DIR/o")"
+run "$SX" --sync bogus -e 1; check "a bad sync mode" "2|sx: unknown sync mode 'bogus' (expected full, batch or off)" "$rc|$out"
+out=$(SX_SYNC=bogus "$SX" -e 1 --store "$DIR/o" 2>&1); check "... also from SX_SYNC" "sx: unknown sync mode 'bogus' (expected full, batch or off)" "$out"
+run "$SX" server --sync bogus; check "... also for the server" "2" "$rc"
+(cd "$DIR/cwd" && "$SX" --store "" -e '(perform {:op "persist/kv-put" :args (list "a" 1)})' >/dev/null)
+check "--store '' is the default store" "yes" "$([ -d "$DIR/cwd/.sx-store" ] && echo yes || echo no)"
+out=$(cd "$DIR/broken" && "$SX" --persist -e 1 2>&1); rc=$?
+check "--persist that cannot load" "2|sx: --persist: lib/persist/event.sx:2:1: unclosed '(' opened at 1:1" "$rc|$out"
+run "$SX" --version; check "--version" "0|1" "$rc|$(grep -cE '^sx [0-9]+\.[0-9]+\.[0-9]+$' <<<"$out")"
+run "$SX" help -e; check "help -e" "usage: sx [OPTIONS] -e EXPR" "$(head -1 <<<"$out")"
+run "$SX" help nosuch; check "help of an unknown command" "2|sx help: unknown command 'nosuch'" "$rc|$out"
+run "$SX" help store nosuch; check "help of an unknown store subcommand" "2|sx help: unknown command 'store nosuch'" "$rc|$out"
+run "$SX" frob; check "an unknown command" "2|sx: unknown command 'frob'" "$rc|$(head -1 <<<"$out")"
+run "$SX" run --store "$DIR/o"; check "run without a file" "2|sx run: expected a file to run (or - for stdin)" "$rc|$out"
+run "$SX" --store "$DIR/o" -e; check "-e without an expression" "2|sx -e: expected an expression" "$rc|$out"
+out=$(echo '(car' | "$SX" run - --store "$DIR/o" 2>&1); rc=$?
+check "run - of a form left open" "1|sx: error: <stdin>:2:1: unclosed '(' opened at 1:1" "$rc|$out"
+run "$SX" store; check "store without a subcommand" "2|usage: sx store SUBCOMMAND ARGS (sx help store SUBCOMMAND for one)" "$rc|$(head -1 <<<"$out")"
+run "$SX" store frob; check "an unknown store subcommand" "2|sx store: unknown subcommand 'frob'" "$rc|$(head -1 <<<"$out")"
+run "$SX" store dump --bogus; check "an unknown store option" "2|sx store dump: unknown option '--bogus'" "$rc|$out"
+run "$SX" store export "$DIR/o" a --format; check "--format without its value" "2|sx store export: unknown option '--format'" "$rc|$out"
+run "$SX" store export "$DIR/o"; check "a missing argument shows the usage" "2|usage: sx store export DIR STREAM [--format json|csv]" "$rc|$(head -1 <<<"$out")"
+run "$SX" store tail "$DIR/nosuch" s; check "tail of a missing store" "1|sx store tail: store $DIR/nosuch does not exist" "$rc|$out"
+run "$SX" store dump --help; check "store dump --help" "0|usage: sx store dump DIR" "$rc|$(head -1 <<<"$out")"
 
 # ---- dump and load ----------------------------------------------------------------------
 S=$DIR/d

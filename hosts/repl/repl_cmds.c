@@ -348,15 +348,14 @@ static void cmd_bt(repl *r) {
   fputc('\n', stdout);
 }
 
-/* :set limit N. */
+/* :set limit N (the parser takes only N > 0). */
 static void cmd_set(repl *r, const char *what, int64_t n) {
   if (strcmp(what, "limit") != 0) {
     err_f(r, "unknown setting '%s' (expected limit)", what, 0);
     return;
   }
   r->limit = (size_t)n;
-  if (n) printf("limit: at most %lld entries of a list or dict are shown\n", (long long)n);
-  else puts("limit: lists and dicts are shown whole");
+  printf("limit: at most %lld entries of a list or dict are shown\n", (long long)n);
 }
 
 void repl_run_meta(repl *r, const char *line) {

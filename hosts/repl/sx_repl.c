@@ -52,20 +52,17 @@ static void usage(FILE *to) {
         to);
 }
 
-/* Parse the arguments after `repl`; files are left in argv[*nfiles...]. */
-static int parse_args(sxapi_vm *vm, int argc, char **argv, const char **store_dir,
-                      const char **sync, bool *read_only, char ***files, int *nfiles) {
-  sx_host_opts opts = {0};
+/* Parse the arguments after `repl`; files are left in argv[*nfiles...].
+ * sx takes the global options (-I, --store, --sync) and -h out of its
+ * arguments wherever they are, so they never come here. */
+static int parse_args(int argc, char **argv, bool *read_only, char ***files, int *nfiles) {
   int i = 0;
   for (; i < argc; i++) {
     if (strcmp(argv[i], "--read-only") == 0) *read_only = true;
-    else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return usage(stdout), 0;
+    else if (strcmp(argv[i], "--help") == 0) return usage(stdout), 0;
     else if (strcmp(argv[i], "--") == 0) {
       i++;
       break;
-    } else if (sx_host_parse_opt(vm, argc, argv, &i, &opts)) {
-      if (opts.store_dir) *store_dir = opts.store_dir;
-      if (opts.sync) *sync = opts.sync;
     } else {
       if (argv[i][0] != '-') break;
       fprintf(stderr, "sx repl: unknown option '%s'\n", argv[i]);
@@ -312,7 +309,7 @@ static void run(repl *r) {
 int sx_repl_main(sxapi_vm *vm, int argc, char **argv, const char *store_dir, const char *sync) {
   bool read_only = false;
   char **files;
-  int nfiles, rc = parse_args(vm, argc, argv, &store_dir, &sync, &read_only, &files, &nfiles);
+  int nfiles, rc = parse_args(argc, argv, &read_only, &files, &nfiles);
   if (rc >= 0) return rc;
   repl r = {.vm = vm, .read_only = read_only, .store_dir = store_dir, .sync = sync,
             .limit = TTY_MAX_ITEMS};

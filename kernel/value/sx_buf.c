@@ -27,13 +27,11 @@ void sx_buf_putc(sx_buf *b, char c) { sx_buf_put(b, &c, 1); }
 
 void sx_buf_puts(sx_buf *b, const char *s) { sx_buf_put(b, s, strlen(s)); }
 
-void sx_buf_printf(sx_buf *b, const char *fmt, ...) {
+void sx_buf_vprintf(sx_buf *b, const char *fmt, va_list ap) {
   char small[256];
-  va_list ap, ap2;
-  va_start(ap, fmt);
+  va_list ap2;
   va_copy(ap2, ap);
   int n = vsnprintf(small, sizeof small, fmt, ap);
-  va_end(ap);
   if (n < 0) {
     va_end(ap2);
     return;
@@ -46,6 +44,13 @@ void sx_buf_printf(sx_buf *b, const char *fmt, ...) {
     b->len += (size_t)n;
   }
   va_end(ap2);
+}
+
+void sx_buf_printf(sx_buf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  sx_buf_vprintf(b, fmt, ap);
+  va_end(ap);
 }
 
 void sx_buf_reset(sx_buf *b) {

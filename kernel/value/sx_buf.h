@@ -18,6 +18,7 @@ void sx_buf_put(sx_buf *b, const void *bytes, size_t n);
 void sx_buf_putc(sx_buf *b, char c);
 void sx_buf_puts(sx_buf *b, const char *s);
 void sx_buf_printf(sx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sx_buf_vprintf(sx_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void sx_buf_reset(sx_buf *b); /* len = 0, keeps the memory */
 void sx_buf_free(sx_buf *b);
 

@@ -285,11 +285,10 @@ const char *sx_type_name(sx_val v) {
   }
 }
 
+/* Two numbers of the same kind (callers check): equal values. */
 static bool num_equal(sx_val a, sx_val b) {
-  if (sx_is_int(a) && sx_is_int(b)) return sx_int_val(a) == sx_int_val(b);
-  double x = sx_is_float(a) ? sx_float_val(a) : (double)sx_int_val(a);
-  double y = sx_is_float(b) ? sx_float_val(b) : (double)sx_int_val(b);
-  return x == y;
+  if (sx_is_int(a)) return sx_int_val(a) == sx_int_val(b);
+  return sx_float_val(a) == sx_float_val(b);
 }
 
 bool sx_eqv(sx_val a, sx_val b) {
