@@ -71,7 +71,11 @@ static int pgr_send(pgstore_restore *r, int stmt, int n, const char *const *v, c
   static const int fmts[3] = {1, 1, 1};
   char name[24];
   snprintf(name, sizeof name, "sx_restore_%d", stmt);
-  if (r->failed) return -1;
+  if (r->failed) { /* a batch failed: the transaction is aborted, so is the load */
+    *err = store_errorf("store %s: the load has failed (an earlier row was refused); nothing is stored",
+                        r->s->shown);
+    return -1;
+  }
   if (!PQsendQueryPrepared(r->s->conn, name, n, v, l, fmts, 0)) return pgr_fail(r, err);
   return ++r->queued < PGR_BATCH ? 0 : pgr_drain(r, err);
 }

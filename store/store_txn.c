@@ -371,6 +371,7 @@ static sx_val tx_merge_events(sx_val committed, txn_stream *ts) {
 sx_val store_txn_read(store_txn *t, sx_val stream) {
   if (!sx_is_string(stream)) return SX_EMPTY;
   txn_stream *ts = tx_see_stream(t, stream);
+  if (ts->base.error) return tx_broke(t, ts->base.error); /* nothing to compare the read with */
   store_stream_info now;
   sx_val list = t->s->be->read(t->s, stream, &now);
   if (sx_is(list, SX_T_ERROR)) return tx_broke(t, list);
