@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "blob.h"
+#include "pgstore.h"
 #include "store.h"
 #include "sx_buf.h"
 #include "sx_dict.h"
@@ -518,4 +519,13 @@ Test(pg, a_load_into_an_unreachable_database) {
   cr_assert_eq(store_restore_begin("postgresql:///postgres?host=/nonexistent-sx-dir&user=postgres", &r, &err), -1);
   HAS(msg(err), "cannot connect to the database");
   cr_assert_null(r);
+}
+
+/* ---- the schema in SQL ------------------------------------------------------------------ */
+
+Test(pg, only_a_whole_word_s_dot_names_the_schema) {
+  pgstore s = {.schema = "\"q\""};
+  char *sql = pg_sql(&s, "S.a xS.b {S.c AS.d [S.e 0S.f :S.g _S.h /S.i zS.j ~S.k ZS.l 9S.m S");
+  cr_assert_str_eq(sql, "\"q\".a xS.b {\"q\".c AS.d [\"q\".e 0S.f :\"q\".g _S.h /\"q\".i zS.j ~\"q\".k ZS.l 9S.m S");
+  free(sql);
 }
