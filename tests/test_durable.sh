@@ -164,6 +164,16 @@ check "and is not stored" "false" "$r"
 "$SX" store check "$DIR/s" > /dev/null 2>&1
 check "store check is clean after the lost commits" "0" "$?"
 
+# SX_STORE_FAULT itself: an errno by number works as by name; a malformed
+# value is ignored, saying so, and the store works as usual
+r=$(SX_STORE_FAULT=log-write:1:28:sticky "$SXF" --store "$DIR/s" -e "$PRELUDE (persist/kv-put db \"num\" 1)" 2>&1)
+check "an errno given by number" "1" "$(grep -c "$want" <<<"$r")"
+for bad in nosuchsite:1:EIO log-write log-write:0:EIO log-write:1:EBOGUS; do
+  r=$(SX_STORE_FAULT=$bad "$SXF" --store "$DIR/s" -e "$PRELUDE (persist/kv-put db \"ok\" 1) :stored" 2>&1)
+  check "SX_STORE_FAULT=$bad is ignored, saying so" '1 "stored"' \
+    "$(grep -c "ignoring malformed SX_STORE_FAULT=$bad (expected SITE:NTH:ERRNO\[:sticky\])" <<<"$r") $(tail -1 <<<"$r")"
+done
+
 # sx store compact: a failing disk leaves the log as it was; then the log
 # shrinks to the current state, reads the same, checks clean, continues the seq
 before=$("$SX" --store "$DIR/s" -e "$PRELUDE $STATE" 2>&1)
