@@ -294,11 +294,17 @@ Test(store, kv_put_get_has_delete_keys) {
 
 /* ---- transactions ----------------------------------------------------------------- */
 
-Test(store, own_writes_visible_and_rollback_discards) {
+/* A writer on a store holding event 1 of "a" and k = 1. */
+static store *open_with_a_and_k(void) {
   store *s = open_w();
   append_ok(s, "a", 1);
   put_ok(s, "k", sx_int(1));
   commit_ok(s);
+  return s;
+}
+
+Test(store, own_writes_visible_and_rollback_discards) {
+  store *s = open_with_a_and_k();
   sx_val committed = snapshot(s);
   append_ok(s, "a", 2);
   append_ok(s, "new", 1);
@@ -961,10 +967,7 @@ Test(store, a_refresh_that_finds_damage_refuses_from_then_on) {
 }
 
 Test(store, names_and_keys_that_are_not_strings) {
-  store *s = open_w();
-  append_ok(s, "a", 1);
-  put_ok(s, "k", sx_int(1));
-  commit_ok(s);
+  store *s = open_with_a_and_k();
   sx_val bad = sx_int(7), err = SX_NIL;
   store_txn *t = store_txn_begin(s);
   cr_assert_eq(store_txn_last_seq(t, bad), 0, "read as absent");
