@@ -83,7 +83,7 @@ static int pgr_send(pgstore_restore *r, int stmt, int n, const char *const *v, c
 static int pgr_send_value(pgstore_restore *r, int stmt, sx_val name, const char *i8, sx_val value, sx_val *err) {
   sx_buf enc = SX_BUF_INIT;
   if (store_encode(&enc, value, err)) return sx_buf_free(&enc), -1;
-  const char *v[3] = {sx_str_data(name), i8 ? i8 : (enc.data ? enc.data : ""), enc.data ? enc.data : ""};
+  const char *v[3] = {sx_str_data(name), i8 ? i8 : enc.data, enc.data}; /* an encoded value is never empty */
   int l[3] = {(int)sx_str_len(name), i8 ? 8 : (int)enc.len, (int)enc.len};
   int rc = pgr_send(r, stmt, i8 ? 3 : 2, v, l, err);
   sx_buf_free(&enc);

@@ -13,6 +13,7 @@
 #endif
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,20 @@ static void assert_stream(const char *stream, int64_t last, size_t n, const char
   close_store(s);
 }
 
+/* The store URL as role, a login without any privilege granted. */
+static void limited_url(char *out, size_t cap, char *role, size_t rcap) {
+  snprintf(role, rcap, "sxlim_%ld", (long)getpid());
+  admin_sql("DROP ROLE IF EXISTS %s", role);
+  admin_sql("CREATE ROLE %s LOGIN", role);
+  const char *q = strchr(base_url, '?');
+  cr_assert_not_null(q);
+  char host[256];
+  const char *h = strstr(q, "host=");
+  cr_assert_not_null(h);
+  snprintf(host, sizeof host, "%.*s", (int)strcspn(h, "&"), h);
+  snprintf(out, cap, "postgresql:///postgres?%s&user=%s&sx_schema=%s", host, role, schema);
+}
+
 /* ---- a lost connection ---------------------------------------------------------------- */
 
 Test(pg, connection_cut_under_a_read) {
@@ -169,6 +184,98 @@ Test(pg, stats_over_a_cut_connection) {
   cr_assert_eq(st.events, 0);
   store_get_stats(s, &st);
   cr_assert_eq(st.events, 3, "the next call reconnects");
+  close_store(s);
+}
+
+Test(pg, connection_cut_before_a_commit_too_big_to_buffer) {
+  store *s = open_url(url, NULL);
+  put_events(s, "a", 1, 1);
+  char big[2048];
+  memset(big, 'x', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  sx_val err = SX_NIL;
+  for (int i = 2; i <= 300; i++) cr_assert_eq(store_append(s, str("a"), ev(i, big), &err), 0);
+  cut_connection();
+  cr_assert_eq(store_commit(s, &err), STORE_EFAIL, "sending to a cut connection fails");
+  HAS(msg(err), "store postgresql://");
+  assert_stream("a", 1, 1, "after the failed commit");
+  put_events(s, "a", 2, 2);
+  assert_stream("a", 2, 2, "after the next commit");
+  close_store(s);
+}
+
+/* The database refuses the handle's reconnect (its role may no longer log
+ * in): every call says it cannot connect; once it may, all works again. */
+Test(pg, a_reconnect_the_database_refuses) {
+  char lim[768], role[64];
+  limited_url(lim, sizeof lim, role, sizeof role);
+  store *owner = open_url(url, NULL);
+  put_events(owner, "a", 1, 1);
+  admin_sql("GRANT USAGE ON SCHEMA \"%s\" TO %s", schema, role);
+  admin_sql("GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA \"%s\" TO %s", schema, role);
+  char lim_app[900];
+  snprintf(lim_app, sizeof lim_app, "%s&application_name=%s", lim, app);
+  store *s = open_url(lim_app, NULL);
+  cr_assert_eq(store_last_seq(s, str("a")), 1);
+  admin_sql("ALTER ROLE %s NOLOGIN", role);
+  cut_connection();
+  sx_val got = store_read(s, str("a")); /* finds the connection gone */
+  cr_assert(sx_is(got, SX_T_ERROR));
+  got = store_kv_get(s, str("k"));
+  cr_assert(sx_is(got, SX_T_ERROR));
+  HAS(msg(got), "cannot connect to the database");
+  HAS(msg(got), "not permitted to log in");
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_append(s, str("a"), ev(2, "x"), &err), STORE_EFAIL, "an append needs the stream's mark");
+  HAS(msg(err), "cannot connect to the database");
+  cr_assert_eq(store_truncate(s, str("a"), 1, &err), STORE_EFAIL, "so does a truncation");
+  HAS(msg(err), "cannot connect to the database");
+  store_txn *t = store_txn_begin(s);
+  cr_assert_eq(store_txn_kv_put(t, str("k"), str("v"), &err), 0);
+  cr_assert_eq(store_txn_kv_put(t, str("j"), str("v"), &err), 0);
+  uint64_t ticket;
+  cr_assert_eq(store_txn_commit(t, &ticket, &err), STORE_EFAIL);
+  HAS(msg(err), "cannot connect to the database");
+  store_rollback(s);
+  admin_sql("ALTER ROLE %s LOGIN", role);
+  cr_assert_eq(store_last_seq(s, str("a")), 1, "it reconnects once it may");
+  put_events(s, "a", 2, 2);
+  assert_stream("a", 2, 2, "after the reconnect");
+  close_store(s);
+  close_store(owner);
+  admin_sql("DROP OWNED BY %s", role);
+  admin_sql("DROP ROLE %s", role);
+}
+
+/* Another session holds the stream-list clock's row; once the commit waits
+ * for it, that session (from a thread) inserts the stream the commit
+ * inserted: a deadlock, which PostgreSQL breaks by failing one of them. */
+static void *insert_the_same_stream(void *arg) {
+  (void)arg;
+  usleep(300000); /* the commit is waiting for the clock's row by now */
+  char q[256];
+  snprintf(q, sizeof q, "INSERT INTO \"%s\".streams VALUES ('\\x64'::bytea, 1, 1)", schema);
+  PQclear(PQexec(admin, q)); /* waits for the commit's row until the deadlock is broken */
+  PQclear(PQexec(admin, "ROLLBACK"));
+  return NULL;
+}
+
+Test(pg, a_deadlock_in_the_database_is_a_conflict) {
+  store *s = open_url(url, NULL);
+  put_events(s, "a", 1, 1);
+  admin_sql("BEGIN");
+  admin_sql("UPDATE \"%s\".clocks SET n = n WHERE id = 'catalog'", schema);
+  pthread_t th;
+  cr_assert_eq(pthread_create(&th, NULL, insert_the_same_stream, NULL), 0);
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_append(s, str("d"), ev(1, "x"), &err), 0);
+  int rc = store_commit(s, &err);
+  pthread_join(th, NULL);
+  cr_assert_eq(rc, STORE_ECONFLICT, "%s", msg(err));
+  HAS(msg(err), "conflict: the commit lost a race in the database: deadlock detected");
+  assert_stream("d", 0, 0, "after the lost race");
+  put_events(s, "d", 1, 1); /* the host runs it again */
+  assert_stream("d", 1, 1, "after running it again");
   close_store(s);
 }
 
@@ -234,20 +341,6 @@ Test(pg, a_commit_whose_statements_cannot_be_prepared) {
 }
 
 /* ---- privileges ------------------------------------------------------------------------ */
-
-/* The store URL as role, a login without any privilege granted. */
-static void limited_url(char *out, size_t cap, char *role, size_t rcap) {
-  snprintf(role, rcap, "sxlim_%ld", (long)getpid());
-  admin_sql("DROP ROLE IF EXISTS %s", role);
-  admin_sql("CREATE ROLE %s LOGIN", role);
-  const char *q = strchr(base_url, '?');
-  cr_assert_not_null(q);
-  char host[256];
-  const char *h = strstr(q, "host=");
-  cr_assert_not_null(h);
-  snprintf(host, sizeof host, "%.*s", (int)strcspn(h, "&"), h);
-  snprintf(out, cap, "postgresql:///postgres?%s&user=%s&sx_schema=%s", host, role, schema);
-}
 
 Test(pg, a_role_without_privileges) {
   char lim[768], role[64];
@@ -384,7 +477,7 @@ Test(pg, a_tiny_read_cache_serves_what_is_committed) {
   big[sizeof big - 1] = '\0';
   sx_val err = SX_NIL;
   for (int i = 1; i <= 20; i++) cr_assert_eq(store_append(w, str("big"), ev(i, big), &err), 0);
-  for (int i = 0; i < 30; i++) {
+  for (int i = 0; i < 100; i++) {
     char k[16];
     snprintf(k, sizeof k, "k%d", i);
     cr_assert_eq(store_kv_put(w, str(k), str(k), &err), 0);
@@ -392,7 +485,7 @@ Test(pg, a_tiny_read_cache_serves_what_is_committed) {
   cr_assert_eq(store_commit(w, &err), 0);
   for (int round = 0; round < 2; round++) { /* too big to cache; the keys overflow the budget */
     cr_assert_eq(len_of(store_read(s, str("big"))), 20);
-    for (int i = 0; i < 30; i++) {
+    for (int i = 0; i < 100; i++) {
       char k[16];
       snprintf(k, sizeof k, "k%d", i);
       cr_assert_str_eq(msg(store_kv_get(s, str(k))), k);
@@ -528,4 +621,22 @@ Test(pg, only_a_whole_word_s_dot_names_the_schema) {
   char *sql = pg_sql(&s, "S.a xS.b {S.c AS.d [S.e 0S.f :S.g _S.h /S.i zS.j ~S.k ZS.l 9S.m S");
   cr_assert_str_eq(sql, "\"q\".a xS.b {\"q\".c AS.d [\"q\".e 0S.f :\"q\".g _S.h /\"q\".i zS.j ~\"q\".k ZS.l 9S.m S");
   free(sql);
+}
+
+Test(pg, a_load_refuses_a_schema_with_only_a_key_or_a_blob) {
+  store *s = open_url(url, NULL);
+  sx_val err = SX_NIL, cid = SX_NIL;
+  cr_assert_eq(store_kv_put(s, str("k"), str("v"), &err), 0);
+  cr_assert_eq(store_commit(s, &err), 0);
+  store_restore *r = NULL;
+  cr_assert_eq(store_restore_begin(url, &r, &err), -1);
+  HAS(msg(err), "is not empty (0 streams, 1 kv keys, 0 blobs)");
+  cr_assert_eq(store_kv_delete(s, str("k"), &err), 0);
+  cr_assert_eq(store_commit(s, &err), 0);
+  cr_assert_eq(store_blob_put(s, "b", 1, &cid, &err), 0);
+  cr_assert_eq(store_restore_begin(url, &r, &err), -1);
+  HAS(msg(err), "is not empty (0 streams, 0 kv keys, 1 blobs)");
+  cr_assert_eq(len_of(store_blobs(s)), 1, "the refused loads changed nothing");
+  cr_assert_eq(len_of(store_kv_keys(s)), 0);
+  close_store(s);
 }
