@@ -593,7 +593,7 @@ Test(pg, a_load_whose_connection_is_cut) {
   assert_empty("after the cut load");
 }
 
-Test(pg, a_load_refuses_a_blob_whose_bytes_do_not_match) {
+Test(pg, a_load_refuses_a_blob_whose_bytes_do_not_match_and_values_that_are_not_data) {
   store_restore *r = load_begin();
   sx_val err = SX_NIL;
   char cid[BLOB_CID_LEN + 1];
@@ -602,6 +602,12 @@ Test(pg, a_load_refuses_a_blob_whose_bytes_do_not_match) {
   HAS(msg(err), "its bytes have the id");
   cr_assert_eq(store_restore_blob(r, sx_int(3), str("blob bytes"), &err), -1);
   HAS(msg(err), "blob ?: its bytes have the id");
+  sx_val fn = (sx_val)sx_obj_new(SX_T_FN, sizeof(sx_fnhead));
+  cr_assert_eq(store_restore_kv(r, str("k"), fn, &err), -1, "nor a value that is not data");
+  HAS(msg(err), "cannot store a value of type");
+  cr_assert_eq(store_restore_stream(r, str("s"), 1, &err), 0);
+  cr_assert_eq(store_restore_event(r, sx_dict_assoc(ev(1, "x"), str("f"), fn), &err), -1);
+  HAS(msg(err), "cannot store a value of type");
   store_restore_abandon(r);
   assert_empty("after the abandoned load");
 }
