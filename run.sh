@@ -23,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(build-essential meson ninja-build pkg-config python3 git
-          libgc-dev libcriterion-dev libssl-dev libedit-dev libsqlite3-dev lua5.4
+          libgc-dev libcriterion-dev libedit-dev libsqlite3-dev lua5.4
           tmux postgresql-15 libpq-dev)
 
 install_packages() {

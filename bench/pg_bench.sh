@@ -4,7 +4,8 @@
 #   1. appends at full durability (synchronous_commit on), one event per
 #      evaluation, from 1, 8 and 32 concurrent sx processes (each `sx
 #      server` on its own stream), next to pgbench doing single-row inserts
-#      with the same number of clients on the same server;
+#      with the same number of clients on the same server; neither counts
+#      its start-up (pgbench reports tps without its connection time);
 #   2. a read of a 100,000-event stream from a fresh process: events/s.
 #   bench/pg_bench.sh [SX] [SECONDS]     SX defaults to build/hosts/sx
 set -u
@@ -24,21 +25,34 @@ echo "INSERT INTO ins (v) VALUES ('\\x0102030405060708');" > "$DIR/ins.sql"
 chmod a+r "$DIR/ins.sql"
 
 PRELUDE='(load "lib/persist/event.sx") (load "lib/persist/backend.sx") (load "lib/persist/log.sx") (load "lib/persist/durable.sx") (define db (persist/durable-backend))'
-# one sx process appending to its own stream for SECS seconds, fed by yes(1)
-# (so the feeding costs next to nothing, as pgbench's own loop does), then
-# killed: what it acknowledged by then counts
-appender() { # K -> the number of acknowledged appends
-  timeout -s KILL "$SECS" "$SX" --store "$URL&sx_schema=bench" server \
-    < <(echo "(eval \"$(printf '%s' "$PRELUDE" | sed 's/"/\\"/g')\")"; yes "(eval \"(persist/append db \\\"p$1\\\" \\\"t\\\" 0 {:n 1})\")") \
-    2>/dev/null | grep -c '^(ok 0 {'
+# One sx process per stream, fed by yes(1) (so the feeding costs next to
+# nothing, as pgbench's own loop does). Like pgbench's figure "without
+# initial connection time", start-up is not counted: every appender loads
+# persist, then waits on a FIFO; the window of SECS seconds starts when it
+# is released and ends with a SIGKILL; what was acknowledged by then counts.
+mkfifo "$DIR/go"
+appender() { # K: start appender K (not a job of this shell); its pid goes to $DIR/pid.K
+  ( "$SX" --store "$URL&sx_schema=bench" server \
+      < <(echo "(eval \"$(printf '%s' "$PRELUDE" | sed 's/"/\\"/g')\")"; cat "$DIR/go" >/dev/null
+          yes "(eval \"(persist/append db \\\"p$1\\\" \\\"t\\\" 0 {:n 1})\")") \
+      > "$DIR/out.$1" 2>/dev/null &
+    echo $! > "$DIR/pid.$1" )
+}
+ready() { # N: have all N appenders loaded persist?
+  for k in $(seq "$1"); do grep -q '^(ok 0 db)' "$DIR/out.$k" 2>/dev/null || return 1; done
 }
 
-printf 'pg: appends at full durability, one event per evaluation, %s s per point\n' "$SECS"
+printf 'pg: appends at full durability, one event per evaluation, %s s per point (start-up not counted)\n' "$SECS"
 printf '  %8s %14s %14s %8s\n' procs "sx events/s" "pgbench tps" ratio
 for n in 1 8 32; do
-  for k in $(seq "$n"); do appender "$k" > "$DIR/acked.$k" & done
-  t0=$(date +%s%N); wait; t1=$(date +%s%N)
-  total=0; for k in $(seq "$n"); do total=$((total + $(cat "$DIR/acked.$k"))); done
+  for k in $(seq "$n"); do appender "$k"; done
+  until ready "$n"; do sleep 0.05; done
+  t0=$(date +%s%N); : > "$DIR/go"  # opening and closing the FIFO releases them all
+  sleep "$SECS"
+  for k in $(seq "$n"); do kill -9 "$(cat "$DIR/pid.$k")" 2>/dev/null; done
+  t1=$(date +%s%N)
+  for k in $(seq "$n"); do while kill -0 "$(cat "$DIR/pid.$k")" 2>/dev/null; do sleep 0.01; done; done
+  total=0; for k in $(seq "$n"); do total=$((total + $(grep -c '^(ok 0 {' "$DIR/out.$k"))); done
   sx=$(awk -v n="$total" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / ((b - a) / 1e9) }')
   tps=$(PGB -n -c "$n" -j "$n" -T "$SECS" -f "$DIR/ins.sql" 2>/dev/null | sed -nE 's/^tps = ([0-9.]+).*/\1/p' | head -1)
   printf '  %8d %14s %14.0f %8.2f\n' "$n" "$sx" "${tps:-0}" "$(awk -v a="$sx" -v b="${tps:-0}" 'BEGIN { print (b > 0 ? a / b : 0) }')"

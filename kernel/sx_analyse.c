@@ -888,6 +888,12 @@ static void mark_fast(sx_node *n) {
   n->flags |= NF_FAST | (cacheable ? NF_CACHEABLE : 0);
 }
 
+static int arith_kind(const sx_node *a) {
+  if (a->op == OP_LOCAL && a->depth == 0) return AK_LOCAL0;
+  if (a->op == OP_CALL && !(a->flags & NF_ARITH)) return AK_CALL;
+  return a->op == OP_CONST ? AK_CONST : AK_OTHER;
+}
+
 /* (op a b) where op is a global currently bound to an inline-arithmetic
  * primitive: the machine checks the binding again each time it runs. */
 static void mark_arith(sx_node *n) {
@@ -896,7 +902,22 @@ static void mark_arith(sx_node *n) {
   if (!sx_is(p, SX_T_PRIM) || !sx_hdr_of(p)->aux) return;
   n->flags |= NF_ARITH;
   n->fop = (uint8_t)sx_hdr_of(p)->aux;
+  n->ashape = ARITH_SHAPE(arith_kind(n->u.call.args[0]), arith_kind(n->u.call.args[1]));
   n->u.call.prim = p;
+}
+
+/* n may be evaluated in place by the machine's quick (see NF_QUICK). */
+static bool quick_shape(const sx_node *n) {
+  if (simple_node(n)) return true;
+  return n->op == OP_CALL && (n->flags & NF_ARITH) && quick_shape(n->u.call.args[0]) &&
+         quick_shape(n->u.call.args[1]);
+}
+
+static void mark_quick(sx_node *n) {
+  if (!simple_node(n->u.call.fn)) return;
+  for (uint32_t i = 0; i < n->idx; i++)
+    if (!quick_shape(n->u.call.args[i])) return;
+  n->flags |= NF_QUICK;
 }
 
 static sx_node *an_call(actx *c, sx_val form) {
@@ -913,6 +934,7 @@ static sx_node *an_call(actx *c, sx_val form) {
     if (!(n->u.call.args[i++] = an_expr(c, sx_car(a)))) return NULL;
   mark_fast(n);
   mark_arith(n);
+  mark_quick(n);
   return n;
 }
 

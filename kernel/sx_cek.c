@@ -25,7 +25,7 @@
  * gives it back on return (direct_bind, apply_returning, K_RET; callbacks
  * of the higher-order primitives too, apply_callback); a tail call whose
  * environment has the callee's shape rebinds it in place (direct_tail,
- * reuse_env).
+ * reuse_env), and a loop of such calls runs in C (run_loop).
  */
 #include "sx_dict.h"
 #include "sx_print.h"
@@ -225,12 +225,10 @@ static sx_val unbound_error(const sx_node *n) {
 }
 
 static sx_val prim_arity_error(const sx_prim *p, int argc) {
-  if (p->min_args == p->max_args)
-    return sx_make_error("%s: expected %d argument%s, got %d", sx_str_data(p->name), p->min_args,
-                         p->min_args == 1 ? "" : "s", argc);
-  return sx_make_error("%s: expected %s%d arguments, got %d", sx_str_data(p->name),
-                       argc < p->min_args ? "at least " : "at most ",
-                       argc < p->min_args ? p->min_args : p->max_args, argc);
+  int n = argc < p->min_args ? p->min_args : p->max_args; /* the bound it broke */
+  return sx_make_error("%s: expected %s%d argument%s, got %d", sx_str_data(p->name),
+                       p->min_args == p->max_args ? "" : argc < p->min_args ? "at least " : "at most ", n,
+                       n == 1 ? "" : "s", argc);
 }
 
 static inline bool arity_ok(const sx_prim *p, int argc) {
@@ -282,25 +280,32 @@ static inline __attribute__((always_inline)) bool fixnum_op(int fop, sx_val a, s
                                                             sx_val *out) {
   if (!(a & b & 1)) return false;
   int64_t x = (int64_t)a, y = (int64_t)b, r;
-  switch (fop) {
-  case FOP_ADD:
+  /* the commonest first, tested in turn: cheaper than the jump table */
+  if (fop == FOP_ADD) {
     if (__builtin_add_overflow(x, y - 1, &r)) return false;
     *out = (sx_val)r;
     return true;
-  case FOP_SUB:
+  }
+  if (fop == FOP_SUB) {
     if (__builtin_sub_overflow(x, y - 1, &r)) return false;
     *out = (sx_val)r;
     return true;
+  }
+  if (fop == FOP_LT) {
+    *out = sx_bool(x < y);
+    return true;
+  }
+  switch (fop) {
   case FOP_MUL:
     if (__builtin_mul_overflow(x >> 1, y - 1, &r)) return false;
     *out = (sx_val)r | 1;
     return true;
-  case FOP_LT: *out = sx_bool(x < y); return true;
   case FOP_GT: *out = sx_bool(x > y); return true;
   case FOP_LE: *out = sx_bool(x <= y); return true;
   case FOP_GE: *out = sx_bool(x >= y); return true;
-  case FOP_NUMEQ: *out = sx_bool(x == y); return true;
-  default: return false;
+  default: /* FOP_NUMEQ: every caller passes the FOP_* of a fast primitive */
+    *out = sx_bool(x == y);
+    return true;
   }
 }
 
@@ -330,12 +335,26 @@ static inline __attribute__((always_inline)) bool quick_operand(const sx_node *x
   return quick_nested(x, env, v);
 }
 
-/* NF_ARITH node n on two fixnums, evaluated in place. */
+/* NF_ARITH node n on two fixnums, evaluated in place. The common operand
+ * shapes (ashape) read their operands without looking at them first. */
 static inline __attribute__((always_inline)) bool quick_arith(const sx_node *n, sx_env *env,
                                                               sx_val *out) {
   sx_val a, b;
-  return arith_still(n) && quick_operand(n->u.call.args[0], env, &a) &&
-         quick_operand(n->u.call.args[1], env, &b) && fixnum_op(n->fop, a, b, out);
+  sx_node *const *x = n->u.call.args;
+  if (!arith_still(n)) return false;
+  switch (n->ashape) {
+  case ARITH_SHAPE(AK_LOCAL0, AK_CONST):
+    a = env->slots[x[0]->idx];
+    b = x[1]->u.k;
+    break;
+  case ARITH_SHAPE(AK_LOCAL0, AK_LOCAL0):
+    a = env->slots[x[0]->idx];
+    b = env->slots[x[1]->idx];
+    break;
+  default:
+    if (!quick_operand(x[0], env, &a) || !quick_operand(x[1], env, &b)) return false;
+  }
+  return fixnum_op(n->fop, a, b, out);
 }
 
 /* Evaluate n without the machine when it is a constant, a bound variable,
@@ -407,7 +426,7 @@ static inline int try_fast(sx_vm *vm, const sx_node *n, sx_env *env, sx_val *out
  * otherwise leave the operand stack as it was and return false. */
 static inline bool quick_closure_call(sx_fiber *f, const sx_node *call, sx_env *env) {
   sx_val fnv;
-  if (!quick(call->u.call.fn, env, &fnv) || !sx_is(fnv, SX_T_FN)) return false;
+  if (!(call->flags & NF_QUICK) || !quick(call->u.call.fn, env, &fnv) || !sx_is(fnv, SX_T_FN)) return false;
   size_t b0 = f->vsp;
   vpush(f, fnv);
   for (uint32_t k = 0; k < call->idx; k++) {
@@ -720,24 +739,41 @@ static inline __attribute__((always_inline)) sx_env *bind_exact(sx_fiber *f, sx_
   return e;
 }
 
+/* Copy n (at most 8) operand values into an environment's slots. Written
+ * out, so the compiler emits plain moves rather than a string copy. */
+static inline __attribute__((always_inline)) void slots_set(sx_val *dst, const sx_val *src, uint32_t n) {
+  switch (n) {
+  case 8: dst[7] = src[7]; /* fall through */
+  case 7: dst[6] = src[6]; /* fall through */
+  case 6: dst[5] = src[5]; /* fall through */
+  case 5: dst[4] = src[4]; /* fall through */
+  case 4: dst[3] = src[3]; /* fall through */
+  case 3: dst[2] = src[2]; /* fall through */
+  case 2: dst[1] = src[1]; /* fall through */
+  case 1: dst[0] = src[0]; /* fall through */
+  default: break;
+  }
+}
+
 /* A tail call (NF_TAIL) that can rebind env in place (the conditions of
  * reuse_env), with at most DIRECT_TAIL_MAX operands, all quick: the
  * operands are evaluated into a local array first (they may read env),
  * then bound. Returns the callee's body, or NULL having changed nothing. */
 #define DIRECT_TAIL_MAX 8
-static __attribute__((noinline)) sx_node *direct_tail(sx_fiber *f, const sx_node *call, sx_env *env) {
+static inline __attribute__((always_inline)) sx_node *direct_tail(sx_fiber *f, const sx_node *call, sx_env *env) {
   sx_val fnv, tmp[DIRECT_TAIL_MAX];
-  if (call->idx > DIRECT_TAIL_MAX || !quick(call->u.call.fn, env, &fnv) || !sx_is(fnv, SX_T_FN))
+  if (!(call->flags & NF_QUICK) || call->idx > DIRECT_TAIL_MAX || !quick(call->u.call.fn, env, &fnv) ||
+      !sx_is(fnv, SX_T_FN))
     return NULL;
   sx_closure *cl = (sx_closure *)fnv;
   const sx_proto *p = cl->proto;
   if (!can_rebind(f, cl, call->idx, env)) return NULL;
-  uint32_t i = 0;
-  for (; i < p->nparams; i++)
+  uint32_t n = p->nparams;
+  for (uint32_t i = 0; i < n; i++)
     if (!quick(call->u.call.args[i], env, &tmp[i])) return NULL;
   env->parent = cl->env;
-  for (i = 0; i < p->nparams; i++) env->slots[i] = tmp[i];
-  for (; i < p->nslots; i++) env->slots[i] = SX_UNDEF;
+  slots_set(env->slots, tmp, n);
+  for (uint32_t i = n; i < p->nslots; i++) env->slots[i] = SX_UNDEF;
   return p->body;
 }
 
@@ -751,27 +787,17 @@ static inline sx_val take_pending(sx_vm *vm) {
  * names a closure of the function over the same parent and no operand
  * needs the machine (each is a constant, a variable, or a frameless call
  * tree of plain primitives), evaluate the operands, rebind the function's
- * own environment (.env) in place and return st 1 with the body to jump
- * to. st 0: not applicable, nothing evaluated. st -1: an operand raised
- * (.val at .at). Out of line, returning a struct, so that the machine's
- * registers never have their address taken. */
-typedef struct self_res {
-  int st;
-  sx_node *body;
-  sx_env *env;
-  sx_val val;
-  const sx_srcpos *at;
-} self_res;
-
-static __attribute__((noinline)) self_res self_jump(sx_fiber *f, sx_node *call, sx_env *env) {
-  self_res r = {0, NULL, NULL, SX_NIL, NULL};
+ * own environment (*fe) in place and return 1 (its body runs next). 0: not
+ * applicable, nothing evaluated. -1: an operand raised (*val at *at). */
+static __attribute__((noinline)) int self_jump(sx_fiber *f, sx_node *call, sx_env *env, sx_env **fe_out,
+                                               sx_val *val, const sx_srcpos **at) {
   sx_vm *vm = f->vm;
   const sx_proto *p = call->u.call.self;
   sx_env *fe = env_up(env, call->depth);
-  sx_val fnv, tmp[8];
-  if (!quick(call->u.call.fn, env, &fnv) || !sx_is(fnv, SX_T_FN) ||
+  sx_val fnv = call_fn_value(call, env), tmp[8]; /* a variable: SX_UNDEF is no closure */
+  if (!sx_is(fnv, SX_T_FN) ||
       ((sx_closure *)fnv)->proto != p || ((sx_closure *)fnv)->env != fe->parent || vm->interrupt)
-    return r;
+    return 0;
   bool committed = false; /* an operand was evaluated by a primitive call */
   for (uint32_t i = 0; i < p->nparams; i++) {
     sx_node *a = call->u.call.args[i];
@@ -782,29 +808,118 @@ static __attribute__((noinline)) self_res self_jump(sx_fiber *f, sx_node *call, 
         sx_node *b = call->u.call.args[j];
         if (b->op != OP_CONST && b->op != OP_LOCAL && b->op != OP_GLOBAL &&
             (!(b->flags & NF_FAST) || !fast_ok(vm, b, env)))
-          return r;
+          return 0;
       }
       committed = true;
     }
     if (!(a->flags & NF_FAST)) { /* an unbound variable */
-      r.st = -1;
-      r.at = a->pos;
-      r.val = unbound_error(a);
-      return r;
+      *at = a->pos;
+      *val = unbound_error(a);
+      return -1;
     }
     if (!fast_call(vm, a, env, &tmp[i], &errat)) {
-      r.st = -1;
-      r.at = errat->pos;
-      r.val = take_pending(vm);
-      return r;
+      *at = errat->pos;
+      *val = take_pending(vm);
+      return -1;
     }
   }
-  uint32_t i = 0;
-  for (i = 0; i < p->nparams; i++) fe->slots[i] = tmp[i];
-  for (; i < p->nslots; i++) fe->slots[i] = SX_UNDEF;
+  slots_set(fe->slots, tmp, p->nparams);
+  for (uint32_t i = p->nparams; i < p->nslots; i++) fe->slots[i] = SX_UNDEF;
+  *fe_out = fe;
+  return 1;
+}
+
+/* One tail call of a loop, rebinding in place: direct_tail for NF_TAIL,
+ * else self_jump for NF_SELF. 2 (direct_tail) or 1 (self_jump): run *body
+ * in *env; 0: neither applies; -1: raised (*val at *at). */
+static inline __attribute__((always_inline)) int tail_step(sx_fiber *f, sx_node *call, sx_env **env,
+                                                          sx_node **body, sx_val *val,
+                                                          const sx_srcpos **at) {
+  if ((call->flags & NF_TAIL) && (*body = direct_tail(f, call, *env))) return 2;
+  if (!(call->flags & NF_SELF)) return 0;
+  int st = self_jump(f, call, *env, env, val, at);
+  if (st > 0) *body = call->u.call.self->body;
+  return st;
+}
+
+static inline bool is_local0(const sx_node *n) { return n->op == OP_LOCAL && n->depth == 0; }
+
+/* direct_tail for a call that has just rebound env in place and runs
+ * again with nothing but quick nodes run since: only the operands are
+ * evaluated and bound. False, having changed nothing, when one is not
+ * quick or an interrupt is waiting (the general path handles those). */
+static inline __attribute__((always_inline)) bool rebind_again(sx_fiber *f, sx_node *call, sx_env *env) {
+  sx_val tmp[DIRECT_TAIL_MAX];
+  uint32_t n = call->idx;
+  if (f->vm->interrupt) return false;
+  for (uint32_t i = 0; i < n; i++)
+    if (!quick(call->u.call.args[i], env, &tmp[i])) return false;
+  slots_set(env->slots, tmp, n);
+  for (uint32_t i = n; i < env->n; i++) env->slots[i] = SX_UNDEF;
+  return true;
+}
+
+/* What run_loop did: st 1, run body in env (at: the last call's
+ * position); 0, nothing; -1, an operand raised val at at. Returned as a
+ * struct, so that the machine's registers never have their address taken. */
+typedef struct loop_res {
+  int st;
+  sx_node *body;
+  sx_env *env;
+  sx_val val;
+  const sx_srcpos *at;
+} loop_res;
+
+/* A loop runs as a loop: the tail call `call` rebinds its environment in
+ * place (tail_step) and, for as long as the body then comes to another
+ * such call through `if`s whose tests are quick, so does that one, without
+ * going back to the machine. The machine goes on with the first node that
+ * needs it: a test that is not quick, the loop's result, a call that
+ * cannot rebind. Every step is one the machine would take: quick tests
+ * have no effects, and tail_step checks its conditions (the interrupt flag
+ * included) each time. */
+static __attribute__((noinline)) loop_res run_loop(sx_fiber *f, sx_node *call, sx_env *env) {
+  loop_res r = {0, NULL, env, SX_NIL, NULL};
+  sx_node *n;
+  sx_env *e = env;
+  sx_val val = SX_NIL;
+  const sx_srcpos *at = NULL;
+  int st = tail_step(f, call, &e, &n, &val, &at);
+  if (st < 0) {
+    r.st = -1;
+    r.val = val;
+    r.at = at;
+  }
+  if (st <= 0) return r;
+  /* The same call rebinding the same environment again: direct_tail's
+   * checks all still hold, since only quick (effect-free) nodes ran in
+   * between, unless the operator is a variable the rebinding changed. */
+  const sx_node *again = st == 2 && !is_local0(call->u.call.fn) ? call : NULL;
+  sx_node *again_body = n;
+  for (;;) {
+    sx_val t;
+    while (n->op == OP_IF && quick(n->u.iff.test, e, &t)) n = sx_truthy(t) ? n->u.iff.then : n->u.iff.els;
+    if (n == again && rebind_again(f, n, e)) {
+      n = again_body;
+      continue;
+    }
+    if (n->op != OP_CALL || !(n->flags & (NF_TAIL | NF_SELF)) || (n->flags & NF_ARITH)) break;
+    sx_node *next;
+    st = tail_step(f, n, &e, &next, &val, &at);
+    if (st < 0) {
+      r.st = -1;
+      r.val = val;
+      r.at = at;
+      return r;
+    }
+    if (st == 0) break;
+    call = n;
+    n = next;
+  }
   r.st = 1;
-  r.env = fe;
-  r.body = p->body;
+  r.body = n;
+  r.env = e;
+  r.at = call->pos;
   return r;
 }
 
@@ -816,7 +931,7 @@ static __attribute__((noinline)) self_res self_jump(sx_fiber *f, sx_node *call, 
 static inline __attribute__((always_inline)) sx_node *direct_bind(sx_fiber *f, const sx_node *call, sx_env *env,
                                          sx_env **out) {
   sx_val fnv;
-  if (!quick(call->u.call.fn, env, &fnv) || !sx_is(fnv, SX_T_FN)) return NULL;
+  if (!(call->flags & NF_QUICK) || !quick(call->u.call.fn, env, &fnv) || !sx_is(fnv, SX_T_FN)) return NULL;
   sx_closure *cl = (sx_closure *)fnv;
   const sx_proto *p = cl->proto;
   if (!p->noclosure || p->rest || p->nparams != call->idx || f->vm->interrupt) return NULL;
@@ -1347,9 +1462,9 @@ static mmode unwind(sx_fiber *f, mreg *r) {
 /* What call_fast did with a call node. */
 typedef enum {
   CALL_VALUE,     /* *val is the call's value */
-  CALL_JUMP,      /* a tail call rebound env in place: run *body in it */
-  CALL_LOOP,      /* a loop's self call rebound the function's environment
-                     *ne in place: run *body in it */
+  CALL_JUMP,      /* a tail call rebound an environment *ne in place (the
+                     current one, or a loop's own), maybe for several
+                     iterations (run_loop): run *body in it; *at is where */
   CALL_ENTER,     /* a closure-free call bound *ne: push K_RET, run *body in it */
   CALL_APPLY,     /* the operator and operands are on the operand stack from *base */
   CALL_APPLY_RET, /* the same, from a non-tail position: the callee may give
@@ -1373,25 +1488,21 @@ call_fast(sx_fiber *f, sx_node *n, sx_env *env, sx_val *val, sx_node **body, sx_
   sx_vm *vm = f->vm;
   if ((n->flags & NF_ARITH) && arith_still(n)) {
     sx_val a, b;
-    if (!quick(n->u.call.args[0], env, &a)) return CALL_ARITH_A;
-    if (quick(n->u.call.args[1], env, &b) && fixnum_op(n->fop, a, b, val)) return CALL_VALUE;
+    if (ARITH_KIND0(n->ashape) == AK_CALL || !quick(n->u.call.args[0], env, &a)) return CALL_ARITH_A;
+    if (ARITH_KIND1(n->ashape) != AK_CALL && quick(n->u.call.args[1], env, &b) &&
+        fixnum_op(n->fop, a, b, val))
+      return CALL_VALUE;
     *val = a;
     return CALL_ARITH_B;
   }
-  if (n->flags & NF_TAIL) {
-    if ((*body = direct_tail(f, n, env))) return CALL_JUMP;
-  }
-  if (n->flags & NF_SELF) { /* through lets, or with primitive calls */
-    self_res r = self_jump(f, n, env);
-    if (r.st > 0) {
+  if (n->flags & (NF_TAIL | NF_SELF)) {
+    loop_res r = run_loop(f, n, env);
+    if (r.st != 0) {
+      *at = r.at;
       *body = r.body;
       *ne = r.env;
-      return CALL_LOOP;
-    }
-    if (r.st < 0) {
       *val = r.val;
-      *at = r.at;
-      return CALL_RAISE;
+      return r.st > 0 ? CALL_JUMP : CALL_RAISE;
     }
   }
   if (!(n->flags & (NF_TAIL | NF_TAILPOS))) { /* see K_RET */
@@ -1402,6 +1513,8 @@ call_fast(sx_fiber *f, sx_node *n, sx_env *env, sx_val *val, sx_node **body, sx_
     const sx_proto *p = ((sx_closure *)f->vs[*base])->proto;
     if ((n->flags & NF_TAIL) && reuse_env(f, *base, env)) {
       *body = p->body;
+      *ne = env;
+      *at = n->pos;
       f->vsp = *base;
       return CALL_JUMP;
     }
@@ -1725,7 +1838,7 @@ eval: /* Control is node, to be evaluated in env */
   vmcase(OP_IF) {
     if (quick(node->u.iff.test, env, &val)) {
       node = sx_truthy(val) ? node->u.iff.then : node->u.iff.els;
-      if (node->op == OP_CALL || !quick(node, env, &val)) vmeval;
+      if (!simple_eval(node, env, &val)) vmeval; /* not a constant or a bound variable */
       vmcont;
     }
     const sx_node *errat;
@@ -1765,11 +1878,6 @@ eval: /* Control is node, to be evaluated in env */
     switch (how) {
     case CALL_VALUE: vmcont;
     case CALL_JUMP:
-      at = node->pos;
-      node = body;
-      vmeval;
-    case CALL_LOOP:
-      at = node->pos;
       env = ne;
       node = body;
       vmeval;
@@ -1934,7 +2042,7 @@ cont: /* val returns to the top frame */
     sx_val b;
     fr->u.arith.left = val;
     fr->kind = K_ARITH_B;
-    if (!quick(fr->node->u.call.args[1], fr->env, &b)) {
+    if (ARITH_KIND1(fr->node->ashape) == AK_CALL || !quick(fr->node->u.call.args[1], fr->env, &b)) {
       env = fr->env;
       node = fr->node->u.call.args[1];
       vmeval;

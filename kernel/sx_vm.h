@@ -82,6 +82,11 @@ typedef struct sx_proto {
                             environment in place and jumps (a loop) */
 #define NF_ARITH 0x04     /* a two-operand call of a global that named an
                             inline-arithmetic primitive (fop) when analysed */
+#define NF_QUICK 0x40     /* a call whose operator and operands all have shapes
+                            the machine may evaluate in place (quick):
+                            constants, variables, NF_ARITH calls of such. The
+                            paths binding straight from quick operands are
+                            tried only for these (and still check each value) */
 
 struct sx_node {
   uint8_t op;        /* sx_op */
@@ -92,6 +97,7 @@ struct sx_node {
   sx_val sym;        /* variable name for error messages */
   uint32_t fast_epoch; /* NF_CACHEABLE: vm->global_epoch when last verified */
   uint8_t fop;       /* NF_ARITH: the FOP_* of u.call.prim */
+  uint8_t ashape;    /* NF_ARITH: its operands' kinds (ARITH_SHAPE) */
   union {
     sx_val k;                                        /* OP_CONST */
     sx_cell *cell;                                   /* globals */
@@ -128,6 +134,15 @@ typedef enum sx_special {
              on the frameless fast path, so its fn finds its own sx_prim (and
              the ud there) at argv[-1] */
 } sx_special;
+
+/* The kinds of an NF_ARITH call's operands, decided when analysed so the
+ * machine reads them without testing what they are: a local of the
+ * current frame (depth 0), a constant, a call that always needs the
+ * machine (not NF_ARITH), or anything else. */
+enum { AK_LOCAL0, AK_CONST, AK_CALL, AK_OTHER };
+#define ARITH_SHAPE(k0, k1) ((uint8_t)((k0) * 4 + (k1)))
+#define ARITH_KIND0(shape) ((shape) >> 2)
+#define ARITH_KIND1(shape) ((shape) & 3)
 
 /* Primitives with an inline fast path in the machine (sx_prim.h.aux). */
 enum { FOP_NONE, FOP_ADD, FOP_SUB, FOP_MUL, FOP_LT, FOP_GT, FOP_LE, FOP_GE, FOP_NUMEQ };

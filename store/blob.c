@@ -1,5 +1,5 @@
 /* blob.c — content-addressed blobs in DIR/blobs (see blob.h and
- * docs/store-format.md). Hashing is OpenSSL's SHA-256; files are written
+ * docs/store-format.md). Hashing is SHA-256 (sha256.c); files are written
  * to a temporary name, synced, renamed into place and the directory synced,
  * so a blob file is either absent or complete. */
 #ifndef _GNU_SOURCE
@@ -10,7 +10,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "sha256.h"
 #include "store_io.h"
 
 #define CID_BIN_LEN 36 /* 0x01 0x55 0x12 0x20 + 32-byte digest */
@@ -26,11 +26,6 @@ static const char b32_alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
 static const unsigned char cid_prefix[4] = {0x01, 0x55, 0x12, 0x20};
 
 /* ---- ids ---------------------------------------------------------------------- */
-
-static void blob_sha256(const void *p, size_t n, unsigned char md[32]) {
-  unsigned int mdlen = 32;
-  if (!EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL)) abort();
-}
 
 static void cid_from_digest(const unsigned char md[32], char out[BLOB_CID_LEN + 1]) {
   unsigned char bin[CID_BIN_LEN];
@@ -54,7 +49,7 @@ static void cid_from_digest(const unsigned char md[32], char out[BLOB_CID_LEN + 
 
 void blob_cid_of(const char *bytes, size_t len, char out[BLOB_CID_LEN + 1]) {
   unsigned char md[32];
-  blob_sha256(bytes, len, md);
+  sha256(bytes, len, md);
   cid_from_digest(md, out);
 }
 
@@ -158,7 +153,7 @@ static int blob_read_file(const char *path, sx_val *out, int *eno) {
 
 static bool blob_matches(sx_val bytes, const unsigned char bin[CID_BIN_LEN]) {
   unsigned char md[32];
-  blob_sha256(sx_str_data(bytes), sx_str_len(bytes), md);
+  sha256(sx_str_data(bytes), sx_str_len(bytes), md);
   return memcmp(md, bin + 4, 32) == 0;
 }
 

@@ -629,6 +629,7 @@ static pgstore *pg_new(const char *url, const store_opts *opts) {
 
 int pgstore_open(const char *url, const store_opts *opts, store **out, sx_val *err) {
   *out = NULL;
+  if (!pq_load(err)) return -1;
   pgstore *s = pg_new(url, opts);
   int rc = pg_connect(s, err) == 0 ? pg_schema(s, err) : -1;
   if (rc) {

@@ -13,9 +13,9 @@
 #ifndef PGSTORE_H
 #define PGSTORE_H
 
-#include <libpq-fe.h>
 #include <pthread.h>
 
+#include "pq_load.h"
 #include "store_backend.h"
 
 #define PG_SCHEMA_VERSION 1

@@ -77,7 +77,10 @@ static bool pgc_sent(pgc *c, int ok) {
  * what (taken; NULL for a statement that is not a check): the conflict
  * its division_by_zero reports. */
 static void pgc_send(pgc *c, const char *sql, int n, const char *const *v, const int *l, char *what) {
-  if (c->failed) return free(what);
+  if (c->failed) {
+    free(what);
+    return;
+  }
   int fmts[PGC_MAX_PARAMS] = {1, 1, 1, 1, 1, 1};
   bool fresh;
   int slot = pg_prep_slot(c->s, sql, &fresh);
@@ -88,7 +91,10 @@ static void pgc_send(pgc *c, const char *sql, int n, const char *const *v, const
     int ok = PQsendPrepare(c->s->conn, name, q, n, NULL);
     free(q);
     if (!ok) pg_prep_done(c->s, slot, false);
-    if (!pgc_sent(c, ok)) return free(what);
+    if (!pgc_sent(c, ok)) {
+      free(what);
+      return;
+    }
     pgc_item(c, slot, NULL);
   }
   int ok;
@@ -99,7 +105,10 @@ static void pgc_send(pgc *c, const char *sql, int n, const char *const *v, const
     ok = PQsendQueryParams(c->s->conn, q, n, NULL, v, l, fmts, 1);
     free(q);
   }
-  if (!pgc_sent(c, ok)) return free(what);
+  if (!pgc_sent(c, ok)) {
+    free(what);
+    return;
+  }
   pgc_item(c, -1, what);
 }
 
@@ -180,7 +189,10 @@ static void pgc_append_one(pgc *c, txn_stream *ts) {
 /* Lock and check the stream as the evaluation saw it, then its writes. */
 static void pgc_stream(pgc *c, txn_stream *ts) {
   bool writes = ts->n || ts->trunc, existed = ts->base.hwm > 0;
-  if (existed && ts->n == 1 && !ts->trunc && !ts->content_read) return pgc_append_one(c, ts);
+  if (existed && ts->n == 1 && !ts->trunc && !ts->content_read) {
+    pgc_append_one(c, ts);
+    return;
+  }
   int64_t seen[3] = {ts->base.hwm + (int64_t)ts->n, ts->base.hwm, (int64_t)ts->base.content_rv.ver};
   if (existed && writes)
     pgc_check(c, ts->content_read

@@ -1,6 +1,7 @@
 /* sx_test_eval.h — helpers shared by the evaluator test suites: a fresh VM
  * per test (setup/teardown), evaluation of source text, and assertion
- * macros comparing printed results (OK) or error messages (ERR, ERR_HAS). */
+ * macros comparing printed results (OK) or error messages (ERR, ERR_HAS),
+ * and (trip!), an interrupt raised from SX. */
 #ifndef SX_TEST_EVAL_H
 #define SX_TEST_EVAL_H
 
@@ -57,5 +58,13 @@ static inline const char *errmsg(sx_val e) { return sx_str_data(sx_error_message
     cr_assert(strstr(errmsg(out_), part) != NULL, "%s: message '%s' lacks '%s'", \
               src, errmsg(out_), part);                                          \
   } while (0)
+
+/* (trip!) stands in for a SIGINT handler: it sets the VM's interrupt flag. */
+static inline sx_val p_trip(sx_vm *v, int argc, sx_val *argv) {
+  (void)argc;
+  (void)argv;
+  v->interrupt = 1;
+  return SX_NIL;
+}
 
 #endif

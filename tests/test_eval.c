@@ -281,13 +281,6 @@ Test(eval, inline_arithmetic_fallbacks) {
   OK("(define (f x) (- x 1)) (define (- a b) (list a b)) (f 5)", "(5 1)");
 }
 
-/* (trip!) stands in for a SIGINT handler: it sets the VM's interrupt flag. */
-static sx_val p_trip(sx_vm *v, int argc, sx_val *argv) {
-  (void)argc;
-  (void)argv;
-  v->interrupt = 1;
-  return SX_NIL;
-}
 
 /* An interrupt stops an endless loop at its next call, and no guard can
  * catch it (so Ctrl-C always gets back to the prompt); dynamic-wind
@@ -402,6 +395,58 @@ Test(eval, self_tail_call_edges) {
   ERR_HAS("(let loop ((i 0)) (if (< i 3) (loop no-such-var) i))", "no-such-var");
   /* a float operand leaves the fixnum path but stays on the loop */
   OK("(let loop ((x 0.5) (n 0)) (if (< n 4) (loop (* x 2) (+ n 1)) x))", "8.0");
+}
+
+/* ---- loops run in C ------------------------------------------------------------
+ * run_loop keeps a loop's iterations out of the machine while each goes
+ * through `if`s with quick tests to a tail call that rebinds in place,
+ * and runs the same call again with only its operands evaluated
+ * (rebind_again). The edges: an operator that is a parameter (rebound by
+ * the iteration), two self calls taking turns, a fixnum overflow in an
+ * operand, a test that is not quick, a result that is a call which cannot
+ * rebind, an operand that raises after some iterations. */
+Test(eval, loops_run_in_c_edges) {
+  /* the operator is a parameter: checked on every iteration */
+  OK("(define (f g n acc) (if (> n 0) (g g (- n 1) (+ acc n)) acc)) (f f 100 0)", "5050");
+  OK("(define (a g h n) (if (= n 0) :a (g h g (- n 1))))"
+     "(define (b g h n) (if (= n 0) :b (g h g (- n 1))))"
+     "(list (a b a 3) (a b a 4))",
+     "(\"b\" \"a\")");
+  /* two self calls taking turns */
+  OK("(let loop ((i 0) (a 0) (b 0))"
+     "  (cond ((>= i 10) (list a b)) ((< i 5) (loop (+ i 1) (+ a i) b)) (else (loop (+ i 1) a (+ b i)))))",
+     "(10 35)");
+  /* crossing the fixnum range: the general path, then back on the loop */
+  OK("(let loop ((i 4611686018427387900) (n 0)) (if (< n 10) (loop (+ i 1) (+ n 1)) i))",
+     "4611686018427387910");
+  /* a test that is not quick, and a loop inside a loop */
+  OK("(let loop ((i 0) (acc 0)) (if (even? i) (loop (+ i 1) (+ acc 1))"
+     " (if (< i 9) (loop (+ i 1) acc) acc)))",
+     "5");
+  OK("(let outer ((i 0) (acc 0)) (if (< i 10)"
+     " (outer (+ i 1) (+ acc (let inner ((j 0) (s 0)) (if (< j i) (inner (+ j 1) (+ s j)) s)))) acc))",
+     "120");
+  /* the loop ends in a call that cannot rebind */
+  OK("(define (g x) (list x x)) (let loop ((i 0)) (if (< i 3) (loop (+ i 1)) (g i)))", "(3 3)");
+  /* an operand raises after some iterations */
+  ERR_HAS("(let loop ((i 0) (x 1)) (if (< i 5) (loop (+ i 1) (if (< i 3) 1 \"s\")) (+ x 1)))", "+");
+  ERR_HAS("(let loop ((i 0)) (if (< i 5) (loop (+ i 1)) (car i)))", "car");
+}
+
+/* Inline arithmetic by operand kind (ashape): a local of the current frame,
+ * a constant, a call that needs the machine, anything else; each with a
+ * fixnum result, a boxed or float result, and an operand of the wrong type. */
+Test(eval, arith_operand_kinds) {
+  OK("(define (one) 1) (define (half) 0.5) (define (s) \"s\") (define big 4611686018427387903)", "big");
+  OK("(let ((x 2) (y 3)) (list (+ x 1) (- x y) (* x y) (< x y) (+ x 0.5) (+ x big)))",
+     "(3 -1 6 true 2.5 4611686018427387905)");
+  OK("(list (+ (one) (one)) (- (one) 1) (+ 1 (one)) (* (half) (one)) (< (one) (half)))",
+     "(2 0 2 0.5 false)");
+  OK("(let ((x 1)) (let ((y 2)) (list (+ x y) (- (+ x y) (one)) (+ big (one)))))",
+     "(3 2 4611686018427387904)");
+  ERR_HAS("(+ (one) (s))", "+");
+  ERR_HAS("(let ((x \"a\")) (- x 1))", "-");
+  ERR_HAS("(< (s) 1)", "<");
 }
 
 /* ---- fiber stacks are reused ------------------------------------------------

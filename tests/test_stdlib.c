@@ -444,4 +444,9 @@ Test(stdlib, arity_errors_have_clear_messages) {
   ERR_HAS("(first (list 1) 2)", "first");
   ERR_HAS("(get {})", "get");
   ERR_HAS("(cons 1)", "cons");
+  /* the bound that was broken, in the singular when it is one */
+  ERR("(sort)", "sort: expected at least 1 argument, got 0");
+  ERR("(sort 1 2 3)", "sort: expected at most 2 arguments, got 3");
+  ERR("(first 1 2)", "first: expected 1 argument, got 2");
+  ERR("(cons 1)", "cons: expected 2 arguments, got 1");
 }
