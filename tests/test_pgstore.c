@@ -12,7 +12,6 @@
 #define _GNU_SOURCE
 #endif
 #include <criterion/criterion.h>
-#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,7 +20,7 @@
 #include <unistd.h>
 
 #include "blob.h"
-#include "pgstore.h"
+#include "pgstore.h" /* libpq through pq_load.h, as the store loads it */
 #include "store.h"
 #include "sx_buf.h"
 #include "sx_dict.h"
@@ -37,6 +36,8 @@ static void setup(void) {
   snprintf(schema, sizeof schema, "pgunit_%ld", (long)getpid()); /* each test runs in a process of its own */
   snprintf(app, sizeof app, "sxvictim_%ld", (long)getpid());
   snprintf(url, sizeof url, "%s&sx_schema=%s&application_name=%s", base_url, schema, app);
+  sx_val err = SX_NIL;
+  cr_assert(pq_load(&err), "%s", sx_is_string(err) ? sx_str_data(err) : "libpq");
   admin = PQconnectdb(base_url);
   cr_assert_eq(PQstatus(admin), CONNECTION_OK, "admin connection: %s", PQerrorMessage(admin));
 }
@@ -60,6 +61,9 @@ static sx_val ev(int64_t seq, const char *data) {
   return sx_dict_assoc(d, str("data"), str(data));
 }
 
+/* Run q on the admin connection (libpq's PQexec, which the store does not load). */
+static PGresult *admin_exec(const char *q) { return PQexecParams(admin, q, 0, NULL, NULL, NULL, NULL, 0); }
+
 /* Run SQL as the superuser (printf-style); it must succeed. */
 __attribute__((format(printf, 1, 2))) static void admin_sql(const char *fmt, ...) {
   char *q;
@@ -67,7 +71,7 @@ __attribute__((format(printf, 1, 2))) static void admin_sql(const char *fmt, ...
   va_start(ap, fmt);
   cr_assert(vasprintf(&q, fmt, ap) >= 0);
   va_end(ap);
-  PGresult *r = PQexec(admin, q);
+  PGresult *r = admin_exec(q);
   ExecStatusType st = PQresultStatus(r);
   cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", q, PQerrorMessage(admin));
   PQclear(r);
@@ -78,7 +82,7 @@ __attribute__((format(printf, 1, 2))) static void admin_sql(const char *fmt, ...
 static long admin_count(const char *fmt, const char *arg) {
   char q[512];
   snprintf(q, sizeof q, fmt, arg);
-  PGresult *r = PQexec(admin, q);
+  PGresult *r = admin_exec(q);
   cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", q, PQerrorMessage(admin));
   long n = atol(PQgetvalue(r, 0, 0));
   PQclear(r);
@@ -255,8 +259,8 @@ static void *insert_the_same_stream(void *arg) {
   usleep(300000); /* the commit is waiting for the clock's row by now */
   char q[256];
   snprintf(q, sizeof q, "INSERT INTO \"%s\".streams VALUES ('\\x64'::bytea, 1, 1)", schema);
-  PQclear(PQexec(admin, q)); /* waits for the commit's row until the deadlock is broken */
-  PQclear(PQexec(admin, "ROLLBACK"));
+  PQclear(admin_exec(q)); /* waits for the commit's row until the deadlock is broken */
+  PQclear(admin_exec("ROLLBACK"));
   return NULL;
 }
 
