@@ -23,6 +23,7 @@
 #include "sx_dict.h"
 #include "sx_print.h"
 
+#include <assert.h>
 #include <gc.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -79,8 +80,6 @@ static void link_attached(sx_persist *p) {
   pthread_mutex_unlock(&attached_lock);
 }
 
-void sx_persist_close_all(void) { close_all_at_exit(); }
-
 /* ---- opening the store and the evaluation's transaction ------------------------ */
 
 static int ensure_open(sx_persist *p, sx_val *result) {
@@ -88,7 +87,7 @@ static int ensure_open(sx_persist *p, sx_val *result) {
   sx_val err = SX_NIL;
   if (store_open(p->dir, &p->opts, &p->st, &err) != 0) {
     p->st = NULL;
-    *result = sx_is_string(err) ? err : sx_string_cstr("store: cannot open");
+    *result = err; /* store_open always says why */
     return -1;
   }
   return 0;
@@ -113,14 +112,11 @@ typedef struct op_ctx {
   const char *op;
 } op_ctx;
 
-/* rc and err come from a store call made before this one. */
+/* rc and err come from a store call made before this one (a failing
+ * store call always sets err: store.h). */
 static int store_result(int rc, sx_val err, sx_val *result) {
-  if (rc == 0) {
-    *result = SX_NIL;
-    return 0;
-  }
-  *result = sx_is_string(err) || sx_is(err, SX_T_ERROR) ? err : sx_string_cstr("store: operation failed");
-  return -1;
+  *result = rc == 0 ? SX_NIL : err;
+  return rc == 0 ? 0 : -1;
 }
 
 /* A read that hit damage or a conflict returns an error value: raise it. */
@@ -260,17 +256,14 @@ static bool type_ok(arg_type t, sx_val v) {
   return false;
 }
 
+/* What an argument of type t must be (A_ANY takes anything: never asked). */
 static const char *type_words(arg_type t) {
-  switch (t) {
-  case A_STREAM: return "a stream name string";
-  case A_EVENT: return "an event dict";
-  case A_SEQ: return "an integer seq";
-  case A_KEY: return "a key string";
-  case A_BYTES: return "a byte string";
-  case A_CID: return "a CID string";
-  case A_ANY: break;
-  }
-  return "a value";
+  static const char *const words[] = {
+    [A_STREAM] = "a stream name string", [A_EVENT] = "an event dict", [A_SEQ] = "an integer seq",
+    [A_KEY] = "a key string", [A_BYTES] = "a byte string", [A_CID] = "a CID string",
+  };
+  assert(t != A_ANY);
+  return words[t];
 }
 
 static sx_val msg_done(sx_buf *b) {
@@ -340,10 +333,6 @@ static int resolve(sx_vm *vm, void *ud, sx_val op, sx_val args, sx_val request, 
   return rc;
 }
 
-void sx_persist_op_names(void (*each)(const char *name, const char *params, void *ud), void *ud) {
-  for (size_t i = 0; i < NOPS; i++) each(op_table[i].name, op_table[i].params, ud);
-}
-
 /* ---- ending evaluations ------------------------------------------------------------------ */
 
 int sx_persist_end(sx_persist *p, sx_vm *vm, sx_status st, bool wait, uint64_t *ticket, sx_val *err) {
@@ -372,18 +361,12 @@ int sx_persist_poll(sx_persist *p, uint64_t ticket, bool block, sx_val *err) {
   return store_poll_durable(p->st, ticket, err);
 }
 
-int sx_persist_durable_fd(sx_persist *p) {
-  sx_val ignored;
-  if (ensure_open(p, &ignored)) return -1;
-  return store_durable_fd(p->st);
-}
-
 /* The kernel's hook at the end of each top-level form of a file run form
  * by form (`sx run`, load_each): commit and wait, or roll back. */
 static sx_val end_of_evaluation(sx_vm *vm, void *ud, sx_status st) {
   sx_val err = SX_NIL;
   if (sx_persist_end(ud, vm, st, true, NULL, &err) == STORE_OK) return SX_NIL;
-  return sx_is(err, SX_T_ERROR) ? err : sx_error_new(sx_is_string(err) ? err : sx_string_cstr("store: commit failed"), SX_NIL);
+  return sx_is(err, SX_T_ERROR) ? err : sx_error_new(err, SX_NIL); /* a message, or a failed read's error */
 }
 
 /* ---- attaching -------------------------------------------------------------------------- */
@@ -393,7 +376,7 @@ sx_persist *sx_persist_attach(sx_vm *vm, const char *dir, const store_opts *opts
   if (!p) abort();
   memset(p, 0, sizeof *p);
   p->dir = strdup(dir);
-  if (opts) p->opts = *opts;
+  p->opts = *opts;
   link_attached(p);
   sx_add_resolver(vm, "persist/", resolve, p);
   sx_add_resolver(vm, "blob/", resolve, p);
@@ -405,7 +388,7 @@ sx_persist *sx_persist_attach(sx_vm *vm, const char *dir, const store_opts *opts
 store *sx_persist_store(sx_persist *p, sx_val *err) {
   sx_val r = SX_NIL;
   if (ensure_open(p, &r) != 0) {
-    if (err) *err = r;
+    *err = r;
     return NULL;
   }
   return p->st;

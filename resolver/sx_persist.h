@@ -10,14 +10,12 @@
 typedef struct sx_persist sx_persist;
 
 /* Register the resolvers for the store in dir (opened on first use with
- * opts, which may be NULL for the defaults: sync full). */
+ * opts). */
 sx_persist *sx_persist_attach(sx_vm *vm, const char *dir, const store_opts *opts);
 /* The open store (opening it now if needed), or NULL with *err set. */
 store *sx_persist_store(sx_persist *p, sx_val *err);
 /* Roll back anything uncommitted and close the store. */
 int sx_persist_close(sx_persist *p, sx_val *err);
-/* Close every attached store now (what the atexit hook does). */
-void sx_persist_close_all(void);
 
 /* End the running top-level evaluation (vm->eval_state, cleared): st
  * SX_DONE commits it, anything else rolls it back. STORE_OK, STORE_EFAIL,
@@ -27,9 +25,5 @@ void sx_persist_close_all(void);
 int sx_persist_end(sx_persist *p, sx_vm *vm, sx_status st, bool wait, uint64_t *ticket, sx_val *err);
 /* 1 when ticket is durable, 0 not yet (only without block), -1 failed. */
 int sx_persist_poll(sx_persist *p, uint64_t ticket, bool block, sx_val *err);
-/* The store's durability eventfd (see store_durable_fd), or -1. */
-int sx_persist_durable_fd(sx_persist *p);
-/* Call each(name, params, ud) for every op of the table. */
-void sx_persist_op_names(void (*each)(const char *name, const char *params, void *ud), void *ud);
 
 #endif

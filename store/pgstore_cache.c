@@ -40,7 +40,7 @@ void pgcache_clear(pgstore *s) {
 pgcache_ent *pgcache_find(pgstore *s, pgcache_kind kind, sx_val name) {
   if (!s->cache.index[kind]) return NULL;
   sx_val slot = sx_dict_lookup(s->cache.index[kind], name);
-  if (slot == SX_UNDEF || !sx_is_int(slot)) return NULL;
+  if (slot == SX_UNDEF) return NULL; /* a slot is always an int */
   pgcache_ent *e = &s->cache.ents[sx_int_val(slot)];
   return e->live ? e : NULL;
 }
@@ -53,7 +53,7 @@ pgcache_ent *pgcache_put(pgstore *s, pgcache_kind kind, sx_val name, size_t byte
   }
   sx_val slot = sx_dict_lookup(s->cache.index[kind], name);
   pgcache_ent *e;
-  if (slot != SX_UNDEF && sx_is_int(slot)) {
+  if (slot != SX_UNDEF) {
     e = &s->cache.ents[sx_int_val(slot)];
     s->cache.bytes -= e->bytes;
   } else {

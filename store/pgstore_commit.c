@@ -21,6 +21,7 @@
 #endif
 #include "pgstore.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,7 +149,7 @@ static void pgc_events(pgc *c, txn_stream *ts) {
     }
     char s8[8];
     pg_put_int8(s8, seq);
-    const char *v[3] = {sx_str_data(ts->name), s8, enc.data ? enc.data : ""};
+    const char *v[3] = {sx_str_data(ts->name), s8, enc.data /* an encoded value is never empty */};
     int l[3] = {(int)sx_str_len(ts->name), 8, (int)enc.len};
     pgc_send(c, "INSERT INTO S.events VALUES ($1, $2, $3)", 3, v, l, NULL);
     sx_buf_free(&enc);
@@ -177,7 +178,7 @@ static void pgc_append_one(pgc *c, txn_stream *ts) {
   char new8[8], seen8[8];
   pg_put_int8(new8, ts->base.hwm + 1);
   pg_put_int8(seen8, ts->base.hwm);
-  const char *v[4] = {sx_str_data(ts->name), new8, seen8, enc.data ? enc.data : ""};
+  const char *v[4] = {sx_str_data(ts->name), new8, seen8, enc.data};
   int l[4] = {(int)sx_str_len(ts->name), 8, 8, (int)enc.len};
   pgc_send(c, "WITH u AS (UPDATE S.streams SET hwm = $2 WHERE name = $1 AND hwm = $3 RETURNING 1),"
               " i AS (INSERT INTO S.events SELECT $1, $2, $4::bytea FROM u)"
@@ -230,7 +231,7 @@ static void pgc_put(pgc *c, txn_key *tk, const char *sql, bool with_ver, bool wi
   }
   char v8[8];
   pg_put_int8(v8, (int64_t)tk->rv.ver);
-  const char *v[3] = {sx_str_data(tk->key), enc.data ? enc.data : "", v8};
+  const char *v[3] = {sx_str_data(tk->key), enc.data, v8};
   int l[3] = {(int)sx_str_len(tk->key), (int)enc.len, 8};
   pgc_send(c, sql, 2 + with_ver, v, l, with_what ? pgc_what("kv key", tk->key) : NULL);
   sx_buf_free(&enc);
@@ -386,10 +387,7 @@ int pgstore_commit(store *base, store_txn *t, uint64_t *ticket, sx_val *err) {
   pgstore *s = (pgstore *)base;
   *ticket = 0;
   if (t->nrecords == 0 && pgc_reads(t) <= 1) return STORE_OK; /* one read is always consistent */
-  if (t->nrecords && base->opts.read_only) {
-    *err = store_errorf("store %s is open read-only", s->shown);
-    return STORE_EFAIL;
-  }
+  assert(!t->nrecords || !base->opts.read_only); /* every write asked pg_writable first */
   pgc c = {.s = s, .t = t, .err = err};
   pthread_mutex_lock(&s->mu);
   int rc = pg_ready(s, err) ? pgc_run(&c) : STORE_EFAIL;

@@ -71,7 +71,11 @@ static int pgr_send(pgstore_restore *r, int stmt, int n, const char *const *v, c
   static const int fmts[3] = {1, 1, 1};
   char name[24];
   snprintf(name, sizeof name, "sx_restore_%d", stmt);
-  if (r->failed) return -1;
+  if (r->failed) { /* a batch failed: the transaction is aborted, so is the load */
+    *err = store_errorf("store %s: the load has failed (an earlier row was refused); nothing is stored",
+                        r->s->shown);
+    return -1;
+  }
   if (!PQsendQueryPrepared(r->s->conn, name, n, v, l, fmts, 0)) return pgr_fail(r, err);
   return ++r->queued < PGR_BATCH ? 0 : pgr_drain(r, err);
 }
@@ -79,7 +83,7 @@ static int pgr_send(pgstore_restore *r, int stmt, int n, const char *const *v, c
 static int pgr_send_value(pgstore_restore *r, int stmt, sx_val name, const char *i8, sx_val value, sx_val *err) {
   sx_buf enc = SX_BUF_INIT;
   if (store_encode(&enc, value, err)) return sx_buf_free(&enc), -1;
-  const char *v[3] = {sx_str_data(name), i8 ? i8 : (enc.data ? enc.data : ""), enc.data ? enc.data : ""};
+  const char *v[3] = {sx_str_data(name), i8 ? i8 : enc.data, enc.data}; /* an encoded value is never empty */
   int l[3] = {(int)sx_str_len(name), i8 ? 8 : (int)enc.len, (int)enc.len};
   int rc = pgr_send(r, stmt, i8 ? 3 : 2, v, l, err);
   sx_buf_free(&enc);

@@ -369,13 +369,18 @@ static const bk_sites bk_log_sites = {STORE_IO_LOG_CREATE, STORE_IO_LOG_WRITE, S
 static const bk_sites bk_blob_sites = {STORE_IO_BLOB_CREATE, STORE_IO_BLOB_WRITE, STORE_IO_BLOB_SYNC};
 
 /* Copy in[0..len) (or all of it when len is UINT64_MAX) to a new file
- * dst, synced (its name is the caller's to sync). */
+ * dst, synced (its name is the caller's to sync); removed again when the
+ * copy fails. */
 static int bk_copy(int in, const char *what, const char *dst, uint64_t len, const bk_sites *io,
                    sx_val *err) {
   int out = store_io_open(io->create, dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (out < 0) {
+    *err = store_errorf("backup: cannot create %s: %s", dst, strerror(errno));
+    return -1;
+  }
   char buf[1 << 16];
   uint64_t done = 0;
-  int rc = out < 0 ? -1 : 0;
+  int rc = 0;
   errno = 0;
   while (!rc && done < len) {
     size_t want = len - done < sizeof buf ? (size_t)(len - done) : sizeof buf;
@@ -387,7 +392,8 @@ static int bk_copy(int in, const char *what, const char *dst, uint64_t len, cons
   }
   if (!rc && store_io_fsync(io->sync, out) != 0) rc = -1;
   if (rc) *err = store_errorf("backup: copying %s to %s failed: %s", what, dst, errno ? strerror(errno) : "short read");
-  if (out >= 0) close(out);
+  close(out);
+  if (rc) store_io_unlink(dst); /* no half copy left behind */
   return rc;
 }
 
@@ -455,18 +461,18 @@ int store_backup(const char *dir, const char *dest, store_backup_stats *out, sx_
     return -1;
   }
   fstore *s = bk_open(dir, err); /* scanned to the end of the last complete frame */
-  int rc = s ? 0 : -1;
   if (!s) return -1;
   uint64_t end = s->wbase;
   out->streams = s->nstreams;
   out->events = s->nevents;
   out->kv_keys = s->kv_live;
   snprintf(logcopy, sizeof logcopy, "%s/log.backup", dest);
-  if (!rc) rc = bk_copy(s->fd, s->log_path, logcopy, end, &bk_log_sites, err); /* the file this handle scanned */
+  int rc = bk_copy(s->fd, s->log_path, logcopy, end, &bk_log_sites, err); /* the file this handle scanned */
   fstore_free(s);
   snprintf(logpath, sizeof logpath, "%s/log", dest);
   if (!rc && store_io_rename(STORE_IO_RENAME, logcopy, logpath) != 0) {
     *err = store_errorf("backup: renaming %s failed: %s", logcopy, strerror(errno));
+    store_io_unlink(logcopy);
     rc = -1;
   }
   out->log_bytes = end;

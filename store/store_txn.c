@@ -327,9 +327,17 @@ static int tx_writable(store_txn *t, sx_val *err) {
   return t->s->be->writable(t->s, err);
 }
 
+/* A write to a stream whose mark could not be read fails with the reason
+ * (its seq rule and truncation bounds cannot be checked). */
+static int tx_unknown_stream(const txn_stream *ts, sx_val *err) {
+  *err = ((const sx_error *)ts->base.error)->message;
+  return -1;
+}
+
 int store_txn_append(store_txn *t, sx_val stream, sx_val event, sx_val *err) {
   if (tx_writable(t, err) || tx_need_string(stream, "append", "the stream name", err)) return -1;
   txn_stream *ts = tx_see_stream(t, stream);
+  if (ts->base.error) return tx_unknown_stream(ts, err);
   if (tx_check_event(ts, stream, event, err)) return -1;
   size_t mark = t->payload.len;
   tx_rec_head(t, REC_APPEND, stream);
@@ -371,6 +379,7 @@ static sx_val tx_merge_events(sx_val committed, txn_stream *ts) {
 sx_val store_txn_read(store_txn *t, sx_val stream) {
   if (!sx_is_string(stream)) return SX_EMPTY;
   txn_stream *ts = tx_see_stream(t, stream);
+  if (ts->base.error) return tx_broke(t, ts->base.error); /* nothing to compare the read with */
   store_stream_info now;
   sx_val list = t->s->be->read(t->s, stream, &now);
   if (sx_is(list, SX_T_ERROR)) return tx_broke(t, list);
@@ -384,6 +393,7 @@ sx_val store_txn_read(store_txn *t, sx_val stream) {
 int store_txn_truncate(store_txn *t, sx_val stream, int64_t n, sx_val *err) {
   if (tx_writable(t, err) || tx_need_string(stream, "truncate", "the stream name", err)) return -1;
   txn_stream *ts = tx_see_stream(t, stream);
+  if (ts->base.error) return tx_unknown_stream(ts, err);
   if (!ts_exists(ts)) return 0; /* nothing stored: nothing to drop */
   int64_t first = ts->base.first > ts->trunc ? ts->base.first : ts->trunc + 1;
   if (n < first || first > ts_hwm(ts)) return 0; /* drops nothing */

@@ -197,6 +197,16 @@ Test(api_store, a_read_only_view_follows_the_writer_after_refresh) {
   CODE(sxapi_store_stats_of(reader, &st), SXAPI_OK);
   cr_assert(st.read_only);
   CODE(sxapi_eval(reader, "(perform {:op \"persist/kv-put\" :args (list \"v\" 3)})", &v), SXAPI_ERR_EVAL);
+  MSG_HAS("is open read-only");
+  CODE(sxapi_eval(reader, "(perform {:op \"blob/put\" :args (list \"bytes\" \"text/plain\")})", &v),
+       SXAPI_ERR_EVAL);
+  MSG_HAS("is open read-only");
+  CODE(sxapi_eval(reader, "(perform {:op \"blob/get\" :args (list \"bafkrei-not-an-id\")})", &v), SXAPI_ERR_EVAL);
+  MSG_HAS("malformed blob id \"bafkrei-not-an-id\"");
+  CODE(sxapi_eval(reader, "(perform {:op \"blob/has?\" :args (list \"../../etc/passwd\")})", &v), SXAPI_ERR_EVAL);
+  MSG_HAS("malformed blob id");
+  CODE(sxapi_eval(reader, "(perform {:op \"persist/kv-get\" :args (list \"v\")})", &v), SXAPI_OK);
+  cr_assert_str_eq(show(v), "2", "the reader goes on after the refusals");
   sxapi_free(reader);
 }
 

@@ -175,3 +175,54 @@ Test(blob, large_blob) {
   cr_assert_eq(memcmp(sx_str_data(bytes), big, n), 0);
   free(big);
 }
+
+/* Something that is not a readable blob file where a blob should be: each
+ * call says so, none serves it or makes it up, and store check names it. */
+Test(blob, an_unreadable_blob_file_is_an_error_not_an_absence) {
+  sx_val cid = put("hello", 5), bytes = SX_NIL, err = SX_NIL;
+  char path[512];
+  blob_file(CID_HELLO, path, sizeof path);
+  cr_assert_eq(unlink(path), 0);
+  cr_assert_eq(mkdir(path, 0755), 0); /* opens, but cannot be read */
+  cr_assert_eq(store_blob_get(st, cid, &bytes, &err), -1);
+  cr_assert(strstr(msg(err), "cannot read blob") && strstr(msg(err), "Is a directory"), "%s", msg(err));
+  bool has = true;
+  cr_assert_eq(store_blob_has(st, cid, &has, &err), 0);
+  cr_assert(!has, "a directory is no blob");
+  uint64_t size = 0;
+  cr_assert_eq(store_blob_size(st, cid, &size, &err), 1, "nor has it a size");
+  sx_val again = SX_NIL;
+  cr_assert_eq(store_blob_put(st, "hello", 5, &again, &err), -1, "storing it again cannot replace a directory");
+  cr_assert(strstr(msg(err), "renaming into place"), "%s", msg(err));
+  sx_buf rep = SX_BUF_INIT;
+  cr_assert_eq(store_check(dir, &rep), 1);
+  sx_buf_putc(&rep, '\0');
+  cr_assert(strstr(rep.data, "cannot read: Is a directory"), "%s", rep.data);
+  sx_buf_free(&rep);
+  cr_assert_eq(rmdir(path), 0);
+  cr_assert_str_eq(sx_str_data(put("hello", 5)), CID_HELLO, "stored again once the way is clear");
+  cr_assert_eq(store_blob_get(st, cid, &bytes, &err), 0, "%s", msg(err));
+}
+
+/* Files in the blob directory that cannot be blobs are damage. */
+Test(blob, check_reports_misnamed_and_misplaced_files) {
+  put("hello", 5);
+  char shard[512], p[700];
+  snprintf(shard, sizeof shard, "%s/blobs/%.2s", dir, CID_HELLO + strlen(CID_HELLO) - 3);
+  snprintf(p, sizeof p, "%s/not-a-blob-id", shard);
+  FILE *f = fopen(p, "w");
+  cr_assert_not_null(f);
+  fclose(f);
+  snprintf(p, sizeof p, "%s/blobs/zz", dir);
+  cr_assert_eq(mkdir(p, 0755), 0);
+  snprintf(p, sizeof p, "%s/blobs/zz/%s", dir, CID_EMPTY);
+  f = fopen(p, "w");
+  cr_assert_not_null(f);
+  fclose(f);
+  sx_buf rep = SX_BUF_INIT;
+  cr_assert_eq(store_check(dir, &rep), 1);
+  sx_buf_putc(&rep, '\0');
+  cr_assert(strstr(rep.data, "not-a-blob-id: damaged: the file name is not a blob id"), "%s", rep.data);
+  cr_assert(strstr(rep.data, "damaged: the blob is in the wrong shard directory"), "%s", rep.data);
+  sx_buf_free(&rep);
+}

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blob.h"
 #include "codec.h"
 #include "store.h"
 #include "store_io.h"
@@ -106,12 +107,13 @@ static void build_history(size_t big) {
   close_ok(s);
 }
 
-/* Everything a reader can see, as canonical bytes (equal state, equal bytes). */
-static sx_buf fingerprint(void) {
+/* Everything a reader can see in the store at d, as canonical bytes
+ * (equal state, equal bytes). */
+static sx_buf fingerprint_of(const char *d) {
   store_opts o = {.read_only = true};
   store *s = NULL;
   sx_val err = SX_NIL;
-  cr_assert_eq(store_open(dir, &o, &s, &err), 0, "open failed: %s", msg(err));
+  cr_assert_eq(store_open(d, &o, &s, &err), 0, "open failed: %s", msg(err));
   sx_val items = SX_EMPTY;
   for (sx_val l = store_streams(s); sx_is_cons(l); l = sx_cdr(l)) {
     sx_val name = sx_car(l);
@@ -124,6 +126,14 @@ static sx_buf fingerprint(void) {
   cr_assert_eq(store_encode(&b, items, &err), 0, "%s", msg(err));
   close_ok(s);
   return b;
+}
+
+static sx_buf fingerprint(void) { return fingerprint_of(dir); }
+
+static void same_state_of(const char *d, sx_buf *a, const char *when) {
+  sx_buf b = fingerprint_of(d);
+  cr_assert(a->len == b.len && memcmp(a->data, b.data, a->len) == 0, "%s: the state of %s differs", when, d);
+  sx_buf_free(&b);
 }
 
 static void same_state(sx_buf *a, const char *when) {
@@ -419,4 +429,108 @@ Test(compact, a_restore_builds_truncated_streams_and_refuses_a_store_that_is_not
   cr_assert(strstr(msg(err), "is not a store"), "%s", msg(err));
   cr_assert_eq(sx_list_length(store_blob_list(d)), 1);
   cr_assert_eq(store_blob_list(bk), SX_EMPTY);
+}
+
+/* ---- restore and backup under failing writes ------------------------------------ */
+
+static bool exists_in(const char *d, const char *name) {
+  char p[300];
+  snprintf(p, sizeof p, "%s/%s", d, name);
+  return file_size(p) >= 0;
+}
+
+/* Restore into dest what build_history stored (one kv value past a frame's
+ * size, so the log takes several frames) and a blob; -1 at the first
+ * refusal (the restore then abandoned). */
+static int restore_history(const char *dest, sx_val *err) {
+  store_restore *r = NULL;
+  if (store_restore_begin(dest, &r, err)) return -1;
+  store *s = NULL;
+  store_opts ro = {.read_only = true};
+  cr_assert_eq(store_open(dir, &ro, &s, err), 0, "%s", msg(*err));
+  int rc = 0;
+  for (sx_val l = store_streams(s); sx_is_cons(l) && !rc; l = sx_cdr(l)) {
+    rc = store_restore_stream(r, sx_car(l), store_last_seq(s, sx_car(l)), err);
+    for (sx_val e = store_read(s, sx_car(l)); sx_is_cons(e) && !rc; e = sx_cdr(e))
+      rc = store_restore_event(r, sx_car(e), err);
+  }
+  for (sx_val l = store_kv_keys(s); sx_is_cons(l) && !rc; l = sx_cdr(l))
+    rc = store_restore_kv(r, sx_car(l), store_kv_get(s, sx_car(l)), err);
+  char cid[BLOB_CID_LEN + 1];
+  blob_cid_of("restored bytes", 14, cid);
+  if (!rc) rc = store_restore_blob(r, str(cid), str("restored bytes"), err);
+  close_ok(s);
+  if (rc) {
+    store_restore_abandon(r);
+    return -1;
+  }
+  return store_restore_finish(r, err);
+}
+
+static int backup_history(const char *dest, sx_val *err) { return store_backup(dir, dest, NULL, err); }
+
+/* Run op into a fresh destination with the nth call at site failing (and
+ * every one after it). The failure names the errno; the source is intact;
+ * the destination holds no temporary log, and a log there is the whole
+ * state (a failure after the rename: syncing the directory) or none.
+ * Returns false once op made fewer calls at the site. */
+static bool fail_copy_at(int (*op)(const char *, sx_val *), store_io_site site, unsigned nth, sx_buf *want) {
+  static unsigned run;
+  char dest[200], what[160];
+  snprintf(dest, sizeof dest, "%s/copy%u", dir, ++run);
+  snprintf(what, sizeof what, "%s call %u fails", store_io_site_name(site), nth);
+  sx_val err = SX_NIL;
+  store_fault_inject(site, nth, EIO, true);
+  int rc = op(dest, &err);
+  unsigned fired = store_fault_fired();
+  store_fault_clear();
+  if (!fired) {
+    cr_assert_eq(rc, 0, "%s: %s", what, msg(err));
+    same_state_of(dest, want, what);
+    return false;
+  }
+  cr_assert_eq(rc, -1, "%s: reported success", what);
+  cr_assert(strstr(msg(err), strerror(EIO)), "%s: the error does not name the errno: %s", what, msg(err));
+  same_state(want, what);
+  cr_assert(!exists_in(dest, "log.restore") && !exists_in(dest, "log.backup"), "%s: a temporary log is left", what);
+  if (exists_in(dest, "log") && site != STORE_IO_LOCK && site != STORE_IO_MKDIR) {
+    store *s = NULL;
+    store_opts ro = {.read_only = true};
+    cr_assert_eq(store_open(dest, &ro, &s, &err), 0, "%s: %s", what, msg(err));
+    bool empty = store_streams(s) == SX_EMPTY && store_kv_keys(s) == SX_EMPTY;
+    close_ok(s);
+    if (!empty) same_state_of(dest, want, what);
+  }
+  return true;
+}
+
+static void fail_every_site(int (*op)(const char *, sx_val *), const store_io_site *sites, size_t n) {
+  build_history(3u << 20);
+  sx_buf want = fingerprint();
+  for (size_t i = 0; i < n; i++) {
+    unsigned failed = 0;
+    for (unsigned nth = 1; nth <= 12 && fail_copy_at(op, sites[i], nth, &want); nth++) failed++;
+    cr_assert_gt(failed, 0, "never reached the site %s", store_io_site_name(sites[i]));
+  }
+  check_clean("the source after every failure");
+  sx_buf_free(&want);
+}
+
+Test(compact, a_restore_that_fails_at_any_write_leaves_no_partial_log) {
+  static const store_io_site sites[] = {STORE_IO_MKDIR,    STORE_IO_LOCK,      STORE_IO_LOG_CREATE,
+                                        STORE_IO_LOG_WRITE, STORE_IO_LOG_SYNC,  STORE_IO_RENAME,
+                                        STORE_IO_DIR_SYNC,  STORE_IO_BLOB_CREATE, STORE_IO_BLOB_WRITE,
+                                        STORE_IO_BLOB_SYNC};
+  fail_every_site(restore_history, sites, sizeof sites / sizeof *sites);
+}
+
+Test(compact, a_backup_that_fails_at_any_write_leaves_the_source_intact) {
+  static const store_io_site sites[] = {STORE_IO_MKDIR,     STORE_IO_LOG_CREATE, STORE_IO_LOG_WRITE,
+                                        STORE_IO_LOG_SYNC,  STORE_IO_RENAME,     STORE_IO_DIR_SYNC,
+                                        STORE_IO_BLOB_CREATE, STORE_IO_BLOB_WRITE, STORE_IO_BLOB_SYNC};
+  sx_val cid = SX_NIL, err = SX_NIL;
+  store *s = open_w();
+  ok(store_blob_put(s, "a blob to copy", 14, &cid, &err), err);
+  close_ok(s);
+  fail_every_site(backup_history, sites, sizeof sites / sizeof *sites);
 }

@@ -146,6 +146,34 @@ check "after the failing disk: nothing lost, nothing of the failed writes" '(fal
 "$SX" store check "$DIR/s" > /dev/null 2>&1
 check "store check is clean after the failures" "0" "$?"
 
+# sx run commits each top-level form when it ends: on a failing disk the
+# first form that writes fails naming the problem, and nothing after runs
+printf '%s\n(persist/kv-put db "run1" 1)\n(persist/kv-put db "run2" 2)\n' "$PRELUDE" > "$DIR/run.sx"
+r=$(SX_STORE_FAULT=log-write:1:ENOSPC:sticky "$SXF" --store "$DIR/s" run "$DIR/run.sx" 2>&1); rc=$?
+check "sx run on a failing disk exits 1" "1" "$rc"
+check "naming the failed write once, at the form that wrote" "1 1" \
+  "$(grep -c "$want" <<<"$r") $(grep -c "in top level at $DIR/run.sx:2:1" <<<"$r")"
+r=$("$SX" --store "$DIR/s" -e "$PRELUDE (list (persist/kv-has? db \"run1\") (persist/kv-has? db \"run2\"))" 2>&1)
+check "neither form's write is stored" "(false false)" "$r"
+# with sync off a commit is buffered until the process ends: a write that
+# fails then is reported as a warning, never silently
+r=$(SX_SYNC=off SX_STORE_FAULT=log-write:1:ENOSPC:sticky "$SXF" --store "$DIR/s" -e "$PRELUDE (persist/kv-put db \"off\" 1) :acked" 2>&1)
+check "an off-mode commit lost at exit is reported" "1" "$(grep -c "warning: closing the store at exit: $want" <<<"$r")"
+r=$("$SX" --store "$DIR/s" -e "$PRELUDE (persist/kv-has? db \"off\")" 2>&1)
+check "and is not stored" "false" "$r"
+"$SX" store check "$DIR/s" > /dev/null 2>&1
+check "store check is clean after the lost commits" "0" "$?"
+
+# SX_STORE_FAULT itself: an errno by number works as by name; a malformed
+# value is ignored, saying so, and the store works as usual
+r=$(SX_STORE_FAULT=log-write:1:28:sticky "$SXF" --store "$DIR/s" -e "$PRELUDE (persist/kv-put db \"num\" 1)" 2>&1)
+check "an errno given by number" "1" "$(grep -c "$want" <<<"$r")"
+for bad in nosuchsite:1:EIO log-write log-write:0:EIO log-write:1:EBOGUS; do
+  r=$(SX_STORE_FAULT=$bad "$SXF" --store "$DIR/s" -e "$PRELUDE (persist/kv-put db \"ok\" 1) :stored" 2>&1)
+  check "SX_STORE_FAULT=$bad is ignored, saying so" '1 "stored"' \
+    "$(grep -c "ignoring malformed SX_STORE_FAULT=$bad (expected SITE:NTH:ERRNO\[:sticky\])" <<<"$r") $(tail -1 <<<"$r")"
+done
+
 # sx store compact: a failing disk leaves the log as it was; then the log
 # shrinks to the current state, reads the same, checks clean, continues the seq
 before=$("$SX" --store "$DIR/s" -e "$PRELUDE $STATE" 2>&1)

@@ -6,7 +6,9 @@
 #define _GNU_SOURCE
 #endif
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
@@ -292,11 +294,17 @@ Test(store, kv_put_get_has_delete_keys) {
 
 /* ---- transactions ----------------------------------------------------------------- */
 
-Test(store, own_writes_visible_and_rollback_discards) {
+/* A writer on a store holding event 1 of "a" and k = 1. */
+static store *open_with_a_and_k(void) {
   store *s = open_w();
   append_ok(s, "a", 1);
   put_ok(s, "k", sx_int(1));
   commit_ok(s);
+  return s;
+}
+
+Test(store, own_writes_visible_and_rollback_discards) {
+  store *s = open_with_a_and_k();
   sx_val committed = snapshot(s);
   append_ok(s, "a", 2);
   append_ok(s, "new", 1);
@@ -864,5 +872,118 @@ Test(store, listings_and_reads_across_transactions_follow_the_commits) {
   cr_assert_str_eq(joined(store_kv_keys(s)), "k0 k1");
   cr_assert_str_eq(joined(store_streams(s)), "s1 s2");
   cr_assert_eq(store_last_seq(s, str("s2")), 3);
+  close_ok(s);
+}
+
+/* ---- what stands in the way of opening, refreshing and naming ---------------------------- */
+
+/* Opening dir fails with a message holding want. */
+static void open_fails(const char *d, const store_opts *o, const char *want) {
+  store *s = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_open(d, o, &s, &err), STORE_EFAIL, "%s opened; expected: %s", d, want);
+  cr_assert(strstr(msg(err), want), "%s (expected: %s)", msg(err), want);
+  cr_assert_null(s);
+}
+
+Test(store, open_names_what_stands_in_its_way) {
+  char p[160], lock[200];
+  store_opts ro = {.read_only = true};
+  snprintf(p, sizeof p, "%s/file", dir);
+  FILE *f = fopen(p, "w");
+  cr_assert_not_null(f);
+  fclose(f);
+  open_fails(p, &ro, "does not exist");                 /* a file, not a directory */
+  snprintf(p, sizeof p, "%s/file/store", dir);
+  open_fails(p, NULL, "cannot create the directory: Not a directory");
+  snprintf(p, sizeof p, "%s/lockdir", dir);
+  snprintf(lock, sizeof lock, "%s/lock", p);
+  cr_assert_eq(mkdir(p, 0755), 0);
+  cr_assert_eq(mkdir(lock, 0755), 0);
+  open_fails(p, NULL, "/lock: Is a directory");
+  snprintf(p, sizeof p, "%s/logdir", dir);
+  snprintf(lock, sizeof lock, "%s/log", p);
+  cr_assert_eq(mkdir(p, 0755), 0);
+  cr_assert_eq(mkdir(lock, 0755), 0);
+  open_fails(p, NULL, "/log: Is a directory");
+  cr_assert_eq(access(lock, F_OK), 0, "nothing was replaced");
+}
+
+Test(store, a_lock_held_by_an_owner_that_never_names_itself) {
+  store *s = open_w();
+  append_ok(s, "a", 1);
+  commit_ok(s);
+  close_ok(s);
+  char lock[128];
+  snprintf(lock, sizeof lock, "%s/lock", dir);
+  int fd = open(lock, O_RDWR | O_TRUNC); /* a locker that died before writing its pid, or is slow */
+  cr_assert_geq(fd, 0);
+  cr_assert_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
+  open_fails(dir, NULL, "is locked by another process");
+  store *r = open_ro(); /* a reader needs no lock */
+  cr_assert_eq(store_last_seq(r, str("a")), 1);
+  close_ok(r);
+  close(fd);
+  s = open_w();
+  cr_assert_eq(store_last_seq(s, str("a")), 1, "the store is intact once the lock is free");
+  close_ok(s);
+}
+
+static uint64_t log_bytes(store *s) {
+  store_stats st;
+  store_get_stats(s, &st);
+  return st.log_bytes;
+}
+
+Test(store, a_refresh_that_finds_damage_refuses_from_then_on) {
+  store *w = open_w();
+  append_ok(w, "a", 1);
+  commit_ok(w);
+  store *r = open_ro();
+  uint64_t second = log_bytes(w);
+  append_ok(w, "a", 2);
+  commit_ok(w);
+  append_ok(w, "a", 3); /* a later frame vouches for the damaged one: not a torn tail */
+  commit_ok(w);
+  char lp[128];
+  snprintf(lp, sizeof lp, "%s/log", dir);
+  int fd = open(lp, O_RDWR);
+  cr_assert_geq(fd, 0);
+  char c;
+  cr_assert_eq(pread(fd, &c, 1, (off_t)second + 20), 1);
+  c ^= 0x40;
+  cr_assert_eq(pwrite(fd, &c, 1, (off_t)second + 20), 1);
+  close(fd);
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_refresh(r, &err), STORE_EFAIL);
+  cr_assert(strstr(msg(err), "is damaged at offset"), "%s", msg(err));
+  sx_val again = SX_NIL;
+  cr_assert_eq(store_refresh(r, &again), STORE_EFAIL, "refused from then on");
+  cr_assert_str_eq(msg(again), msg(err));
+  cr_assert_eq(store_last_seq(r, str("a")), 1, "it still serves what it had read cleanly");
+  cr_assert_eq(sx_list_length(store_read(r, str("a"))), 1);
+  close_ok(r);
+  close_ok(w);
+}
+
+Test(store, names_and_keys_that_are_not_strings) {
+  store *s = open_with_a_and_k();
+  sx_val bad = sx_int(7), err = SX_NIL;
+  store_txn *t = store_txn_begin(s);
+  cr_assert_eq(store_txn_last_seq(t, bad), 0, "read as absent");
+  cr_assert_eq(store_txn_read(t, bad), SX_EMPTY);
+  cr_assert_eq(store_txn_kv_get(t, bad), SX_NIL);
+  cr_assert(!store_txn_kv_has(t, bad));
+  cr_assert_eq(store_txn_append(t, bad, ev(1, "t"), &err), STORE_EFAIL, "refused as a write");
+  cr_assert_str_eq(msg(err), "append: the stream name must be a string, got integer");
+  cr_assert_eq(store_txn_truncate(t, bad, 1, &err), STORE_EFAIL);
+  cr_assert_str_eq(msg(err), "truncate: the stream name must be a string, got integer");
+  cr_assert_eq(store_txn_kv_put(t, bad, sx_int(1), &err), STORE_EFAIL);
+  cr_assert_str_eq(msg(err), "kv-put: the key must be a string, got integer");
+  cr_assert_eq(store_txn_kv_delete(t, bad, &err), STORE_EFAIL);
+  cr_assert_str_eq(msg(err), "kv-delete: the key must be a string, got integer");
+  cr_assert(!store_txn_dirty(t), "nothing was written");
+  store_txn_abort(t);
+  cr_assert_eq(store_last_seq(s, str("a")), 1);
   close_ok(s);
 }

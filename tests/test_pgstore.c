@@ -1,0 +1,652 @@
+/* test_pgstore.c — the PostgreSQL store when the database misbehaves under
+ * a live handle, on the cluster SX_TEST_PG names (tests/pg_cluster.sh; a
+ * fresh schema per test): a connection cut mid-read, mid-commit and
+ * mid-load, a table dropped under the handle (statements that fail to
+ * prepare, alone and in a commit's pipeline, until the handle has no
+ * statement slots left), a role without the privileges it needs, damaged
+ * rows, a read-only handle, a tiny read cache, and a schema name that
+ * needs quoting. Each time the call that failed says what broke, nothing
+ * stored before is lost, nothing of the failed commit or load is stored,
+ * and the handle works again once the database does. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "blob.h"
+#include "pgstore.h" /* libpq through pq_load.h, as the store loads it */
+#include "store.h"
+#include "sx_buf.h"
+#include "sx_dict.h"
+
+static char base_url[512], url[768], schema[64], app[64];
+static PGconn *admin;
+
+static void setup(void) {
+  sx_gc_init();
+  const char *u = getenv("SX_TEST_PG");
+  cr_assert(u && *u, "test_pgstore needs SX_TEST_PG (a PostgreSQL URL: tests/pg_cluster.sh start DIR)");
+  snprintf(base_url, sizeof base_url, "%s", u);
+  snprintf(schema, sizeof schema, "pgunit_%ld", (long)getpid()); /* each test runs in a process of its own */
+  snprintf(app, sizeof app, "sxvictim_%ld", (long)getpid());
+  snprintf(url, sizeof url, "%s&sx_schema=%s&application_name=%s", base_url, schema, app);
+  sx_val err = SX_NIL;
+  cr_assert(pq_load(&err), "%s", sx_is_string(err) ? sx_str_data(err) : "libpq");
+  admin = PQconnectdb(base_url);
+  cr_assert_eq(PQstatus(admin), CONNECTION_OK, "admin connection: %s", PQerrorMessage(admin));
+}
+
+static void teardown(void) {
+  if (admin) PQfinish(admin);
+}
+
+TestSuite(pg, .init = setup, .fini = teardown, .timeout = 120);
+
+/* ---- helpers ---------------------------------------------------------------------- */
+
+static sx_val str(const char *s) { return sx_string_cstr(s); }
+static const char *msg(sx_val e) {
+  if (sx_is(e, SX_T_ERROR)) e = ((sx_error *)e)->message;
+  return sx_is_string(e) ? sx_str_data(e) : "(no message)";
+}
+
+static sx_val ev(int64_t seq, const char *data) {
+  sx_val d = sx_dict_assoc(sx_dict_empty(), str("seq"), sx_int(seq));
+  return sx_dict_assoc(d, str("data"), str(data));
+}
+
+/* Run q on the admin connection (libpq's PQexec, which the store does not load). */
+static PGresult *admin_exec(const char *q) { return PQexecParams(admin, q, 0, NULL, NULL, NULL, NULL, 0); }
+
+/* Run SQL as the superuser (printf-style); it must succeed. */
+__attribute__((format(printf, 1, 2))) static void admin_sql(const char *fmt, ...) {
+  char *q;
+  va_list ap;
+  va_start(ap, fmt);
+  cr_assert(vasprintf(&q, fmt, ap) >= 0);
+  va_end(ap);
+  PGresult *r = admin_exec(q);
+  ExecStatusType st = PQresultStatus(r);
+  cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", q, PQerrorMessage(admin));
+  PQclear(r);
+  free(q);
+}
+
+/* The single number a query returns. */
+static long admin_count(const char *fmt, const char *arg) {
+  char q[512];
+  snprintf(q, sizeof q, fmt, arg);
+  PGresult *r = admin_exec(q);
+  cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", q, PQerrorMessage(admin));
+  long n = atol(PQgetvalue(r, 0, 0));
+  PQclear(r);
+  return n;
+}
+
+/* Cut the store's connection (its backend is the one named app) and wait
+ * until the server has let it go. */
+static void cut_connection(void) {
+  admin_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '%s'", app);
+  for (int i = 0; i < 200 && admin_count("SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s'", app);
+       i++)
+    usleep(10000);
+}
+
+static store *open_url(const char *u, const store_opts *o) {
+  store *s = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_open(u, o, &s, &err), 0, "open %s: %s", u, msg(err));
+  return s;
+}
+
+static void close_store(store *s) {
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_close(s, &err), 0, "close: %s", msg(err));
+}
+
+/* Append events seq from..to of stream and commit. */
+static void put_events(store *s, const char *stream, int from, int to) {
+  sx_val err = SX_NIL;
+  for (int i = from; i <= to; i++) cr_assert_eq(store_append(s, str(stream), ev(i, "payload"), &err), 0, "%s", msg(err));
+  cr_assert_eq(store_commit(s, &err), 0, "commit: %s", msg(err));
+}
+
+static size_t len_of(sx_val list) { return sx_is_list(list) ? sx_list_length(list) : (size_t)-1; }
+
+#define HAS(hay, needle) cr_assert(strstr((hay), (needle)), "expected \"%s\" in: %s", (needle), (hay))
+
+/* What a fresh handle sees of stream: its last seq and how many events. */
+static void assert_stream(const char *stream, int64_t last, size_t n, const char *when) {
+  store *s = open_url(url, NULL);
+  cr_assert_eq(store_last_seq(s, str(stream)), last, "%s: last seq of %s", when, stream);
+  cr_assert_eq(len_of(store_read(s, str(stream))), n, "%s: events of %s", when, stream);
+  close_store(s);
+}
+
+/* The store URL as role, a login without any privilege granted. */
+static void limited_url(char *out, size_t cap, char *role, size_t rcap) {
+  snprintf(role, rcap, "sxlim_%ld", (long)getpid());
+  admin_sql("DROP ROLE IF EXISTS %s", role);
+  admin_sql("CREATE ROLE %s LOGIN", role);
+  const char *q = strchr(base_url, '?');
+  cr_assert_not_null(q);
+  char host[256];
+  const char *h = strstr(q, "host=");
+  cr_assert_not_null(h);
+  snprintf(host, sizeof host, "%.*s", (int)strcspn(h, "&"), h);
+  snprintf(out, cap, "postgresql:///postgres?%s&user=%s&sx_schema=%s", host, role, schema);
+}
+
+/* ---- a lost connection ---------------------------------------------------------------- */
+
+Test(pg, connection_cut_under_a_read) {
+  store *s = open_url(url, NULL);
+  put_events(s, "a", 1, 2);
+  cr_assert_eq(len_of(store_read(s, str("a"))), 2);
+  cut_connection();
+  sx_val got = store_read(s, str("a"));
+  cr_assert(sx_is(got, SX_T_ERROR), "a read over a cut connection fails");
+  HAS(msg(got), "the database connection was lost");
+  HAS(msg(got), "store postgresql://");
+  cr_assert_eq(len_of(store_read(s, str("a"))), 2, "the next read reconnects and sees everything");
+  cr_assert_eq(store_last_seq(s, str("a")), 2);
+  close_store(s);
+}
+
+Test(pg, connection_cut_before_a_commit) {
+  store *s = open_url(url, NULL);
+  put_events(s, "a", 1, 1);
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_append(s, str("a"), ev(2, "lost"), &err), 0);
+  cr_assert_eq(store_kv_put(s, str("k"), str("lost"), &err), 0);
+  cut_connection();
+  cr_assert_eq(store_commit(s, &err), STORE_EFAIL, "a commit over a cut connection fails");
+  HAS(msg(err), "connection");
+  assert_stream("a", 1, 1, "after the failed commit");
+  cr_assert_eq(store_kv_get(s, str("k")), SX_NIL, "nothing of the failed commit is stored");
+  put_events(s, "a", 2, 3); /* the handle reconnects */
+  assert_stream("a", 3, 3, "after the next commit");
+  close_store(s);
+}
+
+Test(pg, stats_over_a_cut_connection) {
+  store *s = open_url(url, NULL);
+  put_events(s, "a", 1, 3);
+  store_stats st;
+  store_get_stats(s, &st);
+  cr_assert_eq(st.streams, 1);
+  cr_assert_eq(st.events, 3);
+  cut_connection();
+  store_get_stats(s, &st); /* the query fails: nothing counted, nothing made up */
+  cr_assert_eq(st.streams, 0);
+  cr_assert_eq(st.events, 0);
+  store_get_stats(s, &st);
+  cr_assert_eq(st.events, 3, "the next call reconnects");
+  close_store(s);
+}
+
+Test(pg, connection_cut_before_a_commit_too_big_to_buffer) {
+  store *s = open_url(url, NULL);
+  put_events(s, "a", 1, 1);
+  char big[2048];
+  memset(big, 'x', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  sx_val err = SX_NIL;
+  for (int i = 2; i <= 300; i++) cr_assert_eq(store_append(s, str("a"), ev(i, big), &err), 0);
+  cut_connection();
+  cr_assert_eq(store_commit(s, &err), STORE_EFAIL, "sending to a cut connection fails");
+  HAS(msg(err), "store postgresql://");
+  assert_stream("a", 1, 1, "after the failed commit");
+  put_events(s, "a", 2, 2);
+  assert_stream("a", 2, 2, "after the next commit");
+  close_store(s);
+}
+
+/* The database refuses the handle's reconnect (its role may no longer log
+ * in): every call says it cannot connect; once it may, all works again. */
+Test(pg, a_reconnect_the_database_refuses) {
+  char lim[768], role[64];
+  limited_url(lim, sizeof lim, role, sizeof role);
+  store *owner = open_url(url, NULL);
+  put_events(owner, "a", 1, 1);
+  admin_sql("GRANT USAGE ON SCHEMA \"%s\" TO %s", schema, role);
+  admin_sql("GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA \"%s\" TO %s", schema, role);
+  char lim_app[900];
+  snprintf(lim_app, sizeof lim_app, "%s&application_name=%s", lim, app);
+  store *s = open_url(lim_app, NULL);
+  cr_assert_eq(store_last_seq(s, str("a")), 1);
+  admin_sql("ALTER ROLE %s NOLOGIN", role);
+  cut_connection();
+  sx_val got = store_read(s, str("a")); /* finds the connection gone */
+  cr_assert(sx_is(got, SX_T_ERROR));
+  got = store_kv_get(s, str("k"));
+  cr_assert(sx_is(got, SX_T_ERROR));
+  HAS(msg(got), "cannot connect to the database");
+  HAS(msg(got), "not permitted to log in");
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_append(s, str("a"), ev(2, "x"), &err), STORE_EFAIL, "an append needs the stream's mark");
+  HAS(msg(err), "cannot connect to the database");
+  cr_assert_eq(store_truncate(s, str("a"), 1, &err), STORE_EFAIL, "so does a truncation");
+  HAS(msg(err), "cannot connect to the database");
+  store_txn *t = store_txn_begin(s);
+  cr_assert_eq(store_txn_kv_put(t, str("k"), str("v"), &err), 0);
+  cr_assert_eq(store_txn_kv_put(t, str("j"), str("v"), &err), 0);
+  uint64_t ticket;
+  cr_assert_eq(store_txn_commit(t, &ticket, &err), STORE_EFAIL);
+  HAS(msg(err), "cannot connect to the database");
+  store_rollback(s);
+  admin_sql("ALTER ROLE %s LOGIN", role);
+  cr_assert_eq(store_last_seq(s, str("a")), 1, "it reconnects once it may");
+  put_events(s, "a", 2, 2);
+  assert_stream("a", 2, 2, "after the reconnect");
+  close_store(s);
+  close_store(owner);
+  admin_sql("DROP OWNED BY %s", role);
+  admin_sql("DROP ROLE %s", role);
+}
+
+/* Another session holds the stream-list clock's row; once the commit waits
+ * for it, that session (from a thread) inserts the stream the commit
+ * inserted: a deadlock, which PostgreSQL breaks by failing one of them. */
+static void *insert_the_same_stream(void *arg) {
+  (void)arg;
+  usleep(300000); /* the commit is waiting for the clock's row by now */
+  char q[256];
+  snprintf(q, sizeof q, "INSERT INTO \"%s\".streams VALUES ('\\x64'::bytea, 1, 1)", schema);
+  PQclear(admin_exec(q)); /* waits for the commit's row until the deadlock is broken */
+  PQclear(admin_exec("ROLLBACK"));
+  return NULL;
+}
+
+Test(pg, a_deadlock_in_the_database_is_a_conflict) {
+  store *s = open_url(url, NULL);
+  put_events(s, "a", 1, 1);
+  admin_sql("BEGIN");
+  admin_sql("UPDATE \"%s\".clocks SET n = n WHERE id = 'catalog'", schema);
+  pthread_t th;
+  cr_assert_eq(pthread_create(&th, NULL, insert_the_same_stream, NULL), 0);
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_append(s, str("d"), ev(1, "x"), &err), 0);
+  int rc = store_commit(s, &err);
+  pthread_join(th, NULL);
+  cr_assert_eq(rc, STORE_ECONFLICT, "%s", msg(err));
+  HAS(msg(err), "conflict: the commit lost a race in the database: deadlock detected");
+  assert_stream("d", 0, 0, "after the lost race");
+  put_events(s, "d", 1, 1); /* the host runs it again */
+  assert_stream("d", 1, 1, "after running it again");
+  close_store(s);
+}
+
+/* ---- a table dropped under the handle ---------------------------------------------------- */
+
+static void recreate_kv(void) {
+  admin_sql("CREATE TABLE \"%s\".kv (key bytea PRIMARY KEY, value bytea, ver bigint NOT NULL)", schema);
+}
+
+Test(pg, a_read_whose_statement_cannot_be_prepared) {
+  store *s = open_url(url, NULL);
+  put_events(s, "a", 1, 2);
+  admin_sql("DROP TABLE \"%s\".kv", schema);
+  sx_val got = store_kv_get(s, str("k"));
+  cr_assert(sx_is(got, SX_T_ERROR));
+  HAS(msg(got), "kv\" does not exist");
+  store_txn *t = store_txn_begin(s);
+  cr_assert(sx_is(store_txn_kv_get(t, str("k")), SX_T_ERROR));
+  sx_val why = SX_NIL, err = SX_NIL;
+  cr_assert(store_txn_failed(t, &why), "a transaction whose read failed is failed");
+  cr_assert_eq(store_txn_append(t, str("a"), ev(3, "x"), &err), 0);
+  uint64_t ticket;
+  cr_assert_eq(store_txn_commit(t, &ticket, &err), STORE_EFAIL, "and cannot commit");
+  HAS(msg(err), "does not exist");
+  cr_assert_eq(len_of(store_read(s, str("a"))), 2, "the streams are untouched");
+  recreate_kv();
+  cr_assert_eq(store_kv_get(s, str("k")), SX_NIL, "the statement is prepared again once the table is back");
+  cr_assert_eq(store_kv_put(s, str("k"), str("v"), &err), 0);
+  cr_assert_eq(store_commit(s, &err), 0, "%s", msg(err));
+  cr_assert_str_eq(msg(store_kv_get(s, str("k"))), "v");
+  close_store(s);
+}
+
+Test(pg, a_commit_whose_statements_cannot_be_prepared) {
+  store *setup_handle = open_url(url, NULL);
+  put_events(setup_handle, "a", 1, 1);
+  close_store(setup_handle);
+  admin_sql("DROP TABLE \"%s\".kv", schema);
+  store *s = open_url(url, NULL);
+  sx_val err = SX_NIL;
+  /* more failed commits than the handle has statement slots: each one
+   * gives up the slot of the statement that failed to prepare */
+  for (int i = 0; i < 70; i++) {
+    cr_assert_eq(store_append(s, str("a"), ev(2, "x"), &err), 0);
+    cr_assert_eq(store_append(s, str("new"), ev(1, "x"), &err), 0);
+    cr_assert_eq(store_kv_put(s, str("k"), str("v"), &err), 0);
+    err = SX_NIL;
+    cr_assert_eq(store_commit(s, &err), STORE_EFAIL, "commit %d", i);
+    HAS(msg(err), "kv\" does not exist");
+  }
+  assert_stream("a", 1, 1, "after the failed commits");
+  assert_stream("new", 0, 0, "after the failed commits");
+  recreate_kv();
+  cr_assert_eq(store_append(s, str("a"), ev(2, "x"), &err), 0);
+  cr_assert_eq(store_append(s, str("new"), ev(1, "x"), &err), 0);
+  cr_assert_eq(store_kv_put(s, str("k"), str("v"), &err), 0);
+  cr_assert_eq(store_commit(s, &err), 0, "the handle still commits (unprepared): %s", msg(err));
+  cr_assert_str_eq(msg(store_kv_get(s, str("k"))), "v");
+  cr_assert(store_kv_has(s, str("k")));
+  assert_stream("a", 2, 2, "after the table came back");
+  assert_stream("new", 1, 1, "after the table came back");
+  close_store(s);
+}
+
+/* ---- privileges ------------------------------------------------------------------------ */
+
+Test(pg, a_role_without_privileges) {
+  char lim[768], role[64];
+  limited_url(lim, sizeof lim, role, sizeof role);
+  store *s = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_open(lim, NULL, &s, &err), STORE_EFAIL, "a role that may not create the schema");
+  HAS(msg(err), "permission denied");
+  cr_assert_eq(admin_count("SELECT count(*) FROM pg_namespace WHERE nspname = '%s'", schema), 0, "nothing was created");
+
+  store *owner = open_url(url, NULL); /* the schema made by a role that may */
+  put_events(owner, "a", 1, 2);
+  cr_assert_eq(store_kv_put(owner, str("k"), str("v"), &err), 0);
+  cr_assert_eq(store_commit(owner, &err), 0);
+  admin_sql("GRANT USAGE ON SCHEMA \"%s\" TO %s", schema, role);
+  admin_sql("GRANT SELECT ON ALL TABLES IN SCHEMA \"%s\" TO %s", schema, role);
+
+  s = open_url(lim, NULL);
+  cr_assert_eq(len_of(store_read(s, str("a"))), 2, "a reader may read");
+  cr_assert_str_eq(msg(store_kv_get(s, str("k"))), "v");
+  cr_assert_eq(store_append(s, str("a"), ev(3, "x"), &err), 0);
+  err = SX_NIL;
+  cr_assert_eq(store_commit(s, &err), STORE_EFAIL, "but not write: a failure, not a conflict");
+  HAS(msg(err), "permission denied for table streams");
+  sx_val cid = SX_NIL;
+  cr_assert_eq(store_blob_put(s, "bytes", 5, &cid, &err), STORE_EFAIL);
+  HAS(msg(err), "permission denied for table blobs");
+  assert_stream("a", 2, 2, "after the refused commit");
+
+  store_restore *r = NULL;
+  cr_assert_eq(store_restore_begin(lim, &r, &err), -1, "nor load");
+  HAS(msg(err), "permission denied");
+  cr_assert_null(r);
+  close_store(s);
+  close_store(owner);
+  admin_sql("DROP OWNED BY %s", role);
+  admin_sql("DROP ROLE %s", role);
+}
+
+/* ---- damaged rows ------------------------------------------------------------------------ */
+
+/* The report of store_check on the test's schema, and its result. */
+static int check_report(sx_buf *report) {
+  *report = (sx_buf)SX_BUF_INIT;
+  int rc = store_check(url, report);
+  sx_buf_putc(report, '\0');
+  return rc;
+}
+
+Test(pg, damaged_rows_are_reported_never_served) {
+  store *s = open_url(url, NULL);
+  put_events(s, "a", 1, 3);
+  sx_val err = SX_NIL, cid = SX_NIL, bytes = SX_NIL;
+  cr_assert_eq(store_kv_put(s, str("k"), str("v"), &err), 0);
+  cr_assert_eq(store_commit(s, &err), 0);
+  cr_assert_eq(store_blob_put(s, "the bytes", 9, &cid, &err), 0);
+  sx_buf report;
+  cr_assert_eq(check_report(&report), 0, "%s", report.data);
+  sx_buf_free(&report);
+
+  admin_sql("UPDATE \"%s\".events SET value = '\\xff' WHERE seq = 2", schema);
+  sx_val got = store_read(s, str("a"));
+  cr_assert(sx_is(got, SX_T_ERROR));
+  HAS(msg(got), "a stored value does not decode");
+  admin_sql("UPDATE \"%s\".kv SET value = '\\xff', ver = ver + 1", schema);
+  got = store_kv_get(s, str("k"));
+  cr_assert(sx_is(got, SX_T_ERROR));
+  HAS(msg(got), "does not decode");
+  admin_sql("UPDATE \"%s\".blobs SET bytes = 'other bytes'", schema);
+  cr_assert_eq(store_blob_get(s, cid, &bytes, &err), STORE_EFAIL);
+  HAS(msg(err), "its bytes do not match its id");
+  bool has = false;
+  cr_assert_eq(store_blob_has(s, cid, &has, &err), 0);
+  cr_assert(has, "a damaged blob is still there, only not served");
+  uint64_t size = 0;
+  cr_assert_eq(store_blob_size(s, cid, &size, &err), 0);
+  cr_assert_eq(size, 11);
+  admin_sql("DELETE FROM \"%s\".events WHERE seq = 1", schema);
+
+  cr_assert_eq(check_report(&report), 1, "%s", report.data);
+  HAS(report.data, "stream \"a\": its events are not seqs 1..3 (2 stored): damaged");
+  HAS(report.data, "a stored event does not decode: damaged");
+  HAS(report.data, "a kv value does not decode: damaged");
+  HAS(report.data, "a blob does not hash to its id: damaged");
+  HAS(report.data, "NOT ok");
+  sx_buf_free(&report);
+
+  admin_sql("DROP TABLE \"%s\".blobs", schema);
+  cr_assert_eq(check_report(&report), -1, "a check that cannot read a table fails");
+  HAS(report.data, "blobs\" does not exist");
+  sx_buf_free(&report);
+  sx_val listed = store_blobs(s);
+  cr_assert(sx_is(listed, SX_T_ERROR), "the blob listing fails the same way");
+  cr_assert_eq(store_blob_has(s, cid, &has, &err), STORE_EFAIL);
+  cr_assert_eq(store_blob_size(s, cid, &size, &err), STORE_EFAIL);
+  close_store(s);
+}
+
+Test(pg, check_of_an_unreachable_database) {
+  sx_buf report = SX_BUF_INIT;
+  cr_assert_eq(store_check("postgresql:///postgres?host=/nonexistent-sx-dir&user=postgres", &report), -1);
+  sx_buf_putc(&report, '\0');
+  HAS(report.data, "cannot connect to the database");
+  sx_buf_free(&report);
+}
+
+/* ---- read-only handles, the cache, the schema name ----------------------------------------- */
+
+Test(pg, a_read_only_handle_refuses_writes) {
+  store *w = open_url(url, NULL);
+  put_events(w, "a", 1, 1);
+  store_opts ro = {.read_only = true};
+  store *s = open_url(url, &ro);
+  sx_val err = SX_NIL, cid = SX_NIL;
+  cr_assert_eq(store_append(s, str("a"), ev(2, "x"), &err), STORE_EFAIL);
+  HAS(msg(err), "is open read-only");
+  cr_assert_eq(store_kv_put(s, str("k"), str("v"), &err), STORE_EFAIL);
+  cr_assert_eq(store_blob_put(s, "x", 1, &cid, &err), STORE_EFAIL);
+  HAS(msg(err), "is open read-only");
+  store_txn *t = store_txn_begin(s); /* a reader's reads still validate */
+  cr_assert_eq(store_txn_last_seq(t, str("a")), 1);
+  cr_assert_eq(len_of(store_txn_kv_keys(t)), 0);
+  uint64_t ticket = 99;
+  cr_assert_eq(store_txn_commit(t, &ticket, &err), 0, "%s", msg(err));
+  close_store(s);
+  close_store(w);
+}
+
+Test(pg, a_tiny_read_cache_serves_what_is_committed) {
+  store_opts o = {.cache_bytes = 2048};
+  store *s = open_url(url, &o), *w = open_url(url, NULL);
+  char big[400];
+  memset(big, 'b', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  sx_val err = SX_NIL;
+  for (int i = 1; i <= 20; i++) cr_assert_eq(store_append(w, str("big"), ev(i, big), &err), 0);
+  for (int i = 0; i < 100; i++) {
+    char k[16];
+    snprintf(k, sizeof k, "k%d", i);
+    cr_assert_eq(store_kv_put(w, str(k), str(k), &err), 0);
+  }
+  cr_assert_eq(store_commit(w, &err), 0);
+  for (int round = 0; round < 2; round++) { /* too big to cache; the keys overflow the budget */
+    cr_assert_eq(len_of(store_read(s, str("big"))), 20);
+    for (int i = 0; i < 100; i++) {
+      char k[16];
+      snprintf(k, sizeof k, "k%d", i);
+      cr_assert_str_eq(msg(store_kv_get(s, str(k))), k);
+    }
+  }
+  store_stats st;
+  store_get_stats(s, &st);
+  cr_assert_leq(st.cache_bytes, 2048);
+  cr_assert_eq(store_kv_put(w, str("k3"), str("changed"), &err), 0);
+  cr_assert_eq(store_append(w, str("big"), ev(21, "small"), &err), 0);
+  cr_assert_eq(store_commit(w, &err), 0);
+  cr_assert_str_eq(msg(store_kv_get(s, str("k3"))), "changed");
+  cr_assert_eq(len_of(store_read(s, str("big"))), 21);
+  close_store(s);
+  close_store(w);
+}
+
+Test(pg, a_schema_name_that_needs_quoting) {
+  char odd[64], u[900];
+  snprintf(odd, sizeof odd, "Odd\"Name_%ld", (long)getpid());
+  const char *q = strchr(base_url, '?');
+  /* sx_schema first, an empty parameter, then libpq's own */
+  snprintf(u, sizeof u, "%.*s?sx_schema=%s&&%s", (int)(q - base_url), base_url, odd, q + 1);
+  store *s = open_url(u, NULL);
+  put_events(s, "a", 1, 2);
+  close_store(s);
+  char ident[80];
+  snprintf(ident, sizeof ident, "Odd\"\"Name_%ld", (long)getpid());
+  cr_assert_eq(admin_count("SELECT count(*) FROM \"%s\".events", ident), 2, "the rows are in that schema");
+  admin_sql("DROP SCHEMA \"%s\" CASCADE", ident);
+}
+
+/* ---- a load into PostgreSQL that fails half-way ------------------------------------------ */
+
+static store_restore *load_begin(void) {
+  store_restore *r = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_restore_begin(url, &r, &err), 0, "%s", msg(err));
+  return r;
+}
+
+/* Stream "a" with n events (each call after a failure must say so too). */
+static int load_stream(store_restore *r, int n, sx_val *err) {
+  int rc = store_restore_stream(r, str("a"), n, err);
+  for (int i = 1; i <= n && rc == 0; i++) rc = store_restore_event(r, ev(i, "loaded"), err);
+  return rc;
+}
+
+static void assert_empty(const char *when) {
+  store *s = open_url(url, NULL);
+  cr_assert_eq(len_of(store_streams(s)), 0, "%s: no stream", when);
+  cr_assert_eq(len_of(store_kv_keys(s)), 0, "%s: no key", when);
+  cr_assert_eq(len_of(store_blobs(s)), 0, "%s: no blob", when);
+  close_store(s);
+}
+
+Test(pg, a_load_with_a_duplicate_row_stores_nothing) {
+  store_restore *r = load_begin();
+  sx_val err = SX_NIL, bytes = str("blob bytes");
+  char cid[BLOB_CID_LEN + 1];
+  blob_cid_of("blob bytes", 10, cid);
+  cr_assert_eq(store_restore_blob(r, str(cid), bytes, &err), 0);
+  cr_assert_eq(store_restore_blob(r, str(cid), bytes, &err), 0, "sent; its failure comes back later");
+  cr_assert_eq(load_stream(r, 600, &err), -1, "the first round trip (512 rows) reports the duplicate");
+  HAS(msg(err), "duplicate key");
+  sx_val again = SX_NIL;
+  cr_assert_eq(store_restore_blob(r, str(cid), bytes, &again), -1, "later rows are refused");
+  HAS(msg(again), "the load has failed");
+  cr_assert_eq(store_restore_finish(r, &again), -1);
+  assert_empty("after the failed load");
+}
+
+Test(pg, a_load_that_fails_at_its_end_stores_nothing) {
+  store_restore *r = load_begin();
+  sx_val err = SX_NIL, bytes = str("blob bytes");
+  char cid[BLOB_CID_LEN + 1];
+  blob_cid_of("blob bytes", 10, cid);
+  cr_assert_eq(load_stream(r, 600, &err), 0, "more rows than one round trip: %s", msg(err));
+  cr_assert_eq(store_restore_kv(r, str("k"), str("v"), &err), 0);
+  cr_assert_eq(store_restore_blob(r, str(cid), bytes, &err), 0);
+  cr_assert_eq(store_restore_blob(r, str(cid), bytes, &err), 0);
+  err = SX_NIL;
+  cr_assert_eq(store_restore_finish(r, &err), -1);
+  HAS(msg(err), "duplicate key");
+  assert_empty("after the failed load");
+}
+
+Test(pg, a_load_whose_connection_is_cut) {
+  store_restore *r = load_begin();
+  sx_val err = SX_NIL;
+  cr_assert_eq(load_stream(r, 100, &err), 0);
+  cut_connection();
+  int rc = 0;
+  for (int i = 0; i < 1200 && rc == 0; i++) {
+    char k[16];
+    snprintf(k, sizeof k, "k%d", i);
+    rc = store_restore_kv(r, str(k), str("v"), &err);
+  }
+  cr_assert_eq(rc, -1, "the load notices the cut within a round trip");
+  cr_assert(sx_is_string(err), "and says why");
+  sx_val again = SX_NIL;
+  cr_assert_eq(store_restore_kv(r, str("later"), str("v"), &again), -1, "later rows are refused");
+  HAS(msg(again), "store postgresql://");
+  cr_assert_eq(store_restore_finish(r, &again), -1);
+  assert_empty("after the cut load");
+}
+
+Test(pg, a_load_refuses_a_blob_whose_bytes_do_not_match_and_values_that_are_not_data) {
+  store_restore *r = load_begin();
+  sx_val err = SX_NIL;
+  char cid[BLOB_CID_LEN + 1];
+  blob_cid_of("other bytes", 11, cid);
+  cr_assert_eq(store_restore_blob(r, str(cid), str("blob bytes"), &err), -1);
+  HAS(msg(err), "its bytes have the id");
+  cr_assert_eq(store_restore_blob(r, sx_int(3), str("blob bytes"), &err), -1);
+  HAS(msg(err), "blob ?: its bytes have the id");
+  sx_val fn = (sx_val)sx_obj_new(SX_T_FN, sizeof(sx_fnhead));
+  cr_assert_eq(store_restore_kv(r, str("k"), fn, &err), -1, "nor a value that is not data");
+  HAS(msg(err), "cannot store a value of type");
+  cr_assert_eq(store_restore_stream(r, str("s"), 1, &err), 0);
+  cr_assert_eq(store_restore_event(r, sx_dict_assoc(ev(1, "x"), str("f"), fn), &err), -1);
+  HAS(msg(err), "cannot store a value of type");
+  store_restore_abandon(r);
+  assert_empty("after the abandoned load");
+}
+
+Test(pg, a_load_into_an_unreachable_database) {
+  store_restore *r = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_restore_begin("postgresql:///postgres?host=/nonexistent-sx-dir&user=postgres", &r, &err), -1);
+  HAS(msg(err), "cannot connect to the database");
+  cr_assert_null(r);
+}
+
+/* ---- the schema in SQL ------------------------------------------------------------------ */
+
+Test(pg, only_a_whole_word_s_dot_names_the_schema) {
+  pgstore s = {.schema = "\"q\""};
+  char *sql = pg_sql(&s, "S.a xS.b {S.c AS.d [S.e 0S.f :S.g _S.h /S.i zS.j ~S.k ZS.l 9S.m S");
+  cr_assert_str_eq(sql, "\"q\".a xS.b {\"q\".c AS.d [\"q\".e 0S.f :\"q\".g _S.h /\"q\".i zS.j ~\"q\".k ZS.l 9S.m S");
+  free(sql);
+}
+
+Test(pg, a_load_refuses_a_schema_with_only_a_key_or_a_blob) {
+  store *s = open_url(url, NULL);
+  sx_val err = SX_NIL, cid = SX_NIL;
+  cr_assert_eq(store_kv_put(s, str("k"), str("v"), &err), 0);
+  cr_assert_eq(store_commit(s, &err), 0);
+  store_restore *r = NULL;
+  cr_assert_eq(store_restore_begin(url, &r, &err), -1);
+  HAS(msg(err), "is not empty (0 streams, 1 kv keys, 0 blobs)");
+  cr_assert_eq(store_kv_delete(s, str("k"), &err), 0);
+  cr_assert_eq(store_commit(s, &err), 0);
+  cr_assert_eq(store_blob_put(s, "b", 1, &cid, &err), 0);
+  cr_assert_eq(store_restore_begin(url, &r, &err), -1);
+  HAS(msg(err), "is not empty (0 streams, 0 kv keys, 1 blobs)");
+  cr_assert_eq(len_of(store_blobs(s)), 1, "the refused loads changed nothing");
+  cr_assert_eq(len_of(store_kv_keys(s)), 0);
+  close_store(s);
+}
