@@ -153,7 +153,7 @@ static size_t frame_limit(const sx_vm *vm) {
   return vm->max_depth > SIZE_MAX / FRAMES_PER_CALL ? SIZE_MAX : vm->max_depth * FRAMES_PER_CALL;
 }
 
-static bool kgrow(sx_fiber *f) {
+static __attribute__((noinline, cold)) bool kgrow(sx_fiber *f) {
   size_t limit = frame_limit(f->vm);
   if (f->kcap >= limit) return false;
   size_t ncap = f->kcap * 2;
@@ -173,7 +173,7 @@ static inline sx_kframe *kpush(sx_fiber *f, kkind kind) {
   return fr;
 }
 
-static void vgrow(sx_fiber *f) {
+static __attribute__((noinline, cold)) void vgrow(sx_fiber *f) {
   size_t ncap = f->vcap * 2;
   sx_val *nv = GC_MALLOC(ncap * sizeof *nv);
   if (!nv) abort();
@@ -1110,7 +1110,7 @@ static inline sx_node *call_site(const mreg *r) {
 }
 
 /* Evaluate forms one by one, each analysed just before it runs. */
-static mmode run_forms(sx_fiber *f, mreg *r, sx_val forms) {
+static __attribute__((noinline)) mmode run_forms(sx_fiber *f, mreg *r, sx_val forms) {
   sx_kframe *fr = mpush(f, r, K_FORMS);
   if (!fr) return M_RAISE;
   fr->node = NULL;
@@ -1134,7 +1134,7 @@ static inline mmode callback(size_t b, size_t *base, sx_node **node, bool *retur
 }
 
 /* Start map, for-each, filter, some, every? or map-indexed over argv[1]. */
-static mmode start_walk(sx_fiber *f, mreg *r, const sx_prim *p, kkind kind, sx_val *argv) {
+static __attribute__((noinline)) mmode start_walk(sx_fiber *f, mreg *r, const sx_prim *p, kkind kind, sx_val *argv) {
   sx_val fn = argv[0];
   f->vsp = r->base;
   if (!is_callable(fn))
@@ -1162,7 +1162,7 @@ static mmode start_walk(sx_fiber *f, mreg *r, const sx_prim *p, kkind kind, sx_v
 }
 
 /* (reduce f init lst) or (reduce f lst) */
-static mmode start_reduce(sx_fiber *f, mreg *r, int argc, sx_val *argv) {
+static __attribute__((noinline)) mmode start_reduce(sx_fiber *f, mreg *r, int argc, sx_val *argv) {
   sx_val fn = argv[0], init;
   f->vsp = r->base;
   if (!is_callable(fn))
@@ -1187,7 +1187,7 @@ static mmode start_reduce(sx_fiber *f, mreg *r, int argc, sx_val *argv) {
 }
 
 /* (sort lst), (sort lst less?) or (sort less? lst) */
-static mmode start_sort(sx_fiber *f, mreg *r, int argc, sx_val *argv) {
+static __attribute__((noinline)) mmode start_sort(sx_fiber *f, mreg *r, int argc, sx_val *argv) {
   sx_vm *vm = f->vm;
   sx_val lst = argv[0], fn = SX_NIL;
   if (argc == 2) {
@@ -1225,7 +1225,7 @@ static mmode start_sort(sx_fiber *f, mreg *r, int argc, sx_val *argv) {
 }
 
 /* The K_SORT frame fr: the comparator answered r->val. */
-static mmode sort_step(sx_fiber *f, mreg *r, sx_kframe *fr) {
+static __attribute__((noinline)) mmode sort_step(sx_fiber *f, mreg *r, sx_kframe *fr) {
   msort *m = fr->u.sort.m;
   msort_take(m, sx_truthy(r->val));
   if (!msort_next(m)) {
@@ -1242,7 +1242,7 @@ static mmode sort_step(sx_fiber *f, mreg *r, sx_kframe *fr) {
 
 /* Apply a special primitive (one that runs on the machine) to the operand
  * stack from r->base. */
-static mmode apply_special(sx_fiber *f, mreg *r) {
+static __attribute__((noinline)) mmode apply_special(sx_fiber *f, mreg *r) {
   sx_vm *vm = f->vm;
   size_t base = r->base;
   sx_prim *p = (sx_prim *)f->vs[base];
@@ -1337,7 +1337,7 @@ static mmode apply_special(sx_fiber *f, mreg *r) {
 }
 
 /* Invoke the escape continuation at r->base. */
-static mmode escape(sx_fiber *f, mreg *r) {
+static __attribute__((noinline)) mmode escape(sx_fiber *f, mreg *r) {
   sx_contobj *k = (sx_contobj *)f->vs[r->base];
   int argc = (int)(f->vsp - r->base - 1);
   sx_val v = argc > 0 ? f->vs[r->base + 1] : SX_NIL;
@@ -1371,7 +1371,7 @@ static mmode escape(sx_fiber *f, mreg *r) {
 
 /* The K_PERFORM frame fr has its request in r->val: a resolver services
  * it, or the fiber suspends. */
-static mmode perform(sx_fiber *f, mreg *r, sx_kframe *fr) {
+static __attribute__((noinline)) mmode perform(sx_fiber *f, mreg *r, sx_kframe *fr) {
   sx_vm *vm = f->vm;
   sx_val req = r->val, op, args;
   f->ksp--;
@@ -1394,7 +1394,7 @@ static mmode perform(sx_fiber *f, mreg *r, sx_kframe *fr) {
 }
 
 /* The K_FORMS frame fr: the previous form returned r->val; run the next. */
-static mmode next_form(sx_fiber *f, mreg *r, sx_kframe *fr) {
+static __attribute__((noinline)) mmode next_form(sx_fiber *f, mreg *r, sx_kframe *fr) {
   sx_vm *vm = f->vm;
   if (fr->u.forms.started && fr->u.forms.toplevel && f->ksp == 1) { /* a top-level form finished */
     sx_val problem = sx_toplevel_end(vm, SX_DONE);
@@ -1422,7 +1422,7 @@ static mmode next_form(sx_fiber *f, mreg *r, sx_kframe *fr) {
  * guard (M_EVAL: its handler), or to a dynamic-wind being left (M_APPLY:
  * its after thunk, a K_RERAISE frame raising again after it), or out of
  * the fiber (M_STOP). */
-static mmode unwind(sx_fiber *f, mreg *r) {
+static __attribute__((noinline)) mmode unwind(sx_fiber *f, mreg *r) {
   sx_val raised = r->raised;
   locate_error(f, raised, r->at);
   while (f->ksp > 0) {
@@ -1654,6 +1654,28 @@ walk_step(sx_fiber *f, sx_kframe *fr, sx_val *val, size_t *base, sx_node **node,
 static inline void set_global(sx_vm *vm, sx_cell *cell, sx_val val) {
   if (plain_prim(cell->value) || plain_prim(val)) vm->global_epoch++;
   cell->value = val;
+}
+
+/* The K_SET_GLOBAL, K_DEF_GLOBAL or K_DEFMACRO frame fr got r->val: store
+ * it (a macro made of it for K_DEFMACRO) in the form's global and return
+ * what the form returns (nil for set!, the name for the others). */
+static mmode store_global(sx_fiber *f, mreg *r, sx_kframe *fr) {
+  const sx_node *n = fr->node;
+  f->ksp--;
+  if (fr->kind == K_SET_GLOBAL && n->u.cell->value == SX_UNDEF) {
+    r->at = n->pos;
+    return raise_with(r, sx_make_error("set!: unbound symbol %s", sx_str_data(sx_sym_name(n->sym))));
+  }
+  sx_val v = r->val;
+  if (fr->kind == K_DEFMACRO) {
+    sx_macro *m = sx_obj_new(SX_T_MACRO, sizeof *m);
+    m->name = sx_sym_name(n->sym);
+    m->fn = r->val;
+    v = (sx_val)m;
+  }
+  set_global(f->vm, n->u.cell, v);
+  r->val = fr->kind == K_SET_GLOBAL ? SX_NIL : n->sym;
+  return M_CONT;
 }
 
 /* ---- dispatch ------------------------------------------------------------------
@@ -2012,28 +2034,9 @@ cont: /* val returns to the top frame */
     val = SX_NIL;
     vmcont;
   vmcase(K_SET_GLOBAL)
-    f->ksp--;
-    if (fr->node->u.cell->value == SX_UNDEF) {
-      at = fr->node->pos;
-      vmraise(sx_make_error("set!: unbound symbol %s", sx_str_data(sx_sym_name(fr->node->sym))));
-    }
-    set_global(vm, fr->node->u.cell, val);
-    val = SX_NIL;
-    vmcont;
   vmcase(K_DEF_GLOBAL)
-    f->ksp--;
-    set_global(vm, fr->node->u.cell, val);
-    val = fr->node->sym;
-    vmcont;
-  vmcase(K_DEFMACRO) {
-    f->ksp--;
-    sx_macro *m = sx_obj_new(SX_T_MACRO, sizeof *m);
-    m->name = sx_sym_name(fr->node->sym);
-    m->fn = val;
-    set_global(vm, fr->node->u.cell, (sx_val)m);
-    val = fr->node->sym;
-    vmcont;
-  }
+  vmcase(K_DEFMACRO)
+    vmstep(store_global(f, R, fr));
   vmcase(K_GUARD)
     f->ksp--;
     vmcont;
