@@ -340,22 +340,17 @@ static inline __attribute__((always_inline)) bool quick_operand(const sx_node *x
  * shapes (ashape) read their operands without looking at them first. */
 static inline __attribute__((always_inline)) bool quick_arith(const sx_node *n, sx_env *env,
                                                               sx_val *out) {
-  sx_val a, b;
   sx_node *const *x = n->u.call.args;
   if (!arith_still(n)) return false;
   switch (n->ashape) {
-  case ARITH_SHAPE(AK_LOCAL0, AK_CONST):
-    a = env->slots[x[0]->idx];
-    b = x[1]->u.k;
-    break;
+  case ARITH_SHAPE(AK_LOCAL0, AK_CONST): return fixnum_op(n->fop, env->slots[x[0]->idx], x[1]->u.k, out);
   case ARITH_SHAPE(AK_LOCAL0, AK_LOCAL0):
-    a = env->slots[x[0]->idx];
-    b = env->slots[x[1]->idx];
-    break;
-  default:
-    if (!quick_operand(x[0], env, &a) || !quick_operand(x[1], env, &b)) return false;
+    return fixnum_op(n->fop, env->slots[x[0]->idx], env->slots[x[1]->idx], out);
+  default: { /* only these operands have their address taken (kept out of registers) */
+    sx_val a, b;
+    return quick_operand(x[0], env, &a) && quick_operand(x[1], env, &b) && fixnum_op(n->fop, a, b, out);
   }
-  return fixnum_op(n->fop, a, b, out);
+  }
 }
 
 /* Evaluate n without the machine when it is a constant, a bound variable,
