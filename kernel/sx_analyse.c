@@ -486,6 +486,7 @@ static sx_node *an_fn(actx *c, sx_val params, sx_val body, sx_val name) {
   c->fn_name = saved_name;
   if (!p->body) return NULL;
   p->noclosure = !c->made_fn;
+  p->bind_argc = p->noclosure && !p->rest ? p->nparams : UINT32_MAX;
   mark_tail(p->body, p->noclosure ? NF_TAILPOS | NF_TAIL : NF_TAILPOS);
   c->made_fn = true; /* the enclosing code creates this closure */
   p->nslots = s.n;

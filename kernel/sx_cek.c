@@ -927,10 +927,16 @@ static __attribute__((noinline)) loop_res run_loop(sx_fiber *f, sx_node *call, s
 static inline __attribute__((always_inline)) sx_node *direct_bind(sx_fiber *f, const sx_node *call, sx_env *env,
                                          sx_env **out) {
   sx_val fnv;
-  if (!(call->flags & NF_QUICK) || !quick(call->u.call.fn, env, &fnv) || !sx_is(fnv, SX_T_FN)) return NULL;
+  const sx_node *fn = call->u.call.fn;
+  if (!(call->flags & NF_QUICK)) return NULL;
+  if (fn->op == OP_GLOBAL) /* the commonest: an unbound one reads as SX_UNDEF, not a closure */
+    fnv = fn->u.cell->value;
+  else if (!quick(fn, env, &fnv))
+    return NULL;
+  if (!sx_is(fnv, SX_T_FN)) return NULL;
   sx_closure *cl = (sx_closure *)fnv;
   const sx_proto *p = cl->proto;
-  if (!p->noclosure || p->rest || p->nparams != call->idx || f->vm->interrupt) return NULL;
+  if (p->bind_argc != call->idx || f->vm->interrupt) return NULL;
   sx_env *e = env_take(f, p->nslots);
   e->parent = cl->env;
   e->n = p->nslots;
@@ -1854,7 +1860,8 @@ eval: /* Control is node, to be evaluated in env */
     }
     vmcont;
   vmcase(OP_IF) {
-    if (quick(node->u.iff.test, env, &val)) {
+    const sx_node *test = node->u.iff.test; /* commonly inline arithmetic */
+    if ((test->flags & NF_ARITH) ? quick_arith(test, env, &val) : quick(test, env, &val)) {
       node = sx_truthy(val) ? node->u.iff.then : node->u.iff.els;
       if (node->op == OP_CALL || !quick(node, env, &val)) vmeval;
       vmcont;

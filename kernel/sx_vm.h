@@ -59,6 +59,9 @@ typedef struct sx_proto {
   uint32_t nslots;   /* params + rest + internal defines */
   bool noclosure;    /* its body creates no closure: nothing can keep its
                         environment once it returns */
+  uint32_t bind_argc; /* nparams when noclosure and no &rest (a call with
+                        that many operands may bind straight into a pooled
+                        environment, see direct_bind), else UINT32_MAX */
   sx_node *body;
   const sx_srcpos *pos;
 } sx_proto;

@@ -344,6 +344,22 @@ Test(eval, returned_environments_are_reused_safely) {
   ERR_HAS("(define (down n) (+ 1 (down n))) (down 1)", "recursion depth limit exceeded");
 }
 
+/* direct_bind takes a global operator's value without quick() and decides
+ * from the callee's bind_argc alone; an `if` whose test is inline
+ * arithmetic runs it directly. The edges: an unbound global, a callee
+ * that makes closures or takes &rest, a wrong count, a test on a float
+ * or on a wrong type. */
+Test(eval, non_tail_call_and_test_edges) {
+  OK("(define (id x) x) (define (k) (list (id 1) (id (+ 1 1)))) (k)", "(1 2)");
+  ERR("(define (k2) (list (nope 1))) (k2)", "unbound symbol nope");
+  OK("(define (mk x) (fn () x)) (define (more &rest xs) xs) (list ((mk 1)) (more 1 2) (more) (id 3))",
+     "(1 (1 2) () 3)");
+  ERR_HAS("(list (id 1 2))", "id: expected 1 argument (x), got 2");
+  OK("(define (size x) (if (< x 0) :neg (if (< x 0.5) :small :big))) (list (size -1) (size 0.25) (size 2))",
+     "(\"neg\" \"small\" \"big\")");
+  ERR_HAS("(size nil)", "<: expected numbers or strings");
+}
+
 /* ---- literal dict keys ------------------------------------------------------
  * Literal strings and keywords of up to 64 bytes are shared objects, and a
  * small dict looks for the key object itself before comparing bytes. The
