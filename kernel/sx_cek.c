@@ -32,6 +32,7 @@
 #include "sx_read.h"
 #include "sx_vm.h"
 
+#include <assert.h>
 #include <gc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,7 @@ typedef enum kkind {
   K_SET_GLOBAL, K_DEF_GLOBAL, K_DEFMACRO, K_GUARD, K_PERFORM, K_DICT, K_MAP,
   K_FILTER, K_REDUCE, K_FOR_EACH, K_SOME, K_EVERY, K_WIND_BEFORE,
   K_WIND_BODY, K_WIND_AFTER, K_RERAISE, K_ESCAPE, K_CALLCC, K_FORMS,
-  K_MAP_INDEXED, K_ARITH_A, K_ARITH_B, K_RET, K_SORT
+  K_MAP_INDEXED, K_ARITH_A, K_ARITH_B, K_RET, K_SORT, K_ARITH_A_RET, K_ARITH_B_RET
 } kkind;
 
 /* A continuation frame. Every kind keeps its own fields in a named member
@@ -64,7 +65,12 @@ struct sx_kframe {
     struct { sx_env *frame; uint32_t next; } let;  /* K_LET/LETREC: the new
                                                       environment, next init */
     struct { uint32_t vbase; } guard;              /* K_GUARD: operand stack height */
-    struct { sx_val left, prim; } arith;           /* K_ARITH_A/B */
+    struct { sx_val left, prim; sx_env *callee; } arith; /* K_ARITH_*: the first
+                                                      operand (B), the primitive;
+                                                      _RET: the environment of the
+                                                      closure-free call entered
+                                                      for the operand awaited
+                                                      (arith_enter) */
     struct { sx_val acc; uint32_t next; } dict;    /* K_DICT: dict so far, next value */
     struct { sx_val fn, rest, acc; uint32_t index; } walk; /* K_MAP, K_FILTER,
                                                       K_FOR_EACH, K_SOME, K_EVERY,
@@ -482,7 +488,11 @@ static void pos_text(sx_buf *b, const sx_srcpos *p) {
 
 /* The source position frame i stands for (i == f->ksp: the raise itself). */
 static const sx_srcpos *frame_pos(const sx_fiber *f, size_t i, const sx_srcpos *at) {
-  return i == f->ksp ? at : (f->ks[i].node ? f->ks[i].node->pos : NULL);
+  if (i == f->ksp) return at;
+  const sx_kframe *fr = &f->ks[i];
+  if (fr->kind == K_ARITH_A_RET || fr->kind == K_ARITH_B_RET) /* it stands for the K_RET too */
+    return fr->node->u.call.args[fr->kind == K_ARITH_B_RET]->pos;
+  return fr->node ? fr->node->pos : NULL;
 }
 
 /* A backtrace shows one line per place: frames on the same line of the
@@ -685,7 +695,7 @@ static sx_val arity_error(const sx_closure *cl, int argc) {
  * mismatch. */
 /* An environment of n slots: a returned one from the fiber's pool, else a
  * new one. The caller fills every field but the header. */
-static inline sx_env *env_take(sx_fiber *f, uint32_t n) {
+static inline __attribute__((always_inline)) sx_env *env_take(sx_fiber *f, uint32_t n) {
   sx_env *e;
   if (n < SX_ENV_POOL && (e = f->env_pool[n])) {
     f->env_pool[n] = e->parent;
@@ -698,7 +708,7 @@ static inline sx_env *env_take(sx_fiber *f, uint32_t n) {
 
 /* Give back the environment of a closure-free call that has returned (see
  * K_RET): nothing can refer to it any more. */
-static inline void env_give(sx_fiber *f, sx_env *e) {
+static inline __attribute__((always_inline)) void env_give(sx_fiber *f, sx_env *e) {
   if (e->n >= SX_ENV_POOL) return;
   e->parent = f->env_pool[e->n];
   f->env_pool[e->n] = e;
@@ -950,6 +960,33 @@ static inline __attribute__((always_inline)) sx_node *direct_bind(sx_fiber *f, c
   for (; i < p->nslots; i++) e->slots[i] = SX_UNDEF;
   *out = e;
   return p->body;
+}
+
+/* An operand of the inline arithmetic on frame fr (the first on K_ARITH_A,
+ * the second on K_ARITH_B), about to be evaluated as *node in *env, is an
+ * AK_ENTER call: when direct_bind can enter it, fr stands for its K_RET
+ * frame as well (becoming K_ARITH_A_RET or K_ARITH_B_RET, which give
+ * fr->u.arith.callee back to the pool when the value arrives), so the
+ * call pushes no frame of its own. True: run *node in *env at *depth.
+ * False, having changed nothing: evaluate *node as usual (the general
+ * path also reports a call beyond the depth limit). */
+static inline __attribute__((always_inline)) bool arith_enter(sx_fiber *f, sx_kframe *fr,
+                                                              sx_node **node, sx_env **env,
+                                                              uint32_t *depth) {
+  sx_node *body;
+  sx_env *ne;
+  bool k = fr->kind == K_ARITH_B;
+  assert(fr->kind == K_ARITH_A || fr->kind == K_ARITH_B);
+  assert(*node == fr->node->u.call.args[k] && fr == &f->ks[f->ksp - 1]);
+  uint8_t kind = k ? ARITH_KIND1(fr->node->ashape) : ARITH_KIND0(fr->node->ashape);
+  if (kind != AK_ENTER || fr->d >= f->vm->max_depth || !(body = direct_bind(f, *node, *env, &ne)))
+    return false;
+  fr->kind = k ? K_ARITH_B_RET : K_ARITH_A_RET;
+  fr->u.arith.callee = ne;
+  *depth = fr->d + 1;
+  *node = body;
+  *env = ne;
+  return true;
 }
 
 /* The error for a recursion depth beyond vm->max_depth calls, or (frames)
@@ -1490,8 +1527,8 @@ call_fast(sx_fiber *f, sx_node *n, sx_env *env, sx_val *val, sx_node **body, sx_
   sx_vm *vm = f->vm;
   if ((n->flags & NF_ARITH) && arith_still(n)) {
     sx_val a, b;
-    if (ARITH_KIND0(n->ashape) == AK_CALL || !quick(n->u.call.args[0], env, &a)) return CALL_ARITH_A;
-    if (ARITH_KIND1(n->ashape) != AK_CALL && quick(n->u.call.args[1], env, &b) &&
+    if (ARITH_KIND0(n->ashape) >= AK_CALL || !quick(n->u.call.args[0], env, &a)) return CALL_ARITH_A;
+    if (ARITH_KIND1(n->ashape) < AK_CALL && quick(n->u.call.args[1], env, &b) &&
         fixnum_op(n->fop, a, b, val))
       return CALL_VALUE;
     *val = a;
@@ -1712,6 +1749,12 @@ static mmode store_global(sx_fiber *f, mreg *r, sx_kframe *fr) {
 #define vmeval goto eval
 #define vmcont goto cont
 #endif
+/* The end of a case that goes on into the next one (a switch's case). */
+#if SX_DISPATCH_GOTO
+#define vmfallthrough ((void)0)
+#else
+#define vmfallthrough __attribute__((fallthrough))
+#endif
 
 #define vmraise(v)   \
   do {               \
@@ -1826,7 +1869,8 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
       [K_WIND_BEFORE] = &&L_K_WIND_BEFORE, [K_WIND_BODY] = &&L_K_WIND_BODY,
       [K_WIND_AFTER] = &&L_K_WIND_AFTER, [K_RERAISE] = &&L_K_RERAISE,
       [K_ESCAPE] = &&L_K_ESCAPE,       [K_CALLCC] = &&L_K_CALLCC,
-      [K_FORMS] = &&L_K_FORMS,         [K_SORT] = &&L_K_SORT};
+      [K_FORMS] = &&L_K_FORMS,         [K_SORT] = &&L_K_SORT,
+      [K_ARITH_A_RET] = &&L_K_ARITH_A_RET, [K_ARITH_B_RET] = &&L_K_ARITH_B_RET};
 #endif
 
   switch (mode) {
@@ -1919,15 +1963,16 @@ eval: /* Control is node, to be evaluated in env */
       goto apply;
     case CALL_ARITH_A: /* evaluate the operands on frames */
       vmpush_node(fr, K_ARITH_A);
-      fr->u.arith.left = SX_NIL;
       fr->u.arith.prim = node->u.call.prim;
       node = node->u.call.args[0];
+      arith_enter(f, fr, &node, &env, &depth);
       vmeval;
     case CALL_ARITH_B:
       vmpush_node(fr, K_ARITH_B);
       fr->u.arith.left = val;
       fr->u.arith.prim = node->u.call.prim;
       node = node->u.call.args[1];
+      arith_enter(f, fr, &node, &env, &depth);
       vmeval;
     case CALL_RAISE: vmraise(val);
     case CALL_FRAMES:
@@ -2044,18 +2089,25 @@ cont: /* val returns to the top frame */
     vmcont;
   vmcase(K_PERFORM)
     vmstep(perform(f, R, fr));
+  vmcase(K_ARITH_A_RET) /* the call entered for the first operand returned */
+    env_give(f, fr->u.arith.callee);
+    vmfallthrough;
   vmcase(K_ARITH_A) { /* the first operand arrived */
     sx_val b;
     fr->u.arith.left = val;
     fr->kind = K_ARITH_B;
-    if (ARITH_KIND1(fr->node->ashape) == AK_CALL || !quick(fr->node->u.call.args[1], fr->env, &b)) {
+    if (ARITH_KIND1(fr->node->ashape) >= AK_CALL || !quick(fr->node->u.call.args[1], fr->env, &b)) {
       env = fr->env;
       node = fr->node->u.call.args[1];
+      arith_enter(f, fr, &node, &env, &depth);
       vmeval;
     }
     val = b;
     vmcont; /* to K_ARITH_B */
   }
+  vmcase(K_ARITH_B_RET) /* the call entered for the second operand returned */
+    env_give(f, fr->u.arith.callee);
+    vmfallthrough;
   vmcase(K_ARITH_B) { /* both operands: fr->u.arith.left and val */
     f->ksp--;
     sx_val argv2[2] = {fr->u.arith.left, val};
