@@ -486,6 +486,7 @@ static sx_node *an_fn(actx *c, sx_val params, sx_val body, sx_val name) {
   c->fn_name = saved_name;
   if (!p->body) return NULL;
   p->noclosure = !c->made_fn;
+  p->bind_argc = p->noclosure && !p->rest ? p->nparams : UINT32_MAX;
   mark_tail(p->body, p->noclosure ? NF_TAILPOS | NF_TAIL : NF_TAILPOS);
   c->made_fn = true; /* the enclosing code creates this closure */
   p->nslots = s.n;
@@ -888,9 +889,16 @@ static void mark_fast(sx_node *n) {
   n->flags |= NF_FAST | (cacheable ? NF_CACHEABLE : 0);
 }
 
+/* A call node's operator is a global bound to a primitive right now. */
+static bool prim_operator(const sx_node *call) {
+  const sx_node *fn = call->u.call.fn;
+  return fn->op == OP_CONST || (fn->op == OP_GLOBAL && sx_is(fn->u.cell->value, SX_T_PRIM));
+}
+
 static int arith_kind(const sx_node *a) {
   if (a->op == OP_LOCAL && a->depth == 0) return AK_LOCAL0;
-  if (a->op == OP_CALL && !(a->flags & NF_ARITH)) return AK_CALL;
+  if (a->op == OP_CALL && !(a->flags & NF_ARITH))
+    return (a->flags & NF_QUICK) && !prim_operator(a) ? AK_ENTER : AK_CALL;
   return a->op == OP_CONST ? AK_CONST : AK_OTHER;
 }
 

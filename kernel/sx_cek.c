@@ -32,6 +32,7 @@
 #include "sx_read.h"
 #include "sx_vm.h"
 
+#include <assert.h>
 #include <gc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,7 @@ typedef enum kkind {
   K_SET_GLOBAL, K_DEF_GLOBAL, K_DEFMACRO, K_GUARD, K_PERFORM, K_DICT, K_MAP,
   K_FILTER, K_REDUCE, K_FOR_EACH, K_SOME, K_EVERY, K_WIND_BEFORE,
   K_WIND_BODY, K_WIND_AFTER, K_RERAISE, K_ESCAPE, K_CALLCC, K_FORMS,
-  K_MAP_INDEXED, K_ARITH_A, K_ARITH_B, K_RET, K_SORT
+  K_MAP_INDEXED, K_ARITH_A, K_ARITH_B, K_RET, K_SORT, K_ARITH_A_RET, K_ARITH_B_RET
 } kkind;
 
 /* A continuation frame. Every kind keeps its own fields in a named member
@@ -64,7 +65,12 @@ struct sx_kframe {
     struct { sx_env *frame; uint32_t next; } let;  /* K_LET/LETREC: the new
                                                       environment, next init */
     struct { uint32_t vbase; } guard;              /* K_GUARD: operand stack height */
-    struct { sx_val left, prim; } arith;           /* K_ARITH_A/B */
+    struct { sx_val left, prim; sx_env *callee; } arith; /* K_ARITH_*: the first
+                                                      operand (B), the primitive;
+                                                      _RET: the environment of the
+                                                      closure-free call entered
+                                                      for the operand awaited
+                                                      (arith_enter) */
     struct { sx_val acc; uint32_t next; } dict;    /* K_DICT: dict so far, next value */
     struct { sx_val fn, rest, acc; uint32_t index; } walk; /* K_MAP, K_FILTER,
                                                       K_FOR_EACH, K_SOME, K_EVERY,
@@ -153,7 +159,7 @@ static size_t frame_limit(const sx_vm *vm) {
   return vm->max_depth > SIZE_MAX / FRAMES_PER_CALL ? SIZE_MAX : vm->max_depth * FRAMES_PER_CALL;
 }
 
-static bool kgrow(sx_fiber *f) {
+static __attribute__((noinline, cold)) bool kgrow(sx_fiber *f) {
   size_t limit = frame_limit(f->vm);
   if (f->kcap >= limit) return false;
   size_t ncap = f->kcap * 2;
@@ -173,7 +179,7 @@ static inline sx_kframe *kpush(sx_fiber *f, kkind kind) {
   return fr;
 }
 
-static void vgrow(sx_fiber *f) {
+static __attribute__((noinline, cold)) void vgrow(sx_fiber *f) {
   size_t ncap = f->vcap * 2;
   sx_val *nv = GC_MALLOC(ncap * sizeof *nv);
   if (!nv) abort();
@@ -339,22 +345,17 @@ static inline __attribute__((always_inline)) bool quick_operand(const sx_node *x
  * shapes (ashape) read their operands without looking at them first. */
 static inline __attribute__((always_inline)) bool quick_arith(const sx_node *n, sx_env *env,
                                                               sx_val *out) {
-  sx_val a, b;
   sx_node *const *x = n->u.call.args;
   if (!arith_still(n)) return false;
   switch (n->ashape) {
-  case ARITH_SHAPE(AK_LOCAL0, AK_CONST):
-    a = env->slots[x[0]->idx];
-    b = x[1]->u.k;
-    break;
+  case ARITH_SHAPE(AK_LOCAL0, AK_CONST): return fixnum_op(n->fop, env->slots[x[0]->idx], x[1]->u.k, out);
   case ARITH_SHAPE(AK_LOCAL0, AK_LOCAL0):
-    a = env->slots[x[0]->idx];
-    b = env->slots[x[1]->idx];
-    break;
-  default:
-    if (!quick_operand(x[0], env, &a) || !quick_operand(x[1], env, &b)) return false;
+    return fixnum_op(n->fop, env->slots[x[0]->idx], env->slots[x[1]->idx], out);
+  default: { /* only these operands have their address taken (kept out of registers) */
+    sx_val a, b;
+    return quick_operand(x[0], env, &a) && quick_operand(x[1], env, &b) && fixnum_op(n->fop, a, b, out);
   }
-  return fixnum_op(n->fop, a, b, out);
+  }
 }
 
 /* Evaluate n without the machine when it is a constant, a bound variable,
@@ -486,7 +487,11 @@ static void pos_text(sx_buf *b, const sx_srcpos *p) {
 
 /* The source position frame i stands for (i == f->ksp: the raise itself). */
 static const sx_srcpos *frame_pos(const sx_fiber *f, size_t i, const sx_srcpos *at) {
-  return i == f->ksp ? at : (f->ks[i].node ? f->ks[i].node->pos : NULL);
+  if (i == f->ksp) return at;
+  const sx_kframe *fr = &f->ks[i];
+  if (fr->kind == K_ARITH_A_RET || fr->kind == K_ARITH_B_RET) /* it stands for the K_RET too */
+    return fr->node->u.call.args[fr->kind == K_ARITH_B_RET]->pos;
+  return fr->node ? fr->node->pos : NULL;
 }
 
 /* A backtrace shows one line per place: frames on the same line of the
@@ -689,7 +694,7 @@ static sx_val arity_error(const sx_closure *cl, int argc) {
  * mismatch. */
 /* An environment of n slots: a returned one from the fiber's pool, else a
  * new one. The caller fills every field but the header. */
-static inline sx_env *env_take(sx_fiber *f, uint32_t n) {
+static inline __attribute__((always_inline)) sx_env *env_take(sx_fiber *f, uint32_t n) {
   sx_env *e;
   if (n < SX_ENV_POOL && (e = f->env_pool[n])) {
     f->env_pool[n] = e->parent;
@@ -702,7 +707,7 @@ static inline sx_env *env_take(sx_fiber *f, uint32_t n) {
 
 /* Give back the environment of a closure-free call that has returned (see
  * K_RET): nothing can refer to it any more. */
-static inline void env_give(sx_fiber *f, sx_env *e) {
+static inline __attribute__((always_inline)) void env_give(sx_fiber *f, sx_env *e) {
   if (e->n >= SX_ENV_POOL) return;
   e->parent = f->env_pool[e->n];
   f->env_pool[e->n] = e;
@@ -931,10 +936,16 @@ static __attribute__((noinline)) loop_res run_loop(sx_fiber *f, sx_node *call, s
 static inline __attribute__((always_inline)) sx_node *direct_bind(sx_fiber *f, const sx_node *call, sx_env *env,
                                          sx_env **out) {
   sx_val fnv;
-  if (!(call->flags & NF_QUICK) || !quick(call->u.call.fn, env, &fnv) || !sx_is(fnv, SX_T_FN)) return NULL;
+  const sx_node *fn = call->u.call.fn;
+  if (!(call->flags & NF_QUICK)) return NULL;
+  if (fn->op == OP_GLOBAL) /* the commonest: an unbound one reads as SX_UNDEF, not a closure */
+    fnv = fn->u.cell->value;
+  else if (!quick(fn, env, &fnv))
+    return NULL;
+  if (!sx_is(fnv, SX_T_FN)) return NULL;
   sx_closure *cl = (sx_closure *)fnv;
   const sx_proto *p = cl->proto;
-  if (!p->noclosure || p->rest || p->nparams != call->idx || f->vm->interrupt) return NULL;
+  if (p->bind_argc != call->idx || f->vm->interrupt) return NULL;
   sx_env *e = env_take(f, p->nslots);
   e->parent = cl->env;
   e->n = p->nslots;
@@ -948,6 +959,33 @@ static inline __attribute__((always_inline)) sx_node *direct_bind(sx_fiber *f, c
   for (; i < p->nslots; i++) e->slots[i] = SX_UNDEF;
   *out = e;
   return p->body;
+}
+
+/* An operand of the inline arithmetic on frame fr (the first on K_ARITH_A,
+ * the second on K_ARITH_B), about to be evaluated as *node in *env, is an
+ * AK_ENTER call: when direct_bind can enter it, fr stands for its K_RET
+ * frame as well (becoming K_ARITH_A_RET or K_ARITH_B_RET, which give
+ * fr->u.arith.callee back to the pool when the value arrives), so the
+ * call pushes no frame of its own. True: run *node in *env at *depth.
+ * False, having changed nothing: evaluate *node as usual (the general
+ * path also reports a call beyond the depth limit). */
+static inline __attribute__((always_inline)) bool arith_enter(sx_fiber *f, sx_kframe *fr,
+                                                              sx_node **node, sx_env **env,
+                                                              uint32_t *depth) {
+  sx_node *body;
+  sx_env *ne;
+  bool k = fr->kind == K_ARITH_B;
+  assert(fr->kind == K_ARITH_A || fr->kind == K_ARITH_B);
+  assert(*node == fr->node->u.call.args[k] && fr == &f->ks[f->ksp - 1]);
+  uint8_t kind = k ? ARITH_KIND1(fr->node->ashape) : ARITH_KIND0(fr->node->ashape);
+  if (kind != AK_ENTER || fr->d >= f->vm->max_depth || !(body = direct_bind(f, *node, *env, &ne)))
+    return false;
+  fr->kind = k ? K_ARITH_B_RET : K_ARITH_A_RET;
+  fr->u.arith.callee = ne;
+  *depth = fr->d + 1;
+  *node = body;
+  *env = ne;
+  return true;
 }
 
 /* The error for a recursion depth beyond vm->max_depth calls, or (frames)
@@ -1109,7 +1147,7 @@ static inline sx_node *call_site(const mreg *r) {
 }
 
 /* Evaluate forms one by one, each analysed just before it runs. */
-static mmode run_forms(sx_fiber *f, mreg *r, sx_val forms) {
+static __attribute__((noinline)) mmode run_forms(sx_fiber *f, mreg *r, sx_val forms) {
   sx_kframe *fr = mpush(f, r, K_FORMS);
   if (!fr) return M_RAISE;
   fr->node = NULL;
@@ -1133,7 +1171,7 @@ static inline mmode callback(size_t b, size_t *base, sx_node **node, bool *retur
 }
 
 /* Start map, for-each, filter, some, every? or map-indexed over argv[1]. */
-static mmode start_walk(sx_fiber *f, mreg *r, const sx_prim *p, kkind kind, sx_val *argv) {
+static __attribute__((noinline)) mmode start_walk(sx_fiber *f, mreg *r, const sx_prim *p, kkind kind, sx_val *argv) {
   sx_val fn = argv[0];
   f->vsp = r->base;
   if (!is_callable(fn))
@@ -1161,7 +1199,7 @@ static mmode start_walk(sx_fiber *f, mreg *r, const sx_prim *p, kkind kind, sx_v
 }
 
 /* (reduce f init lst) or (reduce f lst) */
-static mmode start_reduce(sx_fiber *f, mreg *r, int argc, sx_val *argv) {
+static __attribute__((noinline)) mmode start_reduce(sx_fiber *f, mreg *r, int argc, sx_val *argv) {
   sx_val fn = argv[0], init;
   f->vsp = r->base;
   if (!is_callable(fn))
@@ -1186,7 +1224,7 @@ static mmode start_reduce(sx_fiber *f, mreg *r, int argc, sx_val *argv) {
 }
 
 /* (sort lst), (sort lst less?) or (sort less? lst) */
-static mmode start_sort(sx_fiber *f, mreg *r, int argc, sx_val *argv) {
+static __attribute__((noinline)) mmode start_sort(sx_fiber *f, mreg *r, int argc, sx_val *argv) {
   sx_vm *vm = f->vm;
   sx_val lst = argv[0], fn = SX_NIL;
   if (argc == 2) {
@@ -1224,7 +1262,7 @@ static mmode start_sort(sx_fiber *f, mreg *r, int argc, sx_val *argv) {
 }
 
 /* The K_SORT frame fr: the comparator answered r->val. */
-static mmode sort_step(sx_fiber *f, mreg *r, sx_kframe *fr) {
+static __attribute__((noinline)) mmode sort_step(sx_fiber *f, mreg *r, sx_kframe *fr) {
   msort *m = fr->u.sort.m;
   msort_take(m, sx_truthy(r->val));
   if (!msort_next(m)) {
@@ -1241,7 +1279,7 @@ static mmode sort_step(sx_fiber *f, mreg *r, sx_kframe *fr) {
 
 /* Apply a special primitive (one that runs on the machine) to the operand
  * stack from r->base. */
-static mmode apply_special(sx_fiber *f, mreg *r) {
+static __attribute__((noinline)) mmode apply_special(sx_fiber *f, mreg *r) {
   sx_vm *vm = f->vm;
   size_t base = r->base;
   sx_prim *p = (sx_prim *)f->vs[base];
@@ -1336,7 +1374,7 @@ static mmode apply_special(sx_fiber *f, mreg *r) {
 }
 
 /* Invoke the escape continuation at r->base. */
-static mmode escape(sx_fiber *f, mreg *r) {
+static __attribute__((noinline)) mmode escape(sx_fiber *f, mreg *r) {
   sx_contobj *k = (sx_contobj *)f->vs[r->base];
   int argc = (int)(f->vsp - r->base - 1);
   sx_val v = argc > 0 ? f->vs[r->base + 1] : SX_NIL;
@@ -1370,7 +1408,7 @@ static mmode escape(sx_fiber *f, mreg *r) {
 
 /* The K_PERFORM frame fr has its request in r->val: a resolver services
  * it, or the fiber suspends. */
-static mmode perform(sx_fiber *f, mreg *r, sx_kframe *fr) {
+static __attribute__((noinline)) mmode perform(sx_fiber *f, mreg *r, sx_kframe *fr) {
   sx_vm *vm = f->vm;
   sx_val req = r->val, op, args;
   f->ksp--;
@@ -1393,7 +1431,7 @@ static mmode perform(sx_fiber *f, mreg *r, sx_kframe *fr) {
 }
 
 /* The K_FORMS frame fr: the previous form returned r->val; run the next. */
-static mmode next_form(sx_fiber *f, mreg *r, sx_kframe *fr) {
+static __attribute__((noinline)) mmode next_form(sx_fiber *f, mreg *r, sx_kframe *fr) {
   sx_vm *vm = f->vm;
   if (fr->u.forms.started && fr->u.forms.toplevel && f->ksp == 1) { /* a top-level form finished */
     sx_val problem = sx_toplevel_end(vm, SX_DONE);
@@ -1421,7 +1459,7 @@ static mmode next_form(sx_fiber *f, mreg *r, sx_kframe *fr) {
  * guard (M_EVAL: its handler), or to a dynamic-wind being left (M_APPLY:
  * its after thunk, a K_RERAISE frame raising again after it), or out of
  * the fiber (M_STOP). */
-static mmode unwind(sx_fiber *f, mreg *r) {
+static __attribute__((noinline)) mmode unwind(sx_fiber *f, mreg *r) {
   sx_val raised = r->raised;
   locate_error(f, raised, r->at);
   while (f->ksp > 0) {
@@ -1488,8 +1526,8 @@ call_fast(sx_fiber *f, sx_node *n, sx_env *env, sx_val *val, sx_node **body, sx_
   sx_vm *vm = f->vm;
   if ((n->flags & NF_ARITH) && arith_still(n)) {
     sx_val a, b;
-    if (ARITH_KIND0(n->ashape) == AK_CALL || !quick(n->u.call.args[0], env, &a)) return CALL_ARITH_A;
-    if (ARITH_KIND1(n->ashape) != AK_CALL && quick(n->u.call.args[1], env, &b) &&
+    if (ARITH_KIND0(n->ashape) >= AK_CALL || !quick(n->u.call.args[0], env, &a)) return CALL_ARITH_A;
+    if (ARITH_KIND1(n->ashape) < AK_CALL && quick(n->u.call.args[1], env, &b) &&
         fixnum_op(n->fop, a, b, val))
       return CALL_VALUE;
     *val = a;
@@ -1655,6 +1693,28 @@ static inline void set_global(sx_vm *vm, sx_cell *cell, sx_val val) {
   cell->value = val;
 }
 
+/* The K_SET_GLOBAL, K_DEF_GLOBAL or K_DEFMACRO frame fr got r->val: store
+ * it (a macro made of it for K_DEFMACRO) in the form's global and return
+ * what the form returns (nil for set!, the name for the others). */
+static mmode store_global(sx_fiber *f, mreg *r, sx_kframe *fr) {
+  const sx_node *n = fr->node;
+  f->ksp--;
+  if (fr->kind == K_SET_GLOBAL && n->u.cell->value == SX_UNDEF) {
+    r->at = n->pos;
+    return raise_with(r, sx_make_error("set!: unbound symbol %s", sx_str_data(sx_sym_name(n->sym))));
+  }
+  sx_val v = r->val;
+  if (fr->kind == K_DEFMACRO) {
+    sx_macro *m = sx_obj_new(SX_T_MACRO, sizeof *m);
+    m->name = sx_sym_name(n->sym);
+    m->fn = r->val;
+    v = (sx_val)m;
+  }
+  set_global(f->vm, n->u.cell, v);
+  r->val = fr->kind == K_SET_GLOBAL ? SX_NIL : n->sym;
+  return M_CONT;
+}
+
 /* ---- dispatch ------------------------------------------------------------------
  * As in Lua's lvm.c: the machine is written with vmcase labels and three
  * transfers, vmeval (run node in env), vmcont (return val to the top
@@ -1687,6 +1747,12 @@ static inline void set_global(sx_vm *vm, sx_cell *cell, sx_val val) {
 #define vmcase(l) case l:
 #define vmeval goto eval
 #define vmcont goto cont
+#endif
+/* The end of a case that goes on into the next one (a switch's case). */
+#if SX_DISPATCH_GOTO
+#define vmfallthrough ((void)0)
+#else
+#define vmfallthrough __attribute__((fallthrough))
 #endif
 
 #define vmraise(v)   \
@@ -1802,7 +1868,8 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
       [K_WIND_BEFORE] = &&L_K_WIND_BEFORE, [K_WIND_BODY] = &&L_K_WIND_BODY,
       [K_WIND_AFTER] = &&L_K_WIND_AFTER, [K_RERAISE] = &&L_K_RERAISE,
       [K_ESCAPE] = &&L_K_ESCAPE,       [K_CALLCC] = &&L_K_CALLCC,
-      [K_FORMS] = &&L_K_FORMS,         [K_SORT] = &&L_K_SORT};
+      [K_FORMS] = &&L_K_FORMS,         [K_SORT] = &&L_K_SORT,
+      [K_ARITH_A_RET] = &&L_K_ARITH_A_RET, [K_ARITH_B_RET] = &&L_K_ARITH_B_RET};
 #endif
 
   switch (mode) {
@@ -1836,7 +1903,8 @@ eval: /* Control is node, to be evaluated in env */
     }
     vmcont;
   vmcase(OP_IF) {
-    if (quick(node->u.iff.test, env, &val)) {
+    const sx_node *test = node->u.iff.test; /* commonly inline arithmetic */
+    if ((test->flags & NF_ARITH) ? quick_arith(test, env, &val) : quick(test, env, &val)) {
       node = sx_truthy(val) ? node->u.iff.then : node->u.iff.els;
       if (!simple_eval(node, env, &val)) vmeval; /* not a constant or a bound variable */
       vmcont;
@@ -1894,15 +1962,16 @@ eval: /* Control is node, to be evaluated in env */
       goto apply;
     case CALL_ARITH_A: /* evaluate the operands on frames */
       vmpush_node(fr, K_ARITH_A);
-      fr->u.arith.left = SX_NIL;
       fr->u.arith.prim = node->u.call.prim;
       node = node->u.call.args[0];
+      arith_enter(f, fr, &node, &env, &depth);
       vmeval;
     case CALL_ARITH_B:
       vmpush_node(fr, K_ARITH_B);
       fr->u.arith.left = val;
       fr->u.arith.prim = node->u.call.prim;
       node = node->u.call.args[1];
+      arith_enter(f, fr, &node, &env, &depth);
       vmeval;
     case CALL_RAISE: vmraise(val);
     case CALL_FRAMES:
@@ -2011,45 +2080,33 @@ cont: /* val returns to the top frame */
     val = SX_NIL;
     vmcont;
   vmcase(K_SET_GLOBAL)
-    f->ksp--;
-    if (fr->node->u.cell->value == SX_UNDEF) {
-      at = fr->node->pos;
-      vmraise(sx_make_error("set!: unbound symbol %s", sx_str_data(sx_sym_name(fr->node->sym))));
-    }
-    set_global(vm, fr->node->u.cell, val);
-    val = SX_NIL;
-    vmcont;
   vmcase(K_DEF_GLOBAL)
-    f->ksp--;
-    set_global(vm, fr->node->u.cell, val);
-    val = fr->node->sym;
-    vmcont;
-  vmcase(K_DEFMACRO) {
-    f->ksp--;
-    sx_macro *m = sx_obj_new(SX_T_MACRO, sizeof *m);
-    m->name = sx_sym_name(fr->node->sym);
-    m->fn = val;
-    set_global(vm, fr->node->u.cell, (sx_val)m);
-    val = fr->node->sym;
-    vmcont;
-  }
+  vmcase(K_DEFMACRO)
+    vmstep(store_global(f, R, fr));
   vmcase(K_GUARD)
     f->ksp--;
     vmcont;
   vmcase(K_PERFORM)
     vmstep(perform(f, R, fr));
+  vmcase(K_ARITH_A_RET) /* the call entered for the first operand returned */
+    env_give(f, fr->u.arith.callee);
+    vmfallthrough;
   vmcase(K_ARITH_A) { /* the first operand arrived */
     sx_val b;
     fr->u.arith.left = val;
     fr->kind = K_ARITH_B;
-    if (ARITH_KIND1(fr->node->ashape) == AK_CALL || !quick(fr->node->u.call.args[1], fr->env, &b)) {
+    if (ARITH_KIND1(fr->node->ashape) >= AK_CALL || !quick(fr->node->u.call.args[1], fr->env, &b)) {
       env = fr->env;
       node = fr->node->u.call.args[1];
+      arith_enter(f, fr, &node, &env, &depth);
       vmeval;
     }
     val = b;
     vmcont; /* to K_ARITH_B */
   }
+  vmcase(K_ARITH_B_RET) /* the call entered for the second operand returned */
+    env_give(f, fr->u.arith.callee);
+    vmfallthrough;
   vmcase(K_ARITH_B) { /* both operands: fr->u.arith.left and val */
     f->ksp--;
     sx_val argv2[2] = {fr->u.arith.left, val};

@@ -59,6 +59,9 @@ typedef struct sx_proto {
   uint32_t nslots;   /* params + rest + internal defines */
   bool noclosure;    /* its body creates no closure: nothing can keep its
                         environment once it returns */
+  uint32_t bind_argc; /* nparams when noclosure and no &rest (a call with
+                        that many operands may bind straight into a pooled
+                        environment, see direct_bind), else UINT32_MAX */
   sx_node *body;
   const sx_srcpos *pos;
 } sx_proto;
@@ -137,12 +140,16 @@ typedef enum sx_special {
 
 /* The kinds of an NF_ARITH call's operands, decided when analysed so the
  * machine reads them without testing what they are: a local of the
- * current frame (depth 0), a constant, a call that always needs the
- * machine (not NF_ARITH), or anything else. */
-enum { AK_LOCAL0, AK_CONST, AK_CALL, AK_OTHER };
-#define ARITH_SHAPE(k0, k1) ((uint8_t)((k0) * 4 + (k1)))
-#define ARITH_KIND0(shape) ((shape) >> 2)
-#define ARITH_KIND1(shape) ((shape) & 3)
+ * current frame (depth 0), a constant, anything else, or a call that
+ * always needs the machine (not NF_ARITH): AK_ENTER when it is NF_QUICK
+ * and its operator is a variable that did not hold a primitive when
+ * analysed (likely a function the machine may enter straight from the
+ * arithmetic's frame, see arith_enter), else AK_CALL. The kinds from
+ * AK_CALL on need the machine. */
+enum { AK_LOCAL0, AK_CONST, AK_OTHER, AK_CALL, AK_ENTER };
+#define ARITH_SHAPE(k0, k1) ((uint8_t)((k0) * 8 + (k1)))
+#define ARITH_KIND0(shape) ((shape) >> 3)
+#define ARITH_KIND1(shape) ((shape) & 7)
 
 /* Primitives with an inline fast path in the machine (sx_prim.h.aux). */
 enum { FOP_NONE, FOP_ADD, FOP_SUB, FOP_MUL, FOP_LT, FOP_GT, FOP_LE, FOP_GE, FOP_NUMEQ };

@@ -234,6 +234,19 @@ Test(errors, backtrace_names_anonymous_functions) {
                    "(\"in bad at <test>:1:17\" \"in anonymous fn at <test>:3:8\" \"in top level at <test>:2:1\")");
 }
 
+/* A closure-free call in an operand of inline arithmetic has no frame of
+ * its own (the arithmetic's stands for it, see arith_enter): its place is
+ * the call's, whichever operand it is, and the place of the arithmetic
+ * itself is not shown. */
+Test(errors, backtrace_through_calls_in_arithmetic_operands) {
+  sx_error *e = uncaught("(define (bad x) (+ x \"a\"))\n(define (g x)\n  (* 2\n     (bad x)))\n(g 1)");
+  cr_assert_str_eq(printed(e->backtrace),
+                   "(\"in bad at <test>:1:17\" \"in g at <test>:4:6\" \"in top level at <test>:5:1\")");
+  e = uncaught("(define (bad x) (+ x \"a\"))\n(define (g x)\n  (* (bad x)\n     2))\n(g 1)");
+  cr_assert_str_eq(printed(e->backtrace),
+                   "(\"in bad at <test>:1:17\" \"in g at <test>:3:6\" \"in top level at <test>:5:1\")");
+}
+
 /* A backtrace longer than 16 places keeps its innermost 12 and outermost
  * 4, the top level among them, and says how many it leaves out. */
 Test(errors, long_backtraces_keep_both_ends) {

@@ -337,6 +337,22 @@ Test(eval, returned_environments_are_reused_safely) {
   ERR_HAS("(define (down n) (+ 1 (down n))) (down 1)", "recursion depth limit exceeded");
 }
 
+/* direct_bind takes a global operator's value without quick() and decides
+ * from the callee's bind_argc alone; an `if` whose test is inline
+ * arithmetic runs it directly. The edges: an unbound global, a callee
+ * that makes closures or takes &rest, a wrong count, a test on a float
+ * or on a wrong type. */
+Test(eval, non_tail_call_and_test_edges) {
+  OK("(define (id x) x) (define (k) (list (id 1) (id (+ 1 1)))) (k)", "(1 2)");
+  ERR("(define (k2) (list (nope 1))) (k2)", "unbound symbol nope");
+  OK("(define (mk x) (fn () x)) (define (more &rest xs) xs) (list ((mk 1)) (more 1 2) (more) (id 3))",
+     "(1 (1 2) () 3)");
+  ERR_HAS("(list (id 1 2))", "id: expected 1 argument (x), got 2");
+  OK("(define (size x) (if (< x 0) :neg (if (< x 0.5) :small :big))) (list (size -1) (size 0.25) (size 2))",
+     "(\"neg\" \"small\" \"big\")");
+  ERR_HAS("(size nil)", "<: expected numbers or strings");
+}
+
 /* ---- literal dict keys ------------------------------------------------------
  * Literal strings and keywords of up to 64 bytes are shared objects, and a
  * small dict looks for the key object itself before comparing bytes. The
@@ -447,6 +463,68 @@ Test(eval, arith_operand_kinds) {
   ERR_HAS("(+ (one) (s))", "+");
   ERR_HAS("(let ((x \"a\")) (- x 1))", "-");
   ERR_HAS("(< (s) 1)", "<");
+}
+
+/* ---- calls in arithmetic operands ----------------------------------------------
+ * A closure-free call with quick operands as an operand of inline
+ * arithmetic (AK_ENTER) is entered straight from the arithmetic's frame,
+ * which stands for its K_RET frame as well (arith_enter). The edges:
+ * either operand or both, an operator that is a parameter, callees that
+ * make closures or take &rest, a wrong argument count, an operator
+ * rebound to a primitive or unbound, results that are not fixnums, the
+ * depth limit, an error or an escape leaving the callee. */
+Test(eval, calls_in_arith_operands_edges) {
+  OK("(define (fib n) (if (< n 2) n (+ (fib (- n 1)) (fib (- n 2))))) (fib 20)", "6765");
+  OK("(define (sq x) (* x x))"
+     " (define (f a b) (list (+ (sq a) b) (- a (sq b)) (+ (sq a) (sq b)) (< (sq a) (sq (- b 2)))))"
+     " (f 3 4)",
+     "(13 -13 25 false)");
+  /* the operator is a parameter, and then not a closure-free function */
+  OK("(define (twice g x) (+ (g x) (g (+ x 1)))) (twice sq 3)", "25");
+  OK("(twice abs -3)", "5");
+  OK("(define (mk x) ((fn () (* x 2)))) (list (+ (mk 1) (mk 2)) (twice mk 1))", "(6 6)");
+  OK("(define (total &rest xs) (reduce + 0 xs)) (+ (total 1 2) (total 3))", "6");
+  ERR_HAS("(+ (sq 1 2) 1)", "sq: expected 1 argument (x), got 2");
+  /* analysed before g existed; then g rebound to a primitive; unbound */
+  OK("(define (h x) (+ (g x) 1)) (define (g x) (* x 10)) (h 1)", "11");
+  OK("(set! g abs) (h -5)", "6");
+  ERR_HAS("(define (u x) (+ (nope x) 1)) (u 1)", "unbound symbol nope");
+  /* results that are not fixnums go to the primitive */
+  OK("(define (half x) (/ x 2.0)) (define (id x) x)"
+     " (list (+ (half 1) (half 2)) (+ (id 4611686018427387903) (id 1)) (< (half 1) (id 1)))",
+     "(1.5 4611686018427387904 true)");
+  ERR_HAS("(define (s x) \"s\") (+ (s 1) (id 1))", "+: expected a number");
+  /* an error or an escape leaves a callee; the environments given back
+   * afterwards are still sound */
+  OK("(define (bad x) (if (= x 3) (raise :three) x))"
+     " (define (sum n) (if (= n 0) 0 (+ (bad n) (sum (- n 1)))))"
+     " (list (guard (e (true e)) (sum 5)) (sum 2) (+ (sq 2) (sq 3)))",
+     "(\"three\" 3 13)");
+  OK("(define (esc k x) (if (= x 2) (k :out) x))"
+     " (define (walk k n) (if (= n 0) 0 (+ (esc k n) (walk k (- n 1)))))"
+     " (list (call/cc (fn (k) (walk k 5))) (walk (fn (v) v) 1) (fib 10))",
+     "(\"out\" 1 55)");
+}
+
+/* The arithmetic's frame is the call's only frame, so the depth limit
+ * counts these calls as any others, and the recursion takes one frame a
+ * call: 10,000 calls deep fit in 16,384 frames (two a call would not). */
+Test(eval, calls_in_arith_operands_take_one_frame) {
+  vm->max_depth = 1000;
+  const char *fns[] = {"(define (d n) (if (= n 0) 0 (+ (d (- n 1)) 1)))",
+                       "(define (d n) (if (= n 0) 0 (+ 1 (d (- n 1)))))",
+                       "(define (d n) (if (= n 0) 0 (+ (d 0) (d (- n 1)))))"};
+  for (size_t i = 0; i < sizeof fns / sizeof *fns; i++) {
+    OK(fns[i], "d");
+    OK("(list (d 999) (d 3))", i == 2 ? "(0 0)" : "(999 3)");
+    ERR("(d 1000)", "recursion depth limit exceeded: 1001 nested calls (the limit is 1000)");
+  }
+  vm->max_depth = 1000000;
+  sx_status st;
+  sx_fiber *f = run_on_fiber("(define (d n) (if (= n 0) 0 (+ (d (- n 1)) 1))) (d 10000)", &st);
+  cr_assert_eq(st, SX_DONE, "%s", st == SX_ERROR ? errmsg(f->error) : "suspended");
+  cr_assert_str_eq(printed(f->value), "10000");
+  cr_assert_leq(f->kcap, 16384, "the frame stack grew to %zu frames", f->kcap);
 }
 
 /* ---- fiber stacks are reused ------------------------------------------------

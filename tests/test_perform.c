@@ -56,6 +56,13 @@ Test(perform, inside_higher_order_callbacks) {
   DRIVE1("(apply (fn (a b) (+ a b (perform :a))) (list 1 2))", "\"a\"", "3", "6");
 }
 
+/* A closure-free call entered straight from an arithmetic frame
+ * (arith_enter) suspends and resumes like any other. */
+Test(perform, inside_calls_in_arithmetic_operands) {
+  drive("(define (ask x) (+ x (perform :q))) (define (f n) (+ (ask n) (ask (+ n 1)))) (f 1)", 2,
+        (const char *[]){"\"q\"", "\"q\""}, (const char *[]){"10", "20"}, "33");
+}
+
 Test(perform, inside_sort_comparator) {
   sx_fiber *f = start("(sort (list 3 1 2) (fn (a b) (perform (list a b))))");
   sx_status st = sx_fiber_run(f);
