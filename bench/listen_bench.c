@@ -105,7 +105,8 @@ static void *client_main(void *arg) {
   while (!atomic_load(&go)) usleep(100);
   char line[200];
   for (long i = 0; ok && !atomic_load(&stop); i++) {
-    snprintf(line, sizeof line, "(eval \"(persist/append db \\\"c%d\\\" \\\"tick\\\" 0 {:n %ld})\")\n", c->id, i);
+    snprintf(line, sizeof line, "(eval \"(persist/append db \\\"c%d\\\" \\\"tick\\\" 0 {:n %ld})\")\n", c->id,
+             i);
     if (!(ok = ask(c, line))) fprintf(stderr, "client %d: an append failed\n", c->id);
     else c->acked++;
   }

@@ -119,8 +119,8 @@ static double bench_sqlite_appends(const char *sync, long max_n, double secs) {
   sq_exec(db, "CREATE TABLE streams(name TEXT PRIMARY KEY, hwm INTEGER)");
   sqlite3_stmt *ins, *hwm, *begin, *commit;
   sqlite3_prepare_v2(db, "INSERT INTO events VALUES(?1, ?2, ?3)", -1, &ins, NULL);
-  sqlite3_prepare_v2(db, "INSERT INTO streams VALUES(?1, ?2) ON CONFLICT(name) DO UPDATE SET hwm=?2",
-                     -1, &hwm, NULL);
+  sqlite3_prepare_v2(db, "INSERT INTO streams VALUES(?1, ?2) ON CONFLICT(name) DO UPDATE SET hwm=?2", -1,
+                     &hwm, NULL);
   sqlite3_prepare_v2(db, "BEGIN", -1, &begin, NULL);
   sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL);
   sx_val stream = str("orders");
@@ -257,8 +257,7 @@ static void bench_reads(void) {
   }
   double dt = now() - t0;
   printf("  first read (decode)   %12.0f events/s\n", (double)n / first);
-  printf("  repeated read + walk  %12.0f events/s   (target >= 10M; %ld reads)\n",
-         (double)walked / dt, reps);
+  printf("  repeated read + walk  %12.0f events/s   (target >= 10M; %ld reads)\n", (double)walked / dt, reps);
   store_close(s, &err);
   nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

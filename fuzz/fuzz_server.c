@@ -34,7 +34,8 @@ static void *watchdog(void *arg) {
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
-  snprintf(dir, sizeof dir, "%s", access("/dev/shm", W_OK) == 0 ? "/dev/shm/sxfuzz-srv-XXXXXX" : "/tmp/sxfuzz-srv-XXXXXX");
+  snprintf(dir, sizeof dir, "%s",
+           access("/dev/shm", W_OK) == 0 ? "/dev/shm/sxfuzz-srv-XXXXXX" : "/tmp/sxfuzz-srv-XXXXXX");
   if (!mkdtemp(dir)) abort();
   sx_host_opts o = {.store_dir = dir, .sync = "off"};
   char msg[512];

@@ -38,7 +38,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
   sx_gc_init();
   store_set_warning_hook(NULL, NULL);
-  snprintf(dir, sizeof dir, "%s", access("/dev/shm", W_OK) == 0 ? "/dev/shm/sxfuzz-XXXXXX" : "/tmp/sxfuzz-XXXXXX");
+  snprintf(dir, sizeof dir, "%s",
+           access("/dev/shm", W_OK) == 0 ? "/dev/shm/sxfuzz-XXXXXX" : "/tmp/sxfuzz-XXXXXX");
   if (!mkdtemp(dir)) abort();
   snprintf(log_path, sizeof log_path, "%s/log", dir);
   return 0;

@@ -12,16 +12,16 @@
 
 /* The persist sources, in dependency order. */
 static const char *const persist_files[] = {
-  "lib/persist/event.sx", "lib/persist/backend.sx", "lib/persist/log.sx",
-  "lib/persist/kv.sx", "lib/persist/project.sx", "lib/persist/concurrency.sx",
-  "lib/persist/snapshot.sx", "lib/persist/compaction.sx", "lib/persist/durable.sx",
-  "lib/persist/blob.sx", "lib/persist/view.sx", "lib/persist/catalog.sx",
-  "lib/persist/query.sx", "lib/persist/batch.sx", "lib/persist/upcast.sx",
-  "lib/persist/idempotency.sx", "lib/persist/global.sx", "lib/persist/subscribe.sx",
-  "lib/persist/api.sx",
+    "lib/persist/event.sx",       "lib/persist/backend.sx",    "lib/persist/log.sx",
+    "lib/persist/kv.sx",          "lib/persist/project.sx",    "lib/persist/concurrency.sx",
+    "lib/persist/snapshot.sx",    "lib/persist/compaction.sx", "lib/persist/durable.sx",
+    "lib/persist/blob.sx",        "lib/persist/view.sx",       "lib/persist/catalog.sx",
+    "lib/persist/query.sx",       "lib/persist/batch.sx",      "lib/persist/upcast.sx",
+    "lib/persist/idempotency.sx", "lib/persist/global.sx",     "lib/persist/subscribe.sx",
+    "lib/persist/api.sx",
 };
 static const char bind_backends[] =
-  "(define db (persist/durable-backend)) (define blobs (persist/blob-store-backend))";
+    "(define db (persist/durable-backend)) (define blobs (persist/blob-store-backend))";
 
 bool sx_host_load_persist(sxapi_vm *vm, sxapi_value *err) {
   for (size_t i = 0; i < sizeof persist_files / sizeof *persist_files; i++)
@@ -71,8 +71,8 @@ bool sx_host_parse_opt(sxapi_vm *vm, int argc, char **argv, int *i, sx_host_opts
   return false;
 }
 
-bool sx_host_open_store(sxapi_vm *vm, const char *dir, const char *sync, bool read_only,
-                        bool lazy, char *msg, size_t cap) {
+bool sx_host_open_store(sxapi_vm *vm, const char *dir, const char *sync, bool read_only, bool lazy, char *msg,
+                        size_t cap) {
   if (!dir) dir = getenv("SX_STORE");
   if (!sync) sync = getenv("SX_SYNC");
   sxapi_store_options opts = {.lazy = lazy, .read_only = read_only};

@@ -36,8 +36,8 @@ bool sx_host_attach_store(sxapi_vm *vm, const sx_host_opts *o);
 /* Open the store for vm: dir, else SX_STORE, else ./.sx-store; sync, else
  * SX_SYNC, else full. lazy: open it on first use. False with the problem
  * in msg (cap bytes). */
-bool sx_host_open_store(sxapi_vm *vm, const char *dir, const char *sync, bool read_only,
-                        bool lazy, char *msg, size_t cap);
+bool sx_host_open_store(sxapi_vm *vm, const char *dir, const char *sync, bool read_only, bool lazy, char *msg,
+                        size_t cap);
 
 /* Load lib/persist (found on the load path) and define `db` (the store's
  * durable backend) and `blobs` (its blob store), as the REPL does. False

@@ -26,7 +26,7 @@
 
 typedef struct conn {
   int fd;
-  bool done;        /* the thread has finished (guarded by conns_lock) */
+  bool done; /* the thread has finished (guarded by conns_lock) */
   pthread_t th;
   const sx_host_opts *opts;
   struct conn *next;

@@ -23,14 +23,14 @@
 #include <unistd.h>
 
 static const char global_options[] =
-  "\n"
-  "  -I DIR             search DIR when loading files (also: SX_PATH=DIR:DIR)\n"
-  "  --store DIR        the store persist/* and blob/* requests use\n"
-  "                     (also: SX_STORE; default ./.sx-store, created on first use)\n"
-  "  --sync MODE        full (default), batch or off (also: SX_SYNC)\n"
-  "  --persist          load lib/persist first and bind `db` and `blobs` to the store\n"
-  "                     (run, -e, server; the REPL always does)\n"
-  "  Options may come before or after the command.\n";
+    "\n"
+    "  -I DIR             search DIR when loading files (also: SX_PATH=DIR:DIR)\n"
+    "  --store DIR        the store persist/* and blob/* requests use\n"
+    "                     (also: SX_STORE; default ./.sx-store, created on first use)\n"
+    "  --sync MODE        full (default), batch or off (also: SX_SYNC)\n"
+    "  --persist          load lib/persist first and bind `db` and `blobs` to the store\n"
+    "                     (run, -e, server; the REPL always does)\n"
+    "  Options may come before or after the command.\n";
 
 static void usage(FILE *to) {
   fputs("usage: sx [OPTIONS] COMMAND [ARGS]\n"
@@ -59,32 +59,31 @@ static void usage(FILE *to) {
   fputs(global_options, to);
 }
 
-static const char run_usage[] =
-  "usage: sx run [OPTIONS] FILE... \n"
-  "       sx run [OPTIONS] -\n"
-  "\n"
-  "  Run the top-level forms of each FILE in order; each form is its own\n"
-  "  evaluation, committed to the store as it ends. Stops at the first error\n"
-  "  (exit 1). `-` reads the program from stdin. A first line starting #! is\n"
-  "  skipped, so scripts can start with #!/usr/bin/env -S sx run.\n";
+static const char run_usage[] = "usage: sx run [OPTIONS] FILE... \n"
+                                "       sx run [OPTIONS] -\n"
+                                "\n"
+                                "  Run the top-level forms of each FILE in order; each form is its own\n"
+                                "  evaluation, committed to the store as it ends. Stops at the first error\n"
+                                "  (exit 1). `-` reads the program from stdin. A first line starting #! is\n"
+                                "  skipped, so scripts can start with #!/usr/bin/env -S sx run.\n";
 static const char eval_usage[] =
-  "usage: sx [OPTIONS] -e EXPR\n"
-  "\n"
-  "  Evaluate EXPR (one or more forms, as one evaluation) and print the value of\n"
-  "  the last one. Exit 1 on an error.\n";
+    "usage: sx [OPTIONS] -e EXPR\n"
+    "\n"
+    "  Evaluate EXPR (one or more forms, as one evaluation) and print the value of\n"
+    "  the last one. Exit 1 on an error.\n";
 static const char server_usage[] =
-  "usage: sx server [OPTIONS] [--bridge]\n"
-  "       sx server [OPTIONS] --listen PATH\n"
-  "\n"
-  "  Serve the sx_server line protocol (docs/server.md) on stdin/stdout, or with\n"
-  "  --listen on the Unix-domain socket PATH to many clients at once (one VM per\n"
-  "  connection). --bridge forwards performs no resolver owns to the parent\n"
-  "  process (docs/bridge.md).\n";
+    "usage: sx server [OPTIONS] [--bridge]\n"
+    "       sx server [OPTIONS] --listen PATH\n"
+    "\n"
+    "  Serve the sx_server line protocol (docs/server.md) on stdin/stdout, or with\n"
+    "  --listen on the Unix-domain socket PATH to many clients at once (one VM per\n"
+    "  connection). --bridge forwards performs no resolver owns to the parent\n"
+    "  process (docs/bridge.md).\n";
 static const char help_usage[] =
-  "usage: sx help [COMMAND [SUBCOMMAND]]\n"
-  "\n"
-  "  Print the usage of a command (run, -e, server, repl, store, store check, ...)\n"
-  "  or, without one, of sx.\n";
+    "usage: sx help [COMMAND [SUBCOMMAND]]\n"
+    "\n"
+    "  Print the usage of a command (run, -e, server, repl, store, store check, ...)\n"
+    "  or, without one, of sx.\n";
 
 /* Print the usage of the command named by argv[0] (and argv[1] for store);
  * false when there is no such command. */

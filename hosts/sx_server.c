@@ -32,9 +32,9 @@ typedef struct server {
   sxapi_vm *vm;
   FILE *in, *out;
   long long epoch;
-  bool bridge;  /* forward unowned performs to the parent */
-  bool eof;     /* stdin ended (possibly while waiting for a response) */
-  char *line;   /* getline buffer */
+  bool bridge; /* forward unowned performs to the parent */
+  bool eof;    /* stdin ended (possibly while waiting for a response) */
+  char *line;  /* getline buffer */
   size_t cap;
 } server;
 
@@ -185,7 +185,8 @@ static sxapi_code bridge_resume(server *s, sxapi_task *t) {
   size_t len = 0;
   while (read_line(s, &len) && len == 0) continue; /* blank lines are not responses */
   if (s->eof)
-    return sxapi_resume_error(t, errorf(s, "bridge: stdin closed while waiting for the response to a perform"));
+    return sxapi_resume_error(t,
+                              errorf(s, "bridge: stdin closed while waiting for the response to a perform"));
   sxapi_value v;
   bool raise;
   if (!parse_response(s, s->line, len, &v, &raise) || raise) return sxapi_resume_error(t, v);
@@ -211,8 +212,8 @@ static sxapi_code run_command(server *s, bool is_load, sxapi_value arg, sxapi_va
   size_t len;
   const char *text = bytes_of(s, arg, &len);
   sxapi_value forms;
-  sxapi_code rc = is_load ? sxapi_read_file(s->vm, text, &forms)
-                          : sxapi_read(s->vm, text, len, "<eval>", &forms);
+  sxapi_code rc =
+      is_load ? sxapi_read_file(s->vm, text, &forms) : sxapi_read(s->vm, text, len, "<eval>", &forms);
   if (rc != SXAPI_OK) {
     *out = forms;
     return rc;
@@ -363,7 +364,10 @@ int sx_server_cli(sxapi_vm *vm, sx_host_opts *o, int argc, char **argv) {
     else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) listen = argv[++i];
     else if (strncmp(argv[i], "--listen=", 9) == 0) listen = argv[i] + 9;
     else if (!sx_host_parse_opt(vm, argc, argv, &i, o)) {
-      fprintf(stderr, "sx server: unknown option '%s' (expected --bridge, --listen PATH, -I DIR, --store DIR, --sync MODE)\n", argv[i]);
+      fprintf(
+          stderr,
+          "sx server: unknown option '%s' (expected --bridge, --listen PATH, -I DIR, --store DIR, --sync MODE)\n",
+          argv[i]);
       return 2;
     }
   }

@@ -20,29 +20,29 @@ typedef struct store_sub {
 } store_sub;
 
 static const store_sub subs[] = {
-  {"check", 1, "DIR",
-   "  Verify every frame and blob of the store. Exit 0 clean, 1 damaged, 2 unreadable,\n"
-   "  3 clean but ending in a torn tail (an interrupted commit the next writer drops).\n"},
-  {"compact", 1, "DIR",
-   "  Rewrite the log to hold only the current state (the store must not be open for\n"
-   "  writing). Read-only handles opened before must reopen.\n"},
-  {"dump", 1, "DIR",
-   "  Write the whole store to stdout as SX data, one record per line (streams with\n"
-   "  their last-seq, events, kv entries, blobs' bytes), in a canonical order: equal\n"
-   "  stores dump identically. Safe next to a running writer (a read-only snapshot).\n"},
-  {"load", 1, "DIR",
-   "  Rebuild a dump read from stdin into DIR, which must be new or empty. Everything\n"
-   "  reads back the same, truncated streams and their last-seq included.\n"},
-  {"export", 2, "DIR STREAM",
-   "  Write a stream's events for other tools: --format json (default; an array, one\n"
-   "  event a line) or --format csv (a column per top-level key, seq first).\n"},
-  {"backup", 2, "DIR DEST",
-   "  Copy the store to DEST (which must not exist) consistently, even while another\n"
-   "  process writes it: the log up to its last complete commit, then the blobs.\n"},
-  {"tail", 2, "DIR STREAM",
-   "  Print the stream's last N events (-n N, default 10), one a line. With -f, keep\n"
-   "  printing new events as they are committed (works next to a live writer and\n"
-   "  across compactions) until interrupted.\n"},
+    {"check", 1, "DIR",
+     "  Verify every frame and blob of the store. Exit 0 clean, 1 damaged, 2 unreadable,\n"
+     "  3 clean but ending in a torn tail (an interrupted commit the next writer drops).\n"},
+    {"compact", 1, "DIR",
+     "  Rewrite the log to hold only the current state (the store must not be open for\n"
+     "  writing). Read-only handles opened before must reopen.\n"},
+    {"dump", 1, "DIR",
+     "  Write the whole store to stdout as SX data, one record per line (streams with\n"
+     "  their last-seq, events, kv entries, blobs' bytes), in a canonical order: equal\n"
+     "  stores dump identically. Safe next to a running writer (a read-only snapshot).\n"},
+    {"load", 1, "DIR",
+     "  Rebuild a dump read from stdin into DIR, which must be new or empty. Everything\n"
+     "  reads back the same, truncated streams and their last-seq included.\n"},
+    {"export", 2, "DIR STREAM",
+     "  Write a stream's events for other tools: --format json (default; an array, one\n"
+     "  event a line) or --format csv (a column per top-level key, seq first).\n"},
+    {"backup", 2, "DIR DEST",
+     "  Copy the store to DEST (which must not exist) consistently, even while another\n"
+     "  process writes it: the log up to its last complete commit, then the blobs.\n"},
+    {"tail", 2, "DIR STREAM",
+     "  Print the stream's last N events (-n N, default 10), one a line. With -f, keep\n"
+     "  printing new events as they are committed (works next to a live writer and\n"
+     "  across compactions) until interrupted.\n"},
 };
 #define NSUBS (sizeof subs / sizeof *subs)
 
@@ -55,7 +55,8 @@ static const store_sub *find_sub(const char *name) {
 static void sub_usage(const store_sub *s, FILE *to, bool text) {
   fprintf(to, "%s sx store %s %s%s\n", text ? "usage:" : "      ", s->name, s->args,
           strcmp(s->name, "export") == 0 ? " [--format json|csv]"
-          : strcmp(s->name, "tail") == 0 ? " [-n N] [-f]" : "");
+          : strcmp(s->name, "tail") == 0 ? " [-n N] [-f]"
+                                         : "");
   if (text) fprintf(to, "\n%s\n  DIR may be left out when --store DIR is given.\n", s->text);
 }
 
@@ -119,8 +120,8 @@ static int cmd_load(sxapi_vm *vm, const char *dir) {
   sxapi_store_load_stats st;
   if (sxapi_store_load(vm, dir, stdin, &st) != SXAPI_OK) return fail("load");
   char *shown = sxapi_store_name_label(dir); /* a URL's password is never printed */
-  fprintf(stderr, "sx store load: %s: %zu streams, %zu events, %zu kv keys, %zu blobs\n", shown,
-          st.streams, st.events, st.kv_keys, st.blobs);
+  fprintf(stderr, "sx store load: %s: %zu streams, %zu events, %zu kv keys, %zu blobs\n", shown, st.streams,
+          st.events, st.kv_keys, st.blobs);
   free(shown);
   return 0;
 }
@@ -184,8 +185,7 @@ static bool reopen(sxapi_vm *vm, const char *dir) {
   return sxapi_store_open(vm, dir, &ro) == SXAPI_OK;
 }
 
-bool sx_follow(sxapi_vm *vm, const char *stream, int64_t *after, volatile int *stop,
-               const char *who) {
+bool sx_follow(sxapi_vm *vm, const char *stream, int64_t *after, volatile int *stop, const char *who) {
   char *dir = strdup(sxapi_store_dir(vm) ? sxapi_store_dir(vm) : ".");
   bool ok = true;
   if (!dir) abort();
@@ -245,7 +245,8 @@ static bool parse_sub(const store_sub *s, int argc, char **argv, sub_args *a) {
     const char *x = argv[i];
     if (strcmp(s->name, "export") == 0 && strcmp(x, "--format") == 0 && i + 1 < argc) a->format = argv[++i];
     else if (strcmp(s->name, "export") == 0 && strncmp(x, "--format=", 9) == 0) a->format = x + 9;
-    else if (strcmp(s->name, "tail") == 0 && strcmp(x, "-n") == 0 && i + 1 < argc) a->n = strtoul(argv[++i], NULL, 10);
+    else if (strcmp(s->name, "tail") == 0 && strcmp(x, "-n") == 0 && i + 1 < argc)
+      a->n = strtoul(argv[++i], NULL, 10);
     else if (strcmp(s->name, "tail") == 0 && strcmp(x, "-f") == 0) a->follow = true;
     else if (x[0] == '-' && x[1]) {
       fprintf(stderr, "sx store %s: unknown option '%s'\n", s->name, x);
@@ -275,12 +276,12 @@ int sx_store_cmd(sxapi_vm *vm, const sx_host_opts *o, int argc, char **argv) {
   }
   const char *dir = a.pos[0];
   switch (s - subs) {
-  case 0: return cmd_check(vm, dir);
-  case 1: return cmd_compact(vm, dir);
-  case 2: return sxapi_store_dump(vm, dir, stdout) == SXAPI_OK ? 0 : fail("dump");
-  case 3: return cmd_load(vm, dir);
-  case 4: return sxapi_store_export(vm, dir, a.pos[1], a.format, stdout) == SXAPI_OK ? 0 : fail("export");
-  case 5: return cmd_backup(vm, dir, a.pos[1]);
-  default: return cmd_tail(vm, dir, a.pos[1], a.n, a.follow);
+    case 0: return cmd_check(vm, dir);
+    case 1: return cmd_compact(vm, dir);
+    case 2: return sxapi_store_dump(vm, dir, stdout) == SXAPI_OK ? 0 : fail("dump");
+    case 3: return cmd_load(vm, dir);
+    case 4: return sxapi_store_export(vm, dir, a.pos[1], a.format, stdout) == SXAPI_OK ? 0 : fail("export");
+    case 5: return cmd_backup(vm, dir, a.pos[1]);
+    default: return cmd_tail(vm, dir, a.pos[1], a.n, a.follow);
   }
 }

@@ -17,7 +17,6 @@ bool sx_store_help(const char *sub, FILE *to);
  * polling the read-only store of vm (reopened after a compaction) until
  * *stop becomes true or an error (then false, message printed to stderr
  * prefixed by who). *after advances past each event printed. */
-bool sx_follow(sxapi_vm *vm, const char *stream, int64_t *after, volatile int *stop,
-               const char *who);
+bool sx_follow(sxapi_vm *vm, const char *stream, int64_t *after, volatile int *stop, const char *who);
 
 #endif

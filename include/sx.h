@@ -183,8 +183,8 @@ SXAPI_EXPORT sxapi_code sxapi_find_file(sxapi_vm *vm, const char *path, sxapi_va
 typedef enum sxapi_type {
   SXAPI_TNIL,
   SXAPI_TBOOL,
-  SXAPI_TINT,      /* 64-bit signed integer */
-  SXAPI_TFLOAT,    /* IEEE double */
+  SXAPI_TINT,   /* 64-bit signed integer */
+  SXAPI_TFLOAT, /* IEEE double */
   SXAPI_TSTRING,
   SXAPI_TSYMBOL,
   SXAPI_TKEYWORD,
@@ -227,10 +227,9 @@ SXAPI_EXPORT sxapi_value sxapi_error(sxapi_vm *vm, const char *message);
 
 /* Dicts are immutable: these give a new dict (*out) and leave dict as it
  * was. Keys are strings given as NUL-terminated C strings. */
-SXAPI_EXPORT sxapi_code sxapi_dict_set(sxapi_vm *vm, sxapi_value dict, const char *key,
-                                       sxapi_value val, sxapi_value *out);
-SXAPI_EXPORT sxapi_code sxapi_dict_remove(sxapi_vm *vm, sxapi_value dict, const char *key,
-                                          sxapi_value *out);
+SXAPI_EXPORT sxapi_code sxapi_dict_set(sxapi_vm *vm, sxapi_value dict, const char *key, sxapi_value val,
+                                       sxapi_value *out);
+SXAPI_EXPORT sxapi_code sxapi_dict_remove(sxapi_vm *vm, sxapi_value dict, const char *key, sxapi_value *out);
 
 /* ---- reading values ---------------------------------------------------
  * Each returns SXAPI_ERR_TYPE (with a message naming what it got) when v
@@ -240,8 +239,7 @@ SXAPI_EXPORT sxapi_code sxapi_to_int(sxapi_vm *vm, sxapi_value v, int64_t *out);
 /* Floats, and integers converted to the nearest double. */
 SXAPI_EXPORT sxapi_code sxapi_to_float(sxapi_vm *vm, sxapi_value v, double *out);
 /* A string's bytes; len may be NULL. */
-SXAPI_EXPORT sxapi_code sxapi_to_string(sxapi_vm *vm, sxapi_value v, const char **bytes,
-                                        size_t *len);
+SXAPI_EXPORT sxapi_code sxapi_to_string(sxapi_vm *vm, sxapi_value v, const char **bytes, size_t *len);
 /* A symbol's or keyword's name (a keyword's without the ':'). */
 SXAPI_EXPORT sxapi_code sxapi_to_name(sxapi_vm *vm, sxapi_value v, const char **name);
 
@@ -252,8 +250,7 @@ SXAPI_EXPORT sxapi_code sxapi_list_get(sxapi_vm *vm, sxapi_value list, size_t i,
 
 /* Dicts. sxapi_dict_get: SXAPI_ERR_NOTFOUND when key is absent. */
 SXAPI_EXPORT sxapi_code sxapi_dict_count(sxapi_vm *vm, sxapi_value dict, size_t *out);
-SXAPI_EXPORT sxapi_code sxapi_dict_get(sxapi_vm *vm, sxapi_value dict, const char *key,
-                                       sxapi_value *out);
+SXAPI_EXPORT sxapi_code sxapi_dict_get(sxapi_vm *vm, sxapi_value dict, const char *key, sxapi_value *out);
 
 /* Iterating a list or a dict:
  *
@@ -289,8 +286,7 @@ SXAPI_EXPORT sxapi_code sxapi_error_info_of(sxapi_vm *vm, sxapi_value err, sxapi
  * the message does not already start there. With backtrace, each frame of
  * the SX backtrace follows on a line of its own, indented by two spaces
  * (no newline at the end). Any other value is described as if raised. */
-SXAPI_EXPORT sxapi_code sxapi_error_text(sxapi_vm *vm, sxapi_value err, bool backtrace,
-                                         sxapi_value *text);
+SXAPI_EXPORT sxapi_code sxapi_error_text(sxapi_vm *vm, sxapi_value err, bool backtrace, sxapi_value *text);
 
 /* ---- text --------------------------------------------------------------- */
 
@@ -311,9 +307,8 @@ SXAPI_EXPORT sxapi_code sxapi_read(sxapi_vm *vm, const char *src, size_t len, co
                                    sxapi_value *forms);
 /* sxapi_read with line numbers starting at first_line (>= 1) instead of 1,
  * for an entry that continues a script or session. */
-SXAPI_EXPORT sxapi_code sxapi_read_at(sxapi_vm *vm, const char *src, size_t len,
-                                      const char *name, uint32_t first_line,
-                                      sxapi_value *forms);
+SXAPI_EXPORT sxapi_code sxapi_read_at(sxapi_vm *vm, const char *src, size_t len, const char *name,
+                                      uint32_t first_line, sxapi_value *forms);
 /* The forms of a file found on the load path (searched as sxapi_find_file
  * does), read as (load path) reads them: positions name path as given.
  * On failure *forms gets an error value: SXAPI_ERR_IO ("load: cannot find
@@ -347,17 +342,16 @@ SXAPI_EXPORT sxapi_code sxapi_globals(sxapi_vm *vm, sxapi_value *names);
  * failed sxapi_to_int on an argument explains itself). A C function may
  * call back into the VM (sxapi_call, sxapi_eval, ...); such nested
  * evaluations cannot suspend. It must not close or free the VM. */
-typedef sxapi_code (*sxapi_function)(sxapi_vm *vm, int argc, const sxapi_value *argv,
-                                     sxapi_value *result, void *ud);
+typedef sxapi_code (*sxapi_function)(sxapi_vm *vm, int argc, const sxapi_value *argv, sxapi_value *result,
+                                     void *ud);
 
 /* A function value named name taking min_args to max_args arguments
  * (max_args -1: any number; both at most 32767). */
-SXAPI_EXPORT sxapi_code sxapi_new_function(sxapi_vm *vm, const char *name, int min_args,
-                                           int max_args, sxapi_function fn, void *ud,
-                                           sxapi_value *out);
+SXAPI_EXPORT sxapi_code sxapi_new_function(sxapi_vm *vm, const char *name, int min_args, int max_args,
+                                           sxapi_function fn, void *ud, sxapi_value *out);
 /* sxapi_new_function, then define it as the global name. */
-SXAPI_EXPORT sxapi_code sxapi_define_function(sxapi_vm *vm, const char *name, int min_args,
-                                              int max_args, sxapi_function fn, void *ud);
+SXAPI_EXPORT sxapi_code sxapi_define_function(sxapi_vm *vm, const char *name, int min_args, int max_args,
+                                              sxapi_function fn, void *ud);
 
 /* ======================================================================
  * Evaluating to completion
@@ -374,13 +368,13 @@ SXAPI_EXPORT sxapi_code sxapi_define_function(sxapi_vm *vm, const char *name, in
 /* Evaluate the forms of a NUL-terminated string, named "<eval>". */
 SXAPI_EXPORT sxapi_code sxapi_eval(sxapi_vm *vm, const char *src, sxapi_value *out);
 /* Evaluate src[0..len); name appears in positions (NULL: "<eval>"). */
-SXAPI_EXPORT sxapi_code sxapi_eval_buffer(sxapi_vm *vm, const char *src, size_t len,
-                                          const char *name, sxapi_value *out);
+SXAPI_EXPORT sxapi_code sxapi_eval_buffer(sxapi_vm *vm, const char *src, size_t len, const char *name,
+                                          sxapi_value *out);
 /* Evaluate the forms of a file found on the load path. */
 SXAPI_EXPORT sxapi_code sxapi_load(sxapi_vm *vm, const char *path, sxapi_value *out);
 /* Apply fn (SXAPI_ERR_TYPE unless it is a function) to argc arguments. */
-SXAPI_EXPORT sxapi_code sxapi_call(sxapi_vm *vm, sxapi_value fn, int argc,
-                                   const sxapi_value *argv, sxapi_value *out);
+SXAPI_EXPORT sxapi_code sxapi_call(sxapi_vm *vm, sxapi_value fn, int argc, const sxapi_value *argv,
+                                   sxapi_value *out);
 /* Evaluate one form (as sxapi_read gives it) as a top-level evaluation:
  * its store writes commit when it succeeds and roll back when it fails or
  * is interrupted. Results as sxapi_eval. */
@@ -394,8 +388,7 @@ SXAPI_EXPORT sxapi_code sxapi_load_each(sxapi_vm *vm, const char *path, sxapi_va
  * after another as one top-level evaluation; name (NULL: "<eval>") names
  * the source. Results as sxapi_eval_buffer; SXAPI_ERR_TYPE when forms is
  * not a list. */
-SXAPI_EXPORT sxapi_code sxapi_eval_forms(sxapi_vm *vm, sxapi_value forms, const char *name,
-                                         sxapi_value *out);
+SXAPI_EXPORT sxapi_code sxapi_eval_forms(sxapi_vm *vm, sxapi_value forms, const char *name, sxapi_value *out);
 
 /* ======================================================================
  * Tasks: evaluations that can suspend
@@ -444,8 +437,8 @@ typedef struct sxapi_task sxapi_task;
 SXAPI_EXPORT sxapi_code sxapi_begin(sxapi_vm *vm, const char *src, size_t len, const char *name,
                                     sxapi_task **task);
 SXAPI_EXPORT sxapi_code sxapi_begin_load(sxapi_vm *vm, const char *path, sxapi_task **task);
-SXAPI_EXPORT sxapi_code sxapi_begin_call(sxapi_vm *vm, sxapi_value fn, int argc,
-                                         const sxapi_value *argv, sxapi_task **task);
+SXAPI_EXPORT sxapi_code sxapi_begin_call(sxapi_vm *vm, sxapi_value fn, int argc, const sxapi_value *argv,
+                                         sxapi_task **task);
 /* The same as a task that can suspend (see sxapi_begin). */
 SXAPI_EXPORT sxapi_code sxapi_begin_forms(sxapi_vm *vm, sxapi_value forms, const char *name,
                                           sxapi_task **task);
@@ -503,12 +496,11 @@ SXAPI_EXPORT sxapi_code sxapi_task_free(sxapi_task *task);
  * *result an error value or message string to raise at the perform (a
  * message from sxapi_errmsg() otherwise). The store's resolvers own
  * "persist/" and "blob/". */
-typedef sxapi_code (*sxapi_resolver)(sxapi_vm *vm, const char *op, sxapi_value args,
-                                     sxapi_value request, sxapi_value *result, void *ud);
+typedef sxapi_code (*sxapi_resolver)(sxapi_vm *vm, const char *op, sxapi_value args, sxapi_value request,
+                                     sxapi_value *result, void *ud);
 
 /* Register fn for prefix, replacing any resolver with the same prefix. */
-SXAPI_EXPORT sxapi_code sxapi_add_resolver(sxapi_vm *vm, const char *prefix, sxapi_resolver fn,
-                                           void *ud);
+SXAPI_EXPORT sxapi_code sxapi_add_resolver(sxapi_vm *vm, const char *prefix, sxapi_resolver fn, void *ud);
 /* SXAPI_ERR_NOTFOUND when no resolver has exactly this prefix. */
 SXAPI_EXPORT sxapi_code sxapi_remove_resolver(sxapi_vm *vm, const char *prefix);
 
@@ -543,8 +535,7 @@ typedef struct sxapi_store_options {
 
 /* Open (creating dir on first writable use). opts NULL: the defaults
  * (all fields zero). SXAPI_ERR_STATE when the VM already has a store. */
-SXAPI_EXPORT sxapi_code sxapi_store_open(sxapi_vm *vm, const char *dir,
-                                         const sxapi_store_options *opts);
+SXAPI_EXPORT sxapi_code sxapi_store_open(sxapi_vm *vm, const char *dir, const sxapi_store_options *opts);
 /* Write and sync commits that batch/off modes still buffer. */
 SXAPI_EXPORT sxapi_code sxapi_store_flush(sxapi_vm *vm);
 /* *fd: a descriptor that becomes readable whenever commits become durable
@@ -627,8 +618,7 @@ typedef struct sxapi_store_compact_stats {
   size_t kv_keys;       /* live kv keys kept */
   size_t records;       /* records in the compacted log */
 } sxapi_store_compact_stats;
-SXAPI_EXPORT sxapi_code sxapi_store_compact(sxapi_vm *vm, const char *dir,
-                                            sxapi_store_compact_stats *out);
+SXAPI_EXPORT sxapi_code sxapi_store_compact(sxapi_vm *vm, const char *dir, sxapi_store_compact_stats *out);
 
 /* Whole stores as text and copies (docs/tools.md). Each works on the
  * store in dir, which need not be the VM's.

@@ -22,27 +22,65 @@
 #include <string.h>
 
 enum {
-  SF_NONE, SF_QUOTE, SF_QUASIQUOTE, SF_UNQUOTE, SF_UNQUOTE_SPLICING, SF_DEFINE,
-  SF_FN, SF_LET, SF_LETSTAR, SF_LETREC, SF_IF, SF_COND, SF_CASE, SF_WHEN,
-  SF_UNLESS, SF_BEGIN, SF_DO, SF_SET, SF_AND, SF_OR, SF_GUARD, SF_PERFORM,
-  SF_DEFMACRO, SF_DICT_LITERAL
+  SF_NONE,
+  SF_QUOTE,
+  SF_QUASIQUOTE,
+  SF_UNQUOTE,
+  SF_UNQUOTE_SPLICING,
+  SF_DEFINE,
+  SF_FN,
+  SF_LET,
+  SF_LETSTAR,
+  SF_LETREC,
+  SF_IF,
+  SF_COND,
+  SF_CASE,
+  SF_WHEN,
+  SF_UNLESS,
+  SF_BEGIN,
+  SF_DO,
+  SF_SET,
+  SF_AND,
+  SF_OR,
+  SF_GUARD,
+  SF_PERFORM,
+  SF_DEFMACRO,
+  SF_DICT_LITERAL
 };
 
-static const struct { const char *name; int id; } special_forms[] = {
-    {"quote", SF_QUOTE}, {"quasiquote", SF_QUASIQUOTE}, {"unquote", SF_UNQUOTE},
-    {"unquote-splicing", SF_UNQUOTE_SPLICING}, {"define", SF_DEFINE},
-    {"fn", SF_FN}, {"lambda", SF_FN}, {"let", SF_LET}, {"let*", SF_LETSTAR},
-    {"letrec", SF_LETREC}, {"letrec*", SF_LETREC}, {"if", SF_IF},
-    {"cond", SF_COND}, {"case", SF_CASE}, {"when", SF_WHEN},
-    {"unless", SF_UNLESS}, {"begin", SF_BEGIN}, {"do", SF_DO}, {"set!", SF_SET},
-    {"and", SF_AND}, {"or", SF_OR}, {"guard", SF_GUARD},
-    {"perform", SF_PERFORM}, {"defmacro", SF_DEFMACRO},
+static const struct {
+  const char *name;
+  int id;
+} special_forms[] = {
+    {"quote", SF_QUOTE},
+    {"quasiquote", SF_QUASIQUOTE},
+    {"unquote", SF_UNQUOTE},
+    {"unquote-splicing", SF_UNQUOTE_SPLICING},
+    {"define", SF_DEFINE},
+    {"fn", SF_FN},
+    {"lambda", SF_FN},
+    {"let", SF_LET},
+    {"let*", SF_LETSTAR},
+    {"letrec", SF_LETREC},
+    {"letrec*", SF_LETREC},
+    {"if", SF_IF},
+    {"cond", SF_COND},
+    {"case", SF_CASE},
+    {"when", SF_WHEN},
+    {"unless", SF_UNLESS},
+    {"begin", SF_BEGIN},
+    {"do", SF_DO},
+    {"set!", SF_SET},
+    {"and", SF_AND},
+    {"or", SF_OR},
+    {"guard", SF_GUARD},
+    {"perform", SF_PERFORM},
+    {"defmacro", SF_DEFMACRO},
     {"dict-literal", SF_DICT_LITERAL},
 };
 
-static sx_val sym_else, sym_arrow, sym_rest, sym_quote, sym_unquote,
-    sym_unquote_splicing, sym_quasiquote, sym_define, sym_begin, kw_else, sym_dict_literal,
-    anon_fn_name;
+static sx_val sym_else, sym_arrow, sym_rest, sym_quote, sym_unquote, sym_unquote_splicing, sym_quasiquote,
+    sym_define, sym_begin, kw_else, sym_dict_literal, anon_fn_name;
 
 /* internal helpers the rewrites call directly (not through globals, so a
  * user binding of the same name cannot capture them) */
@@ -170,8 +208,8 @@ static sx_node *node_const(actx *c, sx_val k) {
 static void track_pos(actx *c, sx_val form) {
   const sx_cons_pos *p = sx_cons_pos_of(form);
   if (!p) return;
-  if (c->pos && c->pos->line == p->line && c->pos->col == p->col &&
-      c->pos->file == p->file && c->pos->fn_name == c->fn_name)
+  if (c->pos && c->pos->line == p->line && c->pos->col == p->col && c->pos->file == p->file &&
+      c->pos->fn_name == c->fn_name)
     return;
   sx_srcpos *sp = sx_alloc(sizeof *sp);
   sp->file = p->file;
@@ -191,9 +229,7 @@ static sx_val nth(sx_val l, size_t i) {
   return sx_is_cons(l) ? sx_car(l) : SX_UNDEF;
 }
 
-static int special_id(sx_val head) {
-  return sx_is_symbol(head) ? sx_hdr_of(head)->aux : SF_NONE;
-}
+static int special_id(sx_val head) { return sx_is_symbol(head) ? sx_hdr_of(head)->aux : SF_NONE; }
 
 const char *sx_special_form_name(size_t i) {
   return i < sizeof special_forms / sizeof *special_forms ? special_forms[i].name : NULL;
@@ -359,8 +395,7 @@ static sx_node *an_define(actx *c, sx_val form) {
       return fail(c, "define: too many forms for %s", sx_str_data(sx_sym_name(target)));
     if (sx_is_cons(valform) && special_id(sx_car(valform)) == SF_FN)
       val = an_fn(c, nth(valform, 1), sx_cdr(sx_cdr(valform)), sx_sym_name(target));
-    else
-      val = an_expr(c, valform);
+    else val = an_expr(c, valform);
   }
   if (!val) return NULL;
   /* the name is in the innermost scope already, so inside a body this
@@ -392,17 +427,17 @@ static sx_node *an_set(actx *c, sx_val form) {
  * environment for its handler. */
 static void mark_tail(sx_node *n, uint8_t flags) {
   switch ((sx_op)n->op) {
-  case OP_CALL: n->flags |= flags; break;
-  case OP_IF:
-    mark_tail(n->u.iff.then, flags);
-    mark_tail(n->u.iff.els, flags);
-    break;
-  case OP_SEQ:
-  case OP_AND:
-  case OP_OR: mark_tail(n->u.seq.items[n->idx - 1], flags); break;
-  case OP_LET:
-  case OP_LETREC: mark_tail(n->u.let.body, flags); break;
-  default: break;
+    case OP_CALL: n->flags |= flags; break;
+    case OP_IF:
+      mark_tail(n->u.iff.then, flags);
+      mark_tail(n->u.iff.els, flags);
+      break;
+    case OP_SEQ:
+    case OP_AND:
+    case OP_OR: mark_tail(n->u.seq.items[n->idx - 1], flags); break;
+    case OP_LET:
+    case OP_LETREC: mark_tail(n->u.let.body, flags); break;
+    default: break;
   }
 }
 
@@ -415,32 +450,32 @@ static void mark_tail(sx_node *n, uint8_t flags) {
 #define SELF_MAX_ARGS 8 /* the machine evaluates the operands into an array */
 static void mark_self(sx_node *n, sx_proto *p, sx_val name, const sx_cell *cell, uint32_t k) {
   switch ((sx_op)n->op) {
-  case OP_CALL: {
-    const sx_node *fn = n->u.call.fn;
-    bool self = cell ? fn->op == OP_GLOBAL && fn->u.cell == cell
-                     : fn->op == OP_LOCAL && fn->sym == name && fn->depth == k + 1 && fn->idx == 0;
-    for (uint32_t i = 0; self && i < n->idx; i++) { /* operands that may need no frames */
-      const sx_node *a = n->u.call.args[i];
-      self = a->op == OP_CONST || a->op == OP_LOCAL || a->op == OP_GLOBAL || (a->flags & NF_FAST);
+    case OP_CALL: {
+      const sx_node *fn = n->u.call.fn;
+      bool self = cell ? fn->op == OP_GLOBAL && fn->u.cell == cell
+                       : fn->op == OP_LOCAL && fn->sym == name && fn->depth == k + 1 && fn->idx == 0;
+      for (uint32_t i = 0; self && i < n->idx; i++) { /* operands that may need no frames */
+        const sx_node *a = n->u.call.args[i];
+        self = a->op == OP_CONST || a->op == OP_LOCAL || a->op == OP_GLOBAL || (a->flags & NF_FAST);
+      }
+      if (self && n->idx == p->nparams && n->idx <= SELF_MAX_ARGS && !(n->flags & NF_ARITH) &&
+          k < UINT16_MAX) {
+        n->flags |= NF_SELF;
+        n->depth = (uint16_t)k;
+        n->u.call.self = p;
+      }
+      break;
     }
-    if (self && n->idx == p->nparams && n->idx <= SELF_MAX_ARGS && !(n->flags & NF_ARITH) &&
-        k < UINT16_MAX) {
-      n->flags |= NF_SELF;
-      n->depth = (uint16_t)k;
-      n->u.call.self = p;
-    }
-    break;
-  }
-  case OP_IF:
-    mark_self(n->u.iff.then, p, name, cell, k);
-    mark_self(n->u.iff.els, p, name, cell, k);
-    break;
-  case OP_SEQ:
-  case OP_AND:
-  case OP_OR: mark_self(n->u.seq.items[n->idx - 1], p, name, cell, k); break;
-  case OP_LET:
-  case OP_LETREC: mark_self(n->u.let.body, p, name, cell, k + 1); break;
-  default: break;
+    case OP_IF:
+      mark_self(n->u.iff.then, p, name, cell, k);
+      mark_self(n->u.iff.els, p, name, cell, k);
+      break;
+    case OP_SEQ:
+    case OP_AND:
+    case OP_OR: mark_self(n->u.seq.items[n->idx - 1], p, name, cell, k); break;
+    case OP_LET:
+    case OP_LETREC: mark_self(n->u.let.body, p, name, cell, k + 1); break;
+    default: break;
   }
 }
 
@@ -463,15 +498,15 @@ static sx_node *an_fn(actx *c, sx_val params, sx_val body, sx_val name) {
       if (!sx_is_cons(ps)) return fail(c, "fn: malformed parameter list");
       sx_val prm = sx_car(ps);
       if (prm == sym_rest) {
-        if (!sx_is_cons(sx_cdr(ps)) || !sx_is_symbol(sx_car(sx_cdr(ps))) ||
-            sx_cdr(sx_cdr(ps)) != SX_EMPTY)
+        if (!sx_is_cons(sx_cdr(ps)) || !sx_is_symbol(sx_car(sx_cdr(ps))) || sx_cdr(sx_cdr(ps)) != SX_EMPTY)
           return fail(c, "fn: &rest must be followed by exactly one name");
         scope_add(&s, sx_car(sx_cdr(ps)));
         p->rest = true;
         break;
       }
       if (!sx_is_symbol(prm)) return fail(c, "fn: parameter must be a symbol, got %s", form_text(prm));
-      if (s.n != scope_add(&s, prm)) return fail(c, "fn: duplicate parameter %s", sx_str_data(sx_sym_name(prm)));
+      if (s.n != scope_add(&s, prm))
+        return fail(c, "fn: duplicate parameter %s", sx_str_data(sx_sym_name(prm)));
       p->nparams++;
     }
   }
@@ -505,8 +540,7 @@ static bool parse_bindings(actx *c, sx_val bs, sx_val *names, sx_val *inits, siz
     fail(c, "let: bindings must be a list");
     return false;
   }
-  bool flat = len > 0 && sx_is_symbol(sx_car(bs)) && len % 2 == 0 &&
-              !sx_is_symbol(nth(bs, 1));
+  bool flat = len > 0 && sx_is_symbol(sx_car(bs)) && len % 2 == 0 && !sx_is_symbol(nth(bs, 1));
   *names = SX_EMPTY;
   *inits = SX_EMPTY;
   *n = 0;
@@ -551,8 +585,7 @@ static sx_node *an_let_core(actx *c, sx_op op, sx_val names, sx_val inits, size_
     sx_node *v;
     if (sx_is_cons(f) && special_id(sx_car(f)) == SF_FN)
       v = an_fn(c, nth(f, 1), sx_cdr(sx_cdr(f)), sx_sym_name(sx_car(nm)));
-    else
-      v = an_expr(c, f);
+    else v = an_expr(c, f);
     if (!v) {
       c->sc = s.parent;
       return NULL;
@@ -573,8 +606,8 @@ static sx_node *an_named_let(actx *c, sx_val form) {
   size_t n;
   if (!parse_bindings(c, nth(form, 2), &names, &inits, &n)) return NULL;
   sx_val lam = sx_cons(sx_symbol_cstr("fn"), sx_cons(names, sx_cdr(sx_cdr(sx_cdr(form)))));
-  sx_node *loop = an_let_core(c, OP_LETREC, sx_cons(name, SX_EMPTY), sx_cons(lam, SX_EMPTY), 1,
-                              sx_cons(name, SX_EMPTY));
+  sx_node *loop =
+      an_let_core(c, OP_LETREC, sx_cons(name, SX_EMPTY), sx_cons(lam, SX_EMPTY), 1, sx_cons(name, SX_EMPTY));
   if (!loop) return NULL;
   mark_self_fn(loop->u.let.inits[0], name, NULL);
   sx_node *call = node_new(c, OP_CALL);
@@ -594,10 +627,9 @@ static sx_node *an_let(actx *c, sx_val form, int id) {
   size_t n;
   if (!parse_bindings(c, nth(form, 1), &names, &inits, &n)) return NULL;
   if (id == SF_LETSTAR && n > 1) { /* nest: (let (b1) (let* (rest) body)) */
-    sx_val inner = sx_cons(sx_symbol_cstr("let*"),
-                           sx_cons(sx_cdr(nth(form, 1)), body));
-    return an_let_core(c, OP_LET, sx_cons(sx_car(names), SX_EMPTY),
-                       sx_cons(sx_car(inits), SX_EMPTY), 1, sx_cons(inner, SX_EMPTY));
+    sx_val inner = sx_cons(sx_symbol_cstr("let*"), sx_cons(sx_cdr(nth(form, 1)), body));
+    return an_let_core(c, OP_LET, sx_cons(sx_car(names), SX_EMPTY), sx_cons(sx_car(inits), SX_EMPTY), 1,
+                       sx_cons(inner, SX_EMPTY));
   }
   return an_let_core(c, id == SF_LETREC ? OP_LETREC : OP_LET, names, inits, n, body);
 }
@@ -630,9 +662,7 @@ static sx_node *an_when(actx *c, sx_val form, bool unless) {
   return unless ? an_if_node(c, t, nil, body) : an_if_node(c, t, body, nil);
 }
 
-static bool is_else(sx_val v) {
-  return v == sym_else || (sx_is(v, SX_T_KEYWORD) && sx_equal(v, kw_else));
-}
+static bool is_else(sx_val v) { return v == sym_else || (sx_is(v, SX_T_KEYWORD) && sx_equal(v, kw_else)); }
 
 static sx_val fresh_symbol(const char *name) {
   sx_symbol *s = sx_obj_new(SX_T_SYMBOL, sizeof *s); /* uninterned */
@@ -645,8 +675,7 @@ static sx_node *an_cond_arrow(actx *c, sx_val test, sx_val f, sx_val rest) {
   sx_val t = fresh_symbol("cond-value");
   sx_val body = sx_list(4, (sx_val[]){sx_symbol_cstr("if"), t, sx_list(2, (sx_val[]){f, t}),
                                       sx_cons(sx_symbol_cstr("cond"), rest)});
-  return an_let_core(c, OP_LET, sx_cons(t, SX_EMPTY), sx_cons(test, SX_EMPTY), 1,
-                     sx_cons(body, SX_EMPTY));
+  return an_let_core(c, OP_LET, sx_cons(t, SX_EMPTY), sx_cons(test, SX_EMPTY), 1, sx_cons(body, SX_EMPTY));
 }
 
 static sx_node *an_cond_clauses(actx *c, sx_val clauses) {
@@ -725,7 +754,8 @@ static sx_node *an_do(actx *c, sx_val form) {
     steps = sx_cons(nth(spec, 2) == SX_UNDEF ? var : nth(spec, 2), steps);
   }
   sx_val again = sx_cons(loop, sx_list_reverse(steps));
-  sx_val body = sx_cons(sym_begin, sx_list_reverse(sx_cons(again, sx_list_reverse(sx_cdr(sx_cdr(sx_cdr(form)))))));
+  sx_val body =
+      sx_cons(sym_begin, sx_list_reverse(sx_cons(again, sx_list_reverse(sx_cdr(sx_cdr(sx_cdr(form)))))));
   sx_val done = sx_cons(sym_begin, sx_cdr(test));
   sx_val iff = sx_list(4, (sx_val[]){sx_symbol_cstr("if"), sx_car(test), done, body});
   sx_val named = sx_list(4, (sx_val[]){sx_symbol_cstr("let"), loop, sx_list_reverse(binds), iff});
@@ -751,7 +781,7 @@ static sx_val qq_list_expand(actx *c, sx_val x, int depth) {
     }
   }
   sx_val tail = x != SX_EMPTY ? qq_expand(c, x, depth) /* dotted tail */
-                               : sx_list(2, (sx_val[]){sym_quote, SX_EMPTY});
+                              : sx_list(2, (sx_val[]){sym_quote, SX_EMPTY});
   parts = sx_cons(tail, parts);
   return sx_cons(prim_qq_concat, sx_list_reverse(parts));
 }
@@ -860,8 +890,7 @@ static sx_node *an_macro_call(actx *c, sx_macro *m, sx_val form) {
   for (sx_val a = sx_cdr(form); sx_is_cons(a); a = sx_cdr(a)) argv[i++] = sx_car(a);
   sx_val out;
   if (sx_apply(c->vm, m->fn, (int)argc, argv, &out) != SX_DONE)
-    return fail(c, "error expanding macro %s: %s", sx_str_data(m->name),
-                sx_str_data(sx_error_message(out)));
+    return fail(c, "error expanding macro %s: %s", sx_str_data(m->name), sx_str_data(sx_error_message(out)));
   sx_node *n = an_expr(c, out);
   c->expand_depth--;
   return n;
@@ -948,44 +977,45 @@ static sx_node *an_call(actx *c, sx_val form) {
 
 static sx_node *an_special(actx *c, int id, sx_val form) {
   switch (id) {
-  case SF_QUOTE:
-    if (sx_list_length(form) != 2) return fail(c, "quote: expected exactly one form");
-    return node_const(c, nth(form, 1));
-  case SF_QUASIQUOTE: {
-    if (sx_list_length(form) != 2) return fail(c, "quasiquote: expected exactly one form");
-    sx_val e = qq_expand(c, nth(form, 1), 1);
-    return c->err != SX_UNDEF ? NULL : an_expr(c, e);
-  }
-  case SF_UNQUOTE:
-  case SF_UNQUOTE_SPLICING: return fail(c, "%s outside quasiquote", id == SF_UNQUOTE ? "unquote" : "unquote-splicing");
-  case SF_DEFINE: return an_define(c, form);
-  case SF_DICT_LITERAL: return an_dict_form(c, form);
-  case SF_FN:
-    if (!sx_is_cons(sx_cdr(form))) return fail(c, "fn: expected a parameter list");
-    return an_fn(c, nth(form, 1), sx_cdr(sx_cdr(form)), SX_NIL);
-  case SF_LET:
-  case SF_LETSTAR:
-  case SF_LETREC: return an_let(c, form, id);
-  case SF_IF: return an_if(c, form);
-  case SF_COND: return an_cond(c, form);
-  case SF_CASE: return an_case(c, form);
-  case SF_WHEN: return an_when(c, form, false);
-  case SF_UNLESS: return an_when(c, form, true);
-  case SF_BEGIN: return an_begin(c, sx_cdr(form));
-  case SF_DO: return an_do(c, form);
-  case SF_SET: return an_set(c, form);
-  case SF_AND:
-  case SF_OR:
-    if (sx_cdr(form) == SX_EMPTY) return node_const(c, id == SF_AND ? SX_TRUE : SX_FALSE);
-    if (sx_cdr(sx_cdr(form)) == SX_EMPTY) return an_expr(c, nth(form, 1));
-    return an_seq_op(c, id == SF_AND ? OP_AND : OP_OR, sx_cdr(form));
-  case SF_GUARD: return an_guard(c, form);
-  case SF_PERFORM: {
-    if (sx_list_length(form) != 2) return fail(c, "perform: expected exactly one request");
-    sx_node *n = node_new(c, OP_PERFORM);
-    return (n->val = an_expr(c, nth(form, 1))) ? n : NULL;
-  }
-  case SF_DEFMACRO: return an_defmacro(c, form);
+    case SF_QUOTE:
+      if (sx_list_length(form) != 2) return fail(c, "quote: expected exactly one form");
+      return node_const(c, nth(form, 1));
+    case SF_QUASIQUOTE: {
+      if (sx_list_length(form) != 2) return fail(c, "quasiquote: expected exactly one form");
+      sx_val e = qq_expand(c, nth(form, 1), 1);
+      return c->err != SX_UNDEF ? NULL : an_expr(c, e);
+    }
+    case SF_UNQUOTE:
+    case SF_UNQUOTE_SPLICING:
+      return fail(c, "%s outside quasiquote", id == SF_UNQUOTE ? "unquote" : "unquote-splicing");
+    case SF_DEFINE: return an_define(c, form);
+    case SF_DICT_LITERAL: return an_dict_form(c, form);
+    case SF_FN:
+      if (!sx_is_cons(sx_cdr(form))) return fail(c, "fn: expected a parameter list");
+      return an_fn(c, nth(form, 1), sx_cdr(sx_cdr(form)), SX_NIL);
+    case SF_LET:
+    case SF_LETSTAR:
+    case SF_LETREC: return an_let(c, form, id);
+    case SF_IF: return an_if(c, form);
+    case SF_COND: return an_cond(c, form);
+    case SF_CASE: return an_case(c, form);
+    case SF_WHEN: return an_when(c, form, false);
+    case SF_UNLESS: return an_when(c, form, true);
+    case SF_BEGIN: return an_begin(c, sx_cdr(form));
+    case SF_DO: return an_do(c, form);
+    case SF_SET: return an_set(c, form);
+    case SF_AND:
+    case SF_OR:
+      if (sx_cdr(form) == SX_EMPTY) return node_const(c, id == SF_AND ? SX_TRUE : SX_FALSE);
+      if (sx_cdr(sx_cdr(form)) == SX_EMPTY) return an_expr(c, nth(form, 1));
+      return an_seq_op(c, id == SF_AND ? OP_AND : OP_OR, sx_cdr(form));
+    case SF_GUARD: return an_guard(c, form);
+    case SF_PERFORM: {
+      if (sx_list_length(form) != 2) return fail(c, "perform: expected exactly one request");
+      sx_node *n = node_new(c, OP_PERFORM);
+      return (n->val = an_expr(c, nth(form, 1))) ? n : NULL;
+    }
+    case SF_DEFMACRO: return an_defmacro(c, form);
   }
   return fail(c, "unknown special form");
 }

@@ -39,11 +39,40 @@
 #include <string.h>
 
 typedef enum kkind {
-  K_IF, K_SEQ, K_AND, K_OR, K_CALL, K_LET, K_LETREC, K_SET_LOCAL,
-  K_SET_GLOBAL, K_DEF_GLOBAL, K_DEFMACRO, K_GUARD, K_PERFORM, K_DICT, K_MAP,
-  K_FILTER, K_REDUCE, K_FOR_EACH, K_SOME, K_EVERY, K_WIND_BEFORE,
-  K_WIND_BODY, K_WIND_AFTER, K_RERAISE, K_ESCAPE, K_CALLCC, K_FORMS,
-  K_MAP_INDEXED, K_ARITH_A, K_ARITH_B, K_RET, K_SORT, K_ARITH_A_RET, K_ARITH_B_RET
+  K_IF,
+  K_SEQ,
+  K_AND,
+  K_OR,
+  K_CALL,
+  K_LET,
+  K_LETREC,
+  K_SET_LOCAL,
+  K_SET_GLOBAL,
+  K_DEF_GLOBAL,
+  K_DEFMACRO,
+  K_GUARD,
+  K_PERFORM,
+  K_DICT,
+  K_MAP,
+  K_FILTER,
+  K_REDUCE,
+  K_FOR_EACH,
+  K_SOME,
+  K_EVERY,
+  K_WIND_BEFORE,
+  K_WIND_BODY,
+  K_WIND_AFTER,
+  K_RERAISE,
+  K_ESCAPE,
+  K_CALLCC,
+  K_FORMS,
+  K_MAP_INDEXED,
+  K_ARITH_A,
+  K_ARITH_B,
+  K_RET,
+  K_SORT,
+  K_ARITH_A_RET,
+  K_ARITH_B_RET
 } kkind;
 
 /* A continuation frame. Every kind keeps its own fields in a named member
@@ -52,39 +81,72 @@ typedef enum kkind {
  * the frames of special forms, the node being evaluated; env is the
  * environment the frame's code runs in when it resumes. */
 struct sx_kframe {
-  uint8_t kind;   /* kkind */
-  uint32_t d;     /* the SX call depth of the code that pushed the frame */
+  uint8_t kind; /* kkind */
+  uint32_t d;   /* the SX call depth of the code that pushed the frame */
   sx_node *node;
   sx_env *env;
   union {
-    struct { uint32_t next; } seq;                 /* K_SEQ/AND/OR: next item */
-    struct { uint32_t next, vbase; } call;         /* K_CALL: next operand
+    struct {
+      uint32_t next;
+    } seq; /* K_SEQ/AND/OR: next item */
+    struct {
+      uint32_t next, vbase;
+    } call; /* K_CALL: next operand
                                                       (0 = the operator), and the
                                                       operand stack height where
                                                       the operator goes */
-    struct { sx_env *frame; uint32_t next; } let;  /* K_LET/LETREC: the new
+    struct {
+      sx_env *frame;
+      uint32_t next;
+    } let; /* K_LET/LETREC: the new
                                                       environment, next init */
-    struct { uint32_t vbase; } guard;              /* K_GUARD: operand stack height */
-    struct { sx_val left, prim; sx_env *callee; } arith; /* K_ARITH_*: the first
+    struct {
+      uint32_t vbase;
+    } guard; /* K_GUARD: operand stack height */
+    struct {
+      sx_val left, prim;
+      sx_env *callee;
+    } arith; /* K_ARITH_*: the first
                                                       operand (B), the primitive;
                                                       _RET: the environment of the
                                                       closure-free call entered
                                                       for the operand awaited
                                                       (arith_enter) */
-    struct { sx_val acc; uint32_t next; } dict;    /* K_DICT: dict so far, next value */
-    struct { sx_val fn, rest, acc; uint32_t index; } walk; /* K_MAP, K_FILTER,
+    struct {
+      sx_val acc;
+      uint32_t next;
+    } dict; /* K_DICT: dict so far, next value */
+    struct {
+      sx_val fn, rest, acc;
+      uint32_t index;
+    } walk; /* K_MAP, K_FILTER,
                                                       K_FOR_EACH, K_SOME, K_EVERY,
                                                       K_MAP_INDEXED, K_REDUCE */
-    struct { sx_val body, after, result; } wind;   /* K_WIND_* */
-    struct { sx_val raised; } reraise;             /* K_RERAISE */
-    struct { sx_val k, value; } escape;            /* K_ESCAPE */
-    struct { sx_contobj *k; } callcc;              /* K_CALLCC */
-    struct { sx_val forms, file, last; bool toplevel, started; } forms; /* K_FORMS */
-    struct { sx_val fn; struct msort *m; } sort;   /* K_SORT: the comparator, the merge */
+    struct {
+      sx_val body, after, result;
+    } wind; /* K_WIND_* */
+    struct {
+      sx_val raised;
+    } reraise; /* K_RERAISE */
+    struct {
+      sx_val k, value;
+    } escape; /* K_ESCAPE */
+    struct {
+      sx_contobj *k;
+    } callcc; /* K_CALLCC */
+    struct {
+      sx_val forms, file, last;
+      bool toplevel, started;
+    } forms; /* K_FORMS */
+    struct {
+      sx_val fn;
+      struct msort *m;
+    } sort; /* K_SORT: the comparator, the merge */
   } u;
 };
 
-#define INITIAL_K 16 /* 16 frames stay under Boehm's large-object size (2 KB): a
+#define INITIAL_K                                                                                            \
+  16 /* 16 frames stay under Boehm's large-object size (2 KB): a
                        * new fiber (one per top-level evaluation) costs a
                        * free-list allocation, not a fresh cleared block */
 #define INITIAL_V 64
@@ -214,10 +276,10 @@ static inline __attribute__((always_inline)) sx_env *env_up(sx_env *e, uint16_t 
 static inline __attribute__((always_inline)) bool simple_eval(const sx_node *n, sx_env *env, sx_val *out) {
   sx_val v;
   switch (n->op) {
-  case OP_CONST: *out = n->u.k; return true;
-  case OP_LOCAL: v = env_up(env, n->depth)->slots[n->idx]; break;
-  case OP_GLOBAL: v = n->u.cell->value; break;
-  default: return false;
+    case OP_CONST: *out = n->u.k; return true;
+    case OP_LOCAL: v = env_up(env, n->depth)->slots[n->idx]; break;
+    case OP_GLOBAL: v = n->u.cell->value; break;
+    default: return false;
   }
   if (v == SX_UNDEF) return false;
   *out = v;
@@ -233,8 +295,10 @@ static sx_val unbound_error(const sx_node *n) {
 static sx_val prim_arity_error(const sx_prim *p, int argc) {
   int n = argc < p->min_args ? p->min_args : p->max_args; /* the bound it broke */
   return sx_make_error("%s: expected %s%d argument%s, got %d", sx_str_data(p->name),
-                       p->min_args == p->max_args ? "" : argc < p->min_args ? "at least " : "at most ", n,
-                       n == 1 ? "" : "s", argc);
+                       p->min_args == p->max_args ? ""
+                       : argc < p->min_args       ? "at least "
+                                                  : "at most ",
+                       n, n == 1 ? "" : "s", argc);
 }
 
 static inline bool arity_ok(const sx_prim *p, int argc) {
@@ -250,9 +314,9 @@ static inline bool arity_ok(const sx_prim *p, int argc) {
 static inline __attribute__((always_inline)) sx_val call_fn_value(const sx_node *call, sx_env *env) {
   const sx_node *fn = call->u.call.fn;
   switch (fn->op) {
-  case OP_CONST: return fn->u.k;
-  case OP_GLOBAL: return fn->u.cell->value;
-  default: return env_up(env, fn->depth)->slots[fn->idx];
+    case OP_CONST: return fn->u.k;
+    case OP_GLOBAL: return fn->u.cell->value;
+    default: return env_up(env, fn->depth)->slots[fn->idx];
   }
 }
 
@@ -282,8 +346,7 @@ static inline bool fast_ok(sx_vm *vm, sx_node *n, sx_env *env) {
  * 2i+1, so a+b-1 and a-b+1 are the tagged sum and difference, and the
  * machine's overflow flag is exactly "outside the fixnum range" (the
  * general primitive then boxes the result). Order compares directly. */
-static inline __attribute__((always_inline)) bool fixnum_op(int fop, sx_val a, sx_val b,
-                                                            sx_val *out) {
+static inline __attribute__((always_inline)) bool fixnum_op(int fop, sx_val a, sx_val b, sx_val *out) {
   if (!(a & b & 1)) return false;
   int64_t x = (int64_t)a, y = (int64_t)b, r;
   /* the commonest first, tested in turn: cheaper than the jump table */
@@ -302,16 +365,16 @@ static inline __attribute__((always_inline)) bool fixnum_op(int fop, sx_val a, s
     return true;
   }
   switch (fop) {
-  case FOP_MUL:
-    if (__builtin_mul_overflow(x >> 1, y - 1, &r)) return false;
-    *out = (sx_val)r | 1;
-    return true;
-  case FOP_GT: *out = sx_bool(x > y); return true;
-  case FOP_LE: *out = sx_bool(x <= y); return true;
-  case FOP_GE: *out = sx_bool(x >= y); return true;
-  default: /* FOP_NUMEQ: every caller passes the FOP_* of a fast primitive */
-    *out = sx_bool(x == y);
-    return true;
+    case FOP_MUL:
+      if (__builtin_mul_overflow(x >> 1, y - 1, &r)) return false;
+      *out = (sx_val)r | 1;
+      return true;
+    case FOP_GT: *out = sx_bool(x > y); return true;
+    case FOP_LE: *out = sx_bool(x <= y); return true;
+    case FOP_GE: *out = sx_bool(x >= y); return true;
+    default: /* FOP_NUMEQ: every caller passes the FOP_* of a fast primitive */
+      *out = sx_bool(x == y);
+      return true;
   }
 }
 
@@ -328,8 +391,7 @@ static bool quick_nested(const sx_node *n, sx_env *env, sx_val *out);
 /* An operand of quick arithmetic. An unbound variable reads as SX_UNDEF,
  * which is not a fixnum, so the arithmetic declines and the general path
  * reports it. */
-static inline __attribute__((always_inline)) bool quick_operand(const sx_node *x, sx_env *env,
-                                                                sx_val *v) {
+static inline __attribute__((always_inline)) bool quick_operand(const sx_node *x, sx_env *env, sx_val *v) {
   if (x->op == OP_LOCAL) {
     *v = env_up(env, x->depth)->slots[x->idx];
     return true;
@@ -343,18 +405,17 @@ static inline __attribute__((always_inline)) bool quick_operand(const sx_node *x
 
 /* NF_ARITH node n on two fixnums, evaluated in place. The common operand
  * shapes (ashape) read their operands without looking at them first. */
-static inline __attribute__((always_inline)) bool quick_arith(const sx_node *n, sx_env *env,
-                                                              sx_val *out) {
+static inline __attribute__((always_inline)) bool quick_arith(const sx_node *n, sx_env *env, sx_val *out) {
   sx_node *const *x = n->u.call.args;
   if (!arith_still(n)) return false;
   switch (n->ashape) {
-  case ARITH_SHAPE(AK_LOCAL0, AK_CONST): return fixnum_op(n->fop, env->slots[x[0]->idx], x[1]->u.k, out);
-  case ARITH_SHAPE(AK_LOCAL0, AK_LOCAL0):
-    return fixnum_op(n->fop, env->slots[x[0]->idx], env->slots[x[1]->idx], out);
-  default: { /* only these operands have their address taken (kept out of registers) */
-    sx_val a, b;
-    return quick_operand(x[0], env, &a) && quick_operand(x[1], env, &b) && fixnum_op(n->fop, a, b, out);
-  }
+    case ARITH_SHAPE(AK_LOCAL0, AK_CONST): return fixnum_op(n->fop, env->slots[x[0]->idx], x[1]->u.k, out);
+    case ARITH_SHAPE(AK_LOCAL0, AK_LOCAL0):
+      return fixnum_op(n->fop, env->slots[x[0]->idx], env->slots[x[1]->idx], out);
+    default: { /* only these operands have their address taken (kept out of registers) */
+      sx_val a, b;
+      return quick_operand(x[0], env, &a) && quick_operand(x[1], env, &b) && fixnum_op(n->fop, a, b, out);
+    }
   }
 }
 
@@ -448,7 +509,8 @@ static inline bool quick_closure_call(sx_fiber *f, const sx_node *call, sx_env *
  * env; the callee must create none either (its environment may be given
  * back when it returns, see K_RET), and env must not be the callee's own
  * defining environment. */
-static inline __attribute__((always_inline)) bool can_rebind(sx_fiber *f, const sx_closure *cl, uint32_t argc, const sx_env *env) {
+static inline __attribute__((always_inline)) bool can_rebind(sx_fiber *f, const sx_closure *cl, uint32_t argc,
+                                                             const sx_env *env) {
   const sx_proto *p = cl->proto;
   return env->n == p->nslots && argc == p->nparams && !p->rest && p->noclosure && cl->env != env &&
          !f->vm->interrupt;
@@ -497,8 +559,7 @@ static const sx_srcpos *frame_pos(const sx_fiber *f, size_t i, const sx_srcpos *
 /* A backtrace shows one line per place: frames on the same line of the
  * same function (a recursion, a nested expression) make one line. */
 static bool same_place(const sx_srcpos *p, const sx_srcpos *last) {
-  return p == last ||
-         (last && p->line == last->line && p->file == last->file && p->fn_name == last->fn_name);
+  return p == last || (last && p->line == last->line && p->file == last->file && p->fn_name == last->fn_name);
 }
 
 static sx_val backtrace_line(const sx_srcpos *p) {
@@ -637,10 +698,10 @@ sx_status sx_fiber_run(sx_fiber *f) {
   uint8_t how = f->start;
   f->start = START_NONE;
   switch (how) {
-  case START_NODE: return run_mode(f, M_EVAL, f->start_node, SX_NIL);
-  case START_APPLY: return run_mode(f, M_APPLY, NULL, SX_NIL);
-  case START_FORMS: return run_mode(f, M_CONT, NULL, SX_NIL);
-  default: return not_runnable(f, "run: nothing to run (the evaluation has finished)");
+    case START_NODE: return run_mode(f, M_EVAL, f->start_node, SX_NIL);
+    case START_APPLY: return run_mode(f, M_APPLY, NULL, SX_NIL);
+    case START_FORMS: return run_mode(f, M_CONT, NULL, SX_NIL);
+    default: return not_runnable(f, "run: nothing to run (the evaluation has finished)");
   }
 }
 
@@ -748,15 +809,15 @@ static inline __attribute__((always_inline)) sx_env *bind_exact(sx_fiber *f, sx_
  * out, so the compiler emits plain moves rather than a string copy. */
 static inline __attribute__((always_inline)) void slots_set(sx_val *dst, const sx_val *src, uint32_t n) {
   switch (n) {
-  case 8: dst[7] = src[7]; /* fall through */
-  case 7: dst[6] = src[6]; /* fall through */
-  case 6: dst[5] = src[5]; /* fall through */
-  case 5: dst[4] = src[4]; /* fall through */
-  case 4: dst[3] = src[3]; /* fall through */
-  case 3: dst[2] = src[2]; /* fall through */
-  case 2: dst[1] = src[1]; /* fall through */
-  case 1: dst[0] = src[0]; /* fall through */
-  default: break;
+    case 8: dst[7] = src[7]; /* fall through */
+    case 7: dst[6] = src[6]; /* fall through */
+    case 6: dst[5] = src[5]; /* fall through */
+    case 5: dst[4] = src[4]; /* fall through */
+    case 4: dst[3] = src[3]; /* fall through */
+    case 3: dst[2] = src[2]; /* fall through */
+    case 2: dst[1] = src[1]; /* fall through */
+    case 1: dst[0] = src[0]; /* fall through */
+    default: break;
   }
 }
 
@@ -765,7 +826,8 @@ static inline __attribute__((always_inline)) void slots_set(sx_val *dst, const s
  * operands are evaluated into a local array first (they may read env),
  * then bound. Returns the callee's body, or NULL having changed nothing. */
 #define DIRECT_TAIL_MAX 8
-static inline __attribute__((always_inline)) sx_node *direct_tail(sx_fiber *f, const sx_node *call, sx_env *env) {
+static inline __attribute__((always_inline)) sx_node *direct_tail(sx_fiber *f, const sx_node *call,
+                                                                  sx_env *env) {
   sx_val fnv, tmp[DIRECT_TAIL_MAX];
   if (!(call->flags & NF_QUICK) || call->idx > DIRECT_TAIL_MAX || !quick(call->u.call.fn, env, &fnv) ||
       !sx_is(fnv, SX_T_FN))
@@ -800,8 +862,8 @@ static __attribute__((noinline)) int self_jump(sx_fiber *f, sx_node *call, sx_en
   const sx_proto *p = call->u.call.self;
   sx_env *fe = env_up(env, call->depth);
   sx_val fnv = call_fn_value(call, env), tmp[8]; /* a variable: SX_UNDEF is no closure */
-  if (!sx_is(fnv, SX_T_FN) ||
-      ((sx_closure *)fnv)->proto != p || ((sx_closure *)fnv)->env != fe->parent || vm->interrupt)
+  if (!sx_is(fnv, SX_T_FN) || ((sx_closure *)fnv)->proto != p || ((sx_closure *)fnv)->env != fe->parent ||
+      vm->interrupt)
     return 0;
   bool committed = false; /* an operand was evaluated by a primitive call */
   for (uint32_t i = 0; i < p->nparams; i++) {
@@ -837,9 +899,8 @@ static __attribute__((noinline)) int self_jump(sx_fiber *f, sx_node *call, sx_en
 /* One tail call of a loop, rebinding in place: direct_tail for NF_TAIL,
  * else self_jump for NF_SELF. 2 (direct_tail) or 1 (self_jump): run *body
  * in *env; 0: neither applies; -1: raised (*val at *at). */
-static inline __attribute__((always_inline)) int tail_step(sx_fiber *f, sx_node *call, sx_env **env,
-                                                          sx_node **body, sx_val *val,
-                                                          const sx_srcpos **at) {
+static inline __attribute__((always_inline)) int
+tail_step(sx_fiber *f, sx_node *call, sx_env **env, sx_node **body, sx_val *val, const sx_srcpos **at) {
   if ((call->flags & NF_TAIL) && (*body = direct_tail(f, call, *env))) return 2;
   if (!(call->flags & NF_SELF)) return 0;
   int st = self_jump(f, call, *env, env, val, at);
@@ -933,15 +994,14 @@ static __attribute__((noinline)) loop_res run_loop(sx_fiber *f, sx_node *call, s
  * skipping the operand stack. Returns the callee's body, or NULL (having
  * taken nothing) when any of that does not hold; operands are pure, so
  * the caller may then evaluate them again on the general path. */
-static inline __attribute__((always_inline)) sx_node *direct_bind(sx_fiber *f, const sx_node *call, sx_env *env,
-                                         sx_env **out) {
+static inline __attribute__((always_inline)) sx_node *direct_bind(sx_fiber *f, const sx_node *call,
+                                                                  sx_env *env, sx_env **out) {
   sx_val fnv;
   const sx_node *fn = call->u.call.fn;
   if (!(call->flags & NF_QUICK)) return NULL;
   if (fn->op == OP_GLOBAL) /* the commonest: an unbound one reads as SX_UNDEF, not a closure */
     fnv = fn->u.cell->value;
-  else if (!quick(fn, env, &fnv))
-    return NULL;
+  else if (!quick(fn, env, &fnv)) return NULL;
   if (!sx_is(fnv, SX_T_FN)) return NULL;
   sx_closure *cl = (sx_closure *)fnv;
   const sx_proto *p = cl->proto;
@@ -969,9 +1029,8 @@ static inline __attribute__((always_inline)) sx_node *direct_bind(sx_fiber *f, c
  * call pushes no frame of its own. True: run *node in *env at *depth.
  * False, having changed nothing: evaluate *node as usual (the general
  * path also reports a call beyond the depth limit). */
-static inline __attribute__((always_inline)) bool arith_enter(sx_fiber *f, sx_kframe *fr,
-                                                              sx_node **node, sx_env **env,
-                                                              uint32_t *depth) {
+static inline __attribute__((always_inline)) bool arith_enter(sx_fiber *f, sx_kframe *fr, sx_node **node,
+                                                              sx_env **env, uint32_t *depth) {
   sx_node *body;
   sx_env *ne;
   bool k = fr->kind == K_ARITH_B;
@@ -993,14 +1052,13 @@ static inline __attribute__((always_inline)) bool arith_enter(sx_fiber *f, sx_kf
 static sx_val depth_error(const sx_vm *vm, uint32_t depth, bool frames) {
   if (frames)
     return sx_make_error("recursion depth limit exceeded: %u nested calls filled all %zu "
-                         "frames of the stack", depth, frame_limit(vm));
+                         "frames of the stack",
+                         depth, frame_limit(vm));
   return sx_make_error("recursion depth limit exceeded: %u nested calls (the limit is %zu)", depth,
                        vm->max_depth);
 }
 
-static bool is_callable(sx_val v) {
-  return sx_is(v, SX_T_FN) || sx_is(v, SX_T_PRIM) || sx_is(v, SX_T_CONT);
-}
+static bool is_callable(sx_val v) { return sx_is(v, SX_T_FN) || sx_is(v, SX_T_PRIM) || sx_is(v, SX_T_CONT); }
 
 static sx_val list_arg(sx_vm *vm, const char *who, sx_val v) {
   if (v == SX_NIL) return SX_EMPTY;
@@ -1171,7 +1229,8 @@ static inline mmode callback(size_t b, size_t *base, sx_node **node, bool *retur
 }
 
 /* Start map, for-each, filter, some, every? or map-indexed over argv[1]. */
-static __attribute__((noinline)) mmode start_walk(sx_fiber *f, mreg *r, const sx_prim *p, kkind kind, sx_val *argv) {
+static __attribute__((noinline)) mmode start_walk(sx_fiber *f, mreg *r, const sx_prim *p, kkind kind,
+                                                  sx_val *argv) {
   sx_val fn = argv[0];
   f->vsp = r->base;
   if (!is_callable(fn))
@@ -1289,85 +1348,88 @@ static __attribute__((noinline)) mmode apply_special(sx_fiber *f, mreg *r) {
   sx_kframe *fr;
   r->returning = false;
   switch ((sx_special)p->special) {
-  case SP_APPLY: { /* (apply f a b ... lst) */
-    sx_val spread = argv[argc - 1];
-    if (spread != SX_NIL && !sx_is_list(spread)) {
-      f->vsp = base;
-      return raise_with(r, sx_make_error("apply: expected a list as the last argument, got %s",
-                                         sx_str_data(sx_shown(spread))));
-    }
-    memmove(&f->vs[base], &f->vs[base + 1], (size_t)(argc - 1) * sizeof(sx_val));
-    f->vsp = base + (size_t)argc - 1;
-    for (; sx_is_cons(spread); spread = sx_cdr(spread)) vpush(f, sx_car(spread));
-    return M_APPLY;
-  }
-  case SP_MAP: return start_walk(f, r, p, K_MAP, argv);
-  case SP_FOR_EACH: return start_walk(f, r, p, K_FOR_EACH, argv);
-  case SP_FILTER: return start_walk(f, r, p, K_FILTER, argv);
-  case SP_SOME: return start_walk(f, r, p, K_SOME, argv);
-  case SP_EVERY: return start_walk(f, r, p, K_EVERY, argv);
-  case SP_MAP_INDEXED: return start_walk(f, r, p, K_MAP_INDEXED, argv);
-  case SP_REDUCE: return start_reduce(f, r, argc, argv);
-  case SP_SORT: return start_sort(f, r, argc, argv);
-  case SP_DYNAMIC_WIND: {
-    for (int i = 0; i < 3; i++)
-      if (!is_callable(argv[i])) {
+    case SP_APPLY: { /* (apply f a b ... lst) */
+      sx_val spread = argv[argc - 1];
+      if (spread != SX_NIL && !sx_is_list(spread)) {
         f->vsp = base;
-        return raise_with(r, sx_make_error("dynamic-wind: expected three functions, got %s",
-                                           sx_str_data(sx_shown(argv[i]))));
+        return raise_with(r, sx_make_error("apply: expected a list as the last argument, got %s",
+                                           sx_str_data(sx_shown(spread))));
       }
-    sx_val before = argv[0], body = argv[1], after = argv[2];
-    f->vsp = base;
-    if (!(fr = mpush(f, r, K_WIND_BEFORE))) return M_RAISE;
-    fr->node = call_site(r);
-    fr->u.wind.body = body;
-    fr->u.wind.after = after;
-    fr->u.wind.result = SX_NIL;
-    vpush(f, before);
-    return M_APPLY;
-  }
-  case SP_CALLCC: {
-    f->vsp = base;
-    if (!is_callable(a0))
-      return raise_with(r, sx_make_error("call/cc: expected a function, got %s", sx_str_data(sx_shown(a0))));
-    if (!(fr = mpush(f, r, K_CALLCC))) return M_RAISE;
-    fr->node = call_site(r);
-    sx_contobj *k = sx_obj_new(SX_T_CONT, sizeof *k);
-    k->name = sx_string_cstr("continuation");
-    k->fiber = f;
-    k->ksp = f->ksp;
-    k->id = ++vm->next_cont_id;
-    k->live = true;
-    fr->u.callcc.k = k;
-    vpush(f, a0);
-    vpush(f, (sx_val)k);
-    return M_APPLY;
-  }
-  case SP_EVAL: {
-    f->vsp = base;
-    sx_val err = SX_NIL, forms = sx_toplevel_begin(a0);
-    if (forms != SX_UNDEF) return run_forms(f, r, forms);
-    r->node = sx_analyse(vm, a0, &err);
-    if (!r->node) return raise_with(r, sx_error_new(err, SX_NIL));
-    r->env = NULL;
-    return M_EVAL;
-  }
-  case SP_LOAD: {
-    f->vsp = base;
-    if (!sx_is_string(a0))
-      return raise_with(r, sx_make_error("load: expected a path string, got %s", sx_str_data(sx_shown(a0))));
-    if (memchr(sx_str_data(a0), 0, sx_str_len(a0)))
-      return raise_with(r, sx_make_error("load: the path %s contains a NUL byte", sx_str_data(sx_shown(a0))));
-    sx_val err = SX_NIL, forms = sx_read_source_file(vm, sx_str_data(a0), &err);
-    if (forms == SX_UNDEF) return raise_with(r, err);
-    return run_forms(f, r, forms);
-  }
-  case SP_HOST: /* argv[-1] is p itself: see sx_special */
-    r->val = p->fn(vm, argc, argv);
-    f->vsp = base;
-    if (r->val == SX_UNDEF) return raise_with(r, take_pending(vm));
-    return M_CONT;
-  case SP_NONE: break;
+      memmove(&f->vs[base], &f->vs[base + 1], (size_t)(argc - 1) * sizeof(sx_val));
+      f->vsp = base + (size_t)argc - 1;
+      for (; sx_is_cons(spread); spread = sx_cdr(spread)) vpush(f, sx_car(spread));
+      return M_APPLY;
+    }
+    case SP_MAP: return start_walk(f, r, p, K_MAP, argv);
+    case SP_FOR_EACH: return start_walk(f, r, p, K_FOR_EACH, argv);
+    case SP_FILTER: return start_walk(f, r, p, K_FILTER, argv);
+    case SP_SOME: return start_walk(f, r, p, K_SOME, argv);
+    case SP_EVERY: return start_walk(f, r, p, K_EVERY, argv);
+    case SP_MAP_INDEXED: return start_walk(f, r, p, K_MAP_INDEXED, argv);
+    case SP_REDUCE: return start_reduce(f, r, argc, argv);
+    case SP_SORT: return start_sort(f, r, argc, argv);
+    case SP_DYNAMIC_WIND: {
+      for (int i = 0; i < 3; i++)
+        if (!is_callable(argv[i])) {
+          f->vsp = base;
+          return raise_with(r, sx_make_error("dynamic-wind: expected three functions, got %s",
+                                             sx_str_data(sx_shown(argv[i]))));
+        }
+      sx_val before = argv[0], body = argv[1], after = argv[2];
+      f->vsp = base;
+      if (!(fr = mpush(f, r, K_WIND_BEFORE))) return M_RAISE;
+      fr->node = call_site(r);
+      fr->u.wind.body = body;
+      fr->u.wind.after = after;
+      fr->u.wind.result = SX_NIL;
+      vpush(f, before);
+      return M_APPLY;
+    }
+    case SP_CALLCC: {
+      f->vsp = base;
+      if (!is_callable(a0))
+        return raise_with(r,
+                          sx_make_error("call/cc: expected a function, got %s", sx_str_data(sx_shown(a0))));
+      if (!(fr = mpush(f, r, K_CALLCC))) return M_RAISE;
+      fr->node = call_site(r);
+      sx_contobj *k = sx_obj_new(SX_T_CONT, sizeof *k);
+      k->name = sx_string_cstr("continuation");
+      k->fiber = f;
+      k->ksp = f->ksp;
+      k->id = ++vm->next_cont_id;
+      k->live = true;
+      fr->u.callcc.k = k;
+      vpush(f, a0);
+      vpush(f, (sx_val)k);
+      return M_APPLY;
+    }
+    case SP_EVAL: {
+      f->vsp = base;
+      sx_val err = SX_NIL, forms = sx_toplevel_begin(a0);
+      if (forms != SX_UNDEF) return run_forms(f, r, forms);
+      r->node = sx_analyse(vm, a0, &err);
+      if (!r->node) return raise_with(r, sx_error_new(err, SX_NIL));
+      r->env = NULL;
+      return M_EVAL;
+    }
+    case SP_LOAD: {
+      f->vsp = base;
+      if (!sx_is_string(a0))
+        return raise_with(r,
+                          sx_make_error("load: expected a path string, got %s", sx_str_data(sx_shown(a0))));
+      if (memchr(sx_str_data(a0), 0, sx_str_len(a0)))
+        return raise_with(r,
+                          sx_make_error("load: the path %s contains a NUL byte", sx_str_data(sx_shown(a0))));
+      sx_val err = SX_NIL, forms = sx_read_source_file(vm, sx_str_data(a0), &err);
+      if (forms == SX_UNDEF) return raise_with(r, err);
+      return run_forms(f, r, forms);
+    }
+    case SP_HOST: /* argv[-1] is p itself: see sx_special */
+      r->val = p->fn(vm, argc, argv);
+      f->vsp = base;
+      if (r->val == SX_UNDEF) return raise_with(r, take_pending(vm));
+      return M_CONT;
+    case SP_NONE: break;
   }
   f->vsp = base;
   return raise_with(r, sx_make_error("internal: bad special primitive"));
@@ -1466,28 +1528,28 @@ static __attribute__((noinline)) mmode unwind(sx_fiber *f, mreg *r) {
     sx_kframe *fr = &f->ks[--f->ksp];
     r->depth = fr->d; /* unwinding into the code that pushed fr */
     switch ((kkind)fr->kind) {
-    case K_GUARD:
-      if (interrupted(raised)) break;
-      f->vsp = fr->u.guard.vbase;
-      r->env = env_new(fr->node->idx, fr->env);
-      r->env->slots[0] = raised;
-      r->node = fr->node->u.guard.handler;
-      return M_EVAL;
-    case K_WIND_BODY: { /* leaving a dynamic-wind: run its after thunk */
-      sx_val after = fr->u.wind.after;
-      if (!(fr = mpush(f, r, K_RERAISE))) return M_RAISE;
-      fr->node = NULL;
-      fr->u.reraise.raised = raised;
-      r->base = f->vsp;
-      r->returning = false;
-      vpush(f, after);
-      return M_APPLY;
-    }
-    case K_CALLCC: fr->u.callcc.k->live = false; break;
-    case K_FORMS:
-      if (fr->u.forms.toplevel && fr->u.forms.started && f->ksp == 0) sx_toplevel_end(f->vm, SX_ERROR);
-      break;
-    default: break;
+      case K_GUARD:
+        if (interrupted(raised)) break;
+        f->vsp = fr->u.guard.vbase;
+        r->env = env_new(fr->node->idx, fr->env);
+        r->env->slots[0] = raised;
+        r->node = fr->node->u.guard.handler;
+        return M_EVAL;
+      case K_WIND_BODY: { /* leaving a dynamic-wind: run its after thunk */
+        sx_val after = fr->u.wind.after;
+        if (!(fr = mpush(f, r, K_RERAISE))) return M_RAISE;
+        fr->node = NULL;
+        fr->u.reraise.raised = raised;
+        r->base = f->vsp;
+        r->returning = false;
+        vpush(f, after);
+        return M_APPLY;
+      }
+      case K_CALLCC: fr->u.callcc.k->live = false; break;
+      case K_FORMS:
+        if (fr->u.forms.toplevel && fr->u.forms.started && f->ksp == 0) sx_toplevel_end(f->vm, SX_ERROR);
+        break;
+      default: break;
     }
   }
   f->vsp = 0;
@@ -1520,15 +1582,14 @@ typedef enum {
  * without frames (quick_closure_call, then reuse_env for a tail call), and
  * a frameless call tree of plain primitives (fast_call) or of operands
  * that need no frames. */
-static inline __attribute__((always_inline)) call_how
-call_fast(sx_fiber *f, sx_node *n, sx_env *env, sx_val *val, sx_node **body, sx_env **ne,
-          size_t *base, const sx_srcpos **at) {
+static inline __attribute__((always_inline)) call_how call_fast(sx_fiber *f, sx_node *n, sx_env *env,
+                                                                sx_val *val, sx_node **body, sx_env **ne,
+                                                                size_t *base, const sx_srcpos **at) {
   sx_vm *vm = f->vm;
   if ((n->flags & NF_ARITH) && arith_still(n)) {
     sx_val a, b;
     if (ARITH_KIND0(n->ashape) >= AK_CALL || !quick(n->u.call.args[0], env, &a)) return CALL_ARITH_A;
-    if (ARITH_KIND1(n->ashape) < AK_CALL && quick(n->u.call.args[1], env, &b) &&
-        fixnum_op(n->fop, a, b, val))
+    if (ARITH_KIND1(n->ashape) < AK_CALL && quick(n->u.call.args[1], env, &b) && fixnum_op(n->fop, a, b, val))
       return CALL_VALUE;
     *val = a;
     return CALL_ARITH_B;
@@ -1589,9 +1650,9 @@ call_fast(sx_fiber *f, sx_node *n, sx_env *env, sx_val *val, sx_node **body, sx_
  * machine step go straight to the operand stack. M_EVAL (*node in *env)
  * for one that needs the machine, M_APPLY (*base) once all are there,
  * M_RAISE (*raised at *at). */
-static inline __attribute__((always_inline)) mmode
-next_operand(sx_fiber *f, sx_kframe *fr, sx_node **node, sx_env **env, size_t *base,
-             sx_val *raised, const sx_srcpos **at, const sx_node **site) {
+static inline __attribute__((always_inline)) mmode next_operand(sx_fiber *f, sx_kframe *fr, sx_node **node,
+                                                                sx_env **env, size_t *base, sx_val *raised,
+                                                                const sx_srcpos **at, const sx_node **site) {
   for (;;) {
     sx_node *call = fr->node;
     uint32_t k = fr->u.call.next;
@@ -1627,56 +1688,56 @@ next_operand(sx_fiber *f, sx_kframe *fr, sx_node **node, sx_env **env, size_t *b
 /* A list-walking frame (map, filter, reduce...) got *val from its
  * callback: M_CONT with the primitive's result in *val when the walk is
  * over, else M_APPLY of the callback to the next item (see callback). */
-static inline __attribute__((always_inline)) mmode
-walk_step(sx_fiber *f, sx_kframe *fr, sx_val *val, size_t *base, sx_node **node, bool *returning) {
+static inline __attribute__((always_inline)) mmode walk_step(sx_fiber *f, sx_kframe *fr, sx_val *val,
+                                                             size_t *base, sx_node **node, bool *returning) {
   size_t b = f->vsp;
   sx_val rest = fr->u.walk.rest;
   switch ((kkind)fr->kind) {
-  case K_MAP: fr->u.walk.acc = sx_cons(*val, fr->u.walk.acc); break;
-  case K_FOR_EACH: break;
-  case K_MAP_INDEXED:
-    fr->u.walk.acc = sx_cons(*val, fr->u.walk.acc);
-    if (!sx_is_cons(rest)) break;
-    vpush(f, fr->u.walk.fn);
-    vpush(f, sx_fixnum(fr->u.walk.index++));
-    vpush(f, sx_car(rest));
-    fr->u.walk.rest = sx_cdr(rest);
-    return callback(b, base, node, returning);
-  case K_FILTER: /* rest starts with the item just tested */
-    if (sx_truthy(*val)) fr->u.walk.acc = sx_cons(sx_car(rest), fr->u.walk.acc);
-    fr->u.walk.rest = rest = sx_cdr(rest);
-    if (!sx_is_cons(rest)) break;
-    vpush(f, fr->u.walk.fn);
-    vpush(f, sx_car(rest));
-    return callback(b, base, node, returning);
-  case K_SOME:
-  case K_EVERY:
-    if (fr->kind == K_SOME ? sx_truthy(*val) : !sx_truthy(*val)) {
-      f->ksp--;
-      if (fr->kind == K_EVERY) *val = SX_FALSE;
-      return M_CONT;
-    }
-    break;
-  case K_REDUCE: /* *val is the accumulator */
-    if (!sx_is_cons(rest)) {
-      f->ksp--;
-      return M_CONT;
-    }
-    vpush(f, fr->u.walk.fn);
-    vpush(f, *val);
-    vpush(f, sx_car(rest));
-    fr->u.walk.rest = sx_cdr(rest);
-    return callback(b, base, node, returning);
-  default: break;
+    case K_MAP: fr->u.walk.acc = sx_cons(*val, fr->u.walk.acc); break;
+    case K_FOR_EACH: break;
+    case K_MAP_INDEXED:
+      fr->u.walk.acc = sx_cons(*val, fr->u.walk.acc);
+      if (!sx_is_cons(rest)) break;
+      vpush(f, fr->u.walk.fn);
+      vpush(f, sx_fixnum(fr->u.walk.index++));
+      vpush(f, sx_car(rest));
+      fr->u.walk.rest = sx_cdr(rest);
+      return callback(b, base, node, returning);
+    case K_FILTER: /* rest starts with the item just tested */
+      if (sx_truthy(*val)) fr->u.walk.acc = sx_cons(sx_car(rest), fr->u.walk.acc);
+      fr->u.walk.rest = rest = sx_cdr(rest);
+      if (!sx_is_cons(rest)) break;
+      vpush(f, fr->u.walk.fn);
+      vpush(f, sx_car(rest));
+      return callback(b, base, node, returning);
+    case K_SOME:
+    case K_EVERY:
+      if (fr->kind == K_SOME ? sx_truthy(*val) : !sx_truthy(*val)) {
+        f->ksp--;
+        if (fr->kind == K_EVERY) *val = SX_FALSE;
+        return M_CONT;
+      }
+      break;
+    case K_REDUCE: /* *val is the accumulator */
+      if (!sx_is_cons(rest)) {
+        f->ksp--;
+        return M_CONT;
+      }
+      vpush(f, fr->u.walk.fn);
+      vpush(f, *val);
+      vpush(f, sx_car(rest));
+      fr->u.walk.rest = sx_cdr(rest);
+      return callback(b, base, node, returning);
+    default: break;
   }
   if (!sx_is_cons(rest)) { /* the walk is over */
     f->ksp--;
     switch ((kkind)fr->kind) {
-    case K_MAP:
-    case K_MAP_INDEXED:
-    case K_FILTER: *val = sx_list_reverse(fr->u.walk.acc); break;
-    case K_EVERY: *val = SX_TRUE; break;
-    default: *val = SX_NIL; break;
+      case K_MAP:
+      case K_MAP_INDEXED:
+      case K_FILTER: *val = sx_list_reverse(fr->u.walk.acc); break;
+      case K_EVERY: *val = SX_TRUE; break;
+      default: *val = SX_NIL; break;
     }
     return M_CONT;
   }
@@ -1735,12 +1796,12 @@ static mmode store_global(sx_fiber *f, mreg *r, sx_kframe *fr) {
 #define vmdispatch(tab, x) goto *tab[x];
 #define vmcase(l) L_##l:
 #define vmeval goto *eval_tab[node->op]
-#define vmcont                                   \
-  do {                                           \
-    if (f->ksp == 0) return finish(f, SX_DONE, val); \
-    fr = &f->ks[f->ksp - 1];                     \
-    depth = fr->d;                               \
-    goto *cont_tab[fr->kind];                    \
+#define vmcont                                                                                               \
+  do {                                                                                                       \
+    if (f->ksp == 0) return finish(f, SX_DONE, val);                                                         \
+    fr = &f->ks[f->ksp - 1];                                                                                 \
+    depth = fr->d;                                                                                           \
+    goto *cont_tab[fr->kind];                                                                                \
   } while (0)
 #else
 #define vmdispatch(tab, x) switch (x)
@@ -1755,81 +1816,79 @@ static mmode store_global(sx_fiber *f, mreg *r, sx_kframe *fr) {
 #define vmfallthrough __attribute__((fallthrough))
 #endif
 
-#define vmraise(v)   \
-  do {               \
-    raised = (v);    \
-    goto raise;      \
+#define vmraise(v)                                                                                           \
+  do {                                                                                                       \
+    raised = (v);                                                                                            \
+    goto raise;                                                                                              \
   } while (0)
 
 /* Push a frame of kind for the code at depth `depth`. */
-#define vmpush(fr, kind)                         \
-  do {                                           \
-    if (!((fr) = kpush(f, kind)))                \
-      vmraise(depth_error(vm, depth, true));     \
-    (fr)->d = depth;                             \
+#define vmpush(fr, kind)                                                                                     \
+  do {                                                                                                       \
+    if (!((fr) = kpush(f, kind))) vmraise(depth_error(vm, depth, true));                                     \
+    (fr)->d = depth;                                                                                         \
   } while (0)
 
 /* Push a frame that returns to the current node and environment. */
-#define vmpush_node(fr, kind) \
-  do {                        \
-    vmpush(fr, kind);         \
-    (fr)->node = node;        \
-    (fr)->env = env;          \
+#define vmpush_node(fr, kind)                                                                                \
+  do {                                                                                                       \
+    vmpush(fr, kind);                                                                                        \
+    (fr)->node = node;                                                                                       \
+    (fr)->env = env;                                                                                         \
   } while (0)
 
 /* A closure's body is about to run: its call depth is one more than that
  * of the code that pushed the top frame (a tail call's caller has no frame
  * left, so it gets its caller's depth). */
-#define vmenter_body()                                             \
-  do {                                                             \
-    depth = (f->ksp ? f->ks[f->ksp - 1].d : 0) + 1;                \
-    vmcheck_depth();                                               \
+#define vmenter_body()                                                                                       \
+  do {                                                                                                       \
+    depth = (f->ksp ? f->ks[f->ksp - 1].d : 0) + 1;                                                          \
+    vmcheck_depth();                                                                                         \
   } while (0)
-#define vmcheck_depth()                                            \
-  do {                                                             \
-    if (__builtin_expect(depth > vm->max_depth, 0))                \
-      vmraise(depth_error(vm, depth, false));                      \
+#define vmcheck_depth()                                                                                      \
+  do {                                                                                                       \
+    if (__builtin_expect(depth > vm->max_depth, 0)) vmraise(depth_error(vm, depth, false));                  \
   } while (0)
 
 /* A closure-free call from a non-tail position: a K_RET frame (pushed at
  * the caller's depth) gives the environment ne back when the body returns;
  * the body runs one call deeper. */
-#define vmpush_ret(ne)          \
-  do {                          \
-    vmpush(fr, K_RET);          \
-    fr->node = node;            \
-    fr->env = (ne);             \
-    depth++;                    \
-    vmcheck_depth();            \
+#define vmpush_ret(ne)                                                                                       \
+  do {                                                                                                       \
+    vmpush(fr, K_RET);                                                                                       \
+    fr->node = node;                                                                                         \
+    fr->env = (ne);                                                                                          \
+    depth++;                                                                                                 \
+    vmcheck_depth();                                                                                         \
   } while (0)
 
 /* Call an out-of-line step with the registers and go where it says. */
-#define vmstep(call)                                                                  \
-  do {                                                                                \
-    mreg r_ = {node, env, val, raised, base, at, site, depth, returning};             \
-    mmode m_ = call;                                                                  \
-    node = r_.node, env = r_.env, val = r_.val, raised = r_.raised, base = r_.base;   \
-    at = r_.at, depth = r_.depth, returning = r_.returning;                           \
-    switch (m_) {                                                                     \
-    case M_EVAL: vmeval;                                                              \
-    case M_CONT: vmcont;                                                              \
-    case M_APPLY: goto apply;                                                         \
-    case M_RAISE: goto raise;                                                         \
-    case M_STOP:                                                                      \
-    default: return f->status;                                                        \
-    }                                                                                 \
+#define vmstep(call)                                                                                         \
+  do {                                                                                                       \
+    mreg r_ = {node, env, val, raised, base, at, site, depth, returning};                                    \
+    mmode m_ = call;                                                                                         \
+    node = r_.node, env = r_.env, val = r_.val, raised = r_.raised, base = r_.base;                          \
+    at = r_.at, depth = r_.depth, returning = r_.returning;                                                  \
+    switch (m_) {                                                                                            \
+      case M_EVAL: vmeval;                                                                                   \
+      case M_CONT: vmcont;                                                                                   \
+      case M_APPLY: goto apply;                                                                              \
+      case M_RAISE: goto raise;                                                                              \
+      case M_STOP:                                                                                           \
+      default: return f->status;                                                                             \
+    }                                                                                                        \
   } while (0)
 #define R (&r_)
 
 /* Go where an inline step says (it has set the registers). */
-#define vmnext(m)                   \
-  do {                              \
-    switch (m) {                    \
-    case M_EVAL: vmeval;            \
-    case M_CONT: vmcont;            \
-    case M_APPLY: goto apply;       \
-    default: goto raise;            \
-    }                               \
+#define vmnext(m)                                                                                            \
+  do {                                                                                                       \
+    switch (m) {                                                                                             \
+      case M_EVAL: vmeval;                                                                                   \
+      case M_CONT: vmcont;                                                                                   \
+      case M_APPLY: goto apply;                                                                              \
+      default: goto raise;                                                                                   \
+    }                                                                                                        \
   } while (0)
 
 static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx_val val) {
@@ -1838,189 +1897,202 @@ static sx_status machine(sx_fiber *f, mmode mode, sx_node *node, sx_env *env, sx
   size_t base = 0;
   sx_kframe *fr = NULL;
   uint32_t depth = f->ksp ? f->ks[f->ksp - 1].d : 0; /* nested SX calls */
-  const sx_node *site = NULL; /* the call being applied, when at is its position */
+  const sx_node *site = NULL;                        /* the call being applied, when at is its position */
   const sx_srcpos *at = node ? node->pos : NULL;
   bool returning = false;
 #if SX_DISPATCH_GOTO
-  static void *const eval_tab[] = {
-      [OP_CONST] = &&L_OP_CONST,       [OP_LOCAL] = &&L_OP_LOCAL,
-      [OP_GLOBAL] = &&L_OP_GLOBAL,     [OP_IF] = &&L_OP_IF,
-      [OP_SEQ] = &&L_OP_SEQ,           [OP_AND] = &&L_OP_AND,
-      [OP_OR] = &&L_OP_OR,             [OP_FN] = &&L_OP_FN,
-      [OP_CALL] = &&L_OP_CALL,         [OP_LET] = &&L_OP_LET,
-      [OP_LETREC] = &&L_OP_LETREC,     [OP_SET_LOCAL] = &&L_OP_SET_LOCAL,
-      [OP_SET_GLOBAL] = &&L_OP_SET_GLOBAL, [OP_DEF_GLOBAL] = &&L_OP_DEF_GLOBAL,
-      [OP_DEFMACRO] = &&L_OP_DEFMACRO, [OP_GUARD] = &&L_OP_GUARD,
-      [OP_PERFORM] = &&L_OP_PERFORM,   [OP_DICT] = &&L_OP_DICT};
-  static void *const cont_tab[] = {
-      [K_IF] = &&L_K_IF,               [K_SEQ] = &&L_K_SEQ,
-      [K_AND] = &&L_K_AND,             [K_OR] = &&L_K_OR,
-      [K_CALL] = &&L_K_CALL,           [K_LET] = &&L_K_LET,
-      [K_LETREC] = &&L_K_LETREC,       [K_SET_LOCAL] = &&L_K_SET_LOCAL,
-      [K_SET_GLOBAL] = &&L_K_SET_GLOBAL, [K_DEF_GLOBAL] = &&L_K_DEF_GLOBAL,
-      [K_DEFMACRO] = &&L_K_DEFMACRO,   [K_GUARD] = &&L_K_GUARD,
-      [K_PERFORM] = &&L_K_PERFORM,     [K_ARITH_A] = &&L_K_ARITH_A,
-      [K_ARITH_B] = &&L_K_ARITH_B,     [K_RET] = &&L_K_RET,
-      [K_DICT] = &&L_K_DICT,           [K_MAP] = &&L_K_MAP,
-      [K_FOR_EACH] = &&L_K_FOR_EACH,   [K_MAP_INDEXED] = &&L_K_MAP_INDEXED,
-      [K_FILTER] = &&L_K_FILTER,       [K_SOME] = &&L_K_SOME,
-      [K_EVERY] = &&L_K_EVERY,         [K_REDUCE] = &&L_K_REDUCE,
-      [K_WIND_BEFORE] = &&L_K_WIND_BEFORE, [K_WIND_BODY] = &&L_K_WIND_BODY,
-      [K_WIND_AFTER] = &&L_K_WIND_AFTER, [K_RERAISE] = &&L_K_RERAISE,
-      [K_ESCAPE] = &&L_K_ESCAPE,       [K_CALLCC] = &&L_K_CALLCC,
-      [K_FORMS] = &&L_K_FORMS,         [K_SORT] = &&L_K_SORT,
-      [K_ARITH_A_RET] = &&L_K_ARITH_A_RET, [K_ARITH_B_RET] = &&L_K_ARITH_B_RET};
+  static void *const eval_tab[] = {[OP_CONST] = &&L_OP_CONST,
+                                   [OP_LOCAL] = &&L_OP_LOCAL,
+                                   [OP_GLOBAL] = &&L_OP_GLOBAL,
+                                   [OP_IF] = &&L_OP_IF,
+                                   [OP_SEQ] = &&L_OP_SEQ,
+                                   [OP_AND] = &&L_OP_AND,
+                                   [OP_OR] = &&L_OP_OR,
+                                   [OP_FN] = &&L_OP_FN,
+                                   [OP_CALL] = &&L_OP_CALL,
+                                   [OP_LET] = &&L_OP_LET,
+                                   [OP_LETREC] = &&L_OP_LETREC,
+                                   [OP_SET_LOCAL] = &&L_OP_SET_LOCAL,
+                                   [OP_SET_GLOBAL] = &&L_OP_SET_GLOBAL,
+                                   [OP_DEF_GLOBAL] = &&L_OP_DEF_GLOBAL,
+                                   [OP_DEFMACRO] = &&L_OP_DEFMACRO,
+                                   [OP_GUARD] = &&L_OP_GUARD,
+                                   [OP_PERFORM] = &&L_OP_PERFORM,
+                                   [OP_DICT] = &&L_OP_DICT};
+  static void *const cont_tab[] = {[K_IF] = &&L_K_IF,
+                                   [K_SEQ] = &&L_K_SEQ,
+                                   [K_AND] = &&L_K_AND,
+                                   [K_OR] = &&L_K_OR,
+                                   [K_CALL] = &&L_K_CALL,
+                                   [K_LET] = &&L_K_LET,
+                                   [K_LETREC] = &&L_K_LETREC,
+                                   [K_SET_LOCAL] = &&L_K_SET_LOCAL,
+                                   [K_SET_GLOBAL] = &&L_K_SET_GLOBAL,
+                                   [K_DEF_GLOBAL] = &&L_K_DEF_GLOBAL,
+                                   [K_DEFMACRO] = &&L_K_DEFMACRO,
+                                   [K_GUARD] = &&L_K_GUARD,
+                                   [K_PERFORM] = &&L_K_PERFORM,
+                                   [K_ARITH_A] = &&L_K_ARITH_A,
+                                   [K_ARITH_B] = &&L_K_ARITH_B,
+                                   [K_RET] = &&L_K_RET,
+                                   [K_DICT] = &&L_K_DICT,
+                                   [K_MAP] = &&L_K_MAP,
+                                   [K_FOR_EACH] = &&L_K_FOR_EACH,
+                                   [K_MAP_INDEXED] = &&L_K_MAP_INDEXED,
+                                   [K_FILTER] = &&L_K_FILTER,
+                                   [K_SOME] = &&L_K_SOME,
+                                   [K_EVERY] = &&L_K_EVERY,
+                                   [K_REDUCE] = &&L_K_REDUCE,
+                                   [K_WIND_BEFORE] = &&L_K_WIND_BEFORE,
+                                   [K_WIND_BODY] = &&L_K_WIND_BODY,
+                                   [K_WIND_AFTER] = &&L_K_WIND_AFTER,
+                                   [K_RERAISE] = &&L_K_RERAISE,
+                                   [K_ESCAPE] = &&L_K_ESCAPE,
+                                   [K_CALLCC] = &&L_K_CALLCC,
+                                   [K_FORMS] = &&L_K_FORMS,
+                                   [K_SORT] = &&L_K_SORT,
+                                   [K_ARITH_A_RET] = &&L_K_ARITH_A_RET,
+                                   [K_ARITH_B_RET] = &&L_K_ARITH_B_RET};
 #endif
 
   switch (mode) {
-  case M_EVAL: goto eval;
-  case M_CONT: goto cont;
-  case M_APPLY: goto apply;
-  case M_RAISE: /* resumed with an error: it happened at the perform */
-    raised = val;
-    at = f->perform_at;
-    goto raise;
-  case M_STOP: return f->status;
+    case M_EVAL: goto eval;
+    case M_CONT: goto cont;
+    case M_APPLY: goto apply;
+    case M_RAISE: /* resumed with an error: it happened at the perform */
+      raised = val;
+      at = f->perform_at;
+      goto raise;
+    case M_STOP: return f->status;
   }
 
 eval: /* Control is node, to be evaluated in env */
   vmdispatch(eval_tab, node->op) {
-  vmcase(OP_CONST)
-    val = node->u.k;
+    vmcase(OP_CONST) val = node->u.k;
     vmcont;
-  vmcase(OP_LOCAL)
-    val = env_up(env, node->depth)->slots[node->idx];
+    vmcase(OP_LOCAL) val = env_up(env, node->depth)->slots[node->idx];
     if (val == SX_UNDEF) {
       at = node->pos;
       vmraise(unbound_error(node));
     }
     vmcont;
-  vmcase(OP_GLOBAL)
-    val = node->u.cell->value;
+    vmcase(OP_GLOBAL) val = node->u.cell->value;
     if (val == SX_UNDEF) {
       at = node->pos;
       vmraise(unbound_error(node));
     }
     vmcont;
-  vmcase(OP_IF) {
-    const sx_node *test = node->u.iff.test; /* commonly inline arithmetic */
-    if ((test->flags & NF_ARITH) ? quick_arith(test, env, &val) : quick(test, env, &val)) {
-      node = sx_truthy(val) ? node->u.iff.then : node->u.iff.els;
-      if (!simple_eval(node, env, &val)) vmeval; /* not a constant or a bound variable */
-      vmcont;
-    }
-    const sx_node *errat;
-    int st = try_fast(vm, node->u.iff.test, env, &val, &errat);
-    if (st > 0) {
-      node = sx_truthy(val) ? node->u.iff.then : node->u.iff.els;
+    vmcase(OP_IF) {
+      const sx_node *test = node->u.iff.test; /* commonly inline arithmetic */
+      if ((test->flags & NF_ARITH) ? quick_arith(test, env, &val) : quick(test, env, &val)) {
+        node = sx_truthy(val) ? node->u.iff.then : node->u.iff.els;
+        if (!simple_eval(node, env, &val)) vmeval; /* not a constant or a bound variable */
+        vmcont;
+      }
+      const sx_node *errat;
+      int st = try_fast(vm, node->u.iff.test, env, &val, &errat);
+      if (st > 0) {
+        node = sx_truthy(val) ? node->u.iff.then : node->u.iff.els;
+        vmeval;
+      }
+      if (st < 0) {
+        at = errat->pos;
+        vmraise(take_pending(vm));
+      }
+      vmpush_node(fr, K_IF);
+      node = node->u.iff.test;
       vmeval;
     }
-    if (st < 0) {
-      at = errat->pos;
-      vmraise(take_pending(vm));
-    }
-    vmpush_node(fr, K_IF);
-    node = node->u.iff.test;
-    vmeval;
-  }
-  vmcase(OP_SEQ)
-  vmcase(OP_AND)
-  vmcase(OP_OR)
-    vmpush_node(fr, node->op == OP_SEQ ? K_SEQ : node->op == OP_AND ? K_AND : K_OR);
+    vmcase(OP_SEQ) vmcase(OP_AND) vmcase(OP_OR) vmpush_node(fr, node->op == OP_SEQ   ? K_SEQ
+                                                                : node->op == OP_AND ? K_AND
+                                                                                     : K_OR);
     fr->u.seq.next = 1;
     node = node->u.seq.items[0];
     vmeval;
-  vmcase(OP_FN) {
-    sx_closure *cl = sx_alloc(sizeof *cl);
-    cl->h.type = SX_T_FN;
-    cl->name = node->u.proto->name;
-    cl->proto = node->u.proto;
-    cl->env = env;
-    val = (sx_val)cl;
-    vmcont;
-  }
-  vmcase(OP_CALL) {
-    sx_node *body = NULL;
-    sx_env *ne = NULL;
-    call_how how = call_fast(f, node, env, &val, &body, &ne, &base, &at);
-    switch (how) {
-    case CALL_VALUE: vmcont;
-    case CALL_JUMP:
-      env = ne;
-      node = body;
-      vmeval;
-    case CALL_ENTER:
-      at = node->pos;
-      vmpush_ret(ne);
-      env = ne;
-      node = body;
-      vmeval;
-    case CALL_APPLY_RET:
-    case CALL_APPLY:
-      returning = how == CALL_APPLY_RET;
-      at = node->pos;
-      goto apply;
-    case CALL_ARITH_A: /* evaluate the operands on frames */
-      vmpush_node(fr, K_ARITH_A);
-      fr->u.arith.prim = node->u.call.prim;
-      node = node->u.call.args[0];
-      arith_enter(f, fr, &node, &env, &depth);
-      vmeval;
-    case CALL_ARITH_B:
-      vmpush_node(fr, K_ARITH_B);
-      fr->u.arith.left = val;
-      fr->u.arith.prim = node->u.call.prim;
-      node = node->u.call.args[1];
-      arith_enter(f, fr, &node, &env, &depth);
-      vmeval;
-    case CALL_RAISE: vmraise(val);
-    case CALL_FRAMES:
-      vmpush_node(fr, K_CALL);
-      fr->u.call.vbase = (uint32_t)f->vsp;
-      fr->u.call.next = 0;
-      returning = false;
-      vmnext(next_operand(f, fr, &node, &env, &base, &raised, &at, &site));
+    vmcase(OP_FN) {
+      sx_closure *cl = sx_alloc(sizeof *cl);
+      cl->h.type = SX_T_FN;
+      cl->name = node->u.proto->name;
+      cl->proto = node->u.proto;
+      cl->env = env;
+      val = (sx_val)cl;
+      vmcont;
     }
-    vmraise(sx_make_error("internal: bad call"));
-  }
-  vmcase(OP_LET)
-  vmcase(OP_LETREC) {
-    sx_env *ne = env_new(node->u.let.nslots, env);
-    if (node->idx == 0) {
-      env = ne;
-      node = node->u.let.body;
+    vmcase(OP_CALL) {
+      sx_node *body = NULL;
+      sx_env *ne = NULL;
+      call_how how = call_fast(f, node, env, &val, &body, &ne, &base, &at);
+      switch (how) {
+        case CALL_VALUE: vmcont;
+        case CALL_JUMP:
+          env = ne;
+          node = body;
+          vmeval;
+        case CALL_ENTER:
+          at = node->pos;
+          vmpush_ret(ne);
+          env = ne;
+          node = body;
+          vmeval;
+        case CALL_APPLY_RET:
+        case CALL_APPLY:
+          returning = how == CALL_APPLY_RET;
+          at = node->pos;
+          goto apply;
+        case CALL_ARITH_A: /* evaluate the operands on frames */
+          vmpush_node(fr, K_ARITH_A);
+          fr->u.arith.prim = node->u.call.prim;
+          node = node->u.call.args[0];
+          arith_enter(f, fr, &node, &env, &depth);
+          vmeval;
+        case CALL_ARITH_B:
+          vmpush_node(fr, K_ARITH_B);
+          fr->u.arith.left = val;
+          fr->u.arith.prim = node->u.call.prim;
+          node = node->u.call.args[1];
+          arith_enter(f, fr, &node, &env, &depth);
+          vmeval;
+        case CALL_RAISE: vmraise(val);
+        case CALL_FRAMES:
+          vmpush_node(fr, K_CALL);
+          fr->u.call.vbase = (uint32_t)f->vsp;
+          fr->u.call.next = 0;
+          returning = false;
+          vmnext(next_operand(f, fr, &node, &env, &base, &raised, &at, &site));
+      }
+      vmraise(sx_make_error("internal: bad call"));
+    }
+    vmcase(OP_LET) vmcase(OP_LETREC) {
+      sx_env *ne = env_new(node->u.let.nslots, env);
+      if (node->idx == 0) {
+        env = ne;
+        node = node->u.let.body;
+        vmeval;
+      }
+      vmpush(fr, node->op == OP_LET ? K_LET : K_LETREC);
+      fr->node = node;
+      fr->env = node->op == OP_LET ? env : ne;
+      fr->u.let.frame = ne;
+      fr->u.let.next = 0;
+      env = fr->env;
+      node = node->u.let.inits[0];
       vmeval;
     }
-    vmpush(fr, node->op == OP_LET ? K_LET : K_LETREC);
-    fr->node = node;
-    fr->env = node->op == OP_LET ? env : ne;
-    fr->u.let.frame = ne;
-    fr->u.let.next = 0;
-    env = fr->env;
-    node = node->u.let.inits[0];
-    vmeval;
-  }
-  vmcase(OP_SET_LOCAL)
-  vmcase(OP_SET_GLOBAL)
-  vmcase(OP_DEF_GLOBAL)
-  vmcase(OP_DEFMACRO)
-    vmpush_node(fr, node->op == OP_SET_LOCAL    ? K_SET_LOCAL
-                  : node->op == OP_SET_GLOBAL ? K_SET_GLOBAL
-                  : node->op == OP_DEF_GLOBAL ? K_DEF_GLOBAL
-                                              : K_DEFMACRO);
+    vmcase(OP_SET_LOCAL) vmcase(OP_SET_GLOBAL) vmcase(OP_DEF_GLOBAL) vmcase(OP_DEFMACRO)
+        vmpush_node(fr, node->op == OP_SET_LOCAL    ? K_SET_LOCAL
+                        : node->op == OP_SET_GLOBAL ? K_SET_GLOBAL
+                        : node->op == OP_DEF_GLOBAL ? K_DEF_GLOBAL
+                                                    : K_DEFMACRO);
     node = node->val;
     vmeval;
-  vmcase(OP_GUARD)
-    vmpush_node(fr, K_GUARD);
+    vmcase(OP_GUARD) vmpush_node(fr, K_GUARD);
     fr->u.guard.vbase = (uint32_t)f->vsp;
     node = node->u.guard.body;
     vmeval;
-  vmcase(OP_PERFORM)
-    vmpush_node(fr, K_PERFORM);
+    vmcase(OP_PERFORM) vmpush_node(fr, K_PERFORM);
     node = node->val;
     vmeval;
-  vmcase(OP_DICT)
-    if (node->idx == 0) {
+    vmcase(OP_DICT) if (node->idx == 0) {
       val = sx_dict_empty();
       vmcont;
     }
@@ -2037,148 +2109,123 @@ cont: /* val returns to the top frame */
   fr = &f->ks[f->ksp - 1];
   depth = fr->d;
   vmdispatch(cont_tab, fr->kind) {
-  vmcase(K_IF)
-    f->ksp--;
+    vmcase(K_IF) f->ksp--;
     env = fr->env;
     node = sx_truthy(val) ? fr->node->u.iff.then : fr->node->u.iff.els;
     vmeval;
-  vmcase(K_SEQ)
-  vmcase(K_AND)
-  vmcase(K_OR) {
-    if (fr->kind == K_AND ? !sx_truthy(val) : fr->kind == K_OR && sx_truthy(val)) {
-      f->ksp--;
-      vmcont;
-    }
-    sx_node *seq = fr->node;
-    uint32_t k = fr->u.seq.next++;
-    env = fr->env;
-    if (k + 1 == seq->idx) f->ksp--; /* last form: tail position */
-    node = seq->u.seq.items[k];
-    vmeval;
-  }
-  vmcase(K_CALL)
-    vpush(f, val);
-    returning = false;
-    vmnext(next_operand(f, fr, &node, &env, &base, &raised, &at, &site));
-  vmcase(K_LET)
-  vmcase(K_LETREC) {
-    sx_env *ne = fr->u.let.frame;
-    ne->slots[fr->u.let.next++] = val;
-    if (fr->u.let.next < fr->node->idx) {
+    vmcase(K_SEQ) vmcase(K_AND) vmcase(K_OR) {
+      if (fr->kind == K_AND ? !sx_truthy(val) : fr->kind == K_OR && sx_truthy(val)) {
+        f->ksp--;
+        vmcont;
+      }
+      sx_node *seq = fr->node;
+      uint32_t k = fr->u.seq.next++;
       env = fr->env;
-      node = fr->node->u.let.inits[fr->u.let.next];
+      if (k + 1 == seq->idx) f->ksp--; /* last form: tail position */
+      node = seq->u.seq.items[k];
       vmeval;
     }
-    f->ksp--;
-    env = ne;
-    node = fr->node->u.let.body;
-    vmeval;
-  }
-  vmcase(K_SET_LOCAL)
-    f->ksp--;
+    vmcase(K_CALL) vpush(f, val);
+    returning = false;
+    vmnext(next_operand(f, fr, &node, &env, &base, &raised, &at, &site));
+    vmcase(K_LET) vmcase(K_LETREC) {
+      sx_env *ne = fr->u.let.frame;
+      ne->slots[fr->u.let.next++] = val;
+      if (fr->u.let.next < fr->node->idx) {
+        env = fr->env;
+        node = fr->node->u.let.inits[fr->u.let.next];
+        vmeval;
+      }
+      f->ksp--;
+      env = ne;
+      node = fr->node->u.let.body;
+      vmeval;
+    }
+    vmcase(K_SET_LOCAL) f->ksp--;
     env_up(fr->env, fr->node->depth)->slots[fr->node->idx] = val;
     val = SX_NIL;
     vmcont;
-  vmcase(K_SET_GLOBAL)
-  vmcase(K_DEF_GLOBAL)
-  vmcase(K_DEFMACRO)
-    vmstep(store_global(f, R, fr));
-  vmcase(K_GUARD)
-    f->ksp--;
+    vmcase(K_SET_GLOBAL) vmcase(K_DEF_GLOBAL) vmcase(K_DEFMACRO) vmstep(store_global(f, R, fr));
+    vmcase(K_GUARD) f->ksp--;
     vmcont;
-  vmcase(K_PERFORM)
-    vmstep(perform(f, R, fr));
-  vmcase(K_ARITH_A_RET) /* the call entered for the first operand returned */
-    env_give(f, fr->u.arith.callee);
+    vmcase(K_PERFORM) vmstep(perform(f, R, fr));
+    vmcase(K_ARITH_A_RET) /* the call entered for the first operand returned */
+        env_give(f, fr->u.arith.callee);
     vmfallthrough;
-  vmcase(K_ARITH_A) { /* the first operand arrived */
-    sx_val b;
-    fr->u.arith.left = val;
-    fr->kind = K_ARITH_B;
-    if (ARITH_KIND1(fr->node->ashape) >= AK_CALL || !quick(fr->node->u.call.args[1], fr->env, &b)) {
-      env = fr->env;
-      node = fr->node->u.call.args[1];
-      arith_enter(f, fr, &node, &env, &depth);
-      vmeval;
+    vmcase(K_ARITH_A) { /* the first operand arrived */
+      sx_val b;
+      fr->u.arith.left = val;
+      fr->kind = K_ARITH_B;
+      if (ARITH_KIND1(fr->node->ashape) >= AK_CALL || !quick(fr->node->u.call.args[1], fr->env, &b)) {
+        env = fr->env;
+        node = fr->node->u.call.args[1];
+        arith_enter(f, fr, &node, &env, &depth);
+        vmeval;
+      }
+      val = b;
+      vmcont; /* to K_ARITH_B */
     }
-    val = b;
-    vmcont; /* to K_ARITH_B */
-  }
-  vmcase(K_ARITH_B_RET) /* the call entered for the second operand returned */
-    env_give(f, fr->u.arith.callee);
+    vmcase(K_ARITH_B_RET) /* the call entered for the second operand returned */
+        env_give(f, fr->u.arith.callee);
     vmfallthrough;
-  vmcase(K_ARITH_B) { /* both operands: fr->u.arith.left and val */
-    f->ksp--;
-    sx_val argv2[2] = {fr->u.arith.left, val};
-    if (fixnum_op(fr->node->fop, argv2[0], argv2[1], &val)) vmcont;
-    at = fr->node->pos;
-    val = ((sx_prim *)fr->u.arith.prim)->fn(vm, 2, argv2);
-    if (val == SX_UNDEF) vmraise(take_pending(vm));
-    vmcont;
-  }
-  vmcase(K_RET) /* the closure-free call has returned */
-    f->ksp--;
+    vmcase(K_ARITH_B) { /* both operands: fr->u.arith.left and val */
+      f->ksp--;
+      sx_val argv2[2] = {fr->u.arith.left, val};
+      if (fixnum_op(fr->node->fop, argv2[0], argv2[1], &val)) vmcont;
+      at = fr->node->pos;
+      val = ((sx_prim *)fr->u.arith.prim)->fn(vm, 2, argv2);
+      if (val == SX_UNDEF) vmraise(take_pending(vm));
+      vmcont;
+    }
+    vmcase(K_RET) /* the closure-free call has returned */
+        f->ksp--;
     env_give(f, fr->env);
     vmcont;
-  vmcase(K_DICT) {
-    sx_node *d = fr->node;
-    fr->u.dict.acc = sx_dict_assoc(fr->u.dict.acc, d->u.dict.keys[fr->u.dict.next++], val);
-    if (fr->u.dict.next < d->idx) {
-      env = fr->env;
-      node = d->u.dict.vals[fr->u.dict.next];
-      vmeval;
+    vmcase(K_DICT) {
+      sx_node *d = fr->node;
+      fr->u.dict.acc = sx_dict_assoc(fr->u.dict.acc, d->u.dict.keys[fr->u.dict.next++], val);
+      if (fr->u.dict.next < d->idx) {
+        env = fr->env;
+        node = d->u.dict.vals[fr->u.dict.next];
+        vmeval;
+      }
+      f->ksp--;
+      val = fr->u.dict.acc;
+      vmcont;
     }
-    f->ksp--;
-    val = fr->u.dict.acc;
-    vmcont;
-  }
-  vmcase(K_MAP)
-  vmcase(K_FOR_EACH)
-  vmcase(K_MAP_INDEXED)
-  vmcase(K_FILTER)
-  vmcase(K_SOME)
-  vmcase(K_EVERY)
-  vmcase(K_REDUCE)
-    vmnext(walk_step(f, fr, &val, &base, &node, &returning));
-  vmcase(K_WIND_BEFORE)
-    fr->kind = K_WIND_BODY;
+    vmcase(K_MAP) vmcase(K_FOR_EACH) vmcase(K_MAP_INDEXED) vmcase(K_FILTER) vmcase(K_SOME) vmcase(K_EVERY)
+        vmcase(K_REDUCE) vmnext(walk_step(f, fr, &val, &base, &node, &returning));
+    vmcase(K_WIND_BEFORE) fr->kind = K_WIND_BODY;
     base = f->vsp;
     vpush(f, fr->u.wind.body);
     returning = false;
     goto apply;
-  vmcase(K_WIND_BODY)
-    fr->kind = K_WIND_AFTER;
+    vmcase(K_WIND_BODY) fr->kind = K_WIND_AFTER;
     fr->u.wind.result = val;
     base = f->vsp;
     vpush(f, fr->u.wind.after);
     returning = false;
     goto apply;
-  vmcase(K_WIND_AFTER)
-    f->ksp--;
+    vmcase(K_WIND_AFTER) f->ksp--;
     val = fr->u.wind.result;
     vmcont;
-  vmcase(K_RERAISE)
-    f->ksp--;
+    vmcase(K_RERAISE) f->ksp--;
     vmraise(fr->u.reraise.raised);
-  vmcase(K_ESCAPE)
-    f->ksp--;
+    vmcase(K_ESCAPE) f->ksp--;
     base = f->vsp;
     vpush(f, fr->u.escape.k);
     vpush(f, fr->u.escape.value);
     returning = false;
     goto apply;
-  vmcase(K_CALLCC)
-    f->ksp--;
+    vmcase(K_CALLCC) f->ksp--;
     fr->u.callcc.k->live = false;
     vmcont;
-  vmcase(K_FORMS)
-    vmstep(next_form(f, R, fr));
-  vmcase(K_SORT)
-    vmstep(sort_step(f, R, fr));
+    vmcase(K_FORMS) vmstep(next_form(f, R, fr));
+    vmcase(K_SORT) vmstep(sort_step(f, R, fr));
   }
   vmraise(sx_make_error("internal: bad frame"));
 
-apply: { /* the operand stack from base holds fn and its arguments */
+apply : { /* the operand stack from base holds fn and its arguments */
   sx_val fn = f->vs[base];
   int argc = (int)(f->vsp - base - 1);
   sx_val *argv = &f->vs[base + 1];

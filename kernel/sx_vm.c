@@ -90,9 +90,7 @@ void sx_define(sx_vm *vm, const char *name, sx_val value) {
   vm->global_epoch++;
 }
 
-sx_val sx_global_ref(sx_vm *vm, const char *name) {
-  return sx_global_cell(vm, sx_symbol_cstr(name))->value;
-}
+sx_val sx_global_ref(sx_vm *vm, const char *name) { return sx_global_cell(vm, sx_symbol_cstr(name))->value; }
 
 static sx_prim *prim_new(const char *name, int min, int max) {
   sx_prim *p = sx_obj_new(SX_T_PRIM, sizeof *p);

@@ -25,9 +25,9 @@ typedef struct sx_fiber sx_fiber;
 
 /* ---- source positions ----------------------------------------------- */
 typedef struct sx_srcpos {
-  sx_val file;     /* string or SX_NIL */
+  sx_val file; /* string or SX_NIL */
   uint32_t line, col;
-  sx_val fn_name;  /* name of the enclosing function, or SX_NIL */
+  sx_val fn_name; /* name of the enclosing function, or SX_NIL */
 } sx_srcpos;
 
 /* ---- environments and globals --------------------------------------- */
@@ -46,18 +46,33 @@ typedef struct sx_cell { /* a global binding */
 
 /* ---- analysed code ---------------------------------------------------- */
 typedef enum sx_op {
-  OP_CONST, OP_LOCAL, OP_GLOBAL, OP_SET_LOCAL, OP_SET_GLOBAL, OP_DEF_GLOBAL,
-  OP_IF, OP_SEQ, OP_AND, OP_OR, OP_FN, OP_CALL, OP_LET, OP_LETREC,
-  OP_GUARD, OP_PERFORM, OP_DICT, OP_DEFMACRO
+  OP_CONST,
+  OP_LOCAL,
+  OP_GLOBAL,
+  OP_SET_LOCAL,
+  OP_SET_GLOBAL,
+  OP_DEF_GLOBAL,
+  OP_IF,
+  OP_SEQ,
+  OP_AND,
+  OP_OR,
+  OP_FN,
+  OP_CALL,
+  OP_LET,
+  OP_LETREC,
+  OP_GUARD,
+  OP_PERFORM,
+  OP_DICT,
+  OP_DEFMACRO
 } sx_op;
 
 typedef struct sx_proto {
-  sx_val name;       /* string or SX_NIL */
-  sx_val params;     /* the parameter list as written: for doc and arity errors */
-  uint32_t nparams;  /* required parameters */
-  bool rest;         /* a &rest parameter follows them */
-  uint32_t nslots;   /* params + rest + internal defines */
-  bool noclosure;    /* its body creates no closure: nothing can keep its
+  sx_val name;        /* string or SX_NIL */
+  sx_val params;      /* the parameter list as written: for doc and arity errors */
+  uint32_t nparams;   /* required parameters */
+  bool rest;          /* a &rest parameter follows them */
+  uint32_t nslots;    /* params + rest + internal defines */
+  bool noclosure;     /* its body creates no closure: nothing can keep its
                         environment once it returns */
   uint32_t bind_argc; /* nparams when noclosure and no &rest (a call with
                         that many operands may bind straight into a pooled
@@ -66,15 +81,19 @@ typedef struct sx_proto {
   const sx_srcpos *pos;
 } sx_proto;
 
-#define NF_FAST 0x01      /* a call whose operator is a constant or variable and
+#define NF_FAST                                                                                              \
+  0x01 /* a call whose operator is a constant or variable and
                             whose operands are simple or NF_FAST: may run
                             without frames when every operator is a primitive */
-#define NF_CACHEABLE 0x02 /* NF_FAST and no operator in it is a local variable,
+#define NF_CACHEABLE                                                                                         \
+  0x02 /* NF_FAST and no operator in it is a local variable,
                             so its primitive check can be cached per node */
-#define NF_TAIL 0x08      /* a call in tail position of a function that creates
+#define NF_TAIL                                                                                              \
+  0x08                  /* a call in tail position of a function that creates
                             no closures: its frame may be reused by the callee */
-#define NF_TAILPOS 0x10   /* a call in tail position of a function body */
-#define NF_SELF 0x20  /* a call in tail position of a closure-free function
+#define NF_TAILPOS 0x10 /* a call in tail position of a function body */
+#define NF_SELF                                                                                              \
+  0x20 /* a call in tail position of a closure-free function
                             through the variable that names it (a named let's
                             name, a defined function's global) with exactly
                             its parameters: u.call.self is the function's
@@ -83,39 +102,61 @@ typedef struct sx_proto {
                             still holds a closure of self over the same
                             parent, the call rebinds the function's
                             environment in place and jumps (a loop) */
-#define NF_ARITH 0x04     /* a two-operand call of a global that named an
+#define NF_ARITH                                                                                             \
+  0x04 /* a two-operand call of a global that named an
                             inline-arithmetic primitive (fop) when analysed */
-#define NF_QUICK 0x40     /* a call whose operator and operands all have shapes
+#define NF_QUICK                                                                                             \
+  0x40 /* a call whose operator and operands all have shapes
                             the machine may evaluate in place (quick):
                             constants, variables, NF_ARITH calls of such. The
                             paths binding straight from quick operands are
                             tried only for these (and still check each value) */
 
 struct sx_node {
-  uint8_t op;        /* sx_op */
-  uint8_t flags;     /* NF_* */
-  uint16_t depth;    /* OP_LOCAL / OP_SET_LOCAL: frames to walk up */
-  uint32_t idx;      /* slot index, or item count */
+  uint8_t op;     /* sx_op */
+  uint8_t flags;  /* NF_* */
+  uint16_t depth; /* OP_LOCAL / OP_SET_LOCAL: frames to walk up */
+  uint32_t idx;   /* slot index, or item count */
   const sx_srcpos *pos;
-  sx_val sym;        /* variable name for error messages */
+  sx_val sym;          /* variable name for error messages */
   uint32_t fast_epoch; /* NF_CACHEABLE: vm->global_epoch when last verified */
-  uint8_t fop;       /* NF_ARITH: the FOP_* of u.call.prim */
-  uint8_t ashape;    /* NF_ARITH: its operands' kinds (ARITH_SHAPE) */
+  uint8_t fop;         /* NF_ARITH: the FOP_* of u.call.prim */
+  uint8_t ashape;      /* NF_ARITH: its operands' kinds (ARITH_SHAPE) */
   union {
-    sx_val k;                                        /* OP_CONST */
-    sx_cell *cell;                                   /* globals */
-    struct { sx_node *test, *then, *els; } iff;      /* OP_IF */
-    struct { sx_node **items; } seq;                 /* SEQ/AND/OR, idx = n */
-    struct { sx_node *fn; sx_node **args;
-             union { sx_val prim; sx_proto *self; }; } call; /* idx = argc;
+    sx_val k;      /* OP_CONST */
+    sx_cell *cell; /* globals */
+    struct {
+      sx_node *test, *then, *els;
+    } iff; /* OP_IF */
+    struct {
+      sx_node **items;
+    } seq; /* SEQ/AND/OR, idx = n */
+    struct {
+      sx_node *fn;
+      sx_node **args;
+      union {
+        sx_val prim;
+        sx_proto *self;
+      };
+    } call;          /* idx = argc;
                                                   prim: NF_ARITH's primitive;
                                                   self: NF_SELF's function */
-    sx_proto *proto;                                 /* OP_FN */
-    struct { sx_node **inits; sx_node *body; uint32_t nslots; } let; /* idx = n */
-    struct { sx_node *body; sx_node *handler; } guard; /* OP_GUARD */
-    struct { sx_val *keys; sx_node **vals; } dict;   /* idx = n */
+    sx_proto *proto; /* OP_FN */
+    struct {
+      sx_node **inits;
+      sx_node *body;
+      uint32_t nslots;
+    } let; /* idx = n */
+    struct {
+      sx_node *body;
+      sx_node *handler;
+    } guard; /* OP_GUARD */
+    struct {
+      sx_val *keys;
+      sx_node **vals;
+    } dict; /* idx = n */
   } u;
-  sx_node *val;      /* OP_SET_*, OP_DEF_GLOBAL, OP_PERFORM, OP_DEFMACRO */
+  sx_node *val; /* OP_SET_*, OP_DEF_GLOBAL, OP_PERFORM, OP_DEFMACRO */
 };
 
 /* ---- callables -------------------------------------------------------- */
@@ -130,10 +171,21 @@ typedef sx_val (*sx_prim_fn)(sx_vm *vm, int argc, sx_val *argv);
 
 /* Primitives that call back into SX run on the machine itself. */
 typedef enum sx_special {
-  SP_NONE, SP_APPLY, SP_MAP, SP_FILTER, SP_REDUCE, SP_FOR_EACH, SP_SOME,
-  SP_EVERY, SP_CALLCC, SP_DYNAMIC_WIND, SP_LOAD, SP_EVAL, SP_MAP_INDEXED,
+  SP_NONE,
+  SP_APPLY,
+  SP_MAP,
+  SP_FILTER,
+  SP_REDUCE,
+  SP_FOR_EACH,
+  SP_SOME,
+  SP_EVERY,
+  SP_CALLCC,
+  SP_DYNAMIC_WIND,
+  SP_LOAD,
+  SP_EVAL,
+  SP_MAP_INDEXED,
   SP_SORT, /* a merge sort in C; an SX comparator runs on the machine */
-  SP_HOST /* an embedder's C function: called like a plain primitive but never
+  SP_HOST  /* an embedder's C function: called like a plain primitive but never
              on the frameless fast path, so its fn finds its own sx_prim (and
              the ud there) at argv[-1] */
 } sx_special;
@@ -147,9 +199,9 @@ typedef enum sx_special {
  * arithmetic's frame, see arith_enter), else AK_CALL. The kinds from
  * AK_CALL on need the machine. */
 enum { AK_LOCAL0, AK_CONST, AK_OTHER, AK_CALL, AK_ENTER };
-#define ARITH_SHAPE(k0, k1) ((uint8_t)((k0) * 8 + (k1)))
+#define ARITH_SHAPE(k0, k1) ((uint8_t)((k0)*8 + (k1)))
 #define ARITH_KIND0(shape) ((shape) >> 3)
-#define ARITH_KIND1(shape) ((shape) & 7)
+#define ARITH_KIND1(shape) ((shape)&7)
 
 /* Primitives with an inline fast path in the machine (sx_prim.h.aux). */
 enum { FOP_NONE, FOP_ADD, FOP_SUB, FOP_MUL, FOP_LT, FOP_GT, FOP_LE, FOP_GE, FOP_NUMEQ };
@@ -182,8 +234,7 @@ typedef struct sx_contobj { /* escape continuation */
 /* Services a perform request whose :op starts with the resolver's prefix.
  * Returns 0 with *result set, or -1 with *result holding an error message
  * string (or an error value), which is raised at the perform. */
-typedef int (*sx_resolver_fn)(sx_vm *vm, void *ud, sx_val op, sx_val args,
-                              sx_val request, sx_val *result);
+typedef int (*sx_resolver_fn)(sx_vm *vm, void *ud, sx_val op, sx_val args, sx_val request, sx_val *result);
 
 /* ---- fibers ------------------------------------------------------------ */
 typedef enum sx_status { SX_DONE, SX_SUSPENDED, SX_ERROR } sx_status;
@@ -194,21 +245,21 @@ typedef struct sx_kframe sx_kframe;
 
 struct sx_fiber {
   sx_vm *vm;
-  sx_kframe *ks;   /* continuation frames: the K of the CEK machine */
+  sx_kframe *ks; /* continuation frames: the K of the CEK machine */
   size_t ksp, kcap;
-  sx_val *vs;      /* operand stack for calls in progress */
+  sx_val *vs; /* operand stack for calls in progress */
   size_t vsp, vcap;
   sx_status status;
   bool running;
-  sx_val value;    /* SX_DONE: the result */
-  sx_val error;    /* SX_ERROR: an error value (sx_error) */
-  sx_val request;  /* SX_SUSPENDED: the performed request */
+  sx_val value;                           /* SX_DONE: the result */
+  sx_val error;                           /* SX_ERROR: an error value (sx_error) */
+  sx_val request;                         /* SX_SUSPENDED: the performed request */
   sx_val raised, raised_where, raised_bt; /* where a non-error value was first raised */
-  const sx_srcpos *perform_at; /* SX_SUSPENDED: the perform, for a resume with an error */
-  struct sx_env *env_pool[SX_ENV_POOL]; /* returned environments by slot count,
+  const sx_srcpos *perform_at;            /* SX_SUSPENDED: the perform, for a resume with an error */
+  struct sx_env *env_pool[SX_ENV_POOL];   /* returned environments by slot count,
                                           chained through parent */
-  bool nested;     /* run from C inside another evaluation: cannot suspend */
-  uint8_t start;   /* how the next sx_fiber_run begins (internal) */
+  bool nested;                            /* run from C inside another evaluation: cannot suspend */
+  uint8_t start;                          /* how the next sx_fiber_run begins (internal) */
   sx_node *start_node;
 };
 
@@ -227,9 +278,9 @@ struct sx_vm {
   size_t nload_path;
   sx_resolver *resolvers;
   size_t nresolvers;
-  size_t max_depth;      /* nested SX calls allowed (tail calls do not nest);
+  size_t max_depth;       /* nested SX calls allowed (tail calls do not nest);
                             the frame stack holds 8 frames per call */
-  sx_val pending;        /* raised value set by a primitive returning SX_UNDEF */
+  sx_val pending;         /* raised value set by a primitive returning SX_UNDEF */
   volatile int interrupt; /* set asynchronously (SIGINT): raise at the next step */
   uint64_t next_cont_id;
   uint32_t global_epoch; /* bumped when a global holding a primitive changes */
@@ -329,6 +380,5 @@ sx_status sx_load_file(sx_vm *vm, const char *path, bool toplevel, sx_val *out);
 sx_val sx_toplevel_end(sx_vm *vm, sx_status st);
 /* Resolve every suspension of f through the resolvers until it ends. */
 sx_status sx_fiber_finish(sx_fiber *f);
-
 
 #endif

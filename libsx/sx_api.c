@@ -87,22 +87,22 @@ const char *sxapi_version(void) { return SX_VERSION; }
 
 const char *sxapi_code_name(sxapi_code code) {
   switch (code) {
-  case SXAPI_OK: return "SXAPI_OK";
-  case SXAPI_SUSPENDED: return "SXAPI_SUSPENDED";
-  case SXAPI_ERR_EVAL: return "SXAPI_ERR_EVAL";
-  case SXAPI_ERR_SYNTAX: return "SXAPI_ERR_SYNTAX";
-  case SXAPI_ERR_INCOMPLETE: return "SXAPI_ERR_INCOMPLETE";
-  case SXAPI_ERR_ARG: return "SXAPI_ERR_ARG";
-  case SXAPI_ERR_TYPE: return "SXAPI_ERR_TYPE";
-  case SXAPI_ERR_NOTFOUND: return "SXAPI_ERR_NOTFOUND";
-  case SXAPI_ERR_CLOSED: return "SXAPI_ERR_CLOSED";
-  case SXAPI_ERR_STATE: return "SXAPI_ERR_STATE";
-  case SXAPI_ERR_BUSY: return "SXAPI_ERR_BUSY";
-  case SXAPI_ERR_THREAD: return "SXAPI_ERR_THREAD";
-  case SXAPI_ERR_IO: return "SXAPI_ERR_IO";
-  case SXAPI_ERR_STORE: return "SXAPI_ERR_STORE";
-  case SXAPI_ERR_CONFLICT: return "SXAPI_ERR_CONFLICT";
-  case SXAPI_SYNCING: return "SXAPI_SYNCING";
+    case SXAPI_OK: return "SXAPI_OK";
+    case SXAPI_SUSPENDED: return "SXAPI_SUSPENDED";
+    case SXAPI_ERR_EVAL: return "SXAPI_ERR_EVAL";
+    case SXAPI_ERR_SYNTAX: return "SXAPI_ERR_SYNTAX";
+    case SXAPI_ERR_INCOMPLETE: return "SXAPI_ERR_INCOMPLETE";
+    case SXAPI_ERR_ARG: return "SXAPI_ERR_ARG";
+    case SXAPI_ERR_TYPE: return "SXAPI_ERR_TYPE";
+    case SXAPI_ERR_NOTFOUND: return "SXAPI_ERR_NOTFOUND";
+    case SXAPI_ERR_CLOSED: return "SXAPI_ERR_CLOSED";
+    case SXAPI_ERR_STATE: return "SXAPI_ERR_STATE";
+    case SXAPI_ERR_BUSY: return "SXAPI_ERR_BUSY";
+    case SXAPI_ERR_THREAD: return "SXAPI_ERR_THREAD";
+    case SXAPI_ERR_IO: return "SXAPI_ERR_IO";
+    case SXAPI_ERR_STORE: return "SXAPI_ERR_STORE";
+    case SXAPI_ERR_CONFLICT: return "SXAPI_ERR_CONFLICT";
+    case SXAPI_SYNCING: return "SXAPI_SYNCING";
   }
   return "SXAPI_?";
 }
@@ -187,7 +187,8 @@ sxapi_vm *sxapi_open(void) {
   vm->vm = sx_stdlib_vm_create();
   if (!vm->vm) {
     free(vm);
-    api_fail(SXAPI_ERR_ARG, "sxapi_open", "could not create the VM (out of memory, or a broken built-in prelude)");
+    api_fail(SXAPI_ERR_ARG, "sxapi_open",
+             "could not create the VM (out of memory, or a broken built-in prelude)");
     return NULL;
   }
   vm->vm->host = vm;
@@ -206,7 +207,8 @@ sxapi_code sxapi_close(sxapi_vm *vm) {
   if (rc != SXAPI_OK) return rc;
   if (vm->magic == VM_MAGIC_CLOSED) return api_leave(vm, SXAPI_OK);
   if (api_evaluating(vm))
-    return api_leave(vm, api_fail(SXAPI_ERR_STATE, "sxapi_close", "the VM is evaluating (close it after the evaluation returns)"));
+    return api_leave(vm, api_fail(SXAPI_ERR_STATE, "sxapi_close",
+                                  "the VM is evaluating (close it after the evaluation returns)"));
   rc = vm->persist ? api_store_close(vm, "sxapi_close") : SXAPI_OK;
   api_free_resolver_records(vm);
   drop_pins(vm);
@@ -221,7 +223,8 @@ sxapi_code sxapi_free(sxapi_vm *vm) {
   sxapi_code rc = api_enter_any(vm, "sxapi_free");
   if (rc != SXAPI_OK) return rc;
   if (api_evaluating(vm))
-    return api_leave(vm, api_fail(SXAPI_ERR_STATE, "sxapi_free", "the VM is evaluating (free it after the evaluation returns)"));
+    return api_leave(vm, api_fail(SXAPI_ERR_STATE, "sxapi_free",
+                                  "the VM is evaluating (free it after the evaluation returns)"));
   rc = sxapi_close(vm);
   for (sxapi_task *t = vm->tasks; t; t = t->next) t->vm = NULL;
   vm->magic = 0;
@@ -245,7 +248,8 @@ void sxapi_interrupt(sxapi_vm *vm) {
 
 sxapi_code sxapi_add_path(sxapi_vm *vm, const char *dir) {
   API_ENTER(vm, "sxapi_add_path");
-  if (!dir || !*dir) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_add_path", "the directory is NULL or empty"));
+  if (!dir || !*dir)
+    return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_add_path", "the directory is NULL or empty"));
   sx_add_load_dir(vm->vm, dir);
   return api_leave(vm, SXAPI_OK);
 }
@@ -269,9 +273,12 @@ sxapi_code sxapi_set_path(sxapi_vm *vm, const char *dirs) {
 
 sxapi_code sxapi_find_file(sxapi_vm *vm, const char *path, sxapi_value *found) {
   API_ENTER(vm, "sxapi_find_file");
-  if (!path || !found) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_find_file", "path and found must not be NULL"));
+  if (!path || !found)
+    return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_find_file", "path and found must not be NULL"));
   char *full = sx_resolve_load_path(vm->vm, path);
-  if (!full) return api_leave(vm, api_fail(SXAPI_ERR_NOTFOUND, "sxapi_find_file", "cannot find %s on the load path", path));
+  if (!full)
+    return api_leave(vm, api_fail(SXAPI_ERR_NOTFOUND, "sxapi_find_file", "cannot find %s on the load path",
+                                  path));
   *found = sx_string_cstr(full);
   free(full);
   return api_leave(vm, SXAPI_OK);

@@ -113,8 +113,8 @@ static bool dump_all(dumper *d, store *s, sx_val *err) {
   if (sx_is(cids, SX_T_ERROR)) return *err = cids, false;
   for (sx_val l = cids; sx_is_cons(l); l = sx_cdr(l))
     if (!dump_blob(d, s, sx_car(l), err)) return false;
-  snprintf(head, sizeof head, "{:end {:streams %zu :events %zu :kv %zu :blobs %zu}}", d->streams,
-           d->events, d->kv, d->blobs);
+  snprintf(head, sizeof head, "{:end {:streams %zu :events %zu :kv %zu :blobs %zu}}", d->streams, d->events,
+           d->kv, d->blobs);
   put_str(&d->line, head);
   return emit(d) && fflush(d->out) == 0;
 }
@@ -137,9 +137,7 @@ sxapi_code sxapi_store_dump(sxapi_vm *vm, const char *dir, FILE *out) {
 
 /* ---- load ------------------------------------------------------------------- */
 
-static sx_val field(sx_val d, const char *name) {
-  return sx_dict_get(d, sx_string_cstr(name), SX_UNDEF);
-}
+static sx_val field(sx_val d, const char *name) { return sx_dict_get(d, sx_string_cstr(name), SX_UNDEF); }
 
 /* The counts an end record gives (each may be left out) are those read:
  * a dump that lost lines in the middle is refused like one cut short. */
@@ -157,8 +155,7 @@ static int end_counts_match(sx_val end, const sxapi_store_load_stats *st, sx_val
 }
 
 /* One dump line (a dict) into r; *ended when it was the end record. */
-static int load_record(store_restore *r, sx_val d, sxapi_store_load_stats *st, bool *ended,
-                       sx_val *err) {
+static int load_record(store_restore *r, sx_val d, sxapi_store_load_stats *st, bool *ended, sx_val *err) {
   sx_val a, b;
   if ((a = field(d, "sx-dump")) != SX_UNDEF) {
     if (sx_is_int(a) && sx_int_val(a) == DUMP_VERSION) return 0;
@@ -301,8 +298,7 @@ static void json_value(sx_buf *b, sx_val v) {
     sx_val s = sx_print_to_string(v); /* ":name" */
     json_string(b, sx_str_data(s), sx_str_len(s));
   } else if (sx_is_dict(v)) json_dict(b, v);
-  else { /* a list: the codec stores no other kind of value */
-    sx_buf_putc(b, '[');
+  else { /* a list: the codec stores no other kind of value */ sx_buf_putc(b, '[');
     for (sx_val l = v; sx_is_cons(l); l = sx_cdr(l)) {
       json_value(b, sx_car(l));
       if (sx_is_cons(sx_cdr(l))) sx_buf_putc(b, ',');
@@ -333,7 +329,8 @@ static void csv_field(sx_buf *b, const char *s, size_t n) {
 static sx_val csv_columns(sx_val evs) {
   sx_val all = sx_dict_empty();
   for (sx_val l = evs; sx_is_cons(l); l = sx_cdr(l))
-    for (sx_val ks = sx_dict_keys(sx_car(l)); sx_is_cons(ks); ks = sx_cdr(ks)) all = sx_dict_assoc(all, sx_car(ks), SX_TRUE);
+    for (sx_val ks = sx_dict_keys(sx_car(l)); sx_is_cons(ks); ks = sx_cdr(ks))
+      all = sx_dict_assoc(all, sx_car(ks), SX_TRUE);
   sx_val seq = sx_string_cstr("seq");
   return sx_cons(seq, sx_dict_keys(sx_dict_dissoc(all, seq)));
 }

@@ -14,16 +14,19 @@
 
 sxapi_code sxapi_define(sxapi_vm *vm, const char *name, sxapi_value v) {
   API_ENTER(vm, "sxapi_define");
-  if (!name || !*name) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_define", "the name is NULL or empty"));
+  if (!name || !*name)
+    return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_define", "the name is NULL or empty"));
   sx_define(vm->vm, name, v);
   return api_leave(vm, SXAPI_OK);
 }
 
 sxapi_code sxapi_global(sxapi_vm *vm, const char *name, sxapi_value *out) {
   API_ENTER(vm, "sxapi_global");
-  if (!name || !out) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_global", "name and out must not be NULL"));
+  if (!name || !out)
+    return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_global", "name and out must not be NULL"));
   sx_val v = sx_global_ref(vm->vm, name);
-  if (v == SX_UNDEF) return api_leave(vm, api_fail(SXAPI_ERR_NOTFOUND, "sxapi_global", "%s is not defined", name));
+  if (v == SX_UNDEF)
+    return api_leave(vm, api_fail(SXAPI_ERR_NOTFOUND, "sxapi_global", "%s is not defined", name));
   *out = v;
   return api_leave(vm, SXAPI_OK);
 }
@@ -63,7 +66,8 @@ static sxapi_code check_function_args(const char *who, const char *name, int min
   if (!name || !*name) return api_fail(SXAPI_ERR_ARG, who, "the name is NULL or empty");
   if (!fn) return api_fail(SXAPI_ERR_ARG, who, "the C function is NULL");
   if (min < 0 || min > INT16_MAX || max < -1 || max > INT16_MAX || (max >= 0 && max < min))
-    return api_fail(SXAPI_ERR_ARG, who, "bad arity %d..%d (expected 0 <= min <= max <= 32767, or max -1)", min, max);
+    return api_fail(SXAPI_ERR_ARG, who, "bad arity %d..%d (expected 0 <= min <= max <= 32767, or max -1)",
+                    min, max);
   return SXAPI_OK;
 }
 
@@ -81,8 +85,8 @@ static sx_val make_function(const char *name, int min, int max, sxapi_function f
   return (sx_val)p;
 }
 
-sxapi_code sxapi_new_function(sxapi_vm *vm, const char *name, int min_args, int max_args,
-                              sxapi_function fn, void *ud, sxapi_value *out) {
+sxapi_code sxapi_new_function(sxapi_vm *vm, const char *name, int min_args, int max_args, sxapi_function fn,
+                              void *ud, sxapi_value *out) {
   API_ENTER(vm, "sxapi_new_function");
   sxapi_code rc = check_function_args("sxapi_new_function", name, min_args, max_args, fn);
   if (rc == SXAPI_OK && !out) rc = api_fail(SXAPI_ERR_ARG, "sxapi_new_function", "the out pointer is NULL");
@@ -118,15 +122,18 @@ sx_status api_end_evaluation(sxapi_vm *vm, sx_status st, sx_val *v, bool wait, u
   int rc = sx_persist_end(vm->persist, vm->vm, st, wait, ticket, &err);
   if (rc == STORE_OK) return st;
   *code = rc == STORE_ECONFLICT ? SXAPI_ERR_CONFLICT : SXAPI_ERR_EVAL;
-  if (st == SX_DONE) *v = sx_is(err, SX_T_ERROR) ? err : sx_error_new(sx_is_string(err) ? err : sx_string_cstr("store: commit failed"), SX_NIL);
+  if (st == SX_DONE)
+    *v = sx_is(err, SX_T_ERROR)
+             ? err
+             : sx_error_new(sx_is_string(err) ? err : sx_string_cstr("store: commit failed"), SX_NIL);
   return SX_ERROR;
 }
 
 /* A fiber ended (done or error): end the top-level evaluation (commit or
  * roll back) unless it ran nested, and give its value or error. With wait
  * false a commit that is not yet durable leaves *ticket set. */
-static sxapi_code conclude(sxapi_vm *vm, sx_fiber *f, sx_status st, bool nested, bool wait,
-                           uint64_t *ticket, sx_val *out) {
+static sxapi_code conclude(sxapi_vm *vm, sx_fiber *f, sx_status st, bool nested, bool wait, uint64_t *ticket,
+                           sx_val *out) {
   sx_val v = st == SX_DONE ? f->value : f->error;
   sxapi_code code = st == SX_DONE ? SXAPI_OK : SXAPI_ERR_EVAL;
   *ticket = 0;
@@ -157,8 +164,8 @@ sxapi_code api_complete(sxapi_vm *vm, sx_fiber *f, bool nested, sxapi_value *out
 /* ---- sources ------------------------------------------------------------------------ */
 
 /* The forms of src (SXAPI_ERR_SYNTAX / _INCOMPLETE with *err set). */
-static sxapi_code source_forms(const char *src, size_t len, const char *name, sx_val *file,
-                               sx_val *forms, sx_val *err) {
+static sxapi_code source_forms(const char *src, size_t len, const char *name, sx_val *file, sx_val *forms,
+                               sx_val *err) {
   *file = sx_string_cstr(name ? name : "<eval>");
   return api_read_forms(src, len, *file, forms, err);
 }
@@ -172,32 +179,29 @@ static sxapi_code file_forms(sxapi_vm *vm, const char *path, sx_val *forms, sx_v
   int step = sx_slurp_load_file(vm->vm, path, &b, &lerr);
   sxapi_code rc;
   if (step == SX_SLURP_MISSING)
-    rc = api_fail(SXAPI_ERR_IO, "load", "cannot find %s (searched the working directory and the load path)", path);
+    rc = api_fail(SXAPI_ERR_IO, "load", "cannot find %s (searched the working directory and the load path)",
+                  path);
   else if (step == SX_SLURP_OPEN)
     rc = api_fail(SXAPI_ERR_IO, "load", "cannot read %s: %s", path, strerror(errno));
-  else if (step == SX_SLURP_READ)
-    rc = api_fail(SXAPI_ERR_IO, "load", "error reading %s", path);
-  else
-    rc = api_read_forms(b.data ? b.data : "", b.len, sx_string_cstr(path), forms, err);
+  else if (step == SX_SLURP_READ) rc = api_fail(SXAPI_ERR_IO, "load", "error reading %s", path);
+  else rc = api_read_forms(b.data ? b.data : "", b.len, sx_string_cstr(path), forms, err);
   sx_buf_free(&b);
   if (rc == SXAPI_ERR_SYNTAX || rc == SXAPI_ERR_INCOMPLETE) api_fail_value(rc, *err);
   return rc;
 }
 
-static bool callable(sx_val fn) {
-  return sx_is(fn, SX_T_FN) || sx_is(fn, SX_T_PRIM) || sx_is(fn, SX_T_CONT);
-}
+static bool callable(sx_val fn) { return sx_is(fn, SX_T_FN) || sx_is(fn, SX_T_PRIM) || sx_is(fn, SX_T_CONT); }
 
 static sxapi_code check_call(const char *who, sx_val fn, int argc, const sxapi_value *argv) {
-  if (argc < 0 || (argc > 0 && !argv)) return api_fail(SXAPI_ERR_ARG, who, "bad arguments (argc %d, argv %s)", argc, argv ? "set" : "NULL");
+  if (argc < 0 || (argc > 0 && !argv))
+    return api_fail(SXAPI_ERR_ARG, who, "bad arguments (argc %d, argv %s)", argc, argv ? "set" : "NULL");
   if (!callable(fn)) return api_type_error(who, "a function", fn);
   return SXAPI_OK;
 }
 
 /* ---- evaluation to completion --------------------------------------------------------- */
 
-sxapi_code sxapi_eval_buffer(sxapi_vm *vm, const char *src, size_t len, const char *name,
-                             sxapi_value *out) {
+sxapi_code sxapi_eval_buffer(sxapi_vm *vm, const char *src, size_t len, const char *name, sxapi_value *out) {
   API_ENTER(vm, "sxapi_eval_buffer");
   if (!src && len) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_eval_buffer", "the source is NULL"));
   sx_val file, forms, err;
@@ -389,7 +393,9 @@ static sxapi_code task_poll(sxapi_task *t, bool block) {
     t->status = SXAPI_OK;
     return SXAPI_OK;
   }
-  t->result = sx_error_new(sx_is_string(err) ? err : sx_string_cstr("store: the commit did not become durable"), SX_NIL);
+  t->result =
+      sx_error_new(sx_is_string(err) ? err : sx_string_cstr("store: the commit did not become durable"),
+                   SX_NIL);
   t->status = api_fail_value(SXAPI_ERR_EVAL, t->result);
   return t->status;
 }
@@ -402,7 +408,8 @@ sxapi_code api_begin(sxapi_vm *vm, sx_fiber *f, bool nested, sxapi_task **task) 
 
 sxapi_code sxapi_begin(sxapi_vm *vm, const char *src, size_t len, const char *name, sxapi_task **task) {
   API_ENTER(vm, "sxapi_begin");
-  if (!task || (!src && len)) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_begin", "the source or task pointer is NULL"));
+  if (!task || (!src && len))
+    return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_begin", "the source or task pointer is NULL"));
   *task = NULL;
   sx_val file, forms, err;
   sxapi_code rc = source_forms(src ? src : "", len, name, &file, &forms, &err);
@@ -415,7 +422,8 @@ sxapi_code sxapi_begin(sxapi_vm *vm, const char *src, size_t len, const char *na
 
 sxapi_code sxapi_begin_load(sxapi_vm *vm, const char *path, sxapi_task **task) {
   API_ENTER(vm, "sxapi_begin_load");
-  if (!task || !path) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_begin_load", "the path or task pointer is NULL"));
+  if (!task || !path)
+    return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_begin_load", "the path or task pointer is NULL"));
   *task = NULL;
   sx_val forms, err = SX_NIL;
   sxapi_code rc = file_forms(vm, path, &forms, &err);
@@ -458,7 +466,8 @@ static sxapi_code resume_enter(sxapi_task *t, const char *who) {
   sxapi_code rc = task_enter(t, who);
   if (rc != SXAPI_OK) return rc;
   if (t->fiber->running || t->status != SXAPI_SUSPENDED)
-    return api_leave(t->vm, api_fail(SXAPI_ERR_STATE, who, "the task is not suspended (%s)", task_state_name(t)));
+    return api_leave(t->vm,
+                     api_fail(SXAPI_ERR_STATE, who, "the task is not suspended (%s)", task_state_name(t)));
   if (api_evaluating(t->vm))
     return api_leave(t->vm, api_fail(SXAPI_ERR_STATE, who, "cannot resume a task from inside an evaluation"));
   return SXAPI_OK;
@@ -493,7 +502,8 @@ sxapi_code sxapi_task_status(const sxapi_task *task) {
 }
 
 sxapi_code sxapi_task_wait(sxapi_task *task) {
-  if (!task || task->magic != TASK_MAGIC) return api_fail(SXAPI_ERR_ARG, "sxapi_task_wait", "not a task handle");
+  if (!task || task->magic != TASK_MAGIC)
+    return api_fail(SXAPI_ERR_ARG, "sxapi_task_wait", "not a task handle");
   if (task->fiber->running) return api_fail(SXAPI_ERR_STATE, "sxapi_task_wait", "the task is running");
   return task_poll(task, true);
 }
@@ -637,7 +647,8 @@ void api_free_resolver_records(sxapi_vm *vm) {
 
 sxapi_code sxapi_add_resolver(sxapi_vm *vm, const char *prefix, sxapi_resolver fn, void *ud) {
   API_ENTER(vm, "sxapi_add_resolver");
-  if (!prefix || !fn) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_add_resolver", "prefix and fn must not be NULL"));
+  if (!prefix || !fn)
+    return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_add_resolver", "prefix and fn must not be NULL"));
   drop_prefix(vm, prefix);
   api_resolver *rec = malloc(sizeof *rec);
   if (!rec) abort();
@@ -651,6 +662,7 @@ sxapi_code sxapi_remove_resolver(sxapi_vm *vm, const char *prefix) {
   API_ENTER(vm, "sxapi_remove_resolver");
   if (!prefix) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_remove_resolver", "the prefix is NULL"));
   if (!drop_prefix(vm, prefix))
-    return api_leave(vm, api_fail(SXAPI_ERR_NOTFOUND, "sxapi_remove_resolver", "no resolver has the prefix \"%s\"", prefix));
+    return api_leave(vm, api_fail(SXAPI_ERR_NOTFOUND, "sxapi_remove_resolver",
+                                  "no resolver has the prefix \"%s\"", prefix));
   return api_leave(vm, SXAPI_OK);
 }

@@ -31,7 +31,7 @@ struct sxapi_vm {
   sxapi_task *tasks;       /* live tasks (a doubly linked list) */
   sx_val *pins;            /* uncollectable GC memory: scanned, never freed by GC */
   size_t npins, pincap;
-  bool async_commit;       /* tasks report SXAPI_SYNCING instead of waiting */
+  bool async_commit;               /* tasks report SXAPI_SYNCING instead of waiting */
   sxapi_commit_check commit_check; /* asked before a commit, or NULL */
   void *commit_check_ud;
 };
@@ -42,8 +42,8 @@ struct sxapi_task {
   sx_fiber *fiber;
   sxapi_code status;
   sx_val result, request;
-  void *eval_state;  /* the evaluation's store transaction while suspended */
-  uint64_t ticket;   /* SXAPI_SYNCING: the commit it waits for */
+  void *eval_state; /* the evaluation's store transaction while suspended */
+  uint64_t ticket;  /* SXAPI_SYNCING: the commit it waits for */
   bool nested;
   sxapi_task *prev, *next;
 };
@@ -64,15 +64,15 @@ bool api_thread_ok(const char *who);
 /* The VM is running an evaluation (we are inside a C function or resolver). */
 static inline bool api_evaluating(sxapi_vm *vm) { return vm->vm && vm->vm->current != NULL; }
 
-#define API_ENTER(vm, who)                    \
-  do {                                        \
-    sxapi_code enter_rc_ = api_enter(vm, who); \
-    if (enter_rc_ != SXAPI_OK) return enter_rc_; \
+#define API_ENTER(vm, who)                                                                                   \
+  do {                                                                                                       \
+    sxapi_code enter_rc_ = api_enter(vm, who);                                                               \
+    if (enter_rc_ != SXAPI_OK) return enter_rc_;                                                             \
   } while (0)
 
-#define API_ENTER_V(vm, who)                  \
-  do {                                        \
-    if (api_enter(vm, who) != SXAPI_OK) return SX_NIL; \
+#define API_ENTER_V(vm, who)                                                                                 \
+  do {                                                                                                       \
+    if (api_enter(vm, who) != SXAPI_OK) return SX_NIL;                                                       \
   } while (0)
 
 /* ---- errors (sx_api.c) --------------------------------------------------- */

@@ -12,9 +12,9 @@
 
 const char *sxapi_sync_name(sxapi_sync mode) {
   switch (mode) {
-  case SXAPI_SYNC_FULL: return "full";
-  case SXAPI_SYNC_BATCH: return "batch";
-  case SXAPI_SYNC_OFF: return "off";
+    case SXAPI_SYNC_FULL: return "full";
+    case SXAPI_SYNC_BATCH: return "batch";
+    case SXAPI_SYNC_OFF: return "off";
   }
   return "?";
 }
@@ -27,7 +27,8 @@ sxapi_code sxapi_sync_parse(const char *name, sxapi_sync *out) {
       *out = modes[i];
       return SXAPI_OK;
     }
-  return api_fail(SXAPI_ERR_ARG, "sxapi_sync_parse", "unknown sync mode '%s' (expected full, batch or off)", name);
+  return api_fail(SXAPI_ERR_ARG, "sxapi_sync_parse", "unknown sync mode '%s' (expected full, batch or off)",
+                  name);
 }
 
 /* ---- open and close ---------------------------------------------------------- */
@@ -40,9 +41,7 @@ static sxapi_code store_error(const char *who, sx_val err) {
   return api_fail(SXAPI_ERR_STORE, who, "the store failed");
 }
 
-static bool options_ok(const sxapi_store_options *o) {
-  return (unsigned)o->sync <= SXAPI_SYNC_OFF;
-}
+static bool options_ok(const sxapi_store_options *o) { return (unsigned)o->sync <= SXAPI_SYNC_OFF; }
 
 sxapi_code sxapi_store_open(sxapi_vm *vm, const char *dir, const sxapi_store_options *opts) {
   static const char *who = "sxapi_store_open";
@@ -50,10 +49,14 @@ sxapi_code sxapi_store_open(sxapi_vm *vm, const char *dir, const sxapi_store_opt
   sxapi_store_options o = {0};
   if (opts) o = *opts;
   if (!dir || !*dir) return api_leave(vm, api_fail(SXAPI_ERR_ARG, who, "the directory is NULL or empty"));
-  if (!options_ok(&o)) return api_leave(vm, api_fail(SXAPI_ERR_ARG, who, "unknown sync mode %d", (int)o.sync));
-  if (vm->persist) return api_leave(vm, api_fail(SXAPI_ERR_STATE, who, "the VM already has a store (%s)", vm->store_label));
-  store_opts so = {.sync = (store_sync)o.sync, .read_only = o.read_only,
-                   .batch_window_ms = o.batch_window_ms, .cache_bytes = o.cache_bytes};
+  if (!options_ok(&o))
+    return api_leave(vm, api_fail(SXAPI_ERR_ARG, who, "unknown sync mode %d", (int)o.sync));
+  if (vm->persist)
+    return api_leave(vm, api_fail(SXAPI_ERR_STATE, who, "the VM already has a store (%s)", vm->store_label));
+  store_opts so = {.sync = (store_sync)o.sync,
+                   .read_only = o.read_only,
+                   .batch_window_ms = o.batch_window_ms,
+                   .cache_bytes = o.cache_bytes};
   sx_persist *p = sx_persist_attach(vm->vm, dir, &so);
   sx_val err = SX_NIL;
   if (!o.lazy && !sx_persist_store(p, &err)) {
@@ -87,27 +90,30 @@ sxapi_code api_store_close(sxapi_vm *vm, const char *who) {
 
 sxapi_code sxapi_store_close(sxapi_vm *vm) {
   API_ENTER(vm, "sxapi_store_close");
-  if (!vm->persist) return api_leave(vm, api_fail(SXAPI_ERR_STATE, "sxapi_store_close", "the VM has no store"));
+  if (!vm->persist)
+    return api_leave(vm, api_fail(SXAPI_ERR_STATE, "sxapi_store_close", "the VM has no store"));
   if (api_evaluating(vm))
-    return api_leave(vm, api_fail(SXAPI_ERR_STATE, "sxapi_store_close", "the VM is evaluating (close the store after the evaluation returns)"));
+    return api_leave(vm, api_fail(SXAPI_ERR_STATE, "sxapi_store_close",
+                                  "the VM is evaluating (close the store after the evaluation returns)"));
   return api_leave(vm, api_store_close(vm, "sxapi_store_close"));
 }
 
 /* Enter vm and get its open store (opening a lazy one now). */
 static sxapi_code with_store(sxapi_vm *vm, const char *who, store **out) {
   API_ENTER(vm, who);
-  if (!vm->persist) return api_leave(vm, api_fail(SXAPI_ERR_STATE, who, "the VM has no store (sxapi_store_open)"));
+  if (!vm->persist)
+    return api_leave(vm, api_fail(SXAPI_ERR_STATE, who, "the VM has no store (sxapi_store_open)"));
   sx_val err = SX_NIL;
   *out = sx_persist_store(vm->persist, &err);
   if (!*out) return api_leave(vm, store_error(who, err));
   return SXAPI_OK;
 }
 
-#define WITH_STORE(vm, who, s)                      \
-  store *s;                                         \
-  do {                                              \
-    sxapi_code ws_rc_ = with_store(vm, who, &s);    \
-    if (ws_rc_ != SXAPI_OK) return ws_rc_;          \
+#define WITH_STORE(vm, who, s)                                                                               \
+  store *s;                                                                                                  \
+  do {                                                                                                       \
+    sxapi_code ws_rc_ = with_store(vm, who, &s);                                                             \
+    if (ws_rc_ != SXAPI_OK) return ws_rc_;                                                                   \
   } while (0)
 
 /* Finish a store call that returned rc with err. */
@@ -126,7 +132,9 @@ sxapi_code sxapi_store_durable_fd(sxapi_vm *vm, int *fd) {
   WITH_STORE(vm, "sxapi_store_durable_fd", s);
   if (!fd) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_store_durable_fd", "the out pointer is NULL"));
   *fd = store_durable_fd(s);
-  if (*fd < 0) return api_leave(vm, api_fail(SXAPI_ERR_STORE, "sxapi_store_durable_fd", "the store has no durability descriptor"));
+  if (*fd < 0)
+    return api_leave(vm, api_fail(SXAPI_ERR_STORE, "sxapi_store_durable_fd",
+                                  "the store has no durability descriptor"));
   return api_leave(vm, SXAPI_OK);
 }
 
@@ -145,13 +153,9 @@ const char *sxapi_store_dir(sxapi_vm *vm) {
   return dir;
 }
 
-void sxapi_set_warning_hook(sxapi_warning_fn fn, void *ctx) {
-  store_set_warning_hook(fn, ctx);
-}
+void sxapi_set_warning_hook(sxapi_warning_fn fn, void *ctx) { store_set_warning_hook(fn, ctx); }
 
-char *sxapi_store_name_label(const char *name) {
-  return name ? store_label(name) : NULL;
-}
+char *sxapi_store_name_label(const char *name) { return name ? store_label(name) : NULL; }
 
 const char *sxapi_store_label(sxapi_vm *vm) {
   if (api_enter(vm, "sxapi_store_label") != SXAPI_OK) return NULL;
@@ -163,7 +167,7 @@ const char *sxapi_store_label(sxapi_vm *vm) {
 
 /* ---- inspection ------------------------------------------------------------------ */
 
-#define NEED(vm, who, cond, what) \
+#define NEED(vm, who, cond, what)                                                                            \
   if (!(cond)) return api_leave(vm, api_fail(SXAPI_ERR_ARG, who, "%s", what))
 
 sxapi_code sxapi_store_stats_of(sxapi_vm *vm, sxapi_store_stats *out) {
@@ -171,9 +175,13 @@ sxapi_code sxapi_store_stats_of(sxapi_vm *vm, sxapi_store_stats *out) {
   NEED(vm, "sxapi_store_stats_of", out, "the out pointer is NULL");
   store_stats st;
   store_get_stats(s, &st);
-  *out = (sxapi_store_stats){.streams = st.streams, .events = st.events, .kv_keys = st.kv_keys,
-                             .log_bytes = st.log_bytes, .index_bytes = st.index_bytes,
-                             .cache_bytes = st.cache_bytes, .sync = (sxapi_sync)st.sync,
+  *out = (sxapi_store_stats){.streams = st.streams,
+                             .events = st.events,
+                             .kv_keys = st.kv_keys,
+                             .log_bytes = st.log_bytes,
+                             .index_bytes = st.index_bytes,
+                             .cache_bytes = st.cache_bytes,
+                             .sync = (sxapi_sync)st.sync,
                              .read_only = st.read_only};
   return api_leave(vm, SXAPI_OK);
 }
@@ -230,7 +238,8 @@ sxapi_code sxapi_store_kv_get(sxapi_vm *vm, const char *key, sxapi_value *out) {
   sx_val v = has ? store_txn_kv_get(t, k) : SX_NIL;
   store_txn_abort(t);
   if (!has)
-    return api_leave(vm, api_fail(SXAPI_ERR_NOTFOUND, "sxapi_store_kv_get", "no key \"%s\" in the store", key));
+    return api_leave(vm,
+                     api_fail(SXAPI_ERR_NOTFOUND, "sxapi_store_kv_get", "no key \"%s\" in the store", key));
   return read_result(vm, "sxapi_store_kv_get", v, out);
 }
 
@@ -240,7 +249,9 @@ sxapi_code sxapi_store_blob_get(sxapi_vm *vm, const char *cid, sxapi_value *byte
   sx_val got = SX_NIL, err = SX_NIL;
   if (store_blob_get(s, sx_string_cstr(cid), &got, &err) != 0)
     return api_leave(vm, store_error("sxapi_store_blob_get", err));
-  if (got == SX_NIL) return api_leave(vm, api_fail(SXAPI_ERR_NOTFOUND, "sxapi_store_blob_get", "no blob %s in the store", cid));
+  if (got == SX_NIL)
+    return api_leave(vm,
+                     api_fail(SXAPI_ERR_NOTFOUND, "sxapi_store_blob_get", "no blob %s in the store", cid));
   *bytes = got;
   return api_leave(vm, SXAPI_OK);
 }
@@ -281,7 +292,7 @@ sxapi_code sxapi_store_compact(sxapi_vm *vm, const char *dir, sxapi_store_compac
   int rc = store_compact(dir, &st, &err);
   if (out) {
     *out = (sxapi_store_compact_stats){st.log_before, st.file_before, st.log_after, st.streams,
-                                       st.events, st.kv_keys, st.records};
+                                       st.events,     st.kv_keys,     st.records};
   }
   return api_leave(vm, rc ? store_error("sxapi_store_compact", err) : SXAPI_OK);
 }
@@ -297,6 +308,7 @@ sxapi_code sxapi_store_blob_size(sxapi_vm *vm, const char *cid, uint64_t *size) 
     return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_store_blob_size", "'%s' is not a blob id", cid));
   if (rc < 0) return api_leave(vm, store_error("sxapi_store_blob_size", err));
   if (rc > 0)
-    return api_leave(vm, api_fail(SXAPI_ERR_NOTFOUND, "sxapi_store_blob_size", "no blob %s in the store", cid));
+    return api_leave(vm,
+                     api_fail(SXAPI_ERR_NOTFOUND, "sxapi_store_blob_size", "no blob %s in the store", cid));
   return api_leave(vm, SXAPI_OK);
 }

@@ -13,25 +13,25 @@
 
 sxapi_type sxapi_typeof(sxapi_value v) {
   switch (sx_type_of(v)) {
-  case SX_T_NIL: return SXAPI_TNIL;
-  case SX_T_BOOL: return SXAPI_TBOOL;
-  case SX_T_INT: return SXAPI_TINT;
-  case SX_T_FLOAT: return SXAPI_TFLOAT;
-  case SX_T_STRING: return SXAPI_TSTRING;
-  case SX_T_SYMBOL: return SXAPI_TSYMBOL;
-  case SX_T_KEYWORD: return SXAPI_TKEYWORD;
-  case SX_T_LIST: return SXAPI_TLIST;
-  case SX_T_DICT: return SXAPI_TDICT;
-  case SX_T_FN:
-  case SX_T_PRIM: return SXAPI_TFUNCTION;
-  case SX_T_ERROR: return SXAPI_TERROR;
-  default: return SXAPI_TOTHER;
+    case SX_T_NIL: return SXAPI_TNIL;
+    case SX_T_BOOL: return SXAPI_TBOOL;
+    case SX_T_INT: return SXAPI_TINT;
+    case SX_T_FLOAT: return SXAPI_TFLOAT;
+    case SX_T_STRING: return SXAPI_TSTRING;
+    case SX_T_SYMBOL: return SXAPI_TSYMBOL;
+    case SX_T_KEYWORD: return SXAPI_TKEYWORD;
+    case SX_T_LIST: return SXAPI_TLIST;
+    case SX_T_DICT: return SXAPI_TDICT;
+    case SX_T_FN:
+    case SX_T_PRIM: return SXAPI_TFUNCTION;
+    case SX_T_ERROR: return SXAPI_TERROR;
+    default: return SXAPI_TOTHER;
   }
 }
 
 const char *sxapi_type_name(sxapi_type t) {
-  static const char *names[] = {"nil", "boolean", "integer", "float", "string", "symbol",
-                                "keyword", "list", "dict", "function", "error", "other"};
+  static const char *names[] = {"nil",     "boolean", "integer", "float",    "string", "symbol",
+                                "keyword", "list",    "dict",    "function", "error",  "other"};
   return (unsigned)t < sizeof names / sizeof *names ? names[t] : "other";
 }
 
@@ -144,10 +144,10 @@ sxapi_code sxapi_dict_remove(sxapi_vm *vm, sxapi_value dict, const char *key, sx
 /* ---- typed accessors ----------------------------------------------------------------- */
 
 /* Enter and check the out pointer: the common start of every accessor. */
-#define ACCESSOR(vm, who, out)                                                              \
-  do {                                                                                      \
-    API_ENTER(vm, who);                                                                     \
-    if (!(out)) return api_leave(vm, api_fail(SXAPI_ERR_ARG, who, "the out pointer is NULL")); \
+#define ACCESSOR(vm, who, out)                                                                               \
+  do {                                                                                                       \
+    API_ENTER(vm, who);                                                                                      \
+    if (!(out)) return api_leave(vm, api_fail(SXAPI_ERR_ARG, who, "the out pointer is NULL"));               \
   } while (0)
 
 sxapi_code sxapi_to_bool(sxapi_vm *vm, sxapi_value v, bool *out) {
@@ -211,7 +211,9 @@ sxapi_code sxapi_list_get(sxapi_vm *vm, sxapi_value list, size_t i, sxapi_value 
   size_t n;
   if (!proper_length(list, &n)) return api_leave(vm, api_type_error("sxapi_list_get", "a list", list));
   if (i >= n)
-    return api_leave(vm, api_fail(SXAPI_ERR_NOTFOUND, "sxapi_list_get", "index %zu is out of range (the list has %zu element%s)", i, n, n == 1 ? "" : "s"));
+    return api_leave(vm, api_fail(SXAPI_ERR_NOTFOUND, "sxapi_list_get",
+                                  "index %zu is out of range (the list has %zu element%s)", i, n,
+                                  n == 1 ? "" : "s"));
   sx_val v = list;
   while (i--) v = sx_cdr(v);
   *out = sx_car(v);
@@ -230,7 +232,8 @@ sxapi_code sxapi_dict_get(sxapi_vm *vm, sxapi_value dict, const char *key, sxapi
   if (!key) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_dict_get", "the key is NULL"));
   if (!sx_is_dict(dict)) return api_leave(vm, api_type_error("sxapi_dict_get", "a dict", dict));
   sx_val v = sx_dict_lookup(dict, sx_string_cstr(key));
-  if (v == SX_UNDEF) return api_leave(vm, api_fail(SXAPI_ERR_NOTFOUND, "sxapi_dict_get", "no key \"%s\" in the dict", key));
+  if (v == SX_UNDEF)
+    return api_leave(vm, api_fail(SXAPI_ERR_NOTFOUND, "sxapi_dict_get", "no key \"%s\" in the dict", key));
   *out = v;
   return api_leave(vm, SXAPI_OK);
 }
@@ -340,11 +343,12 @@ sxapi_code sxapi_read(sxapi_vm *vm, const char *src, size_t len, const char *nam
 
 /* ---- reading at a line, reading a file, dict keys, error text ---------------- */
 
-sxapi_code sxapi_read_at(sxapi_vm *vm, const char *src, size_t len, const char *name,
-                         uint32_t first_line, sxapi_value *forms) {
+sxapi_code sxapi_read_at(sxapi_vm *vm, const char *src, size_t len, const char *name, uint32_t first_line,
+                         sxapi_value *forms) {
   API_ENTER(vm, "sxapi_read_at");
   if (!forms || (!src && len) || first_line == 0)
-    return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_read_at", "bad arguments (src, forms or first_line)"));
+    return api_leave(vm,
+                     api_fail(SXAPI_ERR_ARG, "sxapi_read_at", "bad arguments (src, forms or first_line)"));
   sx_reader r;
   sx_reader_init(&r, src ? src : "", len, name ? sx_string_cstr(name) : SX_NIL);
   r.line = first_line;
@@ -366,7 +370,8 @@ sxapi_code sxapi_read_file(sxapi_vm *vm, const char *path, sxapi_value *forms) {
   sx_buf b = SX_BUF_INIT;
   sx_val got = SX_NIL, err = SX_NIL;
   sxapi_code rc = SXAPI_ERR_IO;
-  if (sx_slurp_load_file(vm->vm, path, &b, &err) == 0) rc = api_read_forms(b.data ? b.data : "", b.len, sx_string_cstr(path), &got, &err);
+  if (sx_slurp_load_file(vm->vm, path, &b, &err) == 0)
+    rc = api_read_forms(b.data ? b.data : "", b.len, sx_string_cstr(path), &got, &err);
   sx_buf_free(&b);
   *forms = rc == SXAPI_OK ? got : err;
   return api_leave(vm, rc == SXAPI_OK ? rc : api_fail_value(rc, err));

@@ -126,9 +126,8 @@ static void dec_round(decimal *out, const decimal *full, double d, int p) {
   if (full->dig[p] >= '5') dec_step(out, 1);
 }
 
-static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 /* Fast path for the common short decimals (12.5, 0.37, 1700000000.25):
  * the fewest fraction digits k such that m = round(|d| * 10^k) has at most
@@ -218,10 +217,10 @@ static int dec_layout(const decimal *x, char *buf) {
 }
 
 int sx_format_float(char *buf, double d) {
-  const char *special = isnan(d) ? "+nan.0"
-                      : isinf(d) ? (d > 0 ? "+inf.0" : "-inf.0")
-                      : d == 0 ? (signbit(d) ? "-0.0" : "0.0")
-                               : NULL;
+  const char *special = isnan(d)   ? "+nan.0"
+                        : isinf(d) ? (d > 0 ? "+inf.0" : "-inf.0")
+                        : d == 0   ? (signbit(d) ? "-0.0" : "0.0")
+                                   : NULL;
   if (special) {
     strcpy(buf, special);
     return (int)strlen(special);
@@ -239,16 +238,16 @@ static void print_escape(sx_buf *b, unsigned char c) {
   char e[4] = {'\\', 0, 0, 0};
   size_t n = 2;
   switch (c) {
-  case '"': e[1] = '"'; break;
-  case '\\': e[1] = '\\'; break;
-  case '\n': e[1] = 'n'; break;
-  case '\t': e[1] = 't'; break;
-  case '\r': e[1] = 'r'; break;
-  default:
-    e[1] = 'x';
-    e[2] = hex[c >> 4];
-    e[3] = hex[c & 15];
-    n = 4;
+    case '"': e[1] = '"'; break;
+    case '\\': e[1] = '\\'; break;
+    case '\n': e[1] = 'n'; break;
+    case '\t': e[1] = 't'; break;
+    case '\r': e[1] = 'r'; break;
+    default:
+      e[1] = 'x';
+      e[2] = hex[c >> 4];
+      e[3] = hex[c & 15];
+      n = 4;
   }
   putn(b, e, n);
 }
@@ -292,41 +291,41 @@ static void print_named(sx_buf *b, const char *kind, sx_val name) {
 
 static void print_atom(sx_buf *b, sx_val v) {
   switch (sx_type_of(v)) {
-  case SX_T_NIL: putn(b, "nil", 3); return;
-  case SX_T_BOOL: v == SX_TRUE ? putn(b, "true", 4) : putn(b, "false", 5); return;
-  case SX_T_INT: print_int(b, sx_int_val(v)); return;
-  case SX_T_FLOAT: {
-    char tmp[32];
-    putn(b, tmp, (size_t)sx_format_float(tmp, sx_float_val(v)));
-    return;
-  }
-  case SX_T_STRING: print_string(b, sx_str_data(v), sx_str_len(v)); return;
-  case SX_T_SYMBOL: {
-    sx_val n = sx_sym_name(v);
-    putn(b, sx_str_data(n), sx_str_len(n));
-    return;
-  }
-  case SX_T_KEYWORD: {
-    sx_val n = ((sx_keyword *)v)->name;
-    put1(b, ':');
-    putn(b, sx_str_data(n), sx_str_len(n));
-    return;
-  }
-  case SX_T_LIST: putn(b, "()", 2); return; /* only SX_EMPTY gets here */
-  case SX_T_FN:
-  case SX_T_PRIM: print_named(b, "fn", ((sx_fnhead *)v)->name); return;
-  case SX_T_MACRO: print_named(b, "macro", ((sx_fnhead *)v)->name); return;
-  case SX_T_ERROR: {
-    sx_val m = ((sx_error *)v)->message;
-    putn(b, "<error", 6);
-    if (sx_is_string(m)) {
-      put1(b, ' ');
-      print_string(b, sx_str_data(m), sx_str_len(m));
+    case SX_T_NIL: putn(b, "nil", 3); return;
+    case SX_T_BOOL: v == SX_TRUE ? putn(b, "true", 4) : putn(b, "false", 5); return;
+    case SX_T_INT: print_int(b, sx_int_val(v)); return;
+    case SX_T_FLOAT: {
+      char tmp[32];
+      putn(b, tmp, (size_t)sx_format_float(tmp, sx_float_val(v)));
+      return;
     }
-    put1(b, '>');
-    return;
-  }
-  default: putn(b, "<internal>", 10); return;
+    case SX_T_STRING: print_string(b, sx_str_data(v), sx_str_len(v)); return;
+    case SX_T_SYMBOL: {
+      sx_val n = sx_sym_name(v);
+      putn(b, sx_str_data(n), sx_str_len(n));
+      return;
+    }
+    case SX_T_KEYWORD: {
+      sx_val n = ((sx_keyword *)v)->name;
+      put1(b, ':');
+      putn(b, sx_str_data(n), sx_str_len(n));
+      return;
+    }
+    case SX_T_LIST: putn(b, "()", 2); return; /* only SX_EMPTY gets here */
+    case SX_T_FN:
+    case SX_T_PRIM: print_named(b, "fn", ((sx_fnhead *)v)->name); return;
+    case SX_T_MACRO: print_named(b, "macro", ((sx_fnhead *)v)->name); return;
+    case SX_T_ERROR: {
+      sx_val m = ((sx_error *)v)->message;
+      putn(b, "<error", 6);
+      if (sx_is_string(m)) {
+        put1(b, ' ');
+        print_string(b, sx_str_data(m), sx_str_len(m));
+      }
+      put1(b, '>');
+      return;
+    }
+    default: putn(b, "<internal>", 10); return;
   }
 }
 
@@ -427,10 +426,8 @@ void sx_print(sx_buf *b, sx_val v) {
 
 void sx_display(sx_buf *b, sx_val v) {
   if (v == SX_NIL) return;
-  if (sx_is_string(v))
-    putn(b, sx_str_data(v), sx_str_len(v));
-  else
-    sx_print(b, v);
+  if (sx_is_string(v)) putn(b, sx_str_data(v), sx_str_len(v));
+  else sx_print(b, v);
 }
 
 static sx_val buf_to_string(sx_buf *b) {

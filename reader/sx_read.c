@@ -24,13 +24,35 @@ enum { C_SPACE = 1, C_DELIM = 2, C_SYM = 4 };
  * checked separately). Letters and digits are C_SYM too (is_sym_ascii):
  * no range designators, so the portable build stays ISO C. */
 static const unsigned char char_class[256] = {
-    ['/'] = C_SYM, ['?'] = C_SYM, ['!'] = C_SYM, ['-'] = C_SYM, ['+'] = C_SYM,
-    ['*'] = C_SYM, ['<'] = C_SYM, ['>'] = C_SYM, ['='] = C_SYM, ['&'] = C_SYM,
-    ['.'] = C_SYM, ['_'] = C_SYM, ['%'] = C_SYM,
-    [' '] = C_SPACE | C_DELIM, ['\t'] = C_SPACE | C_DELIM, ['\n'] = C_SPACE | C_DELIM,
-    ['\r'] = C_SPACE | C_DELIM, ['\f'] = C_SPACE | C_DELIM, ['\v'] = C_SPACE | C_DELIM,
-    ['('] = C_DELIM, [')'] = C_DELIM, ['['] = C_DELIM, [']'] = C_DELIM, ['{'] = C_DELIM,
-    ['}'] = C_DELIM, ['"'] = C_DELIM, [';'] = C_DELIM, ['\''] = C_DELIM, ['`'] = C_DELIM,
+    ['/'] = C_SYM,
+    ['?'] = C_SYM,
+    ['!'] = C_SYM,
+    ['-'] = C_SYM,
+    ['+'] = C_SYM,
+    ['*'] = C_SYM,
+    ['<'] = C_SYM,
+    ['>'] = C_SYM,
+    ['='] = C_SYM,
+    ['&'] = C_SYM,
+    ['.'] = C_SYM,
+    ['_'] = C_SYM,
+    ['%'] = C_SYM,
+    [' '] = C_SPACE | C_DELIM,
+    ['\t'] = C_SPACE | C_DELIM,
+    ['\n'] = C_SPACE | C_DELIM,
+    ['\r'] = C_SPACE | C_DELIM,
+    ['\f'] = C_SPACE | C_DELIM,
+    ['\v'] = C_SPACE | C_DELIM,
+    ['('] = C_DELIM,
+    [')'] = C_DELIM,
+    ['['] = C_DELIM,
+    [']'] = C_DELIM,
+    ['{'] = C_DELIM,
+    ['}'] = C_DELIM,
+    ['"'] = C_DELIM,
+    [';'] = C_DELIM,
+    ['\''] = C_DELIM,
+    ['`'] = C_DELIM,
     [','] = C_DELIM,
 };
 
@@ -55,9 +77,9 @@ size_t sx_utf8_char_len(const char *s, size_t n) {
   if (n < k) return 0;
   for (size_t i = 1; i < k; i++)
     if ((u[i] & 0xC0) != 0x80) return 0;
-  if (u[0] == 0xE0 && u[1] < 0xA0) return 0; /* overlong */
+  if (u[0] == 0xE0 && u[1] < 0xA0) return 0;  /* overlong */
   if (u[0] == 0xED && u[1] >= 0xA0) return 0; /* surrogate */
-  if (u[0] == 0xF0 && u[1] < 0x90) return 0; /* overlong */
+  if (u[0] == 0xF0 && u[1] < 0x90) return 0;  /* overlong */
   if (u[0] == 0xF4 && u[1] >= 0x90) return 0; /* beyond U+10FFFF */
   return k;
 }
@@ -71,11 +93,10 @@ size_t sx_utf8_cut(const char *s, size_t n, size_t max) {
 
 /* ---- errors ----------------------------------------------------------- */
 
-static sx_read_status fail(sx_reader *r, uint32_t line, uint32_t col, bool incomplete,
-                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static sx_read_status fail(sx_reader *r, uint32_t line, uint32_t col, bool incomplete, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
-static sx_read_status fail(sx_reader *r, uint32_t line, uint32_t col, bool incomplete,
-                           const char *fmt, ...) {
+static sx_read_status fail(sx_reader *r, uint32_t line, uint32_t col, bool incomplete, const char *fmt, ...) {
   char msg[256];
   va_list ap;
   va_start(ap, fmt);
@@ -308,8 +329,7 @@ static sx_read_status read_u_escape(sx_reader *r, size_t end, char **d) {
     if (cp <= 0xDBFF && r->pos + 7 < end && r->src[r->pos + 6] == '\\' && r->src[r->pos + 7] == 'u')
       lo = hex_digits(r->src, r->pos + 8, end, 4);
     if (lo < 0xDC00 || lo > 0xDFFF)
-      return fail(r, line, col, false, "invalid \\u escape: unpaired surrogate %04X",
-                  (unsigned)cp);
+      return fail(r, line, col, false, "invalid \\u escape: unpaired surrogate %04X", (unsigned)cp);
     cp = 0x10000 + ((cp - 0xD800) << 10) + ((uint32_t)lo - 0xDC00);
     used = 12;
   }
@@ -322,8 +342,7 @@ static sx_read_status read_u_escape(sx_reader *r, size_t end, char **d) {
 static sx_read_status read_escape(sx_reader *r, size_t end, char **d) {
   uint32_t line = r->line, col = r->col;
   unsigned char e = (unsigned char)r->src[r->pos + 1];
-  char simple = e == '"' ? '"' : e == '\\' ? '\\' : e == 'n' ? '\n' : e == 't' ? '\t'
-              : e == 'r' ? '\r' : 0;
+  char simple = e == '"' ? '"' : e == '\\' ? '\\' : e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : 0;
   if (simple) {
     *(*d)++ = simple;
     adv_n(r, 2);
@@ -337,10 +356,8 @@ static sx_read_status read_escape(sx_reader *r, size_t end, char **d) {
     adv_n(r, 4);
     return SX_READ_OK;
   }
-  if (e >= 0x21 && e < 0x7F)
-    return fail(r, line, col, false, "unknown escape '\\%c' in string", e);
-  return fail(r, line, col, false, "unknown escape (backslash then byte 0x%02x) in string",
-              e);
+  if (e >= 0x21 && e < 0x7F) return fail(r, line, col, false, "unknown escape '\\%c' in string", e);
+  return fail(r, line, col, false, "unknown escape (backslash then byte 0x%02x) in string", e);
 }
 
 /* Index of the closing quote of the string whose body starts at i, or
@@ -365,8 +382,8 @@ static sx_read_status read_string(sx_reader *r, sx_val *out) {
   size_t start = r->pos + 1, end = find_string_end(r, start, &escapes);
   if (end >= r->len) {
     adv_n(r, r->len - r->pos);
-    return fail(r, r->line, r->col, true, "unterminated string starting at %u:%u",
-                (unsigned)line, (unsigned)col);
+    return fail(r, r->line, r->col, true, "unterminated string starting at %u:%u", (unsigned)line,
+                (unsigned)col);
   }
   adv(r);
   if (!escapes) {
@@ -396,20 +413,18 @@ static sx_read_status read_string(sx_reader *r, sx_val *out) {
 
 static sx_read_status bad_char(sx_reader *r, uint32_t line, uint32_t col) {
   unsigned char c = peek(r);
-  if (c >= 0x80)
-    return fail(r, line, col, false, "invalid UTF-8 byte 0x%02x", c);
-  if (c > 0x20 && c < 0x7F)
-    return fail(r, line, col, false, "invalid character '%c'", c);
+  if (c >= 0x80) return fail(r, line, col, false, "invalid UTF-8 byte 0x%02x", c);
+  if (c > 0x20 && c < 0x7F) return fail(r, line, col, false, "invalid character '%c'", c);
   return fail(r, line, col, false, "invalid byte 0x%02x", c);
 }
 
-static sx_read_status number_error(sx_reader *r, num_kind k, const char *s, size_t n,
-                                   uint32_t line, uint32_t col) {
+static sx_read_status number_error(sx_reader *r, num_kind k, const char *s, size_t n, uint32_t line,
+                                   uint32_t col) {
   char tok[TOKEN_SHOWN + 4];
   show_token(tok, s, n);
-  const char *what = k == NUM_INT_RANGE ? "integer literal %s out of range (64-bit)"
-                   : k == NUM_FLOAT_RANGE ? "float literal %s out of range"
-                                          : "malformed number %s";
+  const char *what = k == NUM_INT_RANGE     ? "integer literal %s out of range (64-bit)"
+                     : k == NUM_FLOAT_RANGE ? "float literal %s out of range"
+                                            : "malformed number %s";
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
   return fail(r, line, col, false, what, tok);
@@ -427,8 +442,7 @@ static sx_read_status read_token(sx_reader *r, sx_val *out) {
   const char *s = r->src + start;
   size_t len = r->pos - start;
   if (keyword) {
-    if (len == 1)
-      return fail(r, line, col, false, "expected a keyword name after ':'");
+    if (len == 1) return fail(r, line, col, false, "expected a keyword name after ':'");
     *out = sx_keyword_new(sx_string_new(s + 1, len - 1));
     return SX_READ_OK;
   }
@@ -447,14 +461,14 @@ static sx_read_status read_token(sx_reader *r, sx_val *out) {
 typedef enum frame_kind { F_LIST, F_DICT, F_QUOTE } frame_kind;
 
 typedef struct frame {
-  uint8_t kind;          /* frame_kind */
-  char open, close;      /* bracket characters (lists and dicts) */
-  uint32_t line, col;    /* where the opener stood */
-  sx_val head, tail;     /* list: cells so far */
-  sx_val dict, key;      /* dict: built so far; pending key or SX_UNDEF */
-  bool computed;         /* dict: some key is an expression (see close_dict) */
-  sx_val qsym;           /* quote: quote / quasiquote / ... */
-  const char *qtext;     /* quote: the sugar as written, for errors */
+  uint8_t kind;       /* frame_kind */
+  char open, close;   /* bracket characters (lists and dicts) */
+  uint32_t line, col; /* where the opener stood */
+  sx_val head, tail;  /* list: cells so far */
+  sx_val dict, key;   /* dict: built so far; pending key or SX_UNDEF */
+  bool computed;      /* dict: some key is an expression (see close_dict) */
+  sx_val qsym;        /* quote: quote / quasiquote / ... */
+  const char *qtext;  /* quote: the sugar as written, for errors */
 } frame;
 
 typedef struct fstack {
@@ -528,10 +542,10 @@ static void pop(sx_reader *r, fstack *st) {
 static sx_read_status fail_eof(sx_reader *r, const fstack *st) {
   const frame *f = &st->f[st->n - 1];
   if (f->kind == F_QUOTE)
-    return fail(r, r->line, r->col, true, "expected a form after %s at %u:%u", f->qtext,
-                (unsigned)f->line, (unsigned)f->col);
-  return fail(r, r->line, r->col, true, "unclosed '%c' opened at %u:%u", f->open,
-              (unsigned)f->line, (unsigned)f->col);
+    return fail(r, r->line, r->col, true, "expected a form after %s at %u:%u", f->qtext, (unsigned)f->line,
+                (unsigned)f->col);
+  return fail(r, r->line, r->col, true, "unclosed '%c' opened at %u:%u", f->open, (unsigned)f->line,
+              (unsigned)f->col);
 }
 
 /* The value of a closed dict literal. With only keyword and string keys it
@@ -547,17 +561,14 @@ static sx_val close_dict(sx_reader *r, frame *f) {
 static sx_read_status close_form(sx_reader *r, fstack *st, sx_val *out) {
   uint32_t line = r->line, col = r->col;
   char c = (char)peek(r);
-  if (st->n == 0)
-    return fail(r, line, col, false, "unexpected '%c'", c);
+  if (st->n == 0) return fail(r, line, col, false, "unexpected '%c'", c);
   frame *f = &st->f[st->n - 1];
   if (f->kind == F_QUOTE)
     return fail(r, line, col, false, "expected a form after %s at %u:%u, found '%c'", f->qtext,
                 (unsigned)f->line, (unsigned)f->col, c);
   if (c != f->close)
-    return fail(r, line, col, false,
-                "mismatched '%c': expected '%c' to close '%c' opened at %u:%u", c, f->close, f->open,
-                (unsigned)f->line,
-                (unsigned)f->col);
+    return fail(r, line, col, false, "mismatched '%c': expected '%c' to close '%c' opened at %u:%u", c,
+                f->close, f->open, (unsigned)f->line, (unsigned)f->col);
   if (f->kind == F_DICT && f->key != SX_UNDEF)
     return fail(r, line, col, false, "dict literal opened at %u:%u has a key without a value",
                 (unsigned)f->line, (unsigned)f->col);
@@ -595,8 +606,7 @@ static sx_read_status dict_add(sx_reader *r, frame *f, sx_val v, uint32_t line, 
   }
   sx_val k = sx_is(v, SX_T_KEYWORD) ? ((sx_keyword *)v)->name : v;
   if (!sx_is_string(k))
-    return fail(r, line, col, false,
-                "dict key must be a keyword, a string or an expression (got %s)",
+    return fail(r, line, col, false, "dict key must be a keyword, a string or an expression (got %s)",
                 sx_type_name(v));
   sx_read_status st = dict_check_dup(r, f, k, line, col);
   if (st == SX_READ_OK) f->key = k;
@@ -606,18 +616,15 @@ static sx_read_status dict_add(sx_reader *r, frame *f, sx_val v, uint32_t line, 
 static void list_add(sx_reader *r, frame *f, sx_val v, uint32_t line, uint32_t col) {
   bool first = f->head == SX_EMPTY;
   sx_val cell = sx_cons_at(v, SX_EMPTY, r->file, first ? f->line : line, first ? f->col : col);
-  if (first)
-    f->head = cell;
-  else
-    sx_pair_of(f->tail)->cdr = cell;
+  if (first) f->head = cell;
+  else sx_pair_of(f->tail)->cdr = cell;
   f->tail = cell;
 }
 
 /* Hand a finished form *v (which started at line:col) to the open frames,
  * wrapping it in the quote frames it completes. Sets *done when *v is a
  * whole top-level form. */
-static sx_read_status deliver(sx_reader *r, fstack *st, sx_val *v, uint32_t line, uint32_t col,
-                              bool *done) {
+static sx_read_status deliver(sx_reader *r, fstack *st, sx_val *v, uint32_t line, uint32_t col, bool *done) {
   *done = false;
   while (st->n > 0) {
     frame *f = &st->f[st->n - 1];
@@ -688,10 +695,8 @@ sx_val sx_read_all(const char *src, size_t len, sx_val file, sx_val *error) {
   sx_read_status st;
   while ((st = sx_read_next(&r, &form)) == SX_READ_OK) {
     sx_val cell = sx_cons(form, SX_EMPTY);
-    if (head == SX_EMPTY)
-      head = cell;
-    else
-      sx_pair_of(tail)->cdr = cell;
+    if (head == SX_EMPTY) head = cell;
+    else sx_pair_of(tail)->cdr = cell;
     tail = cell;
   }
   if (st == SX_READ_EOF) return head;

@@ -98,9 +98,9 @@
 #define SX_READ_MAX_DEPTH 10000
 
 typedef enum sx_read_status {
-  SX_READ_OK,    /* *out holds the next form */
-  SX_READ_EOF,   /* no more forms (only whitespace/comments remained) */
-  SX_READ_ERROR  /* r->error holds the message; r->incomplete tells whether
+  SX_READ_OK,   /* *out holds the next form */
+  SX_READ_EOF,  /* no more forms (only whitespace/comments remained) */
+  SX_READ_ERROR /* r->error holds the message; r->incomplete tells whether
                     the input merely ended too early (REPL continuation) */
 } sx_read_status;
 

@@ -217,26 +217,26 @@ typedef enum { A_ANY, A_STREAM, A_EVENT, A_SEQ, A_KEY, A_BYTES, A_CID } arg_type
 typedef struct op_def {
   const char *name;
   int nargs;
-  const char *params;   /* parameter names, for messages and docs */
+  const char *params; /* parameter names, for messages and docs */
   arg_type types[2];
   int (*fn)(op_ctx *c, sx_val *a, sx_val *result);
 } op_def;
 
 static const op_def op_table[] = {
-  {"persist/append", 2, "stream event", {A_STREAM, A_EVENT}, op_append},
-  {"persist/read", 1, "stream", {A_STREAM}, op_read},
-  {"persist/last-seq", 1, "stream", {A_STREAM}, op_last_seq},
-  {"persist/streams", 0, "", {0}, op_streams},
-  {"persist/truncate", 2, "stream n", {A_STREAM, A_SEQ}, op_truncate},
-  {"persist/kv-get", 1, "key", {A_KEY}, op_kv_get},
-  {"persist/kv-put", 2, "key value", {A_KEY, A_ANY}, op_kv_put},
-  {"persist/kv-delete", 1, "key", {A_KEY}, op_kv_delete},
-  {"persist/kv-has?", 1, "key", {A_KEY}, op_kv_has},
-  {"persist/kv-keys", 0, "", {0}, op_kv_keys},
-  {"persist/commit", 0, "", {0}, op_commit},
-  {"blob/put", 2, "bytes mime", {A_BYTES, A_ANY}, op_blob_put},
-  {"blob/get", 1, "cid", {A_CID}, op_blob_get},
-  {"blob/has?", 1, "cid", {A_CID}, op_blob_has},
+    {"persist/append", 2, "stream event", {A_STREAM, A_EVENT}, op_append},
+    {"persist/read", 1, "stream", {A_STREAM}, op_read},
+    {"persist/last-seq", 1, "stream", {A_STREAM}, op_last_seq},
+    {"persist/streams", 0, "", {0}, op_streams},
+    {"persist/truncate", 2, "stream n", {A_STREAM, A_SEQ}, op_truncate},
+    {"persist/kv-get", 1, "key", {A_KEY}, op_kv_get},
+    {"persist/kv-put", 2, "key value", {A_KEY, A_ANY}, op_kv_put},
+    {"persist/kv-delete", 1, "key", {A_KEY}, op_kv_delete},
+    {"persist/kv-has?", 1, "key", {A_KEY}, op_kv_has},
+    {"persist/kv-keys", 0, "", {0}, op_kv_keys},
+    {"persist/commit", 0, "", {0}, op_commit},
+    {"blob/put", 2, "bytes mime", {A_BYTES, A_ANY}, op_blob_put},
+    {"blob/get", 1, "cid", {A_CID}, op_blob_get},
+    {"blob/has?", 1, "cid", {A_CID}, op_blob_has},
 };
 #define NOPS (sizeof op_table / sizeof *op_table)
 
@@ -248,10 +248,13 @@ static const op_def *find_op(const char *name) {
 
 static bool type_ok(arg_type t, sx_val v) {
   switch (t) {
-  case A_ANY: return true;
-  case A_STREAM: case A_KEY: case A_BYTES: case A_CID: return sx_is_string(v);
-  case A_EVENT: return sx_is_dict(v);
-  case A_SEQ: return sx_is_int(v);
+    case A_ANY: return true;
+    case A_STREAM:
+    case A_KEY:
+    case A_BYTES:
+    case A_CID: return sx_is_string(v);
+    case A_EVENT: return sx_is_dict(v);
+    case A_SEQ: return sx_is_int(v);
   }
   return false;
 }
@@ -259,8 +262,9 @@ static bool type_ok(arg_type t, sx_val v) {
 /* What an argument of type t must be (A_ANY takes anything: never asked). */
 static const char *type_words(arg_type t) {
   static const char *const words[] = {
-    [A_STREAM] = "a stream name string", [A_EVENT] = "an event dict", [A_SEQ] = "an integer seq",
-    [A_KEY] = "a key string", [A_BYTES] = "a byte string", [A_CID] = "a CID string",
+      [A_STREAM] = "a stream name string", [A_EVENT] = "an event dict",
+      [A_SEQ] = "an integer seq",          [A_KEY] = "a key string",
+      [A_BYTES] = "a byte string",         [A_CID] = "a CID string",
   };
   assert(t != A_ANY);
   return words[t];
@@ -292,8 +296,8 @@ static int take_args(const op_def *d, sx_val args, sx_val *a, sx_val *result) {
   if (n != d->nargs || sx_is_cons(args)) {
     int got = n;
     for (; sx_is_cons(args); args = sx_cdr(args)) got++;
-    sx_buf_printf(&b, "%s: expected %d argument%s (%s), got %d", d->name, d->nargs,
-                  d->nargs == 1 ? "" : "s", d->params, got);
+    sx_buf_printf(&b, "%s: expected %d argument%s (%s), got %d", d->name, d->nargs, d->nargs == 1 ? "" : "s",
+                  d->params, got);
     *result = msg_done(&b);
     return -1;
   }
@@ -329,7 +333,8 @@ static int resolve(sx_vm *vm, void *ud, sx_val op, sx_val args, sx_val request, 
   op_ctx c = {p, vm, name};
   int rc = d->fn(&c, a, result);
   sx_val failed; /* a read the store could not serve: raise it, whatever the op returned */
-  if (rc == 0 && vm->eval_state && store_txn_failed(vm->eval_state, &failed)) return read_result(failed, result);
+  if (rc == 0 && vm->eval_state && store_txn_failed(vm->eval_state, &failed))
+    return read_result(failed, result);
   return rc;
 }
 

@@ -10,9 +10,9 @@
 #include "sx_vm.h"
 
 /* Inside a primitive: check argv[i] or return the raised error. */
-#define SX_CHECK(vm, who, i, pred, what)                         \
-  do {                                                           \
-    if (!(pred)(argv[i])) return sx_type_error(vm, who, what, argv[i]); \
+#define SX_CHECK(vm, who, i, pred, what)                                                                     \
+  do {                                                                                                       \
+    if (!(pred)(argv[i])) return sx_type_error(vm, who, what, argv[i]);                                      \
   } while (0)
 
 /* nil stands for the empty list wherever a list is expected */

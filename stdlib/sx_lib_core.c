@@ -10,19 +10,67 @@
 extern const char sx_prelude_source[]; /* stdlib/prelude.sx, embedded */
 extern const size_t sx_prelude_length;
 
-static sx_val p_equal(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return sx_bool(sx_equal(argv[0], argv[1])); }
-static sx_val p_eq(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return sx_bool(argv[0] == argv[1]); }
-static sx_val p_eqv(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return sx_bool(sx_eqv(argv[0], argv[1])); }
-static sx_val p_not(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return sx_bool(!sx_truthy(argv[0])); }
-static sx_val p_identity(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return argv[0]; }
+static sx_val p_equal(sx_vm *vm, int argc, sx_val *argv) {
+  (void)vm;
+  (void)argc;
+  return sx_bool(sx_equal(argv[0], argv[1]));
+}
+static sx_val p_eq(sx_vm *vm, int argc, sx_val *argv) {
+  (void)vm;
+  (void)argc;
+  return sx_bool(argv[0] == argv[1]);
+}
+static sx_val p_eqv(sx_vm *vm, int argc, sx_val *argv) {
+  (void)vm;
+  (void)argc;
+  return sx_bool(sx_eqv(argv[0], argv[1]));
+}
+static sx_val p_not(sx_vm *vm, int argc, sx_val *argv) {
+  (void)vm;
+  (void)argc;
+  return sx_bool(!sx_truthy(argv[0]));
+}
+static sx_val p_identity(sx_vm *vm, int argc, sx_val *argv) {
+  (void)vm;
+  (void)argc;
+  return argv[0];
+}
 
-static sx_val p_nil_p(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return sx_bool(argv[0] == SX_NIL); }
-static sx_val p_boolean_p(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return sx_bool(argv[0] == SX_TRUE || argv[0] == SX_FALSE); }
-static sx_val p_symbol_p(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return sx_bool(sx_is_symbol(argv[0])); }
-static sx_val p_keyword_p(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return sx_bool(sx_is(argv[0], SX_T_KEYWORD)); }
-static sx_val p_list_p(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return sx_bool(sx_is_list(argv[0])); }
-static sx_val p_dict_p(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return sx_bool(sx_is_dict(argv[0])); }
-static sx_val p_error_p(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return sx_bool(sx_is(argv[0], SX_T_ERROR)); }
+static sx_val p_nil_p(sx_vm *vm, int argc, sx_val *argv) {
+  (void)vm;
+  (void)argc;
+  return sx_bool(argv[0] == SX_NIL);
+}
+static sx_val p_boolean_p(sx_vm *vm, int argc, sx_val *argv) {
+  (void)vm;
+  (void)argc;
+  return sx_bool(argv[0] == SX_TRUE || argv[0] == SX_FALSE);
+}
+static sx_val p_symbol_p(sx_vm *vm, int argc, sx_val *argv) {
+  (void)vm;
+  (void)argc;
+  return sx_bool(sx_is_symbol(argv[0]));
+}
+static sx_val p_keyword_p(sx_vm *vm, int argc, sx_val *argv) {
+  (void)vm;
+  (void)argc;
+  return sx_bool(sx_is(argv[0], SX_T_KEYWORD));
+}
+static sx_val p_list_p(sx_vm *vm, int argc, sx_val *argv) {
+  (void)vm;
+  (void)argc;
+  return sx_bool(sx_is_list(argv[0]));
+}
+static sx_val p_dict_p(sx_vm *vm, int argc, sx_val *argv) {
+  (void)vm;
+  (void)argc;
+  return sx_bool(sx_is_dict(argv[0]));
+}
+static sx_val p_error_p(sx_vm *vm, int argc, sx_val *argv) {
+  (void)vm;
+  (void)argc;
+  return sx_bool(sx_is(argv[0], SX_T_ERROR));
+}
 
 static sx_val p_fn_p(sx_vm *vm, int argc, sx_val *argv) {
   (void)vm;
@@ -159,7 +207,8 @@ bool sx_stdlib_install(sx_vm *vm) {
   sx_lib_str_install(vm);
   sx_lib_doc_install(vm);
   sx_val err; /* the prelude is part of the build: it fails only when broken */
-  return sx_eval_string(vm, sx_prelude_source, sx_prelude_length, sx_string_cstr("<prelude>"), &err) == SX_DONE;
+  return sx_eval_string(vm, sx_prelude_source, sx_prelude_length, sx_string_cstr("<prelude>"), &err) ==
+         SX_DONE;
 }
 
 sx_vm *sx_stdlib_vm_create(void) {

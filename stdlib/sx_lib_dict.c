@@ -44,7 +44,8 @@ static sx_val p_has_key(sx_vm *vm, int argc, sx_val *argv) {
 
 static sx_val p_assoc(sx_vm *vm, int argc, sx_val *argv) {
   SX_CHECK(vm, "assoc", 0, dictish, "a dict");
-  if (argc % 2 == 0) return sx_throwf(vm, "assoc: expected a dict then key/value pairs, got %d arguments", argc);
+  if (argc % 2 == 0)
+    return sx_throwf(vm, "assoc: expected a dict then key/value pairs, got %d arguments", argc);
   sx_val d = as_dict(argv[0]);
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!sx_is_string(argv[i])) return sx_type_error(vm, "assoc", "a string or keyword key", argv[i]);

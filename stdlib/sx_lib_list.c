@@ -211,7 +211,8 @@ static int64_t clamp_index(int64_t i, int64_t len) {
 static sx_val p_slice(sx_vm *vm, int argc, sx_val *argv) {
   sx_val c = argv[0];
   for (int i = 1; i < argc; i++)
-    if (!sx_is_int(argv[i]) && argv[i] != SX_NIL) return sx_type_error(vm, "slice", "an integer index", argv[i]);
+    if (!sx_is_int(argv[i]) && argv[i] != SX_NIL)
+      return sx_type_error(vm, "slice", "an integer index", argv[i]);
   int64_t len;
   if (sx_is_string(c)) len = (int64_t)sx_str_len(c);
   else if (listish(c)) len = (int64_t)sx_list_length(c);
@@ -253,7 +254,8 @@ static sx_val p_sort_default_less(sx_vm *vm, int argc, sx_val *argv) {
     return sx_bool(x < y);
   }
   if (sx_is_string(a) && sx_is_string(b)) return sx_bool(sx_string_cmp(a, b) < 0);
-  return sx_throwf(vm, "sort: cannot compare %s with %s (pass a comparator)", sx_type_name(a), sx_type_name(b));
+  return sx_throwf(vm, "sort: cannot compare %s with %s (pass a comparator)", sx_type_name(a),
+                   sx_type_name(b));
 }
 
 void sx_lib_list_install(sx_vm *vm) {

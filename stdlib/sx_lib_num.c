@@ -97,16 +97,26 @@ static sx_val int_div(sx_vm *vm, const char *who, sx_val *argv, int kind) {
   int64_t a = sx_int_val(argv[0]), b = sx_int_val(argv[1]);
   if (b == 0) return sx_throwf(vm, "%s: division by zero", who);
   /* a == INT64_MIN: -a would overflow (undefined behaviour), so test first */
-  if (b == -1) return kind == 0 ? sx_lib_int_result(vm, who, a == INT64_MIN ? 0 : -a, a == INT64_MIN) : sx_fixnum(0);
+  if (b == -1)
+    return kind == 0 ? sx_lib_int_result(vm, who, a == INT64_MIN ? 0 : -a, a == INT64_MIN) : sx_fixnum(0);
   if (kind == 0) return sx_int(a / b);
   int64_t r = a % b;
   if (kind == 2 && r != 0 && ((r < 0) != (b < 0))) r += b;
   return sx_int(r);
 }
 
-static sx_val p_quotient(sx_vm *vm, int argc, sx_val *argv) { (void)argc; return int_div(vm, "quotient", argv, 0); }
-static sx_val p_remainder(sx_vm *vm, int argc, sx_val *argv) { (void)argc; return int_div(vm, "remainder", argv, 1); }
-static sx_val p_mod(sx_vm *vm, int argc, sx_val *argv) { (void)argc; return int_div(vm, "mod", argv, 2); }
+static sx_val p_quotient(sx_vm *vm, int argc, sx_val *argv) {
+  (void)argc;
+  return int_div(vm, "quotient", argv, 0);
+}
+static sx_val p_remainder(sx_vm *vm, int argc, sx_val *argv) {
+  (void)argc;
+  return int_div(vm, "remainder", argv, 1);
+}
+static sx_val p_mod(sx_vm *vm, int argc, sx_val *argv) {
+  (void)argc;
+  return int_div(vm, "mod", argv, 2);
+}
 
 /* Compare two numbers or two strings: <0, 0, >0; *ok false on bad types. */
 static int compare(sx_val a, sx_val b, bool *ok) {
@@ -148,9 +158,10 @@ static sx_val p_num_eq(sx_vm *vm, int argc, sx_val *argv) {
   (void)vm;
   for (int i = 0; i + 1 < argc; i++) {
     sx_val a = argv[i], b = argv[i + 1];
-    bool eq = sx_is_number(a) && sx_is_number(b) ? as_double(a) == as_double(b) &&
-                                                       (!sx_is_int(a) || !sx_is_int(b) || sx_int_val(a) == sx_int_val(b))
-                                                 : sx_equal(a, b);
+    bool eq = sx_is_number(a) && sx_is_number(b)
+                  ? as_double(a) == as_double(b) &&
+                        (!sx_is_int(a) || !sx_is_int(b) || sx_int_val(a) == sx_int_val(b))
+                  : sx_equal(a, b);
     if (!eq) return SX_FALSE;
   }
   return SX_TRUE;
@@ -193,8 +204,14 @@ static sx_val step(sx_vm *vm, const char *who, sx_val v, int64_t d) {
   return sx_lib_int_result(vm, who, r, o);
 }
 
-static sx_val p_inc(sx_vm *vm, int argc, sx_val *argv) { (void)argc; return step(vm, "inc", argv[0], 1); }
-static sx_val p_dec(sx_vm *vm, int argc, sx_val *argv) { (void)argc; return step(vm, "dec", argv[0], -1); }
+static sx_val p_inc(sx_vm *vm, int argc, sx_val *argv) {
+  (void)argc;
+  return step(vm, "inc", argv[0], 1);
+}
+static sx_val p_dec(sx_vm *vm, int argc, sx_val *argv) {
+  (void)argc;
+  return step(vm, "dec", argv[0], -1);
+}
 
 static sx_val to_int(sx_vm *vm, const char *who, sx_val v, double (*fn)(double)) {
   if (!sx_is_number(v)) return sx_type_error(vm, who, "a number", v);
@@ -205,10 +222,22 @@ static sx_val to_int(sx_vm *vm, const char *who, sx_val v, double (*fn)(double))
   return sx_int((int64_t)d);
 }
 
-static sx_val p_floor(sx_vm *vm, int argc, sx_val *argv) { (void)argc; return to_int(vm, "floor", argv[0], floor); }
-static sx_val p_ceil(sx_vm *vm, int argc, sx_val *argv) { (void)argc; return to_int(vm, "ceil", argv[0], ceil); }
-static sx_val p_round(sx_vm *vm, int argc, sx_val *argv) { (void)argc; return to_int(vm, "round", argv[0], round); }
-static sx_val p_truncate(sx_vm *vm, int argc, sx_val *argv) { (void)argc; return to_int(vm, "truncate", argv[0], trunc); }
+static sx_val p_floor(sx_vm *vm, int argc, sx_val *argv) {
+  (void)argc;
+  return to_int(vm, "floor", argv[0], floor);
+}
+static sx_val p_ceil(sx_vm *vm, int argc, sx_val *argv) {
+  (void)argc;
+  return to_int(vm, "ceil", argv[0], ceil);
+}
+static sx_val p_round(sx_vm *vm, int argc, sx_val *argv) {
+  (void)argc;
+  return to_int(vm, "round", argv[0], round);
+}
+static sx_val p_truncate(sx_vm *vm, int argc, sx_val *argv) {
+  (void)argc;
+  return to_int(vm, "truncate", argv[0], trunc);
+}
 
 static sx_val p_sqrt(sx_vm *vm, int argc, sx_val *argv) {
   (void)argc;
@@ -244,15 +273,42 @@ static sx_val int_pred(sx_vm *vm, const char *who, sx_val v, int kind) {
   return sx_bool(kind == 1 ? odd : !odd);
 }
 
-static sx_val p_zero(sx_vm *vm, int argc, sx_val *argv) { (void)argc; return int_pred(vm, "zero?", argv[0], 0); }
-static sx_val p_odd(sx_vm *vm, int argc, sx_val *argv) { (void)argc; return int_pred(vm, "odd?", argv[0], 1); }
-static sx_val p_even(sx_vm *vm, int argc, sx_val *argv) { (void)argc; return int_pred(vm, "even?", argv[0], 2); }
-static sx_val p_pos(sx_vm *vm, int argc, sx_val *argv) { (void)argc; return int_pred(vm, "pos?", argv[0], 3); }
-static sx_val p_neg(sx_vm *vm, int argc, sx_val *argv) { (void)argc; return int_pred(vm, "neg?", argv[0], 4); }
+static sx_val p_zero(sx_vm *vm, int argc, sx_val *argv) {
+  (void)argc;
+  return int_pred(vm, "zero?", argv[0], 0);
+}
+static sx_val p_odd(sx_vm *vm, int argc, sx_val *argv) {
+  (void)argc;
+  return int_pred(vm, "odd?", argv[0], 1);
+}
+static sx_val p_even(sx_vm *vm, int argc, sx_val *argv) {
+  (void)argc;
+  return int_pred(vm, "even?", argv[0], 2);
+}
+static sx_val p_pos(sx_vm *vm, int argc, sx_val *argv) {
+  (void)argc;
+  return int_pred(vm, "pos?", argv[0], 3);
+}
+static sx_val p_neg(sx_vm *vm, int argc, sx_val *argv) {
+  (void)argc;
+  return int_pred(vm, "neg?", argv[0], 4);
+}
 
-static sx_val p_number_p(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return sx_bool(sx_is_number(argv[0])); }
-static sx_val p_integer_p(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return sx_bool(sx_is_int(argv[0])); }
-static sx_val p_float_p(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return sx_bool(sx_is_float(argv[0])); }
+static sx_val p_number_p(sx_vm *vm, int argc, sx_val *argv) {
+  (void)vm;
+  (void)argc;
+  return sx_bool(sx_is_number(argv[0]));
+}
+static sx_val p_integer_p(sx_vm *vm, int argc, sx_val *argv) {
+  (void)vm;
+  (void)argc;
+  return sx_bool(sx_is_int(argv[0]));
+}
+static sx_val p_float_p(sx_vm *vm, int argc, sx_val *argv) {
+  (void)vm;
+  (void)argc;
+  return sx_bool(sx_is_float(argv[0]));
+}
 
 static sx_val p_to_float(sx_vm *vm, int argc, sx_val *argv) {
   (void)argc;
@@ -296,8 +352,10 @@ void sx_lib_num_install(sx_vm *vm) {
   sx_defprim(vm, "integer?", p_integer_p, 1, 1);
   sx_defprim(vm, "float?", p_float_p, 1, 1);
   sx_defprim(vm, "float", p_to_float, 1, 1);
-  static const struct { const char *name; int fop; } fast[] = {
-      {"+", FOP_ADD}, {"-", FOP_SUB}, {"*", FOP_MUL}, {"<", FOP_LT},
-      {">", FOP_GT}, {"<=", FOP_LE}, {">=", FOP_GE}, {"=", FOP_NUMEQ}};
+  static const struct {
+    const char *name;
+    int fop;
+  } fast[] = {{"+", FOP_ADD}, {"-", FOP_SUB}, {"*", FOP_MUL}, {"<", FOP_LT},
+              {">", FOP_GT},  {"<=", FOP_LE}, {">=", FOP_GE}, {"=", FOP_NUMEQ}};
   for (size_t i = 0; i < sizeof fast / sizeof *fast; i++) sx_set_fast_op(vm, fast[i].name, fast[i].fop);
 }

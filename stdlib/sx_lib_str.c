@@ -22,7 +22,11 @@ static sx_val p_str(sx_vm *vm, int argc, sx_val *argv) {
   return s;
 }
 
-static sx_val p_string_p(sx_vm *vm, int argc, sx_val *argv) { (void)vm; (void)argc; return sx_bool(sx_is_string(argv[0])); }
+static sx_val p_string_p(sx_vm *vm, int argc, sx_val *argv) {
+  (void)vm;
+  (void)argc;
+  return sx_bool(sx_is_string(argv[0]));
+}
 
 static sx_val p_starts_with(sx_vm *vm, int argc, sx_val *argv) {
   (void)argc;
@@ -50,7 +54,8 @@ static sx_val p_string_contains(sx_vm *vm, int argc, sx_val *argv) {
   (void)argc;
   SX_CHECK(vm, "string-contains?", 0, is_str, "a string");
   SX_CHECK(vm, "string-contains?", 1, is_str, "a string to look for");
-  return sx_bool(memmem(sx_str_data(argv[0]), sx_str_len(argv[0]), sx_str_data(argv[1]), sx_str_len(argv[1])) != NULL);
+  return sx_bool(
+      memmem(sx_str_data(argv[0]), sx_str_len(argv[0]), sx_str_data(argv[1]), sx_str_len(argv[1])) != NULL);
 }
 
 static sx_val p_substring(sx_vm *vm, int argc, sx_val *argv) {
@@ -153,8 +158,14 @@ static sx_val map_bytes(sx_vm *vm, const char *who, sx_val v, int (*fn)(int)) {
   return out;
 }
 
-static sx_val p_upcase(sx_vm *vm, int argc, sx_val *argv) { (void)argc; return map_bytes(vm, "upcase", argv[0], toupper); }
-static sx_val p_downcase(sx_vm *vm, int argc, sx_val *argv) { (void)argc; return map_bytes(vm, "downcase", argv[0], tolower); }
+static sx_val p_upcase(sx_vm *vm, int argc, sx_val *argv) {
+  (void)argc;
+  return map_bytes(vm, "upcase", argv[0], toupper);
+}
+static sx_val p_downcase(sx_vm *vm, int argc, sx_val *argv) {
+  (void)argc;
+  return map_bytes(vm, "downcase", argv[0], tolower);
+}
 
 static sx_val p_trim(sx_vm *vm, int argc, sx_val *argv) {
   (void)argc;

@@ -234,8 +234,8 @@ int blob_put(const char *dir, bool sync, const char *bytes, size_t len, sx_val *
     return -1;
   }
   if (sync && store_fsync_dir(shard)) { /* the name may not be durable: take it back */
-    *err = store_errorf("store %s: cannot store blob %s: fsync of the directory %s failed: %s", dir,
-                        cid, shard, strerror(errno));
+    *err = store_errorf("store %s: cannot store blob %s: fsync of the directory %s failed: %s", dir, cid,
+                        shard, strerror(errno));
     store_io_unlink(path);
     return -1;
   }
@@ -281,8 +281,7 @@ int blob_has(const char *dir, sx_val cid, bool *out, sx_val *err) {
 /* ---- check --------------------------------------------------------------------------------- */
 
 /* Verify one file in a shard directory; returns 1 on damage. */
-static int blob_check_file(const char *shard_path, const char *shard, const char *name,
-                           sx_buf *report) {
+static int blob_check_file(const char *shard_path, const char *shard, const char *name, sx_buf *report) {
   char path[4800];
   snprintf(path, sizeof path, "%s/%s", shard_path, name);
   if (strncmp(name, ".tmp-", 5) == 0) {

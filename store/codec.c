@@ -113,11 +113,11 @@ static int enc_value(sx_buf *b, sx_val v, int depth, sx_val *err) {
     return -1;
   }
   switch (v) {
-  case SX_NIL: sx_buf_putc(b, CODEC_NIL); return 0;
-  case SX_FALSE: sx_buf_putc(b, CODEC_FALSE); return 0;
-  case SX_TRUE: sx_buf_putc(b, CODEC_TRUE); return 0;
-  case SX_EMPTY: sx_buf_putc(b, CODEC_EMPTY); return 0;
-  default: break;
+    case SX_NIL: sx_buf_putc(b, CODEC_NIL); return 0;
+    case SX_FALSE: sx_buf_putc(b, CODEC_FALSE); return 0;
+    case SX_TRUE: sx_buf_putc(b, CODEC_TRUE); return 0;
+    case SX_EMPTY: sx_buf_putc(b, CODEC_EMPTY); return 0;
+    default: break;
   }
   if (sx_is_fixnum(v) || sx_is(v, SX_T_INT)) {
     sx_buf_putc(b, CODEC_INT);
@@ -127,20 +127,20 @@ static int enc_value(sx_buf *b, sx_val v, int depth, sx_val *err) {
   if (sx_is_cons(v)) return enc_list(b, v, depth, err);
   if (!sx_is_ptr(v)) return enc_refuse(v, err);
   switch (sx_hdr_of(v)->type) {
-  case SX_T_FLOAT: enc_float(b, sx_float_val(v)); return 0;
-  case SX_T_STRING: enc_bytes(b, CODEC_STRING, sx_str_data(v), sx_str_len(v)); return 0;
-  case SX_T_KEYWORD: {
-    sx_val name = ((sx_keyword *)v)->name;
-    enc_bytes(b, CODEC_KEYWORD, sx_str_data(name), sx_str_len(name));
-    return 0;
-  }
-  case SX_T_SYMBOL: {
-    sx_val name = sx_sym_name(v);
-    enc_bytes(b, CODEC_SYMBOL, sx_str_data(name), sx_str_len(name));
-    return 0;
-  }
-  case SX_T_DICT: return enc_dict(b, v, depth, err);
-  default: return enc_refuse(v, err);
+    case SX_T_FLOAT: enc_float(b, sx_float_val(v)); return 0;
+    case SX_T_STRING: enc_bytes(b, CODEC_STRING, sx_str_data(v), sx_str_len(v)); return 0;
+    case SX_T_KEYWORD: {
+      sx_val name = ((sx_keyword *)v)->name;
+      enc_bytes(b, CODEC_KEYWORD, sx_str_data(name), sx_str_len(name));
+      return 0;
+    }
+    case SX_T_SYMBOL: {
+      sx_val name = sx_sym_name(v);
+      enc_bytes(b, CODEC_SYMBOL, sx_str_data(name), sx_str_len(name));
+      return 0;
+    }
+    case SX_T_DICT: return enc_dict(b, v, depth, err);
+    default: return enc_refuse(v, err);
   }
 }
 
@@ -235,26 +235,26 @@ static int dec_value(dec *d, int depth, sx_val *out) {
   size_t bn;
   uint64_t u;
   switch (tag) {
-  case CODEC_NIL: *out = SX_NIL; return 0;
-  case CODEC_FALSE: *out = SX_FALSE; return 0;
-  case CODEC_TRUE: *out = SX_TRUE; return 0;
-  case CODEC_EMPTY: *out = SX_EMPTY; return 0;
-  case CODEC_INT:
-    if (dec_uvarint(d, &u)) return -1;
-    *out = sx_int(codec_unzigzag(u));
-    return 0;
-  case CODEC_FLOAT: return dec_float(d, out);
-  case CODEC_STRING:
-  case CODEC_KEYWORD:
-  case CODEC_SYMBOL:
-    if (dec_bytes(d, &bp, &bn)) return -1;
-    if (tag == CODEC_STRING) *out = sx_string_new(bp, bn);
-    else if (tag == CODEC_KEYWORD) *out = sx_keyword_new(sx_string_new(bp, bn));
-    else *out = sx_symbol_intern(bp, bn);
-    return 0;
-  case CODEC_LIST: return dec_list(d, depth, out);
-  case CODEC_DICT: return dec_dict(d, depth, out);
-  default: d->pos--; return dec_fail(d, "unknown type tag");
+    case CODEC_NIL: *out = SX_NIL; return 0;
+    case CODEC_FALSE: *out = SX_FALSE; return 0;
+    case CODEC_TRUE: *out = SX_TRUE; return 0;
+    case CODEC_EMPTY: *out = SX_EMPTY; return 0;
+    case CODEC_INT:
+      if (dec_uvarint(d, &u)) return -1;
+      *out = sx_int(codec_unzigzag(u));
+      return 0;
+    case CODEC_FLOAT: return dec_float(d, out);
+    case CODEC_STRING:
+    case CODEC_KEYWORD:
+    case CODEC_SYMBOL:
+      if (dec_bytes(d, &bp, &bn)) return -1;
+      if (tag == CODEC_STRING) *out = sx_string_new(bp, bn);
+      else if (tag == CODEC_KEYWORD) *out = sx_keyword_new(sx_string_new(bp, bn));
+      else *out = sx_symbol_intern(bp, bn);
+      return 0;
+    case CODEC_LIST: return dec_list(d, depth, out);
+    case CODEC_DICT: return dec_dict(d, depth, out);
+    default: d->pos--; return dec_fail(d, "unknown type tag");
   }
 }
 
@@ -321,21 +321,26 @@ static int val_value(dec *d, int depth) {
   size_t bn;
   uint64_t u;
   switch (tag) {
-  case CODEC_NIL: case CODEC_FALSE: case CODEC_TRUE: case CODEC_EMPTY: return 0;
-  case CODEC_INT: return dec_uvarint(d, &u);
-  case CODEC_FLOAT:
-    if (d->len - d->pos < 8) return dec_fail(d, "truncated float");
-    d->pos += 8;
-    return 0;
-  case CODEC_STRING: case CODEC_KEYWORD: case CODEC_SYMBOL: return val_bytes(d, &bp, &bn);
-  case CODEC_LIST:
-    if (dec_uvarint(d, &u)) return -1;
-    if (u == 0 || u > d->len - d->pos) return dec_fail(d, "bad list length");
-    for (uint64_t i = 0; i < u; i++)
-      if (val_value(d, depth + 1)) return -1;
-    return 0;
-  case CODEC_DICT: return val_dict(d, depth);
-  default: d->pos--; return dec_fail(d, "unknown type tag");
+    case CODEC_NIL:
+    case CODEC_FALSE:
+    case CODEC_TRUE:
+    case CODEC_EMPTY: return 0;
+    case CODEC_INT: return dec_uvarint(d, &u);
+    case CODEC_FLOAT:
+      if (d->len - d->pos < 8) return dec_fail(d, "truncated float");
+      d->pos += 8;
+      return 0;
+    case CODEC_STRING:
+    case CODEC_KEYWORD:
+    case CODEC_SYMBOL: return val_bytes(d, &bp, &bn);
+    case CODEC_LIST:
+      if (dec_uvarint(d, &u)) return -1;
+      if (u == 0 || u > d->len - d->pos) return dec_fail(d, "bad list length");
+      for (uint64_t i = 0; i < u; i++)
+        if (val_value(d, depth + 1)) return -1;
+      return 0;
+    case CODEC_DICT: return val_dict(d, depth);
+    default: d->pos--; return dec_fail(d, "unknown type tag");
   }
 }
 

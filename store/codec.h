@@ -57,11 +57,7 @@ void codec_put_uvarint(sx_buf *b, uint64_t v);
 size_t codec_uvarint_encode(unsigned char out[10], uint64_t v);
 /* Returns bytes consumed, or 0 when p[0..len) holds no complete varint. */
 size_t codec_get_uvarint(const unsigned char *p, size_t len, uint64_t *v);
-static inline uint64_t codec_zigzag(int64_t i) {
-  return ((uint64_t)i << 1) ^ (uint64_t)(i >> 63);
-}
-static inline int64_t codec_unzigzag(uint64_t u) {
-  return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
-}
+static inline uint64_t codec_zigzag(int64_t i) { return ((uint64_t)i << 1) ^ (uint64_t)(i >> 63); }
+static inline int64_t codec_unzigzag(uint64_t u) { return (int64_t)(u >> 1) ^ -(int64_t)(u & 1); }
 
 #endif

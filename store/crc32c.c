@@ -61,9 +61,8 @@ uint32_t store_crc32c_table(uint32_t crc, const void *data, size_t n) {
   uint32_t c = ~crc;
   while (n >= 8) {
     uint32_t lo = crc_load_le32(p) ^ c, hi = crc_load_le32(p + 4);
-    c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
-        crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
-        crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
+    c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^ crc_table[5][(lo >> 16) & 0xff] ^
+        crc_table[4][lo >> 24] ^ crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
         crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
     p += 8;
     n -= 8;

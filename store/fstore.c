@@ -137,7 +137,6 @@ static int st_prepare_dir(fstore *s, sx_val *err) {
   return 0;
 }
 
-
 /* A read-only scan of a log a live writer is appending to reads the file
  * in chunks at different moments: a frame seen half-copied in one chunk
  * may be vouched for by frames read complete a moment later, which looks
@@ -259,7 +258,8 @@ static int fs_refresh(store *base, sx_val *err) {
   } else if (fstat(s->fd, &a) == 0 && stat(s->log_path, &b) == 0 &&
              (a.st_ino != b.st_ino || a.st_dev != b.st_dev)) {
     *err = store_errorf("store %s: %s was replaced (compacted) since this handle opened it; reopen "
-                        "the store", s->dir, s->log_path);
+                        "the store",
+                        s->dir, s->log_path);
     rc = -1;
   } else {
     scan_result r;
@@ -312,9 +312,7 @@ static int fs_blob_has(store *base, sx_val cid, bool *has, sx_val *err) {
   return blob_has(((fstore *)base)->dir, cid, has, err);
 }
 
-static sx_val fs_blob_list(store *base) {
-  return store_blob_list(((fstore *)base)->dir);
-}
+static sx_val fs_blob_list(store *base) { return store_blob_list(((fstore *)base)->dir); }
 
 static int fs_blob_size(store *base, sx_val cid, uint64_t *size, sx_val *err) {
   if (blob_id_ok(cid, err)) return -1;
@@ -322,25 +320,25 @@ static int fs_blob_size(store *base, sx_val cid, uint64_t *size, sx_val *err) {
 }
 
 static const store_backend fstore_backend = {
-  .name = "file",
-  .read = fstore_read,
-  .stream_info = fstore_stream_info,
-  .streams = fstore_streams,
-  .kv_get = fstore_kv_get,
-  .kv_keys = fstore_kv_keys,
-  .writable = fs_writable,
-  .commit = fstore_commit,
-  .wait = fstore_wait,
-  .durable_fd = fstore_durable_fd,
-  .flush = fstore_flush,
-  .refresh = fs_refresh,
-  .stats = fs_stats,
-  .close = fs_close,
-  .blob_put = fs_blob_put,
-  .blob_get = fs_blob_get,
-  .blob_has = fs_blob_has,
-  .blob_list = fs_blob_list,
-  .blob_size = fs_blob_size,
+    .name = "file",
+    .read = fstore_read,
+    .stream_info = fstore_stream_info,
+    .streams = fstore_streams,
+    .kv_get = fstore_kv_get,
+    .kv_keys = fstore_kv_keys,
+    .writable = fs_writable,
+    .commit = fstore_commit,
+    .wait = fstore_wait,
+    .durable_fd = fstore_durable_fd,
+    .flush = fstore_flush,
+    .refresh = fs_refresh,
+    .stats = fs_stats,
+    .close = fs_close,
+    .blob_put = fs_blob_put,
+    .blob_get = fs_blob_get,
+    .blob_has = fs_blob_has,
+    .blob_list = fs_blob_list,
+    .blob_size = fs_blob_size,
 };
 
 int fstore_open(const char *dir, const store_opts *opts, store **out, sx_val *err) {

@@ -56,7 +56,8 @@ static void *flusher_main(void *arg) {
     dl.tv_nsec += (long)(f->window_ms % 1000) * 1000000L;
     dl.tv_sec += f->window_ms / 1000 + dl.tv_nsec / 1000000000L;
     dl.tv_nsec %= 1000000000L;
-    while (!f->stop && pthread_cond_timedwait(&f->cv, &f->mu, &dl) != ETIMEDOUT) {}
+    while (!f->stop && pthread_cond_timedwait(&f->cv, &f->mu, &dl) != ETIMEDOUT) {
+    }
     if (f->stop) break; /* what is left is synced by the drain at close (fstore_drain) */
     f->dirty = false;
     pthread_mutex_unlock(&f->mu);
@@ -119,7 +120,6 @@ static int flusher_stop(fstore *s) {
   s->flusher = NULL;
   return e;
 }
-
 
 /* ---- frames ---------------------------------------------------------------------- */
 
@@ -208,7 +208,8 @@ static int cm_lead_io(fstore *s, uint64_t at, char *msg, size_t cap, bool *refus
     bool cut = store_io_ftruncate(STORE_IO_LOG_TRUNC, s->fd, (off_t)at) == 0;
     if (cut) s->file_end = at;
     snprintf(msg, cap, "store %s: fdatasync of %s failed: %s%s", s->dir, s->log_path, strerror(e),
-             cut ? "" : " (cutting the unsynced commits off the log failed too; the next open may keep them)");
+             cut ? ""
+                 : " (cutting the unsynced commits off the log failed too; the next open may keep them)");
     rc = LOG_WRITE_REFUSE;
   }
   *refuse = rc == LOG_WRITE_REFUSE;
@@ -267,10 +268,8 @@ static void *cm_syncer_main(void *arg) {
   bool registered = GC_get_stack_base(&sb) == GC_SUCCESS && GC_register_my_thread(&sb) == GC_SUCCESS;
   pthread_mutex_lock(&s->mu);
   while (!s->syncer_stop) {
-    if (s->want_no > s->durable_no && s->durable_no < s->commit_no && !s->syncing && !s->failed)
-      cm_lead(s);
-    else
-      pthread_cond_wait(&s->cv, &s->mu);
+    if (s->want_no > s->durable_no && s->durable_no < s->commit_no && !s->syncing && !s->failed) cm_lead(s);
+    else pthread_cond_wait(&s->cv, &s->mu);
   }
   pthread_mutex_unlock(&s->mu);
   if (registered) GC_unregister_my_thread();
@@ -352,7 +351,8 @@ static void cm_seed_cache(fstore *s, store_txn *t) {
   }
   for (size_t i = 0; i < t->nkeys; i++) {
     txn_key *tk = &t->keys[i];
-    long ki = tk->state == TK_PUT ? store_kv_find(s, sx_str_data(tk->key), sx_str_len(tk->key), tk->hash) : -1;
+    long ki =
+        tk->state == TK_PUT ? store_kv_find(s, sx_str_data(tk->key), sx_str_len(tk->key), tk->hash) : -1;
     if (ki < 0 || s->kv[ki].cached) continue;
     s->kv[ki].cached = tk->val;
     s->kv[ki].cache_est = CACHE_COST;
@@ -383,7 +383,8 @@ static int cm_commit_locked(fstore *s, store_txn *t, uint64_t *ticket, sx_val *e
   if (s->opts.sync != STORE_SYNC_FULL && cm_write_per_mode(s, frame_at, err)) return -1;
   s->commit_no++;
   const char *why = "?";
-  if (store_log_apply(s, (const unsigned char *)t->payload.data, t->payload.len, frame_off + FRAME_HEAD, &why)) {
+  if (store_log_apply(s, (const unsigned char *)t->payload.data, t->payload.len, frame_off + FRAME_HEAD,
+                      &why)) {
     /* validation makes this unreachable; should it happen, stop writing */
     *err = store_errorf("store %s: internal error: a validated commit broke a rule (%s)", s->dir, why);
     store_log_refuse(s, sx_str_data(*err), NULL);

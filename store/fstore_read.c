@@ -20,12 +20,13 @@ static int rd_value_at(fstore *s, uint64_t off, sx_val *out, size_t *used) {
   const unsigned char *p = store_log_bytes(s, off, &avail);
   if (!p) {
     *out = sx_error_new(store_errorf("store %s: cannot read %s at offset %llu", s->dir, s->log_path,
-                                     (unsigned long long)off), SX_NIL);
+                                     (unsigned long long)off),
+                        SX_NIL);
     return -1;
   }
   if (store_decode(p, avail, used, out, &derr)) {
-    *out = sx_error_new(store_errorf("store %s: %s: the value at offset %llu does not decode: %s",
-                                     s->dir, s->log_path, (unsigned long long)off, sx_str_data(derr)),
+    *out = sx_error_new(store_errorf("store %s: %s: the value at offset %llu does not decode: %s", s->dir,
+                                     s->log_path, (unsigned long long)off, sx_str_data(derr)),
                         SX_NIL);
     return -1;
   }
@@ -171,11 +172,11 @@ uint64_t fstore_item_ver(store *base, store_item kind, sx_val name) {
   fstore *s = (fstore *)base;
   long i;
   switch (kind) {
-  case STORE_ITEM_HWM: return (i = rd_stream(s, name)) < 0 ? 0 : s->streams[i].hwm_ver;
-  case STORE_ITEM_CONTENT: return (i = rd_stream(s, name)) < 0 ? 0 : s->streams[i].ver;
-  case STORE_ITEM_KEY: return (i = rd_key(s, name)) < 0 ? 0 : s->kv[i].ver;
-  case STORE_ITEM_CATALOG: return s->catalog_ver;
-  case STORE_ITEM_KEYS: return s->keys_ver;
+    case STORE_ITEM_HWM: return (i = rd_stream(s, name)) < 0 ? 0 : s->streams[i].hwm_ver;
+    case STORE_ITEM_CONTENT: return (i = rd_stream(s, name)) < 0 ? 0 : s->streams[i].ver;
+    case STORE_ITEM_KEY: return (i = rd_key(s, name)) < 0 ? 0 : s->kv[i].ver;
+    case STORE_ITEM_CATALOG: return s->catalog_ver;
+    case STORE_ITEM_KEYS: return s->keys_ver;
   }
   return 0;
 }

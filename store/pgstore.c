@@ -92,9 +92,7 @@ void pg_prep_done(pgstore *s, int slot, bool ok) {
   }
 }
 
-void pg_prep_name(int slot, char out[16]) {
-  snprintf(out, 16, "sx_%d", slot);
-}
+void pg_prep_name(int slot, char out[16]) { snprintf(out, 16, "sx_%d", slot); }
 
 /* A result that failed: *err names it; a broken connection is dropped. */
 static PGresult *pg_failed(pgstore *s, PGresult *r, sx_val *err) {
@@ -165,26 +163,24 @@ int pg_exec_once(pgstore *s, const char *sql, sx_val *err) {
 /* ---- connecting and the schema ----------------------------------------------------- */
 
 static const char *const schema_sql[] = {
-  "CREATE SCHEMA IF NOT EXISTS S_NAME",
-  "CREATE TABLE IF NOT EXISTS S.meta (key text PRIMARY KEY, value text NOT NULL)",
-  "CREATE TABLE IF NOT EXISTS S.streams (name bytea PRIMARY KEY, hwm bigint NOT NULL,"
-  " first_seq bigint NOT NULL)",
-  "CREATE TABLE IF NOT EXISTS S.events (stream bytea NOT NULL, seq bigint NOT NULL,"
-  " value bytea NOT NULL, PRIMARY KEY (stream, seq))",
-  "CREATE TABLE IF NOT EXISTS S.kv (key bytea PRIMARY KEY, value bytea, ver bigint NOT NULL)",
-  "CREATE TABLE IF NOT EXISTS S.blobs (cid text PRIMARY KEY, bytes bytea NOT NULL)",
-  "CREATE TABLE IF NOT EXISTS S.clocks (id text PRIMARY KEY, n bigint NOT NULL)",
-  "INSERT INTO S.clocks VALUES ('catalog', 0), ('keys', 0) ON CONFLICT DO NOTHING",
-  "INSERT INTO S.meta VALUES ('schema_version', '1') ON CONFLICT DO NOTHING",
-  /* kept for the sx versions whose commit checks called it */
-  "CREATE OR REPLACE FUNCTION S.sx_expect(ok boolean, what text) RETURNS boolean LANGUAGE plpgsql"
-  " AS $f$ BEGIN IF NOT ok THEN RAISE EXCEPTION '%', what USING ERRCODE = '40001'; END IF;"
-  " RETURN true; END $f$",
+    "CREATE SCHEMA IF NOT EXISTS S_NAME",
+    "CREATE TABLE IF NOT EXISTS S.meta (key text PRIMARY KEY, value text NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS S.streams (name bytea PRIMARY KEY, hwm bigint NOT NULL,"
+    " first_seq bigint NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS S.events (stream bytea NOT NULL, seq bigint NOT NULL,"
+    " value bytea NOT NULL, PRIMARY KEY (stream, seq))",
+    "CREATE TABLE IF NOT EXISTS S.kv (key bytea PRIMARY KEY, value bytea, ver bigint NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS S.blobs (cid text PRIMARY KEY, bytes bytea NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS S.clocks (id text PRIMARY KEY, n bigint NOT NULL)",
+    "INSERT INTO S.clocks VALUES ('catalog', 0), ('keys', 0) ON CONFLICT DO NOTHING",
+    "INSERT INTO S.meta VALUES ('schema_version', '1') ON CONFLICT DO NOTHING",
+    /* kept for the sx versions whose commit checks called it */
+    "CREATE OR REPLACE FUNCTION S.sx_expect(ok boolean, what text) RETURNS boolean LANGUAGE plpgsql"
+    " AS $f$ BEGIN IF NOT ok THEN RAISE EXCEPTION '%', what USING ERRCODE = '40001'; END IF;"
+    " RETURN true; END $f$",
 };
 
-static void pg_quiet(void *arg, const char *msg) {
-  (void)arg, (void)msg; /* NOTICEs of IF NOT EXISTS */
-}
+static void pg_quiet(void *arg, const char *msg) { (void)arg, (void)msg; /* NOTICEs of IF NOT EXISTS */ }
 
 /* The schema's version: 0 when there is none yet (or it cannot be read:
  * then *err says why, and creating it will say it again or succeed). */
@@ -197,7 +193,8 @@ static int pg_schema_version(pgstore *s, sx_val *err) {
 
 static int pg_newer(pgstore *s, int version, sx_val *err) {
   *err = store_errorf("store %s: the schema %s was written by a newer sx (schema version %d; this "
-                      "build knows %d)", s->shown, s->schema, version, PG_SCHEMA_VERSION);
+                      "build knows %d)",
+                      s->shown, s->schema, version, PG_SCHEMA_VERSION);
   return -1;
 }
 
@@ -246,8 +243,8 @@ static int pg_connect(pgstore *s, sx_val *err) {
   }
   PQsetNoticeProcessor(c, pg_quiet, NULL);
   s->conn = c;
-  const char *sync = s->base.opts.sync == STORE_SYNC_FULL ? "SET synchronous_commit = on"
-                                                          : "SET synchronous_commit = off";
+  const char *sync =
+      s->base.opts.sync == STORE_SYNC_FULL ? "SET synchronous_commit = on" : "SET synchronous_commit = off";
   return pg_exec_once(s, sync, err);
 }
 
@@ -317,7 +314,9 @@ static sx_val pg_value(pgstore *s, const PGresult *r, int i, int col) {
   sx_val v, err;
   size_t used;
   if (store_decode(PQgetvalue(r, i, col), (size_t)PQgetlength(r, i, col), &used, &v, &err))
-    return sx_error_new(store_errorf("store %s: a stored value does not decode: %s", s->shown, sx_str_data(err)), SX_NIL);
+    return sx_error_new(store_errorf("store %s: a stored value does not decode: %s", s->shown,
+                                     sx_str_data(err)),
+                        SX_NIL);
   return v;
 }
 
@@ -341,10 +340,11 @@ static PGresult *pg_read_after(pgstore *s, sx_val stream, int64_t after, sx_val 
   pg_put_int8(a8, after);
   const char *v[2] = {sx_str_data(stream), a8};
   int l[2] = {(int)sx_str_len(stream), 8};
-  return pg_query(s,
-                  "SELECT s.hwm, s.first_seq, e.value FROM S.streams s LEFT JOIN S.events e"
-                  " ON e.stream = s.name AND e.seq >= s.first_seq AND e.seq > $2 WHERE s.name = $1 ORDER BY e.seq",
-                  2, v, l, err);
+  return pg_query(
+      s,
+      "SELECT s.hwm, s.first_seq, e.value FROM S.streams s LEFT JOIN S.events e"
+      " ON e.stream = s.name AND e.seq >= s.first_seq AND e.seq > $2 WHERE s.name = $1 ORDER BY e.seq",
+      2, v, l, err);
 }
 
 /* Read the stream (s->mu held): the events after what the cache holds,
@@ -408,13 +408,15 @@ static sx_val pg_listing(pgstore *s, const char *sql, store_rv *rv) {
 static sx_val pg_streams(store *base, store_rv *rv) {
   return pg_listing((pgstore *)base,
                     "SELECT c.n, s.name FROM S.clocks c LEFT JOIN S.streams s ON true"
-                    " WHERE c.id = 'catalog' ORDER BY s.name", rv);
+                    " WHERE c.id = 'catalog' ORDER BY s.name",
+                    rv);
 }
 
 static sx_val pg_kv_keys(store *base, store_rv *rv) {
   return pg_listing((pgstore *)base,
                     "SELECT c.n, k.key FROM S.clocks c LEFT JOIN S.kv k ON k.value IS NOT NULL"
-                    " WHERE c.id = 'keys' ORDER BY k.key", rv);
+                    " WHERE c.id = 'keys' ORDER BY k.key",
+                    rv);
 }
 
 /* Read the key (s->mu held): its value comes only when its version is not
@@ -425,8 +427,10 @@ static sx_val pg_kv_get_locked(pgstore *s, sx_val key, bool *has, store_rv *rv, 
   pg_put_int8(v8, c ? c->hwm : -1);
   const char *v[2] = {sx_str_data(key), v8};
   int l[2] = {(int)sx_str_len(key), 8};
-  PGresult *r = pg_query(s, "SELECT CASE WHEN ver = $2 THEN NULL ELSE value END, ver, value IS NOT NULL"
-                            " FROM S.kv WHERE key = $1", 2, v, l, err);
+  PGresult *r = pg_query(s,
+                         "SELECT CASE WHEN ver = $2 THEN NULL ELSE value END, ver, value IS NOT NULL"
+                         " FROM S.kv WHERE key = $1",
+                         2, v, l, err);
   if (!r) return SX_UNDEF;
   sx_val out = SX_NIL;
   if (PQntuples(r)) {
@@ -479,8 +483,10 @@ static void pg_stats(store *base, store_stats *out) {
   out->read_only = base->opts.read_only;
   sx_val err = SX_NIL;
   pthread_mutex_lock(&s->mu);
-  PGresult *r = pg_query_once(s, "SELECT (SELECT count(*) FROM S.streams), (SELECT count(*) FROM S.events),"
-                                 " (SELECT count(*) FROM S.kv WHERE value IS NOT NULL)", &err);
+  PGresult *r = pg_query_once(s,
+                              "SELECT (SELECT count(*) FROM S.streams), (SELECT count(*) FROM S.events),"
+                              " (SELECT count(*) FROM S.kv WHERE value IS NOT NULL)",
+                              &err);
   if (r) {
     out->streams = (size_t)pg_int8(r, 0, 0);
     out->events = (size_t)pg_int8(r, 0, 1);
@@ -542,8 +548,8 @@ static int pg_blob_get(store *base, sx_val cid, sx_val *bytes, sx_val *err) {
     char id[BLOB_CID_LEN + 1];
     blob_cid_of(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0), id);
     if (memcmp(id, sx_str_data(cid), BLOB_CID_LEN) != 0) {
-      *err = store_errorf("store %s: blob %s is damaged: its bytes do not match its id (not served)", s->shown,
-                          sx_str_data(cid));
+      *err = store_errorf("store %s: blob %s is damaged: its bytes do not match its id (not served)",
+                          s->shown, sx_str_data(cid));
       PQclear(r);
       return -1;
     }
@@ -563,11 +569,13 @@ static int pg_blob_has(store *base, sx_val cid, bool *has, sx_val *err) {
 
 static sx_val pg_blob_list(store *base) {
   store_rv unused;
-  return pg_listing((pgstore *)base, "SELECT 0::bigint, cid::bytea FROM S.blobs ORDER BY cid COLLATE \"C\"", &unused);
+  return pg_listing((pgstore *)base, "SELECT 0::bigint, cid::bytea FROM S.blobs ORDER BY cid COLLATE \"C\"",
+                    &unused);
 }
 
 static int pg_blob_size(store *base, sx_val cid, uint64_t *size, sx_val *err) {
-  PGresult *r = pg_blob_row((pgstore *)base, cid, "SELECT octet_length(bytes)::bigint FROM S.blobs WHERE cid = $1", err);
+  PGresult *r = pg_blob_row((pgstore *)base, cid,
+                            "SELECT octet_length(bytes)::bigint FROM S.blobs WHERE cid = $1", err);
   if (!r) return -1;
   int rc = PQntuples(r) ? 0 : 1;
   if (!rc) *size = (uint64_t)pg_int8(r, 0, 0);
@@ -576,25 +584,25 @@ static int pg_blob_size(store *base, sx_val cid, uint64_t *size, sx_val *err) {
 }
 
 static const store_backend pg_backend = {
-  .name = "postgresql",
-  .read = pg_read,
-  .stream_info = pg_stream_info,
-  .streams = pg_streams,
-  .kv_get = pg_kv_get,
-  .kv_keys = pg_kv_keys,
-  .writable = pg_writable,
-  .commit = pgstore_commit,
-  .wait = pg_wait,
-  .durable_fd = NULL,
-  .flush = pg_noop,
-  .refresh = pg_noop,
-  .stats = pg_stats,
-  .close = pg_close,
-  .blob_put = pg_blob_put,
-  .blob_get = pg_blob_get,
-  .blob_has = pg_blob_has,
-  .blob_list = pg_blob_list,
-  .blob_size = pg_blob_size,
+    .name = "postgresql",
+    .read = pg_read,
+    .stream_info = pg_stream_info,
+    .streams = pg_streams,
+    .kv_get = pg_kv_get,
+    .kv_keys = pg_kv_keys,
+    .writable = pg_writable,
+    .commit = pgstore_commit,
+    .wait = pg_wait,
+    .durable_fd = NULL,
+    .flush = pg_noop,
+    .refresh = pg_noop,
+    .stats = pg_stats,
+    .close = pg_close,
+    .blob_put = pg_blob_put,
+    .blob_get = pg_blob_get,
+    .blob_has = pg_blob_has,
+    .blob_list = pg_blob_list,
+    .blob_size = pg_blob_size,
 };
 
 /* name as a quoted SQL identifier: "name", inner quotes doubled. */
@@ -645,10 +653,11 @@ int pgstore_open(const char *url, const store_opts *opts, store **out, sx_val *e
 /* Every stream's events run without a gap from first_seq to its mark. */
 static int pgk_streams(pgstore *s, sx_buf *report, size_t *nstreams, size_t *nevents) {
   sx_val err = SX_NIL;
-  PGresult *r = pg_query_once(s,
-                              "SELECT s.name, s.hwm, s.first_seq, count(e.seq), min(e.seq), max(e.seq) FROM S.streams s"
-                              " LEFT JOIN S.events e ON e.stream = s.name GROUP BY s.name, s.hwm, s.first_seq ORDER BY s.name",
-                              &err);
+  PGresult *r = pg_query_once(
+      s,
+      "SELECT s.name, s.hwm, s.first_seq, count(e.seq), min(e.seq), max(e.seq) FROM S.streams s"
+      " LEFT JOIN S.events e ON e.stream = s.name GROUP BY s.name, s.hwm, s.first_seq ORDER BY s.name",
+      &err);
   if (!r) return sx_buf_printf(report, "%s\n", sx_str_data(err)), -1;
   int bad = 0;
   *nstreams = (size_t)PQntuples(r);
@@ -685,7 +694,8 @@ static int pgk_values(pgstore *s, const char *sql, const char *what, bool blobs,
       ok = !sx_is(pg_value(s, r, i, 1), SX_T_ERROR);
     }
     if (!ok) {
-      sx_buf_printf(report, "%s: a %s does not %s: damaged\n", s->shown, what, blobs ? "hash to its id" : "decode");
+      sx_buf_printf(report, "%s: a %s does not %s: damaged\n", s->shown, what,
+                    blobs ? "hash to its id" : "decode");
       bad = 1;
     }
   }
@@ -704,14 +714,18 @@ int pgstore_check(const char *url, sx_buf *report) {
   pgstore *s = (pgstore *)base;
   size_t nstreams = 0, nevents = 0;
   int rc = pgk_streams(s, report, &nstreams, &nevents), r2;
-  if (rc >= 0 && (r2 = pgk_values(s, "SELECT stream, value FROM S.events", "stored event", false, report))) rc = r2 < 0 ? -1 : 1;
-  if (rc >= 0 && (r2 = pgk_values(s, "SELECT key, value FROM S.kv WHERE value IS NOT NULL", "kv value", false, report))) rc = r2 < 0 ? -1 : 1;
-  if (rc >= 0 && (r2 = pgk_values(s, "SELECT cid, bytes FROM S.blobs", "blob", true, report))) rc = r2 < 0 ? -1 : 1;
+  if (rc >= 0 && (r2 = pgk_values(s, "SELECT stream, value FROM S.events", "stored event", false, report)))
+    rc = r2 < 0 ? -1 : 1;
+  if (rc >= 0 &&
+      (r2 = pgk_values(s, "SELECT key, value FROM S.kv WHERE value IS NOT NULL", "kv value", false, report)))
+    rc = r2 < 0 ? -1 : 1;
+  if (rc >= 0 && (r2 = pgk_values(s, "SELECT cid, bytes FROM S.blobs", "blob", true, report)))
+    rc = r2 < 0 ? -1 : 1;
   store_stats st;
   pg_stats(base, &st);
   if (rc >= 0)
-    sx_buf_printf(report, "%s: %zu streams, %zu events, %zu kv keys, %s\n", s->shown, nstreams, nevents, st.kv_keys,
-                  rc == 0 ? "ok" : "NOT ok");
+    sx_buf_printf(report, "%s: %zu streams, %zu events, %zu kv keys, %s\n", s->shown, nstreams, nevents,
+                  st.kv_keys, rc == 0 ? "ok" : "NOT ok");
   pg_free(s);
   return rc;
 }

@@ -38,24 +38,24 @@ typedef struct pgcache_ent {
   sx_val events;      /* a stream's events, oldest first */
   sx_val value;       /* a key's value (has: it is live) */
   bool has;
-  size_t bytes;       /* estimated memory held */
+  size_t bytes; /* estimated memory held */
 } pgcache_ent;
 typedef struct pgcache {
-  sx_val index[2];    /* per kind: a dict name -> slot in ents; 0 = empty cache */
-  pgcache_ent *ents;  /* GC array */
+  sx_val index[2];   /* per kind: a dict name -> slot in ents; 0 = empty cache */
+  pgcache_ent *ents; /* GC array */
   size_t n, cap, bytes;
 } pgcache;
 
 typedef struct pgstore {
-  store base;          /* the generic handle (must come first) */
-  char *conninfo;      /* the URL without sx_schema=; never printed */
-  char *shown;         /* the URL for messages: no password */
-  char *schema;        /* the schema as a quoted identifier */
-  PGconn *conn;        /* NULL until connected, or after the server went away */
-  pthread_mutex_t mu;  /* one query at a time on conn */
+  store base;                        /* the generic handle (must come first) */
+  char *conninfo;                    /* the URL without sx_schema=; never printed */
+  char *shown;                       /* the URL for messages: no password */
+  char *schema;                      /* the schema as a quoted identifier */
+  PGconn *conn;                      /* NULL until connected, or after the server went away */
+  pthread_mutex_t mu;                /* one query at a time on conn */
   pg_prepared prep[PG_MAX_PREPARED]; /* forgotten when conn changes */
   int nprep;
-  pgcache cache;       /* guarded by mu */
+  pgcache cache; /* guarded by mu */
 } pgstore;
 
 /* A query with binary parameters and results; NULL params allowed. sql
@@ -63,8 +63,7 @@ typedef struct pgstore {
  * prepared on the connection the first time and reused after. On failure
  * *err names it, the connection is dropped when it broke (the next query
  * reconnects), and NULL is returned. The caller holds s->mu. */
-PGresult *pg_query(pgstore *s, const char *sql, int n, const char *const *vals, const int *lens,
-                   sx_val *err);
+PGresult *pg_query(pgstore *s, const char *sql, int n, const char *const *vals, const int *lens, sx_val *err);
 /* The same for statements returning no rows; 0 or -1. */
 int pg_exec(pgstore *s, const char *sql, int n, const char *const *vals, const int *lens, sx_val *err);
 /* As pg_query, for statements run once (any sql; never prepared). */

@@ -95,6 +95,4 @@ sx_val pgcache_events(const pgcache_ent *e, int64_t first, const sx_val *more, s
   return tail;
 }
 
-size_t pgcache_list_bytes(size_t n, size_t encoded) {
-  return n * PGCACHE_CELL + 2 * encoded;
-}
+size_t pgcache_list_bytes(size_t n, size_t encoded) { return n * PGCACHE_CELL + 2 * encoded; }

@@ -46,7 +46,7 @@ typedef struct pgc {
   sx_val *err;
   pgc_sent_item *items;
   int sent, cap; /* items sent, in order */
-  bool failed;           /* queuing failed (err set) */
+  bool failed;   /* queuing failed (err set) */
   bool new_stream, keys_changed;
 } pgc;
 
@@ -115,15 +115,17 @@ static void pgc_send(pgc *c, const char *sql, int n, const char *const *v, const
 /* The "conflict: ..." sentence a check reports for a changed item. */
 static char *pgc_what(const char *what, sx_val name) {
   char q[96], *out = NULL;
-  int n = name ? asprintf(&out, "conflict: %s \"%s\" was changed by another evaluation since this one read it", what,
-                          store_quote(name, q, sizeof q))
-               : asprintf(&out, "conflict: %s was changed by another evaluation since this one read it", what);
+  int n = name
+              ? asprintf(&out, "conflict: %s \"%s\" was changed by another evaluation since this one read it",
+                         what, store_quote(name, q, sizeof q))
+              : asprintf(&out, "conflict: %s was changed by another evaluation since this one read it", what);
   if (n < 0) abort();
   return out;
 }
 
 /* A check whose parameters are (name, int8 values...). */
-static void pgc_check(pgc *c, const char *sql, sx_val name, int nints, const int64_t *ints, const char *what_kind) {
+static void pgc_check(pgc *c, const char *sql, sx_val name, int nints, const int64_t *ints,
+                      const char *what_kind) {
   char i8[PGC_MAX_PARAMS][8];
   const char *v[PGC_MAX_PARAMS];
   int l[PGC_MAX_PARAMS], n = 0;
@@ -162,7 +164,8 @@ static void pgc_truncate(pgc *c, txn_stream *ts) {
   const char *v[2] = {sx_str_data(ts->name), n8};
   int l[2] = {(int)sx_str_len(ts->name), 8};
   pgc_send(c, "DELETE FROM S.events WHERE stream = $1 AND seq <= $2", 2, v, l, NULL);
-  pgc_send(c, "UPDATE S.streams SET first_seq = GREATEST(first_seq, $2::bigint + 1) WHERE name = $1", 2, v, l, NULL);
+  pgc_send(c, "UPDATE S.streams SET first_seq = GREATEST(first_seq, $2::bigint + 1) WHERE name = $1", 2, v, l,
+           NULL);
 }
 
 /* The common case, one event appended to a stream whose contents were not
@@ -180,9 +183,11 @@ static void pgc_append_one(pgc *c, txn_stream *ts) {
   pg_put_int8(seen8, ts->base.hwm);
   const char *v[4] = {sx_str_data(ts->name), new8, seen8, enc.data};
   int l[4] = {(int)sx_str_len(ts->name), 8, 8, (int)enc.len};
-  pgc_send(c, "WITH u AS (UPDATE S.streams SET hwm = $2 WHERE name = $1 AND hwm = $3 RETURNING 1),"
-              " i AS (INSERT INTO S.events SELECT $1, $2, $4::bytea FROM u)"
-              " SELECT 1 / (SELECT count(*) FROM u)::int", 4, v, l, pgc_what("stream", ts->name));
+  pgc_send(c,
+           "WITH u AS (UPDATE S.streams SET hwm = $2 WHERE name = $1 AND hwm = $3 RETURNING 1),"
+           " i AS (INSERT INTO S.events SELECT $1, $2, $4::bytea FROM u)"
+           " SELECT 1 / (SELECT count(*) FROM u)::int",
+           4, v, l, pgc_what("stream", ts->name));
   sx_buf_free(&enc);
 }
 
@@ -195,22 +200,26 @@ static void pgc_stream(pgc *c, txn_stream *ts) {
   }
   int64_t seen[3] = {ts->base.hwm + (int64_t)ts->n, ts->base.hwm, (int64_t)ts->base.content_rv.ver};
   if (existed && writes)
-    pgc_check(c, ts->content_read
-                     ? "WITH u AS (UPDATE S.streams SET hwm = $2 WHERE name = $1 AND hwm = $3 AND hwm + first_seq = $4"
-                       " RETURNING 1) SELECT 1 / (SELECT count(*) FROM u)::int"
-                     : "WITH u AS (UPDATE S.streams SET hwm = $2 WHERE name = $1 AND hwm = $3 RETURNING 1)"
-                       " SELECT 1 / (SELECT count(*) FROM u)::int",
-              ts->name, ts->content_read ? 3 : 2, seen, "stream");
+    pgc_check(
+        c,
+        ts->content_read
+            ? "WITH u AS (UPDATE S.streams SET hwm = $2 WHERE name = $1 AND hwm = $3 AND hwm + first_seq = $4"
+              " RETURNING 1) SELECT 1 / (SELECT count(*) FROM u)::int"
+            : "WITH u AS (UPDATE S.streams SET hwm = $2 WHERE name = $1 AND hwm = $3 RETURNING 1)"
+              " SELECT 1 / (SELECT count(*) FROM u)::int",
+        ts->name, ts->content_read ? 3 : 2, seen, "stream");
   else if (writes) { /* it saw no stream: creating it must find none */
-    pgc_check(c, "WITH i AS (INSERT INTO S.streams VALUES ($1, $2, 1) ON CONFLICT DO NOTHING RETURNING 1)"
-                 " SELECT 1 / (SELECT count(*) FROM i)::int", ts->name, 1, seen, "stream");
+    pgc_check(c,
+              "WITH i AS (INSERT INTO S.streams VALUES ($1, $2, 1) ON CONFLICT DO NOTHING RETURNING 1)"
+              " SELECT 1 / (SELECT count(*) FROM i)::int",
+              ts->name, 1, seen, "stream");
     c->new_stream = true;
   } else if (existed)
-    pgc_check(c, ts->content_read
-                     ? "SELECT 1 / count(*)::int FROM (SELECT 1 FROM S.streams WHERE name = $1"
-                       " AND hwm = $2 AND hwm + first_seq = $3 FOR SHARE) x"
-                     : "SELECT 1 / count(*)::int FROM (SELECT 1 FROM S.streams WHERE name = $1"
-                       " AND hwm = $2 FOR SHARE) x",
+    pgc_check(c,
+              ts->content_read ? "SELECT 1 / count(*)::int FROM (SELECT 1 FROM S.streams WHERE name = $1"
+                                 " AND hwm = $2 AND hwm + first_seq = $3 FOR SHARE) x"
+                               : "SELECT 1 / count(*)::int FROM (SELECT 1 FROM S.streams WHERE name = $1"
+                                 " AND hwm = $2 FOR SHARE) x",
               ts->name, ts->content_read ? 2 : 1, seen + 1, "stream");
   else
     pgc_check(c, "SELECT 1 / (NOT EXISTS (SELECT 1 FROM S.streams WHERE name = $1))::int", ts->name, 0, NULL,
@@ -240,25 +249,35 @@ static void pgc_put(pgc *c, txn_key *tk, const char *sql, bool with_ver, bool wi
 static void pgc_key(pgc *c, txn_key *tk) {
   int64_t ver = (int64_t)tk->rv.ver;
   if (tk->state == TK_PUT && !tk->read) { /* a blind put: the later commit wins */
-    pgc_put(c, tk, "INSERT INTO S.kv VALUES ($1, $2, 1) ON CONFLICT (key) DO UPDATE"
-                   " SET value = EXCLUDED.value, ver = S.kv.ver + 1", false, false);
+    pgc_put(c, tk,
+            "INSERT INTO S.kv VALUES ($1, $2, 1) ON CONFLICT (key) DO UPDATE"
+            " SET value = EXCLUDED.value, ver = S.kv.ver + 1",
+            false, false);
     c->keys_changed = true; /* it may have made the key live */
   } else if (tk->state == TK_PUT && ver > 0) {
-    pgc_put(c, tk, "WITH u AS (UPDATE S.kv SET value = $2, ver = ver + 1 WHERE key = $1 AND ver = $3 RETURNING 1)"
-                   " SELECT 1 / (SELECT count(*) FROM u)::int", true, true);
+    pgc_put(c, tk,
+            "WITH u AS (UPDATE S.kv SET value = $2, ver = ver + 1 WHERE key = $1 AND ver = $3 RETURNING 1)"
+            " SELECT 1 / (SELECT count(*) FROM u)::int",
+            true, true);
     c->keys_changed |= !tk->had;
   } else if (tk->state == TK_PUT) {
-    pgc_put(c, tk, "WITH i AS (INSERT INTO S.kv VALUES ($1, $2, 1) ON CONFLICT DO NOTHING RETURNING 1)"
-                   " SELECT 1 / (SELECT count(*) FROM i)::int", false, true);
+    pgc_put(c, tk,
+            "WITH i AS (INSERT INTO S.kv VALUES ($1, $2, 1) ON CONFLICT DO NOTHING RETURNING 1)"
+            " SELECT 1 / (SELECT count(*) FROM i)::int",
+            false, true);
     c->keys_changed = true;
   } else if (tk->state == TK_DELETED && !tk->read) { /* it put the key itself, then deleted it */
     const char *k = sx_str_data(tk->key);
     int kl = (int)sx_str_len(tk->key);
-    pgc_send(c, "UPDATE S.kv SET value = NULL, ver = ver + 1 WHERE key = $1 AND value IS NOT NULL", 1, &k, &kl, NULL);
+    pgc_send(c, "UPDATE S.kv SET value = NULL, ver = ver + 1 WHERE key = $1 AND value IS NOT NULL", 1, &k,
+             &kl, NULL);
     c->keys_changed = true;
   } else if (tk->state == TK_DELETED && ver > 0) {
-    pgc_check(c, "WITH u AS (UPDATE S.kv SET value = NULL, ver = ver + 1 WHERE key = $1 AND ver = $2 RETURNING 1)"
-                 " SELECT 1 / (SELECT count(*) FROM u)::int", tk->key, 1, &ver, "kv key");
+    pgc_check(
+        c,
+        "WITH u AS (UPDATE S.kv SET value = NULL, ver = ver + 1 WHERE key = $1 AND ver = $2 RETURNING 1)"
+        " SELECT 1 / (SELECT count(*) FROM u)::int",
+        tk->key, 1, &ver, "kv key");
     c->keys_changed = true;
   } else { /* only read (or read absent, put and deleted again: nothing to store) */
     pgc_check(c, "SELECT 1 / (coalesce((SELECT ver FROM S.kv WHERE key = $1 FOR SHARE), 0) = $2)::int",
@@ -276,13 +295,14 @@ static void pgc_clock(pgc *c, const char *id, bool read, const store_rv *rv, boo
   const char *v[2] = {id, n8};
   int l[2] = {(int)strlen(id), 8};
   if (bump && read)
-    pgc_send(c, "WITH u AS (UPDATE S.clocks SET n = n + 1 WHERE id = $1 AND n = $2 RETURNING 1)"
-                " SELECT 1 / (SELECT count(*) FROM u)::int", 2, v, l, pgc_what(what, 0));
-  else if (bump)
-    pgc_send(c, "UPDATE S.clocks SET n = n + 1 WHERE id = $1", 1, v, l, NULL);
+    pgc_send(c,
+             "WITH u AS (UPDATE S.clocks SET n = n + 1 WHERE id = $1 AND n = $2 RETURNING 1)"
+             " SELECT 1 / (SELECT count(*) FROM u)::int",
+             2, v, l, pgc_what(what, 0));
+  else if (bump) pgc_send(c, "UPDATE S.clocks SET n = n + 1 WHERE id = $1", 1, v, l, NULL);
   else
-    pgc_send(c, "SELECT 1 / (coalesce((SELECT n FROM S.clocks WHERE id = $1 FOR SHARE), 0) = $2)::int", 2, v, l,
-             pgc_what(what, 0));
+    pgc_send(c, "SELECT 1 / (coalesce((SELECT n FROM S.clocks WHERE id = $1 FOR SHARE), 0) = $2)::int", 2, v,
+             l, pgc_what(what, 0));
 }
 
 /* ---- the transaction ------------------------------------------------------------------- */
@@ -320,14 +340,16 @@ static void pgc_queue(pgc *c) {
  * pipeline aborted first) gives it up. */
 static void pgc_result(pgc *c, const pgc_sent_item *item, PGresult *r, int *rc) {
   ExecStatusType st = PQresultStatus(r);
-  if (item->slot >= 0 && !c->s->prep[item->slot].ready) pg_prep_done(c->s, item->slot, st == PGRES_COMMAND_OK);
+  if (item->slot >= 0 && !c->s->prep[item->slot].ready)
+    pg_prep_done(c->s, item->slot, st == PGRES_COMMAND_OK);
   if (*rc == STORE_OK && (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR)) {
     const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
     bool failed_check = item->what && code && strcmp(code, "22012") == 0; /* the row was not as seen */
     bool race = code && (strcmp(code, "40001") == 0 || strcmp(code, "40P01") == 0);
     if (failed_check) *c->err = sx_string_cstr(item->what);
-    else if (race) *c->err = store_errorf("conflict: the commit lost a race in the database: %s", msg ? msg : "?");
+    else if (race)
+      *c->err = store_errorf("conflict: the commit lost a race in the database: %s", msg ? msg : "?");
     else *c->err = store_errorf("store %s: %s", c->s->shown, PQresultErrorMessage(r));
     *rc = failed_check || race ? STORE_ECONFLICT : STORE_EFAIL;
   }
@@ -376,7 +398,8 @@ static int pgc_run(pgc *c) {
   }
   PQexitPipelineMode(conn);
   if (PQstatus(conn) != CONNECTION_OK) { /* the server went away: the next query reconnects */
-    if (rc == STORE_OK) *c->err = store_errorf("store %s: the database connection was lost", c->s->shown), rc = STORE_EFAIL;
+    if (rc == STORE_OK)
+      *c->err = store_errorf("store %s: the database connection was lost", c->s->shown), rc = STORE_EFAIL;
     pg_drop_conn(c->s);
   }
   pgc_free_items(c);
@@ -387,7 +410,7 @@ int pgstore_commit(store *base, store_txn *t, uint64_t *ticket, sx_val *err) {
   pgstore *s = (pgstore *)base;
   *ticket = 0;
   if (t->nrecords == 0 && pgc_reads(t) <= 1) return STORE_OK; /* one read is always consistent */
-  assert(!t->nrecords || !base->opts.read_only); /* every write asked pg_writable first */
+  assert(!t->nrecords || !base->opts.read_only);              /* every write asked pg_writable first */
   pgc c = {.s = s, .t = t, .err = err};
   pthread_mutex_lock(&s->mu);
   int rc = pg_ready(s, err) ? pgc_run(&c) : STORE_EFAIL;

@@ -31,10 +31,10 @@ struct pgstore_restore {
 
 /* The statements a load runs, prepared once before the pipeline starts. */
 static const char *const pgr_sql[] = {
-  "INSERT INTO S.streams VALUES ($1, $2, $3)",
-  "INSERT INTO S.events VALUES ($1, $2, $3)",
-  "INSERT INTO S.kv VALUES ($1, $2, 1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, ver = S.kv.ver + 1",
-  "INSERT INTO S.blobs VALUES ($1, $2)",
+    "INSERT INTO S.streams VALUES ($1, $2, $3)",
+    "INSERT INTO S.events VALUES ($1, $2, $3)",
+    "INSERT INTO S.kv VALUES ($1, $2, 1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, ver = S.kv.ver + 1",
+    "INSERT INTO S.blobs VALUES ($1, $2)",
 };
 enum { PGR_STREAM, PGR_EVENT, PGR_KV, PGR_BLOB, PGR_NSTMT };
 
@@ -80,7 +80,8 @@ static int pgr_send(pgstore_restore *r, int stmt, int n, const char *const *v, c
   return ++r->queued < PGR_BATCH ? 0 : pgr_drain(r, err);
 }
 
-static int pgr_send_value(pgstore_restore *r, int stmt, sx_val name, const char *i8, sx_val value, sx_val *err) {
+static int pgr_send_value(pgstore_restore *r, int stmt, sx_val name, const char *i8, sx_val value,
+                          sx_val *err) {
   sx_buf enc = SX_BUF_INIT;
   if (store_encode(&enc, value, err)) return sx_buf_free(&enc), -1;
   const char *v[3] = {sx_str_data(name), i8 ? i8 : enc.data, enc.data}; /* an encoded value is never empty */
@@ -93,15 +94,18 @@ static int pgr_send_value(pgstore_restore *r, int stmt, sx_val name, const char 
 /* ---- beginning: lock, check empty, prepare ----------------------------------- */
 
 static int pgr_empty(pgstore_restore *r, sx_val *err) {
-  PGresult *res = pg_query_once(r->s,
-                                "SELECT (SELECT count(*) FROM S.streams), (SELECT count(*) FROM S.kv WHERE value IS "
-                                "NOT NULL), (SELECT count(*) FROM S.blobs)", err);
+  PGresult *res =
+      pg_query_once(r->s,
+                    "SELECT (SELECT count(*) FROM S.streams), (SELECT count(*) FROM S.kv WHERE value IS "
+                    "NOT NULL), (SELECT count(*) FROM S.blobs)",
+                    err);
   if (!res) return -1;
   int64_t ns = pg_int8(res, 0, 0), nk = pg_int8(res, 0, 1), nb = pg_int8(res, 0, 2);
   PQclear(res);
   if (ns || nk || nb) {
     *err = store_errorf("store %s is not empty (%lld streams, %lld kv keys, %lld blobs); load into a new "
-                        "schema (sx_schema=...)", r->s->shown, (long long)ns, (long long)nk, (long long)nb);
+                        "schema (sx_schema=...)",
+                        r->s->shown, (long long)ns, (long long)nk, (long long)nb);
     return -1;
   }
   return 0;
@@ -163,7 +167,8 @@ int pgstore_restore_kv(pgstore_restore *r, sx_val key, sx_val val, sx_val *err) 
 int pgstore_restore_blob(pgstore_restore *r, sx_val cid, sx_val bytes, sx_val *err) {
   char id[BLOB_CID_LEN + 1];
   blob_cid_of(sx_str_data(bytes), sx_str_len(bytes), id);
-  if (!sx_is_string(cid) || sx_str_len(cid) != BLOB_CID_LEN || memcmp(id, sx_str_data(cid), BLOB_CID_LEN) != 0) {
+  if (!sx_is_string(cid) || sx_str_len(cid) != BLOB_CID_LEN ||
+      memcmp(id, sx_str_data(cid), BLOB_CID_LEN) != 0) {
     *err = store_errorf("blob %s: its bytes have the id %s", sx_is_string(cid) ? sx_str_data(cid) : "?", id);
     return -1;
   }

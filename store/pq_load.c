@@ -20,11 +20,11 @@ static void pq_load_once(void) {
     return;
   }
   void *fn;
-#define PQ_RESOLVE(ret, name, params)                                                   \
-  if (!(fn = dlsym(lib, #name))) {                                                      \
-    snprintf(pq_failure, sizeof pq_failure, "libpq has no %s (version 14 or later needed)", #name); \
-    return;                                                                             \
-  }                                                                                     \
+#define PQ_RESOLVE(ret, name, params)                                                                        \
+  if (!(fn = dlsym(lib, #name))) {                                                                           \
+    snprintf(pq_failure, sizeof pq_failure, "libpq has no %s (version 14 or later needed)", #name);          \
+    return;                                                                                                  \
+  }                                                                                                          \
   memcpy(&pq_api.name, &fn, sizeof fn); /* ISO C has no cast from void * */
   PQ_FUNCS(PQ_RESOLVE)
 #undef PQ_RESOLVE

@@ -13,34 +13,34 @@
 #include "sx_value.h"
 
 /* The libpq functions the backend calls: return type, name, parameters. */
-#define PQ_FUNCS(X)                                                                      \
-  X(PGconn *, PQconnectdb, (const char *))                                               \
-  X(ConnStatusType, PQstatus, (const PGconn *))                                          \
-  X(void, PQfinish, (PGconn *))                                                          \
-  X(char *, PQerrorMessage, (const PGconn *))                                            \
-  X(PQnoticeProcessor, PQsetNoticeProcessor, (PGconn *, PQnoticeProcessor, void *))      \
-  X(PGresult *, PQexecParams, (PGconn *, const char *, int, const Oid *,                 \
-                               const char *const *, const int *, const int *, int))      \
-  X(int, PQsendQueryParams, (PGconn *, const char *, int, const Oid *,                   \
-                             const char *const *, const int *, const int *, int))        \
-  X(PGresult *, PQgetResult, (PGconn *))                                                 \
-  X(int, PQenterPipelineMode, (PGconn *))                                                \
-  X(int, PQexitPipelineMode, (PGconn *))                                                 \
-  X(int, PQpipelineSync, (PGconn *))                                                     \
-  X(ExecStatusType, PQresultStatus, (const PGresult *))                                  \
-  X(char *, PQresultErrorMessage, (const PGresult *))                                    \
-  X(char *, PQresultErrorField, (const PGresult *, int))                                 \
-  X(int, PQntuples, (const PGresult *))                                                  \
-  X(char *, PQgetvalue, (const PGresult *, int, int))                                    \
-  X(int, PQgetlength, (const PGresult *, int, int))                                      \
-  X(int, PQgetisnull, (const PGresult *, int, int))                                      \
-  X(void, PQclear, (PGresult *))                                                         \
-  X(PGresult *, PQprepare, (PGconn *, const char *, const char *, int, const Oid *))     \
-  X(PGresult *, PQexecPrepared, (PGconn *, const char *, int, const char *const *,       \
-                                 const int *, const int *, int))                         \
-  X(int, PQsendPrepare, (PGconn *, const char *, const char *, int, const Oid *))        \
-  X(int, PQsendQueryPrepared, (PGconn *, const char *, int, const char *const *,         \
-                               const int *, const int *, int))
+#define PQ_FUNCS(X)                                                                                          \
+  X(PGconn *, PQconnectdb, (const char *))                                                                   \
+  X(ConnStatusType, PQstatus, (const PGconn *))                                                              \
+  X(void, PQfinish, (PGconn *))                                                                              \
+  X(char *, PQerrorMessage, (const PGconn *))                                                                \
+  X(PQnoticeProcessor, PQsetNoticeProcessor, (PGconn *, PQnoticeProcessor, void *))                          \
+  X(PGresult *, PQexecParams,                                                                                \
+    (PGconn *, const char *, int, const Oid *, const char *const *, const int *, const int *, int))          \
+  X(int, PQsendQueryParams,                                                                                  \
+    (PGconn *, const char *, int, const Oid *, const char *const *, const int *, const int *, int))          \
+  X(PGresult *, PQgetResult, (PGconn *))                                                                     \
+  X(int, PQenterPipelineMode, (PGconn *))                                                                    \
+  X(int, PQexitPipelineMode, (PGconn *))                                                                     \
+  X(int, PQpipelineSync, (PGconn *))                                                                         \
+  X(ExecStatusType, PQresultStatus, (const PGresult *))                                                      \
+  X(char *, PQresultErrorMessage, (const PGresult *))                                                        \
+  X(char *, PQresultErrorField, (const PGresult *, int))                                                     \
+  X(int, PQntuples, (const PGresult *))                                                                      \
+  X(char *, PQgetvalue, (const PGresult *, int, int))                                                        \
+  X(int, PQgetlength, (const PGresult *, int, int))                                                          \
+  X(int, PQgetisnull, (const PGresult *, int, int))                                                          \
+  X(void, PQclear, (PGresult *))                                                                             \
+  X(PGresult *, PQprepare, (PGconn *, const char *, const char *, int, const Oid *))                         \
+  X(PGresult *, PQexecPrepared,                                                                              \
+    (PGconn *, const char *, int, const char *const *, const int *, const int *, int))                       \
+  X(int, PQsendPrepare, (PGconn *, const char *, const char *, int, const Oid *))                            \
+  X(int, PQsendQueryPrepared,                                                                                \
+    (PGconn *, const char *, int, const char *const *, const int *, const int *, int))
 
 #define PQ_FIELD(ret, name, params) ret(*name) params;
 typedef struct pq_api_table {

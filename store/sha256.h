@@ -10,10 +10,10 @@
 #define SHA256_DIGEST_LEN 32
 
 typedef struct {
-  uint32_t h[8];       /* the chaining state */
-  uint64_t total;      /* bytes hashed so far */
+  uint32_t h[8];  /* the chaining state */
+  uint64_t total; /* bytes hashed so far */
   unsigned char buf[64];
-  size_t fill;         /* bytes waiting in buf (< 64) */
+  size_t fill; /* bytes waiting in buf (< 64) */
 } sha256_ctx;
 
 void sha256_init(sha256_ctx *c);

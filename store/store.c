@@ -158,9 +158,7 @@ int store_wait_durable(store *s, uint64_t ticket, sx_val *err) {
   return s->be->wait(s, ticket, true, err) > 0 ? STORE_OK : STORE_EFAIL;
 }
 
-int store_poll_durable(store *s, uint64_t ticket, sx_val *err) {
-  return s->be->wait(s, ticket, false, err);
-}
+int store_poll_durable(store *s, uint64_t ticket, sx_val *err) { return s->be->wait(s, ticket, false, err); }
 
 int store_durable_fd(store *s) { return s->be->durable_fd ? s->be->durable_fd(s) : -1; }
 
@@ -230,13 +228,9 @@ int store_blob_put(store *s, const char *bytes, size_t len, sx_val *cid_out, sx_
 int store_blob_get(store *s, sx_val cid, sx_val *bytes_out, sx_val *err) {
   return s->be->blob_get(s, cid, bytes_out, err);
 }
-int store_blob_has(store *s, sx_val cid, bool *out, sx_val *err) {
-  return s->be->blob_has(s, cid, out, err);
-}
+int store_blob_has(store *s, sx_val cid, bool *out, sx_val *err) { return s->be->blob_has(s, cid, out, err); }
 
-sx_val store_blobs(store *s) {
-  return s->be->blob_list(s);
-}
+sx_val store_blobs(store *s) { return s->be->blob_list(s); }
 
 int store_blob_size(store *s, sx_val cid, uint64_t *size, sx_val *err) {
   return s->be->blob_size(s, cid, size, err);

@@ -73,14 +73,14 @@ typedef struct store_opts {
 } store_opts;
 
 typedef struct store_stats {
-  size_t streams;       /* streams ever appended to */
-  size_t events;        /* events currently stored (after truncation) */
-  size_t kv_keys;       /* live kv keys */
-  uint64_t log_bytes;   /* size of DIR/log including unwritten commits */
-  size_t index_bytes;   /* memory held by the in-memory index */
-  size_t cache_bytes;   /* estimated memory held by the decoded-value cache */
-  uint64_t commits;     /* commits applied since open */
-  uint64_t syncs;       /* fdatasyncs that made commits durable since open */
+  size_t streams;     /* streams ever appended to */
+  size_t events;      /* events currently stored (after truncation) */
+  size_t kv_keys;     /* live kv keys */
+  uint64_t log_bytes; /* size of DIR/log including unwritten commits */
+  size_t index_bytes; /* memory held by the in-memory index */
+  size_t cache_bytes; /* estimated memory held by the decoded-value cache */
+  uint64_t commits;   /* commits applied since open */
+  uint64_t syncs;     /* fdatasyncs that made commits durable since open */
   store_sync sync;
   bool read_only;
 } store_stats;
@@ -130,8 +130,8 @@ bool store_txn_failed(store_txn *t, sx_val *err);
  * oldest first (SX_EMPTY if none), an immutable list. */
 int store_txn_append(store_txn *t, sx_val stream, sx_val event, sx_val *err);
 sx_val store_txn_read(store_txn *t, sx_val stream);
-int64_t store_txn_last_seq(store_txn *t, sx_val stream); /* 0 if never appended */
-sx_val store_txn_streams(store_txn *t);                  /* names in byte order */
+int64_t store_txn_last_seq(store_txn *t, sx_val stream);                     /* 0 if never appended */
+sx_val store_txn_streams(store_txn *t);                                      /* names in byte order */
 int store_txn_truncate(store_txn *t, sx_val stream, int64_t n, sx_val *err); /* drop seq <= n */
 
 /* KV facet. */
@@ -204,11 +204,11 @@ int store_check(const char *dir, sx_buf *report);
  * one, both complete. Blobs are untouched. Read-only handles opened before
  * keep the old file and must be reopened. */
 typedef struct store_compact_stats {
-  uint64_t log_before;  /* data bytes of DIR/log before (end of the last frame) */
-  uint64_t file_before; /* size of DIR/log before, zero-filled space included */
-  uint64_t log_after;   /* size of the new log */
+  uint64_t log_before;             /* data bytes of DIR/log before (end of the last frame) */
+  uint64_t file_before;            /* size of DIR/log before, zero-filled space included */
+  uint64_t log_after;              /* size of the new log */
   size_t streams, events, kv_keys; /* what the new log holds */
-  size_t records;       /* records written */
+  size_t records;                  /* records written */
 } store_compact_stats;
 int store_compact(const char *dir, store_compact_stats *out, sx_val *err);
 
@@ -229,7 +229,7 @@ int store_restore_event(store_restore *r, sx_val event, sx_val *err);
 int store_restore_kv(store_restore *r, sx_val key, sx_val val, sx_val *err);
 int store_restore_blob(store_restore *r, sx_val cid, sx_val bytes, sx_val *err);
 int store_restore_finish(store_restore *r, sx_val *err); /* frees r either way */
-void store_restore_abandon(store_restore *r);           /* frees r; NULL ignored */
+void store_restore_abandon(store_restore *r);            /* frees r; NULL ignored */
 /* The ids of the blobs stored in dir, sorted (a list of strings). */
 sx_val store_blob_list(const char *dir);
 /* Online backup: copy the store in dir (which may be open for writing in

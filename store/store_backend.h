@@ -20,8 +20,13 @@
 
 /* The record types of a transaction's payload and of the file store's log
  * frames (the same format: docs/store-format.md). */
-enum { REC_APPEND = 'A', REC_TRUNCATE = 'T', REC_PUT = 'P', REC_DELETE = 'D',
-       REC_HWM = 'H' /* written by compaction only */ };
+enum {
+  REC_APPEND = 'A',
+  REC_TRUNCATE = 'T',
+  REC_PUT = 'P',
+  REC_DELETE = 'D',
+  REC_HWM = 'H' /* written by compaction only */
+};
 
 /* What a read saw: the item's version and the newest commit number then. */
 typedef struct store_rv {
@@ -54,7 +59,7 @@ typedef struct store_backend {
   int (*flush)(store *s, sx_val *err);
   int (*refresh)(store *s, sx_val *err);
   void (*stats)(store *s, store_stats *out);
-  int (*close)(store *s, sx_val *err); /* frees s */
+  int (*close)(store *s, sx_val *err);                                                /* frees s */
   int (*blob_put)(store *s, const char *bytes, size_t len, sx_val *cid, sx_val *err); /* writable s */
   int (*blob_get)(store *s, sx_val cid, sx_val *bytes, sx_val *err);
   int (*blob_has)(store *s, sx_val cid, bool *has, sx_val *err);
@@ -68,14 +73,14 @@ typedef struct store_backend {
 /* The generic part of every handle; a backend's handle begins with it. */
 struct store {
   const store_backend *be;
-  char *name;          /* the directory (or URL) as opened; malloc'd */
+  char *name; /* the directory (or URL) as opened; malloc'd */
   store_opts opts;
   store_txn *implicit; /* the implicit transaction, or NULL */
   const char *warning; /* what opening it had to do (store_warning), or NULL */
   /* process-wide sharing of writable handles (store.c) */
-  char *share_key;     /* canonical directory, or NULL when not shared */
+  char *share_key; /* canonical directory, or NULL when not shared */
   unsigned refs;
-  pid_t share_pid;     /* the process that opened it */
+  pid_t share_pid; /* the process that opened it */
   store *share_next;
 };
 
@@ -91,11 +96,11 @@ typedef struct store_bytes {
 typedef struct txn_stream {
   sx_val name;
   uint32_t hash;
-  bool hwm_read, content_read;    /* in the read set */
-  store_stream_info base;         /* as first seen */
-  sx_val *events;                 /* appended here: seqs base.hwm + 1 ... */
+  bool hwm_read, content_read; /* in the read set */
+  store_stream_info base;      /* as first seen */
+  sx_val *events;              /* appended here: seqs base.hwm + 1 ... */
   size_t n, cap;
-  int64_t trunc;                  /* truncated here up to this seq (0: not) */
+  int64_t trunc; /* truncated here up to this seq (0: not) */
 } txn_stream;
 
 /* The transaction's view of one kv key. */
@@ -104,7 +109,7 @@ typedef struct txn_key {
   sx_val key;
   uint32_t hash;
   bool read, mark;
-  bool had;                       /* live when first read */
+  bool had; /* live when first read */
   store_rv rv;
   txn_key_state state;
   sx_val val;
@@ -114,7 +119,7 @@ struct store_txn {
   store *s;
   txn_stream *streams; /* GC arrays: they hold values */
   size_t nstreams, scap;
-  uint32_t *sidx;      /* open addressing: entry index + 1 */
+  uint32_t *sidx; /* open addressing: entry index + 1 */
   size_t snb;
   txn_key *keys;
   size_t nkeys, kcap;
@@ -129,9 +134,9 @@ struct store_txn {
   uint32_t sidx_room[4];
   char payload_room[256];
   size_t nrecords;
-  uint64_t seen;       /* the newest version read */
-  sx_val doomed;       /* a "conflict: ..." message once a re-read changed */
-  sx_val broken;       /* 0, or the error value of a read the backend failed */
+  uint64_t seen; /* the newest version read */
+  sx_val doomed; /* a "conflict: ..." message once a re-read changed */
+  sx_val broken; /* 0, or the error value of a read the backend failed */
   bool finished;
 };
 
@@ -139,8 +144,13 @@ struct store_txn {
  * by a backend's commit under its lock). A transaction with writes needs
  * every item it read unchanged; one without writes needs a moment at which
  * all its reads were current. 0, or STORE_ECONFLICT with *err. */
-typedef enum { STORE_ITEM_HWM, STORE_ITEM_CONTENT, STORE_ITEM_KEY, STORE_ITEM_CATALOG,
-               STORE_ITEM_KEYS } store_item;
+typedef enum {
+  STORE_ITEM_HWM,
+  STORE_ITEM_CONTENT,
+  STORE_ITEM_KEY,
+  STORE_ITEM_CATALOG,
+  STORE_ITEM_KEYS
+} store_item;
 typedef uint64_t (*store_ver_fn)(store *s, store_item kind, sx_val name);
 int store_txn_validate(store_txn *t, store_ver_fn cur, sx_val *err);
 

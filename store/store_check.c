@@ -59,18 +59,18 @@ static int check_log(const char *dir, sx_buf *report) {
     sx_buf_printf(report, "%s: cannot read: %s\n", s->log_path, r.reason);
     rc = -1;
   } else if (r.kind == SCAN_DAMAGE) {
-    sx_buf_printf(report, "%s: damaged at offset %llu: %s\n", s->log_path,
-                  (unsigned long long)r.bad_at, r.reason);
+    sx_buf_printf(report, "%s: damaged at offset %llu: %s\n", s->log_path, (unsigned long long)r.bad_at,
+                  r.reason);
     rc = 1;
   } else if (r.kind == SCAN_OK && r.zero_tail) {
-    sx_buf_printf(report, "%s: data ends at offset %llu, then %llu bytes of zero-filled space\n",
-                  s->log_path, (unsigned long long)r.end, (unsigned long long)r.zero_tail);
+    sx_buf_printf(report, "%s: data ends at offset %llu, then %llu bytes of zero-filled space\n", s->log_path,
+                  (unsigned long long)r.end, (unsigned long long)r.zero_tail);
   } else if (r.kind == SCAN_TORN) {
     sx_buf_printf(report,
                   "%s: torn tail at offset %llu (%llu bytes, %s): an interrupted commit, "
                   "discarded by the next writable open\n",
-                  s->log_path, (unsigned long long)r.bad_at,
-                  (unsigned long long)(r.file_size - r.end), r.reason);
+                  s->log_path, (unsigned long long)r.bad_at, (unsigned long long)(r.file_size - r.end),
+                  r.reason);
   }
   sx_buf_printf(report, "%s: %zu frames, %zu records, %zu streams, %zu events, %zu kv keys, %s\n",
                 s->log_path, r.frames, r.records, s->nstreams, s->nevents, s->kv_live,

@@ -28,8 +28,8 @@ typedef struct compactor {
   fstore *s;
   int fd;
   char tmp[4096];
-  sx_buf frame;   /* the frame being built: head placeholder + payload */
-  uint64_t off;   /* bytes written to tmp */
+  sx_buf frame; /* the frame being built: head placeholder + payload */
+  uint64_t off; /* bytes written to tmp */
   size_t records;
   const char *what; /* the step that failed */
 } compactor;
@@ -196,7 +196,8 @@ static int store_cw_swap(fstore *s, store_compact_stats *out, sx_val *err) {
   }
   if (store_io_rename(STORE_IO_COMPACT_RENAME, c.tmp, s->log_path)) {
     *err = store_errorf("store %s: compaction failed: renaming %s to %s failed: %s (the log is "
-                        "unchanged)", s->dir, c.tmp, s->log_path, strerror(errno));
+                        "unchanged)",
+                        s->dir, c.tmp, s->log_path, strerror(errno));
     store_io_unlink(c.tmp);
     return -1;
   }
@@ -205,7 +206,8 @@ static int store_cw_swap(fstore *s, store_compact_stats *out, sx_val *err) {
   if (store_fsync_dir(s->dir)) {
     *err = store_errorf("store %s: compaction: the compacted log is in place but the fsync of the "
                         "directory %s failed: %s (after a crash either log may be found; both hold "
-                        "the same state)", s->dir, s->dir, strerror(errno));
+                        "the same state)",
+                        s->dir, s->dir, strerror(errno));
     return -1;
   }
   return 0;

@@ -28,12 +28,12 @@
 
 struct store_restore {
   pgstore_restore *pg; /* a PostgreSQL store: its rows go there (and nothing below is used) */
-  fstore *s;       /* the empty store, writer lock held */
-  int fd;          /* DIR/log.restore */
+  fstore *s;           /* the empty store, writer lock held */
+  int fd;              /* DIR/log.restore */
   char tmp[4096];
-  sx_buf frame;    /* head placeholder + payload */
+  sx_buf frame; /* head placeholder + payload */
   uint64_t off;
-  sx_val stream;   /* the stream being restored, or 0 */
+  sx_val stream;     /* the stream being restored, or 0 */
   int64_t hwm, last; /* its high-water mark; the seq last written (0: none yet) */
   int64_t first;     /* the seq of its first stored event */
   size_t records;
@@ -100,9 +100,7 @@ static int rs_value(store_restore *r, sx_val v, sx_val *err) {
 /* ---- an empty store ------------------------------------------------------------- */
 
 /* Does dir/blobs hold any file? */
-static bool rs_has_blobs(const char *dir) {
-  return store_blob_list(dir) != SX_EMPTY;
-}
+static bool rs_has_blobs(const char *dir) { return store_blob_list(dir) != SX_EMPTY; }
 
 static int rs_open_empty(store_restore *r, const char *dir, sx_val *err) {
   if (fstore_mkdirs(dir) != 0) {
@@ -114,8 +112,8 @@ static int rs_open_empty(store_restore *r, const char *dir, sx_val *err) {
   if (fstore_open_log(r->s, err)) return -1;
   if (r->s->nstreams || r->s->kv_live || rs_has_blobs(dir)) {
     *err = store_errorf("store %s is not empty (%zu streams, %zu kv keys%s); load into a new "
-                        "directory", dir, r->s->nstreams, r->s->kv_live,
-                        rs_has_blobs(dir) ? ", blobs" : "");
+                        "directory",
+                        dir, r->s->nstreams, r->s->kv_live, rs_has_blobs(dir) ? ", blobs" : "");
     return -1;
   }
   return 0;
@@ -190,7 +188,8 @@ static int rs_stream_end(store_restore *r, sx_val *err) {
     return r->hwm > 0 ? pgstore_restore_stream(r->pg, name, r->hwm, r->last ? r->first : r->hwm + 1, err) : 0;
 #endif
   if (r->last == 0)
-    return r->hwm > 0 && (rs_rec(r, REC_HWM, name, err) || (codec_put_uvarint(&r->frame, (uint64_t)r->hwm), 0));
+    return r->hwm > 0 &&
+           (rs_rec(r, REC_HWM, name, err) || (codec_put_uvarint(&r->frame, (uint64_t)r->hwm), 0));
   return 0;
 }
 
@@ -319,9 +318,7 @@ int store_restore_finish(store_restore *r, sx_val *err) {
 
 /* ---- the blobs of a store ----------------------------------------------------------- */
 
-static int rs_cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int rs_cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Add the well-formed blob ids in one shard directory. */
 static void rs_scan_shard(const char *path, char ***ids, size_t *n, size_t *cap) {
@@ -371,8 +368,7 @@ static const bk_sites bk_blob_sites = {STORE_IO_BLOB_CREATE, STORE_IO_BLOB_WRITE
 /* Copy in[0..len) (or all of it when len is UINT64_MAX) to a new file
  * dst, synced (its name is the caller's to sync); removed again when the
  * copy fails. */
-static int bk_copy(int in, const char *what, const char *dst, uint64_t len, const bk_sites *io,
-                   sx_val *err) {
+static int bk_copy(int in, const char *what, const char *dst, uint64_t len, const bk_sites *io, sx_val *err) {
   int out = store_io_open(io->create, dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (out < 0) {
     *err = store_errorf("backup: cannot create %s: %s", dst, strerror(errno));
@@ -391,7 +387,9 @@ static int bk_copy(int in, const char *what, const char *dst, uint64_t len, cons
     else done += (uint64_t)got;
   }
   if (!rc && store_io_fsync(io->sync, out) != 0) rc = -1;
-  if (rc) *err = store_errorf("backup: copying %s to %s failed: %s", what, dst, errno ? strerror(errno) : "short read");
+  if (rc)
+    *err = store_errorf("backup: copying %s to %s failed: %s", what, dst,
+                        errno ? strerror(errno) : "short read");
   close(out);
   if (rc) store_io_unlink(dst); /* no half copy left behind */
   return rc;
@@ -449,8 +447,8 @@ int store_backup(const char *dir, const char *dest, store_backup_stats *out, sx_
   struct stat dst_st;
   int made = stat(dest, &dst_st) == 0 ? (errno = EEXIST, -1) : errno != ENOENT ? -1 : fstore_mkdirs(dest);
   if (made != 0) {
-    *err = store_errorf("backup: cannot create %s: %s (the destination must not exist)", dest,
-                        strerror(errno));
+    *err =
+        store_errorf("backup: cannot create %s: %s (the destination must not exist)", dest, strerror(errno));
     return -1;
   }
   struct stat st;

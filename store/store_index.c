@@ -71,8 +71,7 @@ static void htab_rebuild(htab *t, size_t count, char *base, size_t stride) {
 }
 
 /* The index of the entry named name[0..len) with hash h, or -1. */
-static long htab_find(const htab *t, char *base, size_t stride, const char *name, size_t len,
-                      uint32_t h) {
+static long htab_find(const htab *t, char *base, size_t stride, const char *name, size_t len, uint32_t h) {
   if (!t->nb) return -1;
   for (uint32_t j = t->b[h & (t->nb - 1)]; j; j = ix_at(base, stride, j - 1)->next) {
     ix_head *e = ix_at(base, stride, j - 1);

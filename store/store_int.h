@@ -23,13 +23,13 @@
 #include "store_backend.h"
 
 /* ---- log file layout (docs/store-format.md) ---------------------------- */
-#define LOG_HEADER_SIZE 16       /* "SXSTORE\0", u32 version, u32 crc32c */
+#define LOG_HEADER_SIZE 16 /* "SXSTORE\0", u32 version, u32 crc32c */
 #define LOG_VERSION 2u
-#define FRAME_MAGIC 0x32465853u  /* "SXF2" little-endian */
-#define FRAME_HEAD 28            /* u32 magic, u32 payload length, u64 offset, u64 synced, u32 crc32c */
+#define FRAME_MAGIC 0x32465853u    /* "SXF2" little-endian */
+#define FRAME_HEAD 28              /* u32 magic, u32 payload length, u64 offset, u64 synced, u32 crc32c */
 #define FRAME_MAGIC_V1 0x31465853u /* "SXF1": version 1 frames, read only */
-#define FRAME_HEAD_V1 8          /* u32 magic, u32 payload length */
-#define FRAME_TAIL 4             /* u32 crc32c of head + payload */
+#define FRAME_HEAD_V1 8            /* u32 magic, u32 payload length */
+#define FRAME_TAIL 4               /* u32 crc32c of head + payload */
 #define FRAME_MAX_PAYLOAD 0x7fffffffu
 #define OFF_BUFFER_LIMIT (64u * 1024u) /* STORE_SYNC_OFF write-behind size */
 
@@ -39,26 +39,26 @@
  * run ending at the high-water mark. offs[i] is the log offset of event i's
  * encoded value; cache[i] its decoded value (0 = not decoded). */
 typedef struct stream_ent {
-  sx_val name;       /* SX string */
+  sx_val name; /* SX string */
   uint32_t hash;
-  uint32_t next;     /* hash chain: entry index + 1, 0 ends the chain */
-  int64_t hwm;       /* high-water mark: last seq ever appended */
+  uint32_t next;         /* hash chain: entry index + 1, 0 ends the chain */
+  int64_t hwm;           /* high-water mark: last seq ever appended */
   uint64_t hwm_ver, ver; /* commits that last moved the mark / changed the contents */
-  uint64_t *offs;    /* malloc'd */
+  uint64_t *offs;        /* malloc'd */
   size_t start, count, cap;
-  sx_val *cache;     /* GC array [cap] or NULL */
-  size_t cache_est;  /* estimated bytes held by cache + list */
-  sx_val list;       /* cached read result for [list_start, list_count) */
+  sx_val *cache;    /* GC array [cap] or NULL */
+  size_t cache_est; /* estimated bytes held by cache + list */
+  sx_val list;      /* cached read result for [list_start, list_count) */
   size_t list_start, list_count;
 } stream_ent;
 
 typedef struct kv_ent {
-  sx_val key;        /* SX string */
+  sx_val key; /* SX string */
   uint32_t hash;
   uint32_t next;
-  uint64_t off;      /* log offset of the encoded value; 0 = absent */
-  uint64_t ver;      /* commit that last put or deleted it */
-  sx_val cached;     /* decoded value or 0 */
+  uint64_t off;  /* log offset of the encoded value; 0 = absent */
+  uint64_t ver;  /* commit that last put or deleted it */
+  sx_val cached; /* decoded value or 0 */
   size_t cache_est;
 } kv_ent;
 
@@ -77,15 +77,15 @@ typedef struct fstore_failure {
 
 typedef struct fstore fstore;
 struct fstore {
-  store base;          /* the generic handle (must come first) */
-  char *dir;           /* malloc'd */
-  char *log_path;      /* malloc'd */
+  store base;     /* the generic handle (must come first) */
+  char *dir;      /* malloc'd */
+  char *log_path; /* malloc'd */
   int fd, lock_fd;
   store_opts opts;
   size_t cache_budget;
 
-  pthread_mutex_t mu;  /* guards everything below */
-  pthread_cond_t cv;   /* durability advanced, a sync failed, or syncing ended */
+  pthread_mutex_t mu; /* guards everything below */
+  pthread_cond_t cv;  /* durability advanced, a sync failed, or syncing ended */
 
   /* log positions: the file holds [0, wbase); then inflight, then wbuf */
   uint64_t wbase;      /* bytes of the log file written (and indexed) */
@@ -97,9 +97,9 @@ struct fstore {
   uint64_t want_no;    /* the newest commit a waiter needs durable */
   fstore_failure *failures;
   size_t nfailures;
-  uint64_t syncs;      /* fdatasyncs that made commits durable */
-  int event_fd;        /* eventfd signalled when durability advances, or -1 */
-  pthread_t syncer;    /* makes commits durable that nobody waits for */
+  uint64_t syncs;   /* fdatasyncs that made commits durable */
+  int event_fd;     /* eventfd signalled when durability advances, or -1 */
+  pthread_t syncer; /* makes commits durable that nobody waits for */
   bool syncer_on, syncer_stop;
 
   const unsigned char *map; /* read-only mapping of log[0..map_len) */
@@ -112,19 +112,19 @@ struct fstore {
   kv_ent *kv;
   size_t nkv, kv_cap, kv_live;
   htab ktab;
-  size_t nevents;       /* stored events, all streams */
+  size_t nevents; /* stored events, all streams */
   size_t cache_used;
-  sx_val streams_list;  /* cached stream listing or 0 */
-  sx_val keys_list;     /* cached key listing or 0 */
+  sx_val streams_list;            /* cached stream listing or 0 */
+  sx_val keys_list;               /* cached key listing or 0 */
   uint64_t catalog_ver, keys_ver; /* commits that last changed the listings */
 
   store_flusher *flusher;
-  char *failed;         /* malloc'd message once the store refuses writes */
+  char *failed; /* malloc'd message once the store refuses writes */
   uint64_t torn_discarded;
-  uint64_t file_end;    /* physical size of the log (>= wbase: zero-filled space) */
-  uint64_t synced_end;  /* the log is known durable up to here (set at open) */
-  bool v2_frames;       /* a version-2 frame was scanned: no version-1 frame may follow */
-  char *warning;        /* malloc'd: what the open had to do (bytes discarded), or NULL */
+  uint64_t file_end;   /* physical size of the log (>= wbase: zero-filled space) */
+  uint64_t synced_end; /* the log is known durable up to here (set at open) */
+  bool v2_frames;      /* a version-2 frame was scanned: no version-1 frame may follow */
+  char *warning;       /* malloc'd: what the open had to do (bytes discarded), or NULL */
 };
 
 #ifdef NDEBUG
@@ -153,10 +153,10 @@ void store_cache_trim(fstore *s, stream_ent *keep);
 typedef enum { SCAN_OK, SCAN_TORN, SCAN_DAMAGE, SCAN_IOERR } scan_kind;
 typedef struct scan_result {
   scan_kind kind;
-  uint64_t end;     /* end of the last valid frame */
-  uint64_t bad_at;  /* offset of the first bad frame (TORN/DAMAGE) */
+  uint64_t end;    /* end of the last valid frame */
+  uint64_t bad_at; /* offset of the first bad frame (TORN/DAMAGE) */
   uint64_t file_size;
-  uint64_t zero_tail;  /* bytes of zero-filled (preallocated) space after end */
+  uint64_t zero_tail; /* bytes of zero-filled (preallocated) space after end */
   size_t frames, records;
   char reason[400];
 } scan_result;
@@ -169,8 +169,7 @@ int store_log_check_header(int fd, const char *path, sx_val *err);
 void store_log_scan(fstore *s, bool verify, uint64_t limit, scan_result *r);
 /* Apply one frame payload (records) found at log offset base. 0, or -1
  * with *why naming the broken rule. */
-int store_log_apply(fstore *s, const unsigned char *payload, size_t len, uint64_t base,
-                    const char **why);
+int store_log_apply(fstore *s, const unsigned char *payload, size_t len, uint64_t base, const char **why);
 /* Pointer to the bytes at log offset off (file, inflight or wbuf). */
 const unsigned char *store_log_bytes(fstore *s, uint64_t off, size_t *avail);
 /* What a failed write broke: LOG_WRITE_FAILED leaves the file as it was

@@ -25,14 +25,26 @@
 #include "store_iosim.h"
 #include "store_iotrace.h"
 #else
-static inline void store_iosim_open(const char *path, int fd, int flags) { (void)path, (void)fd, (void)flags; }
+static inline void store_iosim_open(const char *path, int fd, int flags) {
+  (void)path, (void)fd, (void)flags;
+}
 static inline void store_iosim_mkdir(const char *path) { (void)path; }
 static inline void store_iosim_rename(const char *from, const char *to) { (void)from, (void)to; }
-static inline void store_iosim_write(int fd, const void *p, size_t n, uint64_t off) { (void)fd, (void)p, (void)n, (void)off; }
+static inline void store_iosim_write(int fd, const void *p, size_t n, uint64_t off) {
+  (void)fd, (void)p, (void)n, (void)off;
+}
 static inline void store_iosim_truncate(int fd, uint64_t len) { (void)fd, (void)len; }
 static inline size_t store_iosim_sync_begin(void) { return 0; }
 static inline void store_iosim_sync_end(int fd, size_t covers) { (void)fd, (void)covers; }
-typedef enum { IOT_OPEN, IOT_WRITE, IOT_FSYNC, IOT_FDATASYNC, IOT_TRUNCATE, IOT_RENAME, IOT_MKDIR } store_iotrace_call;
+typedef enum {
+  IOT_OPEN,
+  IOT_WRITE,
+  IOT_FSYNC,
+  IOT_FDATASYNC,
+  IOT_TRUNCATE,
+  IOT_RENAME,
+  IOT_MKDIR
+} store_iotrace_call;
 static inline void store_iotrace_fd(store_io_site site, store_iotrace_call call, int fd, const void *p,
                                     uint64_t off, uint64_t len) {
   (void)site, (void)call, (void)fd, (void)p, (void)off, (void)len;
@@ -43,10 +55,12 @@ static inline void store_iotrace_path(store_io_site site, store_iotrace_call cal
 }
 #endif
 
-static const char *const site_names[STORE_IO_NSITES] = {
-    "any",       "mkdir",     "lock",       "log-create",  "log-write",  "log-sync", "log-truncate",
-    "batch-sync", "rename",   "dir-sync",   "blob-create", "blob-write", "blob-sync",
-    "compact-create", "compact-write", "compact-sync", "compact-rename"};
+static const char *const site_names[STORE_IO_NSITES] = {"any",          "mkdir",          "lock",
+                                                        "log-create",   "log-write",      "log-sync",
+                                                        "log-truncate", "batch-sync",     "rename",
+                                                        "dir-sync",     "blob-create",    "blob-write",
+                                                        "blob-sync",    "compact-create", "compact-write",
+                                                        "compact-sync", "compact-rename"};
 
 static struct {
   pthread_mutex_t mu;
@@ -104,8 +118,10 @@ unsigned store_fault_fired(void) {
 
 #ifdef STORE_IO_TEST
 static int env_errno(const char *s) {
-  static const struct { const char *name; int eno; } names[] = {
-      {"ENOSPC", ENOSPC}, {"EIO", EIO}, {"EDQUOT", EDQUOT}, {"EROFS", EROFS}, {"EFBIG", EFBIG}};
+  static const struct {
+    const char *name;
+    int eno;
+  } names[] = {{"ENOSPC", ENOSPC}, {"EIO", EIO}, {"EDQUOT", EDQUOT}, {"EROFS", EROFS}, {"EFBIG", EFBIG}};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (strcmp(s, names[i].name) == 0) return names[i].eno;
   return atoi(s);
@@ -229,13 +245,9 @@ int store_io_mkdir(store_io_site site, const char *path, mode_t mode) {
   return 0;
 }
 
-int store_io_unlink(const char *path) {
-  return unlink(path);
-}
+int store_io_unlink(const char *path) { return unlink(path); }
 
-int store_io_rmdir(const char *path) {
-  return rmdir(path);
-}
+int store_io_rmdir(const char *path) { return rmdir(path); }
 
 int store_fsync_dir(const char *dir) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

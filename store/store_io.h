@@ -20,18 +20,18 @@
 
 typedef enum store_io_site {
   STORE_IO_ANY = 0,
-  STORE_IO_MKDIR,       /* "mkdir": the store directory, blobs/ and shards */
-  STORE_IO_LOCK,        /* "lock": recording the owner's pid in DIR/lock */
-  STORE_IO_LOG_CREATE,  /* "log-create": creating DIR/log.tmp */
-  STORE_IO_LOG_WRITE,   /* "log-write": the header, zero-fill, frames */
-  STORE_IO_LOG_SYNC,    /* "log-sync": fsync/fdatasync of the log */
-  STORE_IO_LOG_TRUNC,   /* "log-truncate": cutting a torn tail or failed frame */
-  STORE_IO_BATCH_SYNC,  /* "batch-sync": the batch-mode flusher's fdatasync */
-  STORE_IO_RENAME,      /* "rename": log.tmp -> log, blob temp -> blob */
-  STORE_IO_DIR_SYNC,    /* "dir-sync": fsync of a directory */
-  STORE_IO_BLOB_CREATE, /* "blob-create": creating a blob's temporary file */
-  STORE_IO_BLOB_WRITE,  /* "blob-write" */
-  STORE_IO_BLOB_SYNC,   /* "blob-sync" */
+  STORE_IO_MKDIR,          /* "mkdir": the store directory, blobs/ and shards */
+  STORE_IO_LOCK,           /* "lock": recording the owner's pid in DIR/lock */
+  STORE_IO_LOG_CREATE,     /* "log-create": creating DIR/log.tmp */
+  STORE_IO_LOG_WRITE,      /* "log-write": the header, zero-fill, frames */
+  STORE_IO_LOG_SYNC,       /* "log-sync": fsync/fdatasync of the log */
+  STORE_IO_LOG_TRUNC,      /* "log-truncate": cutting a torn tail or failed frame */
+  STORE_IO_BATCH_SYNC,     /* "batch-sync": the batch-mode flusher's fdatasync */
+  STORE_IO_RENAME,         /* "rename": log.tmp -> log, blob temp -> blob */
+  STORE_IO_DIR_SYNC,       /* "dir-sync": fsync of a directory */
+  STORE_IO_BLOB_CREATE,    /* "blob-create": creating a blob's temporary file */
+  STORE_IO_BLOB_WRITE,     /* "blob-write" */
+  STORE_IO_BLOB_SYNC,      /* "blob-sync" */
   STORE_IO_COMPACT_CREATE, /* "compact-create": creating DIR/log.compact */
   STORE_IO_COMPACT_WRITE,  /* "compact-write": the compacted log's header and frames */
   STORE_IO_COMPACT_SYNC,   /* "compact-sync": fsync of DIR/log.compact */

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #define SECTOR 512u
-#define TEAR_LAST 6   /* pending writes (from the last) torn sector by sector */
-#define TEAR_CUTS 32  /* at most this many prefix cuts per torn write */
+#define TEAR_LAST 6  /* pending writes (from the last) torn sector by sector */
+#define TEAR_CUTS 32 /* at most this many prefix cuts per torn write */
 
 typedef enum { OP_CREATE, OP_MKDIR, OP_RENAME, OP_WRITE, OP_TRUNC, OP_SYNC, OP_DIRSYNC } op_kind;
 static const char *const op_names[] = {"create", "mkdir", "rename", "write", "truncate", "sync", "dir-sync"};
@@ -50,7 +50,10 @@ static struct {
   sim_op *ops;
   size_t nops, cap;
   ns_t live; /* the names as the process sees them */
-  struct { ino_t real; int ino; } *map; /* real inode -> model inode */
+  struct {
+    ino_t real;
+    int ino;
+  } * map; /* real inode -> model inode */
   size_t nmap;
   int ninos;
   unsigned nrandom;
@@ -302,12 +305,12 @@ void store_iosim_sync_end(int fd, size_t covers) {
 /* What a crash at k keeps of each operation not yet durable. */
 typedef struct {
   size_t k;
-  size_t *pend, npend;       /* pending data operations (write, truncate), in order */
-  size_t *names, nnames;     /* pending name operations, in order */
-  unsigned char *how;        /* per pending data op: 0 lost, 1 kept, 2 kept in part */
-  unsigned char **mask;      /* how 2: per sector, kept or not */
-  size_t keep_names;         /* a prefix of the pending names is kept */
-  int *slot;                 /* per operation < k: its index in pend/names, -1 durable */
+  size_t *pend, npend;   /* pending data operations (write, truncate), in order */
+  size_t *names, nnames; /* pending name operations, in order */
+  unsigned char *how;    /* per pending data op: 0 lost, 1 kept, 2 kept in part */
+  unsigned char **mask;  /* how 2: per sector, kept or not */
+  size_t keep_names;     /* a prefix of the pending names is kept */
+  int *slot;             /* per operation < k: its index in pend/names, -1 durable */
 } plan;
 
 static size_t op_sectors(const sim_op *o) {
@@ -486,12 +489,12 @@ static void apply_write(sfile *f, const sim_op *o, const unsigned char *mask) {
 
 static void apply_op(sfile *files, ns_t *ns, const sim_op *o, const unsigned char *mask) {
   switch (o->kind) {
-  case OP_CREATE: ns_set(ns, o->path, o->ino); break;
-  case OP_MKDIR: ns_set(ns, o->path, -1); break;
-  case OP_RENAME: ns_rename(ns, o->path, o->path2); break;
-  case OP_WRITE: apply_write(&files[o->ino], o, mask); break;
-  case OP_TRUNC: sf_truncate(&files[o->ino], o->len); break;
-  default: break;
+    case OP_CREATE: ns_set(ns, o->path, o->ino); break;
+    case OP_MKDIR: ns_set(ns, o->path, -1); break;
+    case OP_RENAME: ns_rename(ns, o->path, o->path2); break;
+    case OP_WRITE: apply_write(&files[o->ino], o, mask); break;
+    case OP_TRUNC: sf_truncate(&files[o->ino], o->len); break;
+    default: break;
   }
 }
 
@@ -573,7 +576,8 @@ int store_iosim_crash(size_t k, unsigned v, const char *dest, uint64_t *hash) {
   if (plan_variant(&pl, v)) {
     ns_t ns = {0};
     sfile *files = replay(&pl, &ns);
-    if (ns.n) qsort(ns.e, ns.n, sizeof *ns.e, ent_cmp); /* parents before children (qsort wants a non-NULL base) */
+    if (ns.n)
+      qsort(ns.e, ns.n, sizeof *ns.e, ent_cmp); /* parents before children (qsort wants a non-NULL base) */
     *hash = state_hash(files, &ns);
     rc = v == 1;
     if (dest && state_write(dest, files, &ns)) rc = -2;

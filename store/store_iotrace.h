@@ -18,20 +18,20 @@
 #include "store_io.h"
 
 typedef enum store_iotrace_call {
-  IOT_OPEN,      /* a file opened (created when flags had O_CREAT) */
-  IOT_WRITE,     /* write or pwrite */
-  IOT_FSYNC,     /* fsync of a file or (site dir-sync) a directory */
+  IOT_OPEN,  /* a file opened (created when flags had O_CREAT) */
+  IOT_WRITE, /* write or pwrite */
+  IOT_FSYNC, /* fsync of a file or (site dir-sync) a directory */
   IOT_FDATASYNC,
-  IOT_TRUNCATE,  /* ftruncate; len is the new size */
-  IOT_RENAME,    /* path is the new name, from the old one */
+  IOT_TRUNCATE, /* ftruncate; len is the new size */
+  IOT_RENAME,   /* path is the new name, from the old one */
   IOT_MKDIR
 } store_iotrace_call;
 
 typedef struct store_iotrace_ent {
   store_io_site site;
   store_iotrace_call call;
-  bool create;    /* IOT_OPEN with O_CREAT */
-  bool zeros;     /* IOT_WRITE of zero bytes only */
+  bool create; /* IOT_OPEN with O_CREAT */
+  bool zeros;  /* IOT_WRITE of zero bytes only */
   uint64_t off, len;
   char path[512]; /* absolute */
   char from[512]; /* IOT_RENAME: the old name */

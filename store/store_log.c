@@ -62,7 +62,6 @@ void store_warn(const char *msg) {
   if (warn_fn) warn_fn(msg, warn_ctx);
 }
 
-
 /* ---- small IO helpers ------------------------------------------------------ */
 
 static int log_pwrite_all(int fd, const void *p, size_t n, uint64_t off) {
@@ -106,8 +105,10 @@ int store_log_create(const char *dir, const char *log_path, sx_val *err) {
   unsigned char h[LOG_HEADER_SIZE];
   log_header(h);
   int fd = store_io_open(STORE_IO_LOG_CREATE, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  const char *what = fd < 0 ? "cannot create" : log_pwrite_all(fd, h, sizeof h, 0) ? "write to"
-                     : store_io_fsync(STORE_IO_LOG_SYNC, fd) ? "fsync of" : NULL;
+  const char *what = fd < 0                                  ? "cannot create"
+                     : log_pwrite_all(fd, h, sizeof h, 0)    ? "write to"
+                     : store_io_fsync(STORE_IO_LOG_SYNC, fd) ? "fsync of"
+                                                             : NULL;
   if (what) {
     *err = store_errorf("store %s: %s %s failed: %s", dir, what, tmp, strerror(errno));
     if (fd >= 0) close(fd), store_io_unlink(tmp);
@@ -136,8 +137,8 @@ int store_log_check_header(int fd, const char *path, sx_val *err) {
     return -1;
   }
   if (le32(h + 8) != LOG_VERSION && le32(h + 8) != 1) {
-    *err = store_errorf("%s: unsupported log version %u (this build reads version %u)", path,
-                        le32(h + 8), LOG_VERSION);
+    *err = store_errorf("%s: unsupported log version %u (this build reads version %u)", path, le32(h + 8),
+                        LOG_VERSION);
     return -1;
   }
   return 0;
@@ -177,7 +178,7 @@ typedef struct rec_cursor {
   size_t len, pos;
   uint64_t base; /* file offset of p[0] */
   const char *why;
-  bool trusted;  /* records a commit just encoded: values need no check */
+  bool trusted; /* records a commit just encoded: values need no check */
 } rec_cursor;
 
 static int rc_uvarint(rec_cursor *c, uint64_t *v) {
@@ -216,8 +217,7 @@ static int scan_verify_value(rec_cursor *c, const char *vp, size_t vn, bool veri
   sx_val v, err;
   size_t used;
   if (c->trusted) return 0;
-  if ((verify ? store_decode(vp, vn, &used, &v, &err) : store_validate(vp, vn, &used, &err)) ||
-      used != vn) {
+  if ((verify ? store_decode(vp, vn, &used, &v, &err) : store_validate(vp, vn, &used, &err)) || used != vn) {
     c->why = "stored value does not decode";
     return -1;
   }
@@ -314,12 +314,12 @@ static int scan_payload(fstore *s, rec_cursor *c, bool verify, size_t *nrec, cha
     int type = c->p[c->pos++];
     int rc;
     switch (type) {
-    case REC_APPEND: rc = scan_rec_append(s, c, verify, why, whycap); break;
-    case REC_TRUNCATE: rc = scan_rec_truncate(s, c); break;
-    case REC_HWM: rc = scan_rec_hwm(s, c); break;
-    case REC_PUT: rc = scan_rec_kv(s, c, true, verify); break;
-    case REC_DELETE: rc = scan_rec_kv(s, c, false, verify); break;
-    default: c->why = "unknown record type"; rc = -1;
+      case REC_APPEND: rc = scan_rec_append(s, c, verify, why, whycap); break;
+      case REC_TRUNCATE: rc = scan_rec_truncate(s, c); break;
+      case REC_HWM: rc = scan_rec_hwm(s, c); break;
+      case REC_PUT: rc = scan_rec_kv(s, c, true, verify); break;
+      case REC_DELETE: rc = scan_rec_kv(s, c, false, verify); break;
+      default: c->why = "unknown record type"; rc = -1;
     }
     if (rc) return -1;
     (*nrec)++;
@@ -327,8 +327,7 @@ static int scan_payload(fstore *s, rec_cursor *c, bool verify, size_t *nrec, cha
   return 0;
 }
 
-int store_log_apply(fstore *s, const unsigned char *payload, size_t len, uint64_t base,
-                    const char **why) {
+int store_log_apply(fstore *s, const unsigned char *payload, size_t len, uint64_t base, const char **why) {
   static __thread char buf[160];
   rec_cursor c = {payload, len, 0, base, NULL, true};
   size_t nrec = 0;
@@ -357,11 +356,10 @@ static bool head_check(const unsigned char *d, uint64_t avail, uint64_t pos, boo
     fi->len = le32(d + 4);
     return fi->head_ok = true;
   }
-  *why = avail < FRAME_HEAD + FRAME_TAIL ? "incomplete frame header"
-         : le32(d) != FRAME_MAGIC        ? "bad frame magic"
-         : store_crc32c(0, d, FRAME_HEAD - 4) != le32(d + FRAME_HEAD - 4)
-             ? "frame header checksum mismatch"
-         : le64(d + 8) != pos ? "the frame header records another offset"
+  *why = avail < FRAME_HEAD + FRAME_TAIL                                  ? "incomplete frame header"
+         : le32(d) != FRAME_MAGIC                                         ? "bad frame magic"
+         : store_crc32c(0, d, FRAME_HEAD - 4) != le32(d + FRAME_HEAD - 4) ? "frame header checksum mismatch"
+         : le64(d + 8) != pos              ? "the frame header records another offset"
          : le32(d + 4) > FRAME_MAX_PAYLOAD ? "bad frame length"
                                            : NULL;
   if (*why) return false;
@@ -453,8 +451,7 @@ static void scan_bad(fstore *s, scan_result *r, uint64_t pos, const char *why, c
   bool v2_head = fi->head_ok && fi->head == FRAME_HEAD;
   uint64_t total = fi->head + fi->len + FRAME_TAIL;
   const char *proof = NULL;
-  if (v2_head && fi->synced >= pos + total)
-    proof = "its header records that it was synced";
+  if (v2_head && fi->synced >= pos + total) proof = "its header records that it was synced";
   else if (scan_evidence(s->fd, v2_head ? pos + total : pos + 1, r->file_size, pos,
                          !s->v2_frames && log_file_version(s->fd) == 1))
     proof = "a later frame records that the log was synced past it";
@@ -483,8 +480,7 @@ void store_log_scan(fstore *s, bool verify, uint64_t limit, scan_result *r) {
     size_t total = 0;
     size_t headn = avail < FRAME_HEAD ? (size_t)avail : FRAME_HEAD;
     const unsigned char *d = scan_load(&b, pos, headn, r->file_size);
-    if (d && head_check(d, avail, pos, !s->v2_frames, &fi, &bad) &&
-        fi.len <= avail - fi.head - FRAME_TAIL)
+    if (d && head_check(d, avail, pos, !s->v2_frames, &fi, &bad) && fi.len <= avail - fi.head - FRAME_TAIL)
       d = scan_load(&b, pos, fi.head + fi.len + FRAME_TAIL, r->file_size);
     if (d && fi.head_ok) total = frame_check(d, avail, &fi, &bad);
     if (!total) {
@@ -530,8 +526,7 @@ static int log_cut_torn(fstore *s, scan_result *r, sx_val *err) {
   snprintf(msg, sizeof msg,
            "store %s: discarded %llu bytes of %s at offset %llu: a torn tail (%s), the remains of "
            "a commit interrupted by a crash, never acknowledged",
-           s->dir, (unsigned long long)s->torn_discarded, s->log_path, (unsigned long long)r->end,
-           r->reason);
+           s->dir, (unsigned long long)s->torn_discarded, s->log_path, (unsigned long long)r->end, r->reason);
   log_warn(s, msg);
   r->file_size = r->end;
   return 0;
@@ -548,8 +543,7 @@ int store_log_opened(fstore *s, scan_result *r, sx_val *err) {
   /* Frames written from now on record that everything before them is durable. */
   if (!what && store_io_fdatasync(STORE_IO_LOG_SYNC, s->fd)) what = "fdatasync of";
   if (what) {
-    *err = store_errorf("store %s: %s %s at open failed: %s", s->dir, what, s->log_path,
-                        strerror(errno));
+    *err = store_errorf("store %s: %s %s at open failed: %s", s->dir, what, s->log_path, strerror(errno));
     return -1;
   }
   s->synced_end = r->end;
@@ -571,10 +565,8 @@ void store_frame_seal(sx_buf *b, size_t head, size_t plen, uint64_t off, uint64_
 
 static int log_map_to(fstore *s, size_t len) {
   void *m;
-  if (s->map)
-    m = mremap((void *)s->map, s->map_len, len, MREMAP_MAYMOVE);
-  else
-    m = mmap(NULL, len, PROT_READ, MAP_SHARED, s->fd, 0);
+  if (s->map) m = mremap((void *)s->map, s->map_len, len, MREMAP_MAYMOVE);
+  else m = mmap(NULL, len, PROT_READ, MAP_SHARED, s->fd, 0);
   if (m == MAP_FAILED) return -1;
   s->map = m;
   s->map_len = len;
@@ -631,8 +623,7 @@ static log_write_rc log_extend(fstore *s, uint64_t need_end) {
     if ((errno != ENOSPC && errno != EDQUOT && errno != EFBIG) || chunk == 0) return LOG_WRITE_FAILED;
     chunk = chunk > 4096 ? chunk / 2 : 0;
   }
-  if (s->opts.sync != STORE_SYNC_OFF && store_io_fdatasync(STORE_IO_LOG_SYNC, s->fd))
-    return LOG_WRITE_REFUSE;
+  if (s->opts.sync != STORE_SYNC_OFF && store_io_fdatasync(STORE_IO_LOG_SYNC, s->fd)) return LOG_WRITE_REFUSE;
   s->file_end = end;
   return LOG_WRITE_OK;
 }
@@ -650,7 +641,8 @@ log_write_rc store_log_write(fstore *s, const sx_buf *buf, uint64_t at, char *ms
   if (store_io_ftruncate(STORE_IO_LOG_TRUNC, s->fd, (off_t)at) == 0) {
     s->file_end = at;
   } else {
-    if (n > 0 && (size_t)n < cap) snprintf(msg + n, cap - (size_t)n, " (and cutting the log back failed: %s)", strerror(errno));
+    if (n > 0 && (size_t)n < cap)
+      snprintf(msg + n, cap - (size_t)n, " (and cutting the log back failed: %s)", strerror(errno));
     rc = LOG_WRITE_REFUSE;
   }
   return rc;

@@ -44,7 +44,8 @@ typedef struct tx_map {
 static tx_head *tx_at(const tx_map *m, size_t i) { return (tx_head *)(m->base + i * m->stride); }
 
 static bool tx_same(sx_val a, sx_val b) {
-  return a == b || (sx_str_len(a) == sx_str_len(b) && memcmp(sx_str_data(a), sx_str_data(b), sx_str_len(a)) == 0);
+  return a == b ||
+         (sx_str_len(a) == sx_str_len(b) && memcmp(sx_str_data(a), sx_str_data(b), sx_str_len(a)) == 0);
 }
 
 static long tx_find(const tx_map *m, sx_val name, uint32_t h) {
@@ -224,7 +225,9 @@ int store_txn_commit(store_txn *t, uint64_t *ticket, sx_val *err) {
 static void tx_doom(store_txn *t, const char *what, sx_val name) {
   if (t->doomed != SX_NIL) return;
   char q[96];
-  if (name) t->doomed = store_errorf("conflict: %s \"%s\" was changed by another evaluation while this one ran", what, store_quote(name, q, sizeof q));
+  if (name)
+    t->doomed = store_errorf("conflict: %s \"%s\" was changed by another evaluation while this one ran", what,
+                             store_quote(name, q, sizeof q));
   else t->doomed = store_errorf("conflict: %s changed by another evaluation while this one ran", what);
 }
 
@@ -292,13 +295,15 @@ static int tx_check_event(txn_stream *ts, sx_val stream, sx_val event, sx_val *e
   }
   int64_t seq = event_seq(event), hwm = ts_hwm(ts);
   if (seq == INT64_MIN) {
-    *err = store_errorf("append to stream \"%s\": the event has no integer :seq", store_quote(stream, q, sizeof q));
+    *err = store_errorf("append to stream \"%s\": the event has no integer :seq",
+                        store_quote(stream, q, sizeof q));
     return -1;
   }
   if (seq != hwm + 1) {
-    *err = store_errorf("append to stream \"%s\": event :seq %lld does not follow the stream's "
-                        "last seq %lld (expected %lld)",
-                        store_quote(stream, q, sizeof q), (long long)seq, (long long)hwm, (long long)(hwm + 1));
+    *err =
+        store_errorf("append to stream \"%s\": event :seq %lld does not follow the stream's "
+                     "last seq %lld (expected %lld)",
+                     store_quote(stream, q, sizeof q), (long long)seq, (long long)hwm, (long long)(hwm + 1));
     return -1;
   }
   return 0;
@@ -519,8 +524,8 @@ sx_val store_txn_kv_keys(store_txn *t) {
 typedef struct tx_check {
   store_txn *t;
   store_ver_fn cur;
-  bool strict;       /* the transaction writes: everything read must be current */
-  uint64_t newest;   /* newest version read */
+  bool strict;     /* the transaction writes: everything read must be current */
+  uint64_t newest; /* newest version read */
   sx_val *err;
 } tx_check;
 
@@ -538,8 +543,7 @@ static int tx_conflict(tx_check *c, const char *what, sx_val name) {
   if (name)
     *c->err = store_errorf("conflict: %s \"%s\" was changed by another evaluation since this one read it",
                            what, store_quote(name, q, sizeof q));
-  else
-    *c->err = store_errorf("conflict: %s was changed by another evaluation since this one read it", what);
+  else *c->err = store_errorf("conflict: %s was changed by another evaluation since this one read it", what);
   return STORE_ECONFLICT;
 }
 

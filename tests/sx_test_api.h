@@ -32,30 +32,30 @@ static inline const char *show(sxapi_value v) {
 }
 
 /* rc must equal want; the message names both codes and the error text. */
-#define CODE(rc, want)                                                                      \
-  do {                                                                                      \
-    sxapi_code got_ = (rc);                                                                 \
-    cr_assert_eq(got_, (want), "%s: got %s, expected %s (%s)", #rc, sxapi_code_name(got_), \
-                 sxapi_code_name(want), sxapi_errmsg());                                    \
+#define CODE(rc, want)                                                                                       \
+  do {                                                                                                       \
+    sxapi_code got_ = (rc);                                                                                  \
+    cr_assert_eq(got_, (want), "%s: got %s, expected %s (%s)", #rc, sxapi_code_name(got_),                   \
+                 sxapi_code_name(want), sxapi_errmsg());                                                     \
   } while (0)
 
 /* The last error message contains text. */
-#define MSG_HAS(text) \
+#define MSG_HAS(text)                                                                                        \
   cr_assert(strstr(sxapi_errmsg(), (text)) != NULL, "message \"%s\" lacks \"%s\"", sxapi_errmsg(), (text))
 
 /* call is refused as a bad argument, with a message containing text. */
-#define ARG_REFUSED(call, text)  \
-  do {                           \
-    CODE(call, SXAPI_ERR_ARG);   \
-    MSG_HAS(text);               \
+#define ARG_REFUSED(call, text)                                                                              \
+  do {                                                                                                       \
+    CODE(call, SXAPI_ERR_ARG);                                                                               \
+    MSG_HAS(text);                                                                                           \
   } while (0)
 
 /* src evaluates to a value printing as expected. */
-#define EVAL_OK(src, expected)                                     \
-  do {                                                             \
-    sxapi_value v_;                                                \
-    CODE(sxapi_eval(vm, (src), &v_), SXAPI_OK);                    \
-    cr_assert_str_eq(show(v_), (expected), "%s", (src));           \
+#define EVAL_OK(src, expected)                                                                               \
+  do {                                                                                                       \
+    sxapi_value v_;                                                                                          \
+    CODE(sxapi_eval(vm, (src), &v_), SXAPI_OK);                                                              \
+    cr_assert_str_eq(show(v_), (expected), "%s", (src));                                                     \
   } while (0)
 
 /* ---- scratch directories -------------------------------------------------- */

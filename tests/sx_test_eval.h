@@ -29,34 +29,33 @@ static inline const char *printed(sx_val v) { return sx_str_data(sx_print_to_str
 static inline const char *errmsg(sx_val e) { return sx_str_data(sx_error_message(e)); }
 
 /* src evaluates without error and prints as expected */
-#define OK(src, expected)                                                        \
-  do {                                                                           \
-    sx_val out_;                                                                 \
-    sx_status st_ = run_src(src, &out_);                                         \
-    cr_assert_eq(st_, SX_DONE, "%s: expected success, got error: %s", src,      \
-                 st_ == SX_ERROR ? errmsg(out_) : "(suspended)");                \
-    cr_assert_str_eq(printed(out_), expected, "%s", src);                        \
+#define OK(src, expected)                                                                                    \
+  do {                                                                                                       \
+    sx_val out_;                                                                                             \
+    sx_status st_ = run_src(src, &out_);                                                                     \
+    cr_assert_eq(st_, SX_DONE, "%s: expected success, got error: %s", src,                                   \
+                 st_ == SX_ERROR ? errmsg(out_) : "(suspended)");                                            \
+    cr_assert_str_eq(printed(out_), expected, "%s", src);                                                    \
   } while (0)
 
 /* src raises an error whose message is exactly msg */
-#define ERR(src, msg)                                                            \
-  do {                                                                           \
-    sx_val out_;                                                                 \
-    sx_status st_ = run_src(src, &out_);                                         \
-    cr_assert_eq(st_, SX_ERROR, "%s: expected an error, got %s", src,           \
-                 st_ == SX_DONE ? printed(out_) : "(suspended)");                \
-    cr_assert_str_eq(errmsg(out_), msg, "%s", src);                              \
+#define ERR(src, msg)                                                                                        \
+  do {                                                                                                       \
+    sx_val out_;                                                                                             \
+    sx_status st_ = run_src(src, &out_);                                                                     \
+    cr_assert_eq(st_, SX_ERROR, "%s: expected an error, got %s", src,                                        \
+                 st_ == SX_DONE ? printed(out_) : "(suspended)");                                            \
+    cr_assert_str_eq(errmsg(out_), msg, "%s", src);                                                          \
   } while (0)
 
 /* src raises an error whose message contains part */
-#define ERR_HAS(src, part)                                                       \
-  do {                                                                           \
-    sx_val out_;                                                                 \
-    sx_status st_ = run_src(src, &out_);                                         \
-    cr_assert_eq(st_, SX_ERROR, "%s: expected an error, got %s", src,           \
-                 st_ == SX_DONE ? printed(out_) : "(suspended)");                \
-    cr_assert(strstr(errmsg(out_), part) != NULL, "%s: message '%s' lacks '%s'", \
-              src, errmsg(out_), part);                                          \
+#define ERR_HAS(src, part)                                                                                   \
+  do {                                                                                                       \
+    sx_val out_;                                                                                             \
+    sx_status st_ = run_src(src, &out_);                                                                     \
+    cr_assert_eq(st_, SX_ERROR, "%s: expected an error, got %s", src,                                        \
+                 st_ == SX_DONE ? printed(out_) : "(suspended)");                                            \
+    cr_assert(strstr(errmsg(out_), part) != NULL, "%s: message '%s' lacks '%s'", src, errmsg(out_), part);   \
   } while (0)
 
 /* (trip!) stands in for a SIGINT handler: it sets the VM's interrupt flag. */

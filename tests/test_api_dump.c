@@ -37,9 +37,8 @@ static void write_store(const char *path, const char *src) {
 }
 
 /* An event appended as the resolver takes it: seq given, no :at. */
-#define APPEND(stream, seq, data)                                                            \
-  "(perform {:op \"persist/append\" :args (list \"" stream "\" {:seq " #seq " :type \"t\" :data " data \
-  "})})"
+#define APPEND(stream, seq, data)                                                                            \
+  "(perform {:op \"persist/append\" :args (list \"" stream "\" {:seq " #seq " :type \"t\" :data " data "})})"
 #define KV_PUT(key, value) "(perform {:op \"persist/kv-put\" :args (list \"" key "\" " value ")})"
 #define BLOB_PUT(bytes) "(perform {:op \"blob/put\" :args (list " bytes " \"text/plain\")})"
 
@@ -73,8 +72,8 @@ static sxapi_code into_room(sxapi_code (*fn)(FILE *), size_t room) {
 /* ---- writing fails ------------------------------------------------------------- */
 
 static const char *full_store =
-    APPEND("s", 1, "1") " " APPEND("s", 2, "2") " " APPEND("u", 1, "3") " " KV_PUT("k", "{:a 1}") " " KV_PUT("l", "2")
-    " " BLOB_PUT("\"blob one\"") " " BLOB_PUT("\"blob two\"");
+    APPEND("s", 1, "1") " " APPEND("s", 2, "2") " " APPEND("u", 1, "3") " " KV_PUT("k", "{:a 1}") " " KV_PUT(
+        "l", "2") " " BLOB_PUT("\"blob one\"") " " BLOB_PUT("\"blob two\"");
 
 static void every_short_write_fails(sxapi_code (*fn)(FILE *), const char *what) {
   char *all = capture(fn, SXAPI_OK);
@@ -102,11 +101,16 @@ Test(api_dump, an_export_that_cannot_be_written_is_an_io_error) {
 /* ---- export -------------------------------------------------------------------- */
 
 Test(api_dump, export_maps_every_storable_value_to_json) {
-  write_store(store_path,
-              APPEND("s", 1, "(list nil true false -7 1.5 (/ 1.0 0) (- (/ 1.0 0)) 'sym (keyword \"kw\") (list) (list 1 (list 2)))"));
+  write_store(
+      store_path,
+      APPEND(
+          "s", 1,
+          "(list nil true false -7 1.5 (/ 1.0 0) (- (/ 1.0 0)) 'sym (keyword \"kw\") (list) (list 1 (list 2)))"));
   char *json = capture(export_json, SXAPI_OK);
-  cr_assert(strstr(json, "\"data\":[null,true,false,-7,1.5,null,null,\"sym\",\":kw\",[],[1,[2]]]"), "%s", json);
-  cr_assert(strncmp(json, "[\n{\"data\":", 9) == 0 && strstr(json, "\"seq\":1,\"type\":\"t\"}\n]\n"), "%s", json);
+  cr_assert(strstr(json, "\"data\":[null,true,false,-7,1.5,null,null,\"sym\",\":kw\",[],[1,[2]]]"), "%s",
+            json);
+  cr_assert(strncmp(json, "[\n{\"data\":", 9) == 0 && strstr(json, "\"seq\":1,\"type\":\"t\"}\n]\n"), "%s",
+            json);
   free(json);
 }
 
@@ -114,8 +118,9 @@ Test(api_dump, export_json_escapes_control_bytes_and_broken_utf8) {
   /* quote, backslash, \n \t \r, \x01 and DEL; UTF-8 of 2, 3 and 4 bytes kept;
    * a stray continuation byte, a lead byte of an overlong form, a lead byte
    * past U+10FFFF, a bad continuation and a sequence cut at the end escaped */
-  write_store(store_path, APPEND("s", 1, "\"q\\\"b\\\\n\\nt\\tr\\rc\\x01d\\x7fé€😀"
-                                         "\\x80\\xc0\\xf5\\xe2x\\xe2\\x82\""));
+  write_store(store_path, APPEND("s", 1,
+                                 "\"q\\\"b\\\\n\\nt\\tr\\rc\\x01d\\x7fé€😀"
+                                 "\\x80\\xc0\\xf5\\xe2x\\xe2\\x82\""));
   char *json = capture(export_json, SXAPI_OK);
   const char *want = "\"data\":\"q\\\"b\\\\n\\nt\\tr\\rc\\u0001d\\u007fé€😀"
                      "\\u0080\\u00c0\\u00f5\\u00e2x\\u00e2\\u0082\"";
@@ -124,8 +129,9 @@ Test(api_dump, export_json_escapes_control_bytes_and_broken_utf8) {
 }
 
 Test(api_dump, export_csv_quotes_cells_and_leaves_absent_keys_empty) {
-  write_store(store_path, APPEND("s", 1, "\"a,b\"") " (perform {:op \"persist/append\" :args (list \"s\" {:seq 2 :type "
-                                 "\"say \\\"hi\\\"\" :x \"l1\\nl2\" :y \"cr\\r\"})})");
+  write_store(store_path,
+              APPEND("s", 1, "\"a,b\"") " (perform {:op \"persist/append\" :args (list \"s\" {:seq 2 :type "
+                                        "\"say \\\"hi\\\"\" :x \"l1\\nl2\" :y \"cr\\r\"})})");
   char *csv = capture(export_csv, SXAPI_OK);
   char *rows = strchr(csv, '\n');
   cr_assert_not_null(rows);
@@ -210,7 +216,8 @@ Test(api_dump, load_refuses_a_dump_that_lost_lines_in_the_middle) {
                                    : "the end line counts 2 blobs, but the dump holds 1");
     free(cut);
   }
-  refused(HEAD "{:end {:streams \"none\"}}\n", "line 2: the end line counts \"none\" streams, but the dump holds 0");
+  refused(HEAD "{:end {:streams \"none\"}}\n",
+          "line 2: the end line counts \"none\" streams, but the dump holds 0");
   free(all);
 }
 
@@ -221,7 +228,8 @@ static void only_entry(const char *path, char *name, size_t cap) {
   DIR *d = opendir(path);
   cr_assert_not_null(d, "%s", path);
   struct dirent *e;
-  while ((e = readdir(d)) && e->d_name[0] == '.') {}
+  while ((e = readdir(d)) && e->d_name[0] == '.') {
+  }
   cr_assert_not_null(e, "%s is empty", path);
   snprintf(name, cap, "%s", e->d_name);
   closedir(d);

@@ -130,9 +130,10 @@ static sxapi_code c_fail(sxapi_vm *v, int argc, const sxapi_value *argv, sxapi_v
   sxapi_to_string(v, argv[0], &how, NULL);
   if (strcmp(how, "message") == 0) *result = sxapi_cstring(v, "disk on fire");
   else if (strcmp(how, "error") == 0) *result = sxapi_error(v, "an error value");
-  else if (strcmp(how, "raise") == 0) *result = sxapi_list(v, 2, (sxapi_value[]){sxapi_int(v, 1), sxapi_int(v, 2)});
+  else if (strcmp(how, "raise") == 0)
+    *result = sxapi_list(v, 2, (sxapi_value[]){sxapi_int(v, 1), sxapi_int(v, 2)});
   else if (strcmp(how, "ok") == 0) return SXAPI_OK; /* result left alone: nil */
-  return SXAPI_ERR_IO; /* with nothing set, the code names the failure */
+  return SXAPI_ERR_IO;                              /* with nothing set, the code names the failure */
 }
 
 Test(api_eval, a_c_function_chooses_what_it_raises) {
@@ -156,7 +157,9 @@ static sxapi_code c_reenter(sxapi_vm *v, int argc, const sxapi_value *argv, sxap
     return sxapi_call(v, fn, 1, (sxapi_value[]){sxapi_int(v, 21)}, result);
   }
   if (strcmp(what, "perform") == 0) return sxapi_eval(v, "(perform {:op \"q/x\"})", result);
-  sxapi_code rc = strcmp(what, "close") == 0 ? sxapi_close(v) : strcmp(what, "free") == 0 ? sxapi_free(v) : sxapi_store_close(v);
+  sxapi_code rc = strcmp(what, "close") == 0  ? sxapi_close(v)
+                  : strcmp(what, "free") == 0 ? sxapi_free(v)
+                                              : sxapi_store_close(v);
   *result = sxapi_cstring(v, sxapi_code_name(rc));
   return SXAPI_OK;
 }
@@ -167,7 +170,8 @@ Test(api_eval, c_functions_may_call_back_into_the_vm) {
   EVAL_OK("(reenter \"eval\")", "42");
   EVAL_OK("(reenter \"call\")", "42");
   /* nested evaluations cannot suspend: an unowned op is an error */
-  EVAL_OK("(guard (e (true (error-message e))) (reenter \"perform\"))", "\"perform: no resolver for op q/x\"");
+  EVAL_OK("(guard (e (true (error-message e))) (reenter \"perform\"))",
+          "\"perform: no resolver for op q/x\"");
   /* but they cannot pull the VM from under the running evaluation */
   EVAL_OK("(reenter \"close\")", "\"SXAPI_ERR_STATE\"");
   EVAL_OK("(reenter \"free\")", "\"SXAPI_ERR_STATE\"");
@@ -183,7 +187,9 @@ Test(api_eval, function_values_can_be_passed_around) {
   CODE(sxapi_call(vm, fn, 2, (sxapi_value[]){sxapi_int(vm, 1), sxapi_int(vm, 2)}, &v), SXAPI_OK);
   cr_assert_str_eq(show(v), "3");
   CODE(sxapi_eval(vm, "(fn (f xs) (reduce f 0 xs))", &v), SXAPI_OK);
-  sxapi_value args[] = {fn, sxapi_list(vm, 3, (sxapi_value[]){sxapi_int(vm, 1), sxapi_int(vm, 2), sxapi_int(vm, 3)})};
+  sxapi_value args[] = {fn,
+                        sxapi_list(vm, 3,
+                                   (sxapi_value[]){sxapi_int(vm, 1), sxapi_int(vm, 2), sxapi_int(vm, 3)})};
   CODE(sxapi_call(vm, v, 2, args, &v), SXAPI_OK);
   cr_assert_str_eq(show(v), "6");
   CODE(sxapi_new_function(vm, "adder", 2, 2, c_add, NULL, NULL), SXAPI_ERR_ARG);
@@ -237,8 +243,10 @@ static sxapi_code refusing(sxapi_vm *v, const char *op, sxapi_value args, sxapi_
 Test(api_eval, a_resolver_error_is_raised_at_the_perform) {
   CODE(sxapi_add_resolver(vm, "disk/", refusing, "disk full"), SXAPI_OK);
   CODE(sxapi_add_resolver(vm, "mute/", refusing, NULL), SXAPI_OK);
-  EVAL_OK("(guard (e (true (error-message e))) (perform {:op \"disk/write\"}) :not-reached)", "\"disk full\"");
-  EVAL_OK("(guard (e (true (error-message e))) (perform {:op \"mute/x\"}))", "\"mute/x: failed (SXAPI_ERR_STORE)\"");
+  EVAL_OK("(guard (e (true (error-message e))) (perform {:op \"disk/write\"}) :not-reached)",
+          "\"disk full\"");
+  EVAL_OK("(guard (e (true (error-message e))) (perform {:op \"mute/x\"}))",
+          "\"mute/x: failed (SXAPI_ERR_STORE)\"");
   sxapi_value err;
   CODE(sxapi_eval(vm, "(perform {:op \"disk/write\"})", &err), SXAPI_ERR_EVAL);
   sxapi_error_info info;
@@ -266,7 +274,8 @@ Test(api_eval, null_and_empty_arguments_are_refused) {
   ARG_REFUSED(sxapi_new_function(vm, "f", 2, 1, unused_fn, NULL, &v), "bad arity 2..1");
   ARG_REFUSED(sxapi_new_function(vm, "f", -1, 1, unused_fn, NULL, &v), "bad arity -1..1");
   ARG_REFUSED(sxapi_new_function(vm, "f", 0, 40000, unused_fn, NULL, &v), "bad arity 0..40000");
-  ARG_REFUSED(sxapi_new_function(vm, "f", 0, 0, unused_fn, NULL, NULL), "sxapi_new_function: the out pointer is NULL");
+  ARG_REFUSED(sxapi_new_function(vm, "f", 0, 0, unused_fn, NULL, NULL),
+              "sxapi_new_function: the out pointer is NULL");
   ARG_REFUSED(sxapi_call(vm, sxapi_nil(), -1, NULL, &v), "bad arguments (argc -1, argv NULL)");
   ARG_REFUSED(sxapi_call(vm, sxapi_nil(), 1, NULL, &v), "bad arguments (argc 1, argv NULL)");
   ARG_REFUSED(sxapi_eval_buffer(vm, NULL, 3, NULL, &v), "sxapi_eval_buffer: the source is NULL");

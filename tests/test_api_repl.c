@@ -139,7 +139,8 @@ Test(api_repl, blob_size_is_the_stored_length) {
   CODE(sxapi_store_open(vm, store_path, NULL), SXAPI_OK);
   CODE(sxapi_eval(vm, persist_prelude, NULL), SXAPI_OK);
   sxapi_value cid;
-  CODE(sxapi_eval(vm, "(perform {:op \"blob/put\" :args (list \"PDFBYTES\" \"text/plain\")})", &cid), SXAPI_OK);
+  CODE(sxapi_eval(vm, "(perform {:op \"blob/put\" :args (list \"PDFBYTES\" \"text/plain\")})", &cid),
+       SXAPI_OK);
   const char *s;
   CODE(sxapi_to_string(vm, cid, &s, NULL), SXAPI_OK);
   uint64_t size = 0;

@@ -46,20 +46,28 @@ static bool exists(const char *path) {
 Test(api_store, persist_writes_survive_a_new_vm) {
   CODE(sxapi_free(vm), SXAPI_OK);
   vm = open_on_store(NULL);
-  EVAL_OK("(persist/append db \"orders\" \"placed\" 100 {:id 1}) (persist/append db \"orders\" \"placed\" 101 {:id 2})"
-          " (persist/kv-put db \"cfg\" {:mode \"on\"}) (persist/last-seq db \"orders\")", "2");
+  EVAL_OK(
+      "(persist/append db \"orders\" \"placed\" 100 {:id 1}) (persist/append db \"orders\" \"placed\" 101 {:id 2})"
+      " (persist/kv-put db \"cfg\" {:mode \"on\"}) (persist/last-seq db \"orders\")",
+      "2");
   CODE(sxapi_free(vm), SXAPI_OK);
   vm = open_on_store(NULL);
-  EVAL_OK("(list (persist/last-seq db \"orders\") (map (fn (e) (get (persist/event-data e) :id)) (persist/read db \"orders\"))"
-          " (persist/kv-get db \"cfg\"))", "(2 (1 2) {:mode \"on\"})");
+  EVAL_OK(
+      "(list (persist/last-seq db \"orders\") (map (fn (e) (get (persist/event-data e) :id)) (persist/read db \"orders\"))"
+      " (persist/kv-get db \"cfg\"))",
+      "(2 (1 2) {:mode \"on\"})");
 }
 
 Test(api_store, inspection_sees_streams_events_and_kv) {
   CODE(sxapi_free(vm), SXAPI_OK);
   vm = open_on_store(NULL);
-  CODE(sxapi_eval(vm, "(persist/append db \"b\" \"t\" 1 {:n 1}) (persist/append db \"a\" \"t\" 2 {:n 2})"
-                      " (persist/append db \"a\" \"t\" 3 {:n 3}) (persist/kv-put db \"k2\" 2) (persist/kv-put db \"k1\" 1)",
-                  NULL), SXAPI_OK);
+  CODE(
+      sxapi_eval(
+          vm,
+          "(persist/append db \"b\" \"t\" 1 {:n 1}) (persist/append db \"a\" \"t\" 2 {:n 2})"
+          " (persist/append db \"a\" \"t\" 3 {:n 3}) (persist/kv-put db \"k2\" 2) (persist/kv-put db \"k1\" 1)",
+          NULL),
+      SXAPI_OK);
   sxapi_value v;
   CODE(sxapi_store_streams(vm, &v), SXAPI_OK);
   cr_assert_str_eq(show(v), "(\"a\" \"b\")");
@@ -69,7 +77,9 @@ Test(api_store, inspection_sees_streams_events_and_kv) {
   CODE(sxapi_store_last_seq(vm, "none", &seq), SXAPI_OK);
   cr_assert_eq(seq, 0);
   CODE(sxapi_store_read(vm, "a", &v), SXAPI_OK);
-  cr_assert_str_eq(show(v), "({:at 2 :data {:n 2} :seq 1 :stream \"a\" :type \"t\"} {:at 3 :data {:n 3} :seq 2 :stream \"a\" :type \"t\"})");
+  cr_assert_str_eq(
+      show(v),
+      "({:at 2 :data {:n 2} :seq 1 :stream \"a\" :type \"t\"} {:at 3 :data {:n 3} :seq 2 :stream \"a\" :type \"t\"})");
   CODE(sxapi_store_read(vm, "none", &v), SXAPI_OK);
   cr_assert_str_eq(show(v), "()");
   CODE(sxapi_store_kv_keys(vm, &v), SXAPI_OK);
@@ -96,9 +106,12 @@ Test(api_store, blobs_are_listed_and_fetched) {
   CODE(sxapi_free(vm), SXAPI_OK);
   vm = open_on_store(NULL);
   sxapi_value cid, cids, bytes;
-  CODE(sxapi_eval(vm, "(perform {:op \"blob/put\" :args (list \"hello blob\" \"text/plain\")})", &cid), SXAPI_OK);
-  CODE(sxapi_eval(vm, "(perform {:op \"blob/put\" :args (list \"another\" \"text/plain\")})", NULL), SXAPI_OK);
-  CODE(sxapi_eval(vm, "(perform {:op \"blob/put\" :args (list \"hello blob\" \"text/plain\")})", NULL), SXAPI_OK);
+  CODE(sxapi_eval(vm, "(perform {:op \"blob/put\" :args (list \"hello blob\" \"text/plain\")})", &cid),
+       SXAPI_OK);
+  CODE(sxapi_eval(vm, "(perform {:op \"blob/put\" :args (list \"another\" \"text/plain\")})", NULL),
+       SXAPI_OK);
+  CODE(sxapi_eval(vm, "(perform {:op \"blob/put\" :args (list \"hello blob\" \"text/plain\")})", NULL),
+       SXAPI_OK);
   CODE(sxapi_store_blobs(vm, &cids), SXAPI_OK);
   size_t n;
   CODE(sxapi_list_length(vm, cids, &n), SXAPI_OK);
@@ -114,7 +127,8 @@ Test(api_store, blobs_are_listed_and_fetched) {
   cr_assert(strcmp(a, id) == 0 || strcmp(b, id) == 0);
   CODE(sxapi_store_blob_get(vm, id, &bytes), SXAPI_OK);
   cr_assert_str_eq(show(bytes), "\"hello blob\"");
-  CODE(sxapi_store_blob_get(vm, "bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &bytes), SXAPI_ERR_NOTFOUND);
+  CODE(sxapi_store_blob_get(vm, "bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &bytes),
+       SXAPI_ERR_NOTFOUND);
   CODE(sxapi_store_blob_get(vm, "not-a-cid", &bytes), SXAPI_ERR_STORE);
 }
 
@@ -140,7 +154,7 @@ Test(api_store, a_task_commits_when_it_finishes_and_rolls_back_when_abandoned) {
   CODE(sxapi_begin(vm, src, strlen(src), NULL, &t), SXAPI_SUSPENDED);
   CODE(sxapi_resume(t, sxapi_int(vm, 7)), SXAPI_SUSPENDED);
   CODE(sxapi_store_kv_get(vm, "k", &v), SXAPI_ERR_NOTFOUND); /* isolated until it finishes */
-  CODE(sxapi_task_free(t), SXAPI_OK);                /* abandoned: rolled back */
+  CODE(sxapi_task_free(t), SXAPI_OK);                        /* abandoned: rolled back */
   CODE(sxapi_store_kv_get(vm, "k", &v), SXAPI_ERR_NOTFOUND);
 
   CODE(sxapi_begin(vm, src, strlen(src), NULL, &t), SXAPI_SUSPENDED);
@@ -201,9 +215,11 @@ Test(api_store, a_read_only_view_follows_the_writer_after_refresh) {
   CODE(sxapi_eval(reader, "(perform {:op \"blob/put\" :args (list \"bytes\" \"text/plain\")})", &v),
        SXAPI_ERR_EVAL);
   MSG_HAS("is open read-only");
-  CODE(sxapi_eval(reader, "(perform {:op \"blob/get\" :args (list \"bafkrei-not-an-id\")})", &v), SXAPI_ERR_EVAL);
+  CODE(sxapi_eval(reader, "(perform {:op \"blob/get\" :args (list \"bafkrei-not-an-id\")})", &v),
+       SXAPI_ERR_EVAL);
   MSG_HAS("malformed blob id \"bafkrei-not-an-id\"");
-  CODE(sxapi_eval(reader, "(perform {:op \"blob/has?\" :args (list \"../../etc/passwd\")})", &v), SXAPI_ERR_EVAL);
+  CODE(sxapi_eval(reader, "(perform {:op \"blob/has?\" :args (list \"../../etc/passwd\")})", &v),
+       SXAPI_ERR_EVAL);
   MSG_HAS("malformed blob id");
   CODE(sxapi_eval(reader, "(perform {:op \"persist/kv-get\" :args (list \"v\")})", &v), SXAPI_OK);
   cr_assert_str_eq(show(v), "2", "the reader goes on after the refusals");
@@ -222,7 +238,8 @@ Test(api_store, buffered_modes_flush_and_close_cleanly) {
   EVAL_OK("(persist/kv-put db \"b\" 2)", "2");
   CODE(sxapi_store_close(vm), SXAPI_OK); /* writes what was buffered */
   sxapi_value v;
-  CODE(sxapi_eval(vm, "(persist/kv-get db \"a\")", &v), SXAPI_ERR_EVAL); /* the resolvers went with the store */
+  CODE(sxapi_eval(vm, "(persist/kv-get db \"a\")", &v),
+       SXAPI_ERR_EVAL); /* the resolvers went with the store */
   sxapi_store_options batch = {.sync = SXAPI_SYNC_BATCH, .batch_window_ms = 5};
   CODE(sxapi_store_open(vm, store_path, &batch), SXAPI_OK);
   EVAL_OK("(list (persist/kv-get db \"a\") (persist/kv-get db \"b\"))", "(1 2)");
@@ -235,7 +252,8 @@ Test(api_store, the_offline_check_finds_damage) {
   CODE(sxapi_free(vm), SXAPI_OK);
   vm = open_on_store(NULL);
   /* two evaluations, two frames: damage in the first is not a torn tail */
-  EVAL_OK("(persist/append db \"s\" \"t\" 1 {:payload \"0123456789012345678901234567890123456789\"}) :ok", "\"ok\"");
+  EVAL_OK("(persist/append db \"s\" \"t\" 1 {:payload \"0123456789012345678901234567890123456789\"}) :ok",
+          "\"ok\"");
   EVAL_OK("(persist/append db \"s\" \"t\" 2 {:payload \"abc\"}) :ok", "\"ok\"");
   sxapi_value report;
   CODE(sxapi_store_check(vm, store_path, &report), SXAPI_OK);
@@ -263,7 +281,8 @@ Test(api_store, offline_compaction_keeps_the_state) {
   vm = open_on_store(NULL);
   EVAL_OK("(begin (persist/append db \"s\" \"t\" 1 {:n 1}) (persist/append db \"s\" \"t\" 2 {:n 2})"
           " (persist/append db \"s\" \"t\" 3 {:n 3}) (persist/kv-put db \"k\" 1) (persist/kv-put db \"k\" 2)"
-          " (persist/kv-put db \"gone\" 1) (persist/kv-delete db \"gone\") :ok)", "\"ok\"");
+          " (persist/kv-put db \"gone\" 1) (persist/kv-delete db \"gone\") :ok)",
+          "\"ok\"");
   EVAL_OK("(perform {:op \"persist/truncate\" :args (list \"s\" 2)})", "nil");
   sxapi_store_compact_stats st;
   CODE(sxapi_store_compact(vm, store_path, &st), SXAPI_ERR_STORE); /* this VM holds the lock */
@@ -278,7 +297,8 @@ Test(api_store, offline_compaction_keeps_the_state) {
   CODE(sxapi_store_check(vm, store_path, NULL), SXAPI_OK);
   CODE(sxapi_store_open(vm, store_path, NULL), SXAPI_OK);
   EVAL_OK("(list (persist/last-seq db \"s\") (map persist/event-seq (persist/read db \"s\"))"
-          " (persist/kv-get db \"k\") (persist/kv-has? db \"gone\"))", "(3 (3) 2 false)");
+          " (persist/kv-get db \"k\") (persist/kv-has? db \"gone\"))",
+          "(3 (3) 2 false)");
   CODE(sxapi_store_compact(vm, NULL, NULL), SXAPI_ERR_ARG);
 }
 
@@ -410,5 +430,6 @@ Test(api_store, a_discarded_torn_tail_reaches_the_warning_hook_and_never_stderr)
   cr_assert(strstr(heard, "torn tail") && strstr(heard, store_path), "heard: %s", heard);
   EVAL_OK("(load \"lib/persist/event.sx\") (load \"lib/persist/backend.sx\") (load \"lib/persist/log.sx\")"
           " (load \"lib/persist/kv.sx\") (load \"lib/persist/durable.sx\")"
-          " (persist/last-seq (persist/durable-backend) \"s\")", "1");
+          " (persist/last-seq (persist/durable-backend) \"s\")",
+          "1");
 }

@@ -16,7 +16,8 @@ static sxapi_task *begin(const char *src, sxapi_code want) {
 }
 
 Test(api_task, a_task_suspends_and_resumes_with_a_value) {
-  sxapi_task *t = begin("(define n (perform {:op \"net/get\" :args (list \"http://x\")})) (+ n 1)", SXAPI_SUSPENDED);
+  sxapi_task *t =
+      begin("(define n (perform {:op \"net/get\" :args (list \"http://x\")})) (+ n 1)", SXAPI_SUSPENDED);
   CODE(sxapi_task_status(t), SXAPI_SUSPENDED);
   cr_assert_str_eq(sxapi_task_op(t), "net/get");
   cr_assert_str_eq(show(sxapi_task_args(t)), "(\"http://x\")");
@@ -45,9 +46,10 @@ Test(api_task, a_task_that_never_performs_just_finishes) {
 }
 
 Test(api_task, suspension_works_at_any_depth) {
-  sxapi_task *t = begin("(define (deep n) (if (= n 0) (perform {:op \"io/leaf\"}) (+ 1 (deep (- n 1)))))\n"
-                        "(list (deep 500) (map (fn (x) (perform {:op \"io/each\" :args (list x)})) (list 1 2)))",
-                        SXAPI_SUSPENDED);
+  sxapi_task *t =
+      begin("(define (deep n) (if (= n 0) (perform {:op \"io/leaf\"}) (+ 1 (deep (- n 1)))))\n"
+            "(list (deep 500) (map (fn (x) (perform {:op \"io/each\" :args (list x)})) (list 1 2)))",
+            SXAPI_SUSPENDED);
   cr_assert_str_eq(sxapi_task_op(t), "io/leaf");
   CODE(sxapi_resume(t, sxapi_int(vm, 1000)), SXAPI_SUSPENDED);
   cr_assert_str_eq(show(sxapi_task_args(t)), "(1)");
@@ -59,8 +61,9 @@ Test(api_task, suspension_works_at_any_depth) {
 }
 
 Test(api_task, resuming_with_an_error_raises_at_the_perform) {
-  sxapi_task *t = begin("(guard (e (true (str \"caught \" (error-message e)))) (perform {:op \"disk/read\"}))",
-                        SXAPI_SUSPENDED);
+  sxapi_task *t =
+      begin("(guard (e (true (str \"caught \" (error-message e)))) (perform {:op \"disk/read\"}))",
+            SXAPI_SUSPENDED);
   CODE(sxapi_resume_error(t, sxapi_cstring(vm, "EIO")), SXAPI_OK);
   cr_assert_str_eq(show(sxapi_task_result(t)), "\"caught EIO\"");
   sxapi_task_free(t);
@@ -148,7 +151,8 @@ Test(api_task, a_finished_task_cannot_be_resumed) {
 
 /* The C function of a running task tries to resume, inspect and free it. */
 static sxapi_task *running;
-static sxapi_code poke_running(sxapi_vm *v, int argc, const sxapi_value *argv, sxapi_value *result, void *ud) {
+static sxapi_code poke_running(sxapi_vm *v, int argc, const sxapi_value *argv, sxapi_value *result,
+                               void *ud) {
   (void)argc, (void)argv, (void)ud;
   sxapi_value codes[] = {sxapi_cstring(v, sxapi_code_name(sxapi_resume(running, sxapi_nil()))),
                          sxapi_cstring(v, sxapi_code_name(sxapi_task_free(running))),
@@ -162,12 +166,14 @@ Test(api_task, a_running_task_cannot_be_resumed_or_freed) {
   sxapi_task *t = begin("(perform {:op \"x/go\"}) (poke)", SXAPI_SUSPENDED);
   running = t;
   CODE(sxapi_resume(t, sxapi_nil()), SXAPI_OK);
-  cr_assert_str_eq(show(sxapi_task_result(t)), "(\"SXAPI_ERR_STATE\" \"SXAPI_ERR_STATE\" \"SXAPI_ERR_STATE\")");
+  cr_assert_str_eq(show(sxapi_task_result(t)),
+                   "(\"SXAPI_ERR_STATE\" \"SXAPI_ERR_STATE\" \"SXAPI_ERR_STATE\")");
   sxapi_task_free(t);
 }
 
 /* A task begun inside a C function runs nested: it cannot suspend. */
-static sxapi_code nested_begin(sxapi_vm *v, int argc, const sxapi_value *argv, sxapi_value *result, void *ud) {
+static sxapi_code nested_begin(sxapi_vm *v, int argc, const sxapi_value *argv, sxapi_value *result,
+                               void *ud) {
   (void)argc, (void)argv, (void)ud;
   sxapi_task *t;
   sxapi_code rc = sxapi_begin(v, "(perform {:op \"q/x\"})", 21, NULL, &t);

@@ -147,12 +147,13 @@ static void *run_job(void *arg) {
   sxapi_vm *mine = sxapi_open();
   sxapi_value v;
   char src[512];
-  snprintf(src, sizeof src,
-           "(load \"lib/persist/event.sx\") (load \"lib/persist/backend.sx\") (load \"lib/persist/log.sx\")"
-           " (load \"lib/persist/durable.sx\") (define db (persist/durable-backend))"
-           " (for-each (fn (i) (persist/append db \"s%d\" \"t\" i {:i i :who %d})) (range 0 150))"
-           " (list (persist/last-seq db \"s%d\") (reduce + 0 (map (fn (e) (get (persist/event-data e) :i)) (persist/read db \"s%d\"))))",
-           j->id, j->id, j->id, j->id);
+  snprintf(
+      src, sizeof src,
+      "(load \"lib/persist/event.sx\") (load \"lib/persist/backend.sx\") (load \"lib/persist/log.sx\")"
+      " (load \"lib/persist/durable.sx\") (define db (persist/durable-backend))"
+      " (for-each (fn (i) (persist/append db \"s%d\" \"t\" i {:i i :who %d})) (range 0 150))"
+      " (list (persist/last-seq db \"s%d\") (reduce + 0 (map (fn (e) (get (persist/event-data e) :i)) (persist/read db \"s%d\"))))",
+      j->id, j->id, j->id, j->id);
   j->rc = sxapi_store_open(mine, j->store, NULL);
   if (j->rc == SXAPI_OK) j->rc = sxapi_eval(mine, src, &v);
   if (j->rc == SXAPI_OK) {

@@ -91,8 +91,9 @@ Test(api_txn, abandoning_a_task_keeps_the_other_tasks_writes) {
 }
 
 Test(api_txn, a_task_reads_its_own_writes_but_not_another_unfinished_tasks) {
-  sxapi_task *a = begin("(persist/kv-put db \"x\" :mine) (perform {:op \"ext/wait\"}) (persist/kv-get db \"x\")",
-                        SXAPI_SUSPENDED);
+  sxapi_task *a =
+      begin("(persist/kv-put db \"x\" :mine) (perform {:op \"ext/wait\"}) (persist/kv-get db \"x\")",
+            SXAPI_SUSPENDED);
   EVAL_OK("(persist/kv-get db \"x\")", "nil"); /* another evaluation does not see it */
   CODE(sxapi_resume(a, sxapi_nil()), SXAPI_OK);
   cr_assert_str_eq(show(sxapi_task_result(a)), "\"mine\"");
@@ -121,14 +122,16 @@ Test(api_txn, two_tasks_appending_to_one_stream_one_wins_the_other_conflicts) {
   sxapi_task *again = begin(s2, SXAPI_SUSPENDED);
   CODE(sxapi_resume(again, sxapi_nil()), SXAPI_OK);
   sxapi_task_free(again);
-  EVAL_OK("(map (fn (e) (list (persist/event-seq e) (get (persist/event-data e) :by))) (persist/read db \"orders\"))",
-          "((1 \"one\") (2 \"two\"))");
+  EVAL_OK(
+      "(map (fn (e) (list (persist/event-seq e) (get (persist/event-data e) :by))) (persist/read db \"orders\"))",
+      "((1 \"one\") (2 \"two\"))");
 }
 
 Test(api_txn, a_read_modify_write_that_lost_a_race_conflicts) {
   EVAL_OK("(persist/kv-put db \"n\" 10)", "10");
-  sxapi_task *inc = begin("(define v (persist/kv-get db \"n\")) (perform {:op \"ext/wait\"}) (persist/kv-put db \"n\" (+ v 1))",
-                          SXAPI_SUSPENDED);
+  sxapi_task *inc = begin(
+      "(define v (persist/kv-get db \"n\")) (perform {:op \"ext/wait\"}) (persist/kv-put db \"n\" (+ v 1))",
+      SXAPI_SUSPENDED);
   EVAL_OK("(persist/kv-put db \"n\" 100)", "100"); /* committed meanwhile */
   CODE(sxapi_resume(inc, sxapi_nil()), SXAPI_ERR_CONFLICT);
   MSG_HAS("conflict: kv key \"n\"");
@@ -147,7 +150,8 @@ Test(api_txn, blind_writes_do_not_conflict) {
 Test(api_txn, a_conflict_seen_by_a_later_read_fails_the_evaluation) {
   EVAL_OK("(persist/kv-put db \"p\" 1)", "1");
   sxapi_task *t = begin("(define a (persist/kv-get db \"p\")) (perform {:op \"ext/wait\"})"
-                        " (define b (persist/kv-get db \"p\")) (list a b)", SXAPI_SUSPENDED);
+                        " (define b (persist/kv-get db \"p\")) (list a b)",
+                        SXAPI_SUSPENDED);
   EVAL_OK("(persist/kv-put db \"p\" 2)", "2");
   CODE(sxapi_resume(t, sxapi_nil()), SXAPI_ERR_CONFLICT);
   MSG_HAS("conflict: kv key \"p\"");
@@ -157,7 +161,8 @@ Test(api_txn, a_conflict_seen_by_a_later_read_fails_the_evaluation) {
 Test(api_txn, a_read_only_evaluation_needs_only_a_consistent_moment) {
   EVAL_OK("(persist/kv-put db \"r\" 1)", "1");
   /* one read, then a commit changes it: the read was consistent when made */
-  sxapi_task *t = begin("(define v (persist/kv-get db \"r\")) (perform {:op \"ext/wait\"}) v", SXAPI_SUSPENDED);
+  sxapi_task *t =
+      begin("(define v (persist/kv-get db \"r\")) (perform {:op \"ext/wait\"}) v", SXAPI_SUSPENDED);
   EVAL_OK("(persist/kv-put db \"r\" 2)", "2");
   CODE(sxapi_resume(t, sxapi_nil()), SXAPI_OK);
   cr_assert_str_eq(show(sxapi_task_result(t)), "1");
@@ -165,14 +170,16 @@ Test(api_txn, a_read_only_evaluation_needs_only_a_consistent_moment) {
 }
 
 Test(api_txn, listings_conflict_when_a_key_or_stream_appears) {
-  sxapi_task *t = begin("(define ks (persist/kv-keys db)) (perform {:op \"ext/wait\"}) (persist/kv-put db \"count\" (len ks))",
-                        SXAPI_SUSPENDED);
+  sxapi_task *t = begin(
+      "(define ks (persist/kv-keys db)) (perform {:op \"ext/wait\"}) (persist/kv-put db \"count\" (len ks))",
+      SXAPI_SUSPENDED);
   EVAL_OK("(persist/kv-put db \"new\" 1)", "1");
   CODE(sxapi_resume(t, sxapi_nil()), SXAPI_ERR_CONFLICT);
   MSG_HAS("conflict: the kv key list");
   sxapi_task_free(t);
-  t = begin("(define ss (perform {:op \"persist/streams\" :args (list)})) (perform {:op \"ext/wait\"}) (persist/kv-put db \"streams\" (len ss))",
-            SXAPI_SUSPENDED);
+  t = begin(
+      "(define ss (perform {:op \"persist/streams\" :args (list)})) (perform {:op \"ext/wait\"}) (persist/kv-put db \"streams\" (len ss))",
+      SXAPI_SUSPENDED);
   EVAL_OK("(persist/event-seq (persist/append db \"fresh\" \"t\" 1 {}))", "1");
   CODE(sxapi_resume(t, sxapi_nil()), SXAPI_ERR_CONFLICT);
   MSG_HAS("conflict: the stream list");
@@ -180,17 +187,21 @@ Test(api_txn, listings_conflict_when_a_key_or_stream_appears) {
 }
 
 Test(api_txn, own_writes_merge_into_reads_and_listings) {
-  EVAL_OK("(persist/append db \"s\" \"t\" 1 {:n 1}) (persist/kv-put db \"k1\" 1) (persist/kv-put db \"k2\" 2)", "2");
-  EVAL_OK("(persist/append db \"s\" \"t\" 2 {:n 2}) (persist/append db \"new\" \"t\" 3 {:n 3})"
-          " (persist/kv-delete db \"k1\") (persist/kv-put db \"k3\" 3)"
-          " (list (map (fn (e) (get (persist/event-data e) :n)) (persist/read db \"s\"))"
-          "       (perform {:op \"persist/streams\" :args (list)}) (persist/kv-keys db) (persist/last-seq db \"s\"))",
-          "((1 2) (\"new\" \"s\") (\"k2\" \"k3\") 2)");
+  EVAL_OK(
+      "(persist/append db \"s\" \"t\" 1 {:n 1}) (persist/kv-put db \"k1\" 1) (persist/kv-put db \"k2\" 2)",
+      "2");
+  EVAL_OK(
+      "(persist/append db \"s\" \"t\" 2 {:n 2}) (persist/append db \"new\" \"t\" 3 {:n 3})"
+      " (persist/kv-delete db \"k1\") (persist/kv-put db \"k3\" 3)"
+      " (list (map (fn (e) (get (persist/event-data e) :n)) (persist/read db \"s\"))"
+      "       (perform {:op \"persist/streams\" :args (list)}) (persist/kv-keys db) (persist/last-seq db \"s\"))",
+      "((1 2) (\"new\" \"s\") (\"k2\" \"k3\") 2)");
 }
 
 Test(api_txn, persist_commit_still_commits_early) {
-  sxapi_task *t = begin("(persist/kv-put db \"early\" 1) (perform {:op \"persist/commit\" :args (list)}) (perform {:op \"ext/wait\"}) :x",
-                        SXAPI_SUSPENDED);
+  sxapi_task *t = begin(
+      "(persist/kv-put db \"early\" 1) (perform {:op \"persist/commit\" :args (list)}) (perform {:op \"ext/wait\"}) :x",
+      SXAPI_SUSPENDED);
   sxapi_value v;
   CODE(sxapi_store_kv_get(vm, "early", &v), SXAPI_OK); /* committed before the task finished */
   CODE(sxapi_task_free(t), SXAPI_OK);
@@ -227,7 +238,8 @@ Test(api_txn, async_commit_reports_syncing_until_durable) {
 
 Test(api_txn, blobs_are_listed_and_sized_by_either_store) {
   sxapi_value cid, cids;
-  CODE(sxapi_eval(vm, "(perform {:op \"blob/put\" :args (list \"twelve bytes\" \"text/plain\")})", &cid), SXAPI_OK);
+  CODE(sxapi_eval(vm, "(perform {:op \"blob/put\" :args (list \"twelve bytes\" \"text/plain\")})", &cid),
+       SXAPI_OK);
   CODE(sxapi_eval(vm, "(perform {:op \"blob/put\" :args (list \"x\" \"text/plain\")})", NULL), SXAPI_OK);
   CODE(sxapi_store_blobs(vm, &cids), SXAPI_OK);
   size_t n;
@@ -238,7 +250,8 @@ Test(api_txn, blobs_are_listed_and_sized_by_either_store) {
   uint64_t size = 0;
   CODE(sxapi_store_blob_size(vm, id, &size), SXAPI_OK);
   cr_assert_eq(size, 12);
-  CODE(sxapi_store_blob_size(vm, "bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &size), SXAPI_ERR_NOTFOUND);
+  CODE(sxapi_store_blob_size(vm, "bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &size),
+       SXAPI_ERR_NOTFOUND);
   CODE(sxapi_store_blob_size(vm, "not-a-cid", &size), SXAPI_ERR_ARG);
 }
 
@@ -251,13 +264,20 @@ typedef struct op_arity {
 } op_arity;
 
 static const op_arity op_arities[] = {
-    {"persist/append", 2, "stream event"}, {"persist/read", 1, "stream"},
-    {"persist/last-seq", 1, "stream"},     {"persist/streams", 0, ""},
-    {"persist/truncate", 2, "stream n"},   {"persist/kv-get", 1, "key"},
-    {"persist/kv-put", 2, "key value"},    {"persist/kv-delete", 1, "key"},
-    {"persist/kv-has?", 1, "key"},         {"persist/kv-keys", 0, ""},
-    {"persist/commit", 0, ""},             {"blob/put", 2, "bytes mime"},
-    {"blob/get", 1, "cid"},                {"blob/has?", 1, "cid"},
+    {"persist/append", 2, "stream event"},
+    {"persist/read", 1, "stream"},
+    {"persist/last-seq", 1, "stream"},
+    {"persist/streams", 0, ""},
+    {"persist/truncate", 2, "stream n"},
+    {"persist/kv-get", 1, "key"},
+    {"persist/kv-put", 2, "key value"},
+    {"persist/kv-delete", 1, "key"},
+    {"persist/kv-has?", 1, "key"},
+    {"persist/kv-keys", 0, ""},
+    {"persist/commit", 0, ""},
+    {"blob/put", 2, "bytes mime"},
+    {"blob/get", 1, "cid"},
+    {"blob/has?", 1, "cid"},
 };
 
 /* Perform op with n string arguments: the error it raises must name the
@@ -267,8 +287,8 @@ static void arity_refused(const op_arity *a, int n) {
   int o = snprintf(src, sizeof src, "(perform {:op \"%s\" :args (list", a->op);
   for (int i = 0; i < n; i++) o += snprintf(src + o, sizeof src - (size_t)o, " \"x\"");
   snprintf(src + o, sizeof src - (size_t)o, ")})");
-  snprintf(want, sizeof want, "%s: expected %d argument%s (%s), got %d", a->op, a->nargs, a->nargs == 1 ? "" : "s",
-           a->params, n);
+  snprintf(want, sizeof want, "%s: expected %d argument%s (%s), got %d", a->op, a->nargs,
+           a->nargs == 1 ? "" : "s", a->params, n);
   sxapi_value v;
   CODE(sxapi_eval(vm, src, &v), SXAPI_ERR_EVAL);
   MSG_HAS(want);
@@ -286,9 +306,12 @@ Test(api_txn, every_op_refuses_one_argument_too_few_and_one_too_many) {
   EVAL_OK("(list (perform {:op \"persist/streams\"}) (perform {:op \"persist/kv-keys\"}))", "(() ())");
   static const char *const refusals[][2] = {
       {"(perform {:op \"persist/kv-keys\" :args 5})", "persist/kv-keys: expected an argument list, got 5"},
-      {"(perform {:op \"persist/read\" :args (list 5)})", "persist/read: expected a stream name string, got 5"},
-      {"(perform {:op \"persist/truncate\" :args (list \"s\" \"1\")})", "persist/truncate: expected an integer seq, got \"1\""},
-      {"(perform {:op \"persist/append\" :args (list \"s\" 1)})", "persist/append: expected an event dict, got 1"},
+      {"(perform {:op \"persist/read\" :args (list 5)})",
+       "persist/read: expected a stream name string, got 5"},
+      {"(perform {:op \"persist/truncate\" :args (list \"s\" \"1\")})",
+       "persist/truncate: expected an integer seq, got \"1\""},
+      {"(perform {:op \"persist/append\" :args (list \"s\" 1)})",
+       "persist/append: expected an event dict, got 1"},
       {"(perform {:op \"persist/nothing\" :args (list)})",
        "persist/nothing: unknown op (persist/* ops: append read last-seq streams truncate kv-get kv-put kv-delete kv-has? kv-keys commit)"},
       {"(perform {:op \"blob/nothing\"})", "blob/nothing: unknown op (blob/* ops: put get has?)"},
@@ -298,7 +321,8 @@ Test(api_txn, every_op_refuses_one_argument_too_few_and_one_too_many) {
     CODE(sxapi_eval(vm, refusals[i][0], &v), SXAPI_ERR_EVAL);
     MSG_HAS(refusals[i][1]);
   }
-  EVAL_OK("(list (perform {:op \"persist/kv-keys\"}) (perform {:op \"persist/commit\" :args (list)}))", "(() nil)");
+  EVAL_OK("(list (perform {:op \"persist/kv-keys\"}) (perform {:op \"persist/commit\" :args (list)}))",
+          "(() nil)");
 }
 
 /* A read-only view of the store as the file holds it. */
@@ -323,7 +347,9 @@ Test(api_txn, a_flush_while_a_transaction_is_open_writes_only_what_was_committed
   sxapi_store_options off = {.sync = SXAPI_SYNC_OFF};
   CODE(sxapi_store_open(vm, store_path, &off), SXAPI_OK);
   CODE(sxapi_eval(vm, persist_prelude, NULL), SXAPI_OK);
-  sxapi_task *a = begin("(persist/kv-put db \"a\" 1) (perform {:op \"ext/wait\"}) (persist/kv-put db \"a2\" 2) :a", SXAPI_SUSPENDED);
+  sxapi_task *a =
+      begin("(persist/kv-put db \"a\" 1) (perform {:op \"ext/wait\"}) (persist/kv-put db \"a2\" 2) :a",
+            SXAPI_SUSPENDED);
   sxapi_task *c = begin("(persist/kv-put db \"c\" 3) (perform {:op \"ext/wait\"}) :c", SXAPI_SUSPENDED);
   EVAL_OK("(persist/kv-put db \"b\" 2) :b", "\"b\"");
   cr_assert_str_eq(on_disk_kv("b"), "absent", "off mode buffers the commit");

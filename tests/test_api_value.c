@@ -15,7 +15,11 @@ static sxapi_value eval(const char *src) {
 }
 
 Test(api_value, every_kind_of_value_has_a_type) {
-  struct { const char *src; sxapi_type t; const char *name; } cases[] = {
+  struct {
+    const char *src;
+    sxapi_type t;
+    const char *name;
+  } cases[] = {
       {"nil", SXAPI_TNIL, "nil"},
       {"false", SXAPI_TBOOL, "boolean"},
       {"-7", SXAPI_TINT, "integer"},
@@ -215,7 +219,9 @@ Test(api_value, dicts_iterate_in_key_order) {
 
 Test(api_value, errors_carry_message_position_and_backtrace) {
   sxapi_value err;
-  CODE(sxapi_eval(vm, "(define (outer x) (+ 1 (inner x)))\n(define (inner x) (error (str \"bad \" x)))\n(outer 7)", &err),
+  CODE(sxapi_eval(
+           vm, "(define (outer x) (+ 1 (inner x)))\n(define (inner x) (error (str \"bad \" x)))\n(outer 7)",
+           &err),
        SXAPI_ERR_EVAL);
   sxapi_error_info info;
   CODE(sxapi_error_info_of(vm, err, &info), SXAPI_OK);

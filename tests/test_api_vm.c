@@ -13,10 +13,11 @@ TestSuite(api_vm, .init = api_setup, .fini = api_teardown);
 Test(api_vm, version_is_the_project_version) { cr_assert_str_eq(sxapi_version(), SX_VERSION); }
 
 Test(api_vm, every_code_has_its_own_name) {
-  sxapi_code codes[] = {SXAPI_OK, SXAPI_SUSPENDED, SXAPI_ERR_EVAL, SXAPI_ERR_SYNTAX,
-                        SXAPI_ERR_INCOMPLETE, SXAPI_ERR_ARG, SXAPI_ERR_TYPE, SXAPI_ERR_NOTFOUND,
-                        SXAPI_ERR_CLOSED, SXAPI_ERR_STATE, SXAPI_ERR_BUSY, SXAPI_ERR_THREAD,
-                        SXAPI_ERR_IO, SXAPI_ERR_STORE};
+  sxapi_code codes[] = {SXAPI_OK,         SXAPI_SUSPENDED,      SXAPI_ERR_EVAL,
+                        SXAPI_ERR_SYNTAX, SXAPI_ERR_INCOMPLETE, SXAPI_ERR_ARG,
+                        SXAPI_ERR_TYPE,   SXAPI_ERR_NOTFOUND,   SXAPI_ERR_CLOSED,
+                        SXAPI_ERR_STATE,  SXAPI_ERR_BUSY,       SXAPI_ERR_THREAD,
+                        SXAPI_ERR_IO,     SXAPI_ERR_STORE};
   size_t n = sizeof codes / sizeof *codes;
   for (size_t i = 0; i < n; i++) {
     const char *name = sxapi_code_name(codes[i]);
@@ -46,8 +47,8 @@ static sxapi_code noop_fn(sxapi_vm *v, int argc, const sxapi_value *argv, sxapi_
   return SXAPI_OK;
 }
 
-static sxapi_code noop_resolver(sxapi_vm *v, const char *op, sxapi_value a, sxapi_value rq,
-                                sxapi_value *r, void *ud) {
+static sxapi_code noop_resolver(sxapi_vm *v, const char *op, sxapi_value a, sxapi_value rq, sxapi_value *r,
+                                void *ud) {
   (void)v, (void)op, (void)a, (void)rq, (void)r, (void)ud;
   return SXAPI_OK;
 }
@@ -182,7 +183,8 @@ Test(api_vm, a_long_message_is_kept_whole) {
   CODE(sxapi_global(vm, name, &v), SXAPI_ERR_NOTFOUND);
   cr_assert_eq(strlen(sxapi_errmsg()), strlen("sxapi_global: ") + 2000 + strlen(" is not defined"));
   cr_assert(strncmp(sxapi_errmsg(), "sxapi_global: nnn", 17) == 0);
-  cr_assert(strcmp(sxapi_errmsg() + strlen(sxapi_errmsg()) - 15, " is not defined") == 0, "%s", sxapi_errmsg());
+  cr_assert(strcmp(sxapi_errmsg() + strlen(sxapi_errmsg()) - 15, " is not defined") == 0, "%s",
+            sxapi_errmsg());
 }
 
 Test(api_vm, output_goes_where_the_host_says) {
@@ -323,8 +325,10 @@ Test(api_vm, pinned_values_survive_collections_in_host_memory) {
     CODE(sxapi_pin(vm, held[i]), SXAPI_OK);
   }
   /* churn the heap: many megabytes of garbage force collections */
-  EVAL_OK("(define (churn n) (if (= n 0) 0 (begin (map (fn (i) (str \"garbage \" i)) (range 0 1000)) (churn (- n 1)))))"
-          " (churn 300)", "0");
+  EVAL_OK(
+      "(define (churn n) (if (= n 0) 0 (begin (map (fn (i) (str \"garbage \" i)) (range 0 1000)) (churn (- n 1)))))"
+      " (churn 300)",
+      "0");
   for (int i = 0; i < N; i++) {
     char text[32];
     snprintf(text, sizeof text, "value number %d", i);

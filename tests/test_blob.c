@@ -132,7 +132,7 @@ Test(blob, malformed_ids_are_rejected) {
       "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yer",  /* non-canonical tail bits */
       "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc/yeq",  /* slash */
       "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc.yeq",
-      "bafyreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq",  /* dag-cbor codec */
+      "bafyreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq", /* dag-cbor codec */
       "Qmbm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeqaaaaa",
       "/bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4ye",
   };
@@ -192,7 +192,8 @@ Test(blob, an_unreadable_blob_file_is_an_error_not_an_absence) {
   uint64_t size = 0;
   cr_assert_eq(store_blob_size(st, cid, &size, &err), 1, "nor has it a size");
   sx_val again = SX_NIL;
-  cr_assert_eq(store_blob_put(st, "hello", 5, &again, &err), -1, "storing it again cannot replace a directory");
+  cr_assert_eq(store_blob_put(st, "hello", 5, &again, &err), -1,
+               "storing it again cannot replace a directory");
   cr_assert(strstr(msg(err), "renaming into place"), "%s", msg(err));
   sx_buf rep = SX_BUF_INIT;
   cr_assert_eq(store_check(dir, &rep), 1);

@@ -45,8 +45,20 @@ Test(codec, immediates) {
 }
 
 Test(codec, integers_including_extremes) {
-  int64_t cases[] = {0, 1, -1, 63, 64, -64, -65, 1000000, SX_FIXNUM_MAX, SX_FIXNUM_MIN,
-                     SX_FIXNUM_MAX + 1, SX_FIXNUM_MIN - 1, INT64_MAX, INT64_MIN};
+  int64_t cases[] = {0,
+                     1,
+                     -1,
+                     63,
+                     64,
+                     -64,
+                     -65,
+                     1000000,
+                     SX_FIXNUM_MAX,
+                     SX_FIXNUM_MIN,
+                     SX_FIXNUM_MAX + 1,
+                     SX_FIXNUM_MIN - 1,
+                     INT64_MAX,
+                     INT64_MIN};
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     sx_val out = roundtrip(sx_int(cases[i]));
     cr_assert(sx_is_int(out));
@@ -59,8 +71,9 @@ Test(codec, floats_bit_exact) {
   double payload_nan, sig_nan;
   memcpy(&payload_nan, &nan_payload, 8);
   memcpy(&sig_nan, &neg_nan, 8);
-  double cases[] = {0.0, -0.0, 1.5, -2.25, 0.1, DBL_MAX, -DBL_MAX, DBL_MIN, DBL_TRUE_MIN,
-                    -DBL_TRUE_MIN, INFINITY, -INFINITY, NAN, payload_nan, sig_nan, 1e300, 3.0};
+  double cases[] = {0.0,      -0.0,        1.5,          -2.25,         0.1,      DBL_MAX,
+                    -DBL_MAX, DBL_MIN,     DBL_TRUE_MIN, -DBL_TRUE_MIN, INFINITY, -INFINITY,
+                    NAN,      payload_nan, sig_nan,      1e300,         3.0};
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     sx_val out = roundtrip(sx_float(cases[i]));
     cr_assert(sx_is_float(out), "case %zu stays a float", i);
@@ -195,7 +208,8 @@ Test(codec, malformed_input_is_an_error) {
   unsigned seed = 1;
   for (int round = 0; round < 2000; round++) {
     unsigned char junk[32];
-    for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 16);
+    for (size_t i = 0; i < sizeof junk; i++)
+      junk[i] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 16);
     store_decode(junk, sizeof junk, NULL, &out, &err);
   }
   sx_buf_free(&b);
@@ -223,7 +237,8 @@ Test(codec, crc32c_paths_agree) {
   cr_assert_eq(store_crc32c_table(0, "123456789", 9), 0xE3069283u);
   unsigned char buf[300];
   uint32_t seed = 7;
-  for (size_t i = 0; i < sizeof buf; i++) buf[i] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 16);
+  for (size_t i = 0; i < sizeof buf; i++)
+    buf[i] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 16);
   for (size_t off = 0; off < 9; off++)
     for (size_t n = 0; n + off <= sizeof buf; n += 7) {
       uint32_t want = store_crc32c_table(0, buf + off, n);
@@ -245,14 +260,19 @@ typedef struct fixture {
   const char *error; /* a part of the message when refused */
 } fixture;
 
-#define FX(name, ok, used, error, ...)                                                     \
-  {name, (const unsigned char[]){__VA_ARGS__}, sizeof((const unsigned char[]){__VA_ARGS__}), \
-   ok, used, error}
+#define FX(name, ok, used, error, ...)                                                                       \
+  {                                                                                                          \
+    name, (const unsigned char[]){__VA_ARGS__}, sizeof((const unsigned char[]){__VA_ARGS__}), ok, used,      \
+        error                                                                                                \
+  }
 
 static const fixture fixtures[] = {
-    FX("duplicate dict keys", -1, 0, "dict keys out of order", CODEC_DICT, 2, 1, 'a', CODEC_NIL, 1, 'a', CODEC_NIL),
-    FX("a key that is a prefix of the one before", -1, 0, "dict keys out of order", CODEC_DICT, 2, 2, 'a', 'b', CODEC_NIL, 1, 'a', CODEC_NIL),
-    FX("a key extending the one before", 0, 9, NULL, CODEC_DICT, 2, 1, 'a', CODEC_NIL, 2, 'a', 'b', CODEC_NIL),
+    FX("duplicate dict keys", -1, 0, "dict keys out of order", CODEC_DICT, 2, 1, 'a', CODEC_NIL, 1, 'a',
+       CODEC_NIL),
+    FX("a key that is a prefix of the one before", -1, 0, "dict keys out of order", CODEC_DICT, 2, 2, 'a',
+       'b', CODEC_NIL, 1, 'a', CODEC_NIL),
+    FX("a key extending the one before", 0, 9, NULL, CODEC_DICT, 2, 1, 'a', CODEC_NIL, 2, 'a', 'b',
+       CODEC_NIL),
     FX("an empty key first", 0, 7, NULL, CODEC_DICT, 2, 0, CODEC_NIL, 1, 'a', CODEC_NIL),
     FX("two empty keys", -1, 0, "dict keys out of order", CODEC_DICT, 2, 0, CODEC_NIL, 0, CODEC_NIL),
     FX("a string exactly to the end", 0, 5, NULL, CODEC_STRING, 3, 'a', 'b', 'c'),
@@ -263,15 +283,21 @@ static const fixture fixtures[] = {
     FX("a float exactly to the end", 0, 9, NULL, CODEC_FLOAT, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f),
     FX("a float one byte short", -1, 0, "truncated float", CODEC_FLOAT, 0, 0, 0, 0, 0, 0, 0xf0),
     FX("a list of as many items as bytes left", 0, 4, NULL, CODEC_LIST, 2, CODEC_NIL, CODEC_TRUE),
-    FX("a list of one item more than bytes left", -1, 0, "bad list length", CODEC_LIST, 3, CODEC_NIL, CODEC_TRUE),
+    FX("a list of one item more than bytes left", -1, 0, "bad list length", CODEC_LIST, 3, CODEC_NIL,
+       CODEC_TRUE),
     FX("a list of no items", -1, 0, "bad list length", CODEC_LIST, 0),
     FX("a dict of one entry more than bytes left", -1, 0, "bad dict size", CODEC_DICT, 2, 0),
     FX("an empty dict", 0, 2, NULL, CODEC_DICT, 0),
-    FX("the largest 10-byte varint", 0, 11, NULL, CODEC_INT, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01),
-    FX("an over-long 10-byte varint", -1, 0, "bad or truncated varint", CODEC_INT, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02),
-    FX("a 10-byte varint of zero bits past 64", 0, 11, NULL, CODEC_INT, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01),
-    FX("an 11-byte varint", -1, 0, "bad or truncated varint", CODEC_INT, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00),
-    FX("a string length that overflows", -1, 0, "bad or truncated varint", CODEC_STRING, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f),
+    FX("the largest 10-byte varint", 0, 11, NULL, CODEC_INT, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+       0xff, 0x01),
+    FX("an over-long 10-byte varint", -1, 0, "bad or truncated varint", CODEC_INT, 0xff, 0xff, 0xff, 0xff,
+       0xff, 0xff, 0xff, 0xff, 0xff, 0x02),
+    FX("a 10-byte varint of zero bits past 64", 0, 11, NULL, CODEC_INT, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+       0x80, 0x80, 0x80, 0x01),
+    FX("an 11-byte varint", -1, 0, "bad or truncated varint", CODEC_INT, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+       0x80, 0x80, 0x80, 0x80, 0x00),
+    FX("a string length that overflows", -1, 0, "bad or truncated varint", CODEC_STRING, 0xff, 0xff, 0xff,
+       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f),
     FX("a varint cut by the end", -1, 0, "bad or truncated varint", CODEC_INT, 0x80),
     FX("an unknown tag after a good value", -1, 0, "unknown type tag", CODEC_LIST, 2, CODEC_NIL, 0x0b),
     FX("trailing bytes are left unused", 0, 1, NULL, CODEC_NIL, 0xff, 0xff),
@@ -316,7 +342,9 @@ Test(codec, every_tag_at_the_end_of_input) {
     size_t used = 0;
     cr_assert_eq(store_decode(alone, 1, &used, &out, &err), whole ? 0 : -1, "tag %d alone", tag);
     cr_assert_eq(store_validate(alone, 1, &used, &err), whole ? 0 : -1, "tag %d alone", tag);
-    if (!whole) cr_assert(strstr(sx_str_data(err), "at byte 1") || strstr(sx_str_data(err), "at byte 0"), "%s", sx_str_data(err));
+    if (!whole)
+      cr_assert(strstr(sx_str_data(err), "at byte 1") || strstr(sx_str_data(err), "at byte 0"), "%s",
+                sx_str_data(err));
     cr_assert_eq(store_decode(item, 3, &used, &out, &err), whole ? 0 : -1, "tag %d in a list", tag);
     cr_assert_eq(store_validate(item, 3, &used, &err), whole ? 0 : -1, "tag %d in a list", tag);
     if (whole) cr_assert_eq(used, 3);

@@ -117,8 +117,8 @@ static sx_buf fingerprint_of(const char *d) {
   sx_val items = SX_EMPTY;
   for (sx_val l = store_streams(s); sx_is_cons(l); l = sx_cdr(l)) {
     sx_val name = sx_car(l);
-    items = sx_cons(sx_list(3, (sx_val[]){name, sx_int(store_last_seq(s, name)), store_read(s, name)}),
-                    items);
+    items =
+        sx_cons(sx_list(3, (sx_val[]){name, sx_int(store_last_seq(s, name)), store_read(s, name)}), items);
   }
   for (sx_val l = store_kv_keys(s); sx_is_cons(l); l = sx_cdr(l))
     items = sx_cons(sx_list(2, (sx_val[]){sx_car(l), store_kv_get(s, sx_car(l))}), items);
@@ -319,8 +319,8 @@ static bool fail_at(store_io_site site, unsigned nth, int eno, sx_buf *want) {
 }
 
 Test(compact, a_failure_at_every_write_site_leaves_the_store_intact) {
-  static const store_io_site sites[] = {STORE_IO_LOCK,         STORE_IO_COMPACT_CREATE,
-                                        STORE_IO_COMPACT_WRITE, STORE_IO_COMPACT_SYNC,
+  static const store_io_site sites[] = {STORE_IO_LOCK,           STORE_IO_COMPACT_CREATE,
+                                        STORE_IO_COMPACT_WRITE,  STORE_IO_COMPACT_SYNC,
                                         STORE_IO_COMPACT_RENAME, STORE_IO_DIR_SYNC};
   static const int errnos[] = {ENOSPC, EIO};
   build_history(3u << 20); /* a 3 MiB value: the new log takes several frames and writes */
@@ -368,7 +368,8 @@ Test(compact, a_restore_refuses_what_no_store_could_hold) {
   refused(r, store_restore_stream(r, str("s"), -1, &err), &err, "negative last-seq");
   r = restore_into("c");
   cr_assert_eq(store_restore_stream(r, str("s"), 3, &err), 0);
-  refused(r, store_restore_event(r, seq_ev(4), &err), &err, "event seq 4 out of order (last-seq 3, previous 0)");
+  refused(r, store_restore_event(r, seq_ev(4), &err), &err,
+          "event seq 4 out of order (last-seq 3, previous 0)");
   r = restore_into("d");
   cr_assert_eq(store_restore_stream(r, str("s"), 3, &err), 0);
   cr_assert_eq(store_restore_event(r, seq_ev(1), &err), 0);
@@ -379,7 +380,8 @@ Test(compact, a_restore_refuses_what_no_store_could_hold) {
   r = restore_into("f");
   cr_assert_eq(store_restore_stream(r, str("s"), 3, &err), 0);
   cr_assert_eq(store_restore_event(r, seq_ev(2), &err), 0);
-  refused(r, store_restore_kv(r, str("k"), sx_int(1), &err), &err, "its events end at seq 2 but its last-seq is 3");
+  refused(r, store_restore_kv(r, str("k"), sx_int(1), &err), &err,
+          "its events end at seq 2 but its last-seq is 3");
   r = restore_into("g");
   sx_val fn = sx_dict_assoc(seq_ev(1), str("f"), (sx_val)sx_obj_new(SX_T_FN, sizeof(sx_fnhead)));
   cr_assert_eq(store_restore_stream(r, str("s"), 1, &err), 0);
@@ -492,7 +494,8 @@ static bool fail_copy_at(int (*op)(const char *, sx_val *), store_io_site site, 
   cr_assert_eq(rc, -1, "%s: reported success", what);
   cr_assert(strstr(msg(err), strerror(EIO)), "%s: the error does not name the errno: %s", what, msg(err));
   same_state(want, what);
-  cr_assert(!exists_in(dest, "log.restore") && !exists_in(dest, "log.backup"), "%s: a temporary log is left", what);
+  cr_assert(!exists_in(dest, "log.restore") && !exists_in(dest, "log.backup"), "%s: a temporary log is left",
+            what);
   if (exists_in(dest, "log") && site != STORE_IO_LOCK && site != STORE_IO_MKDIR) {
     store *s = NULL;
     store_opts ro = {.read_only = true};
@@ -517,16 +520,16 @@ static void fail_every_site(int (*op)(const char *, sx_val *), const store_io_si
 }
 
 Test(compact, a_restore_that_fails_at_any_write_leaves_no_partial_log) {
-  static const store_io_site sites[] = {STORE_IO_MKDIR,    STORE_IO_LOCK,      STORE_IO_LOG_CREATE,
-                                        STORE_IO_LOG_WRITE, STORE_IO_LOG_SYNC,  STORE_IO_RENAME,
+  static const store_io_site sites[] = {STORE_IO_MKDIR,     STORE_IO_LOCK,        STORE_IO_LOG_CREATE,
+                                        STORE_IO_LOG_WRITE, STORE_IO_LOG_SYNC,    STORE_IO_RENAME,
                                         STORE_IO_DIR_SYNC,  STORE_IO_BLOB_CREATE, STORE_IO_BLOB_WRITE,
                                         STORE_IO_BLOB_SYNC};
   fail_every_site(restore_history, sites, sizeof sites / sizeof *sites);
 }
 
 Test(compact, a_backup_that_fails_at_any_write_leaves_the_source_intact) {
-  static const store_io_site sites[] = {STORE_IO_MKDIR,     STORE_IO_LOG_CREATE, STORE_IO_LOG_WRITE,
-                                        STORE_IO_LOG_SYNC,  STORE_IO_RENAME,     STORE_IO_DIR_SYNC,
+  static const store_io_site sites[] = {STORE_IO_MKDIR,       STORE_IO_LOG_CREATE, STORE_IO_LOG_WRITE,
+                                        STORE_IO_LOG_SYNC,    STORE_IO_RENAME,     STORE_IO_DIR_SYNC,
                                         STORE_IO_BLOB_CREATE, STORE_IO_BLOB_WRITE, STORE_IO_BLOB_SYNC};
   sx_val cid = SX_NIL, err = SX_NIL;
   store *s = open_w();

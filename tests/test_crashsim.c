@@ -182,8 +182,7 @@ static void close_ok(store *s) {
  * every eighth. */
 static void run_txs(store *s, int n) {
   for (int j = 0, g = 0; j < n; j++) {
-    for (int more = W.mode == STORE_SYNC_FULL ? g++ % 3 : 0; more > 0 && j + 1 < n; more--, j++)
-      tx_commit(s);
+    for (int more = W.mode == STORE_SYNC_FULL ? g++ % 3 : 0; more > 0 && j + 1 < n; more--, j++) tx_commit(s);
     tx_wait(s, tx_commit(s));
     if (W.mode == STORE_SYNC_BATCH && j % 5 == 4) nanosleep(&(struct timespec){0, 5000000}, NULL);
     if (W.mode == STORE_SYNC_OFF && j % 8 == 7) flush_ok(s);
@@ -282,8 +281,7 @@ static int promised(size_t k, bool kept_all) {
   int m = 0;
   for (int i = 1; i <= W.ntx; i++) {
     size_t a = W.ack[i];
-    bool kept = a != NEVER && a <= k &&
-                (W.mode == STORE_SYNC_FULL || kept_all || synced_between(a, k));
+    bool kept = a != NEVER && a <= k && (W.mode == STORE_SYNC_FULL || kept_all || synced_between(a, k));
     if (!kept) break;
     m = i;
   }
@@ -293,14 +291,13 @@ static int promised(size_t k, bool kept_all) {
 static void violation(tally *t, size_t k, unsigned v, const char *what, const char *detail) {
   if (t->violations++ < 8) {
     const char *path = "", *kind = k ? store_iosim_op(k - 1, &path, NULL) : "start";
-    fprintf(stderr, "crashsim %s: crash after op %zu (%s %s), variant %u: %s%s%s\n",
-            store_sync_name(W.mode), k, kind, path, v, what, *detail ? ": " : "", detail);
+    fprintf(stderr, "crashsim %s: crash after op %zu (%s %s), variant %u: %s%s%s\n", store_sync_name(W.mode),
+            k, kind, path, v, what, *detail ? ": " : "", detail);
   }
 }
 
 /* The state's stored data against the promise; NULL when right. */
-static const char *state_wrong(store *s, size_t k, bool kept_all, bool *blob_bad, char *why,
-                               size_t cap) {
+static const char *state_wrong(store *s, size_t k, bool kept_all, bool *blob_bad, char *why, size_t cap) {
   sx_val last = store_kv_get(s, str("last"));
   int m = sx_is_int(last) ? (int)sx_int_val(last) : 0;
   if (m < 0 || m > W.ntx) return snprintf(why, cap, "last = %d, never committed", m), why;
@@ -324,8 +321,8 @@ static bool commits(store *s) {
   store_txn *t = store_txn_begin(s);
   sx_val err = SX_NIL;
   uint64_t ticket;
-  return store_txn_kv_put(t, str("probe"), sx_int(1), &err) == 0 &&
-         store_txn_commit(t, &ticket, &err) == 0 && store_wait_durable(s, ticket, &err) == 0;
+  return store_txn_kv_put(t, str("probe"), sx_int(1), &err) == 0 && store_txn_commit(t, &ticket, &err) == 0 &&
+         store_wait_durable(s, ticket, &err) == 0;
 }
 
 /* store_check of a crash state: 0 clean, 1 damaged, -1 unreadable. */
@@ -405,8 +402,8 @@ static void explore_mode(store_sync mode) {
   explore(&t);
   printf("crashsim %s: %d transactions, %zu operations, %zu crash points, %zu variants, "
          "%zu distinct states checked, %zu refused as damaged, %zu violations\n",
-         store_sync_name(mode), W.ntx, store_iosim_ops(), t.points, t.variants, t.distinct,
-         t.refused, t.violations);
+         store_sync_name(mode), W.ntx, store_iosim_ops(), t.points, t.variants, t.distinct, t.refused,
+         t.violations);
   fflush(stdout);
   free(t.seen);
   cr_assert_geq(t.distinct, 2000, "only %zu distinct crash states", t.distinct);

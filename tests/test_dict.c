@@ -56,8 +56,8 @@ static void assert_iterates(sx_val d, const sx_val *keys, const sx_val *vals, si
   size_t i = 0;
   while (sx_dict_iter_next(&it, &k, &v)) {
     cr_assert_lt(i, n);
-    cr_assert(sx_string_eq(k, keys[i]), "position %zu: got \"%s\" want \"%s\"", i,
-              sx_str_data(k), sx_str_data(keys[i]));
+    cr_assert(sx_string_eq(k, keys[i]), "position %zu: got \"%s\" want \"%s\"", i, sx_str_data(k),
+              sx_str_data(keys[i]));
     cr_assert(sx_equal(v, vals[i]));
     cr_assert(sx_is_cons(kl) && sx_is_cons(vl));
     cr_assert(sx_string_eq(sx_car(kl), keys[i]));
@@ -187,8 +187,7 @@ Test(dict, persistence_of_dissoc_in_large_dict) {
   assert_filled(d, "q%d", 5000, 5000);
   cr_assert_eq(sx_dict_count(e), 5000 - 1667);
   cr_assert(sx_dict_valid(e));
-  for (int i = 0; i < 5000; i++)
-    cr_assert_eq(sx_dict_lookup(e, keyf("q%d", i)), i % 3 ? I(i) : SX_UNDEF);
+  for (int i = 0; i < 5000; i++) cr_assert_eq(sx_dict_lookup(e, keyf("q%d", i)), i % 3 ? I(i) : SX_UNDEF);
 }
 
 /* ---- order ----------------------------------------------------------- */
@@ -199,17 +198,14 @@ static const struct {
   const char *bytes;
   size_t len;
 } ordered_keys[] = {
-    {"", 0},        {"\x00", 1},       {"\x00\x00", 2}, {"A", 1},      {"B", 1},
-    {"a", 1},       {"a\x00", 2},      {"aa", 2},       {"ab", 2},     {"abc", 3},
-    {"abd", 3},     {"b", 1},          {"ba", 2},       {"z", 1},      {"\x7f", 1},
-    {"\x80", 1},    {"\x80\x00", 2},   {"\xc3\xa9", 2}, {"\xff", 1},   {"\xff\xff", 2},
-    {"\xff\xff\xff", 3},
+    {"", 0},      {"\x00", 1},     {"\x00\x00", 2},     {"A", 1},    {"B", 1},        {"a", 1},
+    {"a\x00", 2}, {"aa", 2},       {"ab", 2},           {"abc", 3},  {"abd", 3},      {"b", 1},
+    {"ba", 2},    {"z", 1},        {"\x7f", 1},         {"\x80", 1}, {"\x80\x00", 2}, {"\xc3\xa9", 2},
+    {"\xff", 1},  {"\xff\xff", 2}, {"\xff\xff\xff", 3},
 };
 #define NORDERED (sizeof ordered_keys / sizeof ordered_keys[0])
 
-static sx_val ordered_key(size_t i) {
-  return sx_string_new(ordered_keys[i].bytes, ordered_keys[i].len);
-}
+static sx_val ordered_key(size_t i) { return sx_string_new(ordered_keys[i].bytes, ordered_keys[i].len); }
 
 static void check_order_with_insertion(const size_t *perm, size_t n) {
   sx_val keys[NORDERED], vals[NORDERED];
@@ -483,10 +479,10 @@ static pool make_pool(int n) {
     char buf[32];
     int len;
     switch (i % 4) {
-    case 0: len = snprintf(buf, sizeof buf, "%d", i); break;
-    case 1: len = snprintf(buf, sizeof buf, "key-%d", i); break;
-    case 2: len = snprintf(buf, sizeof buf, "\xc3\xa9%x", i); break;
-    default: len = snprintf(buf, sizeof buf, "%d%c", i / 4, 'a' + i % 26); break;
+      case 0: len = snprintf(buf, sizeof buf, "%d", i); break;
+      case 1: len = snprintf(buf, sizeof buf, "key-%d", i); break;
+      case 2: len = snprintf(buf, sizeof buf, "\xc3\xa9%x", i); break;
+      default: len = snprintf(buf, sizeof buf, "%d%c", i / 4, 'a' + i % 26); break;
     }
     if (i == 3) len = 0; /* the empty key */
     p.keys[i] = sx_string_new(buf, (size_t)len);

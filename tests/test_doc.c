@@ -99,17 +99,26 @@ Test(doc, signatures_agree_with_arity) {
     if (!value_arity(sx_global_ref(vm, e[i]->name), &vmin, &vmax)) continue; /* special forms */
     if (!sx_doc_sig_arity(e[i]->sig, &smin, &smax)) note(&bad, "malformed signature", e[i]->sig);
     else if (smin != vmin || smax != vmax)
-      sx_buf_printf(&bad, "\n  %s takes %d..%d arguments, its signature %d..%d", e[i]->sig, vmin, vmax, smin, smax);
+      sx_buf_printf(&bad, "\n  %s takes %d..%d arguments, its signature %d..%d", e[i]->sig, vmin, vmax, smin,
+                    smax);
   }
   assert_none(&bad, "stdlib/sx_doc_builtins.c");
 }
 
 Test(doc, the_signature_convention) {
   int min, max;
-  struct { const char *sig; int min, max; } ok[] = {
-    {"(newline)", 0, 0}, {"(map f lst)", 2, 2}, {"(+ x...)", 0, -1}, {"(- x y...)", 1, -1},
-    {"(get c key [default])", 2, 3}, {"(range [start] end [step])", 1, 3},
-    {"(assoc d [key value]...)", 1, -1}, {"(apply f arg... lst)", 2, -1},
+  struct {
+    const char *sig;
+    int min, max;
+  } ok[] = {
+      {"(newline)", 0, 0},
+      {"(map f lst)", 2, 2},
+      {"(+ x...)", 0, -1},
+      {"(- x y...)", 1, -1},
+      {"(get c key [default])", 2, 3},
+      {"(range [start] end [step])", 1, 3},
+      {"(assoc d [key value]...)", 1, -1},
+      {"(apply f arg... lst)", 2, -1},
   };
   for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
     cr_assert(sx_doc_sig_arity(ok[i].sig, &min, &max), "%s", ok[i].sig);
@@ -152,7 +161,8 @@ Test(doc, every_public_persist_name_has_a_description) {
   size_t np;
   const sx_doc_entry *p = sx_doc_persist_entries(&np);
   for (size_t i = 0; i < np; i++) {
-    if (sx_global_ref(vm, p[i].name) == SX_UNDEF) note(&bad, "described but not defined by persist", p[i].name);
+    if (sx_global_ref(vm, p[i].name) == SX_UNDEF)
+      note(&bad, "described but not defined by persist", p[i].name);
     if (p[i].sig || sx_doc_find(p[i].name) != &p[i]) note(&bad, "a signature, or described twice", p[i].name);
   }
   assert_none(&bad, "persist descriptions");

@@ -130,21 +130,39 @@ Test(errors, analyser_syntax_errors) {
 }
 
 /* (defmacro) with no name once crashed the analyser. */
-Test(errors, defmacro_without_name_does_not_crash) {
-  ERR_HAS("(defmacro)", "defmacro: expected a name");
-}
+Test(errors, defmacro_without_name_does_not_crash) { ERR_HAS("(defmacro)", "defmacro: expected a name"); }
 
 Test(errors, syntax_error_positions_point_at_inner_form) {
   ERR_HAS("(define (f x)\n  (if))", "<test>:2:3: if:");
 }
 
 Test(errors, many_malformed_forms_never_crash) {
-  static const char *bad[] = {"(if 1 2 3 4)", "(let ((a 1 2)) a)", "(let loop)",
-                              "(let* (x) 1)", "(letrec ((1 2)) 1)", "(do)", "(do ((i)) )", "(case 1 5)",
-                              "(when)", "(unless)", "(fn (a . b) 1)", "(fn (&rest a b) 1)", "(define 5 1)",
-                              "(define (5) 1)", "(set! 5 1)", "(quasiquote)", "(guard (1) 2)",
-                              "(guard (e 5) (raise 1))", "(cond (1 => ))", "(defmacro m)", "(() 1)",
-                              "(1 2 3)", "(\"s\" 1)", "(dynamic-wind 1 2 3)", "(call/cc 5)", "(apply)"};
+  static const char *bad[] = {"(if 1 2 3 4)",
+                              "(let ((a 1 2)) a)",
+                              "(let loop)",
+                              "(let* (x) 1)",
+                              "(letrec ((1 2)) 1)",
+                              "(do)",
+                              "(do ((i)) )",
+                              "(case 1 5)",
+                              "(when)",
+                              "(unless)",
+                              "(fn (a . b) 1)",
+                              "(fn (&rest a b) 1)",
+                              "(define 5 1)",
+                              "(define (5) 1)",
+                              "(set! 5 1)",
+                              "(quasiquote)",
+                              "(guard (1) 2)",
+                              "(guard (e 5) (raise 1))",
+                              "(cond (1 => ))",
+                              "(defmacro m)",
+                              "(() 1)",
+                              "(1 2 3)",
+                              "(\"s\" 1)",
+                              "(dynamic-wind 1 2 3)",
+                              "(call/cc 5)",
+                              "(apply)"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     sx_val out;
     sx_status st = run_src(bad[i], &out);
@@ -212,26 +230,23 @@ static void expect_backtrace_through(const char *call) {
 
 Test(errors, backtraces_keep_the_frames_of_higher_order_primitives) {
   static const char *calls[] = {
-      "(map (fn (x) (bad x)) xs)", "(filter (fn (x) (bad x)) xs)",
-      "(reduce (fn (a x) (bad x)) 0 xs)", "(reduce (fn (a x) (bad x)) xs)",
-      "(for-each (fn (x) (bad x)) xs)", "(some (fn (x) (bad x)) xs)",
-      "(every? (fn (x) (bad x)) xs)", "(map-indexed (fn (i x) (bad x)) xs)",
-      "(apply map (list bad xs))",
+      "(map (fn (x) (bad x)) xs)", "(filter (fn (x) (bad x)) xs)", "(reduce (fn (a x) (bad x)) 0 xs)",
+      "(reduce (fn (a x) (bad x)) xs)", "(for-each (fn (x) (bad x)) xs)", "(some (fn (x) (bad x)) xs)",
+      "(every? (fn (x) (bad x)) xs)", "(map-indexed (fn (i x) (bad x)) xs)", "(apply map (list bad xs))",
       /* sort is an SX function and apply a tail call of its function: in
        * tail position either replaces outer, as any tail call does */
       "(list (sort xs (fn (a b) (bad a))))", "(list (sort-by (fn (x) (bad x)) xs))",
-      "(list (apply bad (list (first xs))))",
-      "(dynamic-wind (fn () 1) (fn () (bad 1)) (fn () 2))",
-      "(call/cc (fn (k) (bad 1)))",
-      "(list (map (fn (x) (let ((f (fn () x))) (bad (f)))) xs))"};
+      "(list (apply bad (list (first xs))))", "(dynamic-wind (fn () 1) (fn () (bad 1)) (fn () 2))",
+      "(call/cc (fn (k) (bad 1)))", "(list (map (fn (x) (let ((f (fn () x))) (bad (f)))) xs))"};
   for (size_t i = 0; i < sizeof calls / sizeof *calls; i++) expect_backtrace_through(calls[i]);
 }
 
 /* Code inside an anonymous function is not labelled "top level". */
 Test(errors, backtrace_names_anonymous_functions) {
   sx_error *e = uncaught("(define (bad x) (+ x \"a\"))\n(map (fn (x)\n  (+ 1 (bad x))) (list 1))");
-  cr_assert_str_eq(printed(e->backtrace),
-                   "(\"in bad at <test>:1:17\" \"in anonymous fn at <test>:3:8\" \"in top level at <test>:2:1\")");
+  cr_assert_str_eq(
+      printed(e->backtrace),
+      "(\"in bad at <test>:1:17\" \"in anonymous fn at <test>:3:8\" \"in top level at <test>:2:1\")");
 }
 
 /* A closure-free call in an operand of inline arithmetic has no frame of

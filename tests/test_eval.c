@@ -138,7 +138,8 @@ Test(eval, depth_limit_is_the_documented_number_of_calls) {
   ERR("(g 1000000)", "recursion depth limit exceeded: 1000001 nested calls (the limit is 1000000)");
   /* a function that creates closures takes the same number of calls */
   OK("(define (b n) (if (= n 0) (list) (let ((k (fn () n))) (cons (k) (b (- n 1))))))"
-     " (len (b 999999))", "999999");
+     " (len (b 999999))",
+     "999999");
   ERR("(len (b 1000000))", "recursion depth limit exceeded: 1000001 nested calls (the limit is 1000000)");
 }
 
@@ -147,9 +148,9 @@ Test(eval, depth_limit_is_the_documented_number_of_calls) {
 Test(eval, depth_limit_counts_calls_whatever_their_frames) {
   vm->max_depth = 1000;
   const char *fns[] = {
-      "(define (f n) (if (= n 0) 0 (+ 1 (f (- n 1)))))",             /* two frames a call */
-      "(define (f n) (if (= n 0) 0 (+ 1 (* 1 (f (- n 1))))))",       /* three */
-      "(define (f n) (if (= n 0) 0 (let ((x (f (- n 1)))) (+ x 1))))", /* let */
+      "(define (f n) (if (= n 0) 0 (+ 1 (f (- n 1)))))",                    /* two frames a call */
+      "(define (f n) (if (= n 0) 0 (+ 1 (* 1 (f (- n 1))))))",              /* three */
+      "(define (f n) (if (= n 0) 0 (let ((x (f (- n 1)))) (+ x 1))))",      /* let */
       "(define (f n) (if (= n 0) 0 (+ 1 (first (map f (list (- n 1)))))))", /* map callback */
       "(define (f n) (if (= n 0) 0 (+ 1 (apply f (list (- n 1))))))"};
   for (size_t i = 0; i < sizeof fns / sizeof *fns; i++) {
@@ -158,8 +159,7 @@ Test(eval, depth_limit_counts_calls_whatever_their_frames) {
     ERR("(f 1000)", "recursion depth limit exceeded: 1001 nested calls (the limit is 1000)");
   }
   /* code that leaves very many frames per call fills the frame stack first */
-  OK("(define (h n) (if (= n 0) 0 (+ 1 (+ 1 (+ 1 (+ 1 (+ 1 (+ 1 (+ 1 (+ 1 (+ 1 (h (- n 1)))))))))))))",
-     "h");
+  OK("(define (h n) (if (= n 0) 0 (+ 1 (+ 1 (+ 1 (+ 1 (+ 1 (+ 1 (+ 1 (+ 1 (+ 1 (h (- n 1)))))))))))))", "h");
   ERR_HAS("(h 1000)", "nested calls filled all 8000 frames of the stack");
   /* tail calls do not count */
   OK("(define (t n) (if (= n 0) :done (t (- n 1)))) (t 100000)", "\"done\"");
@@ -281,7 +281,6 @@ Test(eval, inline_arithmetic_fallbacks) {
   OK("(define (f x) (- x 1)) (define (- a b) (list a b)) (f 5)", "(5 1)");
 }
 
-
 /* An interrupt stops an endless loop at its next call, and no guard can
  * catch it (so Ctrl-C always gets back to the prompt); dynamic-wind
  * after-thunks still run on the way out, and the VM stays usable. */
@@ -307,8 +306,7 @@ Test(eval, interrupt_is_not_caught_by_guard) {
 Test(eval, returned_environments_are_reused_safely) {
   OK("(define (sum-to n) (if (= n 0) 0 (+ n (sum-to (- n 1))))) (sum-to 10000)", "50005000");
   /* the caller's bindings survive calls of functions of the same shape */
-  OK("(define (g x) (* x 10)) (define (h x) (list (g (+ x 1)) x (g (+ x 2)) x)) (h 5)",
-     "(60 5 70 5)");
+  OK("(define (g x) (* x 10)) (define (h x) (list (g (+ x 1)) x (g (+ x 2)) x)) (h 5)", "(60 5 70 5)");
   /* closures made by a callee keep their own environments */
   OK("(define (mk x) (fn () x))"
      " (define (collect n acc) (if (= n 0) acc (collect (- n 1) (cons (mk n) acc))))"
@@ -325,8 +323,7 @@ Test(eval, returned_environments_are_reused_safely) {
   OK("(define (pair x) (list x (* x 2))) (map pair (list 1 2 3))", "((1 2) (2 4) (3 6))");
   OK("(map (fn (x) (let ((y (+ x 1))) (list x y))) (list 1 2))", "((1 2) (2 3))");
   OK("(reduce (fn (acc x) (cons x acc)) () (list 1 2 3))", "(3 2 1)");
-  OK("(define (outer x) (map (fn (y) (+ x y)) (list 10 20))) (map outer (list 1 2))",
-     "((11 21) (12 22))");
+  OK("(define (outer x) (map (fn (y) (+ x y)) (list 10 20))) (map outer (list 1 2))", "((11 21) (12 22))");
   OK("(list (filter (fn (x) (> x 1)) (list 1 2 3)) (some (fn (x) (> x 1)) (list 1 2 3))"
      " (every? (fn (x) (> x 0)) (list 1 2 3)) (map-indexed (fn (i x) (list i x)) (list \"a\" \"b\")))",
      "((2 3) true true ((0 \"a\") (1 \"b\")))");
@@ -363,7 +360,8 @@ Test(eval, literal_keys_are_shared_and_lookups_still_compare_bytes) {
   OK("(let ((d {:b 1 :a 2 :c 3})) (list (get d :a) (get d (str \"a\")) (get d \"c\") (get d :z) (keys d) d))",
      "(2 2 3 nil (\"a\" \"b\" \"c\") {:a 2 :b 1 :c 3})");
   /* built keys, literal lookups (and the other way round) */
-  OK("(let ((d (assoc (assoc {} (str \"ty\" \"pe\") 1) (str \"amt\") 2))) (list (get d :type) (get d :amt)))", "(1 2)");
+  OK("(let ((d (assoc (assoc {} (str \"ty\" \"pe\") 1) (str \"amt\") 2))) (list (get d :type) (get d :amt)))",
+     "(1 2)");
   OK("(get {:k1 1 :k2 2 :k3 3 :k4 4 :k5 5 :k6 6 :k7 7 :k8 8 :k9 9 :k10 10} :k9)", "9");
   OK("(get (assoc {} (str (join \"\" (map (fn (i) \"x\") (range 70)))) 1)"
      " \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\")",
@@ -456,8 +454,7 @@ Test(eval, arith_operand_kinds) {
   OK("(define (one) 1) (define (half) 0.5) (define (s) \"s\") (define big 4611686018427387903)", "big");
   OK("(let ((x 2) (y 3)) (list (+ x 1) (- x y) (* x y) (< x y) (+ x 0.5) (+ x big)))",
      "(3 -1 6 true 2.5 4611686018427387905)");
-  OK("(list (+ (one) (one)) (- (one) 1) (+ 1 (one)) (* (half) (one)) (< (one) (half)))",
-     "(2 0 2 0.5 false)");
+  OK("(list (+ (one) (one)) (- (one) 1) (+ 1 (one)) (* (half) (one)) (< (one) (half)))", "(2 0 2 0.5 false)");
   OK("(let ((x 1)) (let ((y 2)) (list (+ x y) (- (+ x y) (one)) (+ big (one)))))",
      "(3 2 4611686018427387904)");
   ERR_HAS("(+ (one) (s))", "+");

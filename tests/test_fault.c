@@ -116,10 +116,10 @@ static void assert_acked_view(store *s, int acked, const char *what, const char 
   int64_t w = store_last_seq(s, str("w"));
   cr_assert_eq(w, acked, "%s: %s shows stream w at %lld, %d acknowledged", what, who, (long long)w, acked);
   sx_val evs = store_read(s, str("w")), kw = store_kv_get(s, str("w"));
-  cr_assert(sx_is_list(evs) && sx_list_length(evs) == (size_t)acked, "%s: %s reads %zu events of w", what, who,
-            sx_is_list(evs) ? sx_list_length(evs) : 0);
-  cr_assert(acked == 0 ? kw == SX_NIL : sx_is_int(kw) && sx_int_val(kw) == acked, "%s: %s shows kv w wrong", what,
-            who);
+  cr_assert(sx_is_list(evs) && sx_list_length(evs) == (size_t)acked, "%s: %s reads %zu events of w", what,
+            who, sx_is_list(evs) ? sx_list_length(evs) : 0);
+  cr_assert(acked == 0 ? kw == SX_NIL : sx_is_int(kw) && sx_int_val(kw) == acked, "%s: %s shows kv w wrong",
+            what, who);
   cr_assert_eq(store_kv_has(s, str("w")), acked > 0, "%s: %s", what, who);
   cr_assert_eq(listed(store_streams(s), "w"), acked > 0, "%s: %s lists stream w wrongly", what, who);
   cr_assert_eq(listed(store_kv_keys(s), "w"), acked > 0, "%s: %s lists key w wrongly", what, who);
@@ -128,9 +128,9 @@ static void assert_acked_view(store *s, int acked, const char *what, const char 
 /* ---- scenarios ------------------------------------------------------------------ */
 
 typedef struct run {
-  store *s;            /* the scenario's handle, if it opened */
+  store *s; /* the scenario's handle, if it opened */
   store_sync mode;
-  int acked;           /* commits to "w" that returned 0 */
+  int acked; /* commits to "w" that returned 0 */
   bool blob_failed, blob_tried;
   char first_err[1200];
 } run;
@@ -247,8 +247,8 @@ typedef struct scenario {
 } scenario;
 
 static const scenario scenarios[] = {
-    {"create", sc_create, false}, {"full", sc_full, false}, {"batch", sc_batch, false},
-    {"off", sc_off, false},       {"torn", sc_torn, true},  {"blob", sc_blob, false},
+    {"create", sc_create, false},   {"full", sc_full, false}, {"batch", sc_batch, false},
+    {"off", sc_off, false},         {"torn", sc_torn, true},  {"blob", sc_blob, false},
     {"compact", sc_compact, false},
 };
 
@@ -296,8 +296,7 @@ static void check_after(run *r, const scenario *sc, const char *what) {
   int64_t w = store_last_seq(s, str("w"));
   if (r->mode == STORE_SYNC_OFF)
     cr_assert(w <= r->acked, "%s: %lld commits stored, only %d acknowledged", what, (long long)w, r->acked);
-  else
-    cr_assert_eq(w, r->acked, "%s: %lld commits stored, %d acknowledged", what, (long long)w, r->acked);
+  else cr_assert_eq(w, r->acked, "%s: %lld commits stored, %d acknowledged", what, (long long)w, r->acked);
   sx_val kw = store_kv_get(s, str("w"));
   cr_assert(w == 0 ? kw == SX_NIL : (sx_is_int(kw) && sx_int_val(kw) == w),
             "%s: part of a commit is stored (stream w at %lld)", what, (long long)w);
@@ -327,8 +326,8 @@ static void check_after(run *r, const scenario *sc, const char *what) {
  * Returns false when the scenario made fewer than nth calls there. */
 static bool run_one(const scenario *sc, store_io_site site, unsigned nth, int eno) {
   char what[160];
-  snprintf(what, sizeof what, "scenario %s, %s call %u fails with %s", sc->name,
-           store_io_site_name(site), nth, strerror(eno));
+  snprintf(what, sizeof what, "scenario %s, %s call %u fails with %s", sc->name, store_io_site_name(site),
+           nth, strerror(eno));
   baseline();
   if (sc->torn) tear_log();
   run r = {.mode = STORE_SYNC_FULL};
@@ -367,8 +366,8 @@ Test(fault, one_shot_fault_then_the_store_carries_on) {
   store_fault_inject(STORE_IO_LOG_WRITE, 1, ENOSPC, false);
   cr_assert_eq(store_append(s, str("w"), ev(1), &err), 0);
   cr_assert_eq(store_commit(s, &err), -1);
-  cr_assert(strstr(msg(err), "write to") && strstr(msg(err), "/log failed: No space left on device"),
-            "%s", msg(err));
+  cr_assert(strstr(msg(err), "write to") && strstr(msg(err), "/log failed: No space left on device"), "%s",
+            msg(err));
   cr_assert_eq(store_last_seq(s, str("w")), 0, "the failed commit is undone in memory");
   /* a write failure is not a sync failure: once space is back, writes work */
   cr_assert_eq(store_append(s, str("w"), ev(1), &err), 0, "%s", msg(err));
@@ -423,13 +422,16 @@ static void failing_commit_after_cached_reads(store_io_site site) {
   cr_assert_eq(store_last_seq(s, str("w")), 2);
   cr_assert_eq(sx_list_length(store_read(s, str("w"))), 2);
   cr_assert_eq(sx_int_val(store_kv_get(s, str("w"))), 2);
-  cr_assert(listed(store_streams(s), "new") && listed(store_kv_keys(s), "new") && !listed(store_kv_keys(s), "cfg"));
+  cr_assert(listed(store_streams(s), "new") && listed(store_kv_keys(s), "new") &&
+            !listed(store_kv_keys(s), "cfg"));
   store_fault_inject(site, 1, EIO, true);
-  cr_assert_eq(store_wait_durable(s, ticket, &err), -1, "%s: the group's IO failed", store_io_site_name(site));
+  cr_assert_eq(store_wait_durable(s, ticket, &err), -1, "%s: the group's IO failed",
+               store_io_site_name(site));
   const char *what = store_io_site_name(site);
   assert_acked_view(s, 1, what, "the failing handle");
   assert_baseline(s, what);
-  cr_assert(!listed(store_streams(s), "new") && !listed(store_kv_keys(s), "new"), "%s: listings keep the failed commit", what);
+  cr_assert(!listed(store_streams(s), "new") && !listed(store_kv_keys(s), "new"),
+            "%s: listings keep the failed commit", what);
   cr_assert_eq(store_last_seq(s, str("new")), 0, "%s", what);
   cr_assert_eq(store_read(s, str("new")), SX_EMPTY, "%s", what);
   cr_assert(!store_kv_has(s, str("new")) && store_kv_has(s, str("cfg")), "%s", what);
@@ -458,8 +460,10 @@ static void failing_first_commit_after_cached_listings(store_io_site site) {
   cr_assert(listed(store_streams(s), "new") && listed(store_kv_keys(s), "new"));
   store_fault_inject(site, 1, ENOSPC, true);
   cr_assert_eq(store_wait_durable(s, ticket, &err), -1);
-  cr_assert_eq(store_streams(s), SX_EMPTY, "%s: the stream list keeps the failed commit", store_io_site_name(site));
-  cr_assert_eq(store_kv_keys(s), SX_EMPTY, "%s: the key list keeps the failed commit", store_io_site_name(site));
+  cr_assert_eq(store_streams(s), SX_EMPTY, "%s: the stream list keeps the failed commit",
+               store_io_site_name(site));
+  cr_assert_eq(store_kv_keys(s), SX_EMPTY, "%s: the key list keeps the failed commit",
+               store_io_site_name(site));
   store_fault_clear();
   store_close(s, &err);
 }

@@ -354,6 +354,4 @@ Test(forms, literals) {
   ERR("undefined-symbol-abc", "unbound symbol undefined-symbol-abc");
 }
 
-Test(forms, special_form_as_value_is_an_error) {
-  ERR_HAS("(list if)", "if is a special form, not a value");
-}
+Test(forms, special_form_as_value_is_an_error) { ERR_HAS("(list if)", "if is a special form, not a value"); }

@@ -133,7 +133,8 @@ static void assert_names_durable(void) {
         if (r.call == IOT_RENAME && strcmp(r.from, e.path) == 0) rn = (long)j;
       }
       cr_assert_geq(rn, 0, "%s is created but never renamed into place", e.path);
-      cr_assert(synced_between(e.path, (long)i, (size_t)rn), "%s is renamed before its data is synced", e.path);
+      cr_assert(synced_between(e.path, (long)i, (size_t)rn), "%s is renamed before its data is synced",
+                e.path);
       continue;
     }
     cr_assert_geq(ds, 0, "the new name %s (%s, entry %zu) is never made durable: no fsync of %s", e.path,
@@ -197,9 +198,11 @@ Test(ioorder, the_log_s_zero_filled_growth_is_synced_before_a_frame_is_written_i
     cr_assert_eq(store_wait_durable(s, ticket, &err), 0, "%s", msg(err));
     size_t n = store_iotrace_count();
     long frame = last_write(log_path, false, n), fill = last_write(log_path, true, (size_t)frame);
-    cr_assert_geq(fill, 0, "%s: a fresh log is not extended before its first frame", store_sync_name(modes[m]));
+    cr_assert_geq(fill, 0, "%s: a fresh log is not extended before its first frame",
+                  store_sync_name(modes[m]));
     cr_assert(synced_between(log_path, fill, (size_t)frame),
-              "%s: a frame is written into zero-filled space that was never synced", store_sync_name(modes[m]));
+              "%s: a frame is written into zero-filled space that was never synced",
+              store_sync_name(modes[m]));
     close_ok(s);
   }
 }

@@ -62,13 +62,15 @@ static sx_val read_one(const char *text) {
 static const char *const OPS[] = {"+", "-", "*", "<", ">", "<=", ">=", "="};
 #define NOPS (sizeof OPS / sizeof *OPS)
 
-static const char *const VALUES[] = {
-    "4611686018427387903",  /* the largest fixnum */
-    "-4611686018427387904", /* the smallest */
-    "4611686018427387904",  /* one past: boxed */
-    "9223372036854775807",  /* INT64_MAX */
-    "-1", "2", "3037000500", /* its square is just past INT64_MAX */
-    "1.5", "\"a\""};
+static const char *const VALUES[] = {"4611686018427387903",  /* the largest fixnum */
+                                     "-4611686018427387904", /* the smallest */
+                                     "4611686018427387904",  /* one past: boxed */
+                                     "9223372036854775807",  /* INT64_MAX */
+                                     "-1",
+                                     "2",
+                                     "3037000500", /* its square is just past INT64_MAX */
+                                     "1.5",
+                                     "\"a\""};
 #define NVALUES (sizeof VALUES / sizeof *VALUES)
 
 /* How the operands are written: $A and $B in a template become these, the
@@ -94,8 +96,7 @@ static const place PLACES[] = {
     {"an operand of a loop's next iteration",
      "(define (t a b) (let loop ((i 0) (r nil)) (if (= i 1) r (let ((z 0)) (loop 1 $E)))))", "%s"},
     {"the test of an if", "(define (t a b) (if $E $E $E))", "%s"},
-    {"after an operand that needed the machine", "(define (id r) r) (define (t a b) ($I (id $V) $E))",
-     "%s"},
+    {"after an operand that needed the machine", "(define (id r) r) (define (t a b) ($I (id $V) $E))", "%s"},
     {"its first operand needed the machine", "(define (id r) r) (define (t a b) ($O (id $A) $B))", "%s"},
     {"its second operand needed the machine", "(define (id r) r) (define (t a b) ($O $A (id $B)))", "%s"},
     {"the second operand of arithmetic", "(define (t a b) ($I $V $E))", "%s"},
@@ -454,8 +455,8 @@ Test(machine, a_full_frame_stack_is_the_depth_error_at_every_push) {
       char *got = outcome_of(src);
       bool ok = strcmp(got, "ok:1") == 0;
       done |= ok;
-      cr_assert(ok || strstr(got, "nested calls filled all 80 frames of the stack"), "%s at %d: %s", PUSHERS[k],
-                n, got);
+      cr_assert(ok || strstr(got, "nested calls filled all 80 frames of the stack"), "%s at %d: %s",
+                PUSHERS[k], n, got);
       if (n == 90) cr_assert(!ok, "%s: 90 frames deep fits in 80", PUSHERS[k]);
       free(src);
       free(got);
@@ -469,9 +470,9 @@ Test(machine, a_full_frame_stack_is_the_depth_error_at_every_push) {
  * construct that pushes operands; from fresh stacks (64 slots) each n puts
  * the boundary at another of the construct's pushes. */
 static const char *const STACKERS[] = {
-    "(v 1 2 3 4)",                                 /* operands of a closure call */
-    "(w (first (list 1)) (first (list 2)) 3)",     /* operands of frameless calls */
-    "(list (id 1) 2 3 (id 4))",                    /* operands on a call's frame */
+    "(v 1 2 3 4)",                             /* operands of a closure call */
+    "(w (first (list 1)) (first (list 2)) 3)", /* operands of frameless calls */
+    "(list (id 1) 2 3 (id 4))",                /* operands on a call's frame */
     "(map id (list 1 2 3))",
     "(map-indexed (fn (i x) (+ i x)) (list 1 2 3))",
     "(filter odd? (list 1 2 3))",
@@ -531,9 +532,13 @@ static sx_val drive_tens(const char *src, int *performs) {
 }
 
 Test(machine, performs_suspend_and_resume_through_every_fast_path) {
-  static const struct { const char *src, *want; int performs; } cases[] = {
+  static const struct {
+    const char *src, *want;
+    int performs;
+  } cases[] = {
       /* closure-free calls whose environments go back to the pool */
-      {"(define (g x) (+ x (perform x))) (define (h x) (list (g x) x (g (+ x 1)) x)) (h 1)", "(11 1 22 1)", 2},
+      {"(define (g x) (+ x (perform x))) (define (h x) (list (g x) x (g (+ x 1)) x)) (h 1)", "(11 1 22 1)",
+       2},
       /* inline arithmetic waiting on either operand */
       {"(define (a x) (+ (perform x) x)) (define (b x) (- x (perform x))) (list (a 1) (b 2))", "(11 -18)", 2},
       {"(define (c x) (* (perform x) (perform (+ x 1)))) (c 1)", "200", 2},
@@ -592,7 +597,9 @@ static const char *run_node(const char *src) {
 
 Test(machine, a_run_ends_at_every_kind_of_step) {
   OK("(define g 5) (define (id x) x) (define (mac-id x) x)", "mac-id");
-  static const struct { const char *src, *want; } cases[] = {
+  static const struct {
+    const char *src, *want;
+  } cases[] = {
       {"42", "42"},
       {"g", "5"},
       {"(let ((x 1)) x)", "1"},

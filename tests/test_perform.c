@@ -34,7 +34,7 @@ static void drive(const char *src, int n, const char **requests, const char **re
   cr_assert_str_eq(printed(f->value), expected, "%s", src);
 }
 
-#define DRIVE1(src, req, reply, expected) \
+#define DRIVE1(src, req, reply, expected)                                                                    \
   drive(src, 1, (const char *[]){req}, (const char *[]){reply}, expected)
 
 Test(perform, top_level) {
@@ -46,11 +46,11 @@ Test(perform, top_level) {
 Test(perform, inside_higher_order_callbacks) {
   DRIVE1("(map (fn (x) (if (= x 2) (perform :m) x)) (list 1 2 3))", "\"m\"", "20", "(1 20 3)");
   DRIVE1("(filter (fn (x) (if (= x 2) (perform :f) true)) (list 1 2 3))", "\"f\"", "false", "(1 3)");
-  DRIVE1("(reduce (fn (acc x) (+ acc (if (= x 2) (perform :r) x))) 0 (list 1 2 3))", "\"r\"", "100",
-         "104");
-  DRIVE1("(define out (list)) (for-each (fn (x) (set! out (cons (if (= x 2) (perform :e) x) out))) (list 1 2 3))"
-         " (reverse out)",
-         "\"e\"", "9", "(1 9 3)");
+  DRIVE1("(reduce (fn (acc x) (+ acc (if (= x 2) (perform :r) x))) 0 (list 1 2 3))", "\"r\"", "100", "104");
+  DRIVE1(
+      "(define out (list)) (for-each (fn (x) (set! out (cons (if (= x 2) (perform :e) x) out))) (list 1 2 3))"
+      " (reverse out)",
+      "\"e\"", "9", "(1 9 3)");
   DRIVE1("(some (fn (x) (and (= x 2) (perform :s))) (list 1 2 3))", "\"s\"", "\"found\"", "\"found\"");
   DRIVE1("(every? (fn (x) (if (= x 2) (perform :v) true)) (list 1 2 3))", "\"v\"", "false", "false");
   DRIVE1("(apply (fn (a b) (+ a b (perform :a))) (list 1 2))", "\"a\"", "3", "6");
@@ -86,7 +86,6 @@ Test(perform, inside_guard_let_dict_and_nested_calls) {
   DRIVE1("(dynamic-wind (fn () 1) (fn () (perform :w)) (fn () 2))", "\"w\"", "7", "7");
   DRIVE1("(call/cc (fn (k) (k (perform :k))))", "\"k\"", "8", "8");
 }
-
 
 Test(perform, multiple_performs_in_one_evaluation) {
   drive("(list (perform 1) (perform 2) (map (fn (x) (perform x)) (list 3 4)))", 4,

@@ -93,7 +93,8 @@ static long admin_count(const char *fmt, const char *arg) {
  * until the server has let it go. */
 static void cut_connection(void) {
   admin_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '%s'", app);
-  for (int i = 0; i < 200 && admin_count("SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s'", app);
+  for (int i = 0;
+       i < 200 && admin_count("SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s'", app);
        i++)
     usleep(10000);
 }
@@ -113,7 +114,8 @@ static void close_store(store *s) {
 /* Append events seq from..to of stream and commit. */
 static void put_events(store *s, const char *stream, int from, int to) {
   sx_val err = SX_NIL;
-  for (int i = from; i <= to; i++) cr_assert_eq(store_append(s, str(stream), ev(i, "payload"), &err), 0, "%s", msg(err));
+  for (int i = from; i <= to; i++)
+    cr_assert_eq(store_append(s, str(stream), ev(i, "payload"), &err), 0, "%s", msg(err));
   cr_assert_eq(store_commit(s, &err), 0, "commit: %s", msg(err));
 }
 
@@ -353,7 +355,8 @@ Test(pg, a_role_without_privileges) {
   sx_val err = SX_NIL;
   cr_assert_eq(store_open(lim, NULL, &s, &err), STORE_EFAIL, "a role that may not create the schema");
   HAS(msg(err), "permission denied");
-  cr_assert_eq(admin_count("SELECT count(*) FROM pg_namespace WHERE nspname = '%s'", schema), 0, "nothing was created");
+  cr_assert_eq(admin_count("SELECT count(*) FROM pg_namespace WHERE nspname = '%s'", schema), 0,
+               "nothing was created");
 
   store *owner = open_url(url, NULL); /* the schema made by a role that may */
   put_events(owner, "a", 1, 2);
@@ -619,7 +622,8 @@ Test(pg, a_load_refuses_a_blob_whose_bytes_do_not_match_and_values_that_are_not_
 Test(pg, a_load_into_an_unreachable_database) {
   store_restore *r = NULL;
   sx_val err = SX_NIL;
-  cr_assert_eq(store_restore_begin("postgresql:///postgres?host=/nonexistent-sx-dir&user=postgres", &r, &err), -1);
+  cr_assert_eq(store_restore_begin("postgresql:///postgres?host=/nonexistent-sx-dir&user=postgres", &r, &err),
+               -1);
   HAS(msg(err), "cannot connect to the database");
   cr_assert_null(r);
 }
@@ -629,7 +633,8 @@ Test(pg, a_load_into_an_unreachable_database) {
 Test(pg, only_a_whole_word_s_dot_names_the_schema) {
   pgstore s = {.schema = "\"q\""};
   char *sql = pg_sql(&s, "S.a xS.b {S.c AS.d [S.e 0S.f :S.g _S.h /S.i zS.j ~S.k ZS.l 9S.m S");
-  cr_assert_str_eq(sql, "\"q\".a xS.b {\"q\".c AS.d [\"q\".e 0S.f :\"q\".g _S.h /\"q\".i zS.j ~\"q\".k ZS.l 9S.m S");
+  cr_assert_str_eq(
+      sql, "\"q\".a xS.b {\"q\".c AS.d [\"q\".e 0S.f :\"q\".g _S.h /\"q\".i zS.j ~\"q\".k ZS.l 9S.m S");
   free(sql);
 }
 

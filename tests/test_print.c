@@ -304,15 +304,14 @@ Test(print, floats_never_longer_than_brute_force) {
     x ^= x << 17;
     uint64_t bits = x;
     if (i % 3 == 1) bits &= 0x800FFFFFFFFFFFFFull; /* subnormals */
-    if (i % 3 == 2) {                               /* short decimals */
+    if (i % 3 == 2) {                              /* short decimals */
       double s = (double)(int64_t)(x % 2000000001) / (double)(1 + x % 100000);
       memcpy(&bits, &s, sizeof s);
     }
     double d = from_bits(bits);
     if (isnan(d) || isinf(d) || d == 0) continue;
     const char *s = fmt(d);
-    cr_assert_leq(sig_digits(s), brute_shortest(d), "%s for bits %016llx", s,
-                  (unsigned long long)bits);
+    cr_assert_leq(sig_digits(s), brute_shortest(d), "%s for bits %016llx", s, (unsigned long long)bits);
     cr_assert_eq(strtod(s, NULL), d, "%s reads back", s);
   }
 }
@@ -333,12 +332,12 @@ Test(print, string_utf8_and_invalid_bytes) {
   cr_assert_str_eq(pr(str("caf\xc3\xa9")), "\"caf\xc3\xa9\"");
   cr_assert_str_eq(pr(str("\xe2\x82\xac \xf0\x9f\x98\x80")), "\"\xe2\x82\xac \xf0\x9f\x98\x80\"");
   cr_assert_str_eq(pr(str("\xff\xfe")), "\"\\xff\\xfe\"");
-  cr_assert_str_eq(pr(str("ab\xc3")), "\"ab\\xc3\"");                 /* truncated */
-  cr_assert_str_eq(pr(str("\xc3(")), "\"\\xc3(\"");                    /* bad continuation */
-  cr_assert_str_eq(pr(str("\xc0\x80")), "\"\\xc0\\x80\"");             /* overlong */
-  cr_assert_str_eq(pr(str("\xed\xa0\x80")), "\"\\xed\\xa0\\x80\"");    /* surrogate */
+  cr_assert_str_eq(pr(str("ab\xc3")), "\"ab\\xc3\"");                        /* truncated */
+  cr_assert_str_eq(pr(str("\xc3(")), "\"\\xc3(\"");                          /* bad continuation */
+  cr_assert_str_eq(pr(str("\xc0\x80")), "\"\\xc0\\x80\"");                   /* overlong */
+  cr_assert_str_eq(pr(str("\xed\xa0\x80")), "\"\\xed\\xa0\\x80\"");          /* surrogate */
   cr_assert_str_eq(pr(str("\xf4\x90\x80\x80")), "\"\\xf4\\x90\\x80\\x80\""); /* > U+10FFFF */
-  cr_assert_str_eq(pr(str("\x80")), "\"\\x80\"");                      /* lone continuation */
+  cr_assert_str_eq(pr(str("\x80")), "\"\\x80\"");                            /* lone continuation */
 }
 
 Test(print, every_single_byte_string_round_trips) {
@@ -389,8 +388,8 @@ Test(print, dicts_in_key_byte_order) {
 }
 
 Test(print, dict_keys_keyword_or_string) {
-  const char *keys[] = {"has space", "42", "", "a:b", "-1", "nil", "caf\xc3\xa9", "persist/x?",
-                        "+inf.0", "1abc", "x\"y", ".5", "->"};
+  const char *keys[] = {"has space",  "42",     "",     "a:b",  "-1", "nil", "caf\xc3\xa9",
+                        "persist/x?", "+inf.0", "1abc", "x\"y", ".5", "->"};
   sx_val vals[13];
   for (int i = 0; i < 13; i++) vals[i] = sx_int(i);
   cr_assert_str_eq(pr(dict_of(13, keys, vals)),
@@ -470,12 +469,12 @@ Test(print, appends_to_buffer) {
 }
 
 Test(print, plain_identifiers) {
-  const char *yes[] = {"a", "name", "persist/kv-has?", "set!", "&rest", "->", "-", "+", "...",
-                       "nil", "true", "x1", "caf\xc3\xa9", "a.b", "%", "_", "<=>", "-x", ".x"};
+  const char *yes[] = {"a",    "name", "persist/kv-has?", "set!", "&rest", "->", "-",   "+",  "...", "nil",
+                       "true", "x1",   "caf\xc3\xa9",     "a.b",  "%",     "_",  "<=>", "-x", ".x"};
   for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
     cr_assert(sx_is_plain_identifier(yes[i], strlen(yes[i])), "%s is plain", yes[i]);
-  const char *no[] = {"", "has space", "42", "-1", ".5", "1abc", "+inf.0", "-nan.0", "a:b",
-                      ":k", "a\"b", "a(b", "a;b", "a,b", "a'b", "#x", "\xff", "ab\xc3", "1e5"};
+  const char *no[] = {"",     "has space", "42",  "-1",  ".5",  "1abc", "+inf.0", "-nan.0", "a:b", ":k",
+                      "a\"b", "a(b",       "a;b", "a,b", "a'b", "#x",   "\xff",   "ab\xc3", "1e5"};
   for (size_t i = 0; i < sizeof no / sizeof *no; i++)
     cr_assert_not(sx_is_plain_identifier(no[i], strlen(no[i])), "%s is not plain", no[i]);
   cr_assert_not(sx_is_plain_identifier("a\0b", 3));
@@ -500,8 +499,8 @@ Test(print, million_element_list) {
 Test(print, deep_nesting) {
   size_t depth = 200000;
   sx_val v = sx_int(1);
-  for (size_t i = 0; i < depth; i++) v = (i % 3 == 2) ? sx_dict_assoc(sx_dict_empty(), str("k"), v)
-                                                    : sx_cons(v, SX_EMPTY);
+  for (size_t i = 0; i < depth; i++)
+    v = (i % 3 == 2) ? sx_dict_assoc(sx_dict_empty(), str("k"), v) : sx_cons(v, SX_EMPTY);
   sx_buf b = SX_BUF_INIT;
   sx_print(&b, v);
   size_t opens = 0, closes = 0;

@@ -34,8 +34,7 @@ static sx_val read1(const char *src) { return read_n(src, strlen(src)); }
 static const char *show(sx_val v) { return sx_str_data(sx_print_to_string(v)); }
 
 /* Reads src (as file) expecting an error; checks message and incomplete. */
-static void expect_error_in(const char *src, size_t len, sx_val file, const char *msg,
-                            bool incomplete) {
+static void expect_error_in(const char *src, size_t len, sx_val file, const char *msg, bool incomplete) {
   sx_reader r;
   sx_reader_init(&r, src, len, file);
   sx_val v;
@@ -102,11 +101,9 @@ Test(reader, integers) {
 
 Test(reader, integer_overflow_is_an_error_naming_it) {
   expect_error("9223372036854775808",
-               "<input>:1:1: integer literal 9223372036854775808 out of range (64-bit)",
-               false);
+               "<input>:1:1: integer literal 9223372036854775808 out of range (64-bit)", false);
   expect_error("(a -9223372036854775809)",
-               "<input>:1:4: integer literal -9223372036854775809 out of range (64-bit)",
-               false);
+               "<input>:1:4: integer literal -9223372036854775809 out of range (64-bit)", false);
   expect_error("123456789012345678901234567890123456789012345678901234567890",
                "<input>:1:1: integer literal 1234567890123456789012345678901234567890... out "
                "of range (64-bit)",
@@ -193,9 +190,21 @@ Test(reader, literals) {
 }
 
 Test(reader, symbols) {
-  const char *syms[] = {"persist/kv-has?", "set!", "&rest", "call/cc", "->", "a.b",
-                        "%x",              "<=",   "=",     "*",       "a_b", "λ",
-                        "café",            "x1",   "A-Z"};
+  const char *syms[] = {"persist/kv-has?",
+                        "set!",
+                        "&rest",
+                        "call/cc",
+                        "->",
+                        "a.b",
+                        "%x",
+                        "<=",
+                        "=",
+                        "*",
+                        "a_b",
+                        "λ",
+                        "café",
+                        "x1",
+                        "A-Z"};
   for (size_t i = 0; i < sizeof syms / sizeof *syms; i++) {
     sx_val v = read1(syms[i]);
     cr_assert(sx_is_symbol(v), "%s should be a symbol", syms[i]);
@@ -286,18 +295,13 @@ Test(reader, string_errors) {
   expect_error("\"abc\\", "<input>:1:6: unterminated string starting at 1:1", true);
   expect_error("\"abc\\\"", "<input>:1:7: unterminated string starting at 1:1", true);
   expect_error("\"a\\qb\"", "<input>:1:3: unknown escape '\\q' in string", false);
-  expect_error_in("\"\\\0\"", 4, SX_NIL,
-                  "<input>:1:2: unknown escape (backslash then byte 0x00) in string",
+  expect_error_in("\"\\\0\"", 4, SX_NIL, "<input>:1:2: unknown escape (backslash then byte 0x00) in string",
                   false);
   expect_error("\"\\u12\"", "<input>:1:2: invalid \\u escape: expected 4 hex digits", false);
-  expect_error("\"\\u12g4\"", "<input>:1:2: invalid \\u escape: expected 4 hex digits",
-               false);
-  expect_error("\"\\uD800\"", "<input>:1:2: invalid \\u escape: unpaired surrogate D800",
-               false);
-  expect_error("\"\\uD800\\u0041\"",
-               "<input>:1:2: invalid \\u escape: unpaired surrogate D800", false);
-  expect_error("\"\\uDC00\"", "<input>:1:2: invalid \\u escape: unpaired surrogate DC00",
-               false);
+  expect_error("\"\\u12g4\"", "<input>:1:2: invalid \\u escape: expected 4 hex digits", false);
+  expect_error("\"\\uD800\"", "<input>:1:2: invalid \\u escape: unpaired surrogate D800", false);
+  expect_error("\"\\uD800\\u0041\"", "<input>:1:2: invalid \\u escape: unpaired surrogate D800", false);
+  expect_error("\"\\uDC00\"", "<input>:1:2: invalid \\u escape: unpaired surrogate DC00", false);
   expect_error("\"\\x4\"", "<input>:1:2: invalid \\x escape: expected 2 hex digits", false);
   expect_error("\"\\xg0\"", "<input>:1:2: invalid \\x escape: expected 2 hex digits", false);
 }
@@ -371,12 +375,9 @@ Test(reader, bracket_errors) {
   expect_error("(a))", "<input>:1:4: unexpected ')'", false);
   expect_error("]", "<input>:1:1: unexpected ']'", false);
   expect_error("  }", "<input>:1:3: unexpected '}'", false);
-  expect_error("(1 2]", "<input>:1:5: mismatched ']': expected ')' to close '(' opened at 1:1",
-               false);
-  expect_error("[1 2)", "<input>:1:5: mismatched ')': expected ']' to close '[' opened at 1:1",
-               false);
-  expect_error("{:a 1)", "<input>:1:6: mismatched ')': expected '}' to close '{' opened at 1:1",
-               false);
+  expect_error("(1 2]", "<input>:1:5: mismatched ']': expected ')' to close '(' opened at 1:1", false);
+  expect_error("[1 2)", "<input>:1:5: mismatched ')': expected ']' to close '[' opened at 1:1", false);
+  expect_error("{:a 1)", "<input>:1:6: mismatched ')': expected '}' to close '{' opened at 1:1", false);
   expect_error("(a\n (b", "<input>:2:4: unclosed '(' opened at 2:2", true);
   expect_error("[1 2", "<input>:1:5: unclosed '[' opened at 1:1", true);
   expect_error("(a ; comment)", "<input>:1:14: unclosed '(' opened at 1:1", true);
@@ -389,16 +390,16 @@ Test(reader, list_positions) {
   sx_val all = sx_read_all(src, strlen(src), file, &err);
   cr_assert_neq(all, SX_UNDEF);
   sx_val form = sx_car(all);
-  expect_pos(form, 2, 1);                           /* '(' of (define ...) */
+  expect_pos(form, 2, 1); /* '(' of (define ...) */
   cr_assert_eq(sx_cons_pos_of(form)->file, file);
-  expect_pos(nth(form, 1), 2, 9);                   /* (f x) starts at 2:9 */
-  expect_pos(sx_car(nth(form, 1)), 2, 9);           /* its own first cell */
-  expect_pos(nth(sx_car(nth(form, 1)), 1), 2, 12);  /* x */
+  expect_pos(nth(form, 1), 2, 9);                  /* (f x) starts at 2:9 */
+  expect_pos(sx_car(nth(form, 1)), 2, 9);          /* its own first cell */
+  expect_pos(nth(sx_car(nth(form, 1)), 1), 2, 12); /* x */
   sx_val body = sx_car(nth(form, 2));
   expect_pos(body, 3, 3);
-  expect_pos(nth(body, 1), 3, 6);                   /* x */
-  expect_pos(nth(body, 2), 3, 8);                   /* "é" after a tab */
-  expect_pos(nth(body, 3), 3, 12);                  /* y: é is one column */
+  expect_pos(nth(body, 1), 3, 6);  /* x */
+  expect_pos(nth(body, 2), 3, 8);  /* "é" after a tab */
+  expect_pos(nth(body, 3), 3, 12); /* y: é is one column */
 }
 
 Test(reader, position_after_crlf_and_nil_file) {
@@ -416,8 +417,7 @@ Test(reader, quote_sugar) {
   cr_assert_str_eq(show(read1(",@x")), "(unquote-splicing x)");
   cr_assert_str_eq(show(read1("'(1 2)")), "(quote (1 2))");
   cr_assert_str_eq(show(read1("''x")), "(quote (quote x))");
-  cr_assert_str_eq(show(read1("`(a ,b ,@c)")),
-                   "(quasiquote (a (unquote b) (unquote-splicing c)))");
+  cr_assert_str_eq(show(read1("`(a ,b ,@c)")), "(quasiquote (a (unquote b) (unquote-splicing c)))");
   cr_assert_str_eq(show(read1("' ; comment\n x")), "(quote x)");
   cr_assert_str_eq(show(read1("'()")), "(quote ())");
   cr_assert_str_eq(show(read1("'{:a 1}")), "(quote {:a 1})");
@@ -474,18 +474,14 @@ Test(reader, dict_expression_keys) {
 
 Test(reader, dict_errors) {
   expect_error("{:a}", "<input>:1:4: dict literal opened at 1:1 has a key without a value", false);
-  expect_error("{:a 1 :b}",
-               "<input>:1:9: dict literal opened at 1:1 has a key without a value", false);
-  expect_error("{1 2}",
-               "<input>:1:2: dict key must be a keyword, a string or an expression (got integer)",
+  expect_error("{:a 1 :b}", "<input>:1:9: dict literal opened at 1:1 has a key without a value", false);
+  expect_error("{1 2}", "<input>:1:2: dict key must be a keyword, a string or an expression (got integer)",
                false);
-  expect_error("{nil 2}",
-               "<input>:1:2: dict key must be a keyword, a string or an expression (got nil)",
+  expect_error("{nil 2}", "<input>:1:2: dict key must be a keyword, a string or an expression (got nil)",
                false);
   expect_error("{x}", "<input>:1:3: dict literal opened at 1:1 has a key without a value", false);
   expect_error("{:a 1 :a 2}", "<input>:1:7: duplicate key \"a\" in dict literal", false);
-  expect_error("{:a 1 \"a\" 2}", "<input>:1:7: duplicate key \"a\" in dict literal",
-               false);
+  expect_error("{:a 1 \"a\" 2}", "<input>:1:7: duplicate key \"a\" in dict literal", false);
   expect_error("{:a 1", "<input>:1:6: unclosed '{' opened at 1:1", true);
   expect_error("{:a", "<input>:1:4: unclosed '{' opened at 1:1", true);
 }
@@ -493,8 +489,8 @@ Test(reader, dict_errors) {
 /* ---- incomplete flag -------------------------------------------------------- */
 
 Test(reader, incomplete_only_when_input_ends_inside_a_form) {
-  const char *incomplete[] = {"(", "(1 2", "[", "{", "{:a 1", "\"abc", "'", "(a 'b", "`(",
-                              ",@", "(\"a", "(a ; )", "((((a)))", "\"\\q"};
+  const char *incomplete[] = {"(",     "(1 2", "[",  "{",    "{:a 1",  "\"abc",    "'",
+                              "(a 'b", "`(",   ",@", "(\"a", "(a ; )", "((((a)))", "\"\\q"};
   for (size_t i = 0; i < sizeof incomplete / sizeof *incomplete; i++) {
     sx_reader r;
     sx_reader_init(&r, incomplete[i], strlen(incomplete[i]), SX_NIL);
@@ -502,8 +498,8 @@ Test(reader, incomplete_only_when_input_ends_inside_a_form) {
     cr_assert_eq(sx_read_next(&r, &v), SX_READ_ERROR, "[%s]", incomplete[i]);
     cr_assert(r.incomplete, "[%s] should be incomplete", incomplete[i]);
   }
-  const char *broken[] = {")", "(1]", "')", ":", "#", "1abc", "(a #", "{1 2", "\"\\q\"",
-                          "{:a 1 :a", "9999999999999999999999"};
+  const char *broken[] = {
+      ")", "(1]", "')", ":", "#", "1abc", "(a #", "{1 2", "\"\\q\"", "{:a 1 :a", "9999999999999999999999"};
   for (size_t i = 0; i < sizeof broken / sizeof *broken; i++) {
     sx_reader r;
     sx_reader_init(&r, broken[i], strlen(broken[i]), SX_NIL);
@@ -512,8 +508,7 @@ Test(reader, incomplete_only_when_input_ends_inside_a_form) {
     while ((st = sx_read_next(&r, &v)) == SX_READ_OK) {
     }
     cr_assert_eq(st, SX_READ_ERROR, "[%s]", broken[i]);
-    cr_assert_not(r.incomplete, "[%s] is wrong, not incomplete: %s", broken[i],
-                  sx_str_data(r.error));
+    cr_assert_not(r.incomplete, "[%s] is wrong, not incomplete: %s", broken[i], sx_str_data(r.error));
   }
 }
 
@@ -647,10 +642,21 @@ Test(reader, mutated_inputs_never_crash) {
       uint64_t x = next_rand();
       size_t at = (x >> 8) % (n ? n : 1);
       switch (x % 4) {
-      case 0: buf[at] = (char)(x >> 32); break;                     /* overwrite */
-      case 1: if (n > 0) { memmove(buf + at, buf + at + 1, n - at - 1); n--; } break;
-      case 2: if (n < strlen(base) + 7) { memmove(buf + at + 1, buf + at, n - at); buf[at] = "()\"\\'{}"[x % 7]; n++; } break;
-      default: n = at; break;                                       /* truncate */
+        case 0: buf[at] = (char)(x >> 32); break; /* overwrite */
+        case 1:
+          if (n > 0) {
+            memmove(buf + at, buf + at + 1, n - at - 1);
+            n--;
+          }
+          break;
+        case 2:
+          if (n < strlen(base) + 7) {
+            memmove(buf + at + 1, buf + at, n - at);
+            buf[at] = "()\"\\'{}"[x % 7];
+            n++;
+          }
+          break;
+        default: n = at; break; /* truncate */
       }
     }
     char *exact = malloc(n ? n : 1);

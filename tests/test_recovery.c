@@ -164,8 +164,8 @@ Test(recovery, frames_copied_into_an_interrupted_commit_are_not_frames) {
   for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
     spit(path_in("log"), log, (size_t)cuts[i]);
     char *rep;
-    cr_assert_eq(check(&rep), 0, "cut at %llu: a torn tail, not damage: %s",
-                 (unsigned long long)cuts[i], rep);
+    cr_assert_eq(check(&rep), 0, "cut at %llu: a torn tail, not damage: %s", (unsigned long long)cuts[i],
+                 rep);
     cr_assert(strstr(rep, "torn tail") != NULL, "%s", rep);
     s = open_w();
     cr_assert(sx_equal(snapshot(s), committed), "cut at %llu", (unsigned long long)cuts[i]);
@@ -376,7 +376,7 @@ Test(recovery, a_store_written_in_log_format_1_opens_reads_and_takes_writes) {
 /* ---- 6: a nearly full disk still takes commits that fit ------------------------------ */
 
 Test(recovery, commits_that_fit_on_a_nearly_full_disk_are_taken) {
-  store *s = open_w(); /* a fresh log: 16 bytes */
+  store *s = open_w();                               /* a fresh log: 16 bytes */
   store_fault_space(STORE_IO_LOG_WRITE, 256 * 1024); /* 256 KiB left for the log */
   sx_val err = SX_NIL;
   int64_t seq = 0;
@@ -524,8 +524,18 @@ static void x_type(sx_buf *p) { rec_raw(p, "X\x01s", 3); }
 static void x_varint(sx_buf *p) { rec_raw(p, "A\x01s\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 13); }
 static void x_varint_cut(sx_buf *p) { rec_raw(p, "A\x01s\x80", 4); }
 static void x_type_only(sx_buf *p) { rec_raw(p, "A", 1); }
-static void x_name_long(sx_buf *p) { rec_raw(p, "P\x32" "ab", 4); }
-static void x_del_long(sx_buf *p) { rec_raw(p, "D\x05" "a", 3); }
+static void x_name_long(sx_buf *p) {
+  rec_raw(p,
+          "P\x32"
+          "ab",
+          4);
+}
+static void x_del_long(sx_buf *p) {
+  rec_raw(p,
+          "D\x05"
+          "a",
+          3);
+}
 static void x_value_long(sx_buf *p) { rec_raw(p, "P\x01k\x28\x00", 5); }
 static void x_value_bad(sx_buf *p) { rec_raw(p, "P\x01k\x01\x7f", 5); }
 static void x_value_trail(sx_buf *p) { rec_raw(p, "P\x01k\x02\x00\x00", 6); }
@@ -536,15 +546,20 @@ static const char not_follow[] = "does not follow the stream's high-water mark";
 static const char bad_mark[] = "high-water mark below the stream's or with events stored";
 
 static const rule_case rule_cases[] = {
-    {"an append that skips ahead", b_s1, NULL, x_s3, "append with seq 3 does not follow the stream's high-water mark 1"},
-    {"an append that goes back", b_s12, NULL, x_s2, "append with seq 2 does not follow the stream's high-water mark 2"},
-    {"an append repeated in its own frame", NULL, l_t1, x_t1, "append with seq 1 does not follow the stream's high-water mark 1"},
-    {"a new stream starting at seq 2", b_s1, NULL, x_new2, "append with seq 2 does not follow the stream's high-water mark 0"},
+    {"an append that skips ahead", b_s1, NULL, x_s3,
+     "append with seq 3 does not follow the stream's high-water mark 1"},
+    {"an append that goes back", b_s12, NULL, x_s2,
+     "append with seq 2 does not follow the stream's high-water mark 2"},
+    {"an append repeated in its own frame", NULL, l_t1, x_t1,
+     "append with seq 1 does not follow the stream's high-water mark 1"},
+    {"a new stream starting at seq 2", b_s1, NULL, x_new2,
+     "append with seq 2 does not follow the stream's high-water mark 0"},
     {"a new stream starting at seq 0", NULL, NULL, x_new0, not_follow},
     {"an append to a stream after truncation that skips", b_s12_cut, NULL, x_s2, not_follow},
     {"an append of seq 2^63-1", b_near_max, NULL, x_smax, "append with a seq out of range"},
     {"an append of seq 2^64-1", NULL, NULL, x_huge, "append with a seq out of range"},
-    {"a truncate of a stream never appended to", b_s1, NULL, x_trunc_none, "truncate of a stream that was never appended to"},
+    {"a truncate of a stream never appended to", b_s1, NULL, x_trunc_none,
+     "truncate of a stream that was never appended to"},
     {"an H record that lowers a mark", b_s12_cut, NULL, x_h1, bad_mark},
     {"an H record for a stream with events stored", b_s1, NULL, x_h1, bad_mark},
     {"an H record of 2^63-1", NULL, NULL, x_hmax, bad_mark},
@@ -589,7 +604,8 @@ static void rule_case_run(const rule_case *rc) {
   hl_write(&l);
   uint64_t lo = frame + 28 + rec_at, hi = frame + 28 + rec_end;
   char frame_says[80];
-  snprintf(frame_says, sizeof frame_says, "bad record in the frame at offset %llu: ", (unsigned long long)frame);
+  snprintf(frame_says, sizeof frame_says,
+           "bad record in the frame at offset %llu: ", (unsigned long long)frame);
   /* a writable open refuses it and leaves the log as it was */
   store *t = NULL;
   sx_val err = SX_NIL;
@@ -685,13 +701,13 @@ static void hl_first_frame(hand_log *l, sx_buf *p) {
  * the head valid). */
 static void frame_break(unsigned char *f, frame_bad how) {
   switch (how) {
-  case FB_MAGIC: le32_at(f, 0x33465853u); return;
-  case FB_HEAD_CRC: f[4] ^= 0x01; return;
-  case FB_OFFSET: le64_at(f + 8, rd32(f + 8) + 1); break;
-  case FB_LENGTH: le32_at(f + 4, 0x80000000u); break;
-  case FB_SYNCED: le64_at(f + 16, rd32(f + 8) + 28 + rd32(f + 4) + 4 + 1); break;
-  case FB_PAYLOAD: f[28] ^= 0x01; return;
-  case FB_V1_AFTER_V2: return;
+    case FB_MAGIC: le32_at(f, 0x33465853u); return;
+    case FB_HEAD_CRC: f[4] ^= 0x01; return;
+    case FB_OFFSET: le64_at(f + 8, rd32(f + 8) + 1); break;
+    case FB_LENGTH: le32_at(f + 4, 0x80000000u); break;
+    case FB_SYNCED: le64_at(f + 16, rd32(f + 8) + 28 + rd32(f + 4) + 4 + 1); break;
+    case FB_PAYLOAD: f[28] ^= 0x01; return;
+    case FB_V1_AFTER_V2: return;
   }
   le32_at(f + 24, store_crc32c(0, f, 24));
 }
@@ -761,5 +777,6 @@ Test(recovery, a_frame_that_says_it_was_synced_and_runs_past_the_end_is_damage) 
   char *rep;
   cr_assert_eq(check(&rep), 1, "%s", rep);
   cr_assert_eq(damage_offset(rep), bad, "%s", rep);
-  cr_assert(strstr(rep, "frame runs past the end of the file (its header records that it was synced"), "%s", rep);
+  cr_assert(strstr(rep, "frame runs past the end of the file (its header records that it was synced"), "%s",
+            rep);
 }

@@ -118,7 +118,8 @@ Test(repl_input, a_script_counts_lines_across_entries) {
   sxapi_error_info e;
   cr_assert_eq(sxapi_error_info_of(vm, err, &e), SXAPI_OK);
   cr_assert_not_null(e.where);
-  cr_assert(strncmp(e.where, "<stdin>:5:", 10) == 0, "the inner call is on line 5 of the script: %s", e.where);
+  cr_assert(strncmp(e.where, "<stdin>:5:", 10) == 0, "the inner call is on line 5 of the script: %s",
+            e.where);
   cr_assert_eq(repl_input_line(&s, "  )", 3, &out), REPL_INPUT_ERROR);
   cr_assert(strncmp(message(out), "<stdin>:6:3:", 12) == 0, "%s", message(out));
   repl_input_free(&s);

@@ -28,10 +28,13 @@ static const char *error_of(const char *line) {
 }
 
 Test(repl_meta, commands_without_arguments) {
-  struct { const char *line; repl_cmd cmd; } cases[] = {
-      {":help", REPL_CMD_HELP}, {":streams", REPL_CMD_STREAMS}, {":blobs", REPL_CMD_BLOBS},
+  struct {
+    const char *line;
+    repl_cmd cmd;
+  } cases[] = {
+      {":help", REPL_CMD_HELP},   {":streams", REPL_CMD_STREAMS}, {":blobs", REPL_CMD_BLOBS},
       {":stats", REPL_CMD_STATS}, {":refresh", REPL_CMD_REFRESH}, {":quit", REPL_CMD_QUIT},
-      {"  :kv  ", REPL_CMD_KV}, {":more", REPL_CMD_MORE}, {":m", REPL_CMD_MORE},
+      {"  :kv  ", REPL_CMD_KV},   {":more", REPL_CMD_MORE},       {":m", REPL_CMD_MORE},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     cr_assert_eq(parse(cases[i].line), 0, "%s: %s", cases[i].line, err.data);
@@ -72,8 +75,13 @@ Test(repl_meta, kv_get_and_help_take_one_word) {
 }
 
 Test(repl_meta, doc_and_apropos_take_a_name) {
-  struct { const char *line; repl_cmd cmd; const char *word; } cases[] = {
-      {":doc persist/read", REPL_CMD_DOC, "persist/read"}, {":d let*", REPL_CMD_DOC, "let*"},
+  struct {
+    const char *line;
+    repl_cmd cmd;
+    const char *word;
+  } cases[] = {
+      {":doc persist/read", REPL_CMD_DOC, "persist/read"},
+      {":d let*", REPL_CMD_DOC, "let*"},
       {":apropos \"kv-\"", REPL_CMD_APROPOS, "kv-"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

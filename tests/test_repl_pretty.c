@@ -81,33 +81,30 @@ Test(repl_pretty, what_fits_stays_on_one_line) {
 
 Test(repl_pretty, a_list_too_wide_breaks_one_element_per_line) {
   sxapi_value v = rd("({:a 1 :b 2} {:c 3 :d 4} (5 (6 7)))");
-  cr_assert_str_eq(pretty(v, 20, false, 0),
-                   "({:a 1 :b 2}\n"
-                   " {:c 3 :d 4}\n"
-                   " (5 (6 7)))");
+  cr_assert_str_eq(pretty(v, 20, false, 0), "({:a 1 :b 2}\n"
+                                            " {:c 3 :d 4}\n"
+                                            " (5 (6 7)))");
 }
 
 Test(repl_pretty, a_dict_too_wide_hangs_values_under_their_keys) {
   sxapi_value v = rd("{:name \"ledger\" :config {:mode \"fast\" :limits {:max 100 :min 1}}}");
-  cr_assert_str_eq(pretty(v, 30, false, 0),
-                   "{:config {:limits {:max 100\n"
-                   "                   :min 1}\n"
-                   "          :mode \"fast\"}\n"
-                   " :name \"ledger\"}");
+  cr_assert_str_eq(pretty(v, 30, false, 0), "{:config {:limits {:max 100\n"
+                                            "                   :min 1}\n"
+                                            "          :mode \"fast\"}\n"
+                                            " :name \"ledger\"}");
 }
 
 Test(repl_pretty, a_list_of_atoms_fills_lines) {
   sxapi_value v = rd("(10 11 12 13 14 15 16 17 18 19 20)");
-  cr_assert_str_eq(pretty(v, 16, false, 0),
-                   "(10 11 12 13 14\n"
-                   " 15 16 17 18 19\n"
-                   " 20)");
+  cr_assert_str_eq(pretty(v, 16, false, 0), "(10 11 12 13 14\n"
+                                            " 15 16 17 18 19\n"
+                                            " 20)");
 }
 
 Test(repl_pretty, every_line_fits_the_width_when_the_atoms_do) {
   sxapi_value v = rd("({:seq 1 :stream \"orders\" :type \"placed\" :data {:id 1 :amount 250 :tags (a b c)}}"
-                " {:k (1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20) :m {:x {:y {:z (1 2)}}}}"
-                " (\"one\" \"two\" (\"three\" (\"four\" \"five\" \"six\"))))");
+                     " {:k (1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20) :m {:x {:y {:z (1 2)}}}}"
+                     " (\"one\" \"two\" (\"three\" (\"four\" \"five\" \"six\"))))");
   for (int w = 24; w <= 120; w += 8) {
     const char *s = pretty(v, w, false, 0);
     cr_assert_leq(widest_line(s), (size_t)w, "width %d:\n%s", w, s);
@@ -141,18 +138,18 @@ Test(repl_pretty, events_list_keys_in_reading_order) {
                    " :data {:amount 75 :id 3}\n"
                    " :zz 1}",
                    "the header on one line, then the data");
-  cr_assert_str_eq(pretty(e, 30, false, 0),
-                   "{:seq 3 :stream \"orders\"\n"
-                   " :type \"placed\" :at 17\n"
-                   " :data {:amount 75 :id 3}\n"
-                   " :zz 1}");
+  cr_assert_str_eq(pretty(e, 30, false, 0), "{:seq 3 :stream \"orders\"\n"
+                                            " :type \"placed\" :at 17\n"
+                                            " :data {:amount 75 :id 3}\n"
+                                            " :zz 1}");
 }
 
 Test(repl_pretty, a_dict_that_is_not_an_event_keeps_byte_order) {
   sxapi_value d = rd("{:seq 1 :type \"t\" :stream \"s\"}"); /* no :data */
   cr_assert_not(repl_is_event(vm, d));
   cr_assert_str_eq(pretty(d, 80, false, 0), "{:seq 1 :stream \"s\" :type \"t\"}");
-  cr_assert_not(repl_is_event(vm, rd("{:seq \"1\" :type \"t\" :stream \"s\" :data 1}")), "seq must be an integer");
+  cr_assert_not(repl_is_event(vm, rd("{:seq \"1\" :type \"t\" :stream \"s\" :data 1}")),
+                "seq must be an integer");
 }
 
 Test(repl_pretty, long_lists_and_dicts_are_cut_after_max_items) {

@@ -30,28 +30,36 @@ static uint64_t below(uint64_t n) { return rnd() % n; }
 static bool saw_nan; /* the value holds a NaN, so sx_equal cannot hold */
 
 static sx_val gen_int(void) {
-  static const int64_t edges[] = {0, 1, -1, INT64_MAX, INT64_MIN, INT64_MAX - 1, INT64_MIN + 1,
-                                  SX_FIXNUM_MAX, SX_FIXNUM_MIN, SX_FIXNUM_MAX + 1,
+  static const int64_t edges[] = {0,
+                                  1,
+                                  -1,
+                                  INT64_MAX,
+                                  INT64_MIN,
+                                  INT64_MAX - 1,
+                                  INT64_MIN + 1,
+                                  SX_FIXNUM_MAX,
+                                  SX_FIXNUM_MIN,
+                                  SX_FIXNUM_MAX + 1,
                                   SX_FIXNUM_MIN - 1};
   switch (below(3)) {
-  case 0: return sx_int(edges[below(sizeof edges / sizeof *edges)]);
-  case 1: return sx_int((int64_t)below(2001) - 1000);
-  default: return sx_int((int64_t)rnd());
+    case 0: return sx_int(edges[below(sizeof edges / sizeof *edges)]);
+    case 1: return sx_int((int64_t)below(2001) - 1000);
+    default: return sx_int((int64_t)rnd());
   }
 }
 
 static sx_val gen_float(void) {
   uint64_t bits = rnd();
   switch (below(8)) {
-  case 0: bits &= 0x800FFFFFFFFFFFFFull; break; /* subnormal or ±0 */
-  case 1: bits &= 0x8000000000000000ull; break; /* ±0 */
-  case 2: bits |= 0x7FF0000000000000ull; break; /* inf or NaN */
-  case 3: {                                     /* a short decimal */
-    double d = (double)((int64_t)below(2000000) - 1000000) / 1000.0;
-    memcpy(&bits, &d, sizeof d);
-    break;
-  }
-  default: break;
+    case 0: bits &= 0x800FFFFFFFFFFFFFull; break; /* subnormal or ±0 */
+    case 1: bits &= 0x8000000000000000ull; break; /* ±0 */
+    case 2: bits |= 0x7FF0000000000000ull; break; /* inf or NaN */
+    case 3: {                                     /* a short decimal */
+      double d = (double)((int64_t)below(2000000) - 1000000) / 1000.0;
+      memcpy(&bits, &d, sizeof d);
+      break;
+    }
+    default: break;
   }
   double d;
   memcpy(&d, &bits, sizeof d);
@@ -61,9 +69,9 @@ static sx_val gen_float(void) {
 
 /* Random bytes: ASCII, escapes, valid UTF-8, invalid bytes and NUL. */
 static sx_val gen_string(size_t maxlen) {
-  static const char *pieces[] = {"a", "Z", " ", "\"", "\\", "\n", "\t", "\r", "x",
-                                 "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", ";", "(", "}",
-                                 ":", "\\u0041", "\\x41"};
+  static const char *pieces[] = {"a",  "Z",  " ", "\"",       "\\",           "\n",
+                                 "\t", "\r", "x", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                 ";",  "(",  "}", ":",        "\\u0041",      "\\x41"};
   char buf[256];
   size_t n = 0, want = below(maxlen + 1);
   while (n < want) {
@@ -129,18 +137,18 @@ static sx_val gen_dict(int depth) {
 static sx_val gen_value(int depth) {
   unsigned pick = (unsigned)below(depth >= 5 ? 9 : 12);
   switch (pick) {
-  case 0: return SX_NIL;
-  case 1: return below(2) ? SX_TRUE : SX_FALSE;
-  case 2:
-  case 3: return gen_int();
-  case 4: return gen_float();
-  case 5:
-  case 6: return gen_string(40);
-  case 7: return sx_keyword_new(gen_ident());
-  case 8: return gen_symbol();
-  case 9: return SX_EMPTY;
-  case 10: return gen_list(depth);
-  default: return gen_dict(depth);
+    case 0: return SX_NIL;
+    case 1: return below(2) ? SX_TRUE : SX_FALSE;
+    case 2:
+    case 3: return gen_int();
+    case 4: return gen_float();
+    case 5:
+    case 6: return gen_string(40);
+    case 7: return sx_keyword_new(gen_ident());
+    case 8: return gen_symbol();
+    case 9: return SX_EMPTY;
+    case 10: return gen_list(depth);
+    default: return gen_dict(depth);
   }
 }
 
@@ -174,19 +182,18 @@ static bool strict_eq(sx_val a, sx_val b) {
   sx_type t = sx_type_of(a);
   if (t != sx_type_of(b)) return false;
   switch (t) {
-  case SX_T_INT: return sx_int_val(a) == sx_int_val(b) && sx_is_fixnum(a) == sx_is_fixnum(b);
-  case SX_T_FLOAT: {
-    double x = sx_float_val(a), y = sx_float_val(b);
-    if (isnan(x) || isnan(y)) return isnan(x) && isnan(y);
-    return memcmp(&x, &y, sizeof x) == 0;
-  }
-  case SX_T_STRING:
-    return sx_str_len(a) == sx_str_len(b) &&
-           memcmp(sx_str_data(a), sx_str_data(b), sx_str_len(a)) == 0;
-  case SX_T_KEYWORD: return strict_eq(((sx_keyword *)a)->name, ((sx_keyword *)b)->name);
-  case SX_T_LIST: return strict_list_eq(a, b);
-  case SX_T_DICT: return strict_dict_eq(a, b);
-  default: return a == b; /* nil, booleans, interned symbols */
+    case SX_T_INT: return sx_int_val(a) == sx_int_val(b) && sx_is_fixnum(a) == sx_is_fixnum(b);
+    case SX_T_FLOAT: {
+      double x = sx_float_val(a), y = sx_float_val(b);
+      if (isnan(x) || isnan(y)) return isnan(x) && isnan(y);
+      return memcmp(&x, &y, sizeof x) == 0;
+    }
+    case SX_T_STRING:
+      return sx_str_len(a) == sx_str_len(b) && memcmp(sx_str_data(a), sx_str_data(b), sx_str_len(a)) == 0;
+    case SX_T_KEYWORD: return strict_eq(((sx_keyword *)a)->name, ((sx_keyword *)b)->name);
+    case SX_T_LIST: return strict_list_eq(a, b);
+    case SX_T_DICT: return strict_dict_eq(a, b);
+    default: return a == b; /* nil, booleans, interned symbols */
   }
 }
 
@@ -196,18 +203,16 @@ static void check_round_trip(sx_val v, int iteration) {
   sx_val text = sx_print_to_string(v);
   sx_val err = SX_NIL;
   sx_val all = sx_read_all(sx_str_data(text), sx_str_len(text), SX_NIL, &err);
-  cr_assert_neq(all, SX_UNDEF, "seed %llx iteration %d: %s does not read: %s",
-                (unsigned long long)SEED, iteration, sx_str_data(text),
-                sx_is_string(err) ? sx_str_data(err) : "?");
-  cr_assert_eq(sx_list_length(all), 1, "seed %llx iteration %d: %s is not one form",
-               (unsigned long long)SEED, iteration, sx_str_data(text));
+  cr_assert_neq(all, SX_UNDEF, "seed %llx iteration %d: %s does not read: %s", (unsigned long long)SEED,
+                iteration, sx_str_data(text), sx_is_string(err) ? sx_str_data(err) : "?");
+  cr_assert_eq(sx_list_length(all), 1, "seed %llx iteration %d: %s is not one form", (unsigned long long)SEED,
+               iteration, sx_str_data(text));
   sx_val back = sx_car(all);
-  cr_assert(strict_eq(v, back), "seed %llx iteration %d: %s read back as %s",
-            (unsigned long long)SEED, iteration, sx_str_data(text),
-            sx_str_data(sx_print_to_string(back)));
+  cr_assert(strict_eq(v, back), "seed %llx iteration %d: %s read back as %s", (unsigned long long)SEED,
+            iteration, sx_str_data(text), sx_str_data(sx_print_to_string(back)));
   if (!saw_nan)
-    cr_assert(sx_equal(v, back), "seed %llx iteration %d: not equal? %s",
-              (unsigned long long)SEED, iteration, sx_str_data(text));
+    cr_assert(sx_equal(v, back), "seed %llx iteration %d: not equal? %s", (unsigned long long)SEED, iteration,
+              sx_str_data(text));
   sx_val again = sx_print_to_string(back);
   cr_assert(sx_string_eq(text, again), "seed %llx iteration %d: reprint differs: %s vs %s",
             (unsigned long long)SEED, iteration, sx_str_data(text), sx_str_data(again));
@@ -227,10 +232,10 @@ Test(roundtrip, random_atoms) {
     saw_nan = false;
     sx_val v;
     switch (i % 4) {
-    case 0: v = gen_int(); break;
-    case 1: v = gen_float(); break;
-    case 2: v = gen_string(60); break;
-    default: v = sx_keyword_new(gen_ident()); break;
+      case 0: v = gen_int(); break;
+      case 1: v = gen_float(); break;
+      case 2: v = gen_string(60); break;
+      default: v = sx_keyword_new(gen_ident()); break;
     }
     check_round_trip(v, i);
   }

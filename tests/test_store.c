@@ -243,7 +243,8 @@ Test(store, truncate_keeps_high_water_mark_and_catalog) {
 
 Test(store, stream_names_and_keys_of_any_bytes_in_byte_order) {
   store *s = open_w();
-  sx_val names[] = {sx_string_new("a\0b", 3), sx_string_new("\xff", 1), str(""), str("../etc/passwd"), str("a")};
+  sx_val names[] = {sx_string_new("a\0b", 3), sx_string_new("\xff", 1), str(""), str("../etc/passwd"),
+                    str("a")};
   sx_val err = SX_NIL;
   for (int i = 0; i < 5; i++) {
     cr_assert_eq(store_append(s, names[i], ev(1, "t"), &err), 0, "%s", msg(err));
@@ -755,11 +756,11 @@ Test(store, off_mode_buffers_until_flush) {
 /* Messages name a PostgreSQL store without its password. */
 Test(store, labels_drop_passwords) {
   const char *cases[][2] = {
-    {"postgresql://app:s3cret@db/rose?sx_schema=p", "postgresql://app@db/rose?sx_schema=p"},
-    {"postgres:///rose?host=/tmp/x&password=s3cret&user=u", "postgres:///rose?host=/tmp/x&user=u"},
-    {"postgresql:///rose?password=s3cret", "postgresql:///rose"},
-    {"/var/lib/store", "/var/lib/store"},
-    {"/srv/a:b@c", "/srv/a:b@c"},
+      {"postgresql://app:s3cret@db/rose?sx_schema=p", "postgresql://app@db/rose?sx_schema=p"},
+      {"postgres:///rose?host=/tmp/x&password=s3cret&user=u", "postgres:///rose?host=/tmp/x&user=u"},
+      {"postgresql:///rose?password=s3cret", "postgresql:///rose"},
+      {"/var/lib/store", "/var/lib/store"},
+      {"/srv/a:b@c", "/srv/a:b@c"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     char *l = store_label(cases[i][0]);
@@ -893,7 +894,7 @@ Test(store, open_names_what_stands_in_its_way) {
   FILE *f = fopen(p, "w");
   cr_assert_not_null(f);
   fclose(f);
-  open_fails(p, &ro, "does not exist");                 /* a file, not a directory */
+  open_fails(p, &ro, "does not exist"); /* a file, not a directory */
   snprintf(p, sizeof p, "%s/file/store", dir);
   open_fails(p, NULL, "cannot create the directory: Not a directory");
   snprintf(p, sizeof p, "%s/lockdir", dir);

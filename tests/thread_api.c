@@ -26,10 +26,9 @@ static const char *prelude =
     "(load \"lib/persist/event.sx\") (load \"lib/persist/backend.sx\") (load \"lib/persist/log.sx\")"
     " (load \"lib/persist/kv.sx\") (load \"lib/persist/durable.sx\") (define db (persist/durable-backend))";
 
-static const char *step =
-    "(let ((n (or (persist/kv-get db \"counter\") 0)))"
-    "  (persist/kv-put db \"counter\" (+ n 1))"
-    "  (persist/append db \"shared\" \"tick\" 0 {:n n}))";
+static const char *step = "(let ((n (or (persist/kv-get db \"counter\") 0)))"
+                          "  (persist/kv-put db \"counter\" (+ n 1))"
+                          "  (persist/append db \"shared\" \"tick\" 0 {:n n}))";
 
 typedef struct worker {
   pthread_t th;
@@ -92,8 +91,10 @@ int main(int argc, char **argv) {
   snprintf(want, sizeof want, "%d", acked);
   expect_eval(vm, "(persist/kv-get db \"counter\")", want);
   expect_eval(vm, "(len (persist/read db \"shared\"))", want);
-  expect_eval(vm, "(= (map persist/event-seq (persist/read db \"shared\")) (range 1 (+ 1 (len (persist/read db \"shared\")))))",
-              "true");
+  expect_eval(
+      vm,
+      "(= (map persist/event-seq (persist/read db \"shared\")) (range 1 (+ 1 (len (persist/read db \"shared\")))))",
+      "true");
   printf("%d evaluations on %d VMs and threads, %d conflicts run again\n", acked, THREADS, conflicts);
   if (acked != THREADS * ROUNDS) failures++;
   sxapi_free(vm);

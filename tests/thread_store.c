@@ -28,14 +28,14 @@
 static store *st;
 static int failures;
 
-#define EXPECT(cond, ...)                                      \
-  do {                                                         \
-    if (!(cond)) {                                             \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);     \
-      fprintf(stderr, __VA_ARGS__);                            \
-      fputc('\n', stderr);                                     \
-      failures++;                                              \
-    }                                                          \
+#define EXPECT(cond, ...)                                                                                    \
+  do {                                                                                                       \
+    if (!(cond)) {                                                                                           \
+      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
+      fprintf(stderr, __VA_ARGS__);                                                                          \
+      fputc('\n', stderr);                                                                                   \
+      failures++;                                                                                            \
+    }                                                                                                        \
   } while (0)
 
 static sx_val event(int64_t seq, int who) {
@@ -100,11 +100,13 @@ static void check_state(int acked, const char *when) {
   sx_val n = store_kv_get(st, sx_string_cstr("counter"));
   EXPECT(sx_is_int(n) && sx_int_val(n) == acked, "%s: counter %lld, acknowledged %d", when,
          sx_is_int(n) ? (long long)sx_int_val(n) : -1LL, acked);
-  EXPECT(contiguous(sx_string_cstr("shared")) == acked, "%s: the shared stream holds every acknowledged one", when);
+  EXPECT(contiguous(sx_string_cstr("shared")) == acked, "%s: the shared stream holds every acknowledged one",
+         when);
   for (int t = 0; t < THREADS; t++) {
     char name[32];
     snprintf(name, sizeof name, "own-%d", t);
-    EXPECT(contiguous(sx_string_cstr(name)) == ROUNDS, "%s: stream %s holds its %d events", when, name, ROUNDS);
+    EXPECT(contiguous(sx_string_cstr(name)) == ROUNDS, "%s: stream %s holds its %d events", when, name,
+           ROUNDS);
   }
 }
 
@@ -157,8 +159,8 @@ int main(void) {
   check_state(acked, "live");
   store_stats s;
   store_get_stats(st, &s);
-  printf("%d transactions on %d threads: %d conflicts retried, %llu commits in %llu syncs\n", acked,
-         THREADS, conflicts, (unsigned long long)s.commits, (unsigned long long)s.syncs);
+  printf("%d transactions on %d threads: %d conflicts retried, %llu commits in %llu syncs\n", acked, THREADS,
+         conflicts, (unsigned long long)s.commits, (unsigned long long)s.syncs);
   grouped_without_threads();
   sx_val err = SX_NIL;
   EXPECT(store_close(st, &err) == 0, "close");

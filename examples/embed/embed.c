@@ -48,8 +48,8 @@ static sxapi_code order_total(sxapi_vm *vm, int argc, const sxapi_value *argv, s
   return SXAPI_OK;
 }
 
-static const char *persist_files[] = {"lib/persist/event.sx", "lib/persist/backend.sx",
-                                      "lib/persist/log.sx", "lib/persist/durable.sx"};
+static const char *persist_files[] = {"lib/persist/event.sx", "lib/persist/backend.sx", "lib/persist/log.sx",
+                                      "lib/persist/durable.sx"};
 
 static sxapi_vm *open_vm(const char *store_dir) {
   sxapi_vm *vm = sxapi_open();
@@ -91,10 +91,8 @@ static void run_program(sxapi_vm *vm) {
   sxapi_code rc = sxapi_begin(vm, program, strlen(program), "<embed>", &task);
   while (rc == SXAPI_SUSPENDED) {
     const char *op = sxapi_task_op(task);
-    if (op && strcmp(op, "mail/send") == 0)
-      rc = sxapi_resume(task, send_mail(vm, sxapi_task_args(task)));
-    else
-      rc = sxapi_resume_error(task, sxapi_cstring(vm, "embed: unknown op"));
+    if (op && strcmp(op, "mail/send") == 0) rc = sxapi_resume(task, send_mail(vm, sxapi_task_args(task)));
+    else rc = sxapi_resume_error(task, sxapi_cstring(vm, "embed: unknown op"));
   }
   if (rc != SXAPI_OK) die("running the program");
   print_value(vm, "result: ", sxapi_task_result(task));

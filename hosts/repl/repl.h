@@ -13,19 +13,19 @@
 typedef struct repl_term repl_term;
 
 typedef struct repl {
-  sxapi_vm *vm;    /* with the store open on it */
+  sxapi_vm *vm; /* with the store open on it */
   bool read_only;
-  bool tty;        /* a person at a terminal: prompts, line editing */
-  bool colour;     /* ANSI colour on stdout */
+  bool tty;    /* a person at a terminal: prompts, line editing */
+  bool colour; /* ANSI colour on stdout */
   repl_input input;
   repl_term *term; /* line editing (tty only) */
   int failures;    /* forms and commands that failed */
   bool quit;
   const char *store_dir, *sync; /* as given (NULL: the defaults), for :reopen */
-  size_t limit;    /* entries of one list or dict shown on a terminal (0: all) */
-  sxapi_value last_error; /* pinned, for :bt; 0 when none */
-  sxapi_value page; /* pinned: the last result, cut at limit, for :more; 0 when none */
-  size_t page_from; /* its first entry :more has not shown */
+  size_t limit;                 /* entries of one list or dict shown on a terminal (0: all) */
+  sxapi_value last_error;       /* pinned, for :bt; 0 when none */
+  sxapi_value page;             /* pinned: the last result, cut at limit, for :more; 0 when none */
+  size_t page_from;             /* its first entry :more has not shown */
 } repl;
 
 /* Set by Ctrl-C while the terminal REPL runs (:follow polls it). */

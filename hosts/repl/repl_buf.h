@@ -10,7 +10,8 @@ typedef struct repl_buf {
   size_t len, cap;
 } repl_buf;
 
-#define REPL_BUF_INIT {NULL, 0, 0}
+#define REPL_BUF_INIT                                                                                        \
+  { NULL, 0, 0 }
 
 void repl_buf_put(repl_buf *b, const void *bytes, size_t n);
 void repl_buf_putc(repl_buf *b, char c);

@@ -137,7 +137,8 @@ static void cell_value(repl *r, table *t, sxapi_value v, int width, bool bare) {
   repl_buf b = REPL_BUF_INIT;
   const char *s;
   size_t len;
-  if (bare && sxapi_to_string(r->vm, v, &s, &len) == SXAPI_OK && len <= (size_t)width && !memchr(s, '\n', len))
+  if (bare && sxapi_to_string(r->vm, v, &s, &len) == SXAPI_OK && len <= (size_t)width &&
+      !memchr(s, '\n', len))
     repl_buf_put(&b, s, len);
   else repl_pretty_line(r->vm, &b, v, width);
   repl_buf_putc(&b, '\0');
@@ -255,7 +256,8 @@ static void cmd_stats(repl *r) {
   human_bytes(blobs, sizeof blobs, s.blob_bytes);
   human_bytes(index, sizeof index, s.stats.index_bytes);
   human_bytes(cache, sizeof cache, s.stats.cache_bytes);
-  printf("store      %s (%s)\n", sxapi_store_label(r->vm), s.stats.read_only ? "read-only" : "open for writing");
+  printf("store      %s (%s)\n", sxapi_store_label(r->vm),
+         s.stats.read_only ? "read-only" : "open for writing");
   printf("sync mode  %s\n", sxapi_sync_name(s.stats.sync));
   printf("log        %s\n", log);
   printf("streams    %zu\n", s.stats.streams);
@@ -368,25 +370,25 @@ void repl_run_meta(repl *r, const char *line) {
     return;
   }
   switch (m.cmd) {
-  case REPL_CMD_HELP: cmd_help(r, m.word); break;
-  case REPL_CMD_DOC: repl_cmd_doc(r, m.word); break;
-  case REPL_CMD_APROPOS: repl_cmd_apropos(r, m.word); break;
-  case REPL_CMD_STREAMS: cmd_streams(r); break;
-  case REPL_CMD_TAIL: cmd_tail(r, m.word, m.n); break;
-  case REPL_CMD_SHOW: cmd_show(r, m.word, m.n); break;
-  case REPL_CMD_KV: cmd_kv(r, m.word); break;
-  case REPL_CMD_GET: cmd_get(r, m.word); break;
-  case REPL_CMD_BLOBS: cmd_blobs(r); break;
-  case REPL_CMD_STATS: cmd_stats(r); break;
-  case REPL_CMD_LOAD: cmd_load(r, m.word); break;
-  case REPL_CMD_TIME: cmd_time(r, m.word); break;
-  case REPL_CMD_REFRESH: cmd_refresh(r); break;
-  case REPL_CMD_FOLLOW: cmd_follow(r, m.word); break;
-  case REPL_CMD_REOPEN: cmd_reopen(r); break;
-  case REPL_CMD_MORE: repl_page_more(r); break;
-  case REPL_CMD_BT: cmd_bt(r); break;
-  case REPL_CMD_SET: cmd_set(r, m.word, m.n); break;
-  case REPL_CMD_QUIT: r->quit = true; break;
+    case REPL_CMD_HELP: cmd_help(r, m.word); break;
+    case REPL_CMD_DOC: repl_cmd_doc(r, m.word); break;
+    case REPL_CMD_APROPOS: repl_cmd_apropos(r, m.word); break;
+    case REPL_CMD_STREAMS: cmd_streams(r); break;
+    case REPL_CMD_TAIL: cmd_tail(r, m.word, m.n); break;
+    case REPL_CMD_SHOW: cmd_show(r, m.word, m.n); break;
+    case REPL_CMD_KV: cmd_kv(r, m.word); break;
+    case REPL_CMD_GET: cmd_get(r, m.word); break;
+    case REPL_CMD_BLOBS: cmd_blobs(r); break;
+    case REPL_CMD_STATS: cmd_stats(r); break;
+    case REPL_CMD_LOAD: cmd_load(r, m.word); break;
+    case REPL_CMD_TIME: cmd_time(r, m.word); break;
+    case REPL_CMD_REFRESH: cmd_refresh(r); break;
+    case REPL_CMD_FOLLOW: cmd_follow(r, m.word); break;
+    case REPL_CMD_REOPEN: cmd_reopen(r); break;
+    case REPL_CMD_MORE: repl_page_more(r); break;
+    case REPL_CMD_BT: cmd_bt(r); break;
+    case REPL_CMD_SET: cmd_set(r, m.word, m.n); break;
+    case REPL_CMD_QUIT: r->quit = true; break;
   }
   fflush(stdout);
   repl_meta_free(&m);

@@ -11,14 +11,14 @@
 
 /* Special forms complete like symbols (the analyser knows them by name). */
 static const char *const special_forms[] = {
-  "and", "begin", "case", "cond", "define", "defmacro", "do", "fn", "guard", "if",
-  "lambda", "let", "let*", "letrec", "letrec*", "or", "perform", "quasiquote",
-  "quote", "set!", "unless", "unquote", "unquote-splicing", "when",
+    "and",   "begin",  "case",   "cond",    "define",           "defmacro", "do", "fn",      "guard",
+    "if",    "lambda", "let",    "let*",    "letrec",           "letrec*",  "or", "perform", "quasiquote",
+    "quote", "set!",   "unless", "unquote", "unquote-splicing", "when",
 };
 
 static bool symbol_char(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c >= 0x80 || (c && strchr("/?!-+*<>=&._%", c));
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80 ||
+         (c && strchr("/?!-+*<>=&._%", c));
 }
 
 static bool blank(char c) { return c == ' ' || c == '\t'; }
@@ -55,8 +55,7 @@ static repl_comp_kind meta_context(const char *line, size_t cursor, size_t *star
   return REPL_COMP_NONE;
 }
 
-repl_comp_kind repl_complete_context(const char *line, size_t cursor, bool continuation,
-                                     size_t *start) {
+repl_comp_kind repl_complete_context(const char *line, size_t cursor, bool continuation, size_t *start) {
   size_t i = 0;
   while (blank(line[i])) i++;
   if (!continuation && line[i] == ':') return meta_context(line, cursor, start);
@@ -90,9 +89,7 @@ void repl_matches_add(repl_matches *m, const char *s, size_t len, const char *pr
   m->items[m->n++] = strndup(s, len);
 }
 
-static int str_cmp(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int str_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 void repl_matches_sort(repl_matches *m) {
   if (!m->n) return;
@@ -112,8 +109,7 @@ void repl_matches_free(repl_matches *m) {
 }
 
 /* Add the strings of a list (of names) starting with prefix. */
-static void add_strings(repl_matches *m, sxapi_vm *vm, sxapi_value list, const char *prefix,
-                        size_t plen) {
+static void add_strings(repl_matches *m, sxapi_vm *vm, sxapi_value list, const char *prefix, size_t plen) {
   sxapi_iter it;
   sxapi_value v;
   const char *s;
@@ -185,8 +181,8 @@ static void list_columns(const repl_matches *m, int width, repl_buf *out) {
   if (shown < m->n) repl_buf_printf(out, "... %zu more\n", m->n - shown);
 }
 
-void repl_complete_apply(const repl_matches *m, repl_comp_kind kind, size_t plen, bool quoted,
-                         int width, repl_buf *insert, repl_buf *listing) {
+void repl_complete_apply(const repl_matches *m, repl_comp_kind kind, size_t plen, bool quoted, int width,
+                         repl_buf *insert, repl_buf *listing) {
   if (m->n == 0) return;
   if (m->n == 1) {
     repl_buf_puts(insert, m->items[0] + plen);

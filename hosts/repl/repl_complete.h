@@ -22,8 +22,7 @@ typedef enum repl_comp_kind {
 /* The kind of word that ends at line[cursor]; *start is where it begins.
  * continuation: the line continues an unfinished form (so a ':' at its
  * start is a keyword, not a meta-command). */
-repl_comp_kind repl_complete_context(const char *line, size_t cursor, bool continuation,
-                                     size_t *start);
+repl_comp_kind repl_complete_context(const char *line, size_t cursor, bool continuation, size_t *start);
 
 typedef struct repl_matches {
   char **items; /* malloc'd strings, sorted, no duplicates after _sort */
@@ -47,7 +46,7 @@ void repl_complete_gather(repl_matches *m, repl_comp_kind kind, const char *pref
  * of a string), or the longest common prefix of several — or, when there
  * is nothing to insert, the matches laid out in columns of width to
  * *listing. */
-void repl_complete_apply(const repl_matches *m, repl_comp_kind kind, size_t plen, bool quoted,
-                         int width, repl_buf *insert, repl_buf *listing);
+void repl_complete_apply(const repl_matches *m, repl_comp_kind kind, size_t plen, bool quoted, int width,
+                         repl_buf *insert, repl_buf *listing);
 
 #endif

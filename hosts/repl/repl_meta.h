@@ -16,17 +16,32 @@
 #include <stdint.h>
 
 typedef enum repl_cmd {
-  REPL_CMD_HELP, REPL_CMD_DOC, REPL_CMD_APROPOS, REPL_CMD_STREAMS, REPL_CMD_TAIL,
-  REPL_CMD_SHOW, REPL_CMD_KV, REPL_CMD_GET, REPL_CMD_BLOBS, REPL_CMD_STATS, REPL_CMD_LOAD,
-  REPL_CMD_TIME, REPL_CMD_REFRESH, REPL_CMD_FOLLOW, REPL_CMD_REOPEN, REPL_CMD_MORE, REPL_CMD_BT,
-  REPL_CMD_SET, REPL_CMD_QUIT
+  REPL_CMD_HELP,
+  REPL_CMD_DOC,
+  REPL_CMD_APROPOS,
+  REPL_CMD_STREAMS,
+  REPL_CMD_TAIL,
+  REPL_CMD_SHOW,
+  REPL_CMD_KV,
+  REPL_CMD_GET,
+  REPL_CMD_BLOBS,
+  REPL_CMD_STATS,
+  REPL_CMD_LOAD,
+  REPL_CMD_TIME,
+  REPL_CMD_REFRESH,
+  REPL_CMD_FOLLOW,
+  REPL_CMD_REOPEN,
+  REPL_CMD_MORE,
+  REPL_CMD_BT,
+  REPL_CMD_SET,
+  REPL_CMD_QUIT
 } repl_cmd;
 
 typedef enum repl_arg_kind {
-  REPL_ARG_NONE,   /* no argument */
-  REPL_ARG_WORD,   /* a word or quoted string */
-  REPL_ARG_INT,    /* a positive integer */
-  REPL_ARG_REST    /* the rest of the line, trimmed */
+  REPL_ARG_NONE, /* no argument */
+  REPL_ARG_WORD, /* a word or quoted string */
+  REPL_ARG_INT,  /* a positive integer */
+  REPL_ARG_REST  /* the rest of the line, trimmed */
 } repl_arg_kind;
 
 typedef struct repl_cmd_info {
@@ -43,8 +58,8 @@ typedef struct repl_cmd_info {
 typedef struct repl_meta {
   repl_cmd cmd;
   int argc;
-  char *word;    /* the word or rest-of-line argument (malloc'd), or NULL */
-  int64_t n;     /* the integer argument: :tail N (default 10), :show SEQ */
+  char *word; /* the word or rest-of-line argument (malloc'd), or NULL */
+  int64_t n;  /* the integer argument: :tail N (default 10), :show SEQ */
 } repl_meta;
 
 /* The command table, in the order :help lists it. */

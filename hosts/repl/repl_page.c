@@ -50,7 +50,8 @@ static sxapi_value slice(repl *r, sxapi_value v, size_t from, size_t n) {
   for (; k_n < n && sxapi_iter_next(&it, &k, &x); i++) {
     if (i < from) continue;
     if (!dict) items[k_n++] = x; /* held by v, which is pinned */
-    else if (sxapi_to_string(r->vm, k, &key, NULL) == SXAPI_OK && sxapi_dict_set(r->vm, out, key, x, &out) == SXAPI_OK)
+    else if (sxapi_to_string(r->vm, k, &key, NULL) == SXAPI_OK &&
+             sxapi_dict_set(r->vm, out, key, x, &out) == SXAPI_OK)
       k_n++;
   }
   if (!dict) out = sxapi_list(r->vm, k_n, items);

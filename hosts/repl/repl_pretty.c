@@ -79,16 +79,16 @@ static size_t printed_columns(sxapi_vm *vm, sxapi_value v) {
 
 static const char *atom_colour(sxapi_value v) {
   switch (sxapi_typeof(v)) {
-  case SXAPI_TINT:
-  case SXAPI_TFLOAT: return SGR_NUMBER;
-  case SXAPI_TSTRING: return SGR_STRING;
-  case SXAPI_TNIL:
-  case SXAPI_TBOOL: return SGR_CONST;
-  case SXAPI_TKEYWORD: return SGR_KEY;
-  case SXAPI_TERROR: return REPL_SGR_ERROR;
-  case SXAPI_TFUNCTION:
-  case SXAPI_TOTHER: return REPL_SGR_DIM;
-  default: return NULL;
+    case SXAPI_TINT:
+    case SXAPI_TFLOAT: return SGR_NUMBER;
+    case SXAPI_TSTRING: return SGR_STRING;
+    case SXAPI_TNIL:
+    case SXAPI_TBOOL: return SGR_CONST;
+    case SXAPI_TKEYWORD: return SGR_KEY;
+    case SXAPI_TERROR: return REPL_SGR_ERROR;
+    case SXAPI_TFUNCTION:
+    case SXAPI_TOTHER: return REPL_SGR_DIM;
+    default: return NULL;
   }
 }
 

@@ -12,8 +12,7 @@ const char *repl_api_message(void) {
   return strncmp(m, "sxapi_", 6) == 0 && colon ? colon + 2 : m;
 }
 
-bool repl_store_open(sxapi_vm *vm, const char *dir, const char *sync, bool read_only,
-                     repl_buf *err) {
+bool repl_store_open(sxapi_vm *vm, const char *dir, const char *sync, bool read_only, repl_buf *err) {
   char msg[512];
   if (sx_host_open_store(vm, dir, sync, read_only, false, msg, sizeof msg)) return true;
   const char *colon = strstr(msg, ": ");
@@ -91,7 +90,8 @@ sxapi_value repl_store_tail(sxapi_vm *vm, const char *stream, size_t n) {
   sxapi_value *items = malloc((len - skip + 1) * sizeof *items); /* held by evs, pinned */
   if (!items) abort();
   bool pinned = sxapi_pin(vm, evs) == SXAPI_OK;
-  for (size_t i = skip; i < len; i++) items[i - skip] = sxapi_list_get(vm, evs, i, &e) == SXAPI_OK ? e : sxapi_nil();
+  for (size_t i = skip; i < len; i++)
+    items[i - skip] = sxapi_list_get(vm, evs, i, &e) == SXAPI_OK ? e : sxapi_nil();
   sxapi_value out = sxapi_list(vm, len - skip, items);
   free(items);
   if (pinned) sxapi_unpin(vm, evs);
@@ -118,7 +118,8 @@ sxapi_value repl_store_kv_keys(sxapi_vm *vm, const char *prefix) {
   sxapi_iter it;
   sxapi_iter_init(vm, keys, &it);
   while (sxapi_iter_next(&it, NULL, &k))
-    if (sxapi_to_string(vm, k, &s, &len) == SXAPI_OK && len >= plen && (!plen || memcmp(s, prefix, plen) == 0))
+    if (sxapi_to_string(vm, k, &s, &len) == SXAPI_OK && len >= plen &&
+        (!plen || memcmp(s, prefix, plen) == 0))
       items[n++] = k;
   sxapi_value out = sxapi_list(vm, n, items);
   free(items);
@@ -137,7 +138,7 @@ size_t repl_store_blobs(sxapi_vm *vm, repl_blob_row **rows) {
   sxapi_iter it;
   sxapi_iter_init(vm, cids, &it);
   while (i < n && sxapi_iter_next(&it, NULL, &cid)) {
-    if (sxapi_to_string(vm, cid, &s, NULL) != SXAPI_OK || strlen(s) >= sizeof (*rows)[i].cid) continue;
+    if (sxapi_to_string(vm, cid, &s, NULL) != SXAPI_OK || strlen(s) >= sizeof(*rows)[i].cid) continue;
     if (sxapi_store_blob_size(vm, s, &(*rows)[i].size) != SXAPI_OK) continue; /* gone since */
     strcpy((*rows)[i++].cid, s);
   }

@@ -13,8 +13,7 @@
  * sync mode named by sync (else SX_SYNC, else full) on vm. Returns false
  * with a message in *err when the sync mode is unknown or the store cannot
  * be opened (e.g. another process owns it for writing). */
-bool repl_store_open(sxapi_vm *vm, const char *dir, const char *sync, bool read_only,
-                     repl_buf *err);
+bool repl_store_open(sxapi_vm *vm, const char *dir, const char *sync, bool read_only, repl_buf *err);
 
 /* sxapi_errmsg() without the name of the function that failed. */
 const char *repl_api_message(void);

@@ -140,7 +140,8 @@ void repl_banner(repl *r) {
   sxapi_store_stats s = {0};
   sxapi_store_stats_of(r->vm, &s);
   repl_buf b = REPL_BUF_INIT;
-  repl_buf_printf(&b, "sx %s, store %s%s: ", sxapi_version(), sxapi_store_label(r->vm), r->read_only ? " (read-only)" : "");
+  repl_buf_printf(&b, "sx %s, store %s%s: ", sxapi_version(), sxapi_store_label(r->vm),
+                  r->read_only ? " (read-only)" : "");
   plural(&b, s.streams, "stream");
   repl_buf_puts(&b, ", ");
   plural(&b, s.events, "event");
@@ -311,8 +312,7 @@ int sx_repl_main(sxapi_vm *vm, int argc, char **argv, const char *store_dir, con
   char **files;
   int nfiles, rc = parse_args(argc, argv, &read_only, &files, &nfiles);
   if (rc >= 0) return rc;
-  repl r = {.vm = vm, .read_only = read_only, .store_dir = store_dir, .sync = sync,
-            .limit = TTY_MAX_ITEMS};
+  repl r = {.vm = vm, .read_only = read_only, .store_dir = store_dir, .sync = sync, .limit = TTY_MAX_ITEMS};
   r.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
   r.colour = r.tty && colour_wanted();
   if (!open_store(&r, store_dir, sync)) return 1;

@@ -11,7 +11,8 @@ typedef struct sx_buf {
   size_t len, cap;
 } sx_buf;
 
-#define SX_BUF_INIT {NULL, 0, 0}
+#define SX_BUF_INIT                                                                                          \
+  { NULL, 0, 0 }
 
 void sx_buf_reserve(sx_buf *b, size_t extra);
 void sx_buf_put(sx_buf *b, const void *bytes, size_t n);

@@ -191,15 +191,11 @@ static sx_val small_from_sorted(const sx_val *kv, uint32_t count) {
 static inline unsigned bn_ndata(const bnode *n) { return popc(n->datamap); }
 static inline unsigned bn_nnodes(const bnode *n) { return popc(n->nodemap); }
 static inline size_t bn_words(const bnode *n) { return 2 * bn_ndata(n) + bn_nnodes(n); }
-static inline unsigned bn_data_idx(const bnode *n, uint32_t bit) {
-  return popc(n->datamap & (bit - 1));
-}
+static inline unsigned bn_data_idx(const bnode *n, uint32_t bit) { return popc(n->datamap & (bit - 1)); }
 static inline unsigned bn_child_slot(const bnode *n, uint32_t bit) {
   return 2 * bn_ndata(n) + popc(n->nodemap & (bit - 1));
 }
-static inline uint32_t frag_bit(uint32_t h, unsigned shift) {
-  return 1u << ((h >> shift) & FRAG_MASK);
-}
+static inline uint32_t frag_bit(uint32_t h, unsigned shift) { return 1u << ((h >> shift) & FRAG_MASK); }
 
 static bnode *bn_alloc(uint32_t datamap, uint32_t nodemap) {
   size_t words = 2 * (size_t)popc(datamap) + popc(nodemap);
@@ -330,8 +326,7 @@ static sx_val trie_lookup(const bnode *n, sx_val key, uint32_t h) {
 }
 
 /* A subtrie at shift holding exactly the two pairs (different keys). */
-static void *trie_pair(sx_val k1, sx_val v1, uint32_t h1, sx_val k2, sx_val v2, uint32_t h2,
-                       unsigned shift) {
+static void *trie_pair(sx_val k1, sx_val v1, uint32_t h1, sx_val k2, sx_val v2, uint32_t h2, unsigned shift) {
   if (shift >= HASH_BITS) {
     cnode *c = cn_alloc(2);
     c->kv[0] = k1, c->kv[1] = v1, c->kv[2] = k2, c->kv[3] = v2;
@@ -354,8 +349,7 @@ static void *trie_pair(sx_val k1, sx_val v1, uint32_t h1, sx_val k2, sx_val v2, 
 
 /* The node after binding key (hash h) to val; *added set when key is new.
  * Returns node itself when nothing changes. */
-static void *trie_assoc(const void *node, unsigned shift, sx_val key, uint32_t h, sx_val val,
-                        int *added) {
+static void *trie_assoc(const void *node, unsigned shift, sx_val key, uint32_t h, sx_val val, int *added) {
   if (shift >= HASH_BITS) return cn_assoc(node, key, h, val, added);
   const bnode *n = node;
   uint32_t bit = frag_bit(h, shift);

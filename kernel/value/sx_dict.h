@@ -30,9 +30,7 @@ static inline sx_val sx_dict_get(sx_val d, sx_val key, sx_val dflt) {
   sx_val v = sx_dict_lookup(d, key);
   return v == SX_UNDEF ? dflt : v;
 }
-static inline bool sx_dict_has(sx_val d, sx_val key) {
-  return sx_dict_lookup(d, key) != SX_UNDEF;
-}
+static inline bool sx_dict_has(sx_val d, sx_val key) { return sx_dict_lookup(d, key) != SX_UNDEF; }
 /* A dict like d but with key bound to val. Returns d itself when key is
  * already bound to exactly (eq) val. */
 sx_val sx_dict_assoc(sx_val d, sx_val key, sx_val val);
@@ -52,8 +50,8 @@ typedef struct sx_dict_iter {
 void sx_dict_iter_init(sx_dict_iter *it, sx_val d);
 bool sx_dict_iter_next(sx_dict_iter *it, sx_val *key, sx_val *val);
 
-sx_val sx_dict_keys(sx_val d); /* list of keys in byte order */
-sx_val sx_dict_vals(sx_val d); /* values in key order */
+sx_val sx_dict_keys(sx_val d);          /* list of keys in byte order */
+sx_val sx_dict_vals(sx_val d);          /* values in key order */
 bool sx_dict_equal(sx_val a, sx_val b); /* same keys, sx_equal values */
 
 /* For tests: true when d's internal invariants hold (order, trie shape,

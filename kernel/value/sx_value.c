@@ -21,9 +21,7 @@
  * through its tagged start, never through such a pointer. */
 static int pair_kind;
 
-static void pair_kind_init(void) {
-  pair_kind = (int)GC_new_kind(GC_new_free_list(), GC_DS_LENGTH, 1, 1);
-}
+static void pair_kind_init(void) { pair_kind = (int)GC_new_kind(GC_new_free_list(), GC_DS_LENGTH, 1, 1); }
 
 void sx_gc_init(void) {
   static bool done;
@@ -91,7 +89,6 @@ void *sx_alloc_atomic(size_t bytes) {
   memset(p, 0, bytes);
   return p;
 }
-
 
 /* ---- numbers -------------------------------------------------------- */
 
@@ -267,21 +264,21 @@ sx_val sx_error_new(sx_val message, sx_val payload) {
 
 const char *sx_type_name(sx_val v) {
   switch (sx_type_of(v)) {
-  case SX_T_NIL: return "nil";
-  case SX_T_BOOL: return "boolean";
-  case SX_T_INT: return "integer";
-  case SX_T_FLOAT: return "float";
-  case SX_T_STRING: return "string";
-  case SX_T_SYMBOL: return "symbol";
-  case SX_T_KEYWORD: return "keyword";
-  case SX_T_LIST: return "list";
-  case SX_T_DICT: return "dict";
-  case SX_T_FN:
-  case SX_T_PRIM: return "function";
-  case SX_T_MACRO: return "macro";
-  case SX_T_ERROR: return "error";
-  case SX_T_CONT: return "continuation";
-  default: return "internal";
+    case SX_T_NIL: return "nil";
+    case SX_T_BOOL: return "boolean";
+    case SX_T_INT: return "integer";
+    case SX_T_FLOAT: return "float";
+    case SX_T_STRING: return "string";
+    case SX_T_SYMBOL: return "symbol";
+    case SX_T_KEYWORD: return "keyword";
+    case SX_T_LIST: return "list";
+    case SX_T_DICT: return "dict";
+    case SX_T_FN:
+    case SX_T_PRIM: return "function";
+    case SX_T_MACRO: return "macro";
+    case SX_T_ERROR: return "error";
+    case SX_T_CONT: return "continuation";
+    default: return "internal";
   }
 }
 
@@ -293,8 +290,7 @@ static bool num_equal(sx_val a, sx_val b) {
 
 bool sx_eqv(sx_val a, sx_val b) {
   if (a == b) return true;
-  if (sx_is_number(a) && sx_is_number(b))
-    return sx_is_float(a) == sx_is_float(b) && num_equal(a, b);
+  if (sx_is_number(a) && sx_is_number(b)) return sx_is_float(a) == sx_is_float(b) && num_equal(a, b);
   if (sx_is_string(a) && sx_is_string(b)) return sx_string_eq(a, b);
   return false;
 }
@@ -333,29 +329,29 @@ static bool eq_step(eq_stack *st, sx_val a, sx_val b) {
   if (ta == tb && (ta == SX_T_INT || ta == SX_T_FLOAT)) return num_equal(a, b);
   if (ta != tb) return false;
   switch (ta) {
-  case SX_T_STRING: return sx_string_eq(a, b);
-  case SX_T_KEYWORD: return sx_string_eq(((sx_keyword *)a)->name, ((sx_keyword *)b)->name);
-  case SX_T_LIST:
-    if (!sx_is_cons(a) || !sx_is_cons(b)) return false;
-    eq_push(st, sx_cdr(a), sx_cdr(b)); /* the rest after the head */
-    eq_push(st, sx_car(a), sx_car(b));
-    return true;
-  case SX_T_DICT: {
-    if (sx_dict_count(a) != sx_dict_count(b)) return false;
-    sx_dict_iter it;
-    sx_val k, v, w;
-    sx_dict_iter_init(&it, a);
-    while (sx_dict_iter_next(&it, &k, &v)) {
-      if ((w = sx_dict_lookup(b, k)) == SX_UNDEF) return false;
-      eq_push(st, v, w);
+    case SX_T_STRING: return sx_string_eq(a, b);
+    case SX_T_KEYWORD: return sx_string_eq(((sx_keyword *)a)->name, ((sx_keyword *)b)->name);
+    case SX_T_LIST:
+      if (!sx_is_cons(a) || !sx_is_cons(b)) return false;
+      eq_push(st, sx_cdr(a), sx_cdr(b)); /* the rest after the head */
+      eq_push(st, sx_car(a), sx_car(b));
+      return true;
+    case SX_T_DICT: {
+      if (sx_dict_count(a) != sx_dict_count(b)) return false;
+      sx_dict_iter it;
+      sx_val k, v, w;
+      sx_dict_iter_init(&it, a);
+      while (sx_dict_iter_next(&it, &k, &v)) {
+        if ((w = sx_dict_lookup(b, k)) == SX_UNDEF) return false;
+        eq_push(st, v, w);
+      }
+      return true;
     }
-    return true;
-  }
-  case SX_T_ERROR:
-    eq_push(st, ((sx_error *)a)->payload, ((sx_error *)b)->payload);
-    eq_push(st, ((sx_error *)a)->message, ((sx_error *)b)->message);
-    return true;
-  default: return false;
+    case SX_T_ERROR:
+      eq_push(st, ((sx_error *)a)->payload, ((sx_error *)b)->payload);
+      eq_push(st, ((sx_error *)a)->message, ((sx_error *)b)->message);
+      return true;
+    default: return false;
   }
 }
 

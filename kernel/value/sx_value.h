@@ -70,7 +70,7 @@ typedef enum sx_type {
 } sx_type;
 
 /* Object flags (sx_hdr.flags). */
-#define SX_F_HASHED 0x02 /* string: hash field is valid */
+#define SX_F_HASHED 0x02    /* string: hash field is valid */
 #define SX_F_INTERRUPT 0x04 /* error: raised by vm->interrupt; guards do not catch it */
 
 typedef struct sx_hdr {
@@ -87,7 +87,7 @@ typedef struct sx_string {
 } sx_string;
 
 typedef struct sx_symbol {
-  sx_hdr h; /* aux: special-form id (0 = none) */
+  sx_hdr h;    /* aux: special-form id (0 = none) */
   sx_val name; /* string */
 } sx_symbol;
 
@@ -140,11 +140,11 @@ static inline sx_type sx_type_of(sx_val v) {
   if (sx_is_ptr(v)) return (sx_type)((sx_hdr *)v)->type;
   if (sx_is_cons(v)) return SX_T_LIST;
   switch (v) {
-  case SX_NIL: return SX_T_NIL;
-  case SX_TRUE:
-  case SX_FALSE: return SX_T_BOOL;
-  case SX_EMPTY: return SX_T_LIST;
-  default: return SX_T_OTHER;
+    case SX_NIL: return SX_T_NIL;
+    case SX_TRUE:
+    case SX_FALSE: return SX_T_BOOL;
+    case SX_EMPTY: return SX_T_LIST;
+    default: return SX_T_OTHER;
   }
 }
 
@@ -176,8 +176,8 @@ static inline int64_t sx_int_val(sx_val v) {
 }
 
 /* ---- allocation ----------------------------------------------------- */
-void sx_gc_init(void);                    /* idempotent */
-void *sx_alloc_atomic(size_t bytes);      /* never scanned (no pointers) */
+void sx_gc_init(void);               /* idempotent */
+void *sx_alloc_atomic(size_t bytes); /* never scanned (no pointers) */
 
 /* Objects up to SX_SMALL_MAX bytes come from per-thread free lists that the
  * collector fills in batches (see sx_value.c); popping one is a handful of
@@ -241,9 +241,9 @@ sx_val sx_cons_at(sx_val car, sx_val cdr, sx_val file, uint32_t line, uint32_t c
 sx_val sx_error_new(sx_val message, sx_val payload);
 
 /* list helpers */
-sx_val sx_list(size_t n, const sx_val *items);   /* (items[0] ... items[n-1]) */
-sx_val sx_list_reverse(sx_val list);              /* proper lists only */
-size_t sx_list_length(sx_val list);               /* proper lists; nil counts 0 */
+sx_val sx_list(size_t n, const sx_val *items); /* (items[0] ... items[n-1]) */
+sx_val sx_list_reverse(sx_val list);           /* proper lists only */
+size_t sx_list_length(sx_val list);            /* proper lists; nil counts 0 */
 
 /* ---- strings -------------------------------------------------------- */
 uint32_t sx_string_hash(sx_val s); /* cached */
