@@ -195,7 +195,7 @@ case "${1:-demo}" in
   coverage)
     # branch coverage of the unit, integration and conformance tests, per file
     PACKAGES+=(gcovr); install_packages
-    build build-cov -Db_coverage=true -Dbuildtype=debug -Dc_args=-fprofile-update=atomic
+    build build-cov -Db_coverage=true -Dbuildtype=debug "-Dc_args=['-fprofile-update=atomic','-DSX_COVERAGE=1']"
     start_postgres
     find build-cov -name '*.gcda' -delete
     meson test -C build-cov --print-errorlogs | grep -E '^(Ok|Fail|Timeout):' || true

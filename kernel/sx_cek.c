@@ -250,7 +250,7 @@ static __attribute__((noinline, cold)) void vgrow(sx_fiber *f) {
   f->vcap = ncap;
 }
 
-static inline __attribute__((always_inline)) void vpush(sx_fiber *f, sx_val v) {
+static SX_ALWAYS_INLINE void vpush(sx_fiber *f, sx_val v) {
   if (f->vsp == f->vcap) vgrow(f);
   f->vs[f->vsp++] = v;
 }
@@ -266,14 +266,14 @@ static inline sx_env *env_new(uint32_t n, sx_env *parent) {
   return e;
 }
 
-static inline __attribute__((always_inline)) sx_env *env_up(sx_env *e, uint16_t depth) {
+static SX_ALWAYS_INLINE sx_env *env_up(sx_env *e, uint16_t depth) {
   while (depth--) e = e->parent;
   return e;
 }
 
 /* Evaluate a node that needs no machine step. False when it is not simple
  * or would raise (the slow path then reports the error). */
-static inline __attribute__((always_inline)) bool simple_eval(const sx_node *n, sx_env *env, sx_val *out) {
+static SX_ALWAYS_INLINE bool simple_eval(const sx_node *n, sx_env *env, sx_val *out) {
   sx_val v;
   switch (n->op) {
     case OP_CONST: *out = n->u.k; return true;
@@ -311,7 +311,7 @@ static inline bool arity_ok(const sx_prim *p, int argc) {
  * calls cannot perform or call back into SX, so nothing is lost by not
  * running them on the machine. */
 
-static inline __attribute__((always_inline)) sx_val call_fn_value(const sx_node *call, sx_env *env) {
+static SX_ALWAYS_INLINE sx_val call_fn_value(const sx_node *call, sx_env *env) {
   const sx_node *fn = call->u.call.fn;
   switch (fn->op) {
     case OP_CONST: return fn->u.k;
@@ -320,7 +320,7 @@ static inline __attribute__((always_inline)) sx_val call_fn_value(const sx_node 
   }
 }
 
-static inline __attribute__((always_inline)) bool plain_prim(sx_val v) {
+static SX_ALWAYS_INLINE bool plain_prim(sx_val v) {
   return sx_is(v, SX_T_PRIM) && ((sx_prim *)v)->special == SP_NONE;
 }
 
@@ -346,7 +346,7 @@ static inline bool fast_ok(sx_vm *vm, sx_node *n, sx_env *env) {
  * 2i+1, so a+b-1 and a-b+1 are the tagged sum and difference, and the
  * machine's overflow flag is exactly "outside the fixnum range" (the
  * general primitive then boxes the result). Order compares directly. */
-static inline __attribute__((always_inline)) bool fixnum_op(int fop, sx_val a, sx_val b, sx_val *out) {
+static SX_ALWAYS_INLINE bool fixnum_op(int fop, sx_val a, sx_val b, sx_val *out) {
   if (!(a & b & 1)) return false;
   int64_t x = (int64_t)a, y = (int64_t)b, r;
   /* the commonest first, tested in turn: cheaper than the jump table */
@@ -382,7 +382,7 @@ static inline __attribute__((always_inline)) bool fixnum_op(int fop, sx_val a, s
 
 /* The global operator of NF_ARITH node n is still bound to the primitive
  * it had when analysed. */
-static inline __attribute__((always_inline)) bool arith_still(const sx_node *n) {
+static SX_ALWAYS_INLINE bool arith_still(const sx_node *n) {
   return n->u.call.fn->u.cell->value == n->u.call.prim;
 }
 
@@ -391,7 +391,7 @@ static bool quick_nested(const sx_node *n, sx_env *env, sx_val *out);
 /* An operand of quick arithmetic. An unbound variable reads as SX_UNDEF,
  * which is not a fixnum, so the arithmetic declines and the general path
  * reports it. */
-static inline __attribute__((always_inline)) bool quick_operand(const sx_node *x, sx_env *env, sx_val *v) {
+static SX_ALWAYS_INLINE bool quick_operand(const sx_node *x, sx_env *env, sx_val *v) {
   if (x->op == OP_LOCAL) {
     *v = env_up(env, x->depth)->slots[x->idx];
     return true;
@@ -405,7 +405,7 @@ static inline __attribute__((always_inline)) bool quick_operand(const sx_node *x
 
 /* NF_ARITH node n on two fixnums, evaluated in place. The common operand
  * shapes (ashape) read their operands without looking at them first. */
-static inline __attribute__((always_inline)) bool quick_arith(const sx_node *n, sx_env *env, sx_val *out) {
+static SX_ALWAYS_INLINE bool quick_arith(const sx_node *n, sx_env *env, sx_val *out) {
   sx_node *const *x = n->u.call.args;
   if (!arith_still(n)) return false;
   switch (n->ashape) {
@@ -423,7 +423,7 @@ static inline __attribute__((always_inline)) bool quick_arith(const sx_node *n, 
  * or NF_ARITH arithmetic on such operands with a fixnum result. False when
  * it cannot; nothing has been changed then (these nodes have no effects),
  * so the caller takes the general path. */
-static inline __attribute__((always_inline)) bool quick(const sx_node *n, sx_env *env, sx_val *out) {
+static SX_ALWAYS_INLINE bool quick(const sx_node *n, sx_env *env, sx_val *out) {
   sx_val v;
   if (n->op == OP_LOCAL) {
     v = env_up(env, n->depth)->slots[n->idx];
@@ -509,7 +509,7 @@ static inline bool quick_closure_call(sx_fiber *f, const sx_node *call, sx_env *
  * env; the callee must create none either (its environment may be given
  * back when it returns, see K_RET), and env must not be the callee's own
  * defining environment. */
-static inline __attribute__((always_inline)) bool can_rebind(sx_fiber *f, const sx_closure *cl, uint32_t argc,
+static SX_ALWAYS_INLINE bool can_rebind(sx_fiber *f, const sx_closure *cl, uint32_t argc,
                                                              const sx_env *env) {
   const sx_proto *p = cl->proto;
   return env->n == p->nslots && argc == p->nparams && !p->rest && p->noclosure && cl->env != env &&
@@ -755,7 +755,7 @@ static sx_val arity_error(const sx_closure *cl, int argc) {
  * mismatch. */
 /* An environment of n slots: a returned one from the fiber's pool, else a
  * new one. The caller fills every field but the header. */
-static inline __attribute__((always_inline)) sx_env *env_take(sx_fiber *f, uint32_t n) {
+static SX_ALWAYS_INLINE sx_env *env_take(sx_fiber *f, uint32_t n) {
   sx_env *e;
   if (n < SX_ENV_POOL && (e = f->env_pool[n])) {
     f->env_pool[n] = e->parent;
@@ -768,7 +768,7 @@ static inline __attribute__((always_inline)) sx_env *env_take(sx_fiber *f, uint3
 
 /* Give back the environment of a closure-free call that has returned (see
  * K_RET): nothing can refer to it any more. */
-static inline __attribute__((always_inline)) void env_give(sx_fiber *f, sx_env *e) {
+static SX_ALWAYS_INLINE void env_give(sx_fiber *f, sx_env *e) {
   if (e->n >= SX_ENV_POOL) return;
   e->parent = f->env_pool[e->n];
   f->env_pool[e->n] = e;
@@ -792,7 +792,7 @@ static sx_env *bind_args(sx_fiber *f, sx_closure *cl, int argc, sx_val *argv, sx
 
 /* bind_args for the common case (exactly the parameters, no &rest), kept
  * inline; anything else goes through bind_args. */
-static inline __attribute__((always_inline)) sx_env *bind_exact(sx_fiber *f, sx_closure *cl, int argc,
+static SX_ALWAYS_INLINE sx_env *bind_exact(sx_fiber *f, sx_closure *cl, int argc,
                                                                 sx_val *argv, sx_val *err) {
   sx_proto *p = cl->proto;
   if (p->rest || (uint32_t)argc != p->nparams) return bind_args(f, cl, argc, argv, err);
@@ -807,7 +807,7 @@ static inline __attribute__((always_inline)) sx_env *bind_exact(sx_fiber *f, sx_
 
 /* Copy n (at most 8) operand values into an environment's slots. Written
  * out, so the compiler emits plain moves rather than a string copy. */
-static inline __attribute__((always_inline)) void slots_set(sx_val *dst, const sx_val *src, uint32_t n) {
+static SX_ALWAYS_INLINE void slots_set(sx_val *dst, const sx_val *src, uint32_t n) {
   switch (n) {
     case 8: dst[7] = src[7]; /* fall through */
     case 7: dst[6] = src[6]; /* fall through */
@@ -826,7 +826,7 @@ static inline __attribute__((always_inline)) void slots_set(sx_val *dst, const s
  * operands are evaluated into a local array first (they may read env),
  * then bound. Returns the callee's body, or NULL having changed nothing. */
 #define DIRECT_TAIL_MAX 8
-static inline __attribute__((always_inline)) sx_node *direct_tail(sx_fiber *f, const sx_node *call,
+static SX_ALWAYS_INLINE sx_node *direct_tail(sx_fiber *f, const sx_node *call,
                                                                   sx_env *env) {
   sx_val fnv, tmp[DIRECT_TAIL_MAX];
   if (!(call->flags & NF_QUICK) || call->idx > DIRECT_TAIL_MAX || !quick(call->u.call.fn, env, &fnv) ||
@@ -899,7 +899,7 @@ static __attribute__((noinline)) int self_jump(sx_fiber *f, sx_node *call, sx_en
 /* One tail call of a loop, rebinding in place: direct_tail for NF_TAIL,
  * else self_jump for NF_SELF. 2 (direct_tail) or 1 (self_jump): run *body
  * in *env; 0: neither applies; -1: raised (*val at *at). */
-static inline __attribute__((always_inline)) int
+static SX_ALWAYS_INLINE int
 tail_step(sx_fiber *f, sx_node *call, sx_env **env, sx_node **body, sx_val *val, const sx_srcpos **at) {
   if ((call->flags & NF_TAIL) && (*body = direct_tail(f, call, *env))) return 2;
   if (!(call->flags & NF_SELF)) return 0;
@@ -914,7 +914,7 @@ static inline bool is_local0(const sx_node *n) { return n->op == OP_LOCAL && n->
  * again with nothing but quick nodes run since: only the operands are
  * evaluated and bound. False, having changed nothing, when one is not
  * quick or an interrupt is waiting (the general path handles those). */
-static inline __attribute__((always_inline)) bool rebind_again(sx_fiber *f, sx_node *call, sx_env *env) {
+static SX_ALWAYS_INLINE bool rebind_again(sx_fiber *f, sx_node *call, sx_env *env) {
   sx_val tmp[DIRECT_TAIL_MAX];
   uint32_t n = call->idx;
   if (f->vm->interrupt) return false;
@@ -994,7 +994,7 @@ static __attribute__((noinline)) loop_res run_loop(sx_fiber *f, sx_node *call, s
  * skipping the operand stack. Returns the callee's body, or NULL (having
  * taken nothing) when any of that does not hold; operands are pure, so
  * the caller may then evaluate them again on the general path. */
-static inline __attribute__((always_inline)) sx_node *direct_bind(sx_fiber *f, const sx_node *call,
+static SX_ALWAYS_INLINE sx_node *direct_bind(sx_fiber *f, const sx_node *call,
                                                                   sx_env *env, sx_env **out) {
   sx_val fnv;
   const sx_node *fn = call->u.call.fn;
@@ -1029,7 +1029,7 @@ static inline __attribute__((always_inline)) sx_node *direct_bind(sx_fiber *f, c
  * call pushes no frame of its own. True: run *node in *env at *depth.
  * False, having changed nothing: evaluate *node as usual (the general
  * path also reports a call beyond the depth limit). */
-static inline __attribute__((always_inline)) bool arith_enter(sx_fiber *f, sx_kframe *fr, sx_node **node,
+static SX_ALWAYS_INLINE bool arith_enter(sx_fiber *f, sx_kframe *fr, sx_node **node,
                                                               sx_env **env, uint32_t *depth) {
   sx_node *body;
   sx_env *ne;
@@ -1582,7 +1582,7 @@ typedef enum {
  * without frames (quick_closure_call, then reuse_env for a tail call), and
  * a frameless call tree of plain primitives (fast_call) or of operands
  * that need no frames. */
-static inline __attribute__((always_inline)) call_how call_fast(sx_fiber *f, sx_node *n, sx_env *env,
+static SX_ALWAYS_INLINE call_how call_fast(sx_fiber *f, sx_node *n, sx_env *env,
                                                                 sx_val *val, sx_node **body, sx_env **ne,
                                                                 size_t *base, const sx_srcpos **at) {
   sx_vm *vm = f->vm;
@@ -1650,7 +1650,7 @@ static inline __attribute__((always_inline)) call_how call_fast(sx_fiber *f, sx_
  * machine step go straight to the operand stack. M_EVAL (*node in *env)
  * for one that needs the machine, M_APPLY (*base) once all are there,
  * M_RAISE (*raised at *at). */
-static inline __attribute__((always_inline)) mmode next_operand(sx_fiber *f, sx_kframe *fr, sx_node **node,
+static SX_ALWAYS_INLINE mmode next_operand(sx_fiber *f, sx_kframe *fr, sx_node **node,
                                                                 sx_env **env, size_t *base, sx_val *raised,
                                                                 const sx_srcpos **at, const sx_node **site) {
   for (;;) {
@@ -1688,7 +1688,7 @@ static inline __attribute__((always_inline)) mmode next_operand(sx_fiber *f, sx_
 /* A list-walking frame (map, filter, reduce...) got *val from its
  * callback: M_CONT with the primitive's result in *val when the walk is
  * over, else M_APPLY of the callback to the next item (see callback). */
-static inline __attribute__((always_inline)) mmode walk_step(sx_fiber *f, sx_kframe *fr, sx_val *val,
+static SX_ALWAYS_INLINE mmode walk_step(sx_fiber *f, sx_kframe *fr, sx_val *val,
                                                              size_t *base, sx_node **node, bool *returning) {
   size_t b = f->vsp;
   sx_val rest = fr->u.walk.rest;
