@@ -30,6 +30,14 @@ bool sx_host_load_persist(sxapi_vm *vm, sxapi_value *err) {
 }
 
 /* "--name VALUE" or "--name=VALUE"; advances *i past what it used. */
+void sx_host_put_text(sxapi_vm *vm, sxapi_value text, FILE *to) {
+  const char *b = "";
+  size_t len = 0;
+  sxapi_to_string(vm, text, &b, &len);
+  fwrite(b, 1, len, to);
+  if (len == 0 || b[len - 1] != '\n') fputc('\n', to);
+}
+
 void sx_host_print_warning(const char *msg, void *ctx) {
   (void)ctx;
   fprintf(stderr, "sx: warning: %s\n", msg);

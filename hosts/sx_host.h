@@ -6,6 +6,10 @@
 
 #include "sx.h"
 
+/* Write the bytes of a string value to `to`, then a newline unless it
+ * ends with one. */
+void sx_host_put_text(sxapi_vm *vm, sxapi_value text, FILE *to);
+
 /* The tools' warning hook (sxapi_set_warning_hook): "sx: warning: MSG" on
  * stderr. */
 void sx_host_print_warning(const char *msg, void *ctx);

@@ -106,21 +106,12 @@ static bool command_help(sxapi_vm *vm, int argc, char **argv, FILE *to) {
   return true;
 }
 
-/* Write the bytes of a string value, then a newline unless it ends with one. */
-static void put_text(sxapi_vm *vm, sxapi_value text, FILE *to) {
-  const char *b = "";
-  size_t len = 0;
-  sxapi_to_string(vm, text, &b, &len);
-  fwrite(b, 1, len, to);
-  if (len == 0 || b[len - 1] != '\n') fputc('\n', to);
-}
-
 /* Print an uncaught error: message, position, backtrace. */
 static void report_error(sxapi_vm *vm, sxapi_value err) {
   sxapi_value text = sxapi_nil();
   sxapi_error_text(vm, err, true, &text);
   fputs("sx: error: ", stderr);
-  put_text(vm, text, stderr);
+  sx_host_put_text(vm, text, stderr);
 }
 
 /* The whole of f into a malloc'd buffer (*len bytes); NULL on a read error. */

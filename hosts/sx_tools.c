@@ -85,21 +85,13 @@ static int fail(const char *sub) {
 
 /* ---- check, compact ------------------------------------------------------------ */
 
-static void put_text(sxapi_vm *vm, sxapi_value text, FILE *to) {
-  const char *b = "";
-  size_t len = 0;
-  sxapi_to_string(vm, text, &b, &len);
-  fwrite(b, 1, len, to);
-  if (len == 0 || b[len - 1] != '\n') fputc('\n', to);
-}
-
 static int cmd_check(sxapi_vm *vm, const char *dir) {
   sxapi_value report = sxapi_nil();
   sxapi_code rc = sxapi_store_check(vm, dir, &report);
   const char *b = "";
   size_t len = 0;
   sxapi_to_string(vm, report, &b, &len);
-  if (len) put_text(vm, report, rc == SXAPI_OK ? stdout : stderr);
+  if (len) sx_host_put_text(vm, report, rc == SXAPI_OK ? stdout : stderr);
   if (rc == SXAPI_OK && len && strstr(b, ": torn tail at offset")) return 3; /* b ends in NUL */
   return rc == SXAPI_OK ? 0 : rc == SXAPI_ERR_STORE ? 1 : 2;
 }
