@@ -353,15 +353,18 @@ Test(codec, every_tag_at_the_end_of_input) {
 
 /* Nesting: exactly the limit decodes, one level more is refused, by both. */
 Test(codec, nesting_at_the_limit_decodes_and_one_more_does_not) {
+  /* One buffer of MAX+1 one-item lists around a nil; n levels are its
+   * last 2n+1 bytes. */
   unsigned char deep[2 * (CODEC_MAX_DEPTH + 1) + 1];
+  for (size_t i = 0; i < CODEC_MAX_DEPTH + 1; i++) deep[2 * i] = CODEC_LIST, deep[2 * i + 1] = 1;
+  deep[sizeof deep - 1] = CODEC_NIL;
   for (size_t n = CODEC_MAX_DEPTH; n <= CODEC_MAX_DEPTH + 1; n++) {
-    size_t len = 0;
-    for (size_t i = 0; i < n; i++) deep[len++] = CODEC_LIST, deep[len++] = 1;
-    deep[len++] = CODEC_NIL;
+    size_t len = 2 * n + 1;
+    const unsigned char *in = deep + sizeof deep - len;
     sx_val out, err;
     int want = n == CODEC_MAX_DEPTH ? 0 : -1;
-    cr_assert_eq(store_decode(deep, len, NULL, &out, &err), want, "%zu levels", n);
-    cr_assert_eq(store_validate(deep, len, NULL, &err), want, "%zu levels", n);
+    cr_assert_eq(store_decode(in, len, NULL, &out, &err), want, "%zu levels", n);
+    cr_assert_eq(store_validate(in, len, NULL, &err), want, "%zu levels", n);
     if (want) cr_assert(strstr(sx_str_data(err), "nesting too deep"), "%s", sx_str_data(err));
   }
 }
