@@ -377,10 +377,9 @@ static sx_val end_of_evaluation(sx_vm *vm, void *ud, sx_status st) {
 /* ---- attaching -------------------------------------------------------------------------- */
 
 sx_persist *sx_persist_attach(sx_vm *vm, const char *dir, const store_opts *opts) {
-  sx_persist *p = GC_MALLOC_UNCOLLECTABLE(sizeof *p); /* scanned: it holds the spare */
-  if (!p) abort();
+  sx_persist *p = store_xgc_uncollectable(sizeof *p); /* scanned: it holds the spare */
   memset(p, 0, sizeof *p);
-  p->dir = strdup(dir);
+  p->dir = store_xstrdup(dir);
   p->opts = *opts;
   link_attached(p);
   sx_add_resolver(vm, "persist/", resolve, p);

@@ -177,17 +177,15 @@ static int st_recover(fstore *s, sx_val *err) {
 }
 
 fstore *fstore_new(const char *dir, const store_opts *opts) {
-  fstore *s = GC_MALLOC_UNCOLLECTABLE(sizeof *s);
-  if (!s) abort();
+  fstore *s = store_xgc_uncollectable(sizeof *s);
   memset(s, 0, sizeof *s);
   s->fd = s->lock_fd = s->event_fd = -1;
   if (opts) s->opts = *opts;
   if (!s->opts.batch_window_ms) s->opts.batch_window_ms = DEFAULT_BATCH_MS;
   s->cache_budget = s->opts.cache_bytes ? s->opts.cache_bytes : DEFAULT_CACHE_BYTES;
-  s->dir = strdup(dir);
+  s->dir = store_xstrdup(dir);
   size_t n = strlen(dir) + 5;
-  s->log_path = malloc(n);
-  if (!s->dir || !s->log_path) abort();
+  s->log_path = store_xmalloc(n);
   snprintf(s->log_path, n, "%s/log", dir);
   s->wbase = LOG_HEADER_SIZE;
   pthread_mutex_init(&s->mu, NULL);
@@ -267,7 +265,7 @@ static int fs_refresh(store *base, sx_val *err) {
     if (r.kind == SCAN_DAMAGE || r.kind == SCAN_IOERR) {
       *err = store_errorf("store %s: %s is damaged at offset %llu: %s", s->dir, s->log_path,
                           (unsigned long long)r.bad_at, r.reason);
-      s->failed = strdup(sx_str_data(*err));
+      s->failed = store_xstrdup(sx_str_data(*err));
       rc = -1;
     }
     s->wbase = r.end; /* a torn tail here is a commit still being written */

@@ -70,8 +70,7 @@ static void *flusher_main(void *arg) {
 }
 
 int fstore_flusher_start(fstore *s, sx_val *err) {
-  store_flusher *f = calloc(1, sizeof *f);
-  if (!f) abort();
+  store_flusher *f = store_xcalloc(1, sizeof *f);
   pthread_mutex_init(&f->mu, NULL);
   pthread_cond_init(&f->cv, NULL);
   f->fd = s->fd;
@@ -182,13 +181,11 @@ static void cm_reload(fstore *s) {
 /* The write or sync of the commits up to s->commit_no failed with msg:
  * fail every commit not yet durable and go back to the file's state. */
 static void cm_fail(fstore *s, const char *msg) {
-  s->failures = realloc(s->failures, (s->nfailures + 1) * sizeof *s->failures);
-  if (!s->failures) abort();
+  s->failures = store_xrealloc(s->failures, (s->nfailures + 1) * sizeof *s->failures);
   fstore_failure *f = &s->failures[s->nfailures++];
   f->from = s->durable_no + 1;
   f->to = s->commit_no;
-  f->msg = strdup(msg);
-  if (!f->msg) abort();
+  f->msg = store_xstrdup(msg);
   sx_buf_reset(&s->inflight);
   sx_buf_reset(&s->wbuf);
   cm_reload(s);

@@ -61,8 +61,7 @@ static sx_val rd_events(fstore *s, stream_ent *e) {
   if (e->list && e->list_start == e->start && e->list_count == e->count) return e->list;
   if (e->start == e->count) return SX_EMPTY;
   if (!e->cache) {
-    e->cache = GC_MALLOC(e->cap * sizeof *e->cache);
-    if (!e->cache) abort();
+    e->cache = store_xgc(e->cap * sizeof *e->cache);
     memset(e->cache, 0, e->cap * sizeof *e->cache);
   }
   sx_val list = SX_EMPTY;
@@ -117,8 +116,7 @@ sx_val fstore_streams(store *base, store_rv *rv) {
   fstore *s = (fstore *)base;
   pthread_mutex_lock(&s->mu);
   if (!s->streams_list) {
-    sx_val *names = GC_MALLOC((s->nstreams + 1) * sizeof *names);
-    if (!names) abort();
+    sx_val *names = store_xgc((s->nstreams + 1) * sizeof *names);
     for (size_t i = 0; i < s->nstreams; i++) names[i] = s->streams[i].name;
     s->streams_list = rd_sorted_list(names, s->nstreams);
   }
@@ -132,8 +130,7 @@ sx_val fstore_kv_keys(store *base, store_rv *rv) {
   fstore *s = (fstore *)base;
   pthread_mutex_lock(&s->mu);
   if (!s->keys_list) {
-    sx_val *keys = GC_MALLOC((s->nkv + 1) * sizeof *keys);
-    if (!keys) abort();
+    sx_val *keys = store_xgc((s->nkv + 1) * sizeof *keys);
     size_t n = 0;
     for (size_t i = 0; i < s->nkv; i++)
       if (s->kv[i].off) keys[n++] = s->kv[i].key;

@@ -39,8 +39,7 @@ static bool isalnum_ascii(char c) {
 
 char *pg_sql(pgstore *s, const char *tmpl) {
   size_t n = strlen(tmpl), k = strlen(s->schema), cap = n * (k + 1) + 1, o = 0;
-  char *out = malloc(cap);
-  if (!out) abort();
+  char *out = store_xmalloc(cap);
   for (size_t i = 0; i < n; i++) {
     if (tmpl[i] == 'S' && tmpl[i + 1] == '.' && (i == 0 || !isalnum_ascii(tmpl[i - 1]))) {
       memcpy(out + o, s->schema, k);
@@ -205,9 +204,7 @@ static int pg_schema_create(pgstore *s, sx_val *err) {
     return -1;
   for (size_t i = 0; i < sizeof schema_sql / sizeof *schema_sql; i++) {
     char *q = NULL;
-    if (strstr(schema_sql[i], "S_NAME")) {
-      if (asprintf(&q, "CREATE SCHEMA IF NOT EXISTS %s", s->schema) < 0) abort();
-    }
+    if (strstr(schema_sql[i], "S_NAME")) q = store_xasprintf("CREATE SCHEMA IF NOT EXISTS %s", s->schema);
     int rc = pg_exec_once(s, q ? q : schema_sql[i], err);
     free(q);
     if (rc) return -1;
@@ -255,8 +252,7 @@ static char *url_take_schema(const char *url, char **schema) {
   *schema = NULL;
   const char *q = strchr(url, '?');
   size_t head = q ? (size_t)(q - url) : strlen(url);
-  char *u = malloc(strlen(url) + 2);
-  if (!u) abort();
+  char *u = store_xmalloc(strlen(url) + 2);
   memcpy(u, url, head);
   size_t o = head;
   for (const char *p = q ? q + 1 : NULL; p && *p;) {
@@ -359,8 +355,7 @@ static sx_val pg_read_locked(pgstore *s, sx_val stream, store_stream_info *info,
     PQclear(r);
     return pg_read_locked(s, stream, info, err);
   }
-  sx_val *items = GC_MALLOC((size_t)(PQntuples(r) + 1) * sizeof *items), bad = SX_NIL;
-  if (!items) abort();
+  sx_val *items = store_xgc((size_t)(PQntuples(r) + 1) * sizeof *items), bad = SX_NIL;
   size_t encoded = 0;
   int k = pg_events_of(s, r, items, &encoded, &bad);
   PQclear(r);
@@ -396,8 +391,7 @@ static sx_val pg_listing(pgstore *s, const char *sql, store_rv *rv) {
   memset(rv, 0, sizeof *rv);
   if (!r) return sx_error_new(err, SX_NIL);
   int n = PQntuples(r), k = 0;
-  sx_val *items = GC_MALLOC((size_t)(n + 1) * sizeof *items);
-  if (!items) abort();
+  sx_val *items = store_xgc((size_t)(n + 1) * sizeof *items);
   if (n) rv->ver = (uint64_t)pg_int8(r, 0, 0);
   for (int i = 0; i < n; i++)
     if (!PQgetisnull(r, i, 1)) items[k++] = sx_string_new(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1));
@@ -608,8 +602,7 @@ static const store_backend pg_backend = {
 /* name as a quoted SQL identifier: "name", inner quotes doubled. */
 static char *pg_quote_ident(const char *name) {
   size_t n = strlen(name), o = 0;
-  char *q = malloc(2 * n + 3);
-  if (!q) abort();
+  char *q = store_xmalloc(2 * n + 3);
   q[o++] = '"';
   for (size_t i = 0; i < n; i++) {
     if (name[i] == '"') q[o++] = '"';
@@ -621,8 +614,7 @@ static char *pg_quote_ident(const char *name) {
 }
 
 static pgstore *pg_new(const char *url, const store_opts *opts) {
-  pgstore *s = GC_MALLOC_UNCOLLECTABLE(sizeof *s);
-  if (!s) abort();
+  pgstore *s = store_xgc_uncollectable(sizeof *s);
   memset(s, 0, sizeof *s);
   if (opts) s->base.opts = *opts;
   char *schema;

@@ -59,8 +59,7 @@ pgcache_ent *pgcache_put(pgstore *s, pgcache_kind kind, sx_val name, size_t byte
   } else {
     if (s->cache.n == s->cache.cap) {
       size_t cap = s->cache.cap ? 2 * s->cache.cap : 64;
-      pgcache_ent *grown = GC_MALLOC(cap * sizeof *grown);
-      if (!grown) abort();
+      pgcache_ent *grown = store_xgc(cap * sizeof *grown);
       if (s->cache.n) memcpy(grown, s->cache.ents, s->cache.n * sizeof *grown);
       s->cache.ents = grown;
       s->cache.cap = cap;

@@ -55,8 +55,7 @@ typedef struct pgc {
 static void pgc_item(pgc *c, int slot, char *what) {
   if (c->sent == c->cap) {
     c->cap = c->cap ? 2 * c->cap : 16;
-    c->items = realloc(c->items, (size_t)c->cap * sizeof *c->items);
-    if (!c->items) abort();
+    c->items = store_xrealloc(c->items, (size_t)c->cap * sizeof *c->items);
   }
   c->items[c->sent++] = (pgc_sent_item){slot, what};
 }
@@ -114,13 +113,11 @@ static void pgc_send(pgc *c, const char *sql, int n, const char *const *v, const
 
 /* The "conflict: ..." sentence a check reports for a changed item. */
 static char *pgc_what(const char *what, sx_val name) {
-  char q[96], *out = NULL;
-  int n = name
-              ? asprintf(&out, "conflict: %s \"%s\" was changed by another evaluation since this one read it",
-                         what, store_quote(name, q, sizeof q))
-              : asprintf(&out, "conflict: %s was changed by another evaluation since this one read it", what);
-  if (n < 0) abort();
-  return out;
+  char q[96];
+  return name
+             ? store_xasprintf("conflict: %s \"%s\" was changed by another evaluation since this one read it",
+                               what, store_quote(name, q, sizeof q))
+             : store_xasprintf("conflict: %s was changed by another evaluation since this one read it", what);
 }
 
 /* A check whose parameters are (name, int8 values...). */
@@ -318,9 +315,8 @@ static int cmp_keys(const void *a, const void *b) {
 /* Queue every statement of t, in the locking order. */
 static void pgc_queue(pgc *c) {
   store_txn *t = c->t;
-  txn_stream **ss = malloc((t->nstreams + 1) * sizeof *ss);
-  txn_key **ks = malloc((t->nkeys + 1) * sizeof *ks);
-  if (!ss || !ks) abort();
+  txn_stream **ss = store_xmalloc((t->nstreams + 1) * sizeof *ss);
+  txn_key **ks = store_xmalloc((t->nkeys + 1) * sizeof *ks);
   size_t ns = 0, nk = 0;
   for (size_t i = 0; i < t->nstreams; i++) ss[ns++] = &t->streams[i];
   for (size_t i = 0; i < t->nkeys; i++)

@@ -129,8 +129,7 @@ int pgstore_restore_begin(const char *url, pgstore_restore **out, sx_val *err) {
   store *base;
   store_opts o = {.sync = STORE_SYNC_FULL};
   if (pgstore_open(url, &o, &base, err)) return -1;
-  pgstore_restore *r = calloc(1, sizeof *r);
-  if (!r) abort();
+  pgstore_restore *r = store_xcalloc(1, sizeof *r);
   r->s = (pgstore *)base;
   if (pg_exec_once(r->s, "BEGIN", err) ||
       pg_exec_once(r->s, "LOCK TABLE S.streams, S.events, S.kv, S.blobs, S.clocks IN EXCLUSIVE MODE", err) ||

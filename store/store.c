@@ -29,8 +29,7 @@ uint32_t store_hash(const void *p, size_t n) {
 }
 
 char *store_label(const char *url) {
-  char *s = strdup(url);
-  if (!s) abort();
+  char *s = store_xstrdup(url);
   if (!store_is_url(s)) return s; /* a directory is shown as it is */
   char *scheme = strstr(s, "://");
   char *at = scheme ? strchr(scheme + 3, '@') : NULL;
@@ -107,7 +106,6 @@ static int st_open_new(const char *dir, const store_opts *o, store **out, sx_val
   s->name = store_label(dir); /* never a password in a message */
   s->opts = *o;
   s->refs = 1;
-  if (!s->name) abort();
   if (!o->read_only && !store_is_url(dir) && (s->share_key = st_canonical(dir))) {
     s->share_pid = getpid();
     s->share_next = shared;

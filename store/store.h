@@ -51,6 +51,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store_mem.h"
 #include "sx_buf.h"
 #include "sx_value.h"
 

@@ -126,8 +126,7 @@ static int store_cw_stream(compactor *c, stream_ent *e) {
 
 /* Indices 0..n sorted with cmp. */
 static size_t *store_cw_order(fstore *s, size_t n, int (*cmp)(const void *, const void *, void *)) {
-  size_t *ix = malloc((n + 1) * sizeof *ix);
-  if (!ix) abort();
+  size_t *ix = store_xmalloc((n + 1) * sizeof *ix);
   for (size_t i = 0; i < n; i++) ix[i] = i;
   qsort_r(ix, n, sizeof *ix, cmp, s);
   return ix;

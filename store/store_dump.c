@@ -130,8 +130,7 @@ static int rs_begin_pg(store_restore *r, const char *url, sx_val *err) {
 }
 
 int store_restore_begin(const char *dir, store_restore **out, sx_val *err) {
-  store_restore *r = calloc(1, sizeof *r);
-  if (!r) abort();
+  store_restore *r = store_xcalloc(1, sizeof *r);
   r->fd = -1;
   r->frame = (sx_buf)SX_BUF_INIT;
   *out = NULL;
@@ -327,8 +326,8 @@ static void rs_scan_shard(const char *path, char ***ids, size_t *n, size_t *cap)
   if (!d) return;
   while ((de = readdir(d))) {
     if (!blob_cid_valid(de->d_name, strlen(de->d_name))) continue;
-    if (*n == *cap && !(*ids = realloc(*ids, (*cap = *cap * 2 + 16) * sizeof **ids))) abort();
-    if (!((*ids)[(*n)++] = strdup(de->d_name))) abort();
+    if (*n == *cap) *ids = store_xrealloc(*ids, (*cap = *cap * 2 + 16) * sizeof **ids);
+    (*ids)[(*n)++] = store_xstrdup(de->d_name);
   }
   closedir(d);
 }

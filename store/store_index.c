@@ -13,19 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *ix_xrealloc(void *p, size_t n) {
-  void *q = realloc(p, n ? n : 1);
-  if (!q) abort();
-  return q;
-}
-
 /* Grow an uncollectable array of elem-sized items to at least need. */
 static void *ix_grow_gc(void *old, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap) return old;
   size_t ncap = *cap ? *cap * 2 : 16;
   while (ncap < need) ncap *= 2;
-  void *n = GC_MALLOC_UNCOLLECTABLE(ncap * elem);
-  if (!n) abort();
+  void *n = store_xgc_uncollectable(ncap * elem);
   memset(n, 0, ncap * elem);
   if (old) {
     memcpy(n, old, *cap * elem);
@@ -60,8 +53,7 @@ static void htab_rebuild(htab *t, size_t count, char *base, size_t stride) {
   size_t nb = t->nb ? t->nb : 64;
   while (nb < count * 2) nb *= 2;
   free(t->b);
-  t->b = calloc(nb, sizeof *t->b);
-  if (!t->b) abort();
+  t->b = store_xcalloc(nb, sizeof *t->b);
   t->nb = nb;
   for (size_t i = 0; i < count; i++) {
     ix_head *e = ix_at(base, stride, i);
@@ -130,10 +122,9 @@ static void ix_stream_reserve(stream_ent *e, size_t need) {
   if (need <= e->cap) return;
   size_t ncap = e->cap ? e->cap + e->cap / 2 + 8 : 8;
   if (ncap < need) ncap = need;
-  e->offs = ix_xrealloc(e->offs, ncap * sizeof *e->offs);
+  e->offs = store_xrealloc(e->offs, ncap * sizeof *e->offs);
   if (e->cache) {
-    sx_val *nc = GC_MALLOC(ncap * sizeof *nc);
-    if (!nc) abort();
+    sx_val *nc = store_xgc(ncap * sizeof *nc);
     memset(nc, 0, ncap * sizeof *nc);
     memcpy(nc, e->cache, e->count * sizeof *nc);
     e->cache = nc;
@@ -199,7 +190,7 @@ void store_ix_shrink(fstore *s) {
     stream_ent *e = &s->streams[i];
     store_ix_compact(s, i);
     if (e->cap > e->count && !e->cache) {
-      e->offs = ix_xrealloc(e->offs, e->count * sizeof *e->offs);
+      e->offs = store_xrealloc(e->offs, e->count * sizeof *e->offs);
       e->cap = e->count;
     }
   }

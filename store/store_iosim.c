@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #endif
 #include "store_iosim.h"
+#include "store_mem.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -60,14 +61,12 @@ static struct {
 } sim = {.mu = PTHREAD_MUTEX_INITIALIZER, .nrandom = 8};
 
 static void *xrealloc(void *p, size_t n) {
-  p = realloc(p, n ? n : 1);
-  if (!p) abort();
+  p = store_xrealloc(p, n ? n : 1);
   return p;
 }
 
 static char *xstrdup(const char *s) {
-  char *d = strdup(s);
-  if (!d) abort();
+  char *d = store_xstrdup(s);
   return d;
 }
 
@@ -322,8 +321,7 @@ static bool is_name_op(op_kind k) { return k == OP_CREATE || k == OP_MKDIR || k 
 /* Sort the operations before k into durable and pending ones. */
 static void plan_init(plan *pl, size_t k) {
   *pl = (plan){.k = k};
-  size_t *cover = calloc((size_t)sim.ninos + 1, sizeof *cover), dircover = 0;
-  if (!cover) abort();
+  size_t *cover = store_xcalloc((size_t)sim.ninos + 1, sizeof *cover), dircover = 0;
   for (size_t j = 0; j < k; j++) {
     sim_op *o = &sim.ops[j];
     if (o->kind == OP_SYNC && o->covers > cover[o->ino]) cover[o->ino] = o->covers;
@@ -344,9 +342,8 @@ static void plan_init(plan *pl, size_t k) {
     }
   }
   free(cover);
-  pl->how = calloc(pl->npend + 1, 1);
-  pl->mask = calloc(pl->npend + 1, sizeof *pl->mask);
-  if (!pl->how || !pl->mask) abort();
+  pl->how = store_xcalloc(pl->npend + 1, 1);
+  pl->mask = store_xcalloc(pl->npend + 1, sizeof *pl->mask);
 }
 
 static void plan_free(plan *pl) {
@@ -375,8 +372,7 @@ static size_t tear_count(const sim_op *o) {
 static void tear(plan *pl, size_t i, size_t shape) {
   const sim_op *o = &sim.ops[pl->pend[i]];
   size_t ns = op_sectors(o), npre = ns - 1 < TEAR_CUTS ? ns - 1 : TEAR_CUTS;
-  unsigned char *m = pl->mask[i] = calloc(ns, 1);
-  if (!m) abort();
+  unsigned char *m = pl->mask[i] = store_xcalloc(ns, 1);
   pl->how[i] = 2;
   if (!o->data || shape < npre) {
     size_t s = o->data ? 1 + shape * (ns - 1) / npre : ns / 2;
@@ -403,8 +399,7 @@ static void plan_random(plan *pl, unsigned v) {
     pl->how[i] = r == 0 ? 0 : (r == 1 || o->kind != OP_WRITE) ? 1 : 2;
     if (pl->how[i] != 2) continue;
     size_t ns = op_sectors(o);
-    pl->mask[i] = calloc(ns, 1);
-    if (!pl->mask[i]) abort();
+    pl->mask[i] = store_xcalloc(ns, 1);
     for (size_t j = 0; j < ns; j++) pl->mask[i][j] = rng_next(&x) % 2;
   }
   pl->keep_names = (size_t)(rng_next(&x) % (pl->nnames + 1));
@@ -500,8 +495,7 @@ static void apply_op(sfile *files, ns_t *ns, const sim_op *o, const unsigned cha
 
 /* Replay the operations before the crash as the plan keeps them. */
 static sfile *replay(const plan *pl, ns_t *ns) {
-  sfile *files = calloc((size_t)sim.ninos + 1, sizeof *files);
-  if (!files) abort();
+  sfile *files = store_xcalloc((size_t)sim.ninos + 1, sizeof *files);
   for (size_t j = 0; j < pl->k; j++) {
     const sim_op *o = &sim.ops[j];
     int s = pl->slot[j];

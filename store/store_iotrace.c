@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #endif
 #include "store_iotrace.h"
+#include "store_mem.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -54,8 +55,7 @@ static store_iotrace_ent *iot_push(store_io_site site, store_iotrace_call call) 
   pthread_mutex_lock(&trace.mu);
   if (trace.n == trace.cap) {
     trace.cap = trace.cap * 2 + 64;
-    trace.e = realloc(trace.e, trace.cap * sizeof *trace.e);
-    if (!trace.e) abort();
+    trace.e = store_xrealloc(trace.e, trace.cap * sizeof *trace.e);
   }
   store_iotrace_ent *e = &trace.e[trace.n++];
   memset(e, 0, sizeof *e);

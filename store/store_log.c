@@ -161,8 +161,7 @@ static const unsigned char *scan_load(scan_buf *b, uint64_t off, size_t n, uint6
   if (want < n) return NULL;
   if (want > b->cap) {
     free(b->data);
-    b->data = malloc(want);
-    if (!b->data) abort();
+    b->data = store_xmalloc(want);
     b->cap = want;
   }
   ssize_t r = log_pread_all(b->fd, b->data, want, off);
@@ -394,8 +393,7 @@ static size_t frame_check(const unsigned char *d, uint64_t avail, const frame_in
 static bool scan_evidence(int fd, uint64_t from, uint64_t size, uint64_t bad, bool any_v1) {
   if (from >= size) return false;
   size_t n = (size_t)(size - from);
-  unsigned char *d = malloc(n);
-  if (!d) abort();
+  unsigned char *d = store_xmalloc(n);
   ssize_t r = log_pread_all(fd, d, n, from);
   bool found = false;
   const char *why;
@@ -509,8 +507,7 @@ void store_log_scan(fstore *s, bool verify, uint64_t limit, scan_result *r) {
 /* Record (and tell the warning hook) what the open had to do. */
 static void log_warn(fstore *s, const char *msg) {
   free(s->warning);
-  s->warning = strdup(msg);
-  if (!s->warning) abort();
+  s->warning = store_xstrdup(msg);
   store_warn(msg);
 }
 
@@ -668,8 +665,7 @@ void store_log_refuse(fstore *s, const char *why, const char *also) {
   char msg[1200];
   if (also) snprintf(msg, sizeof msg, "%s (and cutting the log back failed: %s)%s", why, also, tail);
   else snprintf(msg, sizeof msg, "%s%s", why, tail);
-  s->failed = strdup(msg);
-  if (!s->failed) abort();
+  s->failed = store_xstrdup(msg);
 }
 
 int store_log_sync(fstore *s, sx_val *err) {

@@ -70,8 +70,7 @@ static void tx_place(uint32_t *idx, size_t nb, uint32_t h, size_t i) {
 static void tx_link(tx_map *m, size_t i, uint32_t *room, size_t room_n) {
   if ((m->n + 1) * 2 > *m->nb) {
     size_t nb = *m->nb ? *m->nb * 2 : room ? room_n : 8;
-    uint32_t *idx = nb == room_n && room ? room : GC_MALLOC_ATOMIC(nb * sizeof *idx);
-    if (!idx) abort();
+    uint32_t *idx = nb == room_n && room ? room : store_xgc_atomic(nb * sizeof *idx);
     memset(idx, 0, nb * sizeof *idx);
     for (size_t k = 0; k < m->n; k++) tx_place(idx, nb, tx_at(m, k)->hash, k);
     *m->idx = idx;
@@ -83,8 +82,7 @@ static void tx_link(tx_map *m, size_t i, uint32_t *room, size_t room_n) {
 static void *tx_grow(void *old, size_t *cap, size_t n, size_t elem) {
   if (n < *cap) return old;
   size_t ncap = *cap ? *cap * 2 : 2;
-  void *p = GC_MALLOC(ncap * elem);
-  if (!p) abort();
+  void *p = store_xgc(ncap * elem);
   memset(p, 0, ncap * elem);
   if (old) memcpy(p, old, n * elem);
   *cap = ncap;
@@ -130,8 +128,7 @@ static void tb_put(store_bytes *b, const void *p, size_t n) {
   if (b->len + n > b->cap) {
     size_t cap = b->cap ? b->cap * 2 : 128;
     while (cap < b->len + n) cap *= 2;
-    char *d = GC_MALLOC_ATOMIC(cap);
-    if (!d) abort();
+    char *d = store_xgc_atomic(cap);
     if (b->len) memcpy(d, b->data, b->len);
     b->data = d;
     b->cap = cap;
@@ -159,8 +156,7 @@ static void tx_init(store_txn *t, store *s) {
 }
 
 store_txn *store_txn_begin(store *s) {
-  store_txn *t = GC_MALLOC(sizeof *t); /* zeroed */
-  if (!t) abort();
+  store_txn *t = store_xgc(sizeof *t); /* zeroed */
   tx_init(t, s);
   return t;
 }
@@ -372,8 +368,7 @@ static sx_val tx_drop_upto(sx_val list, int64_t upto) {
 static sx_val tx_merge_events(sx_val committed, txn_stream *ts) {
   size_t n = 0;
   for (sx_val l = committed; sx_is_cons(l); l = sx_cdr(l)) n++;
-  sx_val *items = GC_MALLOC((n + ts->n + 1) * sizeof *items);
-  if (!items) abort();
+  sx_val *items = store_xgc((n + ts->n + 1) * sizeof *items);
   size_t k = 0;
   for (sx_val l = committed; sx_is_cons(l); l = sx_cdr(l)) items[k++] = sx_car(l);
   for (size_t i = 0; i < ts->n; i++)
@@ -426,8 +421,7 @@ sx_val store_txn_streams(store_txn *t) {
   for (size_t i = 0; i < t->nstreams; i++) fresh += t->streams[i].base.hwm == 0 && t->streams[i].n > 0;
   if (!fresh) return committed;
   for (sx_val l = committed; sx_is_cons(l); l = sx_cdr(l)) n++;
-  sx_val *items = GC_MALLOC((n + fresh + 1) * sizeof *items);
-  if (!items) abort();
+  sx_val *items = store_xgc((n + fresh + 1) * sizeof *items);
   size_t k = 0;
   for (sx_val l = committed; sx_is_cons(l); l = sx_cdr(l)) items[k++] = sx_car(l);
   for (size_t i = 0; i < t->nstreams; i++)
@@ -504,8 +498,7 @@ sx_val store_txn_kv_keys(store_txn *t) {
   }
   if (!touched) return committed;
   for (sx_val l = committed; sx_is_cons(l); l = sx_cdr(l)) n++;
-  sx_val *items = GC_MALLOC((n + touched + 1) * sizeof *items);
-  if (!items) abort();
+  sx_val *items = store_xgc((n + touched + 1) * sizeof *items);
   size_t k = 0;
   for (sx_val l = committed; sx_is_cons(l); l = sx_cdr(l)) {
     tx_map m = {&t->kidx, &t->knb, (char *)t->keys, sizeof *t->keys, t->nkeys};
