@@ -57,7 +57,8 @@ sxapi_vm *sx_host_new_vm(const sx_host_opts *o, char *msg, size_t cap);
  * request: sx_server_stop_requested). Returns the process exit status.
  * bridge: forward performs no resolver owns to the parent process
  * (docs/bridge.md). gone (may be NULL) tells whether the client went away:
- * an evaluation that ends then is rolled back instead of committed. */
+ * an evaluation that ends then is rolled back instead of committed. in
+ * must not have been read from: its descriptor is read directly. */
 int sx_server_serve(sxapi_vm *vm, FILE *in, FILE *out, bool bridge, bool (*gone)(void *), void *ud);
 /* The stdin/stdout server (SIGTERM and SIGINT end it after the command in
  * progress, closing the store cleanly). */

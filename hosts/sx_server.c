@@ -337,8 +337,36 @@ static bool commit_allowed(sxapi_vm *vm, void *ud) {
   return !g->fn(g->ud);
 }
 
+/* ---- input ------------------------------------------------------------------
+ * Requests are read through a stream whose every read(2) that returns
+ * bytes is followed by sxapi_note_input, so every request evaluated was in
+ * by the last note: a PostgreSQL store may then answer from what it learnt
+ * after that note instead of asking again (sx.h). */
+
+typedef struct noted_in {
+  int fd;
+  sxapi_vm *vm;
+} noted_in;
+
+static ssize_t noted_read(void *cookie, char *buf, size_t size) {
+  noted_in *n = cookie;
+  ssize_t got = read(n->fd, buf, size);
+  if (got > 0) sxapi_note_input(n->vm);
+  return got;
+}
+
+/* A stream reading in's descriptor with notes, or in itself (no notes)
+ * when it has none or the stream cannot be made. */
+static FILE *noted_open(noted_in *n, FILE *in) {
+  if ((n->fd = fileno(in)) < 0) return in;
+  FILE *f = fopencookie(n, "r", (cookie_io_functions_t){.read = noted_read});
+  return f ? f : in;
+}
+
 int sx_server_serve(sxapi_vm *vm, FILE *in, FILE *out, bool bridge, bool (*gone)(void *), void *ud) {
-  server s = {.vm = vm, .in = in, .out = out, .bridge = bridge};
+  noted_in noted = {.vm = vm};
+  FILE *from = noted_open(&noted, in);
+  server s = {.vm = vm, .in = from, .out = out, .bridge = bridge};
   gone_check g = {gone, ud};
   sxapi_set_output(vm, stderr);
   if (gone) sxapi_set_commit_check(vm, commit_allowed, &g);
@@ -347,6 +375,7 @@ int sx_server_serve(sxapi_vm *vm, FILE *in, FILE *out, bool bridge, bool (*gone)
    * so a bridged perform may reuse the line buffer for its response */
   while (!s.eof && read_line(&s, &len)) server_command(&s, s.line, len);
   if (gone) sxapi_set_commit_check(vm, NULL, NULL);
+  if (from != in) fclose(from); /* leaves the descriptor open: in owns it */
   free(s.line);
   return 0;
 }

@@ -469,6 +469,16 @@ SXAPI_EXPORT sxapi_code sxapi_set_async_commit(sxapi_vm *vm, bool on);
  * server uses it to drop the work of a client that went away. */
 typedef bool (*sxapi_commit_check)(sxapi_vm *vm, void *ud);
 SXAPI_EXPORT sxapi_code sxapi_set_commit_check(sxapi_vm *vm, sxapi_commit_check fn, void *ud);
+/* Tell vm that input has just arrived: every evaluation started on vm
+ * from now until the next call evaluates a request that was received in
+ * full by now. A host that reads requests calls it after every read that
+ * returned bytes (sx server does). A PostgreSQL store then answers such
+ * an evaluation from what it learnt from the database after this call,
+ * without asking again: the evaluation still sees every commit that
+ * finished before its request was in (docs/postgres.md, "Freshness").
+ * Without it every evaluation asks the database on its first read of a
+ * stream or key. */
+SXAPI_EXPORT sxapi_code sxapi_note_input(sxapi_vm *vm);
 /* Finished: the value; failed: the error value; otherwise nil. */
 SXAPI_EXPORT sxapi_value sxapi_task_result(const sxapi_task *task);
 /* Suspended: the performed request (by convention a dict
@@ -559,6 +569,7 @@ typedef struct sxapi_store_stats {
   size_t cache_bytes; /* memory held by the decoded-value cache */
   sxapi_sync sync;
   bool read_only;
+  uint64_t round_trips; /* requests sent to the database since open (PostgreSQL; 0 for a directory) */
 } sxapi_store_stats;
 SXAPI_EXPORT sxapi_code sxapi_store_stats_of(sxapi_vm *vm, sxapi_store_stats *out);
 /* The directory the store was opened on. NULL without a store. */

@@ -182,7 +182,8 @@ sxapi_code sxapi_store_stats_of(sxapi_vm *vm, sxapi_store_stats *out) {
                              .index_bytes = st.index_bytes,
                              .cache_bytes = st.cache_bytes,
                              .sync = (sxapi_sync)st.sync,
-                             .read_only = st.read_only};
+                             .read_only = st.read_only,
+                             .round_trips = st.round_trips};
   return api_leave(vm, SXAPI_OK);
 }
 
@@ -310,5 +311,11 @@ sxapi_code sxapi_store_blob_size(sxapi_vm *vm, const char *cid, uint64_t *size) 
   if (rc > 0)
     return api_leave(vm,
                      api_fail(SXAPI_ERR_NOTFOUND, "sxapi_store_blob_size", "no blob %s in the store", cid));
+  return api_leave(vm, SXAPI_OK);
+}
+
+sxapi_code sxapi_note_input(sxapi_vm *vm) {
+  API_ENTER(vm, "sxapi_note_input");
+  if (vm->persist) sx_persist_note_input(vm->persist);
   return api_leave(vm, SXAPI_OK);
 }

@@ -34,8 +34,10 @@ struct sx_persist {
   char *dir;
   store_opts opts;
   store *st;
-  store_txn *spare; /* a finished transaction to reuse (GC memory: see below) */
-  sx_persist *next; /* attached persists, closed at exit */
+  store_txn *spare;  /* a finished transaction to reuse (GC memory: see below) */
+  store *input_st;   /* the handle whose clock input_at is (NULL: no note) */
+  uint64_t input_at; /* its clock after the host last received input */
+  sx_persist *next;  /* attached persists, closed at exit */
 };
 
 /* ---- closing at exit --------------------------------------------------------- */
@@ -99,6 +101,7 @@ static store_txn *eval_txn(sx_persist *p, sx_vm *vm) {
   if (!t || store_txn_store(t) != p->st) {
     t = store_txn_renew(p->spare, p->st);
     p->spare = NULL;
+    if (p->input_st == p->st) store_txn_since(t, p->input_at); /* the request was in by then */
     vm->eval_state = t;
   }
   return t;
@@ -402,8 +405,13 @@ int sx_persist_close(sx_persist *p, sx_val *err) {
   int rc = 0;
   unlink_attached(p);
   if (p->st) rc = store_close(p->st, err);
-  p->st = NULL;
+  p->st = p->input_st = NULL;
   free(p->dir);
   GC_FREE(p);
   return rc;
+}
+
+void sx_persist_note_input(sx_persist *p) {
+  p->input_st = p->st; /* an unopened store has learnt nothing to reuse */
+  p->input_at = p->st ? store_clock(p->st) : 0;
 }

@@ -23,6 +23,9 @@ int sx_persist_close(sx_persist *p, sx_val *err);
  * already lost a race) with *err. *ticket (may be NULL) gets the point to
  * wait for; with wait the call waits for it itself. */
 int sx_persist_end(sx_persist *p, sx_vm *vm, sx_status st, bool wait, uint64_t *ticket, sx_val *err);
+/* The host has just received input: every evaluation it starts until the
+ * next note evaluates a request that was in by now (sxapi_note_input). */
+void sx_persist_note_input(sx_persist *p);
 /* 1 when ticket is durable, 0 not yet (only without block), -1 failed. */
 int sx_persist_poll(sx_persist *p, uint64_t ticket, bool block, sx_val *err);
 

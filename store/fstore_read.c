@@ -85,7 +85,8 @@ static sx_val rd_events(fstore *s, stream_ent *e) {
   return list;
 }
 
-sx_val fstore_read(store *base, sx_val stream, store_stream_info *info) {
+sx_val fstore_read(store *base, sx_val stream, store_stream_info *info, uint64_t since) {
+  (void)since;
   fstore *s = (fstore *)base;
   pthread_mutex_lock(&s->mu);
   long si = rd_stream(s, stream);
@@ -95,7 +96,8 @@ sx_val fstore_read(store *base, sx_val stream, store_stream_info *info) {
   return list;
 }
 
-void fstore_stream_info(store *base, sx_val stream, store_stream_info *info) {
+void fstore_stream_info(store *base, sx_val stream, store_stream_info *info, uint64_t since) {
+  (void)since;
   fstore *s = (fstore *)base;
   pthread_mutex_lock(&s->mu);
   rd_info(s, rd_stream(s, stream), info);
@@ -154,7 +156,8 @@ static sx_val rd_kv_value(fstore *s, kv_ent *e) {
   return v;
 }
 
-sx_val fstore_kv_get(store *base, sx_val key, bool *has, store_rv *rv) {
+sx_val fstore_kv_get(store *base, sx_val key, bool *has, store_rv *rv, uint64_t since) {
+  (void)since;
   fstore *s = (fstore *)base;
   pthread_mutex_lock(&s->mu);
   long ki = rd_key(s, key);

@@ -120,6 +120,7 @@ PGresult *pg_query(pgstore *s, const char *sql, int n, const char *const *vals, 
   pg_prep_name(slot, name);
   if (slot >= 0 && fresh) {
     char *q = pg_sql(s, sql);
+    s->round_trips++;
     PGresult *p = PQprepare(s->conn, name, q, n, NULL);
     free(q);
     pg_prep_done(s, slot, pg_ok(p));
@@ -127,6 +128,7 @@ PGresult *pg_query(pgstore *s, const char *sql, int n, const char *const *vals, 
     PQclear(p);
   }
   PGresult *r;
+  s->round_trips++;
   if (slot >= 0) {
     r = PQexecPrepared(s->conn, name, n, vals, lens, n ? fmts : NULL, 1);
   } else {
@@ -147,6 +149,7 @@ int pg_exec(pgstore *s, const char *sql, int n, const char *const *vals, const i
 PGresult *pg_query_once(pgstore *s, const char *sql, sx_val *err) {
   if (!pg_ready(s, err)) return NULL;
   char *q = pg_sql(s, sql);
+  s->round_trips++;
   PGresult *r = PQexecParams(s->conn, q, 0, NULL, NULL, NULL, NULL, 1);
   free(q);
   return pg_ok(r) ? r : pg_failed(s, r, err);
@@ -280,28 +283,41 @@ static void pg_name_param(sx_val name, const char **val, int *len) {
   *len = (int)sx_str_len(name);
 }
 
-static void info_from(const PGresult *r, store_stream_info *info) {
+static void info_set(store_stream_info *info, int64_t hwm, int64_t first) {
   memset(info, 0, sizeof *info);
-  info->first = 1;
-  if (PQntuples(r) && !PQgetisnull(r, 0, 0)) {
-    info->hwm = pg_int8(r, 0, 0);
-    info->first = pg_int8(r, 0, 1);
-  }
-  info->hwm_rv.ver = (uint64_t)info->hwm;
-  info->content_rv.ver = (uint64_t)(info->hwm + info->first);
+  info->hwm = hwm;
+  info->first = first;
+  info->hwm_rv.ver = (uint64_t)hwm;
+  info->content_rv.ver = (uint64_t)(hwm + first);
 }
 
-static void pg_stream_info(store *base, sx_val stream, store_stream_info *info) {
+static void info_from(const PGresult *r, store_stream_info *info) {
+  bool has = PQntuples(r) && !PQgetisnull(r, 0, 0);
+  info_set(info, has ? pg_int8(r, 0, 0) : 0, has ? pg_int8(r, 0, 1) : 1);
+}
+
+uint64_t pg_tick(pgstore *s) { return atomic_fetch_add(&s->clock, 1) + 1; }
+
+static uint64_t pg_clock(store *base) { return atomic_load(&((pgstore *)base)->clock); }
+
+/* The stream's marks: from the cache when current for since, else asked. */
+static void pg_stream_info(store *base, sx_val stream, store_stream_info *info, uint64_t since) {
   pgstore *s = (pgstore *)base;
   const char *v;
   int l;
   pg_name_param(stream, &v, &l);
   sx_val err = SX_NIL;
   pthread_mutex_lock(&s->mu);
-  PGresult *r = pg_query(s, "SELECT hwm, first_seq FROM S.streams WHERE name = $1", 1, &v, &l, &err);
-  if (r) info_from(r, info);
-  else memset(info, 0, sizeof *info), info->error = sx_error_new(err, SX_NIL);
-  PQclear(r);
+  pgcache_ent *c = pgcache_find(s, PGCACHE_STREAM, stream);
+  if (pgcache_current(c, since)) {
+    info_set(info, c->mark_hwm, c->mark_first);
+  } else {
+    uint64_t at = pg_tick(s);
+    PGresult *r = pg_query(s, "SELECT hwm, first_seq FROM S.streams WHERE name = $1", 1, &v, &l, &err);
+    if (r) info_from(r, info), pgcache_note_marks(s, stream, info->hwm, info->first, at);
+    else memset(info, 0, sizeof *info), info->error = sx_error_new(err, SX_NIL);
+    PQclear(r);
+  }
   pthread_mutex_unlock(&s->mu);
 }
 
@@ -343,17 +359,30 @@ static PGresult *pg_read_after(pgstore *s, sx_val stream, int64_t after, sx_val 
       2, v, l, err);
 }
 
-/* Read the stream (s->mu held): the events after what the cache holds,
- * merged with it; the cache then holds the result. */
-static sx_val pg_read_locked(pgstore *s, sx_val stream, store_stream_info *info, sx_val *err) {
+/* Does c hold every event of its stream as the database gave it after
+ * since? */
+static bool pg_cache_whole(const pgcache_ent *c, uint64_t since) {
+  return pgcache_current(c, since) && c->hwm > 0 && c->hwm == c->mark_hwm && c->first == c->mark_first;
+}
+
+/* Read the stream (s->mu held): from the cache when it holds all of it,
+ * current for since; else the events after what the cache holds, merged
+ * with it; the cache then holds the result. */
+static sx_val pg_read_locked(pgstore *s, sx_val stream, store_stream_info *info, sx_val *err,
+                             uint64_t since) {
   pgcache_ent *c = pgcache_find(s, PGCACHE_STREAM, stream);
+  if (pg_cache_whole(c, since)) {
+    info_set(info, c->hwm, c->first);
+    return c->events;
+  }
+  uint64_t at = pg_tick(s);
   PGresult *r = pg_read_after(s, stream, c ? c->hwm : 0, err);
   if (!r) return SX_UNDEF;
   info_from(r, info);
   if (c && (info->hwm < c->hwm || info->first < c->first)) { /* not the stream it cached */
     pgcache_drop(s, c);
     PQclear(r);
-    return pg_read_locked(s, stream, info, err);
+    return pg_read_locked(s, stream, info, err, since);
   }
   sx_val *items = store_xgc((size_t)(PQntuples(r) + 1) * sizeof *items), bad = SX_NIL;
   size_t encoded = 0;
@@ -366,14 +395,15 @@ static sx_val pg_read_locked(pgstore *s, sx_val stream, store_stream_info *info,
     pgcache_ent *e = pgcache_put(s, PGCACHE_STREAM, stream, bytes);
     if (e) e->hwm = info->hwm, e->first = info->first, e->events = list;
   }
+  pgcache_note_marks(s, stream, info->hwm, info->first, at);
   return list;
 }
 
-static sx_val pg_read(store *base, sx_val stream, store_stream_info *info) {
+static sx_val pg_read(store *base, sx_val stream, store_stream_info *info, uint64_t since) {
   pgstore *s = (pgstore *)base;
   sx_val err = SX_NIL;
   pthread_mutex_lock(&s->mu);
-  sx_val list = pg_read_locked(s, stream, info, &err);
+  sx_val list = pg_read_locked(s, stream, info, &err, since);
   pthread_mutex_unlock(&s->mu);
   if (list == SX_UNDEF) {
     memset(info, 0, sizeof *info);
@@ -413,10 +443,16 @@ static sx_val pg_kv_keys(store *base, store_rv *rv) {
                     rv);
 }
 
-/* Read the key (s->mu held): its value comes only when its version is not
- * the cached one. */
-static sx_val pg_kv_get_locked(pgstore *s, sx_val key, bool *has, store_rv *rv, sx_val *err) {
+/* Read the key (s->mu held): from the cache when current for since; else
+ * its value comes only when its version is not the cached one. */
+static sx_val pg_kv_get_locked(pgstore *s, sx_val key, bool *has, store_rv *rv, sx_val *err, uint64_t since) {
   pgcache_ent *c = pgcache_find(s, PGCACHE_KEY, key);
+  if (pgcache_current(c, since)) {
+    rv->ver = (uint64_t)c->hwm;
+    *has = c->has;
+    return c->has ? c->value : SX_NIL;
+  }
+  uint64_t at = pg_tick(s);
   char v8[8];
   pg_put_int8(v8, c ? c->hwm : -1);
   const char *v[2] = {sx_str_data(key), v8};
@@ -434,20 +470,22 @@ static sx_val pg_kv_get_locked(pgstore *s, sx_val key, bool *has, store_rv *rv, 
     if (*has) out = same ? c->value : pg_value(s, r, 0, 0);
     if (!same && !sx_is(out, SX_T_ERROR)) {
       pgcache_ent *e = pgcache_put(s, PGCACHE_KEY, key, pgcache_list_bytes(1, (size_t)PQgetlength(r, 0, 0)));
-      if (e) e->hwm = (int64_t)rv->ver, e->value = out, e->has = *has;
+      if (e) e->hwm = (int64_t)rv->ver, e->value = out, e->has = *has, e->seen = at;
+    } else if (same) {
+      c->seen = at;
     }
   }
   PQclear(r);
   return out;
 }
 
-static sx_val pg_kv_get(store *base, sx_val key, bool *has, store_rv *rv) {
+static sx_val pg_kv_get(store *base, sx_val key, bool *has, store_rv *rv, uint64_t since) {
   pgstore *s = (pgstore *)base;
   sx_val err = SX_NIL;
   memset(rv, 0, sizeof *rv);
   *has = false;
   pthread_mutex_lock(&s->mu);
-  sx_val out = pg_kv_get_locked(s, key, has, rv, &err);
+  sx_val out = pg_kv_get_locked(s, key, has, rv, &err, since);
   pthread_mutex_unlock(&s->mu);
   return out == SX_UNDEF ? sx_error_new(err, SX_NIL) : out;
 }
@@ -477,6 +515,7 @@ static void pg_stats(store *base, store_stats *out) {
   out->read_only = base->opts.read_only;
   sx_val err = SX_NIL;
   pthread_mutex_lock(&s->mu);
+  out->round_trips = s->round_trips;
   PGresult *r = pg_query_once(s,
                               "SELECT (SELECT count(*) FROM S.streams), (SELECT count(*) FROM S.events),"
                               " (SELECT count(*) FROM S.kv WHERE value IS NOT NULL)",
@@ -487,6 +526,7 @@ static void pg_stats(store *base, store_stats *out) {
     out->kv_keys = (size_t)pg_int8(r, 0, 2);
     PQclear(r);
   }
+  s->round_trips = out->round_trips; /* asking for stats is not counted */
   out->cache_bytes = s->cache.bytes;
   pthread_mutex_unlock(&s->mu);
 }
@@ -597,6 +637,7 @@ static const store_backend pg_backend = {
     .blob_has = pg_blob_has,
     .blob_list = pg_blob_list,
     .blob_size = pg_blob_size,
+    .clock = pg_clock,
 };
 
 /* name as a quoted SQL identifier: "name", inner quotes doubled. */

@@ -14,6 +14,7 @@
 #define PGSTORE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "pq_load.h"
 #include "store_backend.h"
@@ -29,8 +30,12 @@ typedef struct pg_prepared {
   bool ready;
 } pg_prepared;
 
-/* What the handle has read (pgstore_cache.c): per stream its mark, first
- * seq and events [first, hwm]; per key its version and value. */
+/* What the handle has read (pgstore_cache.c): per stream the events it
+ * holds, [first, hwm] (hwm 0: none yet), and the mark and first seq the
+ * database gave last; per key its version (in hwm) and value. `seen` is
+ * the handle's clock taken just before the query or commit that gave the
+ * marks or the key's version (0: not known to be current): they were
+ * current at some moment after that tick. */
 typedef enum { PGCACHE_STREAM, PGCACHE_KEY } pgcache_kind;
 typedef struct pgcache_ent {
   bool live;
@@ -39,6 +44,8 @@ typedef struct pgcache_ent {
   sx_val value;       /* a key's value (has: it is live) */
   bool has;
   size_t bytes; /* estimated memory held */
+  int64_t mark_hwm, mark_first;
+  uint64_t seen;
 } pgcache_ent;
 typedef struct pgcache {
   sx_val index[2];   /* per kind: a dict name -> slot in ents; 0 = empty cache */
@@ -56,7 +63,15 @@ typedef struct pgstore {
   pg_prepared prep[PG_MAX_PREPARED]; /* forgotten when conn changes */
   int nprep;
   pgcache cache; /* guarded by mu */
+  /* The clock (store_clock): ticked just before every query or commit
+   * whose answer says what is committed, so an answer tagged with a tick
+   * greater than c was given after c was read. */
+  _Atomic uint64_t clock;
+  uint64_t round_trips; /* requests sent (stats), guarded by mu */
 } pgstore;
+
+/* The next tick of s's clock (s->mu held, just before sending). */
+uint64_t pg_tick(pgstore *s);
 
 /* A query with binary parameters and results; NULL params allowed. sql
  * must be a string literal (a template with "S." for the schema): it is
@@ -97,5 +112,13 @@ void pgcache_drop(pgstore *s, pgcache_ent *e);
 sx_val pgcache_events(const pgcache_ent *e, int64_t first, const sx_val *more, size_t n);
 /* Estimated bytes of a cached list of n items encoded in `encoded` bytes. */
 size_t pgcache_list_bytes(size_t n, size_t encoded);
+/* Record that the database gave the stream's mark and first seq after
+ * tick `at` (an entry without events is made for a stream not cached). */
+void pgcache_note_marks(pgstore *s, sx_val stream, int64_t hwm, int64_t first, uint64_t at);
+/* The entry of name (if any) is no longer known to be current. */
+void pgcache_unsee(pgstore *s, pgcache_kind kind, sx_val name);
+/* May a reader that must see every commit finished before tick `since`
+ * use e's marks (or key version) without asking? */
+bool pgcache_current(const pgcache_ent *e, uint64_t since);
 
 #endif

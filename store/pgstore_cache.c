@@ -1,9 +1,8 @@
 /* pgstore_cache.c — what a PostgreSQL store handle has read, kept so that
- * the next read of the same stream or key fetches only what changed.
+ * the next read of the same stream or key fetches only what changed, or
+ * nothing at all.
  *
- * Freshness never depends on the cache: every read still asks the
- * database, in the one query it made before (so it sees every commit that
- * finished before it, from any process), but passes what it holds — a
+ * A read that must ask the database passes what the handle holds — a
  * stream's high-water mark, a key's version — and gets back only the events
  * after that mark, or no value when the version is unchanged. Both only
  * grow (pgstore.h), so what is cached stays true: a truncation is seen as a
@@ -11,6 +10,12 @@
  * database show a mark or version lower than the cached one (the schema was
  * replaced under the process), the entry is dropped and the read runs
  * again without it.
+ *
+ * A read need not ask at all when the entry is current for it (see
+ * "freshness" below): the database gave the entry's marks after the
+ * evaluation's request was in, so they include every commit the
+ * evaluation must see. Without a host telling when requests arrive
+ * (store_txn_since), that means after the evaluation began.
  *
  * Entries are found through a persistent dict (name -> slot) and live in a
  * GC array reachable from the handle; all of it is guarded by the handle's
@@ -95,3 +100,31 @@ sx_val pgcache_events(const pgcache_ent *e, int64_t first, const sx_val *more, s
 }
 
 size_t pgcache_list_bytes(size_t n, size_t encoded) { return n * PGCACHE_CELL + 2 * encoded; }
+
+/* ---- freshness ------------------------------------------------------------------------
+ * A request that was in before tick c must see every commit that finished
+ * before it; an answer given after a tick t > c was given after c was
+ * read, so after every such commit. pgcache_current is that test. Every
+ * commit through this handle either records the marks it made (tagged
+ * with its own tick) or unsees what it wrote; a failed commit unsees
+ * everything it touched. */
+
+bool pgcache_current(const pgcache_ent *e, uint64_t since) { return e && e->seen > since; }
+
+void pgcache_note_marks(pgstore *s, sx_val stream, int64_t hwm, int64_t first, uint64_t at) {
+  pgcache_ent *e = pgcache_find(s, PGCACHE_STREAM, stream);
+  if (e && (hwm < e->hwm || first < e->first)) pgcache_drop(s, e), e = NULL; /* not the stream it held */
+  if (!e && hwm == 0) return; /* absent streams are not remembered */
+  if (!e) {
+    if (!(e = pgcache_put(s, PGCACHE_STREAM, stream, PGCACHE_CELL * 4))) return;
+    e->events = SX_EMPTY; /* holds no events yet: hwm 0 */
+  }
+  e->mark_hwm = hwm;
+  e->mark_first = first;
+  e->seen = at;
+}
+
+void pgcache_unsee(pgstore *s, pgcache_kind kind, sx_val name) {
+  pgcache_ent *e = pgcache_find(s, kind, name);
+  if (e) e->seen = 0;
+}

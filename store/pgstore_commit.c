@@ -36,7 +36,10 @@
  * result says so. */
 typedef struct pgc_sent_item {
   int slot;
-  char *what; /* malloc'd "conflict: ..." sentence of a check; NULL otherwise */
+  char *what;        /* malloc'd "conflict: ..." sentence of a check; NULL otherwise */
+  txn_stream *marks; /* a one-event append that returns the stream's first seq */
+  int64_t first;     /* which it did when got */
+  bool got;
 } pgc_sent_item;
 
 /* The statements of one commit, sent together. */
@@ -57,7 +60,7 @@ static void pgc_item(pgc *c, int slot, char *what) {
     c->cap = c->cap ? 2 * c->cap : 16;
     c->items = store_xrealloc(c->items, (size_t)c->cap * sizeof *c->items);
   }
-  c->items[c->sent++] = (pgc_sent_item){slot, what};
+  c->items[c->sent++] = (pgc_sent_item){.slot = slot, .what = what};
 }
 
 static void pgc_free_items(pgc *c) {
@@ -180,11 +183,13 @@ static void pgc_append_one(pgc *c, txn_stream *ts) {
   pg_put_int8(seen8, ts->base.hwm);
   const char *v[4] = {sx_str_data(ts->name), new8, seen8, enc.data};
   int l[4] = {(int)sx_str_len(ts->name), 8, 8, (int)enc.len};
+  int before = c->sent;
   pgc_send(c,
-           "WITH u AS (UPDATE S.streams SET hwm = $2 WHERE name = $1 AND hwm = $3 RETURNING 1),"
+           "WITH u AS (UPDATE S.streams SET hwm = $2 WHERE name = $1 AND hwm = $3 RETURNING first_seq),"
            " i AS (INSERT INTO S.events SELECT $1, $2, $4::bytea FROM u)"
-           " SELECT 1 / (SELECT count(*) FROM u)::int",
+           " SELECT 1 / (SELECT count(*) FROM u)::int, (SELECT first_seq FROM u)",
            4, v, l, pgc_what("stream", ts->name));
+  if (c->sent > before) c->items[c->sent - 1].marks = ts;
   sx_buf_free(&enc);
 }
 
@@ -334,8 +339,10 @@ static void pgc_queue(pgc *c) {
 /* The first error among one statement's results decides. A prepare that
  * succeeded makes its slot ready; one that failed or never ran (the
  * pipeline aborted first) gives it up. */
-static void pgc_result(pgc *c, const pgc_sent_item *item, PGresult *r, int *rc) {
+static void pgc_result(pgc *c, pgc_sent_item *item, PGresult *r, int *rc) {
   ExecStatusType st = PQresultStatus(r);
+  if (item->marks && st == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 1))
+    item->first = pg_int8(r, 0, 1), item->got = true;
   if (item->slot >= 0 && !c->s->prep[item->slot].ready)
     pg_prep_done(c->s, item->slot, st == PGRES_COMMAND_OK);
   if (*rc == STORE_OK && (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR)) {
@@ -377,9 +384,28 @@ static size_t pgc_reads(store_txn *t) {
   return n;
 }
 
+/* What the commit tells the cache (pgstore_cache.c, "freshness"): after a
+ * failure, nothing it touched is known current; after success, the marks
+ * of the streams it appended one event to are (as of its tick, taken
+ * before it was sent), and the rest of what it wrote is not. */
+static void pgc_learn(pgc *c, int rc, uint64_t at) {
+  store_txn *t = c->t;
+  for (size_t i = 0; i < t->nstreams; i++)
+    if (rc != STORE_OK || t->streams[i].n || t->streams[i].trunc)
+      pgcache_unsee(c->s, PGCACHE_STREAM, t->streams[i].name);
+  for (size_t i = 0; i < t->nkeys; i++)
+    if (rc != STORE_OK || t->keys[i].state != TK_UNTOUCHED) pgcache_unsee(c->s, PGCACHE_KEY, t->keys[i].key);
+  for (int i = 0; rc == STORE_OK && i < c->sent; i++) {
+    const pgc_sent_item *it = &c->items[i];
+    if (it->got) pgcache_note_marks(c->s, it->marks->name, it->marks->base.hwm + 1, it->first, at);
+  }
+}
+
 /* Send the pipeline and read it back (s->mu held, connected). */
 static int pgc_run(pgc *c) {
   PGconn *conn = c->s->conn;
+  uint64_t at = pg_tick(c->s);
+  c->s->round_trips++;
   if (!PQenterPipelineMode(conn)) {
     *c->err = store_errorf("store %s: %s", c->s->shown, PQerrorMessage(conn));
     return STORE_EFAIL;
@@ -398,6 +424,7 @@ static int pgc_run(pgc *c) {
       *c->err = store_errorf("store %s: the database connection was lost", c->s->shown), rc = STORE_EFAIL;
     pg_drop_conn(c->s);
   }
+  pgc_learn(c, rc, at);
   pgc_free_items(c);
   return rc;
 }

@@ -74,14 +74,16 @@ typedef struct store_opts {
 } store_opts;
 
 typedef struct store_stats {
-  size_t streams;     /* streams ever appended to */
-  size_t events;      /* events currently stored (after truncation) */
-  size_t kv_keys;     /* live kv keys */
-  uint64_t log_bytes; /* size of DIR/log including unwritten commits */
-  size_t index_bytes; /* memory held by the in-memory index */
-  size_t cache_bytes; /* estimated memory held by the decoded-value cache */
-  uint64_t commits;   /* commits applied since open */
-  uint64_t syncs;     /* fdatasyncs that made commits durable since open */
+  size_t streams;       /* streams ever appended to */
+  size_t events;        /* events currently stored (after truncation) */
+  size_t kv_keys;       /* live kv keys */
+  uint64_t log_bytes;   /* size of DIR/log including unwritten commits */
+  size_t index_bytes;   /* memory held by the in-memory index */
+  size_t cache_bytes;   /* estimated memory held by the decoded-value cache */
+  uint64_t commits;     /* commits applied since open */
+  uint64_t syncs;       /* fdatasyncs that made commits durable since open */
+  uint64_t round_trips; /* requests sent to the database since open, except
+                           for stats (PostgreSQL) */
   store_sync sync;
   bool read_only;
 } store_stats;
@@ -117,6 +119,15 @@ store_txn *store_txn_begin(store *s);
  * finished and nothing else refers to it. */
 store_txn *store_txn_renew(store_txn *t, store *s);
 store *store_txn_store(store_txn *t);
+/* The handle's clock: it counts the round trips that can tell a PostgreSQL
+ * store what is committed (always 0 for the file store). A transaction
+ * must see every commit that finished before it began; store_txn_since(t,
+ * c) moves that point back to c, a clock value read after the request
+ * the transaction evaluates was received in full (so every commit it must
+ * see finished before c), and lets the handle answer from what it learnt
+ * from the database after c instead of asking again. */
+uint64_t store_clock(store *s);
+void store_txn_since(store_txn *t, uint64_t c);
 /* true once the transaction holds a write */
 bool store_txn_dirty(store_txn *t);
 /* true once a read saw that another commit changed what the transaction

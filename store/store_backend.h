@@ -43,11 +43,14 @@ typedef struct store_stream_info {
 
 typedef struct store_backend {
   const char *name; /* "file" */
-  /* Committed reads (thread-safe). read also fills *info consistently. */
-  sx_val (*read)(store *s, sx_val stream, store_stream_info *info);
-  void (*stream_info)(store *s, sx_val stream, store_stream_info *info);
+  /* Committed reads (thread-safe). read also fills *info consistently.
+   * since: the reader must see every commit that finished before the
+   * handle's clock (store_clock) read since; a backend with a clock may
+   * answer from what it learnt after that point without asking again. */
+  sx_val (*read)(store *s, sx_val stream, store_stream_info *info, uint64_t since);
+  void (*stream_info)(store *s, sx_val stream, store_stream_info *info, uint64_t since);
   sx_val (*streams)(store *s, store_rv *rv);
-  sx_val (*kv_get)(store *s, sx_val key, bool *has, store_rv *rv);
+  sx_val (*kv_get)(store *s, sx_val key, bool *has, store_rv *rv, uint64_t since);
   sx_val (*kv_keys)(store *s, store_rv *rv);
   /* Writes allowed? 0, or -1 with *err (read-only, failed handle). */
   int (*writable)(store *s, sx_val *err);
@@ -68,6 +71,8 @@ typedef struct store_backend {
   /* The size of a stored blob without reading it: 0 (and *size), 1 absent,
    * -1 with *err (a malformed id, a failed query). */
   int (*blob_size)(store *s, sx_val cid, uint64_t *size, sx_val *err);
+  /* The handle's clock (store_clock); NULL: none, reads always ask. */
+  uint64_t (*clock)(store *s);
 } store_backend;
 
 /* The generic part of every handle; a backend's handle begins with it. */
@@ -134,9 +139,10 @@ struct store_txn {
   uint32_t sidx_room[4];
   char payload_room[256];
   size_t nrecords;
-  uint64_t seen; /* the newest version read */
-  sx_val doomed; /* a "conflict: ..." message once a re-read changed */
-  sx_val broken; /* 0, or the error value of a read the backend failed */
+  uint64_t seen;  /* the newest version read */
+  uint64_t since; /* the handle's clock when the evaluation's request was in */
+  sx_val doomed;  /* a "conflict: ..." message once a re-read changed */
+  sx_val broken;  /* 0, or the error value of a read the backend failed */
   bool finished;
 };
 

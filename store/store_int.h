@@ -211,11 +211,13 @@ int fstore_flush(store *base, sx_val *err);
 /* Stop the background threads and write what is buffered (close). */
 int fstore_drain(fstore *s, sx_val *err);
 int fstore_flusher_start(fstore *s, sx_val *err);
-/* The committed reads (fstore_read.c), each under s->mu. */
-sx_val fstore_read(store *base, sx_val stream, store_stream_info *info);
-void fstore_stream_info(store *base, sx_val stream, store_stream_info *info);
+/* The committed reads (fstore_read.c), each under s->mu. The handle holds
+ * every commit of its process and picks up another's at open or refresh,
+ * so `since` (store_backend.h) changes nothing here. */
+sx_val fstore_read(store *base, sx_val stream, store_stream_info *info, uint64_t since);
+void fstore_stream_info(store *base, sx_val stream, store_stream_info *info, uint64_t since);
 sx_val fstore_streams(store *base, store_rv *rv);
-sx_val fstore_kv_get(store *base, sx_val key, bool *has, store_rv *rv);
+sx_val fstore_kv_get(store *base, sx_val key, bool *has, store_rv *rv, uint64_t since);
 sx_val fstore_kv_keys(store *base, store_rv *rv);
 /* The current version of an item (for validation; the caller holds s->mu). */
 uint64_t fstore_item_ver(store *base, store_item kind, sx_val name);

@@ -149,6 +149,7 @@ static __thread sx_buf tx_scratch;
 
 static void tx_init(store_txn *t, store *s) {
   t->s = s;
+  t->since = store_clock(s);
   t->doomed = SX_NIL;
   t->streams = t->stream_room;
   t->scap = 2;
@@ -169,6 +170,12 @@ store_txn *store_txn_renew(store_txn *t, store *s) {
 }
 
 store *store_txn_store(store_txn *t) { return t->s; }
+
+uint64_t store_clock(store *s) { return s->be->clock ? s->be->clock(s) : 0; }
+
+void store_txn_since(store_txn *t, uint64_t c) {
+  if (c < t->since) t->since = c; /* never later than the transaction's begin */
+}
 bool store_txn_dirty(store_txn *t) { return t->nrecords > 0; }
 
 /* A read the backend could not serve: the evaluation can only fail. */
@@ -249,7 +256,7 @@ static txn_stream *tx_see_stream(store_txn *t, sx_val name) {
   bool fresh;
   txn_stream *ts = tx_stream(t, name, &fresh);
   if (fresh) {
-    t->s->be->stream_info(t->s, name, &ts->base);
+    t->s->be->stream_info(t->s, name, &ts->base, t->since);
     ts->hwm_read = true;
     tx_saw(t, &ts->base.hwm_rv);
     if (ts->base.error && !t->broken) t->broken = ts->base.error;
@@ -381,7 +388,7 @@ sx_val store_txn_read(store_txn *t, sx_val stream) {
   txn_stream *ts = tx_see_stream(t, stream);
   if (ts->base.error) return tx_broke(t, ts->base.error); /* nothing to compare the read with */
   store_stream_info now;
-  sx_val list = t->s->be->read(t->s, stream, &now);
+  sx_val list = t->s->be->read(t->s, stream, &now, t->since);
   if (sx_is(list, SX_T_ERROR)) return tx_broke(t, list);
   tx_note(t, &ts->content_read, &ts->base.content_rv, &now.content_rv, "stream", stream);
   if (now.hwm_rv.ver != ts->base.hwm_rv.ver) tx_doom(t, "stream", stream);
@@ -434,7 +441,7 @@ sx_val store_txn_streams(store_txn *t) {
 /* The committed value of tk's key, recording the read. */
 static sx_val tx_kv_committed(store_txn *t, txn_key *tk, bool *has) {
   store_rv rv;
-  sx_val v = t->s->be->kv_get(t->s, tk->key, has, &rv);
+  sx_val v = t->s->be->kv_get(t->s, tk->key, has, &rv, t->since);
   if (sx_is(v, SX_T_ERROR)) return tx_broke(t, v);
   if (!tk->read) tk->had = *has;
   tx_note(t, &tk->read, &tk->rv, &rv, "kv key", tk->key);
