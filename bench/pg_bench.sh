@@ -4,8 +4,12 @@
 #   1. appends at full durability (synchronous_commit on), one event per
 #      evaluation, from 1, 8 and 32 concurrent sx processes (each `sx
 #      server` on its own stream), next to pgbench doing single-row inserts
-#      with the same number of clients on the same server; neither counts
-#      its start-up (pgbench reports tps without its connection time);
+#      with the same number of clients on the same server, and next to
+#      pgbench sending the one statement an append needs (the conditional
+#      update of the stream's mark and the insert of the event: what sx
+#      sends per append when requests queue up), each client on its own
+#      stream; none counts its start-up (pgbench reports tps without its
+#      connection time);
 #   2. a read of a 100,000-event stream from a fresh process: events/s.
 #   bench/pg_bench.sh [SX] [SECONDS]     SX defaults to build/hosts/sx
 set -u
@@ -22,7 +26,14 @@ as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; 
 PGB() { as_pg "$BIN/pgbench" -h "$DIR/pg" -U postgres "$@" postgres; }
 as_pg "$BIN/psql" -h "$DIR/pg" -U postgres -qc "CREATE TABLE ins (id bigserial PRIMARY KEY, v bytea)" postgres
 echo "INSERT INTO ins (v) VALUES ('\\x0102030405060708');" > "$DIR/ins.sql"
-chmod a+r "$DIR/ins.sql"
+# The append statement of store/pgstore_commit.c (pgc_append_one) with a
+# typical encoded event, client k on stream k (2 bytes, unlike sx's).
+NAME="decode(lpad(to_hex((:k)::int), 4, '0'), 'hex')"
+cat > "$DIR/append.sql" <<SQL
+\\set k :client_id + 1
+WITH u AS (UPDATE bench.streams SET hwm = hwm + 1 WHERE name = $NAME RETURNING hwm, first_seq), i AS (INSERT INTO bench.events SELECT $NAME, hwm, '\\x0a05026174040004646174610a01016e04020373657104020673747265616d060270310474797065060174'::bytea FROM u) SELECT 1 / (SELECT count(*) FROM u)::int, (SELECT first_seq FROM u);
+SQL
+chmod a+r "$DIR/ins.sql" "$DIR/append.sql"
 
 PRELUDE='(load "lib/persist/event.sx") (load "lib/persist/backend.sx") (load "lib/persist/log.sx") (load "lib/persist/durable.sx") (define db (persist/durable-backend))'
 # One sx process per stream, fed by yes(1) (so the feeding costs next to
@@ -42,8 +53,12 @@ ready() { # N: have all N appenders loaded persist?
   for k in $(seq "$1"); do grep -q '^(ok 0 db)' "$DIR/out.$k" 2>/dev/null || return 1; done
 }
 
+# the schema, and one stream per pgbench client
+"$SX" --store "$URL&sx_schema=bench" -e "$PRELUDE (persist/last-seq db \"none\")" >/dev/null 2>&1
+as_pg "$BIN/psql" -h "$DIR/pg" -U postgres -qc \
+  "INSERT INTO bench.streams SELECT decode(lpad(to_hex(g), 4, '0'), 'hex'), 0, 1 FROM generate_series(1, 64) g" postgres
 printf 'pg: appends at full durability, one event per evaluation, %s s per point (start-up not counted)\n' "$SECS"
-printf '  %8s %14s %14s %8s\n' procs "sx events/s" "pgbench tps" ratio
+printf '  %5s %12s %14s %6s %16s %6s\n' procs "sx events/s" "pgbench insert" ratio "pgbench append" ratio
 for n in 1 8 32; do
   for k in $(seq "$n"); do appender "$k"; done
   until ready "$n"; do sleep 0.05; done
@@ -54,8 +69,10 @@ for n in 1 8 32; do
   for k in $(seq "$n"); do while kill -0 "$(cat "$DIR/pid.$k")" 2>/dev/null; do sleep 0.01; done; done
   total=0; for k in $(seq "$n"); do total=$((total + $(grep -c '^(ok 0 {' "$DIR/out.$k"))); done
   sx=$(awk -v n="$total" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / ((b - a) / 1e9) }')
-  tps=$(PGB -n -c "$n" -j "$n" -T "$SECS" -f "$DIR/ins.sql" 2>/dev/null | sed -nE 's/^tps = ([0-9.]+).*/\1/p' | head -1)
-  printf '  %8d %14s %14.0f %8.2f\n' "$n" "$sx" "${tps:-0}" "$(awk -v a="$sx" -v b="${tps:-0}" 'BEGIN { print (b > 0 ? a / b : 0) }')"
+  tps=$(PGB -n -M prepared -c "$n" -j "$n" -T "$SECS" -f "$DIR/ins.sql" 2>/dev/null | sed -nE 's/^tps = ([0-9.]+).*/\1/p' | head -1)
+  app=$(PGB -n -M prepared -c "$n" -j "$n" -T "$SECS" -f "$DIR/append.sql" 2>/dev/null | sed -nE 's/^tps = ([0-9.]+).*/\1/p' | head -1)
+  ratio() { awk -v a="$1" -v b="${2:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+  printf '  %5d %12s %14.0f %6s %16.0f %6s\n' "$n" "$sx" "${tps:-0}" "$(ratio "$sx" "$tps")" "${app:-0}" "$(ratio "$sx" "$app")"
 done
 
 # a 100,000-event stream, read from a fresh process
