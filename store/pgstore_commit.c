@@ -386,8 +386,9 @@ static size_t pgc_reads(store_txn *t) {
 
 /* What the commit tells the cache (pgstore_cache.c, "freshness"): after a
  * failure, nothing it touched is known current; after success, the marks
- * of the streams it appended one event to are (as of its tick, taken
- * before it was sent), and the rest of what it wrote is not. */
+ * of the streams it appended one event to and of the streams it created
+ * (first seq 1, mark its count) are (as of its tick, taken before it was
+ * sent), and the rest of what it wrote is not. */
 static void pgc_learn(pgc *c, int rc, uint64_t at) {
   store_txn *t = c->t;
   for (size_t i = 0; i < t->nstreams; i++)
@@ -395,9 +396,14 @@ static void pgc_learn(pgc *c, int rc, uint64_t at) {
       pgcache_unsee(c->s, PGCACHE_STREAM, t->streams[i].name);
   for (size_t i = 0; i < t->nkeys; i++)
     if (rc != STORE_OK || t->keys[i].state != TK_UNTOUCHED) pgcache_unsee(c->s, PGCACHE_KEY, t->keys[i].key);
-  for (int i = 0; rc == STORE_OK && i < c->sent; i++) {
+  if (rc != STORE_OK) return;
+  for (int i = 0; i < c->sent; i++) {
     const pgc_sent_item *it = &c->items[i];
     if (it->got) pgcache_note_marks(c->s, it->marks->name, it->marks->base.hwm + 1, it->first, at);
+  }
+  for (size_t i = 0; i < t->nstreams; i++) {
+    const txn_stream *ts = &t->streams[i];
+    if (ts->base.hwm == 0 && ts->n && !ts->trunc) pgcache_note_marks(c->s, ts->name, (int64_t)ts->n, 1, at);
   }
 }
 

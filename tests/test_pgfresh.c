@@ -113,6 +113,19 @@ Test(pgfresh, requests_in_early_append_with_one_round_trip_each) {
   cr_assert_eq(store_close(b, &err), 0);
 }
 
+Test(pgfresh, a_new_streams_first_commit_tells_the_next_request_its_mark) {
+  store *a = open_url();
+  append_ok(a, "other"); /* prepares the read of a mark (a round trip of its own) */
+  uint64_t in = store_clock(a), before = round_trips(a);
+  sx_val err = SX_NIL;
+  cr_assert_eq(append_next(txn(a, in, true), "new", &err), 0, "%s", msg(err)); /* asks: absent */
+  cr_assert_eq(append_next(txn(a, in, true), "new", &err), 0, "%s", msg(err));
+  uint64_t used = round_trips(a) - before;
+  cr_assert_eq(used, 3, "a read and two commits: %llu", (unsigned long long)used);
+  cr_assert_eq(last_seq_fresh("new"), 2);
+  cr_assert_eq(store_close(a, &err), 0);
+}
+
 Test(pgfresh, without_a_note_every_evaluation_asks) {
   store *a = open_url();
   append_ok(a, "s");
