@@ -4,8 +4,10 @@
  * mid-load, a table dropped under the handle (statements that fail to
  * prepare, alone and in a commit's pipeline, until the handle has no
  * statement slots left), a role without the privileges it needs, damaged
- * rows, a read-only handle, a tiny read cache, and a schema name that
- * needs quoting. Each time the call that failed says what broke, nothing
+ * rows, a read-only handle, a tiny read cache, a schema name that needs
+ * quoting, and a load refused at each of its steps (a role short of a
+ * privilege, a damaged schema, rows sent to a lost connection, a deferred
+ * constraint at COMMIT). Each time the call that failed says what broke, nothing
  * stored before is lost, nothing of the failed commit or load is stored,
  * and the handle works again once the database does. */
 #ifndef _GNU_SOURCE
@@ -609,6 +611,8 @@ Test(pg, a_load_refuses_a_blob_whose_bytes_do_not_match_and_values_that_are_not_
   HAS(msg(err), "its bytes have the id");
   cr_assert_eq(store_restore_blob(r, sx_int(3), str("blob bytes"), &err), -1);
   HAS(msg(err), "blob ?: its bytes have the id");
+  cr_assert_eq(store_restore_blob(r, str("bafkshort"), str("blob bytes"), &err), -1, "nor an id cut short");
+  HAS(msg(err), "blob bafkshort: its bytes have the id");
   sx_val fn = (sx_val)sx_obj_new(SX_T_FN, sizeof(sx_fnhead));
   cr_assert_eq(store_restore_kv(r, str("k"), fn, &err), -1, "nor a value that is not data");
   HAS(msg(err), "cannot store a value of type");
@@ -654,4 +658,130 @@ Test(pg, a_load_refuses_a_schema_with_only_a_key_or_a_blob) {
   cr_assert_eq(len_of(store_blobs(s)), 1, "the refused loads changed nothing");
   cr_assert_eq(len_of(store_kv_keys(s)), 0);
   close_store(s);
+}
+
+/* ---- a load into PostgreSQL: more ways it fails (pgstore_restore.c) ----------------------- */
+
+/* A value of n bytes (the load's rows fill libpq's output buffer fast). */
+static sx_val big_value(size_t n) {
+  char *b = malloc(n + 1);
+  cr_assert_not_null(b);
+  memset(b, 'v', n);
+  b[n] = '\0';
+  sx_val v = str(b);
+  free(b);
+  return v;
+}
+
+/* The connection is cut while rows are being sent: once libpq has found
+ * the connection gone (its output buffer full, it reads the server's
+ * goodbye), sending the next row fails at once — within the batch, before
+ * any result is read back — and says so; so does the end of the load. */
+Test(pg, a_load_whose_connection_is_cut_while_rows_are_sent) {
+  store_restore *r = load_begin();
+  sx_val err = SX_NIL, v = big_value(256 * 1024);
+  cr_assert_eq(store_restore_kv(r, str("k0"), v, &err), 0, "%s", msg(err));
+  cut_connection();
+  int rc = 0, sent = 1;
+  for (; sent < 400 && rc == 0; sent++) {
+    char k[16];
+    snprintf(k, sizeof k, "k%d", sent);
+    rc = store_restore_kv(r, str(k), v, &err);
+  }
+  cr_assert_eq(rc, -1, "a send to a lost connection fails");
+  cr_assert_lt(sent, 400, "before the batch's results were read back");
+  HAS(msg(err), "store postgresql://");
+  HAS(msg(err), "connection");
+  sx_val again = SX_NIL;
+  cr_assert_eq(store_restore_finish(r, &again), -1, "the load cannot end");
+  HAS(msg(again), "store postgresql://");
+  assert_empty("after the cut load");
+}
+
+/* A load of keys and blobs only (no stream left open at its end) whose
+ * batch failed: ending it fails too, and says why. */
+Test(pg, a_load_that_failed_cannot_end) {
+  store_restore *r = load_begin();
+  sx_val err = SX_NIL, bytes = str("blob bytes");
+  char cid[BLOB_CID_LEN + 1];
+  blob_cid_of("blob bytes", 10, cid);
+  cr_assert_eq(store_restore_blob(r, str(cid), bytes, &err), 0);
+  cr_assert_eq(store_restore_blob(r, str(cid), bytes, &err), 0);
+  int rc = 0;
+  for (int i = 0; i < 600 && rc == 0; i++) {
+    char k[16];
+    snprintf(k, sizeof k, "k%d", i);
+    rc = store_restore_kv(r, str(k), str("v"), &err);
+  }
+  cr_assert_eq(rc, -1, "the first round trip reports the duplicate blob");
+  HAS(msg(err), "duplicate key");
+  sx_val end = SX_NIL;
+  cr_assert_eq(store_restore_finish(r, &end), -1);
+  HAS(msg(end), "the load has failed (an earlier row was refused); nothing is stored");
+  assert_empty("after the failed load");
+}
+
+/* A role that may lock the tables (LOCK ... IN EXCLUSIVE MODE needs
+ * UPDATE, DELETE or TRUNCATE) but lacks a privilege the load needs later:
+ * reading the tables to see they are empty, or bumping the listing clocks
+ * at the end. Each time the load fails naming the table, and nothing is
+ * stored. */
+Test(pg, a_load_by_a_role_short_of_a_privilege) {
+  char lim[768], role[64];
+  limited_url(lim, sizeof lim, role, sizeof role);
+  close_store(open_url(url, NULL)); /* the schema, made by its owner */
+  admin_sql("GRANT USAGE ON SCHEMA \"%s\" TO %s", schema, role);
+  admin_sql("GRANT SELECT ON \"%s\".meta TO %s", schema, role);
+  admin_sql("GRANT UPDATE ON ALL TABLES IN SCHEMA \"%s\" TO %s", schema, role);
+
+  store_restore *r = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_restore_begin(lim, &r, &err), -1, "it cannot see whether the store is empty");
+  HAS(msg(err), "permission denied for table streams");
+  cr_assert_null(r);
+
+  admin_sql("GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA \"%s\" TO %s", schema, role);
+  admin_sql("REVOKE UPDATE ON \"%s\".clocks FROM %s", schema, role);
+  admin_sql("GRANT DELETE ON \"%s\".clocks TO %s", schema, role); /* it may still lock it */
+  err = SX_NIL;
+  cr_assert_eq(store_restore_begin(lim, &r, &err), 0, "%s", msg(err));
+  cr_assert_eq(load_stream(r, 3, &err), 0, "%s", msg(err));
+  cr_assert_eq(store_restore_kv(r, str("k"), str("v"), &err), 0, "%s", msg(err));
+  err = SX_NIL;
+  cr_assert_eq(store_restore_finish(r, &err), -1, "but not bump the clocks");
+  HAS(msg(err), "permission denied for table clocks");
+  assert_empty("after the refused load");
+  admin_sql("DROP OWNED BY %s", role);
+  admin_sql("DROP ROLE %s", role);
+}
+
+/* A schema whose table lost a column: the load's statement for it does
+ * not prepare, and the load does not begin. */
+Test(pg, a_load_into_a_damaged_schema) {
+  close_store(open_url(url, NULL));
+  admin_sql("ALTER TABLE \"%s\".blobs DROP COLUMN bytes", schema);
+  store_restore *r = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_restore_begin(url, &r, &err), -1);
+  HAS(msg(err), "INSERT has more expressions than target columns");
+  cr_assert_null(r);
+}
+
+/* A constraint the database checks only at COMMIT (a deferred one, added
+ * by whoever runs the database): every row is accepted, the COMMIT is
+ * refused, and nothing is stored. */
+Test(pg, a_load_whose_commit_is_refused) {
+  close_store(open_url(url, NULL));
+  admin_sql(
+      "ALTER TABLE \"%s\".kv ADD CONSTRAINT one_key_per_value UNIQUE (value) DEFERRABLE INITIALLY DEFERRED",
+      schema);
+  store_restore *r = load_begin();
+  sx_val err = SX_NIL;
+  cr_assert_eq(load_stream(r, 2, &err), 0, "%s", msg(err));
+  cr_assert_eq(store_restore_kv(r, str("k1"), str("same"), &err), 0, "%s", msg(err));
+  cr_assert_eq(store_restore_kv(r, str("k2"), str("same"), &err), 0, "%s", msg(err));
+  err = SX_NIL;
+  cr_assert_eq(store_restore_finish(r, &err), -1);
+  HAS(msg(err), "one_key_per_value");
+  assert_empty("after the refused commit");
 }
