@@ -45,10 +45,18 @@ static int pgr_fail(pgstore_restore *r, sx_val *err) {
   return -1;
 }
 
-/* Read back every result of what was sent; the first error decides. */
+/* A batch failed earlier: the transaction is aborted, and so is the load. */
+static int pgr_refused(pgstore_restore *r, sx_val *err) {
+  *err = store_errorf("store %s: the load has failed (an earlier row was refused); nothing is stored",
+                      r->s->shown);
+  return -1;
+}
+
+/* Read back every result of what was sent; the first error decides. After
+ * a failed batch nothing more was sent: the load stays failed. */
 static int pgr_drain(pgstore_restore *r, sx_val *err) {
   if (!PQpipelineSync(r->s->conn)) return pgr_fail(r, err);
-  int rc = r->failed ? -1 : 0;
+  int rc = 0;
   for (int i = 0; i <= r->queued; i++) { /* the statements, then the sync point */
     for (PGresult *res; (res = PQgetResult(r->s->conn));) {
       ExecStatusType st = PQresultStatus(res);
@@ -62,6 +70,7 @@ static int pgr_drain(pgstore_restore *r, sx_val *err) {
       if (sync) break;
     }
   }
+  if (rc == 0 && r->failed) rc = pgr_refused(r, err);
   r->queued = 0;
   r->failed = rc != 0;
   return rc;
@@ -71,11 +80,7 @@ static int pgr_send(pgstore_restore *r, int stmt, int n, const char *const *v, c
   static const int fmts[3] = {1, 1, 1};
   char name[24];
   snprintf(name, sizeof name, "sx_restore_%d", stmt);
-  if (r->failed) { /* a batch failed: the transaction is aborted, so is the load */
-    *err = store_errorf("store %s: the load has failed (an earlier row was refused); nothing is stored",
-                        r->s->shown);
-    return -1;
-  }
+  if (r->failed) return pgr_refused(r, err);
   if (!PQsendQueryPrepared(r->s->conn, name, n, v, l, fmts, 0)) return pgr_fail(r, err);
   return ++r->queued < PGR_BATCH ? 0 : pgr_drain(r, err);
 }
@@ -124,6 +129,11 @@ static int pgr_prepare(pgstore_restore *r, sx_val *err) {
   return 0;
 }
 
+/* From here on statements go through the pipeline. */
+static int pgr_pipeline(pgstore_restore *r, sx_val *err) {
+  return PQenterPipelineMode(r->s->conn) ? 0 : pgr_fail(r, err);
+}
+
 int pgstore_restore_begin(const char *url, pgstore_restore **out, sx_val *err) {
   *out = NULL;
   store *base;
@@ -133,8 +143,7 @@ int pgstore_restore_begin(const char *url, pgstore_restore **out, sx_val *err) {
   r->s = (pgstore *)base;
   if (pg_exec_once(r->s, "BEGIN", err) ||
       pg_exec_once(r->s, "LOCK TABLE S.streams, S.events, S.kv, S.blobs, S.clocks IN EXCLUSIVE MODE", err) ||
-      pgr_empty(r, err) || pgr_prepare(r, err) || !PQenterPipelineMode(r->s->conn)) {
-    if (*err == SX_NIL) pgr_fail(r, err);
+      pgr_empty(r, err) || pgr_prepare(r, err) || pgr_pipeline(r, err)) {
     pgstore_restore_abandon(r);
     return -1;
   }
@@ -188,7 +197,7 @@ int pgstore_restore_finish(pgstore_restore *r, sx_val *err) {
 
 static void pgr_free(pgstore_restore *r) {
   sx_val ignored;
-  if (r->s) r->s->base.be->close(&r->s->base, &ignored);
+  r->s->base.be->close(&r->s->base, &ignored); /* r->s is set as r is made */
   free(r);
 }
 

@@ -8,7 +8,8 @@
 # and a store whose disk fails (SX_STORE_FAULT, honoured only by the
 # test-only sx-fault build) raises catchable errors while the server keeps
 # answering and nothing stored before is lost, and `sx store compact`
-# shrinks the log to the same state.
+# shrinks the log to the same state. SX_TEST_LIBPQ, too, is honoured by
+# sx-fault only.
 #   test_durable.sh SX_BINARY SX_FAULT_BINARY
 set -u
 SX=$1
@@ -121,6 +122,22 @@ r=$(SX_STORE_FAULT=log-write:1:ENOSPC:sticky "$SX" --store "$DIR/s" -e "$PRELUDE
 check "the shipped sx ignores SX_STORE_FAULT" '"stored"' "$r"
 r=$("$SX" --store "$DIR/s" -e "$PRELUDE (persist/kv-get db \"shipped\")" 2>&1)
 check "and its write is stored" '1' "$r"
+
+# SX_TEST_LIBPQ (a library to load instead of libpq) is honoured by the test
+# build only (tests/test_pqload.c): sx-fault says libpq is missing, the
+# shipped sx loads the real one and gets as far as connecting. Skipped
+# when sx is built without PostgreSQL stores.
+PGQ='(perform {:op "persist/kv-keys" :args (list)})'
+PGURL="postgresql:///postgres?host=$DIR/nowhere&user=postgres"
+r=$("$SX" --store "$PGURL" -e "$PGQ" 2>&1)
+if grep -q "cannot connect to the database" <<<"$r"; then
+  r=$(SX_TEST_LIBPQ=/nonexistent-sx/libpq.so.5 "$SXF" --store "$PGURL" -e "$PGQ" 2>&1)
+  check "without libpq the error names it" "1" \
+    "$(grep -c 'PostgreSQL stores need libpq (libpq.so.5; Debian: libpq5): /nonexistent-sx/libpq.so.5: cannot open' <<<"$r")"
+  r=$(SX_TEST_LIBPQ=/nonexistent-sx/libpq.so.5 "$SX" --store "$PGURL" -e "$PGQ" 2>&1)
+  check "the shipped sx ignores SX_TEST_LIBPQ" "1 0" \
+    "$(grep -c 'cannot connect to the database' <<<"$r") $(grep -c 'need libpq' <<<"$r")"
+fi
 
 # a failing disk: every log write fails with ENOSPC. Reads of what is
 # stored still work, each failing write is an error the program can catch

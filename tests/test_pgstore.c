@@ -4,8 +4,10 @@
  * mid-load, a table dropped under the handle (statements that fail to
  * prepare, alone and in a commit's pipeline, until the handle has no
  * statement slots left), a role without the privileges it needs, damaged
- * rows, a read-only handle, a tiny read cache, and a schema name that
- * needs quoting. Each time the call that failed says what broke, nothing
+ * rows, a read-only handle, a tiny read cache, a schema name that needs
+ * quoting, and a load refused at each of its steps (a role short of a
+ * privilege, a damaged schema, rows sent to a lost connection, a deferred
+ * constraint at COMMIT). Each time the call that failed says what broke, nothing
  * stored before is lost, nothing of the failed commit or load is stored,
  * and the handle works again once the database does. */
 #ifndef _GNU_SOURCE
@@ -40,6 +42,14 @@ static void setup(void) {
   cr_assert(pq_load(&err), "%s", sx_is_string(err) ? sx_str_data(err) : "libpq");
   admin = PQconnectdb(base_url);
   cr_assert_eq(PQstatus(admin), CONNECTION_OK, "admin connection: %s", PQerrorMessage(admin));
+  /* a schema left by an earlier run's process with the same pid */
+  PGresult *r = PQexecParams(admin, "SET client_min_messages = warning", 0, NULL, NULL, NULL, NULL, 0);
+  PQclear(r);
+  char q[128];
+  snprintf(q, sizeof q, "DROP SCHEMA IF EXISTS \"%s\" CASCADE", schema);
+  r = PQexecParams(admin, q, 0, NULL, NULL, NULL, NULL, 0);
+  cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s: %s", q, PQerrorMessage(admin));
+  PQclear(r);
 }
 
 static void teardown(void) {
@@ -236,6 +246,10 @@ Test(pg, a_reconnect_the_database_refuses) {
   HAS(msg(err), "cannot connect to the database");
   cr_assert_eq(store_truncate(s, str("a"), 1, &err), STORE_EFAIL, "so does a truncation");
   HAS(msg(err), "cannot connect to the database");
+  store_stats st;
+  store_get_stats(s, &st); /* nothing counted, nothing made up */
+  cr_assert_eq(st.streams, 0);
+  cr_assert_eq(st.events, 0);
   store_txn *t = store_txn_begin(s);
   cr_assert_eq(store_txn_kv_put(t, str("k"), str("v"), &err), 0);
   cr_assert_eq(store_txn_kv_put(t, str("j"), str("v"), &err), 0);
@@ -341,6 +355,8 @@ Test(pg, a_commit_whose_statements_cannot_be_prepared) {
   cr_assert_eq(store_commit(s, &err), 0, "the handle still commits (unprepared): %s", msg(err));
   cr_assert_str_eq(msg(store_kv_get(s, str("k"))), "v");
   cr_assert(store_kv_has(s, str("k")));
+  cr_assert_eq(len_of(store_kv_keys(s)), 1, "a listing without parameters runs unprepared too");
+  cr_assert_eq(len_of(store_streams(s)), 2);
   assert_stream("a", 2, 2, "after the table came back");
   assert_stream("new", 1, 1, "after the table came back");
   close_store(s);
@@ -609,6 +625,8 @@ Test(pg, a_load_refuses_a_blob_whose_bytes_do_not_match_and_values_that_are_not_
   HAS(msg(err), "its bytes have the id");
   cr_assert_eq(store_restore_blob(r, sx_int(3), str("blob bytes"), &err), -1);
   HAS(msg(err), "blob ?: its bytes have the id");
+  cr_assert_eq(store_restore_blob(r, str("bafkshort"), str("blob bytes"), &err), -1, "nor an id cut short");
+  HAS(msg(err), "blob bafkshort: its bytes have the id");
   sx_val fn = (sx_val)sx_obj_new(SX_T_FN, sizeof(sx_fnhead));
   cr_assert_eq(store_restore_kv(r, str("k"), fn, &err), -1, "nor a value that is not data");
   HAS(msg(err), "cannot store a value of type");
@@ -654,4 +672,361 @@ Test(pg, a_load_refuses_a_schema_with_only_a_key_or_a_blob) {
   cr_assert_eq(len_of(store_blobs(s)), 1, "the refused loads changed nothing");
   cr_assert_eq(len_of(store_kv_keys(s)), 0);
   close_store(s);
+}
+
+/* ---- a load into PostgreSQL: more ways it fails (pgstore_restore.c) ----------------------- */
+
+/* A value of n bytes (the load's rows fill libpq's output buffer fast). */
+static sx_val big_value(size_t n) {
+  char *b = malloc(n + 1);
+  cr_assert_not_null(b);
+  memset(b, 'v', n);
+  b[n] = '\0';
+  sx_val v = str(b);
+  free(b);
+  return v;
+}
+
+/* The connection is cut while rows are being sent: once libpq has found
+ * the connection gone (its output buffer full, it reads the server's
+ * goodbye), sending the next row fails at once — within the batch, before
+ * any result is read back — and says so; so does the end of the load. */
+Test(pg, a_load_whose_connection_is_cut_while_rows_are_sent) {
+  store_restore *r = load_begin();
+  sx_val err = SX_NIL, v = big_value(256 * 1024);
+  cr_assert_eq(store_restore_kv(r, str("k0"), v, &err), 0, "%s", msg(err));
+  cut_connection();
+  int rc = 0, sent = 1;
+  for (; sent < 400 && rc == 0; sent++) {
+    char k[16];
+    snprintf(k, sizeof k, "k%d", sent);
+    rc = store_restore_kv(r, str(k), v, &err);
+  }
+  cr_assert_eq(rc, -1, "a send to a lost connection fails");
+  cr_assert_lt(sent, 400, "before the batch's results were read back");
+  HAS(msg(err), "store postgresql://");
+  HAS(msg(err), "connection");
+  sx_val again = SX_NIL;
+  cr_assert_eq(store_restore_finish(r, &again), -1, "the load cannot end");
+  HAS(msg(again), "store postgresql://");
+  assert_empty("after the cut load");
+}
+
+/* A load of keys and blobs only (no stream left open at its end) whose
+ * batch failed: ending it fails too, and says why. */
+Test(pg, a_load_that_failed_cannot_end) {
+  store_restore *r = load_begin();
+  sx_val err = SX_NIL, bytes = str("blob bytes");
+  char cid[BLOB_CID_LEN + 1];
+  blob_cid_of("blob bytes", 10, cid);
+  cr_assert_eq(store_restore_blob(r, str(cid), bytes, &err), 0);
+  cr_assert_eq(store_restore_blob(r, str(cid), bytes, &err), 0);
+  int rc = 0;
+  for (int i = 0; i < 600 && rc == 0; i++) {
+    char k[16];
+    snprintf(k, sizeof k, "k%d", i);
+    rc = store_restore_kv(r, str(k), str("v"), &err);
+  }
+  cr_assert_eq(rc, -1, "the first round trip reports the duplicate blob");
+  HAS(msg(err), "duplicate key");
+  sx_val end = SX_NIL;
+  cr_assert_eq(store_restore_finish(r, &end), -1);
+  HAS(msg(end), "the load has failed (an earlier row was refused); nothing is stored");
+  assert_empty("after the failed load");
+}
+
+/* A role that may lock the tables (LOCK ... IN EXCLUSIVE MODE needs
+ * UPDATE, DELETE or TRUNCATE) but lacks a privilege the load needs later:
+ * reading the tables to see they are empty, or bumping the listing clocks
+ * at the end. Each time the load fails naming the table, and nothing is
+ * stored. */
+Test(pg, a_load_by_a_role_short_of_a_privilege) {
+  char lim[768], role[64];
+  limited_url(lim, sizeof lim, role, sizeof role);
+  close_store(open_url(url, NULL)); /* the schema, made by its owner */
+  admin_sql("GRANT USAGE ON SCHEMA \"%s\" TO %s", schema, role);
+  admin_sql("GRANT SELECT ON \"%s\".meta TO %s", schema, role);
+  admin_sql("GRANT UPDATE ON ALL TABLES IN SCHEMA \"%s\" TO %s", schema, role);
+
+  store_restore *r = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_restore_begin(lim, &r, &err), -1, "it cannot see whether the store is empty");
+  HAS(msg(err), "permission denied for table streams");
+  cr_assert_null(r);
+
+  admin_sql("GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA \"%s\" TO %s", schema, role);
+  admin_sql("REVOKE UPDATE ON \"%s\".clocks FROM %s", schema, role);
+  admin_sql("GRANT DELETE ON \"%s\".clocks TO %s", schema, role); /* it may still lock it */
+  err = SX_NIL;
+  cr_assert_eq(store_restore_begin(lim, &r, &err), 0, "%s", msg(err));
+  cr_assert_eq(load_stream(r, 3, &err), 0, "%s", msg(err));
+  cr_assert_eq(store_restore_kv(r, str("k"), str("v"), &err), 0, "%s", msg(err));
+  err = SX_NIL;
+  cr_assert_eq(store_restore_finish(r, &err), -1, "but not bump the clocks");
+  HAS(msg(err), "permission denied for table clocks");
+  assert_empty("after the refused load");
+  admin_sql("DROP OWNED BY %s", role);
+  admin_sql("DROP ROLE %s", role);
+}
+
+/* A schema whose table lost a column: the load's statement for it does
+ * not prepare, and the load does not begin. */
+Test(pg, a_load_into_a_damaged_schema) {
+  close_store(open_url(url, NULL));
+  admin_sql("ALTER TABLE \"%s\".blobs DROP COLUMN bytes", schema);
+  store_restore *r = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_restore_begin(url, &r, &err), -1);
+  HAS(msg(err), "INSERT has more expressions than target columns");
+  cr_assert_null(r);
+}
+
+/* A constraint the database checks only at COMMIT (a deferred one, added
+ * by whoever runs the database): every row is accepted, the COMMIT is
+ * refused, and nothing is stored. */
+Test(pg, a_load_whose_commit_is_refused) {
+  close_store(open_url(url, NULL));
+  admin_sql(
+      "ALTER TABLE \"%s\".kv ADD CONSTRAINT one_key_per_value UNIQUE (value) DEFERRABLE INITIALLY DEFERRED",
+      schema);
+  store_restore *r = load_begin();
+  sx_val err = SX_NIL;
+  cr_assert_eq(load_stream(r, 2, &err), 0, "%s", msg(err));
+  cr_assert_eq(store_restore_kv(r, str("k1"), str("same"), &err), 0, "%s", msg(err));
+  cr_assert_eq(store_restore_kv(r, str("k2"), str("same"), &err), 0, "%s", msg(err));
+  err = SX_NIL;
+  cr_assert_eq(store_restore_finish(r, &err), -1);
+  HAS(msg(err), "one_key_per_value");
+  assert_empty("after the refused commit");
+}
+
+/* ---- more of the handle's paths (pgstore.c, pgstore_commit.c) ----------------------------- */
+
+/* A commit of many big keys to a connection cut under it: libpq finds the
+ * connection gone while the pipeline is being sent, the statements after
+ * that are not sent, and the commit fails naming the store; nothing of it
+ * is stored and the handle reconnects for the next one. */
+Test(pg, a_commit_sent_to_a_lost_connection) {
+  store *s = open_url(url, NULL);
+  sx_val err = SX_NIL, v = big_value(64 * 1024);
+  cr_assert_eq(store_kv_put(s, str("k0"), str("before"), &err), 0);
+  cr_assert_eq(store_commit(s, &err), 0, "%s", msg(err));
+  cut_connection();
+  for (int i = 1; i <= 200; i++) {
+    char k[16];
+    snprintf(k, sizeof k, "k%03d", i);
+    cr_assert_eq(store_kv_put(s, str(k), v, &err), 0);
+  }
+  err = SX_NIL;
+  cr_assert_eq(store_commit(s, &err), STORE_EFAIL);
+  HAS(msg(err), "store postgresql://");
+  store *fresh = open_url(url, NULL);
+  cr_assert_eq(len_of(store_kv_keys(fresh)), 1, "nothing of the failed commit is stored");
+  close_store(fresh);
+  cr_assert_eq(store_kv_put(s, str("k1"), str("after"), &err), 0);
+  cr_assert_eq(store_commit(s, &err), 0, "the next commit reconnects: %s", msg(err));
+  cr_assert_str_eq(msg(store_kv_get(s, str("k1"))), "after");
+  close_store(s);
+}
+
+/* store_check when a table is missing: each query that cannot run fails
+ * the check (-1), naming the table, and stops the checks after it. */
+Test(pg, check_of_a_schema_missing_a_table) {
+  store *s = open_url(url, NULL);
+  put_events(s, "a", 1, 2);
+  close_store(s);
+  static const char *const tables[] = {"kv", "events", "streams"};
+  for (int i = 0; i < 3; i++) {
+    admin_sql("DROP TABLE \"%s\".%s", schema, tables[i]);
+    sx_buf report;
+    cr_assert_eq(check_report(&report), -1, "without %s: %s", tables[i], report.data);
+    char want[64];
+    snprintf(want, sizeof want, "%s\" does not exist", tables[i]);
+    HAS(report.data, want);
+    cr_assert_null(strstr(report.data, " ok\n"), "no verdict: %s", report.data);
+    sx_buf_free(&report);
+  }
+}
+
+/* Damage store_check finds that a count does not: a stream's events
+ * shifted, another's last one moved past its mark (as many as the mark
+ * says, not the right seqs), a blob whose id was cut short. */
+Test(pg, check_finds_shifted_events_and_a_cut_blob_id) {
+  store *s = open_url(url, NULL);
+  put_events(s, "a", 1, 3);
+  sx_val err = SX_NIL, cid = SX_NIL;
+  cr_assert_eq(store_blob_put(s, "the bytes", 9, &cid, &err), 0);
+  put_events(s, "b", 1, 3);
+  close_store(s);
+  admin_sql("UPDATE \"%s\".events SET seq = 4 WHERE stream = '\\x62' AND seq = 3", schema);
+  admin_sql("UPDATE \"%s\".events SET seq = seq + 10 WHERE stream = '\\x61'", schema);
+  admin_sql("UPDATE \"%s\".blobs SET cid = left(cid, 10)", schema);
+  sx_buf report;
+  cr_assert_eq(check_report(&report), 1, "%s", report.data);
+  HAS(report.data, "stream \"a\": its events are not seqs 1..3 (3 stored): damaged");
+  HAS(report.data, "stream \"b\": its events are not seqs 1..3 (3 stored): damaged");
+  HAS(report.data, "a blob does not hash to its id: damaged");
+  HAS(report.data, "NOT ok");
+  sx_buf_free(&report);
+}
+
+/* A read whose stream row is there but whose events table is not: the
+ * read fails naming it; so does a blob read without the blobs table, while
+ * an absent blob is no error. */
+Test(pg, reads_of_a_table_that_is_gone) {
+  store *s = open_url(url, NULL);
+  put_events(s, "a", 1, 2);
+  sx_val err = SX_NIL, bytes = str("x"), cid = SX_NIL;
+  char absent[BLOB_CID_LEN + 1];
+  blob_cid_of("never stored", 12, absent);
+  cr_assert_eq(store_blob_get(s, str(absent), &bytes, &err), 0, "%s", msg(err));
+  cr_assert_eq(bytes, SX_NIL, "an absent blob is nil");
+  cr_assert_eq(store_blob_put(s, "stored", 6, &cid, &err), 0);
+  admin_sql("DROP TABLE \"%s\".events", schema);
+  admin_sql("DROP TABLE \"%s\".blobs", schema);
+  cr_assert_eq(store_last_seq(s, str("a")), 2, "the stream's row is still there");
+  sx_val got = store_read(s, str("a"));
+  cr_assert(sx_is(got, SX_T_ERROR), "the read fails");
+  HAS(msg(got), "events\" does not exist");
+  bytes = SX_NIL;
+  cr_assert_eq(store_blob_get(s, cid, &bytes, &err), STORE_EFAIL);
+  HAS(msg(err), "blobs\" does not exist");
+  cr_assert_eq(bytes, SX_NIL);
+  close_store(s);
+}
+
+/* A deleted key read back (its row stays, with no value), and a key read
+ * absent, put and deleted in one transaction: nothing to write, the
+ * commit succeeds. */
+Test(pg, deleted_and_never_stored_keys) {
+  store *s = open_url(url, NULL);
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_kv_put(s, str("k"), str("v"), &err), 0);
+  cr_assert_eq(store_commit(s, &err), 0);
+  cr_assert_eq(store_kv_delete(s, str("k"), &err), 0);
+  cr_assert_eq(store_commit(s, &err), 0, "%s", msg(err));
+  store *other = open_url(url, NULL);
+  cr_assert_eq(store_kv_get(other, str("k")), SX_NIL, "another handle reads it deleted");
+  cr_assert_not(store_kv_has(other, str("k")));
+  close_store(other);
+  cr_assert_eq(store_kv_get(s, str("k")), SX_NIL);
+
+  store_txn *t = store_txn_begin(s);
+  cr_assert_eq(store_txn_kv_get(t, str("never")), SX_NIL);
+  cr_assert_eq(store_txn_kv_put(t, str("never"), str("v"), &err), 0);
+  cr_assert_eq(store_txn_kv_delete(t, str("never"), &err), 0);
+  uint64_t ticket;
+  cr_assert_eq(store_txn_commit(t, &ticket, &err), 0, "%s", msg(err));
+  cr_assert_eq(admin_count("SELECT count(*) FROM \"%s\".kv WHERE key = '\\x6e65766572'", schema), 0,
+               "no row for it");
+  cr_assert_eq(len_of(store_kv_keys(s)), 0);
+  close_store(s);
+}
+
+/* A value bigger than the whole read cache is served, just not cached. */
+Test(pg, a_key_too_big_for_the_read_cache) {
+  store_opts o = {.cache_bytes = 2048};
+  store *s = open_url(url, &o);
+  sx_val err = SX_NIL, v = big_value(8192);
+  cr_assert_eq(store_kv_put(s, str("big"), v, &err), 0);
+  cr_assert_eq(store_commit(s, &err), 0);
+  for (int i = 0; i < 2; i++) cr_assert_eq(sx_str_len(store_kv_get(s, str("big"))), 8192);
+  store_stats st;
+  store_get_stats(s, &st);
+  cr_assert_leq(st.cache_bytes, 2048);
+  close_store(s);
+}
+
+/* The sync mode reaches the database: off (and batch) commit without
+ * waiting for PostgreSQL's WAL flush, full waits for it. */
+static void assert_sync_setting(store_sync sync, const char *want) {
+  store_opts o = {.sync = sync};
+  store *s = open_url(url, &o);
+  PGresult *r = PQexecParams(((pgstore *)s)->conn, "SHOW synchronous_commit", 0, NULL, NULL, NULL, NULL, 0);
+  cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+  cr_assert_str_eq(PQgetvalue(r, 0, 0), want, "sync mode %d", (int)sync);
+  PQclear(r);
+  close_store(s);
+}
+
+Test(pg, the_sync_mode_sets_synchronous_commit) {
+  assert_sync_setting(STORE_SYNC_FULL, "on");
+  assert_sync_setting(STORE_SYNC_OFF, "off");
+  assert_sync_setting(STORE_SYNC_BATCH, "off");
+}
+
+/* A URL without parameters: nothing to take out, the label is the URL. */
+Test(pg, a_url_without_parameters) {
+  store *s = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_open("postgresql://127.0.0.1:1/nodb", NULL, &s, &err), STORE_EFAIL);
+  HAS(msg(err), "store postgresql://127.0.0.1:1/nodb: cannot connect to the database");
+  cr_assert_eq(store_open("postgresql://127.0.0.1:1/nodb?", NULL, &s, &err), STORE_EFAIL,
+               "nor after a bare ?");
+  HAS(msg(err), "store postgresql://127.0.0.1:1/nodb: cannot connect to the database");
+}
+
+/* A schema whose version row is gone (the rest intact) is completed: the
+ * row comes back and the data is all there. */
+Test(pg, a_schema_without_its_version_row) {
+  store *s = open_url(url, NULL);
+  put_events(s, "a", 1, 2);
+  close_store(s);
+  admin_sql("DELETE FROM \"%s\".meta", schema);
+  assert_stream("a", 2, 2, "after the version row went");
+  cr_assert_eq(admin_count("SELECT value::int FROM \"%s\".meta WHERE key = 'schema_version'", schema), 1);
+}
+
+/* A stream another handle truncates, then replaces (same mark, an
+ * earlier first seq), under a handle that cached it: the handle drops
+ * the truncated head, then reads the replaced stream afresh. */
+Test(pg, a_cached_stream_replaced_with_an_earlier_first_seq) {
+  store *s = open_url(url, NULL), *w = open_url(url, NULL);
+  put_events(w, "a", 1, 3);
+  sx_val err = SX_NIL;
+  cr_assert_eq(len_of(store_read(s, str("a"))), 3, "cached: seqs 1..3");
+  cr_assert_eq(store_truncate(w, str("a"), 2, &err), 0);
+  cr_assert_eq(store_commit(w, &err), 0, "%s", msg(err));
+  cr_assert_eq(len_of(store_read(s, str("a"))), 1, "truncated by the other handle: seq 3 only");
+  admin_sql("DELETE FROM \"%s\".events", schema);
+  admin_sql("DELETE FROM \"%s\".streams", schema);
+  put_events(w, "a", 1, 3);
+  cr_assert_eq(len_of(store_read(s, str("a"))), 3, "all three, not the cached tail");
+  close_store(s);
+  close_store(w);
+}
+
+/* One append and a truncation of an existing stream in one commit (not
+ * the single-append fast path): both land, another handle sees them. */
+Test(pg, one_append_and_a_truncation_in_one_commit) {
+  store *s = open_url(url, NULL);
+  put_events(s, "a", 1, 3);
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_append(s, str("a"), ev(4, "x"), &err), 0);
+  cr_assert_eq(store_truncate(s, str("a"), 2, &err), 0);
+  cr_assert_eq(store_commit(s, &err), 0, "%s", msg(err));
+  assert_stream("a", 4, 2, "after the commit");
+  close_store(s);
+}
+
+/* store_check by a role that may list the streams and count their events
+ * (column privileges on events.stream and events.seq) but not read the
+ * values: the check fails (-1) at the values, naming the table. */
+Test(pg, check_by_a_role_that_may_not_read_the_values) {
+  char lim[768], role[64];
+  limited_url(lim, sizeof lim, role, sizeof role);
+  store *s = open_url(url, NULL);
+  put_events(s, "a", 1, 2);
+  close_store(s);
+  admin_sql("GRANT USAGE ON SCHEMA \"%s\" TO %s", schema, role);
+  admin_sql("GRANT SELECT ON \"%s\".meta, \"%s\".streams, \"%s\".clocks TO %s", schema, schema, schema, role);
+  admin_sql("GRANT SELECT (stream, seq) ON \"%s\".events TO %s", schema, role);
+  sx_buf report = SX_BUF_INIT;
+  cr_assert_eq(store_check(lim, &report), -1);
+  sx_buf_putc(&report, '\0');
+  HAS(report.data, "permission denied for table events");
+  cr_assert_null(strstr(report.data, "damaged"), "nothing is called damaged: %s", report.data);
+  sx_buf_free(&report);
+  admin_sql("DROP OWNED BY %s", role);
+  admin_sql("DROP ROLE %s", role);
 }
