@@ -291,8 +291,10 @@ static void info_set(store_stream_info *info, int64_t hwm, int64_t first) {
   info->content_rv.ver = (uint64_t)(hwm + first);
 }
 
+/* From a result whose row 0, if any, starts with hwm and first_seq (both
+ * NOT NULL); no row: the stream was never appended to. */
 static void info_from(const PGresult *r, store_stream_info *info) {
-  bool has = PQntuples(r) && !PQgetisnull(r, 0, 0);
+  bool has = PQntuples(r) > 0;
   info_set(info, has ? pg_int8(r, 0, 0) : 0, has ? pg_int8(r, 0, 1) : 1);
 }
 
@@ -657,7 +659,7 @@ static char *pg_quote_ident(const char *name) {
 static pgstore *pg_new(const char *url, const store_opts *opts) {
   pgstore *s = store_xgc_uncollectable(sizeof *s);
   memset(s, 0, sizeof *s);
-  if (opts) s->base.opts = *opts;
+  s->base.opts = *opts; /* every caller passes options (store_open makes defaults) */
   char *schema;
   s->conninfo = url_take_schema(url, &schema);
   s->shown = store_label(s->conninfo);

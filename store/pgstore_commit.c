@@ -378,8 +378,7 @@ static int pgc_collect(pgc *c) {
 
 /* How many things the transaction read. */
 static size_t pgc_reads(store_txn *t) {
-  size_t n = t->catalog_read + t->keys_read;
-  for (size_t i = 0; i < t->nstreams; i++) n += t->streams[i].hwm_read || t->streams[i].content_read;
+  size_t n = t->catalog_read + t->keys_read + t->nstreams; /* every stream held had its mark read */
   for (size_t i = 0; i < t->nkeys; i++) n += t->keys[i].read;
   return n;
 }
