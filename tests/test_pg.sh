@@ -12,6 +12,7 @@
 #    password);
 #  - a live process's read cache never hides another process's commits,
 #    nor a schema replaced under it;
+#  - the REPL's :stats on a database counts round trips instead of a log;
 #  - moving a store from a directory into PostgreSQL and back with dump/load;
 #  - a database restart under a live server: the evaluation in flight may
 #    fail with a clear error, the next one reconnects and works.
@@ -139,6 +140,12 @@ check "and read again unchanged" '(ok 0 ((3 4) 4 "v2"))' "$(sed -n 5p "$DIR/out3
 if [ -x "$psql_bin" ]; then
   check "a replaced schema is read afresh, not from the cache" '(ok 0 ((1) 1 "v3"))' "$(sed -n 6p "$DIR/out3")"
 fi
+
+# ---- the REPL on a PostgreSQL store -------------------------------------------------------
+r=$(printf '(persist/last-seq db "c")\n:stats\n' | "$SX" repl --store "$CU" 2>&1)
+has ":stats counts the database's round trips" "round trips since open" "$r"
+has ":stats shows the cache, not a log" "memory     cache " "$r"
+check ":stats shows no log for a database" "" "$(grep '^log ' <<<"$r")"
 
 # ---- a database restart under a live server ---------------------------------------------
 if [ -n "${SX_TEST_PG_DIR:-}" ]; then

@@ -93,7 +93,7 @@ check "exit status 1 after errors" "1" "$rc"
 # ---- :refresh, :reopen, :stats -------------------------------------------------------------
 repl $'(perform {:op "persist/kv-put" :args (list "big" (join "" (map (fn (i) "0123456789") (range 300))))})\n:refresh\n:reopen\n:stats\n' --store "$S"
 check ":refresh when the REPL is the writer" "this REPL owns the store for writing, so it is always up to date" "$(sed -n 2p <<<"$out")"
-check ":reopen opens the store again" "reopened $S: 2 streams, 1 events, 1 kv keys" "$(sed -n 3p <<<"$out")"
+check ":reopen opens the store again" "reopened $S: 2 streams, 1 event, 1 kv key" "$(sed -n 3p <<<"$out")"
 check ":stats gives the log size in KiB" "1" "$(grep -cE '^log +[0-9]+\.[0-9] KiB$' <<<"$out")"
 repl $':refresh\n:stats\n' --read-only --store "$S"
 check ":refresh read-only counts what it sees" "refreshed: 2 streams, 1 event, 1 kv key" "$(sed -n 1p <<<"$out")"

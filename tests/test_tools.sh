@@ -200,7 +200,7 @@ kill $T 2>/dev/null; wait $T 2>/dev/null
 out=$(printf '(define (f x) (g x))\n(f 1)\n:bt\n:set limit 3\n:reopen\n(persist/last-seq db "w")\n' | "$SX" repl --store "$S" 2>&1)
 check ":bt shows the backtrace" "1" "$(printf '%s\n' "$out" | grep -c '^  in f at <stdin>:1:')"
 check ":set limit" "1" "$(printf '%s\n' "$out" | grep -c '^limit: at most 3 entries')"
-check ":reopen" "1" "$(printf '%s\n' "$out" | grep -c "^reopened $S: 1 streams, 402 events")"
+check ":reopen" "1" "$(printf '%s\n' "$out" | grep -c "^reopened $S: 1 stream, 402 events")"
 check "the REPL works after :reopen" "402" "$(printf '%s\n' "$out" | tail -1)"
 
 echo "$pass passed, $fail failed"

@@ -256,15 +256,18 @@ static void cmd_stats(repl *r) {
   human_bytes(blobs, sizeof blobs, s.blob_bytes);
   human_bytes(index, sizeof index, s.stats.index_bytes);
   human_bytes(cache, sizeof cache, s.stats.cache_bytes);
-  printf("store      %s (%s)\n", sxapi_store_label(r->vm),
-         s.stats.read_only ? "read-only" : "open for writing");
+  const char *label = sxapi_store_label(r->vm);
+  bool database = strncmp(label, "postgres", 8) == 0; /* postgres:// or postgresql:// */
+  printf("store      %s (%s)\n", label, s.stats.read_only ? "read-only" : "open for writing");
   printf("sync mode  %s\n", sxapi_sync_name(s.stats.sync));
-  printf("log        %s\n", log);
+  if (database) printf("database   %llu round trips since open\n", (unsigned long long)s.stats.round_trips);
+  else printf("log        %s\n", log);
   printf("streams    %zu\n", s.stats.streams);
   printf("events     %zu stored\n", s.stats.events);
   printf("kv keys    %zu\n", s.stats.kv_keys);
   printf("blobs      %zu (%s)\n", s.blobs, blobs);
-  printf("memory     index %s, cache %s\n", index, cache);
+  if (database) printf("memory     cache %s\n", cache);
+  else printf("memory     index %s, cache %s\n", index, cache);
 }
 
 static double now_ms(void) {
@@ -324,8 +327,9 @@ static void cmd_reopen(repl *r) {
   if (repl_store_open(r->vm, *dir ? dir : r->store_dir, r->sync, r->read_only, &err)) {
     sxapi_store_stats s;
     sxapi_store_stats_of(r->vm, &s);
-    printf("reopened %s: %zu streams, %zu events, %zu kv keys\n", sxapi_store_label(r->vm), s.streams,
-           s.events, s.kv_keys);
+    printf("reopened %s: %zu stream%s, %zu event%s, %zu kv key%s\n", sxapi_store_label(r->vm), s.streams,
+           s.streams == 1 ? "" : "s", s.events, s.events == 1 ? "" : "s", s.kv_keys,
+           s.kv_keys == 1 ? "" : "s");
   } else {
     repl_buf_putc(&err, '\0');
     err_f(r, "error: %s (:reopen tries again)", err.data, 0);
