@@ -202,12 +202,23 @@ static sx_val p_parse_float(sx_vm *vm, int argc, sx_val *argv) {
   return *end ? SX_NIL : sx_float(d);
 }
 
+/* The name of a symbol or keyword (a string as it is); who names the
+ * primitive in the error. */
+static sx_val name_of(sx_vm *vm, const char *who, sx_val v) {
+  if (sx_is_symbol(v)) return sx_sym_name(v);
+  if (sx_is(v, SX_T_KEYWORD)) return ((sx_keyword *)v)->name;
+  if (sx_is_string(v)) return v;
+  return sx_type_error(vm, who, "a symbol, keyword or string", v);
+}
+
+static sx_val p_name(sx_vm *vm, int argc, sx_val *argv) {
+  (void)argc;
+  return name_of(vm, "name", argv[0]);
+}
+
 static sx_val p_symbol_to_string(sx_vm *vm, int argc, sx_val *argv) {
   (void)argc;
-  if (sx_is_symbol(argv[0])) return sx_sym_name(argv[0]);
-  if (sx_is(argv[0], SX_T_KEYWORD)) return ((sx_keyword *)argv[0])->name;
-  if (sx_is_string(argv[0])) return argv[0];
-  return sx_type_error(vm, "name", "a symbol, keyword or string", argv[0]);
+  return name_of(vm, "symbol->string", argv[0]);
 }
 
 static sx_val p_string_to_symbol(sx_vm *vm, int argc, sx_val *argv) {
@@ -238,7 +249,7 @@ void sx_lib_str_install(sx_vm *vm) {
   sx_defprim(vm, "trim", p_trim, 1, 1);
   sx_defprim(vm, "parse-int", p_parse_int, 1, 1);
   sx_defprim(vm, "parse-float", p_parse_float, 1, 1);
-  sx_defprim(vm, "name", p_symbol_to_string, 1, 1);
+  sx_defprim(vm, "name", p_name, 1, 1);
   sx_defprim(vm, "symbol->string", p_symbol_to_string, 1, 1);
   sx_defprim(vm, "string->symbol", p_string_to_symbol, 1, 1);
   sx_defprim(vm, "keyword", p_string_to_keyword, 1, 1);

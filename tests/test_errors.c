@@ -40,6 +40,14 @@ Test(errors, primitive_errors_have_position) {
   cr_assert_str_eq(str_or(e->message, "?"), "unbound symbol undefined-thing");
 }
 
+/* Two names bound to one operation each name themselves in a type error. */
+Test(errors, aliases_name_the_one_called) {
+  cr_assert_str_eq(str_or(uncaught("(symbol->string 5)")->message, "?"),
+                   "symbol->string: expected a symbol, keyword or string, got 5");
+  cr_assert_str_eq(str_or(uncaught("(name 5)")->message, "?"),
+                   "name: expected a symbol, keyword or string, got 5");
+}
+
 Test(errors, error_where_inside_guard) {
   OK("(guard (e (true (list (error-where e) (error-message e) (error-irritants e))))\n  (error \"m\" 1))",
      "(\"<test>:2:3\" \"m 1\" (1))");
