@@ -31,9 +31,9 @@ uint32_t store_hash(const void *p, size_t n) {
 char *store_label(const char *url) {
   char *s = store_xstrdup(url);
   if (!store_is_url(s)) return s; /* a directory is shown as it is */
-  char *scheme = strstr(s, "://");
-  char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-  char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+  char *host = strstr(s, "://") + 3; /* a URL (store_is_url) has one */
+  char *at = strchr(host, '@');
+  char *colon = strchr(host, ':');
   if (at && colon && colon < at) memmove(colon, at, strlen(at) + 1); /* user:pass@ -> user@ */
   char *pw = strstr(s, "password=");
   if (pw) {
@@ -41,8 +41,8 @@ char *store_label(const char *url) {
     if (end) memmove(pw, end + 1, strlen(end + 1) + 1);
     else *pw = '\0';
   }
-  size_t n = strlen(s);
-  if (n && (s[n - 1] == '?' || s[n - 1] == '&')) s[n - 1] = '\0';
+  size_t n = strlen(s); /* > 0: the scheme is still there */
+  if (s[n - 1] == '?' || s[n - 1] == '&') s[n - 1] = '\0';
   return s;
 }
 
@@ -64,12 +64,11 @@ static store *st_find_shared(const char *key) {
   return NULL;
 }
 
+/* Take s (a shared handle: it is in the chain) out of the chain. */
 static void st_unshare(store *s) {
-  for (store **p = &shared; *p; p = &(*p)->share_next)
-    if (*p == s) {
-      *p = s->share_next;
-      return;
-    }
+  store **p = &shared;
+  while (*p != s) p = &(*p)->share_next;
+  *p = s->share_next;
 }
 
 /* Another open of a directory this process already writes. */

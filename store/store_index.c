@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Grow an uncollectable array of elem-sized items to at least need. */
+/* Grow an uncollectable array of elem-sized items to hold need (entries
+ * are added one at a time: need is at most *cap + 1). */
 static void *ix_grow_gc(void *old, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap) return old;
   size_t ncap = *cap ? *cap * 2 : 16;
-  while (ncap < need) ncap *= 2;
   void *n = store_xgc_uncollectable(ncap * elem);
   memset(n, 0, ncap * elem);
   if (old) {
@@ -118,10 +118,11 @@ long store_kv_add(fstore *s, sx_val key, uint32_t h) {
 
 /* ---- mutations ------------------------------------------------------------ */
 
+/* Room for need offsets (appended one at a time: need is at most cap + 1,
+ * so the new capacity always holds it). */
 static void ix_stream_reserve(stream_ent *e, size_t need) {
   if (need <= e->cap) return;
   size_t ncap = e->cap ? e->cap + e->cap / 2 + 8 : 8;
-  if (ncap < need) ncap = need;
   e->offs = store_xrealloc(e->offs, ncap * sizeof *e->offs);
   if (e->cache) {
     sx_val *nc = store_xgc(ncap * sizeof *nc);
@@ -184,12 +185,13 @@ void store_ix_kv_set(fstore *s, size_t ki, uint64_t off) {
   e->cache_est = 0;
 }
 
-/* Trim offset arrays to their exact size (after a full scan). */
+/* Trim offset arrays to their exact size (after a full scan from scratch:
+ * no stream has cached values yet). */
 void store_ix_shrink(fstore *s) {
   for (size_t i = 0; i < s->nstreams; i++) {
     stream_ent *e = &s->streams[i];
     store_ix_compact(s, i);
-    if (e->cap > e->count && !e->cache) {
+    if (e->cap > e->count) {
       e->offs = store_xrealloc(e->offs, e->count * sizeof *e->offs);
       e->cap = e->count;
     }

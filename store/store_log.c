@@ -16,6 +16,7 @@
 #endif
 #include "store_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -153,12 +154,14 @@ typedef struct scan_buf {
   uint64_t start; /* file offset of data[0] */
 } scan_buf;
 
-/* Make file bytes [off, off+n) available; returns a pointer or NULL. */
+/* Make file bytes [off, off+n) available; returns a pointer, or NULL when
+ * the read comes up short (the file shrank under the scan). The scan only
+ * moves forward and asks only for bytes within size: b->start <= off and
+ * off + n <= size. */
 static const unsigned char *scan_load(scan_buf *b, uint64_t off, size_t n, uint64_t size) {
-  if (off >= b->start && off + n <= b->start + b->len) return b->data + (off - b->start);
+  if (off + n <= b->start + b->len) return b->data + (off - b->start);
   size_t want = n > SCAN_CHUNK ? n : SCAN_CHUNK;
   if (want > size - off) want = (size_t)(size - off);
-  if (want < n) return NULL;
   if (want > b->cap) {
     free(b->data);
     b->data = store_xmalloc(want);
@@ -406,9 +409,7 @@ static bool scan_evidence(int fd, uint64_t from, uint64_t size, uint64_t bad, bo
       i = (size_t)(next - d);
       if (i + FRAME_HEAD_V1 + FRAME_TAIL > (size_t)r) break;
     }
-    uint32_t m = le32(d + i);
-    if ((m != FRAME_MAGIC && !(any_v1 && m == FRAME_MAGIC_V1)) ||
-        !head_check(d + i, (uint64_t)r - i, from + i, any_v1, &fi, &why) ||
+    if (!head_check(d + i, (uint64_t)r - i, from + i, any_v1, &fi, &why) || /* checks the magic first */
         !frame_check(d + i, (uint64_t)r - i, &fi, &why))
       continue;
     found = fi.head == FRAME_HEAD_V1 || fi.synced > bad;
@@ -584,7 +585,7 @@ const unsigned char *store_log_bytes(fstore *s, uint64_t off, size_t *avail) {
       return (const unsigned char *)s->inflight.data + i;
     }
     i -= s->inflight.len;
-    if (i >= s->wbuf.len) return NULL;
+    assert(i < s->wbuf.len); /* the index names only committed frames */
     *avail = s->wbuf.len - i;
     return (const unsigned char *)s->wbuf.data + i;
   }
@@ -631,15 +632,15 @@ log_write_rc store_log_write(fstore *s, const sx_buf *buf, uint64_t at, char *ms
   if (at + buf->len > s->file_end) rc = log_extend(s, at + buf->len);
   if (rc == LOG_WRITE_OK && log_pwrite_all(s->fd, buf->data, buf->len, at)) rc = LOG_WRITE_FAILED;
   if (rc == LOG_WRITE_OK) return rc;
-  int n = snprintf(msg, cap, "store %s: %s %s failed: %s", s->dir,
-                   rc == LOG_WRITE_REFUSE ? "fdatasync of" : "write to", s->log_path, strerror(errno));
+  snprintf(msg, cap, "store %s: %s %s failed: %s", s->dir,
+           rc == LOG_WRITE_REFUSE ? "fdatasync of" : "write to", s->log_path, strerror(errno));
   /* Cut off what was partly written. If that fails, or a sync failed (the
    * kernel's copy of the file is in doubt), the handle must refuse writes. */
   if (store_io_ftruncate(STORE_IO_LOG_TRUNC, s->fd, (off_t)at) == 0) {
     s->file_end = at;
   } else {
-    if (n > 0 && (size_t)n < cap)
-      snprintf(msg + n, cap - (size_t)n, " (and cutting the log back failed: %s)", strerror(errno));
+    size_t n = strlen(msg); /* < cap, also when the message above was cut short */
+    snprintf(msg + n, cap - n, " (and cutting the log back failed: %s)", strerror(errno));
     rc = LOG_WRITE_REFUSE;
   }
   return rc;

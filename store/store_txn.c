@@ -66,11 +66,12 @@ static void tx_place(uint32_t *idx, size_t nb, uint32_t h, size_t i) {
 }
 
 /* Index entry i (already stored at base[i], the n-th); grows the table so
- * that it stays at most half full. */
+ * that it stays at most half full. The first table is room (room_n slots)
+ * when there is one (room_n is 0 when not: a table never has 0 slots). */
 static void tx_link(tx_map *m, size_t i, uint32_t *room, size_t room_n) {
   if ((m->n + 1) * 2 > *m->nb) {
     size_t nb = *m->nb ? *m->nb * 2 : room ? room_n : 8;
-    uint32_t *idx = nb == room_n && room ? room : store_xgc_atomic(nb * sizeof *idx);
+    uint32_t *idx = nb == room_n ? room : store_xgc_atomic(nb * sizeof *idx);
     memset(idx, 0, nb * sizeof *idx);
     for (size_t k = 0; k < m->n; k++) tx_place(idx, nb, tx_at(m, k)->hash, k);
     *m->idx = idx;
@@ -124,12 +125,13 @@ static txn_key *tx_key(store_txn *t, sx_val key) {
 
 /* ---- the payload ------------------------------------------------------------ */
 
+/* The payload is the transaction's own room (cap > 0) until it grows. */
 static void tb_put(store_bytes *b, const void *p, size_t n) {
   if (b->len + n > b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 128;
+    size_t cap = b->cap * 2;
     while (cap < b->len + n) cap *= 2;
     char *d = store_xgc_atomic(cap);
-    if (b->len) memcpy(d, b->data, b->len);
+    memcpy(d, b->data, b->len);
     b->data = d;
     b->cap = cap;
   }
@@ -178,9 +180,10 @@ void store_txn_since(store_txn *t, uint64_t c) {
 }
 bool store_txn_dirty(store_txn *t) { return t->nrecords > 0; }
 
-/* A read the backend could not serve: the evaluation can only fail. */
+/* A read the backend could not serve (v, an error value): the evaluation
+ * can only fail. */
 static sx_val tx_broke(store_txn *t, sx_val v) {
-  if (sx_is(v, SX_T_ERROR) && !t->broken) t->broken = v;
+  if (!t->broken) t->broken = v;
   return v;
 }
 
@@ -198,7 +201,7 @@ bool store_txn_conflicted(store_txn *t, sx_val *msg) {
 
 static void tx_finish(store_txn *t) {
   t->finished = true;
-  t->payload = (store_bytes){0};
+  t->payload = (store_bytes){t->payload_room, 0, sizeof t->payload_room}; /* drop a grown one */
 }
 
 void store_txn_abort(store_txn *t) {
@@ -551,7 +554,8 @@ int store_txn_validate(store_txn *t, store_ver_fn cur, sx_val *err) {
   tx_check c = {t, cur, t->nrecords > 0, t->seen, err};
   for (size_t i = 0; i < t->nstreams; i++) {
     txn_stream *ts = &t->streams[i];
-    if (ts->hwm_read && !tx_item_ok(&c, STORE_ITEM_HWM, ts->name, &ts->base.hwm_rv))
+    /* every stream in the set had its mark read (tx_see_stream) */
+    if (!tx_item_ok(&c, STORE_ITEM_HWM, ts->name, &ts->base.hwm_rv))
       return tx_conflict(&c, "stream", ts->name);
     if (ts->content_read && !tx_item_ok(&c, STORE_ITEM_CONTENT, ts->name, &ts->base.content_rv))
       return tx_conflict(&c, "stream", ts->name);

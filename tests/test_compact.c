@@ -318,12 +318,30 @@ static bool fail_at(store_io_site site, unsigned nth, int eno, sx_buf *want) {
   return true;
 }
 
+/* Streams "a-bulk" and "b-bulk", each one event larger than a compacted
+ * frame: the new log's frames then also end before an append ("b-bulk"
+ * after "a-bulk") and before an H record ("gone", truncated to nothing). */
+static void add_bulk_streams(void) {
+  store *s = open_w();
+  sx_val err = SX_NIL;
+  static const char *names[] = {"a-bulk", "b-bulk"};
+  for (int i = 0; i < 2; i++) {
+    char *p;
+    sx_val v = sx_string_alloc((3u << 20) / 2, &p);
+    memset(p, 'x' + i, (3u << 20) / 2);
+    ok(store_append(s, str(names[i]), sx_dict_assoc(ev(1), str("bulk"), v), &err), err);
+  }
+  ok(store_commit(s, &err), err);
+  close_ok(s);
+}
+
 Test(compact, a_failure_at_every_write_site_leaves_the_store_intact) {
   static const store_io_site sites[] = {STORE_IO_LOCK,           STORE_IO_COMPACT_CREATE,
                                         STORE_IO_COMPACT_WRITE,  STORE_IO_COMPACT_SYNC,
                                         STORE_IO_COMPACT_RENAME, STORE_IO_DIR_SYNC};
   static const int errnos[] = {ENOSPC, EIO};
   build_history(3u << 20); /* a 3 MiB value: the new log takes several frames and writes */
+  add_bulk_streams();
   sx_buf want = fingerprint();
   for (size_t i = 0; i < sizeof sites / sizeof sites[0]; i++) {
     unsigned failed = 0;

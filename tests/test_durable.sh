@@ -185,11 +185,18 @@ check "store check is clean after the lost commits" "0" "$?"
 # value is ignored, saying so, and the store works as usual
 r=$(SX_STORE_FAULT=log-write:1:28:sticky "$SXF" --store "$DIR/s" -e "$PRELUDE (persist/kv-put db \"num\" 1)" 2>&1)
 check "an errno given by number" "1" "$(grep -c "$want" <<<"$r")"
-for bad in nosuchsite:1:EIO log-write log-write:0:EIO log-write:1:EBOGUS; do
+for bad in nosuchsite:1:EIO log-write log-write:0:EIO log-write:1:EBOGUS : log-write:1; do
   r=$(SX_STORE_FAULT=$bad "$SXF" --store "$DIR/s" -e "$PRELUDE (persist/kv-put db \"ok\" 1) :stored" 2>&1)
   check "SX_STORE_FAULT=$bad is ignored, saying so" '1 "stored"' \
     "$(grep -c "ignoring malformed SX_STORE_FAULT=$bad (expected SITE:NTH:ERRNO\[:sticky\])" <<<"$r") $(tail -1 <<<"$r")"
 done
+
+# an empty value arms nothing and says nothing; a fourth field other than
+# "sticky" makes a one-shot fault
+r=$(SX_STORE_FAULT= "$SXF" --store "$DIR/s" -e "$PRELUDE (persist/kv-put db \"ok\" 1) :stored" 2>&1)
+check "an empty SX_STORE_FAULT is no fault" '"stored"' "$r"
+r=$(SX_STORE_FAULT=log-write:1:ENOSPC:once "$SXF" --store "$DIR/s" -e "$PRELUDE (persist/kv-put db \"once\" 1)" 2>&1)
+check "a one-shot fault fails the first write" "1" "$(grep -c "$want" <<<"$r")"
 
 # sx store compact: a failing disk leaves the log as it was; then the log
 # shrinks to the current state, reads the same, checks clean, continues the seq

@@ -474,3 +474,39 @@ Test(fault, a_failed_group_takes_back_what_the_handle_had_read_of_it) {
   failing_first_commit_after_cached_listings(STORE_IO_LOG_SYNC);
   failing_first_commit_after_cached_listings(STORE_IO_LOG_WRITE);
 }
+
+/* The injector itself (issue 18): a fault at the site "any" fails the first
+ * write call whatever its site; sites are found and named by name. */
+Test(fault, a_fault_at_any_site_fails_the_first_call_of_any_site) {
+  store_fault_inject(STORE_IO_ANY, 1, EROFS, false);
+  store *s = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_open(fresh, NULL, &s, &err), -1);
+  cr_assert(strstr(msg(err), "Read-only file system"), "%s", msg(err));
+  cr_assert_eq(store_fault_fired(), 1);
+  s = open_mode(fresh, STORE_SYNC_FULL, &err); /* one-shot: the next open works */
+  cr_assert_not_null(s, "%s", msg(err));
+  /* the second call of any site, within the commit, fails once */
+  store_fault_inject(STORE_IO_ANY, 2, EIO, false);
+  cr_assert_eq(store_append(s, str("w"), ev(1), &err), 0);
+  cr_assert_eq(store_commit(s, &err), -1);
+  cr_assert(strstr(msg(err), "Input/output error"), "%s", msg(err));
+  cr_assert_eq(store_fault_fired(), 1);
+  cr_assert_eq(store_append(s, str("w"), ev(1), &err), 0);
+  cr_assert_eq(store_commit(s, &err), 0, "one-shot: %s", msg(err));
+  /* a disk full at any site, up to the data written so far */
+  store_stats st;
+  store_get_stats(s, &st);
+  store_fault_space(STORE_IO_ANY, st.log_bytes);
+  cr_assert_eq(store_append(s, str("w"), ev(2), &err), 0);
+  cr_assert_eq(store_commit(s, &err), -1);
+  cr_assert(strstr(msg(err), "No space left on device"), "%s", msg(err));
+  store_fault_clear();
+  cr_assert_eq(store_last_seq(s, str("w")), 1);
+  store_close(s, &err);
+  cr_assert_eq(store_io_site_find("log-write"), STORE_IO_LOG_WRITE);
+  cr_assert_eq(store_io_site_find("no-such-site"), -1);
+  cr_assert_str_eq(store_io_site_name(STORE_IO_COMPACT_RENAME), "compact-rename");
+  cr_assert_str_eq(store_io_site_name(STORE_IO_NSITES), "?");
+  cr_assert_str_eq(store_io_site_name((store_io_site)-1), "?");
+}

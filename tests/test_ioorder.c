@@ -325,3 +325,22 @@ Test(ioorder, compaction_syncs_the_new_log_renames_it_and_syncs_the_directory) {
   cr_assert(create >= 0 && rn > create);
   cr_assert_eq(at((size_t)rn).site, STORE_IO_COMPACT_RENAME);
 }
+
+/* The trace itself (issue 18): entries in order, none past the end, every
+ * call named. */
+Test(ioorder, the_trace_lists_the_calls_and_nothing_past_its_end) {
+  store_iotrace_start();
+  store *s = open_mode(STORE_SYNC_FULL, 0);
+  close_ok(s);
+  size_t n = store_iotrace_count();
+  cr_assert_gt(n, 0);
+  store_iotrace_ent e;
+  cr_assert(store_iotrace_get(n - 1, &e));
+  cr_assert(!store_iotrace_get(n, &e), "an entry past the end");
+  static const char *names[] = {"open", "write", "fsync", "fdatasync", "truncate", "rename", "mkdir"};
+  for (int c = IOT_OPEN; c <= IOT_MKDIR; c++)
+    cr_assert_str_eq(store_iotrace_call_name((store_iotrace_call)c), names[c]);
+  cr_assert_str_eq(store_iotrace_call_name((store_iotrace_call)(IOT_MKDIR + 1)), "?");
+  store_iotrace_start(); /* starts over */
+  cr_assert_eq(store_iotrace_count(), 0);
+}

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #endif
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -541,6 +542,11 @@ static void x_value_bad(sx_buf *p) { rec_raw(p, "P\x01k\x01\x7f", 5); }
 static void x_value_trail(sx_buf *p) { rec_raw(p, "P\x01k\x02\x00\x00", 6); }
 static void x_event_bad(sx_buf *p) { rec_raw(p, "A\x01s\x02\x02\x0a\x05", 7); }
 static void x_value_cut(sx_buf *p) { rec_raw(p, "P\x01k\x02\x06\x05", 6); }
+static void x_event_len_cut(sx_buf *p) { rec_raw(p, "A\x01s\x02\x80", 5); }
+static void x_trunc_name_cut(sx_buf *p) { rec_raw(p, "T\x80", 2); }
+static void x_trunc_count_cut(sx_buf *p) { rec_raw(p, "T\x01s\x80", 4); }
+static void x_hwm_name_cut(sx_buf *p) { rec_raw(p, "H\x80", 2); }
+static void x_hwm_seq_cut(sx_buf *p) { rec_raw(p, "H\x01s\x80", 4); }
 
 static const char not_follow[] = "does not follow the stream's high-water mark";
 static const char bad_mark[] = "high-water mark below the stream's or with events stored";
@@ -574,6 +580,11 @@ static const rule_case rule_cases[] = {
     {"a kv value with bytes after its encoding", b_kv, NULL, x_value_trail, "stored value does not decode"},
     {"a kv value cut inside its encoding", NULL, NULL, x_value_cut, "stored value does not decode"},
     {"an event that does not decode", NULL, NULL, x_event_bad, "stored value does not decode"},
+    {"an event's length varint cut by the frame's end", b_s1, NULL, x_event_len_cut, "bad varint"},
+    {"a truncate whose name length is cut", b_s1, NULL, x_trunc_name_cut, "bad varint"},
+    {"a truncate whose count is cut", b_s1, NULL, x_trunc_count_cut, "bad varint"},
+    {"an H record whose name length is cut", b_s1, NULL, x_hwm_name_cut, "bad varint"},
+    {"an H record whose seq is cut", b_s1, NULL, x_hwm_seq_cut, "bad varint"},
 };
 
 /* The offset a store_open error or a store_check report names. */
@@ -634,7 +645,8 @@ Test(recovery, every_record_rule_broken_in_a_valid_frame_is_damage_at_the_record
 
 /* What the rules allow: an H record equal to the mark of a stream whose
  * events are all truncated, an H for a new stream, a truncate past the
- * mark, the delete of a key that is not there, appends after an H. */
+ * mark, truncates that drop nothing, the delete of a key that is not
+ * there, appends after an H. */
 Test(recovery, a_hand_made_log_within_the_rules_replays) {
   hand_log l;
   hl_begin(&l);
@@ -646,7 +658,9 @@ Test(recovery, a_hand_made_log_within_the_rules_replays) {
   hl_frame(&l, &p, UINT64_MAX);
   sx_buf_reset(&p);
   rec_append(&p, "s", 3);
+  rec_truncate(&p, "s", 1); /* below the first stored seq: drops nothing */
   rec_truncate(&p, "s", 100);
+  rec_truncate(&p, "s", 200); /* nothing left to drop */
   rec_raw(&p, "D\x04none", 6);
   rec_put(&p, "k", str("v"));
   rec_hwm(&p, "near", (uint64_t)INT64_MAX - 1);
@@ -779,4 +793,204 @@ Test(recovery, a_frame_that_says_it_was_synced_and_runs_past_the_end_is_damage) 
   cr_assert_eq(damage_offset(rep), bad, "%s", rep);
   cr_assert(strstr(rep, "frame runs past the end of the file (its header records that it was synced"), "%s",
             rep);
+}
+
+/* ---- headers and version-1 logs at their edges (issue 18) ------------------------ */
+
+static void open_refused(const store_opts *o, const char *want) {
+  store *t = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_open(dir, o, &t, &err), -1, "opened; wanted: %s", want);
+  cr_assert(strstr(msg(err), want) != NULL, "%s", msg(err));
+}
+
+Test(recovery, a_log_shorter_than_its_header_or_of_a_later_version_is_refused) {
+  store_opts ro = {.read_only = true};
+  spit(path_in("log"), "SXSTO", 5); /* cut inside the header */
+  open_refused(NULL, "not an sx store log (bad header at offset 0)");
+  open_refused(&ro, "not an sx store log (bad header at offset 0)");
+  unsigned char h[16] = {'S', 'X', 'S', 'T', 'O', 'R', 'E', 0};
+  le32_at(h + 8, 3);
+  le32_at(h + 12, store_crc32c(0, h, 12));
+  spit(path_in("log"), h, sizeof h);
+  open_refused(NULL, "unsupported log version 3 (this build reads version 2)");
+  h[12] ^= 0x01; /* and with its checksum wrong it is no header at all */
+  spit(path_in("log"), h, sizeof h);
+  open_refused(NULL, "not an sx store log (bad header at offset 0)");
+  h[12] ^= 0x01;
+  spit(path_in("log"), h, sizeof h);
+  char *rep;
+  cr_assert_eq(check(&rep), 1, "%s", rep);
+  cr_assert(strstr(rep, "unsupported log version 3") != NULL, "%s", rep);
+  size_t n;
+  unsigned char *now = slurp(path_in("log"), &n);
+  cr_assert(n == sizeof h && memcmp(now, h, n) == 0, "a refused log is left as it was");
+  free(now);
+}
+
+Test(recovery, a_log_that_is_a_directory_is_not_a_log) {
+  cr_assert_eq(mkdir(path_in("log"), 0755), 0);
+  store_opts ro = {.read_only = true}; /* opens the directory, whose read fails */
+  open_refused(&ro, "not an sx store log (bad header at offset 0)");
+}
+
+/* A version-1 log: its header, then v1 frames "a" 1 and "a" 2. */
+static uint64_t hl_v1_two(hand_log *l) {
+  l->b = (sx_buf)SX_BUF_INIT;
+  unsigned char h[16] = {'S', 'X', 'S', 'T', 'O', 'R', 'E', 0};
+  le32_at(h + 8, 1);
+  le32_at(h + 12, store_crc32c(0, h, 12));
+  sx_buf_put(&l->b, h, sizeof h);
+  sx_buf p = SX_BUF_INIT;
+  rec_append(&p, "a", 1);
+  hl_frame_v1(l, &p);
+  sx_buf_reset(&p);
+  rec_append(&p, "a", 2);
+  uint64_t second = hl_frame_v1(l, &p);
+  sx_buf_free(&p);
+  return second;
+}
+
+/* In a log only ever written in version 1, any valid frame after a bad one
+ * proves the bad one was synced (version 1 had commits synced in order). */
+Test(recovery, a_bad_version_1_frame_before_a_valid_one_is_damage) {
+  hand_log l;
+  uint64_t bad = hl_v1_two(&l);
+  sx_buf p = SX_BUF_INIT;
+  rec_append(&p, "b", 1);
+  hl_frame_v1(&l, &p);
+  sx_buf_free(&p);
+  l.b.data[bad + 8] ^= 0x01; /* the payload of "a" 2: its checksum fails */
+  hl_write(&l);
+  char *rep;
+  cr_assert_eq(check(&rep), 1, "%s", rep);
+  cr_assert_eq(damage_offset(rep), bad, "%s", rep);
+  cr_assert(strstr(rep, "frame checksum mismatch (a later frame records that the log was synced past it"),
+            "%s", rep);
+  open_refused(NULL, "is damaged at offset");
+}
+
+Test(recovery, a_bad_last_version_1_frame_or_a_few_stray_bytes_are_a_torn_tail) {
+  for (int stray = 0; stray < 2; stray++) {
+    hand_log l;
+    uint64_t bad = hl_v1_two(&l);
+    if (stray) { /* "a" 2 complete, then three bytes of a frame magic */
+      bad = l.b.len;
+      sx_buf_put(&l.b, "SXF", 3);
+    } else {
+      l.b.data[bad + 8] ^= 0x01;
+    }
+    hl_write(&l);
+    char *rep, want[64];
+    cr_assert_eq(check(&rep), 0, "%s", rep);
+    snprintf(want, sizeof want, "torn tail at offset %llu", (unsigned long long)bad);
+    cr_assert(strstr(rep, want) != NULL, "%s", rep);
+    cr_assert(strstr(rep, stray ? "incomplete frame header" : "frame checksum mismatch"), "%s", rep);
+    heard_count = 0;
+    store *s = open_w();
+    cr_assert_eq(heard_count, 1, "the open did not say what it discarded");
+    cr_assert_eq(store_last_seq(s, str("a")), stray ? 2 : 1);
+    append_ok(s, "a", stray ? 3 : 2, str("after the tear"));
+    close_ok(s);
+    size_t n;
+    unsigned char *log = slurp(path_in("log"), &n);
+    cr_assert_eq(rd32(log + 8), 2, "the open upgraded the header");
+    free(log);
+    cr_assert_eq(check(NULL), 0);
+  }
+}
+
+Test(recovery, a_failed_header_upgrade_refuses_the_open_and_changes_nothing) {
+  copy_fixture();
+  size_t n0;
+  unsigned char *before = slurp(path_in("log"), &n0);
+  store_fault_inject(STORE_IO_LOG_WRITE, 1, EIO, false);
+  open_refused(NULL, "upgrading the header of");
+  cr_assert_eq(store_fault_fired(), 1);
+  store_fault_clear();
+  size_t n;
+  unsigned char *now = slurp(path_in("log"), &n);
+  cr_assert(n == n0 && memcmp(now, before, n) == 0, "the version-1 log was changed");
+  free(now);
+  free(before);
+  store *s = open_w();
+  fixture_reads(s, 3);
+  close_ok(s);
+}
+
+/* ---- the log grows in steps; over quota or past the file size limit the
+ * step shrinks, like on a full disk (issue 18) ------------------------------------ */
+
+static off_t log_size(void) {
+  struct stat st;
+  cr_assert_eq(stat(path_in("log"), &st), 0);
+  return st.st_size;
+}
+
+static void log_grows_by_a_smaller_step_after(int eno) {
+  store *s = open_w();
+  store_fault_inject(STORE_IO_LOG_WRITE, 1, eno, false);
+  append_ok(s, "a", 1, str("fits once the step is smaller"));
+  cr_assert_eq(store_fault_fired(), 1);
+  uint64_t end = data_end(s);
+  close_ok(s);
+  store_fault_clear();
+  /* the first attempt asked for end + 1 MiB, the retry for half as much */
+  cr_assert_eq(log_size(), (off_t)(end + (512u << 10)), "log of %lld bytes", (long long)log_size());
+  s = open_w();
+  cr_assert_eq(store_last_seq(s, str("a")), 1);
+  close_ok(s);
+}
+
+Test(recovery, over_quota_the_step_the_log_grows_by_shrinks) { log_grows_by_a_smaller_step_after(EDQUOT); }
+Test(recovery, past_the_file_size_limit_the_step_the_log_grows_by_shrinks) {
+  log_grows_by_a_smaller_step_after(EFBIG);
+}
+
+static sx_val filled(size_t n, char c) {
+  char *p;
+  sx_val v = sx_string_alloc(n, &p);
+  memset(p, c, n);
+  return v;
+}
+
+/* The log grows ahead of the data by 1 MiB, by 4 MiB once past 64 MiB. */
+Test(recovery, past_64_mib_the_log_grows_in_steps_of_4_mib) {
+  store *s = open_w();
+  append_ok(s, "a", 1, filled(64u << 20, 'x'));
+  uint64_t end = data_end(s);
+  cr_assert_eq(log_size(), (off_t)(end + (1u << 20)), "log of %lld bytes", (long long)log_size());
+  append_ok(s, "a", 2, filled(2u << 20, 'y'));
+  end = data_end(s);
+  cr_assert_eq(log_size(), (off_t)(end + (4u << 20)), "log of %lld bytes", (long long)log_size());
+  close_ok(s);
+  s = open_w();
+  cr_assert_eq(store_last_seq(s, str("a")), 2);
+  close_ok(s);
+}
+
+/* The scan reads the log in chunks of 4 MiB: a log larger than that, with
+ * frames across a chunk's edge, replays whole. */
+Test(recovery, a_log_larger_than_the_scan_chunk_replays_whole) {
+  store *s = open_w();
+  char *big = malloc(100000);
+  for (int i = 1; i <= 48; i++) {
+    memset(big, 'a' + i % 26, 100000);
+    append_ok(s, "a", i, sx_string_new(big, 100000));
+  }
+  cr_assert_gt(data_end(s), 4u << 20);
+  close_ok(s);
+  cr_assert_eq(check(NULL), 0);
+  s = open_w();
+  cr_assert_eq(store_last_seq(s, str("a")), 48);
+  int i = 1;
+  for (sx_val l = store_read(s, str("a")); sx_is_cons(l); l = sx_cdr(l), i++) {
+    sx_val d = sx_dict_lookup(sx_car(l), str("data"));
+    memset(big, 'a' + i % 26, 100000);
+    cr_assert(sx_is_string(d) && sx_str_len(d) == 100000 && memcmp(sx_str_data(d), big, 100000) == 0,
+              "event %d", i);
+  }
+  cr_assert_eq(i, 49);
+  close_ok(s);
+  free(big);
 }

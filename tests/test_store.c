@@ -130,6 +130,18 @@ static void flip_bit(const char *p, off_t at) {
   close(fd);
 }
 
+/* End a forked child without running the test runner's exit handlers; a
+ * coverage build first writes the child's counts. */
+#ifdef SX_COVERAGE
+void __gcov_dump(void);
+#endif
+static _Noreturn void child_exit(int code) {
+#ifdef SX_COVERAGE
+  __gcov_dump();
+#endif
+  _exit(code);
+}
+
 /* ---- log facet and the invariants --------------------------------------------- */
 
 Test(store, append_read_last_seq_streams) {
@@ -624,12 +636,13 @@ Test(store, second_writer_gets_locked_by_pid) {
   cr_assert_eq(store_open(dir, &off, &u, &err), -1);
   cr_assert(strstr(msg(err), "already open in this process with sync full"), "%s", msg(err));
   close_ok(t);
-  /* another process gets the owner's pid */
+  /* another process gets the owner's pid (a forked child does not share
+   * the handle it inherited) */
   pid_t pid = fork();
   if (pid == 0) {
     store *c = NULL;
     sx_val e = SX_NIL;
-    _exit(store_open(dir, NULL, &c, &e) == -1 && strcmp(msg(e), want) == 0 ? 0 : 1);
+    child_exit(store_open(dir, NULL, &c, &e) == -1 && strcmp(msg(e), want) == 0 ? 0 : 1);
   }
   int status;
   waitpid(pid, &status, 0);
@@ -761,6 +774,10 @@ Test(store, labels_drop_passwords) {
       {"postgresql:///rose?password=s3cret", "postgresql:///rose"},
       {"/var/lib/store", "/var/lib/store"},
       {"/srv/a:b@c", "/srv/a:b@c"},
+      {"postgresql://app@db:5433/rose", "postgresql://app@db:5433/rose"},
+      {"postgresql://app@db/rose", "postgresql://app@db/rose"},
+      {"postgresql://db:5433/rose?", "postgresql://db:5433/rose"},
+      {"postgres://db/rose?password=s3cret&", "postgres://db/rose"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     char *l = store_label(cases[i][0]);
@@ -987,4 +1004,484 @@ Test(store, names_and_keys_that_are_not_strings) {
   store_txn_abort(t);
   cr_assert_eq(store_last_seq(s, str("a")), 1);
   close_ok(s);
+}
+
+/* ---- transactions at their edges (issue 18): conflicts seen while running,
+ * conflicts found at commit, reads the log can no longer serve ------------------ */
+
+static const char *err_text(sx_val v) {
+  cr_assert(sx_is(v, SX_T_ERROR), "not an error value");
+  return msg(((const sx_error *)v)->message);
+}
+
+static store_txn *committed_txn(store *s, void (*writes)(store_txn *)) {
+  store_txn *o = store_txn_begin(s);
+  writes(o);
+  uint64_t ticket;
+  sx_val err = SX_NIL;
+  txn_ok(store_txn_commit(o, &ticket, &err), err);
+  return o;
+}
+
+static void w_s2_k2(store_txn *o) {
+  sx_val err = SX_NIL;
+  txn_ok(store_txn_append(o, str("s"), ev(2, "t"), &err), err);
+  txn_ok(store_txn_kv_put(o, str("k"), sx_int(2), &err), err);
+}
+
+Test(store, a_reread_that_sees_another_commit_dooms_the_transaction) {
+  store *s = open_w();
+  append_ok(s, "s", 1);
+  put_ok(s, "k", sx_int(1));
+  commit_ok(s);
+  store_txn *t = store_txn_begin(s);
+  cr_assert_eq(sx_list_length(store_txn_read(t, str("s"))), 1);
+  cr_assert(sx_equal(store_txn_kv_get(t, str("k")), sx_int(1)));
+  committed_txn(s, w_s2_k2);
+  static const char doom[] = "conflict: stream \"s\" was changed by another evaluation while this one ran";
+  cr_assert_str_eq(err_text(store_txn_read(t, str("s"))), doom);
+  sx_val m = SX_NIL;
+  cr_assert(store_txn_conflicted(t, &m));
+  cr_assert_str_eq(msg(m), doom);
+  /* the key changed too: the read fails, still naming the first conflict */
+  cr_assert_str_eq(err_text(store_txn_kv_get(t, str("k"))), doom);
+  sx_val err = SX_NIL;
+  txn_ok(store_txn_kv_put(t, str("other"), sx_int(1), &err), err);
+  uint64_t ticket = 99;
+  cr_assert_eq(store_txn_commit(t, &ticket, &err), STORE_ECONFLICT);
+  cr_assert_str_eq(msg(err), doom);
+  cr_assert_eq(ticket, 0);
+  cr_assert(!store_kv_has(s, str("other")), "a doomed transaction wrote nothing");
+  cr_assert(sx_equal(store_kv_get(s, str("k")), sx_int(2)));
+  close_ok(s);
+}
+
+static void w_new_stream(store_txn *o) {
+  sx_val err = SX_NIL;
+  txn_ok(store_txn_append(o, str("new"), ev(1, "t"), &err), err);
+}
+
+Test(store, a_listing_that_changes_under_a_transaction_dooms_it) {
+  store *s = open_w();
+  append_ok(s, "s", 1);
+  commit_ok(s);
+  store_txn *t = store_txn_begin(s);
+  cr_assert_str_eq(joined(store_txn_streams(t)), "s");
+  committed_txn(s, w_new_stream);
+  store_txn_streams(t);
+  sx_val m = SX_NIL;
+  cr_assert(store_txn_conflicted(t, &m));
+  cr_assert_str_eq(msg(m), "conflict: the stream list changed by another evaluation while this one ran");
+  store_txn_abort(t);
+  close_ok(s);
+}
+
+static void w_trunc_s(store_txn *o) {
+  sx_val err = SX_NIL;
+  txn_ok(store_txn_truncate(o, str("s"), 1, &err), err);
+}
+
+static void w_k1_k2(store_txn *o) {
+  sx_val err = SX_NIL;
+  txn_ok(store_txn_kv_put(o, str("k1"), sx_int(10), &err), err);
+  txn_ok(store_txn_kv_put(o, str("k2"), sx_int(20), &err), err);
+}
+
+/* A truncation changes a stream's contents but not its mark: a writing
+ * transaction that read the contents conflicts on them at commit. */
+Test(store, a_truncation_under_a_writing_transaction_that_read_the_stream_is_a_conflict) {
+  store *s = open_w();
+  append_ok(s, "s", 1);
+  append_ok(s, "s", 2);
+  commit_ok(s);
+  store_txn *t = store_txn_begin(s);
+  cr_assert_eq(sx_list_length(store_txn_read(t, str("s"))), 2);
+  committed_txn(s, w_trunc_s);
+  sx_val err = SX_NIL;
+  txn_ok(store_txn_kv_put(t, str("seen"), sx_int(2), &err), err);
+  uint64_t ticket;
+  cr_assert_eq(store_txn_commit(t, &ticket, &err), STORE_ECONFLICT);
+  cr_assert_str_eq(msg(err),
+                   "conflict: stream \"s\" was changed by another evaluation since this one read it");
+  cr_assert(!store_kv_has(s, str("seen")));
+  close_ok(s);
+}
+
+/* A read-only transaction needs one moment at which all its reads held:
+ * none exists when it read k1, then k2 after a commit changed both. */
+Test(store, a_read_only_transaction_without_one_consistent_moment_is_a_conflict) {
+  store *s = open_w();
+  put_ok(s, "k1", sx_int(1));
+  put_ok(s, "k2", sx_int(2));
+  commit_ok(s);
+  store_txn *t = store_txn_begin(s);
+  cr_assert(sx_equal(store_txn_kv_get(t, str("k1")), sx_int(1)));
+  committed_txn(s, w_k1_k2);
+  cr_assert(sx_equal(store_txn_kv_get(t, str("k2")), sx_int(20)));
+  uint64_t ticket;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_txn_commit(t, &ticket, &err), STORE_ECONFLICT);
+  cr_assert_str_eq(msg(err),
+                   "conflict: kv key \"k1\" was changed by another evaluation since this one read it");
+  close_ok(s);
+}
+
+/* Overwrite with a bad tag the first byte of the value after the record
+ * head rec (type, name) in the log's first n bytes: the value's length
+ * (one byte) follows the head, and for an append the seq (one byte) first. */
+static void damage_value_after(const char *rec, size_t reclen, size_t n) {
+  int fd = open(log_path(), O_RDWR);
+  unsigned char *buf = malloc(n);
+  cr_assert_eq(pread(fd, buf, n, 0), (ssize_t)n);
+  unsigned char *r = memmem(buf, n, rec, reclen);
+  cr_assert_not_null(r);
+  size_t skip = rec[0] == 'A' ? 2 : 1;
+  cr_assert_eq(pwrite(fd, "\x7f", 1, (off_t)(r - buf) + (off_t)(reclen + skip)), 1);
+  free(buf);
+  close(fd);
+}
+
+/* Bytes of the log damaged after the open: the read fails naming the file
+ * and offset, and the transaction that made it can only fail. */
+Test(store, a_value_damaged_after_the_open_breaks_the_transaction_that_reads_it) {
+  store *s = open_w();
+  append_ok(s, "s", 1);
+  put_ok(s, "k", str("a value to damage"));
+  commit_ok(s);
+  size_t end = (size_t)data_end(s);
+  close_ok(s);
+  s = open_w(); /* nothing decoded yet: every read goes to the log */
+  damage_value_after("P\x01k", 3, end);
+  damage_value_after("A\x01s", 3, end);
+  store_txn *t = store_txn_begin(s);
+  sx_val got = store_txn_kv_get(t, str("k"));
+  cr_assert(strstr(err_text(got), "/log: the value at offset") && strstr(err_text(got), "does not decode"),
+            "%s", err_text(got));
+  sx_val why = SX_NIL;
+  cr_assert(store_txn_failed(t, &why));
+  cr_assert_str_eq(err_text(why), err_text(got));
+  cr_assert(sx_is(store_txn_read(t, str("s")), SX_T_ERROR), "the event is damaged too");
+  cr_assert(store_txn_failed(t, &why));
+  cr_assert_str_eq(err_text(why), err_text(got), "the first failure is the one reported");
+  sx_val err = SX_NIL;
+  txn_ok(store_txn_kv_put(t, str("other"), sx_int(1), &err), err);
+  uint64_t ticket;
+  cr_assert_eq(store_txn_commit(t, &ticket, &err), STORE_EFAIL);
+  cr_assert_str_eq(err_text(err), err_text(got));
+  cr_assert(!store_kv_has(s, str("other")), "the broken transaction wrote nothing");
+  t = store_txn_begin(s);
+  got = store_txn_read(t, str("s"));
+  cr_assert(strstr(err_text(got), "does not decode"), "%s", err_text(got));
+  cr_assert(store_txn_failed(t, &why));
+  store_txn_abort(t);
+  close_ok(s);
+}
+
+Test(store, renewing_a_transaction_still_running_begins_another) {
+  store *s = open_w();
+  sx_val err = SX_NIL;
+  store_txn *t = store_txn_begin(s);
+  txn_ok(store_txn_kv_put(t, str("k"), sx_int(1), &err), err);
+  store_txn *u = store_txn_renew(t, s);
+  cr_assert_neq(u, t, "a running transaction is not reused");
+  cr_assert(!store_txn_dirty(u));
+  cr_assert(store_txn_dirty(t), "and keeps its writes");
+  uint64_t ticket;
+  txn_ok(store_txn_commit(t, &ticket, &err), err);
+  cr_assert_eq(store_txn_renew(t, s), t, "a finished one is");
+  store_txn_abort(t);
+  store_txn_abort(u);
+  cr_assert(sx_equal(store_kv_get(s, str("k")), sx_int(1)));
+  close_ok(s);
+}
+
+Test(store, an_event_whose_seq_is_not_an_integer_is_refused) {
+  store *s = open_w();
+  sx_val err = SX_NIL;
+  sx_val e = sx_dict_assoc(sx_dict_empty(), str("seq"), str("1"));
+  cr_assert_eq(store_append(s, str("s"), e, &err), -1);
+  cr_assert_str_eq(msg(err), "append to stream \"s\": the event has no integer :seq");
+  cr_assert(!store_pending(s));
+  close_ok(s);
+}
+
+/* Truncations inside one transaction, of its own events and twice over. */
+Test(store, a_transaction_truncating_its_own_events_and_twice_reads_what_survives) {
+  store *s = open_w();
+  append_ok(s, "s", 1);
+  append_ok(s, "s", 2);
+  commit_ok(s);
+  store_txn *t = store_txn_begin(s);
+  sx_val err = SX_NIL;
+  for (int64_t q = 3; q <= 5; q++) txn_ok(store_txn_append(t, str("s"), ev(q, "t"), &err), err);
+  txn_ok(store_txn_truncate(t, str("s"), 3, &err), err); /* two committed, one own */
+  sx_val l = store_txn_read(t, str("s"));
+  cr_assert_eq(sx_list_length(l), 2);
+  cr_assert(sx_equal(sx_dict_lookup(sx_car(l), str("seq")), sx_int(4)));
+  txn_ok(store_txn_truncate(t, str("s"), 2, &err), err); /* below the cut: drops nothing */
+  txn_ok(store_txn_truncate(t, str("s"), 9, &err), err); /* past the mark: drops the rest */
+  cr_assert_eq(store_txn_read(t, str("s")), SX_EMPTY);
+  cr_assert_eq(store_txn_last_seq(t, str("s")), 5);
+  txn_ok(store_txn_truncate(t, str("s"), 9, &err), err); /* nothing left to drop */
+  uint64_t ticket;
+  txn_ok(store_txn_commit(t, &ticket, &err), err);
+  cr_assert_eq(store_read(s, str("s")), SX_EMPTY);
+  cr_assert_eq(store_last_seq(s, str("s")), 5);
+  close_ok(s);
+  s = open_w();
+  cr_assert_eq(store_read(s, str("s")), SX_EMPTY);
+  cr_assert_eq(store_last_seq(s, str("s")), 5);
+  close_ok(s);
+}
+
+Test(store, truncating_a_stream_whose_events_are_all_gone_writes_nothing) {
+  store *s = open_w();
+  append_ok(s, "s", 1);
+  commit_ok(s);
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_truncate(s, str("s"), 1, &err), 0, "%s", msg(err));
+  commit_ok(s);
+  uint64_t end = data_end(s);
+  cr_assert_eq(store_truncate(s, str("s"), 5, &err), 0, "%s", msg(err));
+  cr_assert(!store_pending(s), "nothing left to drop: no record");
+  commit_ok(s);
+  cr_assert_eq(data_end(s), end);
+  cr_assert_eq(store_last_seq(s, str("s")), 1);
+  close_ok(s);
+}
+
+Test(store, a_read_only_handle_refuses_truncate_and_delete) {
+  store *s = open_w();
+  append_ok(s, "s", 1);
+  put_ok(s, "k", sx_int(1));
+  commit_ok(s);
+  close_ok(s);
+  store *r = open_ro();
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_truncate(r, str("s"), 1, &err), -1);
+  cr_assert(strstr(msg(err), "read-only"), "%s", msg(err));
+  err = SX_NIL;
+  cr_assert_eq(store_kv_delete(r, str("k"), &err), -1);
+  cr_assert(strstr(msg(err), "read-only"), "%s", msg(err));
+  cr_assert_eq(sx_list_length(store_read(r, str("s"))), 1);
+  cr_assert(store_kv_has(r, str("k")));
+  close_ok(r);
+}
+
+/* A stream only looked at (never stored, nothing appended) is not listed
+ * beside one the transaction creates. */
+Test(store, a_stream_only_looked_at_is_not_listed) {
+  store *s = open_w();
+  store_txn *t = store_txn_begin(s);
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_txn_read(t, str("ghost")), SX_EMPTY);
+  txn_ok(store_txn_append(t, str("fresh"), ev(1, "t"), &err), err);
+  cr_assert_eq(store_txn_last_seq(t, str("other")), 0);
+  cr_assert_str_eq(joined(store_txn_streams(t)), "fresh");
+  txn_ok(store_txn_kv_put(t, str("k"), sx_int(1), &err), err);
+  txn_ok(store_txn_kv_delete(t, str("k"), &err), err);
+  cr_assert_eq(store_txn_kv_get(t, str("k")), SX_NIL, "deleted in the transaction");
+  cr_assert(!store_txn_kv_has(t, str("k")));
+  store_txn_abort(t);
+  close_ok(s);
+}
+
+/* "k004195" and "k052103" have the same store_hash (FNV-1a folded to 32
+ * bits) and length, "n34371" and "n158328" the same hash: the transaction's
+ * maps and the index keep them apart. */
+Test(store, names_with_the_same_hash_stay_apart) {
+  static const char *a = "k004195", *b = "k052103";
+  store *s = open_w();
+  store_txn *t = store_txn_begin(s);
+  sx_val err = SX_NIL;
+  txn_ok(store_txn_append(t, str(a), ev(1, "a"), &err), err);
+  txn_ok(store_txn_append(t, str(b), ev(1, "b"), &err), err);
+  txn_ok(store_txn_append(t, str(b), ev(2, "b"), &err), err);
+  txn_ok(store_txn_kv_put(t, str(a), sx_int(1), &err), err);
+  txn_ok(store_txn_kv_put(t, str(b), sx_int(2), &err), err);
+  txn_ok(store_txn_append(t, str("n34371"), ev(1, "c"), &err), err);
+  cr_assert_eq(store_txn_last_seq(t, str("n158328")), 0);
+  txn_ok(store_txn_kv_put(t, str("n158328"), sx_int(3), &err), err);
+  cr_assert(!store_txn_kv_has(t, str("n34371")));
+  cr_assert_eq(store_txn_last_seq(t, str(a)), 1);
+  cr_assert_eq(store_txn_last_seq(t, str(b)), 2);
+  cr_assert(sx_equal(store_txn_kv_get(t, str(b)), sx_int(2)));
+  uint64_t ticket;
+  txn_ok(store_txn_commit(t, &ticket, &err), err);
+  close_ok(s);
+  s = open_w();
+  cr_assert_eq(store_last_seq(s, str(a)), 1);
+  cr_assert_eq(store_last_seq(s, str(b)), 2);
+  cr_assert(sx_equal(sx_dict_lookup(sx_car(store_read(s, str(a))), str("type")), str("a")));
+  cr_assert(sx_equal(store_kv_get(s, str(a)), sx_int(1)));
+  cr_assert(sx_equal(store_kv_get(s, str(b)), sx_int(2)));
+  cr_assert_str_eq(joined(store_streams(s)), "k004195 k052103 n34371");
+  cr_assert_eq(store_last_seq(s, str("n158328")), 0);
+  cr_assert(!store_kv_has(s, str("n34371")));
+  cr_assert(sx_equal(store_kv_get(s, str("n158328")), sx_int(3)));
+  close_ok(s);
+}
+
+/* ---- handles, the index and the cache at their edges (issue 18) ------------------ */
+
+Test(store, open_and_close_at_the_edges_of_their_arguments) {
+  store *s = (store *)1;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_open(NULL, NULL, &s, &err), STORE_EFAIL);
+  cr_assert_null(s);
+  cr_assert_str_eq(msg(err), "store_open: the store directory name is empty");
+  err = SX_NIL;
+  cr_assert_eq(store_open("", NULL, &s, &err), STORE_EFAIL);
+  cr_assert_str_eq(msg(err), "store_open: the store directory name is empty");
+  cr_assert_eq(store_close(NULL, &err), STORE_OK, "closing no handle is fine");
+}
+
+/* A URL goes to the PostgreSQL backend (or is refused by a build without
+ * it); either way the message never shows the password. */
+Test(store, a_url_that_cannot_be_opened_is_refused_without_its_password) {
+  static const char url[] = "postgresql:///sx_none?host=/nonexistent-sx-dir&password=s3cret";
+  store *s = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_open(url, NULL, &s, &err), STORE_EFAIL);
+  cr_assert_null(s);
+  cr_assert(strstr(msg(err), "postgresql:///sx_none?host=/nonexistent-sx-dir"), "%s", msg(err));
+  cr_assert_null(strstr(msg(err), "s3cret"), "%s", msg(err));
+  store_opts ro = {.read_only = true};
+  cr_assert_eq(store_open(url, &ro, &s, &err), STORE_EFAIL);
+  cr_assert_null(strstr(msg(err), "s3cret"), "%s", msg(err));
+}
+
+/* Past the index's first allocation (16 entries, 64 buckets): 300 streams
+ * and 300 keys, found again after commits and after a reopen. */
+Test(store, hundreds_of_streams_and_keys_are_indexed) {
+  store *s = open_w();
+  char name[32];
+  for (int i = 0; i < 300; i++) {
+    snprintf(name, sizeof name, "stream-%03d", i);
+    append_ok(s, name, 1);
+    snprintf(name, sizeof name, "key-%03d", i);
+    put_ok(s, name, sx_int(i));
+    if (i % 50 == 49) commit_ok(s);
+  }
+  for (int round = 0; round < 2; round++) {
+    store_stats st;
+    store_get_stats(s, &st);
+    cr_assert_eq(st.streams, 300);
+    cr_assert_eq(st.kv_keys, 300);
+    cr_assert_eq(sx_list_length(store_streams(s)), 300);
+    for (int i = 0; i < 300; i += 7) {
+      snprintf(name, sizeof name, "stream-%03d", i);
+      cr_assert_eq(store_last_seq(s, str(name)), 1, "%s", name);
+      snprintf(name, sizeof name, "key-%03d", i);
+      cr_assert(sx_equal(store_kv_get(s, str(name)), sx_int(i)), "%s", name);
+    }
+    cr_assert_eq(store_last_seq(s, str("stream-300")), 0);
+    close_ok(s);
+    s = open_w();
+  }
+  close_ok(s);
+}
+
+static sx_val big_ev(int64_t seq, size_t n) {
+  char *p;
+  sx_val v = sx_string_alloc(n, &p);
+  memset(p, 'a' + (int)(seq % 26), n);
+  return sx_dict_assoc(sx_dict_assoc(sx_dict_empty(), str("seq"), sx_int(seq)), str("data"), v);
+}
+
+/* Over budget, reading a stream drops the other streams' cached lists but
+ * keeps its own when it fits; reading a key over budget drops them all. */
+Test(store, the_cache_drops_other_streams_first_then_everything) {
+  store_opts o = {.cache_bytes = 2000};
+  store *s = open_opts(&o);
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_append(s, str("small"), big_ev(1, 500), &err), 0);
+  for (int64_t q = 1; q <= 3; q++) cr_assert_eq(store_append(s, str("mid"), big_ev(q, 500), &err), 0);
+  put_ok(s, "k1", str("a value of a few bytes"));
+  char *p;
+  sx_val bigv = sx_string_alloc(2500, &p);
+  memset(p, 'k', 2500);
+  put_ok(s, "k2", bigv);
+  commit_ok(s);
+  close_ok(s);
+  s = open_opts(&o);
+  sx_val small = store_read(s, str("small"));
+  cr_assert_eq(store_read(s, str("small")), small, "cached");
+  sx_val mid = store_read(s, str("mid"));
+  cr_assert_eq(sx_list_length(mid), 3);
+  cr_assert_eq(store_read(s, str("mid")), mid, "mid fits the budget: its list stays cached");
+  sx_val small2 = store_read(s, str("small"));
+  cr_assert_neq(small2, small, "small's list was dropped to make room");
+  cr_assert(sx_equal(small2, small));
+  mid = store_read(s, str("mid")); /* small (about 540) + mid (about 1600) */
+  cr_assert(sx_equal(store_kv_get(s, str("k2")), bigv));
+  cr_assert(sx_equal(store_kv_get(s, str("k1")), str("a value of a few bytes")));
+  sx_val mid2 = store_read(s, str("mid"));
+  cr_assert_neq(mid2, mid, "reading a key over budget dropped the streams' lists");
+  cr_assert(sx_equal(mid2, mid));
+  close_ok(s);
+}
+
+/* store_check and store_compact name what stands in their way. */
+Test(store, check_and_compact_refuse_what_is_not_a_store) {
+  char file[128], report_dir[128];
+  snprintf(file, sizeof file, "%s/plain-file", dir);
+  FILE *f = fopen(file, "w");
+  cr_assert_not_null(f);
+  fclose(f);
+  sx_buf rep = SX_BUF_INIT;
+  cr_assert_eq(store_check(file, &rep), -1);
+  cr_assert(strstr(rep.data, "does not exist"), "%s", rep.data);
+  sx_buf_reset(&rep);
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_compact(file, NULL, &err), -1);
+  cr_assert(strstr(msg(err), "plain-file does not exist"), "%s", msg(err));
+  cr_assert_eq(store_compact(NULL, NULL, &err), -1);
+  cr_assert_str_eq(msg(err), "store_compact: the store directory name is empty");
+  err = SX_NIL;
+  cr_assert_eq(store_compact("", NULL, &err), -1);
+  cr_assert_str_eq(msg(err), "store_compact: the store directory name is empty");
+  /* a log that cannot be opened: a symbolic link to itself */
+  snprintf(report_dir, sizeof report_dir, "%s/loop", dir);
+  cr_assert_eq(mkdir(report_dir, 0755), 0);
+  char link[160];
+  snprintf(link, sizeof link, "%s/log", report_dir);
+  cr_assert_eq(symlink(link, link), 0);
+  cr_assert_eq(store_check(report_dir, &rep), -1);
+  cr_assert(strstr(rep.data, "/loop/log: cannot open: Too many levels of symbolic links"), "%s", rep.data);
+  sx_buf_free(&rep);
+}
+
+/* A blobs directory that cannot be listed fails the check (the log's part
+ * of the report is still there). */
+Test(store, check_fails_when_the_blob_directory_cannot_be_listed) {
+  store *s = open_w();
+  append_ok(s, "a", 1);
+  commit_ok(s);
+  close_ok(s);
+  char blobs[128];
+  snprintf(blobs, sizeof blobs, "%s/blobs", dir);
+  FILE *f = fopen(blobs, "w"); /* a file where the directory belongs */
+  cr_assert_not_null(f);
+  fclose(f);
+  sx_buf rep = SX_BUF_INIT;
+  cr_assert_eq(store_check(dir, &rep), -1);
+  cr_assert(strstr(rep.data, "1 frames, 1 records, 1 streams, 1 events, 0 kv keys, ok"), "%s", rep.data);
+  sx_buf_free(&rep);
+}
+
+/* PostgreSQL reclaims space itself: compacting a URL does nothing; checking
+ * one needs its server. */
+Test(store, compact_and_check_of_a_url) {
+  static const char url[] = "postgresql:///sx_none?host=/nonexistent-sx-dir";
+  store_compact_stats st;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_compact(url, &st, &err), 0);
+  cr_assert_eq(st.log_before, 0);
+  cr_assert_eq(st.log_after, 0);
+  sx_buf rep = SX_BUF_INIT;
+  cr_assert_eq(store_check(url, &rep), -1);
+  cr_assert(rep.len > 0 && strstr(rep.data, "nonexistent-sx-dir"), "the report names the server: %s",
+            rep.data);
+  sx_buf_free(&rep);
 }
