@@ -249,17 +249,12 @@ static const op_def *find_op(const char *name) {
   return NULL;
 }
 
+/* Every other type (stream, key, bytes, CID) is a string. */
 static bool type_ok(arg_type t, sx_val v) {
-  switch (t) {
-    case A_ANY: return true;
-    case A_STREAM:
-    case A_KEY:
-    case A_BYTES:
-    case A_CID: return sx_is_string(v);
-    case A_EVENT: return sx_is_dict(v);
-    case A_SEQ: return sx_is_int(v);
-  }
-  return false;
+  if (t == A_ANY) return true;
+  if (t == A_EVENT) return sx_is_dict(v);
+  if (t == A_SEQ) return sx_is_int(v);
+  return sx_is_string(v);
 }
 
 /* What an argument of type t must be (A_ANY takes anything: never asked). */
@@ -363,8 +358,8 @@ int sx_persist_end(sx_persist *p, sx_vm *vm, sx_status st, bool wait, uint64_t *
   return STORE_OK;
 }
 
+/* ticket is one sx_persist_end gave (not 0), so the store is open. */
 int sx_persist_poll(sx_persist *p, uint64_t ticket, bool block, sx_val *err) {
-  if (!p->st || ticket == 0) return 1;
   if (block) return store_wait_durable(p->st, ticket, err) == STORE_OK ? 1 : -1;
   return store_poll_durable(p->st, ticket, err);
 }

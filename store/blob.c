@@ -43,7 +43,7 @@ static void cid_from_digest(const unsigned char md[32], char out[BLOB_CID_LEN + 
       bits -= 5;
     }
   }
-  if (bits > 0) out[o++] = b32_alphabet[(acc << (5 - bits)) & 31];
+  out[o++] = b32_alphabet[(acc << (5 - bits)) & 31]; /* 288 bits: 57 characters and 3 bits left */
   out[o] = '\0';
 }
 
@@ -69,7 +69,8 @@ static bool cid_decode(const char *s, size_t len, unsigned char bin[CID_BIN_LEN]
       bits -= 8;
     }
   }
-  if (o != CID_BIN_LEN || (acc & ((1u << bits) - 1)) != 0) return false; /* non-canonical */
+  /* 58 characters are 290 bits: always the 36 bytes and 2 bits that must be 0 */
+  if ((acc & ((1u << bits) - 1)) != 0) return false; /* non-canonical */
   return memcmp(bin, cid_prefix, 4) == 0;
 }
 
@@ -315,7 +316,11 @@ int blob_check_dir(const char *dir, sx_buf *report) {
   char blobs[4096];
   snprintf(blobs, sizeof blobs, "%s/blobs", dir);
   DIR *d = opendir(blobs);
-  if (!d) return errno == ENOENT ? 0 : -1;
+  if (!d && errno == ENOENT) return 0;
+  if (!d) {
+    sx_buf_printf(report, "%s: cannot read: %s\n", blobs, strerror(errno));
+    return -1;
+  }
   int damage = 0;
   size_t count = 0;
   struct dirent *de;
@@ -324,7 +329,7 @@ int blob_check_dir(const char *dir, sx_buf *report) {
     char shard_path[4400];
     snprintf(shard_path, sizeof shard_path, "%s/%s", blobs, de->d_name);
     DIR *sd = opendir(shard_path);
-    if (!sd) continue;
+    if (!sd) continue; /* not a shard directory: no blob is stored there (store_blob_list skips it too) */
     struct dirent *fe;
     while ((fe = readdir(sd))) {
       if (!strcmp(fe->d_name, ".") || !strcmp(fe->d_name, "..")) continue;

@@ -267,14 +267,18 @@ int store_decode(const void *p, size_t len, size_t *used, sx_val *out, sx_val *e
   return 0;
 }
 
+/* A name that does not fit is cut and ends in "...": each step leaves room
+ * for one more escape (4 bytes) and the dots, so they follow the last
+ * character copied (they used to be put at cap - 4, leaving the bytes in
+ * between unwritten, and to be added to a name that fit exactly). */
 const char *store_quote(sx_val str, char *buf, size_t cap) {
-  size_t o = 0, n = sx_str_len(str);
+  size_t o = 0, n = sx_str_len(str), i = 0;
   const unsigned char *p = (const unsigned char *)sx_str_data(str);
-  for (size_t i = 0; i < n && o + 8 < cap; i++) {
+  for (; i < n && o + 8 < cap; i++) {
     if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') buf[o++] = (char)p[i];
     else o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", p[i]);
   }
-  if (o + 8 >= cap && cap > 4) o = cap - 4, memcpy(buf + o, "...", 3), o += 3;
+  if (i < n && cap >= 4) memcpy(buf + o, "...", 3), o += 3;
   buf[o] = '\0';
   return buf;
 }

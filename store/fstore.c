@@ -42,7 +42,10 @@ void fstore_assert_state(fstore *s) {
 int fstore_mkdirs(const char *dir) {
   char path[4096];
   size_t n = strlen(dir);
-  if (n == 0 || n >= sizeof path) return -1;
+  if (n == 0 || n >= sizeof path) {
+    errno = n ? ENAMETOOLONG : ENOENT; /* the callers' messages name errno */
+    return -1;
+  }
   memcpy(path, dir, n + 1);
   for (size_t i = 1; i <= n; i++) {
     if (path[i] != '/' && path[i] != '\0') continue;
@@ -180,7 +183,7 @@ fstore *fstore_new(const char *dir, const store_opts *opts) {
   fstore *s = store_xgc_uncollectable(sizeof *s);
   memset(s, 0, sizeof *s);
   s->fd = s->lock_fd = s->event_fd = -1;
-  if (opts) s->opts = *opts;
+  s->opts = *opts; /* every caller passes options (store_open fills in defaults) */
   if (!s->opts.batch_window_ms) s->opts.batch_window_ms = DEFAULT_BATCH_MS;
   s->cache_budget = s->opts.cache_bytes ? s->opts.cache_bytes : DEFAULT_CACHE_BYTES;
   s->dir = store_xstrdup(dir);

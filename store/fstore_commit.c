@@ -235,8 +235,8 @@ static void cm_lead(fstore *s) {
     s->syncs++;
     cm_signal(s);
   } else {
-    if (refuse) store_log_refuse(s, msg, NULL);
-    cm_fail(s, s->failed && refuse ? s->failed : msg);
+    if (refuse) store_log_refuse(s, msg, NULL); /* sets s->failed, or keeps an earlier failure */
+    cm_fail(s, refuse ? s->failed : msg);
   }
 }
 
@@ -312,12 +312,9 @@ static int cm_batch_failed(fstore *s, sx_val *err) {
   return -1;
 }
 
-/* Can s take a commit with this payload? */
+/* Can s take a commit with this payload? (A read-only handle never gets
+ * here with records: every write to a transaction asks fs_writable first.) */
 static int cm_admit(fstore *s, store_txn *t, sx_val *err) {
-  if (s->opts.read_only) {
-    *err = store_errorf("store %s is open read-only", s->dir);
-    return -1;
-  }
   if (s->failed) {
     *err = sx_string_cstr(s->failed);
     return -1;
@@ -331,17 +328,21 @@ static int cm_admit(fstore *s, store_txn *t, sx_val *err) {
   return 0;
 }
 
-/* Cache the values the transaction wrote (the caller's values are immutable). */
+/* Cache the values the transaction wrote (the caller's values are immutable).
+ * The transaction's events are the stream's last ts->n seqs (they end at
+ * the high-water mark), but its own truncation may have cut some or all of
+ * them: only those among the e->count - e->start stored events are cached.
+ * The slots they land in are empty: applying the commit zeroed every slot
+ * it moved or dropped, and the keys it put. */
 static void cm_seed_cache(fstore *s, store_txn *t) {
   for (size_t i = 0; i < t->nstreams; i++) {
     txn_stream *ts = &t->streams[i];
     long si = ts->n ? store_stream_find(s, sx_str_data(ts->name), sx_str_len(ts->name), ts->hash) : -1;
     if (si < 0 || !s->streams[si].cache) continue;
     stream_ent *e = &s->streams[si];
-    for (size_t k = 0; k < ts->n; k++) {
-      size_t at = e->count - ts->n + k;
-      if (at < e->start || e->cache[at]) continue;
-      e->cache[at] = ts->events[k];
+    size_t live = e->count - e->start;
+    for (size_t k = ts->n > live ? ts->n - live : 0; k < ts->n; k++) {
+      e->cache[e->count - ts->n + k] = ts->events[k];
       e->cache_est += CACHE_COST;
       s->cache_used += CACHE_COST;
     }
@@ -350,7 +351,7 @@ static void cm_seed_cache(fstore *s, store_txn *t) {
     txn_key *tk = &t->keys[i];
     long ki =
         tk->state == TK_PUT ? store_kv_find(s, sx_str_data(tk->key), sx_str_len(tk->key), tk->hash) : -1;
-    if (ki < 0 || s->kv[ki].cached) continue;
+    if (ki < 0) continue;
     s->kv[ki].cached = tk->val;
     s->kv[ki].cache_est = CACHE_COST;
     s->cache_used += CACHE_COST;
@@ -411,21 +412,24 @@ static void cm_quiesce(fstore *s) {
   while (s->syncing) pthread_cond_wait(&s->cv, &s->mu);
 }
 
-/* Write and sync everything committed (s->mu held, nobody syncing). */
+/* Write and sync everything committed (s->mu held, nobody syncing). In
+ * full mode, commits not yet durable are made so as a group leader would:
+ * should the write or the sync fail, they fail, and their frames are cut
+ * off the file again, so neither this handle nor a later open shows them.
+ * Otherwise (nothing buffered in full mode, batch and off modes) every
+ * commit counts as durable already: a failure here fails none of them. */
 static int cm_flush_locked(fstore *s, sx_val *err) {
   if (s->failed) {
     *err = sx_string_cstr(s->failed);
     return -1;
   }
   if (s->flusher && cm_batch_failed(s, err)) return -1;
-  if (store_log_write_out(s, err)) {
-    if (s->opts.sync == STORE_SYNC_FULL) cm_fail(s, sx_str_data(*err));
-    return -1;
+  if (s->opts.sync == STORE_SYNC_FULL && s->wbuf.len) {
+    uint64_t target = s->commit_no;
+    cm_lead(s);
+    return cm_ticket_state(s, target, err) < 0 ? -1 : 0;
   }
-  if (store_log_sync(s, err)) {
-    if (s->opts.sync == STORE_SYNC_FULL) cm_fail(s, sx_str_data(*err));
-    return -1;
-  }
+  if (store_log_write_out(s, err) || store_log_sync(s, err)) return -1;
   s->durable_no = s->commit_no;
   cm_signal(s);
   return 0;

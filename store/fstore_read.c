@@ -33,14 +33,14 @@ static int rd_value_at(fstore *s, uint64_t off, sx_val *out, size_t *used) {
   return 0;
 }
 
+/* Names and keys are strings: the transaction layer asks about nothing else
+ * (store_txn.c reads other names as absent without asking). */
 static long rd_stream(fstore *s, sx_val name) {
-  if (!sx_is_string(name)) return -1;
   return store_stream_find(s, sx_str_data(name), sx_str_len(name),
                            store_hash(sx_str_data(name), sx_str_len(name)));
 }
 
 static long rd_key(fstore *s, sx_val key) {
-  if (!sx_is_string(key)) return -1;
   return store_kv_find(s, sx_str_data(key), sx_str_len(key), store_hash(sx_str_data(key), sx_str_len(key)));
 }
 
@@ -56,9 +56,11 @@ static void rd_info(fstore *s, long si, store_stream_info *info) {
   info->content_rv.ver = e->ver;
 }
 
-/* The list of a stream's surviving events (building and caching it). */
+/* The list of a stream's surviving events (building and caching it). A
+ * truncation drops the cached list (store_ix_compact), so one that is
+ * there starts at e->start; appends since it was built show in count. */
 static sx_val rd_events(fstore *s, stream_ent *e) {
-  if (e->list && e->list_start == e->start && e->list_count == e->count) return e->list;
+  if (e->list && e->list_count == e->count) return e->list;
   if (e->start == e->count) return SX_EMPTY;
   if (!e->cache) {
     e->cache = store_xgc(e->cap * sizeof *e->cache);
@@ -176,7 +178,6 @@ uint64_t fstore_item_ver(store *base, store_item kind, sx_val name) {
     case STORE_ITEM_CONTENT: return (i = rd_stream(s, name)) < 0 ? 0 : s->streams[i].ver;
     case STORE_ITEM_KEY: return (i = rd_key(s, name)) < 0 ? 0 : s->kv[i].ver;
     case STORE_ITEM_CATALOG: return s->catalog_ver;
-    case STORE_ITEM_KEYS: return s->keys_ver;
+    default: return s->keys_ver; /* STORE_ITEM_KEYS, the last kind */
   }
-  return 0;
 }

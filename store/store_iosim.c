@@ -60,15 +60,10 @@ static struct {
   unsigned nrandom;
 } sim = {.mu = PTHREAD_MUTEX_INITIALIZER, .nrandom = 8};
 
-static void *xrealloc(void *p, size_t n) {
-  p = store_xrealloc(p, n ? n : 1);
-  return p;
-}
+/* Every size asked for is at least 1 (counts + 1, or a write's n > 0). */
+static void *xrealloc(void *p, size_t n) { return store_xrealloc(p, n); }
 
-static char *xstrdup(const char *s) {
-  char *d = store_xstrdup(s);
-  return d;
-}
+static char *xstrdup(const char *s) { return store_xstrdup(s); }
 
 /* ---- names ------------------------------------------------------------------ */
 
@@ -88,18 +83,13 @@ static void ns_set(ns_t *ns, const char *p, int ino) {
   ns->e[ns->n++] = (ns_ent){xstrdup(p), ino};
 }
 
-static void ns_del(ns_t *ns, const char *p) {
-  ns_ent *e = ns_find(ns, p);
-  if (!e) return;
-  free(e->path);
-  *e = ns->e[--ns->n];
-}
-
+/* A name the model does not know (made before the recording) stays unknown. */
 static void ns_rename(ns_t *ns, const char *from, const char *to) {
   ns_ent *e = ns_find(ns, from);
   if (!e) return;
   int ino = e->ino;
-  ns_del(ns, from);
+  free(e->path);
+  *e = ns->e[--ns->n];
   ns_set(ns, to, ino);
 }
 
@@ -179,7 +169,7 @@ static const char *rel(const char *path) {
 static sim_op *rec_push(op_kind kind, const char *path) {
   if (sim.nops == sim.cap) sim.ops = xrealloc(sim.ops, (sim.cap = sim.cap * 2 + 64) * sizeof *sim.ops);
   sim_op *o = &sim.ops[sim.nops++];
-  *o = (sim_op){.kind = kind, .ino = -1, .path = xstrdup(path ? path : "?")};
+  *o = (sim_op){.kind = kind, .ino = -1, .path = xstrdup(path)}; /* a root-relative name, "" or "?" */
   return o;
 }
 
@@ -255,7 +245,7 @@ static bool all_zero(const unsigned char *p, size_t n) {
 void store_iosim_write(int fd, const void *p, size_t n, uint64_t off) {
   if (!rec_enter()) return;
   int ino = fd_ino(fd, NULL);
-  if (ino >= 0 && n > 0) {
+  if (ino >= 0) { /* store_io reports only writes that wrote something (n > 0) */
     sim_op *o = rec_push(OP_WRITE, ns_name_of(&sim.live, ino));
     o->ino = ino;
     o->off = off;

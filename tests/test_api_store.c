@@ -433,3 +433,82 @@ Test(api_store, a_discarded_torn_tail_reaches_the_warning_hook_and_never_stderr)
           " (persist/last-seq (persist/durable-backend) \"s\")",
           "1");
 }
+
+/* ---- the persist resolver's edges ---------------------------------------------------- */
+
+Test(api_store, an_early_commit_before_any_store_op_opens_nothing) {
+  sxapi_store_options o = {.lazy = true};
+  CODE(sxapi_store_open(vm, store_path, &o), SXAPI_OK);
+  EVAL_OK("(perform {:op \"persist/commit\" :args ()})", "nil");
+  cr_assert(!exists(store_path), "the lazy store was not created");
+  EVAL_OK("(perform {:op \"persist/streams\"})", "()");           /* no :args at all: no arguments */
+  EVAL_OK("(perform {:op \"persist/kv-keys\" :args nil})", "()"); /* nil: no arguments either */
+  cr_assert(exists(store_path), "the first real op creates it");
+  sxapi_value v;
+  CODE(sxapi_eval(vm, "(perform {:op \"persist/streams\" :args \"s\"})", &v), SXAPI_ERR_EVAL);
+  MSG_HAS("persist/streams: expected an argument list, got \"s\"");
+}
+
+Test(api_store, blob_has_refuses_a_malformed_id) {
+  CODE(sxapi_store_open(vm, store_path, NULL), SXAPI_OK);
+  sxapi_value v;
+  CODE(sxapi_eval(vm, "(perform {:op \"blob/has?\" :args (list \"not-an-id\")})", &v), SXAPI_ERR_EVAL);
+  MSG_HAS("malformed blob id \"not-an-id\"");
+  EVAL_OK("(define cid (perform {:op \"blob/put\" :args (list \"bytes\" \"text/plain\")}))"
+          " (perform {:op \"blob/has?\" :args (list cid)})",
+          "true");
+  EVAL_OK(
+      "(perform {:op \"blob/has?\" :args (list \"bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku\")})",
+      "false");
+}
+
+/* Closing the store of a VM that attached before another one: each VM
+ * keeps its own. */
+Test(api_store, closing_the_store_of_an_earlier_vm_leaves_a_later_one_attached) {
+  CODE(sxapi_store_open(vm, store_path, NULL), SXAPI_OK);
+  char other_path[700];
+  snprintf(other_path, sizeof other_path, "%s/other", dir);
+  sxapi_vm *other = sxapi_open();
+  CODE(sxapi_store_open(other, other_path, NULL), SXAPI_OK);
+  EVAL_OK("(perform {:op \"persist/kv-put\" :args (list \"k\" 1)})", "nil");
+  CODE(sxapi_store_close(vm), SXAPI_OK);
+  sxapi_value v;
+  CODE(sxapi_eval(other,
+                  "(perform {:op \"persist/kv-put\" :args (list \"k\" 2)}) "
+                  "(perform {:op \"persist/kv-get\" :args (list \"k\")})",
+                  &v),
+       SXAPI_OK);
+  CODE(sxapi_free(other), SXAPI_OK);
+  other = sxapi_open();
+  CODE(sxapi_store_open(other, other_path, NULL), SXAPI_OK);
+  CODE(sxapi_eval(other, "(perform {:op \"persist/kv-get\" :args (list \"k\")})", &v), SXAPI_OK);
+  int64_t n = 0;
+  CODE(sxapi_to_int(other, v, &n), SXAPI_OK);
+  cr_assert_eq(n, 2);
+  CODE(sxapi_free(other), SXAPI_OK);
+}
+
+/* A value damaged on disk after the store opened fails the op that reads
+ * it, even one whose own result (a boolean) could not carry the error. */
+Test(api_store, a_value_damaged_after_the_open_fails_the_op_that_reads_it) {
+  CODE(sxapi_store_open(vm, store_path, NULL), SXAPI_OK);
+  EVAL_OK("(perform {:op \"persist/kv-put\" :args (list \"k\" \"value-to-damage\")})", "nil");
+  CODE(sxapi_free(vm), SXAPI_OK);
+  vm = sxapi_open();
+  CODE(sxapi_store_open(vm, store_path, NULL), SXAPI_OK);
+  EVAL_OK("(perform {:op \"persist/kv-has?\" :args (list \"other\")})", "false"); /* opens it */
+  char log[700];
+  snprintf(log, sizeof log, "%s/log", store_path);
+  FILE *f = fopen(log, "r+b");
+  cr_assert_not_null(f);
+  char buf[4096];
+  size_t n = fread(buf, 1, sizeof buf, f);
+  char *at = memmem(buf, n, "value-to-damage", 15);
+  cr_assert_not_null(at);
+  cr_assert_eq(fseek(f, (at - buf) - 2, SEEK_SET), 0); /* the string's tag */
+  cr_assert_eq(fputc(0x7f, f), 0x7f);
+  fclose(f);
+  sxapi_value v;
+  CODE(sxapi_eval(vm, "(perform {:op \"persist/kv-has?\" :args (list \"k\")})", &v), SXAPI_ERR_EVAL);
+  MSG_HAS("does not decode");
+}

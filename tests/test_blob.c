@@ -227,3 +227,60 @@ Test(blob, check_reports_misnamed_and_misplaced_files) {
   cr_assert(strstr(rep.data, "damaged: the blob is in the wrong shard directory"), "%s", rep.data);
   sx_buf_free(&rep);
 }
+
+/* A file where blobs/ should be makes the check fail and say why; a file
+ * among the shard directories holds no blob and is passed over. */
+Test(blob, check_of_a_blob_directory_that_is_not_one) {
+  put("hello", 5);
+  char p[700];
+  snprintf(p, sizeof p, "%s/blobs/stray", dir);
+  FILE *f = fopen(p, "w");
+  cr_assert_not_null(f);
+  fclose(f);
+  sx_buf rep = SX_BUF_INIT;
+  cr_assert_eq(store_check(dir, &rep), 0, "a stray file is no blob");
+  sx_buf_putc(&rep, '\0');
+  cr_assert(strstr(rep.data, "1 files, ok"), "%s", rep.data);
+  sx_buf_free(&rep);
+  char other[600];
+  snprintf(other, sizeof other, "%s/other", dir);
+  store *o = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_open(other, NULL, &o, &err), 0, "%s", msg(err));
+  store_close(o, &err);
+  snprintf(p, sizeof p, "%s/blobs", other);
+  f = fopen(p, "w");
+  cr_assert_not_null(f);
+  fclose(f);
+  rep = (sx_buf)SX_BUF_INIT;
+  cr_assert_eq(store_check(other, &rep), -1);
+  sx_buf_putc(&rep, '\0');
+  cr_assert(strstr(rep.data, "/blobs: cannot read: Not a directory"), "%s", rep.data);
+  sx_buf_free(&rep);
+}
+
+Test(blob, ids_that_are_not_blob_ids_have_no_size) {
+  uint64_t size = 7;
+  cr_assert_eq(blob_size(dir, "not-an-id", &size), -1);
+  cr_assert_eq(size, 7);
+  cr_assert(!blob_cid_valid(NULL, 0));
+  cr_assert_eq(blob_size(dir, CID_HELLO, &size), 1, "absent");
+  put("hello", 5);
+  cr_assert_eq(blob_size(dir, CID_HELLO, &size), 0);
+  cr_assert_eq(size, 5);
+}
+
+/* A file where a blob's shard directory should be: reading the blob is an
+ * error naming the cause, not an absence. */
+Test(blob, a_file_in_place_of_a_shard_directory_is_an_error) {
+  char p[700];
+  snprintf(p, sizeof p, "%s/blobs", dir);
+  cr_assert_eq(mkdir(p, 0755), 0);
+  snprintf(p, sizeof p, "%s/blobs/%.2s", dir, CID_HELLO + strlen(CID_HELLO) - 3);
+  FILE *f = fopen(p, "w");
+  cr_assert_not_null(f);
+  fclose(f);
+  sx_val bytes = SX_NIL, err = SX_NIL;
+  cr_assert_eq(store_blob_get(st, sx_string_cstr(CID_HELLO), &bytes, &err), -1);
+  cr_assert(strstr(msg(err), "cannot read blob") && strstr(msg(err), "Not a directory"), "%s", msg(err));
+}

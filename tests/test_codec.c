@@ -368,3 +368,40 @@ Test(codec, nesting_at_the_limit_decodes_and_one_more_does_not) {
     if (want) cr_assert(strstr(sx_str_data(err), "nesting too deep"), "%s", sx_str_data(err));
   }
 }
+
+/* ---- messages and quoting ---------------------------------------------------------- */
+
+Test(codec, a_message_longer_than_its_buffer_is_cut_not_overrun) {
+  char arg[600];
+  memset(arg, 'm', sizeof arg - 1);
+  arg[sizeof arg - 1] = '\0';
+  sx_val m = store_errorf("store %s: failed", arg);
+  cr_assert_eq(sx_str_len(m), 511);
+  cr_assert_eq(strncmp(sx_str_data(m), "store mmm", 9), 0);
+}
+
+Test(codec, quoting_escapes_quotes_and_backslashes_and_cuts_long_names) {
+  char buf[64];
+  cr_assert_str_eq(store_quote(str("a\"b\\c\n"), buf, sizeof buf), "a\\x22b\\x5cc\\x0a");
+  char longname[100];
+  memset(longname, 'n', sizeof longname - 1);
+  longname[sizeof longname - 1] = '\0';
+  memset(buf, '#', sizeof buf);
+  const char *q = store_quote(str(longname), buf, 20);
+  cr_assert_str_eq(q, "nnnnnnnnnnnn...", "a cut name ends in dots right after it: %s", q);
+  cr_assert_str_eq(store_quote(str("nnnnnnnnnnnn"), buf, 20), "nnnnnnnnnnnn", "a name that fits is whole");
+  cr_assert_str_eq(store_quote(str("abc"), buf, 4), "...", "no room for even one character");
+  cr_assert_str_eq(store_quote(str(""), buf, 4), "");
+  cr_assert_str_eq(store_quote(str("abc"), buf, 3), "", "no room for the dots either");
+}
+
+Test(codec, an_internal_immediate_is_refused_and_empty_input_is_not_a_value) {
+  sx_buf b = SX_BUF_INIT;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_encode(&b, SX_UNDEF, &err), -1);
+  cr_assert(strstr(sx_str_data(err), "cannot store a value of type"), "%s", sx_str_data(err));
+  cr_assert_eq(b.len, 0, "nothing written");
+  sx_buf_free(&b);
+  cr_assert_eq(store_validate("", 0, NULL, &err), -1);
+  cr_assert(strstr(sx_str_data(err), "unexpected end of data"), "%s", sx_str_data(err));
+}

@@ -555,3 +555,155 @@ Test(compact, a_backup_that_fails_at_any_write_leaves_the_source_intact) {
   close_ok(s);
   fail_every_site(backup_history, sites, sizeof sites / sizeof *sites);
 }
+
+/* ---- restore and backup: the remaining refusals -------------------------------- */
+
+static char *path_below(const char *name) {
+  static char p[4][200];
+  static int i;
+  i = (i + 1) % 4;
+  snprintf(p[i], sizeof p[i], "%s/%s", dir, name);
+  return p[i];
+}
+
+Test(compact, a_restore_refuses_a_store_holding_only_keys_or_only_blobs) {
+  sx_val err = SX_NIL, cid;
+  store *s = NULL;
+  cr_assert_eq(store_open(path_below("keys"), NULL, &s, &err), 0, "%s", msg(err));
+  ok(store_kv_put(s, str("k"), sx_int(1), &err), err);
+  ok(store_commit(s, &err), err);
+  close_ok(s);
+  store_restore *r = NULL;
+  cr_assert_eq(store_restore_begin(path_below("keys"), &r, &err), -1);
+  cr_assert(strstr(msg(err), "is not empty (0 streams, 1 kv keys)"), "%s", msg(err));
+  cr_assert_eq(store_open(path_below("blobs"), NULL, &s, &err), 0, "%s", msg(err));
+  ok(store_blob_put(s, "b", 1, &cid, &err), err);
+  close_ok(s);
+  cr_assert_eq(store_restore_begin(path_below("blobs"), &r, &err), -1);
+  cr_assert(strstr(msg(err), "is not empty (0 streams, 0 kv keys, blobs)"), "%s", msg(err));
+  cr_assert_eq(store_restore_begin(NULL, &r, &err), -1);
+  cr_assert(strstr(msg(err), "directory name is empty"), "%s", msg(err));
+  cr_assert_null(r);
+}
+
+Test(compact, a_restore_into_an_unreachable_database_fails_at_begin) {
+  sx_val err = SX_NIL;
+  store_restore *r = NULL;
+  cr_assert_eq(store_restore_begin("postgresql:///sx?host=/nonexistent-sx-socket-dir", &r, &err), -1);
+  cr_assert_null(r);
+  cr_assert(strstr(msg(err), "cannot connect to the database") || strstr(msg(err), "no PostgreSQL support") ||
+                strstr(msg(err), "libpq"),
+            "it says why: %s", msg(err));
+}
+
+Test(compact, a_restore_of_nothing_is_an_empty_store) {
+  store_restore *r = restore_into("empty");
+  sx_val err = SX_NIL;
+  ok(store_restore_finish(r, &err), err);
+  store *s = NULL;
+  store_opts ro = {.read_only = true};
+  cr_assert_eq(store_open(path_below("empty"), &ro, &s, &err), 0, "%s", msg(err));
+  cr_assert(store_streams(s) == SX_EMPTY && store_kv_keys(s) == SX_EMPTY);
+  close_ok(s);
+  cr_assert_eq(file_size(path_below("empty/log")), 16, "a header and no frame");
+  sx_buf report = SX_BUF_INIT;
+  cr_assert_eq(store_check(path_below("empty"), &report), 0, "%s", report.data);
+  sx_buf_free(&report);
+}
+
+Test(compact, a_stream_whose_events_stop_short_is_refused_when_the_next_begins) {
+  store_restore *r = restore_into("short");
+  sx_val err = SX_NIL;
+  ok(store_restore_stream(r, str("s"), 3, &err), err);
+  ok(store_restore_event(r, seq_ev(1), &err), err);
+  refused(r, store_restore_stream(r, str("t"), 1, &err), &err,
+          "its events end at seq 1 but its last-seq is 3");
+  r = restore_into("short-at-the-end");
+  ok(store_restore_stream(r, str("s"), 3, &err), err);
+  ok(store_restore_event(r, seq_ev(2), &err), err);
+  cr_assert_eq(store_restore_finish(r, &err), -1, "the last stream is checked at the finish");
+  cr_assert(strstr(msg(err), "its events end at seq 2 but its last-seq is 3"), "%s", msg(err));
+  cr_assert(!exists_in(path_below("short-at-the-end"), "log.restore"), "the partial log is removed");
+  store *s = NULL;
+  store_opts ro = {.read_only = true};
+  cr_assert_eq(store_open(path_below("short-at-the-end"), &ro, &s, &err), 0, "%s", msg(err));
+  cr_assert_eq(store_streams(s), SX_EMPTY, "the store stays empty");
+  close_ok(s);
+}
+
+/* A restore whose first frame is full (one event past 1 MiB): the next
+ * record seals and writes it, and that write fails. */
+static store_restore *restore_with_a_full_frame(const char *name) {
+  store_restore *r = restore_into(name);
+  sx_val err = SX_NIL;
+  char *p;
+  sx_val big = sx_string_alloc((1u << 20) + 10, &p);
+  memset(p, 'b', (1u << 20) + 10);
+  ok(store_restore_stream(r, str("a"), 1, &err), err);
+  ok(store_restore_event(r, sx_dict_assoc(seq_ev(1), str("big"), big), &err), err);
+  store_fault_inject(STORE_IO_LOG_WRITE, 1, EIO, true);
+  return r;
+}
+
+Test(compact, a_restore_whose_frame_cannot_be_written_fails_at_the_record_that_sealed_it) {
+  sx_val err = SX_NIL;
+  const char *want = "log.restore failed: Input/output error";
+  store_restore *r = restore_with_a_full_frame("f1"); /* a truncated stream's first event */
+  ok(store_restore_stream(r, str("b"), 5, &err), err);
+  refused(r, store_restore_event(r, seq_ev(3), &err), &err, want);
+  store_fault_clear();
+  r = restore_with_a_full_frame("f2"); /* an event */
+  ok(store_restore_stream(r, str("b"), 5, &err), err);
+  refused(r, store_restore_event(r, seq_ev(1), &err), &err, want);
+  store_fault_clear();
+  r = restore_with_a_full_frame("f3"); /* the mark of a stream truncated to nothing */
+  ok(store_restore_stream(r, str("b"), 5, &err), err);
+  refused(r, store_restore_stream(r, str("c"), 1, &err), &err, want);
+  store_fault_clear();
+  r = restore_with_a_full_frame("f4"); /* a kv value */
+  refused(r, store_restore_kv(r, str("k"), sx_int(1), &err), &err, want);
+  store_fault_clear();
+  cr_assert(!exists_in(path_below("f1"), "log.restore") && !exists_in(path_below("f4"), "log.restore"),
+            "no temporary log is left");
+}
+
+/* Files in blobs/ that are not shard directories are no blobs. */
+Test(compact, a_stray_file_among_the_shards_is_not_listed_nor_copied) {
+  sx_val err = SX_NIL, cid;
+  store *s = open_w();
+  ok(store_blob_put(s, "blob", 4, &cid, &err), err);
+  close_ok(s);
+  int fd = open(path_below("blobs/stray"), O_WRONLY | O_CREAT, 0644);
+  cr_assert_geq(fd, 0);
+  close(fd);
+  sx_val l = store_blob_list(dir);
+  cr_assert(sx_list_length(l) == 1 && sx_equal(sx_car(l), cid));
+  store_backup_stats st;
+  ok(store_backup(dir, path_below("bk"), &st, &err), err);
+  cr_assert_eq(st.blobs, 1);
+  cr_assert(!exists_in(path_below("bk"), "blobs/stray"));
+}
+
+Test(compact, a_backup_of_a_damaged_log_fails_and_writes_nothing) {
+  build_history(0);
+  int fd = open(log_path, O_RDWR); /* a byte of the first frame: later frames vouch for it */
+  unsigned char c;
+  cr_assert_eq(pread(fd, &c, 1, 50), 1);
+  c ^= 0x40;
+  cr_assert_eq(pwrite(fd, &c, 1, 50), 1);
+  close(fd);
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_backup(dir, path_below("bk"), NULL, &err), -1);
+  cr_assert(strstr(msg(err), "is damaged at offset"), "%s", msg(err));
+  cr_assert(!exists_in(path_below("bk"), "log") && !exists_in(path_below("bk"), "log.backup"));
+}
+
+Test(compact, a_backup_destination_that_cannot_be_a_directory_is_refused) {
+  build_history(0);
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_backup(dir, path_below("log/bk"), NULL, &err), -1, "below a file");
+  cr_assert(strstr(msg(err), "Not a directory") && strstr(msg(err), "the destination must not exist"), "%s",
+            msg(err));
+  cr_assert_eq(store_backup(dir, "", NULL, &err), -1, "an empty name");
+  cr_assert(strstr(msg(err), "No such file or directory"), "%s", msg(err));
+}

@@ -27,6 +27,7 @@
 #endif
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -413,3 +414,172 @@ static void explore_mode(store_sync mode) {
 Test(crashsim, full) { explore_mode(STORE_SYNC_FULL); }
 Test(crashsim, batch) { explore_mode(STORE_SYNC_BATCH); }
 Test(crashsim, off) { explore_mode(STORE_SYNC_OFF); }
+
+/* ---- the simulator itself, through store_io and its hooks ------------------------- */
+
+static char *sim_path(const char *name) {
+  static char p[4][300];
+  static int i;
+  i = (i + 1) % 4;
+  snprintf(p[i], sizeof p[i], "%s/%s", live, name);
+  return p[i];
+}
+
+/* The size and bytes of the file name in crash state dest, or -1. */
+static long state_file(const char *dest, const char *name, char *buf, size_t cap) {
+  char p[600];
+  snprintf(p, sizeof p, "%s/%s", dest, name);
+  FILE *f = fopen(p, "rb");
+  if (!f) return -1;
+  long n = (long)fread(buf, 1, cap, f);
+  fclose(f);
+  return n;
+}
+
+/* What the model records, what it ignores, and how it rebuilds a disk:
+ * names outside the root, descriptors it does not know, empty writes and
+ * syncs that end out of order leave no trace or count as they should. */
+Test(crashsim, the_model_records_only_what_it_can_place) {
+  char outside[200];
+  snprintf(outside, sizeof outside, "%sx", live);          /* shares the root's prefix, not below it */
+  int pre = open(sim_path("pre"), O_RDWR | O_CREAT, 0644); /* made before the recording */
+  cr_assert_geq(pre, 0);
+  store_iosim_start(live);
+  cr_assert_eq(store_io_mkdir(STORE_IO_MKDIR, outside, 0755), 0, "outside the root");
+  char elsewhere[200];
+  snprintf(elsewhere, sizeof elsewhere, "%s/elsewhere", base);
+  cr_assert_eq(store_io_mkdir(STORE_IO_MKDIR, elsewhere, 0755), 0, "not even a prefix of the root");
+  cr_assert_eq(store_io_mkdir(STORE_IO_MKDIR, sim_path("d"), 0755), 0);
+  int fd = store_io_open(STORE_IO_LOG_CREATE, sim_path("d/f"), O_RDWR | O_CREAT, 0644);
+  cr_assert_geq(fd, 0);
+  cr_assert_eq(store_io_pwrite(STORE_IO_LOG_WRITE, fd, "hello", 5, 0), 5);
+  cr_assert_eq(store_io_pwrite(STORE_IO_LOG_WRITE, fd, "", 0, 5), 0, "an empty write");
+  cr_assert_eq(store_io_pwrite(STORE_IO_LOG_WRITE, pre, "x", 1, 0), 1, "a file the model does not know");
+  cr_assert_eq(store_io_ftruncate(STORE_IO_LOG_TRUNC, pre, 0), 0);
+  cr_assert_eq(store_io_fsync(STORE_IO_LOG_SYNC, pre), 0);
+  cr_assert_eq(store_io_rename(STORE_IO_RENAME, sim_path("pre"), sim_path("pre2")), 0, "a name it never saw");
+  char out_file[260];
+  snprintf(out_file, sizeof out_file, "%s/o", outside);
+  int ofd = open(out_file, O_WRONLY | O_CREAT, 0644);
+  close(ofd);
+  cr_assert_eq(store_io_rename(STORE_IO_RENAME, out_file, sim_path("in")), 0, "from outside the root");
+  cr_assert_eq(store_io_rename(STORE_IO_RENAME, sim_path("in"), out_file), 0, "to outside the root");
+  int ofd2 = store_io_open(STORE_IO_LOG_CREATE, out_file, O_RDWR | O_CREAT, 0644);
+  cr_assert_geq(ofd2, 0, "a file outside the root");
+  close(ofd2);
+  int again = store_io_open(STORE_IO_LOG_CREATE, sim_path("d/f"), O_RDWR | O_TRUNC, 0644);
+  cr_assert_geq(again, 0, "an existing file opened with O_TRUNC");
+  close(again);
+  again = store_io_open(STORE_IO_LOG_CREATE, sim_path("pre2"), O_RDWR, 0644);
+  cr_assert_geq(again, 0, "an unknown file opened without O_CREAT");
+  close(again);
+  store_iosim_open(sim_path("d/f"), -1, O_CREAT); /* hooks given a closed descriptor */
+  store_iosim_write(-1, "x", 1, 0);
+  store_iosim_sync_end(-1, 0);
+  int dfd = open(sim_path("d"), O_RDONLY | O_DIRECTORY);
+  store_iosim_open(sim_path("d"), dfd, 0); /* a directory is no file */
+  size_t early = store_iosim_sync_begin(); /* two syncs that end in reverse order */
+  cr_assert_eq(store_io_pwrite(STORE_IO_LOG_WRITE, fd, "world", 5, 0), 5);
+  size_t late = store_iosim_sync_begin();
+  store_iosim_sync_end(fd, late);
+  store_iosim_sync_end(fd, early);
+  store_iosim_sync_end(dfd, late);
+  store_iosim_sync_end(dfd, early);
+  close(dfd);
+  static const char zeros[600];
+  cr_assert_eq(store_io_pwrite(STORE_IO_LOG_WRITE, fd, zeros, sizeof zeros, 1000), 600, "zeros past the end");
+  close(fd);
+  close(pre);
+  size_t n = store_iosim_ops();
+  static const struct {
+    const char *kind, *path;
+    size_t covers;
+  } want[] = {{"mkdir", "d", 0},      {"create", "d/f", 0}, {"write", "d/f", 0}, {"rename", "pre2", 0},
+              {"truncate", "d/f", 0}, {"write", "d/f", 0},  {"sync", "d/f", 6},  {"sync", "d/f", 5},
+              {"dir-sync", "", 6},    {"dir-sync", "", 5},  {"write", "d/f", 0}};
+  cr_assert_eq(n, sizeof want / sizeof *want, "%zu operations recorded", n);
+  for (size_t i = 0; i < n; i++) {
+    const char *path = NULL;
+    size_t covers = 0;
+    cr_assert_str_eq(store_iosim_op(i, &path, &covers), want[i].kind, "operation %zu", i);
+    cr_assert_str_eq(path, want[i].path, "operation %zu", i);
+    cr_assert_eq(covers, want[i].covers, "operation %zu", i);
+  }
+  const char *path = NULL;
+  cr_assert_str_eq(store_iosim_op(2, NULL, NULL), "write");
+  cr_assert_null(store_iosim_op(n, &path, NULL), "past the last operation");
+  store_iosim_stop();
+  /* the whole recording, kept: "d/f" holds "world" and its zero tail */
+  char dest[300], buf[2048];
+  snprintf(dest, sizeof dest, "%s/state-all", base);
+  uint64_t h1, h2;
+  cr_assert_eq(store_iosim_crash(n + 5, 1, dest, &h1), 1, "a crash point past the end is the end");
+  cr_assert_eq(state_file(dest, "d/f", buf, sizeof buf), 1600);
+  cr_assert_eq(memcmp(buf, "world", 5), 0);
+  cr_assert_eq(state_file(dest, "in", buf, sizeof buf), -1, "renamed in from outside: not in the model");
+  cr_assert_eq(store_iosim_crash(n, 1, NULL, &h2), 1);
+  cr_assert_eq(h1, h2);
+  /* nothing unsynced kept: the synced "world" stays, the zeros are gone */
+  snprintf(dest, sizeof dest, "%s/state-none", base);
+  cr_assert_eq(store_iosim_crash(n, 0, dest, &h2), 0);
+  cr_assert_neq(h1, h2);
+  cr_assert_eq(state_file(dest, "d/f", buf, sizeof buf), 5);
+  /* a state that cannot be written: its directory would be below a file */
+  snprintf(dest, sizeof dest, "%s/d/f/state", live);
+  cr_assert_eq(store_iosim_crash(n, 1, dest, &h2), -2);
+  snprintf(dest, sizeof dest, "%s/state-all/d/f/x", base);
+  cr_assert_eq(store_iosim_crash(n, 1, dest, &h2), -2);
+  /* a model file where the state has a directory of that name */
+  snprintf(dest, sizeof dest, "%s/state-clash", base);
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s/d/f'", dest);
+  cr_assert_eq(system(cmd), 0);
+  cr_assert_eq(store_iosim_crash(n, 1, dest, &h2), -2);
+  /* a second recording forgets the first */
+  store_iosim_start(live);
+  cr_assert_eq(store_iosim_ops(), 0);
+  store_iosim_stop();
+}
+
+/* Names that change under the model: a file replaced behind its back is a
+ * new file when opened again; a file renamed over loses its name, and a
+ * write to it after that is recorded without one ("?"); zeros written
+ * over data clear it. */
+Test(crashsim, the_model_follows_names_replaced_and_renamed_over) {
+  store_iosim_start(live);
+  int a = store_io_open(STORE_IO_LOG_CREATE, sim_path("a"), O_RDWR | O_CREAT, 0644);
+  cr_assert_eq(store_io_pwrite(STORE_IO_LOG_WRITE, a, "aaaa", 4, 0), 4);
+  int real = open(sim_path("k"), O_RDWR | O_CREAT, 0644); /* not through store_io */
+  close(real);
+  cr_assert_eq(rename(sim_path("k"), sim_path("a")), 0); /* "a" is now another file */
+  int a2 = store_io_open(STORE_IO_LOG_CREATE, sim_path("a"), O_RDWR | O_CREAT, 0644);
+  cr_assert_eq(store_io_pwrite(STORE_IO_LOG_WRITE, a2, "new!", 4, 0), 4);
+  int b = store_io_open(STORE_IO_LOG_CREATE, sim_path("b"), O_RDWR | O_CREAT, 0644);
+  cr_assert_eq(store_io_pwrite(STORE_IO_LOG_WRITE, b, "bbbb", 4, 0), 4);
+  cr_assert_eq(store_io_rename(STORE_IO_RENAME, sim_path("b"), sim_path("a")), 0); /* over a2's name */
+  cr_assert_eq(store_io_pwrite(STORE_IO_LOG_WRITE, a2, "lost", 4, 0), 4);
+  static const char zeros[2];
+  cr_assert_eq(store_io_pwrite(STORE_IO_LOG_WRITE, b, zeros, 2, 1), 2);
+  cr_assert_eq(link(sim_path("a"), sim_path("c")), 0); /* a second name for b's file */
+  int c = store_io_open(STORE_IO_LOG_CREATE, sim_path("c"), O_RDWR | O_CREAT, 0644);
+  cr_assert_geq(c, 0);
+  close(a), close(a2), close(b), close(c);
+  store_iosim_stop();
+  static const char *const want[][2] = {{"create", "a"}, {"write", "a"}, {"create", "a"}, {"write", "a"},
+                                        {"create", "b"}, {"write", "b"}, {"rename", "a"}, {"write", "?"},
+                                        {"write", "a"},  {"create", "c"}};
+  size_t n = store_iosim_ops();
+  cr_assert_eq(n, sizeof want / sizeof *want, "%zu operations", n);
+  for (size_t i = 0; i < n; i++) {
+    const char *path;
+    cr_assert_str_eq(store_iosim_op(i, &path, NULL), want[i][0], "operation %zu", i);
+    cr_assert_str_eq(path, want[i][1], "operation %zu", i);
+  }
+  char dest[300], buf[64];
+  snprintf(dest, sizeof dest, "%s/state-names", base);
+  uint64_t h;
+  cr_assert_eq(store_iosim_crash(n, 1, dest, &h), 1);
+  cr_assert_eq(state_file(dest, "a", buf, sizeof buf), 4);
+  cr_assert_eq(memcmp(buf, "b\0\0b", 4), 0, "b's bytes, two of them zeroed");
+  cr_assert_eq(state_file(dest, "c", buf, sizeof buf), 0, "a new model file");
+}

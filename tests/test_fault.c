@@ -510,3 +510,141 @@ Test(fault, a_fault_at_any_site_fails_the_first_call_of_any_site) {
   cr_assert_str_eq(store_io_site_name(STORE_IO_NSITES), "?");
   cr_assert_str_eq(store_io_site_name((store_io_site)-1), "?");
 }
+
+/* ---- flush, close and later commits after a failure ------------------------------ */
+
+/* Commit to "w" through a transaction without waiting: the ticket. */
+static uint64_t commit_nowait(store *s, int64_t seq) {
+  sx_val err = SX_NIL;
+  store_txn *t = store_txn_begin(s);
+  cr_assert_eq(store_txn_append(t, str("w"), ev(seq), &err), 0, "%s", msg(err));
+  cr_assert_eq(store_txn_kv_put(t, str("w"), sx_int(seq), &err), 0);
+  uint64_t ticket = 0;
+  cr_assert_eq(store_txn_commit(t, &ticket, &err), 0, "%s", msg(err));
+  return ticket;
+}
+
+/* A full-mode flush whose write or sync fails fails the commits nobody had
+ * waited for; a commit made durable before stays durable, and only a failed
+ * sync makes the handle refuse writes. */
+static void failing_flush(store_io_site site, int eno) {
+  const char *what = store_io_site_name(site);
+  baseline();
+  sx_val err = SX_NIL;
+  store *s = open_mode(dir, STORE_SYNC_FULL, &err);
+  uint64_t first = commit_nowait(s, 1);
+  cr_assert_eq(store_wait_durable(s, first, &err), 0, "%s", msg(err));
+  uint64_t second = commit_nowait(s, 2);
+  store_fault_inject(site, 1, eno, false);
+  cr_assert_eq(store_flush(s, &err), -1, "%s: the flush fails", what);
+  cr_assert(strstr(msg(err), strerror(eno)) && strstr(msg(err), root), "%s: %s", what, msg(err));
+  store_fault_clear();
+  cr_assert_eq(store_wait_durable(s, first, &err), 0, "%s: the earlier commit stays durable: %s", what,
+               msg(err));
+  cr_assert_eq(store_wait_durable(s, second, &err), -1, "%s: the flushed commit failed", what);
+  cr_assert(strstr(msg(err), strerror(eno)), "%s: and says why: %s", what, msg(err));
+  assert_acked_view(s, 1, what, "the handle whose flush failed");
+  int rc = store_append(s, str("w"), ev(2), &err);
+  if (rc == 0) {
+    cr_assert_eq(site, STORE_IO_LOG_WRITE, "%s: a failed sync must refuse writes", what);
+    cr_assert_eq(store_kv_put(s, str("w"), sx_int(2), &err), 0);
+    cr_assert_eq(store_commit(s, &err), 0, "%s: a failed write does not stop the handle: %s", what, msg(err));
+  } else {
+    cr_assert_eq(site, STORE_IO_LOG_SYNC, "%s: a failed write must not refuse writes: %s", what, msg(err));
+    cr_assert(strstr(msg(err), "refuses further writes"), "%s: %s", what, msg(err));
+  }
+  store_close(s, &err);
+  s = open_mode(dir, STORE_SYNC_FULL, &err);
+  cr_assert_not_null(s, "%s", msg(err));
+  assert_acked_view(s, rc == 0 ? 2 : 1, what, "the reopened store");
+  store_close(s, &err);
+}
+
+Test(fault, a_failed_flush_fails_the_commits_nobody_waited_for) {
+  failing_flush(STORE_IO_LOG_WRITE, ENOSPC);
+  failing_flush(STORE_IO_LOG_SYNC, EIO);
+}
+
+/* A transaction begun before the handle started refusing cannot commit
+ * after: it gets the first failure. */
+Test(fault, a_transaction_begun_before_a_failed_sync_cannot_commit_after_it) {
+  baseline();
+  sx_val err = SX_NIL;
+  store *s = open_mode(dir, STORE_SYNC_FULL, &err);
+  store_txn *late = store_txn_begin(s);
+  cr_assert_eq(store_txn_kv_put(late, str("late"), sx_int(1), &err), 0, "%s", msg(err));
+  store_fault_inject(STORE_IO_LOG_SYNC, 1, EIO, false);
+  cr_assert_eq(store_append(s, str("w"), ev(1), &err), 0);
+  cr_assert_eq(store_commit(s, &err), -1);
+  store_fault_clear();
+  uint64_t ticket;
+  cr_assert_eq(store_txn_commit(late, &ticket, &err), -1, "the refusing handle takes no commit");
+  cr_assert(strstr(msg(err), "fdatasync of") && strstr(msg(err), "refuses further writes"),
+            "it names the first failure: %s", msg(err));
+  store_close(s, &err);
+  s = open_mode(dir, STORE_SYNC_FULL, &err);
+  cr_assert(!store_kv_has(s, str("late")), "nothing of it was stored");
+  assert_baseline(s, "after the refused commit");
+  store_close(s, &err);
+}
+
+/* Every call from the nth on fails (site "any"): for some n the group's
+ * fdatasync fails and so does cutting its frames off again. The message
+ * says both, the handle refuses writes, and the store reopens cleanly with
+ * or without the commit (its frame may have reached the disk). */
+Test(fault, a_failed_sync_whose_cut_fails_too_says_so) {
+  bool seen = false;
+  for (unsigned nth = 1; nth <= 8 && !seen; nth++) {
+    baseline();
+    sx_val err = SX_NIL;
+    store *s = open_mode(dir, STORE_SYNC_FULL, &err);
+    cr_assert_not_null(s, "%s", msg(err));
+    uint64_t ticket = commit_nowait(s, 1);
+    store_fault_inject(STORE_IO_ANY, nth, EIO, true);
+    int rc = store_wait_durable(s, ticket, &err);
+    store_fault_clear();
+    if (rc == 0) {
+      store_close(s, &err);
+      break; /* nth is past the group's calls */
+    }
+    seen = strstr(msg(err), "cutting the unsynced commits off the log failed too") != NULL;
+    if (seen) {
+      cr_assert(strstr(msg(err), "fdatasync of") && strstr(msg(err), "Input/output error"), "%s", msg(err));
+      cr_assert_eq(store_append(s, str("w"), ev(1), &err), -1, "the handle refuses writes");
+      cr_assert(strstr(msg(err), "cutting the unsynced commits off the log failed too"), "%s", msg(err));
+    }
+    store_close(s, &err);
+    s = open_mode(dir, STORE_SYNC_FULL, &err);
+    cr_assert_not_null(s, "nth %u: reopening: %s", nth, msg(err));
+    assert_baseline(s, "after the failed group");
+    int64_t w = store_last_seq(s, str("w"));
+    cr_assert(w == 0 || (w == 1 && sx_int_val(store_kv_get(s, str("w"))) == 1), "nth %u: part of a commit",
+              nth);
+    store_close(s, &err);
+    sx_buf report = SX_BUF_INIT;
+    cr_assert_eq(store_check(dir, &report), 0, "nth %u: %s", nth, report.data);
+    sx_buf_free(&report);
+  }
+  cr_assert(seen, "no n made both the sync and the cut fail");
+}
+
+/* Batch mode: a background fdatasync that fails after the last commit is
+ * reported when the store is closed. */
+Test(fault, a_background_sync_failure_nobody_committed_after_is_reported_at_close) {
+  baseline();
+  sx_val err = SX_NIL;
+  store *s = open_mode(dir, STORE_SYNC_BATCH, &err);
+  store_fault_inject(STORE_IO_BATCH_SYNC, 1, EIO, false);
+  cr_assert_eq(store_append(s, str("w"), ev(1), &err), 0);
+  cr_assert_eq(store_commit(s, &err), 0, "%s", msg(err));
+  for (int i = 0; i < 2000 && store_fault_fired() == 0; i++) usleep(1000);
+  cr_assert_eq(store_fault_fired(), 1, "the flusher synced within the window");
+  store_fault_clear();
+  cr_assert_eq(store_close(s, &err), -1, "close reports the failed background sync");
+  cr_assert(strstr(msg(err), "a background fdatasync failed: Input/output error") && strstr(msg(err), root),
+            "%s", msg(err));
+  s = open_mode(dir, STORE_SYNC_FULL, &err);
+  assert_baseline(s, "after the failed background sync");
+  cr_assert_eq(store_last_seq(s, str("w")), 1, "close synced the commit itself");
+  store_close(s, &err);
+}

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #endif
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -1484,4 +1485,189 @@ Test(store, compact_and_check_of_a_url) {
   cr_assert(rep.len > 0 && strstr(rep.data, "nonexistent-sx-dir"), "the report names the server: %s",
             rep.data);
   sx_buf_free(&rep);
+}
+
+/* ---- commits that cut into their own appends, durability descriptors ---------- */
+
+/* A transaction that appends and then truncates over its own new events, on
+ * a stream whose events the handle has cached: the commit seeds the cache
+ * only with the events that survive (it used to index the cache below its
+ * start for the others, writing outside the array and counting values that
+ * were never stored). */
+Test(store, a_commit_that_truncates_its_own_appends_seeds_only_the_survivors) {
+  store *s = open_w();
+  append_ok(s, "s", 1);
+  commit_ok(s);
+  cr_assert_eq(sx_list_length(store_read(s, str("s"))), 1); /* the stream's cache exists now */
+  store_stats before;
+  store_get_stats(s, &before);
+  sx_val err = SX_NIL;
+  for (int64_t seq = 2; seq <= 6; seq++) append_ok(s, "s", seq);
+  cr_assert_eq(store_truncate(s, str("s"), 5, &err), 0, "%s", msg(err));
+  commit_ok(s);
+  sx_val evs = store_read(s, str("s"));
+  cr_assert_eq(sx_list_length(evs), 1, "only seq 6 survives");
+  cr_assert(sx_equal(sx_car(evs), ev(6, "t")), "the survivor is seq 6");
+  store_stats after;
+  store_get_stats(s, &after);
+  cr_assert_lt(after.cache_bytes - before.cache_bytes, 2 * 48 + 1000,
+               "the cache counts only what it holds (%zu -> %zu bytes)", before.cache_bytes,
+               after.cache_bytes);
+  for (int64_t seq = 7; seq <= 9; seq++) append_ok(s, "s", seq);
+  cr_assert_eq(store_truncate(s, str("s"), 9, &err), 0, "%s", msg(err));
+  commit_ok(s);
+  cr_assert_eq(store_read(s, str("s")), SX_EMPTY, "every event is cut");
+  cr_assert_eq(store_last_seq(s, str("s")), 9);
+  close_ok(s);
+  s = open_w();
+  cr_assert_eq(store_read(s, str("s")), SX_EMPTY);
+  cr_assert_eq(store_last_seq(s, str("s")), 9);
+  close_ok(s);
+}
+
+/* The durability descriptor: one eventfd per handle, whatever the mode. */
+Test(store, every_handle_has_one_durability_descriptor) {
+  store_opts full = {.sync = STORE_SYNC_FULL};
+  store *s = open_opts(&full);
+  int fd = store_durable_fd(s);
+  cr_assert_geq(fd, 0);
+  cr_assert_eq(store_durable_fd(s), fd, "asked again: the same descriptor");
+  close_ok(s);
+  store_opts batch = {.sync = STORE_SYNC_BATCH, .batch_window_ms = 1};
+  s = open_opts(&batch);
+  fd = store_durable_fd(s);
+  cr_assert_geq(fd, 0);
+  sx_val err = SX_NIL;
+  store_txn *t = store_txn_begin(s);
+  cr_assert_eq(store_txn_append(t, str("a"), ev(1, "t"), &err), 0);
+  uint64_t ticket;
+  cr_assert_eq(store_txn_commit(t, &ticket, &err), 0, "%s", msg(err));
+  cr_assert_eq(store_poll_durable(s, ticket, &err), 1, "batch mode: durable at commit, no syncer needed");
+  close_ok(s);
+  s = open_ro();
+  cr_assert_geq(store_durable_fd(s), 0, "a read-only handle has one too (nothing ever signals it)");
+  cr_assert_eq(store_last_seq(s, str("a")), 1);
+  close_ok(s);
+}
+
+/* Flush of a read-only handle and refresh of a writable one do nothing. */
+Test(store, flush_of_a_reader_and_refresh_of_a_writer_change_nothing) {
+  store *w = open_w();
+  append_ok(w, "a", 1);
+  commit_ok(w);
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_refresh(w, &err), 0, "%s", msg(err));
+  cr_assert_eq(store_last_seq(w, str("a")), 1);
+  store *r = open_ro();
+  append_ok(w, "a", 2);
+  commit_ok(w);
+  cr_assert_eq(store_flush(r, &err), 0, "%s", msg(err));
+  cr_assert_eq(store_last_seq(r, str("a")), 1, "a flush does not refresh");
+  cr_assert_eq(store_refresh(r, &err), 0, "%s", msg(err));
+  cr_assert_eq(store_last_seq(r, str("a")), 2);
+  close_ok(r);
+  close_ok(w);
+}
+
+Test(store, read_only_open_of_a_directory_without_a_log_fails) {
+  store_opts o = {.read_only = true};
+  store *s = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_open(dir, &o, &s, &err), -1);
+  cr_assert(strstr(msg(err), "has no log") && strstr(msg(err), "/log is missing"), "%s", msg(err));
+  cr_assert_eq(access(log_path(), F_OK), -1, "and nothing was created");
+}
+
+/* A directory name too long for the file system is refused (the message,
+ * cut at 511 bytes, is all name). */
+Test(store, a_directory_name_too_long_is_refused) {
+  char p[5000];
+  int n = snprintf(p, sizeof p, "%s/", dir);
+  memset(p + n, 'x', sizeof p - (size_t)n - 1);
+  p[sizeof p - 1] = '\0';
+  store *s = NULL;
+  sx_val err = SX_NIL;
+  errno = 0;
+  cr_assert_eq(store_open(p, NULL, &s, &err), -1);
+  cr_assert(strncmp(msg(err), "store /", 7) == 0 && strlen(msg(err)) == 511, "%.200s", msg(err));
+  cr_assert_eq(access(dir, F_OK), 0);
+  DIR *d = opendir(dir);
+  int entries = 0;
+  for (struct dirent *de; (de = readdir(d));) entries += de->d_name[0] != '.';
+  closedir(d);
+  cr_assert_eq(entries, 0, "nothing was created");
+}
+
+/* A relative name: the first directory made is synced through ".". */
+Test(store, a_relative_directory_name_is_created_where_the_process_runs) {
+  cr_assert_eq(chdir(dir), 0);
+  store *s = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_open("rel/store", NULL, &s, &err), 0, "%s", msg(err));
+  append_ok(s, "a", 1);
+  commit_ok(s);
+  close_ok(s);
+  char p[128];
+  snprintf(p, sizeof p, "%s/rel/store/log", dir);
+  cr_assert_eq(access(p, F_OK), 0, "the log is at %s", p);
+  cr_assert_eq(store_open("rel2", NULL, &s, &err), 0, "a single name: %s", msg(err));
+  close_ok(s);
+  snprintf(p, sizeof p, "%s/rel2/log", dir);
+  cr_assert_eq(access(p, F_OK), 0);
+}
+
+/* Overwrite the byte before the first occurrence of needle in the log. */
+static void damage_before(const char *needle, unsigned char with) {
+  int fd = open(log_path(), O_RDWR);
+  cr_assert_geq(fd, 0);
+  off_t size = file_size(log_path());
+  char *buf = malloc((size_t)size);
+  cr_assert_eq(pread(fd, buf, (size_t)size, 0), size);
+  char *at = memmem(buf, (size_t)size, needle, strlen(needle));
+  cr_assert_not_null(at, "%s is in the log", needle);
+  cr_assert_eq(pwrite(fd, &with, 1, (at - buf) - 2), 1); /* the string's tag, before its length */
+  free(buf);
+  close(fd);
+}
+
+/* Values are checked when a store opens; bytes damaged on disk after that
+ * are found when the value is first read: the read gives an error value
+ * naming the file and the offset, and the handle serves the rest. */
+Test(store, a_value_damaged_after_the_open_is_an_error_value_when_read) {
+  store *s = open_w();
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_append(s, str("a"), ev(1, "event-to-damage"), &err), 0);
+  put_ok(s, "k", str("kv-value-to-damage"));
+  put_ok(s, "ok", str("intact"));
+  commit_ok(s);
+  close_ok(s);
+  s = open_w(); /* nothing decoded yet */
+  damage_before("event-to-damage", 0x7f);
+  damage_before("kv-value-to-damage", 0x7f);
+  sx_val evs = store_read(s, str("a"));
+  cr_assert(sx_is(evs, SX_T_ERROR), "the event read fails");
+  const char *m = sx_str_data(((sx_error *)evs)->message);
+  cr_assert(strstr(m, log_path()) && strstr(m, "does not decode") && strstr(m, "at offset"), "%s", m);
+  sx_val v = store_kv_get(s, str("k"));
+  cr_assert(sx_is(v, SX_T_ERROR), "the kv read fails");
+  m = sx_str_data(((sx_error *)v)->message);
+  cr_assert(strstr(m, "does not decode") && strstr(m, "unknown type tag"), "%s", m);
+  cr_assert_str_eq(sx_str_data(store_kv_get(s, str("ok"))), "intact");
+  store_close(s, &err);
+}
+
+/* A reader whose log was removed (not replaced) keeps serving the file it
+ * opened: a refresh finds nothing new and no error. */
+Test(store, a_reader_whose_log_was_removed_keeps_what_it_opened) {
+  store *w = open_w();
+  append_ok(w, "a", 1);
+  commit_ok(w);
+  close_ok(w);
+  store *r = open_ro();
+  cr_assert_eq(unlink(log_path()), 0);
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_refresh(r, &err), 0, "%s", msg(err));
+  cr_assert_eq(store_last_seq(r, str("a")), 1);
+  cr_assert_eq(sx_list_length(store_read(r, str("a"))), 1);
+  close_ok(r);
 }
