@@ -79,7 +79,6 @@ static sx_val rd_events(fstore *s, stream_ent *e) {
     list = sx_cons(v, list);
   }
   e->list = list;
-  e->list_start = e->start;
   e->list_count = e->count;
   e->cache_est += added;
   s->cache_used += added;

@@ -48,8 +48,8 @@ typedef struct stream_ent {
   size_t start, count, cap;
   sx_val *cache;    /* GC array [cap] or NULL */
   size_t cache_est; /* estimated bytes held by cache + list */
-  sx_val list;      /* cached read result for [list_start, list_count) */
-  size_t list_start, list_count;
+  sx_val list;      /* cached read result for [start, list_count) */
+  size_t list_count;
 } stream_ent;
 
 typedef struct kv_ent {
