@@ -7,7 +7,8 @@
  * BYTES bytes, or (error N "message"). Every malformed command gets exactly
  * one error response and the server goes on to the next line; nothing but
  * responses is ever written to stdout (print/display go to stderr). EOF on
- * stdin ends the server with status 0.
+ * stdin ends the server with status 0. Answers to requests that arrived
+ * together may be held and written together (response_done).
  *
  * Bridge mode (--bridge): a perform that no in-process resolver owns is
  * forwarded to the parent process as a request line, (perform N request) or
@@ -17,6 +18,7 @@
  */
 #include "sx_host.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,18 +26,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define OK_LEN_THRESHOLD 4096
+#define IN_CHUNK 65536    /* bytes asked of one read(2) */
+#define HOLD_NS 1000000LL /* a held response waits at most this long between evaluations */
+#define HOLD_MAX 16       /* and at most this many responses are held */
+
+/* Input read from the descriptor into a buffer of our own, so the server
+ * knows what has arrived: every read(2) that returns bytes is followed by
+ * sxapi_note_input (every request then evaluated was in by that note, which
+ * lets a PostgreSQL store answer from what it learnt after it: sx.h), and
+ * a response may be held while the next request is already here. fd -1:
+ * the stream cannot be read directly; getline on it, no notes, no holding. */
+typedef struct srv_in {
+  int fd;
+  FILE *file;
+  char *buf;
+  size_t start, end, cap; /* unread bytes: buf[start, end) */
+} srv_in;
 
 typedef struct server {
   sxapi_vm *vm;
-  FILE *in, *out;
+  srv_in in;
+  FILE *out;
   long long epoch;
   bool bridge; /* forward unowned performs to the parent */
   bool eof;    /* stdin ended (possibly while waiting for a response) */
-  char *line;  /* getline buffer */
+  char *line;  /* the line read last, NUL-terminated */
   size_t cap;
+  long long held_since; /* a response is written but not flushed since then (0: none) */
+  int held;             /* responses written but not flushed */
 } server;
 
 /* ---- values and text ------------------------------------------------------- */
@@ -71,6 +93,33 @@ static sxapi_value error_text(server *s, sxapi_value err) {
 
 /* ---- responses ---------------------------------------------------------------- */
 
+static long long now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Is a whole request line already waiting in the input? */
+static bool in_has_line(const srv_in *in) {
+  return in->fd >= 0 && memchr(in->buf + in->start, '\n', in->end - in->start) != NULL;
+}
+
+static void flush_out(server *s) {
+  fflush(s->out);
+  s->held_since = 0;
+  s->held = 0;
+}
+
+/* A response is written: send it now, unless the next request is already
+ * here (then it goes with the next ones; read_line sends everything held
+ * before it would wait for input, server_command before an evaluation once
+ * a response has been held for HOLD_NS, and HOLD_MAX responses go at once).
+ * So a response waits only for requests already queued behind it. */
+static void response_done(server *s) {
+  if (!in_has_line(&s->in) || ++s->held >= HOLD_MAX) flush_out(s);
+  else if (!s->held_since) s->held_since = now_ns();
+}
+
 /* (TAG N value), or (TAG-len N BYTES) and the value on a line of its own
  * when it is long or holds a newline. TAG is ok for results, perform for
  * bridge requests. */
@@ -88,7 +137,8 @@ static void respond_value(server *s, const char *tag, sxapi_value v) {
     fwrite(text, 1, len, s->out);
     fputs(")\n", s->out);
   }
-  fflush(s->out);
+  if (strcmp(tag, "perform") == 0) flush_out(s); /* the parent must see it to answer */
+  else response_done(s);
 }
 
 /* (error N "message") for a message string value. */
@@ -100,7 +150,7 @@ static void respond_error_msg(server *s, sxapi_value msg) {
   fprintf(s->out, "(error %lld ", s->epoch);
   fwrite(text, 1, len, s->out);
   fputs(")\n", s->out);
-  fflush(s->out);
+  response_done(s);
 }
 
 static void respond_error(server *s, const char *msg) { respond_error_msg(s, sxapi_cstring(s->vm, msg)); }
@@ -113,15 +163,74 @@ static void respond_result(server *s, sxapi_code rc, sxapi_value v) {
 
 /* ---- bridge mode ------------------------------------------------------------ */
 
+/* Copy n bytes into s->line, NUL-terminated. */
+static void take_line(server *s, const char *p, size_t n) {
+  if (n + 1 > s->cap) {
+    s->cap = n + 1 > 2 * s->cap ? n + 1 : 2 * s->cap;
+    if (!(s->line = realloc(s->line, s->cap))) abort();
+  }
+  memcpy(s->line, p, n);
+  s->line[n] = '\0';
+}
+
+/* Read more input after what is buffered: bytes read (then noted), 0 at
+ * EOF, -1 on an error or a stop request. Sends what is held first. */
+static ssize_t in_fill(server *s) {
+  srv_in *in = &s->in;
+  flush_out(s); /* about to wait: nothing may stay unsent */
+  if (in->start > 0) {
+    memmove(in->buf, in->buf + in->start, in->end - in->start);
+    in->end -= in->start, in->start = 0;
+  }
+  if (in->cap - in->end < IN_CHUNK) {
+    in->cap = in->end + IN_CHUNK;
+    if (!(in->buf = realloc(in->buf, in->cap))) abort();
+  }
+  for (;;) {
+    if (sx_server_stop_requested()) return -1;
+    ssize_t n = read(in->fd, in->buf + in->end, in->cap - in->end);
+    if (n > 0) in->end += (size_t)n, sxapi_note_input(s->vm);
+    if (n >= 0 || errno != EINTR) return n;
+  }
+}
+
+/* The next line from the buffer (a last one may lack its newline); false at
+ * EOF, on an error, or when a stop was requested while waiting. */
+static bool in_next_line(server *s, size_t *len) {
+  srv_in *in = &s->in;
+  for (;;) {
+    char *p = in->buf + in->start, *nl = memchr(p, '\n', in->end - in->start);
+    if (nl) {
+      take_line(s, p, (size_t)(nl - p));
+      in->start += (size_t)(nl - p) + 1;
+      *len = (size_t)(nl - p);
+      return true;
+    }
+    if (in_fill(s) > 0) continue;
+    if (in->end == in->start) return false;
+    take_line(s, p, in->end - in->start); /* the last line, without a newline */
+    *len = in->end - in->start;
+    in->start = in->end;
+    return true;
+  }
+}
+
+/* The same through getline, for a stream without a descriptor. */
+static bool file_next_line(server *s, size_t *len) {
+  flush_out(s);
+  ssize_t n = sx_server_stop_requested() ? -1 : getline(&s->line, &s->cap, s->in.file);
+  if (n < 0) return false;
+  *len = (size_t)n;
+  return true;
+}
+
 /* Read the next line of input into s->line without its line end; false at
  * EOF (or when a stop was requested while waiting). */
 static bool read_line(server *s, size_t *len) {
-  ssize_t n = sx_server_stop_requested() ? -1 : getline(&s->line, &s->cap, s->in);
-  if (n < 0) {
+  if (!(s->in.fd >= 0 ? in_next_line(s, len) : file_next_line(s, len))) {
     s->eof = true;
     return false;
   }
-  *len = (size_t)n;
   while (*len && (s->line[*len - 1] == '\n' || s->line[*len - 1] == '\r')) (*len)--;
   return true;
 }
@@ -291,6 +400,7 @@ static void server_command(server *s, const char *line, size_t len) {
     free(msg);
     return;
   }
+  if (s->held_since && now_ns() - s->held_since > HOLD_NS) flush_out(s); /* an evaluation may take long */
   run_command_line(s, is_load, one_arg, arg);
 }
 
@@ -337,36 +447,8 @@ static bool commit_allowed(sxapi_vm *vm, void *ud) {
   return !g->fn(g->ud);
 }
 
-/* ---- input ------------------------------------------------------------------
- * Requests are read through a stream whose every read(2) that returns
- * bytes is followed by sxapi_note_input, so every request evaluated was in
- * by the last note: a PostgreSQL store may then answer from what it learnt
- * after that note instead of asking again (sx.h). */
-
-typedef struct noted_in {
-  int fd;
-  sxapi_vm *vm;
-} noted_in;
-
-static ssize_t noted_read(void *cookie, char *buf, size_t size) {
-  noted_in *n = cookie;
-  ssize_t got = read(n->fd, buf, size);
-  if (got > 0) sxapi_note_input(n->vm);
-  return got;
-}
-
-/* A stream reading in's descriptor with notes, or in itself (no notes)
- * when it has none or the stream cannot be made. */
-static FILE *noted_open(noted_in *n, FILE *in) {
-  if ((n->fd = fileno(in)) < 0) return in;
-  FILE *f = fopencookie(n, "r", (cookie_io_functions_t){.read = noted_read});
-  return f ? f : in;
-}
-
 int sx_server_serve(sxapi_vm *vm, FILE *in, FILE *out, bool bridge, bool (*gone)(void *), void *ud) {
-  noted_in noted = {.vm = vm};
-  FILE *from = noted_open(&noted, in);
-  server s = {.vm = vm, .in = from, .out = out, .bridge = bridge};
+  server s = {.vm = vm, .in = {.fd = fileno(in), .file = in}, .out = out, .bridge = bridge};
   gone_check g = {gone, ud};
   sxapi_set_output(vm, stderr);
   if (gone) sxapi_set_commit_check(vm, commit_allowed, &g);
@@ -375,7 +457,8 @@ int sx_server_serve(sxapi_vm *vm, FILE *in, FILE *out, bool bridge, bool (*gone)
    * so a bridged perform may reuse the line buffer for its response */
   while (!s.eof && read_line(&s, &len)) server_command(&s, s.line, len);
   if (gone) sxapi_set_commit_check(vm, NULL, NULL);
-  if (from != in) fclose(from); /* leaves the descriptor open: in owns it */
+  flush_out(&s);
+  free(s.in.buf);
   free(s.line);
   return 0;
 }

@@ -147,6 +147,23 @@ try:
     check("sx server --bridge resumes", "(ok 9 42)", s.line())
     s.finish()
 
+    # requests sent together: the answers to the first ones may be held while
+    # the rest wait, but never while the server waits on the parent: they
+    # reach it before the perform it must answer (else both would wait)
+    s = Server([SERVER, "--bridge", "--store", os.path.join(store, "s4")])
+    s.p.stdin.write(b"(epoch 3)\n" + b'(eval "1")\n' * 3 + b'(eval "(+ 1 (perform {:op \\"ask\\"}))")\n')
+    s.p.stdin.flush()
+    got = [s.line() for _ in range(4)]
+    check("held answers come before the perform", ["(ok 3 1)"] * 3 + ['(perform 3 {:op "ask"})'], got)
+    s.send("(resume 3 41)")
+    check("and the evaluation goes on", "(ok 3 42)", s.line())
+    # twenty at once: every answer arrives, in order, without more input
+    s.p.stdin.write(b"".join(b'(eval "%d")\n' % i for i in range(20)))
+    s.p.stdin.flush()
+    check("twenty requests sent together are all answered", [f"(ok 3 {i})" for i in range(20)],
+          [s.line() for _ in range(20)])
+    s.finish()
+
     # without --bridge an unowned op is an error and nothing is forwarded
     s = Server([SERVER, "--store", os.path.join(store, "s3")])
     s.send("(epoch 1)")
