@@ -117,11 +117,15 @@ struct sx_kframe {
       uint32_t next;
     } dict; /* K_DICT: dict so far, next value */
     struct {
-      sx_val fn, rest, acc;
+      sx_val fn, rest, acc, tail;
       uint32_t index;
-    } walk; /* K_MAP, K_FILTER,
-                                                      K_FOR_EACH, K_SOME, K_EVERY,
-                                                      K_MAP_INDEXED, K_REDUCE */
+    } walk; /* K_MAP, K_FILTER, K_FOR_EACH, K_SOME, K_EVERY, K_MAP_INDEXED,
+               K_REDUCE. map and filter build acc, their result, front to
+               back: tail is its last cell (when acc is a cons), whose cdr
+               the next item's cell replaces. Those cells are new and only
+               this frame refers to them until the walk returns acc, so
+               setting a cdr is never seen; a frame is resumed at most once
+               (frames are updated in place: rest, index). */
     struct {
       sx_val body, after, result;
     } wind; /* K_WIND_* */
@@ -1685,6 +1689,15 @@ static SX_ALWAYS_INLINE mmode next_operand(sx_fiber *f, sx_kframe *fr, sx_node *
   }
 }
 
+/* Add v at the end of the list a map or filter frame is building (see
+ * the walk member of sx_kframe). */
+static SX_ALWAYS_INLINE void walk_append(sx_kframe *fr, sx_val v) {
+  sx_val cell = sx_cons(v, SX_EMPTY);
+  if (fr->u.walk.acc == SX_EMPTY) fr->u.walk.acc = cell;
+  else sx_pair_of(fr->u.walk.tail)->cdr = cell;
+  fr->u.walk.tail = cell;
+}
+
 /* A list-walking frame (map, filter, reduce...) got *val from its
  * callback: M_CONT with the primitive's result in *val when the walk is
  * over, else M_APPLY of the callback to the next item (see callback). */
@@ -1693,10 +1706,10 @@ static SX_ALWAYS_INLINE mmode walk_step(sx_fiber *f, sx_kframe *fr, sx_val *val,
   size_t b = f->vsp;
   sx_val rest = fr->u.walk.rest;
   switch ((kkind)fr->kind) {
-    case K_MAP: fr->u.walk.acc = sx_cons(*val, fr->u.walk.acc); break;
+    case K_MAP: walk_append(fr, *val); break;
     case K_FOR_EACH: break;
     case K_MAP_INDEXED:
-      fr->u.walk.acc = sx_cons(*val, fr->u.walk.acc);
+      walk_append(fr, *val);
       if (!sx_is_cons(rest)) break;
       vpush(f, fr->u.walk.fn);
       vpush(f, sx_fixnum(fr->u.walk.index++));
@@ -1704,7 +1717,7 @@ static SX_ALWAYS_INLINE mmode walk_step(sx_fiber *f, sx_kframe *fr, sx_val *val,
       fr->u.walk.rest = sx_cdr(rest);
       return callback(b, base, node, returning);
     case K_FILTER: /* rest starts with the item just tested */
-      if (sx_truthy(*val)) fr->u.walk.acc = sx_cons(sx_car(rest), fr->u.walk.acc);
+      if (sx_truthy(*val)) walk_append(fr, sx_car(rest));
       fr->u.walk.rest = rest = sx_cdr(rest);
       if (!sx_is_cons(rest)) break;
       vpush(f, fr->u.walk.fn);
@@ -1735,7 +1748,7 @@ static SX_ALWAYS_INLINE mmode walk_step(sx_fiber *f, sx_kframe *fr, sx_val *val,
     switch ((kkind)fr->kind) {
       case K_MAP:
       case K_MAP_INDEXED:
-      case K_FILTER: *val = sx_list_reverse(fr->u.walk.acc); break;
+      case K_FILTER: *val = fr->u.walk.acc; break;
       case K_EVERY: *val = SX_TRUE; break;
       default: *val = SX_NIL; break;
     }

@@ -1,7 +1,8 @@
 /* test_eval.c — evaluator behaviour: closures, proper tail calls in
  * constant space (checked on the fiber's frame stack and the GC heap),
  * deep non-tail recursion, the recursion depth limit (default and lowered
- * vm->max_depth) and mutual recursion. */
+ * vm->max_depth), mutual recursion, and map and filter building their
+ * results front to back in place. */
 #include "sx_test_eval.h"
 #include <gc.h>
 #include <stdlib.h>
@@ -560,4 +561,29 @@ Test(eval, ended_fibers_hand_their_stacks_to_the_next) {
   cr_assert_eq(st, SX_DONE);
   cr_assert_gt(e->kcap, 1024);
   cr_assert(vm->spare_ks == NULL || vm->spare_kcap <= 1024);
+}
+
+/* map, map-indexed and filter build their result front to back in place
+ * (the walk frame's tail cell): the result is right at every edge, a walk
+ * left early (escape, error caught by a guard) leaves nothing visible, and
+ * a walk started again builds a list of its own. */
+Test(eval, map_and_filter_build_their_result_in_order) {
+  OK("(list (map (fn (x) x) (list)) (filter odd? (list)) (filter odd? (list 2 4)) (map-indexed + (list)))",
+     "(() () () ())");
+  OK("(list (map inc (list 1)) (filter odd? (list 1)) (filter odd? (list 2 3)) (filter odd? (list 3 2)))",
+     "((2) (1) (3) (3))");
+  OK("(map-indexed (fn (i x) (list i x)) (list :a :b :c))", "((0 \"a\") (1 \"b\") (2 \"c\"))");
+  OK("(let ((ys (map (fn (x) (* x 3)) (range 100000)))) (list (len ys) (first ys) (nth ys 99999)))",
+     "(100000 0 299997)");
+  OK("(let ((zs (filter even? (range 100001)))) (list (len zs) (first zs) (last zs)))", "(50001 0 100000)");
+  /* the input list is left as it was */
+  OK("(define xs (list 1 2 3)) (map inc xs) (filter odd? xs) xs", "(1 2 3)");
+  /* left early, then walked again with the same function */
+  OK("(define (f x) (if (= x 3) (error \"three\") (* x 10)))"
+     " (list (guard (e (true :caught)) (map f (list 1 2 3 4))) (map f (list 1 2)))",
+     "(\"caught\" (10 20))");
+  OK("(list (call/cc (fn (k) (map (fn (x) (if (= x 2) (k :out) x)) (list 1 2 3)))) (map inc (list 1 2)))",
+     "(\"out\" (2 3))");
+  /* nested walks each keep their own list */
+  OK("(map (fn (x) (filter (fn (y) (< y x)) (list 1 2 3))) (list 1 2 3 4))", "(() (1) (1 2) (1 2 3))");
 }
