@@ -19,9 +19,11 @@
  * divisor, 3, collects a growing heap after every third of it: a program
  * that builds a large structure then marks that structure again and again
  * as it grows (11 full collections for a list of 1M small dicts, over 40%
- * of the run). With 1 the heap about doubles between collections, like
- * Lua's default pause of 200%, for 6 collections there; a program that
- * does not grow its live data keeps the heap it had. */
+ * of the run). With 1 a collection waits for about twice the live
+ * pointer-holding data to be allocated (Lua's default pause waits for
+ * the heap to double): 6 collections there. The price is a larger heap
+ * for a program that makes much garbage: up to about three times its live
+ * data rather than five thirds. */
 #define SX_GC_FREE_SPACE_DIVISOR 1
 
 /* Cons cells come from their own collector kind, whose objects are
