@@ -115,7 +115,7 @@ struct sx_kframe {
     struct {
       sx_val acc;
       uint32_t next;
-    } dict; /* K_DICT: dict so far, next value */
+    } dict; /* K_DICT: dict so far, next value (see dict_literal_start) */
     struct {
       sx_val fn, rest, acc, tail;
       uint32_t index;
@@ -1689,6 +1689,17 @@ static SX_ALWAYS_INLINE mmode next_operand(sx_fiber *f, sx_kframe *fr, sx_node *
   }
 }
 
+/* The dict a K_DICT frame starts from for dict literal node d (its keys
+ * distinct and in key order, as the analyser takes them from the reader's
+ * dict). Up to SX_DICT_SMALL_MAX entries: the finished dict's one
+ * allocation, its values set in place as they arrive (sx_dict_literal_set;
+ * only this frame refers to it until it is the literal's value, and a
+ * frame is resumed at most once). More: the empty dict, which each value
+ * is assoc'ed onto. */
+static inline sx_val dict_literal_start(const sx_node *d) {
+  return d->idx <= SX_DICT_SMALL_MAX ? sx_dict_literal_new(d->u.dict.keys, d->idx) : sx_dict_empty();
+}
+
 /* Add v at the end of the list a map or filter frame is building (see
  * the walk member of sx_kframe). */
 static SX_ALWAYS_INLINE void walk_append(sx_kframe *fr, sx_val v) {
@@ -2110,7 +2121,7 @@ eval: /* Control is node, to be evaluated in env */
       vmcont;
     }
     vmpush_node(fr, K_DICT);
-    fr->u.dict.acc = sx_dict_empty();
+    fr->u.dict.acc = dict_literal_start(node);
     fr->u.dict.next = 0;
     node = node->u.dict.vals[0];
     vmeval;
@@ -2196,7 +2207,9 @@ cont: /* val returns to the top frame */
     vmcont;
     vmcase(K_DICT) {
       sx_node *d = fr->node;
-      fr->u.dict.acc = sx_dict_assoc(fr->u.dict.acc, d->u.dict.keys[fr->u.dict.next++], val);
+      if (d->idx <= SX_DICT_SMALL_MAX) sx_dict_literal_set(fr->u.dict.acc, fr->u.dict.next, val);
+      else fr->u.dict.acc = sx_dict_assoc(fr->u.dict.acc, d->u.dict.keys[fr->u.dict.next], val);
+      fr->u.dict.next++;
       if (fr->u.dict.next < d->idx) {
         env = fr->env;
         node = d->u.dict.vals[fr->u.dict.next];

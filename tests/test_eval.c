@@ -1,8 +1,8 @@
 /* test_eval.c — evaluator behaviour: closures, proper tail calls in
  * constant space (checked on the fiber's frame stack and the GC heap),
  * deep non-tail recursion, the recursion depth limit (default and lowered
- * vm->max_depth), mutual recursion, and map and filter building their
- * results front to back in place. */
+ * vm->max_depth), mutual recursion, and map, filter and dict literals
+ * building their results in place. */
 #include "sx_test_eval.h"
 #include <gc.h>
 #include <stdlib.h>
@@ -586,4 +586,28 @@ Test(eval, map_and_filter_build_their_result_in_order) {
      "(\"out\" (2 3))");
   /* nested walks each keep their own list */
   OK("(map (fn (x) (filter (fn (y) (< y x)) (list 1 2 3))) (list 1 2 3 4))", "(() (1) (1 2) (1 2 3))");
+}
+
+/* A dict literal of up to SX_DICT_SMALL_MAX entries is one allocation whose
+ * values are set as they are evaluated: every evaluation makes a new dict,
+ * values come in order whatever they do (perform is in test_perform.c),
+ * and a literal left early leaves nothing behind. */
+Test(eval, dict_literals_built_in_place) {
+  OK("(define (mk x) {:b (* x 2) :a x}) (list (mk 1) (mk 2) (= (mk 3) (mk 3)) (eq? (mk 3) (mk 3)))",
+     "({:a 1 :b 2} {:a 2 :b 4} true false)");
+  OK("(let ((x nil)) {:n x :f (= 1 2) :l (list x)})", "{:f false :l (nil) :n nil}");
+  OK("(let ((x 1)) {:a {:b {:c x}}})", "{:a {:b {:c 1}}}");
+  OK("(define log (list)) (define (note v) (set! log (cons v log)) v)"
+     " (list {:c (note 3) :a (note 1) :b (note 2)} log)",
+     "({:a 1 :b 2 :c 3} (3 2 1))");
+  OK("(define (sixteen x) {:a x :b x :c x :d x :e x :f x :g x :h x :i x :j x :k x :l x :m x :n x :o x :p x})"
+     " (list (len (keys (sixteen 1))) (get (sixteen 5) :p) (get (assoc (sixteen 1) :q 2) :q))",
+     "(16 5 2)");
+  OK("(define (seventeen x) {:a x :b x :c x :d x :e x :f x :g x :h x :i x :j x :k x :l x :m x :n x :o x :p x"
+     " :q (+ x 1)}) (list (len (keys (seventeen 1))) (get (seventeen 5) :q))",
+     "(17 6)");
+  OK("(define (f x) (if (= x 0) (error \"zero\") x))"
+     " (list (guard (e (true :caught)) {:a (f 1) :b (f 0)}) {:a (f 1) :b (f 2)})",
+     "(\"caught\" {:a 1 :b 2})");
+  OK("(list (call/cc (fn (k) {:a 1 :b (k :out)})) (let ((y 2)) {:a 1 :b y}))", "(\"out\" {:a 1 :b 2})");
 }
