@@ -115,13 +115,17 @@ struct sx_kframe {
     struct {
       sx_val acc;
       uint32_t next;
-    } dict; /* K_DICT: dict so far, next value */
+    } dict; /* K_DICT: dict so far, next value (see dict_literal_start) */
     struct {
-      sx_val fn, rest, acc;
+      sx_val fn, rest, acc, tail;
       uint32_t index;
-    } walk; /* K_MAP, K_FILTER,
-                                                      K_FOR_EACH, K_SOME, K_EVERY,
-                                                      K_MAP_INDEXED, K_REDUCE */
+    } walk; /* K_MAP, K_FILTER, K_FOR_EACH, K_SOME, K_EVERY, K_MAP_INDEXED,
+               K_REDUCE. map and filter build acc, their result, front to
+               back: tail is its last cell (when acc is a cons), whose cdr
+               the next item's cell replaces. Those cells are new and only
+               this frame refers to them until the walk returns acc, so
+               setting a cdr is never seen; a frame is resumed at most once
+               (frames are updated in place: rest, index). */
     struct {
       sx_val body, after, result;
     } wind; /* K_WIND_* */
@@ -1685,6 +1689,26 @@ static SX_ALWAYS_INLINE mmode next_operand(sx_fiber *f, sx_kframe *fr, sx_node *
   }
 }
 
+/* The dict a K_DICT frame starts from for dict literal node d (its keys
+ * distinct and in key order, as the analyser takes them from the reader's
+ * dict). Up to SX_DICT_SMALL_MAX entries: the finished dict's one
+ * allocation, its values set in place as they arrive (sx_dict_literal_set;
+ * only this frame refers to it until it is the literal's value, and a
+ * frame is resumed at most once). More: the empty dict, which each value
+ * is assoc'ed onto. */
+static inline sx_val dict_literal_start(const sx_node *d) {
+  return d->idx <= SX_DICT_SMALL_MAX ? sx_dict_literal_new(d->u.dict.keys, d->idx) : sx_dict_empty();
+}
+
+/* Add v at the end of the list a map or filter frame is building (see
+ * the walk member of sx_kframe). */
+static SX_ALWAYS_INLINE void walk_append(sx_kframe *fr, sx_val v) {
+  sx_val cell = sx_cons(v, SX_EMPTY);
+  if (fr->u.walk.acc == SX_EMPTY) fr->u.walk.acc = cell;
+  else sx_pair_of(fr->u.walk.tail)->cdr = cell;
+  fr->u.walk.tail = cell;
+}
+
 /* A list-walking frame (map, filter, reduce...) got *val from its
  * callback: M_CONT with the primitive's result in *val when the walk is
  * over, else M_APPLY of the callback to the next item (see callback). */
@@ -1693,10 +1717,10 @@ static SX_ALWAYS_INLINE mmode walk_step(sx_fiber *f, sx_kframe *fr, sx_val *val,
   size_t b = f->vsp;
   sx_val rest = fr->u.walk.rest;
   switch ((kkind)fr->kind) {
-    case K_MAP: fr->u.walk.acc = sx_cons(*val, fr->u.walk.acc); break;
+    case K_MAP: walk_append(fr, *val); break;
     case K_FOR_EACH: break;
     case K_MAP_INDEXED:
-      fr->u.walk.acc = sx_cons(*val, fr->u.walk.acc);
+      walk_append(fr, *val);
       if (!sx_is_cons(rest)) break;
       vpush(f, fr->u.walk.fn);
       vpush(f, sx_fixnum(fr->u.walk.index++));
@@ -1704,7 +1728,7 @@ static SX_ALWAYS_INLINE mmode walk_step(sx_fiber *f, sx_kframe *fr, sx_val *val,
       fr->u.walk.rest = sx_cdr(rest);
       return callback(b, base, node, returning);
     case K_FILTER: /* rest starts with the item just tested */
-      if (sx_truthy(*val)) fr->u.walk.acc = sx_cons(sx_car(rest), fr->u.walk.acc);
+      if (sx_truthy(*val)) walk_append(fr, sx_car(rest));
       fr->u.walk.rest = rest = sx_cdr(rest);
       if (!sx_is_cons(rest)) break;
       vpush(f, fr->u.walk.fn);
@@ -1735,7 +1759,7 @@ static SX_ALWAYS_INLINE mmode walk_step(sx_fiber *f, sx_kframe *fr, sx_val *val,
     switch ((kkind)fr->kind) {
       case K_MAP:
       case K_MAP_INDEXED:
-      case K_FILTER: *val = sx_list_reverse(fr->u.walk.acc); break;
+      case K_FILTER: *val = fr->u.walk.acc; break;
       case K_EVERY: *val = SX_TRUE; break;
       default: *val = SX_NIL; break;
     }
@@ -2097,7 +2121,7 @@ eval: /* Control is node, to be evaluated in env */
       vmcont;
     }
     vmpush_node(fr, K_DICT);
-    fr->u.dict.acc = sx_dict_empty();
+    fr->u.dict.acc = dict_literal_start(node);
     fr->u.dict.next = 0;
     node = node->u.dict.vals[0];
     vmeval;
@@ -2183,7 +2207,9 @@ cont: /* val returns to the top frame */
     vmcont;
     vmcase(K_DICT) {
       sx_node *d = fr->node;
-      fr->u.dict.acc = sx_dict_assoc(fr->u.dict.acc, d->u.dict.keys[fr->u.dict.next++], val);
+      if (d->idx <= SX_DICT_SMALL_MAX) sx_dict_literal_set(fr->u.dict.acc, fr->u.dict.next, val);
+      else fr->u.dict.acc = sx_dict_assoc(fr->u.dict.acc, d->u.dict.keys[fr->u.dict.next], val);
+      fr->u.dict.next++;
       if (fr->u.dict.next < d->idx) {
         env = fr->env;
         node = d->u.dict.vals[fr->u.dict.next];

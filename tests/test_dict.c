@@ -582,3 +582,28 @@ Test(dict, hundred_thousand_keys) {
   cr_assert(sx_dict_valid(d));
   cr_assert_eq(sx_list_length(sx_dict_keys(d)), N);
 }
+
+/* A dict literal built in place (sx_dict_literal_new/_set, what the
+ * machine does for a literal of up to SX_DICT_SMALL_MAX entries) is the
+ * same dict as one built by assoc: valid, equal, and a normal dict to
+ * assoc onto, up to the largest size and past it. */
+Test(dict, literal_built_in_place_equals_assoc) {
+  for (uint32_t n = 1; n <= SX_DICT_SMALL_MAX; n++) {
+    sx_val keys[SX_DICT_SMALL_MAX], by_assoc = sx_dict_empty();
+    for (uint32_t i = 0; i < n; i++) keys[i] = keyf("k%02d", (int)i); /* in byte order */
+    sx_val lit = sx_dict_literal_new(keys, n);
+    cr_assert_eq(sx_dict_count(lit), n);
+    cr_assert_eq(sx_dict_lookup(lit, keys[0]), SX_NIL, "values start nil");
+    for (uint32_t i = 0; i < n; i++) {
+      sx_dict_literal_set(lit, i, I(i * 10));
+      by_assoc = sx_dict_assoc(by_assoc, keys[n - 1 - i], I((n - 1 - i) * 10));
+    }
+    cr_assert(sx_dict_valid(lit));
+    cr_assert(sx_dict_equal(lit, by_assoc), "n=%u", n);
+    for (uint32_t i = 0; i < n; i++) cr_assert_eq(sx_int_val(sx_dict_lookup(lit, keys[i])), i * 10);
+    sx_val more = sx_dict_assoc(lit, S("zz"), I(-1)); /* n = 16: becomes a trie */
+    cr_assert(sx_dict_valid(more));
+    cr_assert_eq(sx_dict_count(more), n + 1);
+    cr_assert_eq(sx_dict_count(lit), n, "the literal itself is unchanged");
+  }
+}

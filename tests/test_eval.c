@@ -1,7 +1,8 @@
 /* test_eval.c — evaluator behaviour: closures, proper tail calls in
  * constant space (checked on the fiber's frame stack and the GC heap),
  * deep non-tail recursion, the recursion depth limit (default and lowered
- * vm->max_depth) and mutual recursion. */
+ * vm->max_depth), mutual recursion, and map, filter and dict literals
+ * building their results in place. */
 #include "sx_test_eval.h"
 #include <gc.h>
 #include <stdlib.h>
@@ -560,4 +561,53 @@ Test(eval, ended_fibers_hand_their_stacks_to_the_next) {
   cr_assert_eq(st, SX_DONE);
   cr_assert_gt(e->kcap, 1024);
   cr_assert(vm->spare_ks == NULL || vm->spare_kcap <= 1024);
+}
+
+/* map, map-indexed and filter build their result front to back in place
+ * (the walk frame's tail cell): the result is right at every edge, a walk
+ * left early (escape, error caught by a guard) leaves nothing visible, and
+ * a walk started again builds a list of its own. */
+Test(eval, map_and_filter_build_their_result_in_order) {
+  OK("(list (map (fn (x) x) (list)) (filter odd? (list)) (filter odd? (list 2 4)) (map-indexed + (list)))",
+     "(() () () ())");
+  OK("(list (map inc (list 1)) (filter odd? (list 1)) (filter odd? (list 2 3)) (filter odd? (list 3 2)))",
+     "((2) (1) (3) (3))");
+  OK("(map-indexed (fn (i x) (list i x)) (list :a :b :c))", "((0 \"a\") (1 \"b\") (2 \"c\"))");
+  OK("(let ((ys (map (fn (x) (* x 3)) (range 100000)))) (list (len ys) (first ys) (nth ys 99999)))",
+     "(100000 0 299997)");
+  OK("(let ((zs (filter even? (range 100001)))) (list (len zs) (first zs) (last zs)))", "(50001 0 100000)");
+  /* the input list is left as it was */
+  OK("(define xs (list 1 2 3)) (map inc xs) (filter odd? xs) xs", "(1 2 3)");
+  /* left early, then walked again with the same function */
+  OK("(define (f x) (if (= x 3) (error \"three\") (* x 10)))"
+     " (list (guard (e (true :caught)) (map f (list 1 2 3 4))) (map f (list 1 2)))",
+     "(\"caught\" (10 20))");
+  OK("(list (call/cc (fn (k) (map (fn (x) (if (= x 2) (k :out) x)) (list 1 2 3)))) (map inc (list 1 2)))",
+     "(\"out\" (2 3))");
+  /* nested walks each keep their own list */
+  OK("(map (fn (x) (filter (fn (y) (< y x)) (list 1 2 3))) (list 1 2 3 4))", "(() (1) (1 2) (1 2 3))");
+}
+
+/* A dict literal of up to SX_DICT_SMALL_MAX entries is one allocation whose
+ * values are set as they are evaluated: every evaluation makes a new dict,
+ * values come in order whatever they do (perform is in test_perform.c),
+ * and a literal left early leaves nothing behind. */
+Test(eval, dict_literals_built_in_place) {
+  OK("(define (mk x) {:b (* x 2) :a x}) (list (mk 1) (mk 2) (= (mk 3) (mk 3)) (eq? (mk 3) (mk 3)))",
+     "({:a 1 :b 2} {:a 2 :b 4} true false)");
+  OK("(let ((x nil)) {:n x :f (= 1 2) :l (list x)})", "{:f false :l (nil) :n nil}");
+  OK("(let ((x 1)) {:a {:b {:c x}}})", "{:a {:b {:c 1}}}");
+  OK("(define log (list)) (define (note v) (set! log (cons v log)) v)"
+     " (list {:c (note 3) :a (note 1) :b (note 2)} log)",
+     "({:a 1 :b 2 :c 3} (3 2 1))");
+  OK("(define (sixteen x) {:a x :b x :c x :d x :e x :f x :g x :h x :i x :j x :k x :l x :m x :n x :o x :p x})"
+     " (list (len (keys (sixteen 1))) (get (sixteen 5) :p) (get (assoc (sixteen 1) :q 2) :q))",
+     "(16 5 2)");
+  OK("(define (seventeen x) {:a x :b x :c x :d x :e x :f x :g x :h x :i x :j x :k x :l x :m x :n x :o x :p x"
+     " :q (+ x 1)}) (list (len (keys (seventeen 1))) (get (seventeen 5) :q))",
+     "(17 6)");
+  OK("(define (f x) (if (= x 0) (error \"zero\") x))"
+     " (list (guard (e (true :caught)) {:a (f 1) :b (f 0)}) {:a (f 1) :b (f 2)})",
+     "(\"caught\" {:a 1 :b 2})");
+  OK("(list (call/cc (fn (k) {:a 1 :b (k :out)})) (let ((y 2)) {:a 1 :b y}))", "(\"out\" {:a 1 :b 2})");
 }

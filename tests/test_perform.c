@@ -46,6 +46,13 @@ Test(perform, top_level) {
 Test(perform, inside_higher_order_callbacks) {
   DRIVE1("(map (fn (x) (if (= x 2) (perform :m) x)) (list 1 2 3))", "\"m\"", "20", "(1 20 3)");
   DRIVE1("(filter (fn (x) (if (= x 2) (perform :f) true)) (list 1 2 3))", "\"f\"", "false", "(1 3)");
+  /* a dict literal's value performs (the literal is filled in place) */
+  DRIVE1("(let ((x 1)) {:b (perform :d) :a x})", "\"d\"", "2", "{:a 1 :b 2}");
+  /* suspended on the first item (nothing built yet) and on the last */
+  DRIVE1("(map (fn (x) (if (= x 1) (perform :m) x)) (list 1 2 3))", "\"m\"", "10", "(10 2 3)");
+  DRIVE1("(map (fn (x) (if (= x 3) (perform :m) x)) (list 1 2 3))", "\"m\"", "30", "(1 2 30)");
+  DRIVE1("(filter (fn (x) (if (= x 1) (perform :f) false)) (list 1 2 3))", "\"f\"", "true", "(1)");
+  DRIVE1("(filter (fn (x) (if (= x 3) (perform :f) true)) (list 1 2 3))", "\"f\"", "true", "(1 2 3)");
   DRIVE1("(reduce (fn (acc x) (+ acc (if (= x 2) (perform :r) x))) 0 (list 1 2 3))", "\"r\"", "100", "104");
   DRIVE1(
       "(define out (list)) (for-each (fn (x) (set! out (cons (if (= x 2) (perform :e) x) out))) (list 1 2 3))"

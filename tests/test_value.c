@@ -1,13 +1,15 @@
 /* test_value.c — unit tests for the value representation in
  * kernel/value/sx_value.h: immediates, the tagged header-less cons cell (its
  * size, its type, the reader's positioned variant) and that cells reached
- * only through other heap objects survive collections. */
+ * only through other heap objects survive collections; and the heap policy
+ * sx_gc_init sets (the environment overriding it). */
 #include "sx_dict.h"
 #include "sx_value.h"
 
 #include <criterion/criterion.h>
 #include <gc.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static void setup(void) { sx_gc_init(); }
 
@@ -142,4 +144,53 @@ Test(value, list_equality_and_the_empty_list) {
   cr_assert(sx_equal(SX_EMPTY, SX_EMPTY));
   cr_assert(!sx_equal(a, sx_string_cstr("x")));
   cr_assert(!sx_equal(sx_cons(sx_fixnum(1), sx_fixnum(2)), sx_cons(sx_fixnum(1), SX_EMPTY)));
+}
+
+/* The heap policy of sx_gc_init, each test in a process of its own
+ * (Criterion forks), with the collector not yet initialised: the chosen
+ * free-space divisor by default, and whatever the user put in the
+ * environment otherwise. */
+TestSuite(gc_policy);
+
+Test(gc_policy, default_divisor_lets_the_heap_double) {
+  unsetenv("GC_FREE_SPACE_DIVISOR");
+  sx_gc_init();
+  cr_assert_eq(GC_get_free_space_divisor(), 1);
+}
+
+Test(gc_policy, environment_divisor_wins) {
+  setenv("GC_FREE_SPACE_DIVISOR", "5", 1);
+  sx_gc_init();
+  cr_assert_eq(GC_get_free_space_divisor(), 5);
+}
+
+Test(gc_policy, initial_heap_from_the_environment_wins) {
+  setenv("GC_INITIAL_HEAP_SIZE", "33554432", 1); /* 32 MiB, far above the 4 MiB default */
+  sx_gc_init();
+  cr_assert_geq(GC_get_heap_size(), (size_t)32 << 20);
+}
+
+Test(gc_policy, default_initial_heap_is_a_few_megabytes) {
+  unsetenv("GC_INITIAL_HEAP_SIZE");
+  sx_gc_init();
+  cr_assert_geq(GC_get_heap_size(), (size_t)4 << 20);
+  cr_assert_lt(GC_get_heap_size(), (size_t)16 << 20);
+}
+
+/* A long list whose elements are objects (the shape of a list of records)
+ * survives repeated full collections intact: the shape that overflowed
+ * the collector's mark stack before the cell's cdr came first. */
+Test(gc_policy, long_list_of_objects_survives_collections) {
+  sx_gc_init();
+  sx_val l = SX_EMPTY;
+  for (long i = 0; i < 200000; i++) {
+    sx_val rec = sx_dict_assoc(sx_dict_empty(), sx_string_cstr("amt"), sx_fixnum(i));
+    l = sx_cons(rec, l);
+    if (i % 50000 == 0) GC_gcollect();
+  }
+  GC_gcollect();
+  long i = 199999;
+  for (; sx_is_cons(l); l = sx_cdr(l), i--)
+    cr_assert_eq(sx_int_val(sx_dict_lookup(sx_car(l), sx_string_cstr("amt"))), i);
+  cr_assert_eq(i, -1);
 }

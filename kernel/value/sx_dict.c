@@ -43,6 +43,7 @@
  */
 #include "sx_dict.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -512,6 +513,23 @@ sx_val sx_dict_assoc(sx_val d, sx_val key, sx_val val) {
   if (found) return small_set_val(s, i, val);
   if (dict_count(s) < SX_DICT_SMALL_MAX) return small_insert(s, i, key, val);
   return trie_from_small(s, key, val);
+}
+
+sx_val sx_dict_literal_new(const sx_val *keys, uint32_t count) {
+  assert(count >= 1 && count <= SX_DICT_SMALL_MAX);
+  small_dict *n = small_new(count);
+  for (uint32_t i = 0; i < count; i++) {
+    assert(i == 0 || sx_string_cmp(keys[i - 1], keys[i]) < 0);
+    n->kv[2 * i] = keys[i];
+    n->kv[2 * i + 1] = SX_NIL;
+  }
+  return (sx_val)n;
+}
+
+void sx_dict_literal_set(sx_val d, uint32_t i, sx_val val) {
+  small_dict *s = (small_dict *)d;
+  assert(dict_kind(d) == KIND_SMALL && i < dict_count(s));
+  s->kv[2 * i + 1] = val;
 }
 
 sx_val sx_dict_dissoc(sx_val d, sx_val key) {

@@ -34,6 +34,13 @@ static inline bool sx_dict_has(sx_val d, sx_val key) { return sx_dict_lookup(d, 
 /* A dict like d but with key bound to val. Returns d itself when key is
  * already bound to exactly (eq) val. */
 sx_val sx_dict_assoc(sx_val d, sx_val key, sx_val val);
+/* A dict literal built in one allocation: a new dict of count keys (1 to
+ * SX_DICT_SMALL_MAX, distinct, already in key order), every value nil,
+ * whose values the builder then sets in place, each once, with
+ * sx_dict_literal_set before the dict is seen by anyone else (a dict is
+ * immutable once shared). */
+sx_val sx_dict_literal_new(const sx_val *keys, uint32_t count);
+void sx_dict_literal_set(sx_val d, uint32_t i, sx_val val);
 /* A dict like d without key. Returns d itself when key is absent. */
 sx_val sx_dict_dissoc(sx_val d, sx_val key);
 /* (merge a b): every entry of a and b; b's value wins on a shared key. */

@@ -105,9 +105,17 @@ typedef struct sx_keyword {
   sx_val name; /* string, without the leading ':' */
 } sx_keyword;
 
+/* The cdr comes first on purpose. The collector scans a cell's words in
+ * address order and pushes each unmarked object it finds onto its mark
+ * stack, so the one in the last word is marked next. With the car last,
+ * marking a long list whose elements are objects (records) goes into each
+ * element before the rest of the list, and the stack stays a few entries
+ * deep; with the cdr last it runs down the spine first, leaves every
+ * element on the stack, and overflows it (each overflow costing a rescan
+ * of the heap). Code names the fields; nothing depends on their order. */
 typedef struct sx_pair { /* no header: the pointer's tag says "cons" */
-  sx_val car;
   sx_val cdr;
+  sx_val car;
 } sx_pair;
 
 /* A cons built by the reader remembers where its '(' stood. */
@@ -158,9 +166,7 @@ static inline sx_type sx_type_of(sx_val v) {
 }
 
 /* For types whose objects carry a header (not SX_T_LIST: see sx_is_cons). */
-static SX_ALWAYS_INLINE bool sx_is(sx_val v, sx_type t) {
-  return sx_is_ptr(v) && ((sx_hdr *)v)->type == t;
-}
+static SX_ALWAYS_INLINE bool sx_is(sx_val v, sx_type t) { return sx_is_ptr(v) && ((sx_hdr *)v)->type == t; }
 static inline bool sx_is_list(sx_val v) { return v == SX_EMPTY || sx_is_cons(v); }
 static inline bool sx_is_string(sx_val v) { return sx_is(v, SX_T_STRING); }
 static inline bool sx_is_symbol(sx_val v) { return sx_is(v, SX_T_SYMBOL); }
