@@ -196,19 +196,36 @@ static int dec_list(dec *d, int depth, sx_val *out) {
   return 0;
 }
 
+/* Entry i of a dict: its key (in order after prev, when there is one)
+ * and value. */
+static int dec_entry(dec *d, int depth, sx_val prev, sx_val *key, sx_val *val) {
+  const char *kp;
+  size_t kn;
+  if (dec_bytes(d, &kp, &kn)) return -1;
+  *key = sx_string_new(kp, kn);
+  if (prev && sx_string_cmp(prev, *key) >= 0) return dec_fail(d, "dict keys out of order");
+  return dec_value(d, depth + 1, val);
+}
+
+/* A dict of up to SX_DICT_SMALL_MAX entries is built in one allocation
+ * (its keys arrive in order, checked); a bigger one by assoc. */
 static int dec_dict(dec *d, int depth, sx_val *out) {
   uint64_t n;
   if (dec_uvarint(d, &n)) return -1;
   if (n > d->len - d->pos) return dec_fail(d, "bad dict size");
+  if (n == 0) return *out = sx_dict_empty(), 0;
+  if (n <= SX_DICT_SMALL_MAX) {
+    sx_val keys[SX_DICT_SMALL_MAX], vals[SX_DICT_SMALL_MAX];
+    for (uint64_t i = 0; i < n; i++)
+      if (dec_entry(d, depth, i ? keys[i - 1] : 0, &keys[i], &vals[i])) return -1;
+    *out = sx_dict_literal_new(keys, (uint32_t)n);
+    for (uint32_t i = 0; i < n; i++) sx_dict_literal_set(*out, i, vals[i]);
+    return 0;
+  }
   sx_val dict = sx_dict_empty(), prev = 0;
   for (uint64_t i = 0; i < n; i++) {
-    const char *kp;
-    size_t kn;
-    sx_val val;
-    if (dec_bytes(d, &kp, &kn)) return -1;
-    sx_val key = sx_string_new(kp, kn);
-    if (prev && sx_string_cmp(prev, key) >= 0) return dec_fail(d, "dict keys out of order");
-    if (dec_value(d, depth + 1, &val)) return -1;
+    sx_val key, val;
+    if (dec_entry(d, depth, prev, &key, &val)) return -1;
     dict = sx_dict_assoc(dict, key, val);
     prev = key;
   }

@@ -139,6 +139,36 @@ Test(codec, large_dict) {
   cr_assert(sx_equal(roundtrip(d), d));
 }
 
+/* Dicts of up to 16 entries decode in one allocation, bigger ones by
+ * assoc: both sides of the edge read back equal, nil values kept, and keys
+ * out of order are refused at the last entry of either path. */
+Test(codec, dicts_at_the_one_allocation_edge) {
+  for (int n = 0; n <= 18; n++) {
+    sx_val d = sx_dict_empty();
+    for (int i = 0; i < n; i++) {
+      char k[8];
+      snprintf(k, sizeof k, "k%02d", i);
+      d = sx_dict_assoc(d, str(k), i % 3 ? sx_int(i) : SX_NIL);
+    }
+    sx_val back = roundtrip(d);
+    cr_assert(sx_equal(back, d), "%d entries", n);
+    cr_assert_eq(sx_dict_count(back), (size_t)n);
+    if (n < 2) continue;
+    unsigned char buf[256];
+    size_t len = 0;
+    buf[len++] = CODEC_DICT, buf[len++] = (unsigned char)n;
+    for (int i = 0; i < n; i++) { /* the last key repeats the one before it */
+      int k = i == n - 1 ? i - 1 : i;
+      buf[len++] = 3, buf[len++] = 'k', buf[len++] = (unsigned char)('0' + k / 10),
+      buf[len++] = (unsigned char)('0' + k % 10);
+      buf[len++] = CODEC_NIL;
+    }
+    sx_val out, err;
+    cr_assert_eq(store_decode(buf, len, NULL, &out, &err), -1, "%d entries, a repeated key", n);
+    cr_assert(strstr(sx_str_data(err), "dict keys out of order"), "%s", sx_str_data(err));
+  }
+}
+
 Test(codec, dict_encoding_is_canonical) {
   sx_val a = sx_dict_assoc(sx_dict_assoc(sx_dict_empty(), str("b"), sx_int(2)), str("a"), sx_int(1));
   sx_val b = sx_dict_assoc(sx_dict_assoc(sx_dict_empty(), str("a"), sx_int(1)), str("b"), sx_int(2));
