@@ -12,9 +12,47 @@
 static bool is_str(sx_val v) { return sx_is_string(v); }
 
 /* (str a ...): concatenation; strings raw, nil as nothing, else printed */
+/* The decimal digits of v, written backwards from end; their start. */
+static char *int_digits(int64_t v, char *end) {
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  do *--end = (char)('0' + u % 10);
+  while (u /= 10);
+  if (v < 0) *--end = '-';
+  return end;
+}
+
+#define STR_SMALL 256
+
+/* str of strings and integers whose text fits in STR_SMALL bytes, built
+ * on the stack (the common (str "k" i)); false for anything else, which
+ * goes through the printer. Both give the same text. */
+static bool str_small(int argc, const sx_val *argv, sx_val *out) {
+  char buf[STR_SMALL], digits[24];
+  size_t n = 0;
+  for (int i = 0; i < argc; i++) {
+    const char *p;
+    size_t len;
+    if (sx_is_string(argv[i])) {
+      p = sx_str_data(argv[i]), len = sx_str_len(argv[i]);
+    } else if (sx_is_fixnum(argv[i])) {
+      p = int_digits(sx_fixnum_val(argv[i]), digits + sizeof digits);
+      len = (size_t)(digits + sizeof digits - p);
+    } else {
+      return false;
+    }
+    if (len > sizeof buf - n) return false;
+    memcpy(buf + n, p, len);
+    n += len;
+  }
+  *out = sx_string_new(buf, n);
+  return true;
+}
+
 static sx_val p_str(sx_vm *vm, int argc, sx_val *argv) {
   (void)vm;
   if (argc == 1 && sx_is_string(argv[0])) return argv[0];
+  sx_val small;
+  if (str_small(argc, argv, &small)) return small;
   sx_buf b = SX_BUF_INIT;
   for (int i = 0; i < argc; i++) sx_display(&b, argv[i]);
   sx_val s = sx_string_new(b.data ? b.data : "", b.len);

@@ -394,6 +394,26 @@ Test(stdlib, str_formatting) {
         {"(str 1.0)", "\"1.0\""}, {"(str -0)", "\"0\""}, {"(str false)", "\"false\""});
 }
 
+/* str of strings and small integers is built on the stack up to 256 bytes;
+ * the printer does the rest. Both sides of each edge give the same text. */
+Test(stdlib, str_of_strings_and_integers_at_its_edges) {
+  TABLE({"(str \"k\" 0 -7 \"\")", "\"k0-7\""},
+        {"(str 4611686018427387903 -4611686018427387904)", "\"4611686018427387903-4611686018427387904\""},
+        {"(str 9223372036854775807 \"|\" -9223372036854775808)",
+         "\"9223372036854775807|-9223372036854775808\""},
+        {"(str 1 :k)", "\"1k\""});
+  /* 255, 256 and 257 bytes: a string of n-1 bytes and one digit */
+  for (int n = 255; n <= 257; n++) {
+    char src[128], want[32];
+    snprintf(
+        src, sizeof src,
+        "(let ((s (str %d (join \"\" (map (fn (i) \"x\") (range 0 %d)))))) (list (len s) (slice s 0 2)))", 7,
+        n - 1);
+    snprintf(want, sizeof want, "(%d \"7x\")", n);
+    OK(src, want);
+  }
+}
+
 Test(stdlib, string_functions) {
   TABLE({"(starts-with? \"abc\" \"ab\")", "true"}, {"(starts-with? \"abc\" \"bc\")", "false"},
         {"(starts-with? \"a\" \"abc\")", "false"}, {"(starts-with? \"abc\" \"\")", "true"},
