@@ -1207,6 +1207,18 @@ Test(store, an_event_whose_seq_is_not_an_integer_is_refused) {
 }
 
 /* Truncations inside one transaction, of its own events and twice over. */
+
+/* Every event of stream is cut and its mark is last, on s (then closed) and
+ * after reopening. */
+static void assert_all_cut_and_closed(store *s, const char *stream, int64_t last) {
+  for (int pass = 0; pass < 2; pass++) {
+    cr_assert_eq(store_read(s, str(stream)), SX_EMPTY, "every event is cut (%s)", pass ? "reopened" : "open");
+    cr_assert_eq(store_last_seq(s, str(stream)), last);
+    close_ok(s);
+    if (!pass) s = open_w();
+  }
+}
+
 Test(store, a_transaction_truncating_its_own_events_and_twice_reads_what_survives) {
   store *s = open_w();
   append_ok(s, "s", 1);
@@ -1226,13 +1238,7 @@ Test(store, a_transaction_truncating_its_own_events_and_twice_reads_what_survive
   txn_ok(store_txn_truncate(t, str("s"), 9, &err), err); /* nothing left to drop */
   uint64_t ticket;
   txn_ok(store_txn_commit(t, &ticket, &err), err);
-  cr_assert_eq(store_read(s, str("s")), SX_EMPTY);
-  cr_assert_eq(store_last_seq(s, str("s")), 5);
-  close_ok(s);
-  s = open_w();
-  cr_assert_eq(store_read(s, str("s")), SX_EMPTY);
-  cr_assert_eq(store_last_seq(s, str("s")), 5);
-  close_ok(s);
+  assert_all_cut_and_closed(s, "s", 5);
 }
 
 Test(store, truncating_a_stream_whose_events_are_all_gone_writes_nothing) {
@@ -1516,13 +1522,7 @@ Test(store, a_commit_that_truncates_its_own_appends_seeds_only_the_survivors) {
   for (int64_t seq = 7; seq <= 9; seq++) append_ok(s, "s", seq);
   cr_assert_eq(store_truncate(s, str("s"), 9, &err), 0, "%s", msg(err));
   commit_ok(s);
-  cr_assert_eq(store_read(s, str("s")), SX_EMPTY, "every event is cut");
-  cr_assert_eq(store_last_seq(s, str("s")), 9);
-  close_ok(s);
-  s = open_w();
-  cr_assert_eq(store_read(s, str("s")), SX_EMPTY);
-  cr_assert_eq(store_last_seq(s, str("s")), 9);
-  close_ok(s);
+  assert_all_cut_and_closed(s, "s", 9);
 }
 
 /* The durability descriptor: one eventfd per handle, whatever the mode. */
