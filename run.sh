@@ -47,6 +47,10 @@ build() { # build DIR [meson options...]; shows the tool's output only on failur
   if [ ! -f "$dir/build.ninja" ] && ! meson setup "$dir" "$@" > "$log" 2>&1; then
     cat "$log" >&2; rm -f "$log"; echo "run.sh: meson setup $dir failed" >&2; exit 1
   fi
+  # a directory configured earlier takes this run's options too
+  if [ $# -gt 0 ] && ! meson configure "$dir" "$@" > "$log" 2>&1; then
+    cat "$log" >&2; rm -f "$log"; echo "run.sh: meson configure $dir failed" >&2; exit 1
+  fi
   echo "run.sh: building in $dir (ninja)" >&2
   if ! ninja -C "$dir" > "$log" 2>&1; then
     cat "$log" >&2; rm -f "$log"; echo "run.sh: build in $dir failed" >&2; exit 1

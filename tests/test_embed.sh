@@ -35,9 +35,12 @@ CFLAGS=(-std=c11 -pedantic -Wall -Wextra -Werror "${SANFLAGS[@]}")
 if ! cc "${CFLAGS[@]}" -o "$TMP/embed" "$SRC/examples/embed/embed.c" $(pc --cflags) $(pc --libs) 2> "$TMP/cc.log"; then
   cat "$TMP/cc.log"; echo "FAIL: building the example against the installed library"; exit 1
 fi
-# static: the archive and its private dependencies
+# static: the archive and its private dependencies (an archive built for
+# coverage, ./run.sh coverage, also needs gcov's runtime)
+GCOV=()
+nm "$LIBDIR/libsx.a" 2>/dev/null | grep -q ' U __gcov_' && GCOV=(-lgcov)
 if ! cc "${CFLAGS[@]}" -o "$TMP/embed-static" "$SRC/examples/embed/embed.c" $(pc --cflags) \
-     "$LIBDIR/libsx.a" $(pc --static --libs-only-l | sed 's/-lsx\b//') 2> "$TMP/cc.log"; then
+     "$LIBDIR/libsx.a" $(pc --static --libs-only-l | sed 's/-lsx\b//') "${GCOV[@]}" 2> "$TMP/cc.log"; then
   cat "$TMP/cc.log"; echo "FAIL: building the example against the static library"; exit 1
 fi
 check "the static build needs no libsx.so" "" "$(ldd "$TMP/embed-static" | grep libsx || true)"
