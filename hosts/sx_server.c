@@ -38,11 +38,9 @@
  * knows what has arrived: every read(2) that returns bytes is followed by
  * sxapi_note_input (every request then evaluated was in by that note, which
  * lets a PostgreSQL store answer from what it learnt after it: sx.h), and
- * a response may be held while the next request is already here. fd -1:
- * the stream cannot be read directly; getline on it, no notes, no holding. */
+ * a response may be held while the next request is already here. */
 typedef struct srv_in {
   int fd;
-  FILE *file;
   char *buf;
   size_t start, end, cap; /* unread bytes: buf[start, end) */
 } srv_in;
@@ -101,7 +99,7 @@ static long long now_ns(void) {
 
 /* Is a whole request line already waiting in the input? */
 static bool in_has_line(const srv_in *in) {
-  return in->fd >= 0 && memchr(in->buf + in->start, '\n', in->end - in->start) != NULL;
+  return memchr(in->buf + in->start, '\n', in->end - in->start) != NULL;
 }
 
 static void flush_out(server *s) {
@@ -215,19 +213,10 @@ static bool in_next_line(server *s, size_t *len) {
   }
 }
 
-/* The same through getline, for a stream without a descriptor. */
-static bool file_next_line(server *s, size_t *len) {
-  flush_out(s);
-  ssize_t n = sx_server_stop_requested() ? -1 : getline(&s->line, &s->cap, s->in.file);
-  if (n < 0) return false;
-  *len = (size_t)n;
-  return true;
-}
-
 /* Read the next line of input into s->line without its line end; false at
  * EOF (or when a stop was requested while waiting). */
 static bool read_line(server *s, size_t *len) {
-  if (!(s->in.fd >= 0 ? in_next_line(s, len) : file_next_line(s, len))) {
+  if (!in_next_line(s, len)) {
     s->eof = true;
     return false;
   }
@@ -448,7 +437,7 @@ static bool commit_allowed(sxapi_vm *vm, void *ud) {
 }
 
 int sx_server_serve(sxapi_vm *vm, FILE *in, FILE *out, bool bridge, bool (*gone)(void *), void *ud) {
-  server s = {.vm = vm, .in = {.fd = fileno(in), .file = in}, .out = out, .bridge = bridge};
+  server s = {.vm = vm, .in = {.fd = fileno(in)}, .out = out, .bridge = bridge};
   gone_check g = {gone, ud};
   sxapi_set_output(vm, stderr);
   if (gone) sxapi_set_commit_check(vm, commit_allowed, &g);
