@@ -99,7 +99,7 @@ static long long now_ns(void) {
 
 /* Is a whole request line already waiting in the input? */
 static bool in_has_line(const srv_in *in) {
-  return memchr(in->buf + in->start, '\n', in->end - in->start) != NULL;
+  return in->end > in->start && memchr(in->buf + in->start, '\n', in->end - in->start);
 }
 
 static void flush_out(server *s) {
@@ -197,7 +197,7 @@ static ssize_t in_fill(server *s) {
 static bool in_next_line(server *s, size_t *len) {
   srv_in *in = &s->in;
   for (;;) {
-    char *p = in->buf + in->start, *nl = memchr(p, '\n', in->end - in->start);
+    char *p = in->buf + in->start, *nl = in->end > in->start ? memchr(p, '\n', in->end - in->start) : NULL;
     if (nl) {
       take_line(s, p, (size_t)(nl - p));
       in->start += (size_t)(nl - p) + 1;
@@ -206,7 +206,8 @@ static bool in_next_line(server *s, size_t *len) {
     }
     if (in_fill(s) > 0) continue;
     if (in->end == in->start) return false;
-    take_line(s, p, in->end - in->start); /* the last line, without a newline */
+    take_line(s, in->buf + in->start,
+              in->end - in->start); /* the last line, without a newline (in_fill moved the buffer) */
     *len = in->end - in->start;
     in->start = in->end;
     return true;
