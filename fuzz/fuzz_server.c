@@ -1,5 +1,6 @@
 /* fuzz_server.c — libFuzzer target: the sx_server line protocol. The input
- * is fed as the command stream to sx_server_serve (fmemopen) on one VM
+ * is fed as the command stream to sx_server_serve (through a memfd: the
+ * server reads its input's descriptor) on one VM
  * with a store in a temporary directory; the output must be well-formed:
  * each response is (ok N value), (error N "message"), or (ok-len N BYTES)
  * followed by a line of exactly BYTES bytes. A watchdog interrupts an
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,9 +85,18 @@ static bool skip(const uint8_t *d, size_t n) {
   return false;
 }
 
+/* A stream over a memfd holding data, read from its start. */
+static FILE *input_of(const uint8_t *data, size_t size) {
+  int fd = memfd_create("fuzz_server_in", 0);
+  if (fd < 0 || write(fd, data, size) != (ssize_t)size || lseek(fd, 0, SEEK_SET) != 0) abort();
+  FILE *f = fdopen(fd, "r");
+  if (!f) abort();
+  return f;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size == 0 || skip(data, size)) return 0;
-  FILE *in = fmemopen((void *)data, size, "r");
+  FILE *in = input_of(data, size);
   char *out = NULL;
   size_t outlen = 0;
   FILE *o = open_memstream(&out, &outlen);

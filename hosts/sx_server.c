@@ -99,7 +99,7 @@ static long long now_ns(void) {
 
 /* Is a whole request line already waiting in the input? */
 static bool in_has_line(const srv_in *in) {
-  return in->end > in->start && memchr(in->buf + in->start, '\n', in->end - in->start);
+  return memchr(in->buf + in->start, '\n', in->end - in->start) != NULL;
 }
 
 static void flush_out(server *s) {
@@ -197,7 +197,7 @@ static ssize_t in_fill(server *s) {
 static bool in_next_line(server *s, size_t *len) {
   srv_in *in = &s->in;
   for (;;) {
-    char *p = in->buf + in->start, *nl = in->end > in->start ? memchr(p, '\n', in->end - in->start) : NULL;
+    char *p = in->buf + in->start, *nl = memchr(p, '\n', in->end - in->start);
     if (nl) {
       take_line(s, p, (size_t)(nl - p));
       in->start += (size_t)(nl - p) + 1;
@@ -438,7 +438,8 @@ static bool commit_allowed(sxapi_vm *vm, void *ud) {
 }
 
 int sx_server_serve(sxapi_vm *vm, FILE *in, FILE *out, bool bridge, bool (*gone)(void *), void *ud) {
-  server s = {.vm = vm, .in = {.fd = fileno(in)}, .out = out, .bridge = bridge};
+  server s = {.vm = vm, .in = {.fd = fileno(in), .cap = IN_CHUNK}, .out = out, .bridge = bridge};
+  if (!(s.in.buf = malloc(IN_CHUNK))) abort(); /* never NULL: no arithmetic on a null pointer */
   gone_check g = {gone, ud};
   sxapi_set_output(vm, stderr);
   if (gone) sxapi_set_commit_check(vm, commit_allowed, &g);
