@@ -34,10 +34,11 @@ struct sx_persist {
   char *dir;
   store_opts opts;
   store *st;
-  store_txn *spare;  /* a finished transaction to reuse (GC memory: see below) */
-  store *input_st;   /* the handle whose clock input_at is (NULL: no note) */
-  uint64_t input_at; /* its clock after the host last received input */
-  sx_persist *next;  /* attached persists, closed at exit */
+  store_txn *spare;    /* a finished transaction to reuse (GC memory: see below) */
+  store *input_st;     /* the handle whose clock input_at is (NULL: no note) */
+  uint64_t input_at;   /* its clock after the host last received input */
+  bool input_unopened; /* the last note came before the store was opened */
+  sx_persist *next;    /* attached persists, closed at exit */
 };
 
 /* ---- closing at exit --------------------------------------------------------- */
@@ -92,6 +93,10 @@ static int ensure_open(sx_persist *p, sx_val *result) {
     *result = err; /* store_open always says why */
     return -1;
   }
+  /* Input noted before the open: a handle that has asked nothing yet
+   * (clock 0) learns everything after the open, so after the note. */
+  if (p->input_unopened && store_clock(p->st) == 0) p->input_st = p->st, p->input_at = 0;
+  p->input_unopened = false;
   return 0;
 }
 
@@ -407,6 +412,7 @@ int sx_persist_close(sx_persist *p, sx_val *err) {
 }
 
 void sx_persist_note_input(sx_persist *p) {
-  p->input_st = p->st; /* an unopened store has learnt nothing to reuse */
+  p->input_st = p->st;
   p->input_at = p->st ? store_clock(p->st) : 0;
+  p->input_unopened = !p->st; /* ensure_open takes it up */
 }
