@@ -192,7 +192,7 @@ static ssize_t in_fill(server *s) {
   }
 }
 
-/* The next line from the buffer (a last one may lack its newline); false at
+/* The next line from the buffer (the last one before EOF may lack its newline); false at
  * EOF, on an error, or when a stop was requested while waiting. */
 static bool in_next_line(server *s, size_t *len) {
   srv_in *in = &s->in;
@@ -204,8 +204,9 @@ static bool in_next_line(server *s, size_t *len) {
       *len = (size_t)(nl - p);
       return true;
     }
-    if (in_fill(s) > 0) continue;
-    if (in->end == in->start) return false;
+    ssize_t got = in_fill(s);
+    if (got > 0) continue;
+    if (got < 0 || in->end == in->start) return false; /* a stop or an error: a partial line is no request */
     take_line(s, in->buf + in->start,
               in->end - in->start); /* the last line, without a newline (in_fill moved the buffer) */
     *len = in->end - in->start;

@@ -168,5 +168,21 @@ EOF
 )
 expect_out "reader error positions" "$want"
 
+# 12. SIGTERM while a request is half-received: the answered requests stand,
+#     the half line is no request (no error for it), and the exit is 0
+mkfifo "$TMP/fifo"
+(cd "$TMP" && exec "$SERVER" <"$TMP/fifo" >"$TMP/out" 2>"$TMP/err") &
+srv=$!
+exec 7>"$TMP/fifo"
+printf '(eval "1")\n(eval "(+ 1' >&7
+for _ in $(seq 100); do [ -s "$TMP/out" ] && break; sleep 0.05; done
+sleep 0.1
+kill -TERM "$srv"
+wait "$srv"
+rc=$?
+exec 7>&-
+expect_out "SIGTERM mid-line" "(ok 0 1)"
+expect_rc0 "SIGTERM mid-line"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
