@@ -41,14 +41,8 @@ static inline void put1(sx_buf *b, char c) {
 /* ---- integers ----------------------------------------------------------- */
 
 static void print_int(sx_buf *b, int64_t i) {
-  char tmp[24];
-  char *end = tmp + sizeof tmp, *p = end;
-  uint64_t m = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
-  do {
-    *--p = (char)('0' + m % 10);
-    m /= 10;
-  } while (m);
-  if (i < 0) *--p = '-';
+  char tmp[SX_INT_TEXT_MAX];
+  char *end = tmp + sizeof tmp, *p = sx_format_int(i, end);
   putn(b, p, (size_t)(end - p));
 }
 

@@ -12,22 +12,13 @@
 static bool is_str(sx_val v) { return sx_is_string(v); }
 
 /* (str a ...): concatenation; strings raw, nil as nothing, else printed */
-/* The decimal digits of v, written backwards from end; their start. */
-static char *int_digits(int64_t v, char *end) {
-  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-  do *--end = (char)('0' + u % 10);
-  while (u /= 10);
-  if (v < 0) *--end = '-';
-  return end;
-}
-
 #define STR_SMALL 256
 
 /* str of strings and integers whose text fits in STR_SMALL bytes, built
  * on the stack (the common (str "k" i)); false for anything else, which
  * goes through the printer. Both give the same text. */
 static bool str_small(int argc, const sx_val *argv, sx_val *out) {
-  char buf[STR_SMALL], digits[24];
+  char buf[STR_SMALL], digits[SX_INT_TEXT_MAX];
   size_t n = 0;
   for (int i = 0; i < argc; i++) {
     const char *p;
@@ -35,7 +26,7 @@ static bool str_small(int argc, const sx_val *argv, sx_val *out) {
     if (sx_is_string(argv[i])) {
       p = sx_str_data(argv[i]), len = sx_str_len(argv[i]);
     } else if (sx_is_fixnum(argv[i])) {
-      p = int_digits(sx_fixnum_val(argv[i]), digits + sizeof digits);
+      p = sx_format_int(sx_fixnum_val(argv[i]), digits + sizeof digits);
       len = (size_t)(digits + sizeof digits - p);
     } else {
       return false;

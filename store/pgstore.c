@@ -91,19 +91,15 @@ void pg_prep_done(pgstore *s, int slot, bool ok) {
   }
 }
 
-/* "sx_<slot>", written by hand: it runs for every statement sent, and
- * snprintf cost more than a thousand instructions a time. A slot of -1
- * (no statement) is never named to the server. */
+/* "sx_<slot>" (snprintf cost more than a thousand instructions, for every
+ * statement sent). A slot of -1 (no statement) is never named to the
+ * server. */
 void pg_prep_name(int slot, char out[16]) {
-  char digits[4], *p = out;
-  int n = 0;
-  unsigned u = slot < 0 ? 0 : (unsigned)slot;
+  char digits[SX_INT_TEXT_MAX], *end = digits + sizeof digits, *p = sx_format_int(slot, end);
   assert(slot < PG_MAX_PREPARED);
-  do digits[n++] = (char)('0' + u % 10);
-  while ((u /= 10) != 0);
-  *p++ = 's', *p++ = 'x', *p++ = '_';
-  while (n) *p++ = digits[--n];
-  *p = '\0';
+  memcpy(out, "sx_", 3);
+  memcpy(out + 3, p, (size_t)(end - p));
+  out[3 + (end - p)] = '\0';
 }
 
 /* A result that failed: *err names it; a broken connection is dropped. */

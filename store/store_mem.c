@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #endif
 #include "store_mem.h"
+#include "sx_value.h"
 
 #include <gc.h>
 #include <stdarg.h>
@@ -21,7 +22,7 @@ void *store_xcalloc(size_t count, size_t size) { return mem_check(calloc(count, 
 /* realloc(p, 0) may free p and return NULL: ask for one byte instead. */
 void *store_xrealloc(void *p, size_t n) { return mem_check(realloc(p, n + !n)); }
 char *store_xstrdup(const char *s) { return mem_check(strdup(s)); }
-void *store_xgc(size_t n) { return mem_check(GC_MALLOC(n)); }
+void *store_xgc(size_t n) { return sx_alloc_large(n); } /* the value layer's: zeroed, aborts */
 void *store_xgc_atomic(size_t n) { return mem_check(GC_MALLOC_ATOMIC(n)); }
 void *store_xgc_uncollectable(size_t n) { return mem_check(GC_MALLOC_UNCOLLECTABLE(n)); }
 

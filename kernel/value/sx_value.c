@@ -62,6 +62,14 @@ void *sx_alloc_large(size_t bytes) {
   return p; /* GC_MALLOC memory is already zeroed */
 }
 
+char *sx_format_int(int64_t v, char *end) {
+  uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  do *--end = (char)('0' + m % 10);
+  while ((m /= 10) != 0);
+  if (v < 0) *--end = '-';
+  return end;
+}
+
 /* ---- the small-object cache ----------------------------------------- */
 
 __thread sx_alloc_cache *sx_tls_alloc __attribute__((tls_model("initial-exec")));

@@ -208,6 +208,10 @@ extern __thread sx_alloc_cache *sx_tls_alloc __attribute__((tls_model("initial-e
 void *sx_alloc_refill(size_t cls);
 void *sx_alloc_pair_refill(void);
 void *sx_alloc_large(size_t bytes);
+/* The decimal text of v written backwards so that it ends just before
+ * end (room for SX_INT_TEXT_MAX bytes); returns where it starts. */
+#define SX_INT_TEXT_MAX 20
+char *sx_format_int(int64_t v, char *end);
 
 static inline void *sx_alloc_pop(void **list) {
   void *p = *list;
