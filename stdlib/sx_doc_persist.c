@@ -34,7 +34,9 @@ static const sx_doc_entry persist[] = {
     {"persist/read-from", NULL, "a stream's stored events with seq >= from"},
     {"persist/last-seq", NULL, "the last seq assigned in a stream (0 if none); compaction never lowers it"},
     {"persist/count", NULL, "how many events a stream stores now (compaction lowers it)"},
-    {"persist/truncate", NULL, "drop a stream's events with seq <= n; the seq counter is untouched"},
+    {"persist/truncate", NULL,
+     "drop a stream's events with seq <= n; the seq counter is untouched (an n past it drops every "
+     "event, and later appends stay)"},
     /* kv.sx */
     {"persist/kv-get", NULL, "the value stored under key, or nil"},
     {"persist/kv-put", NULL, "store a value under key; the value"},

@@ -407,6 +407,7 @@ int store_txn_truncate(store_txn *t, sx_val stream, int64_t n, sx_val *err) {
   if (!ts_exists(ts)) return 0; /* nothing stored: nothing to drop */
   int64_t first = ts->base.first > ts->trunc ? ts->base.first : ts->trunc + 1;
   if (n < first || first > ts_hwm(ts)) return 0; /* drops nothing */
+  if (n > ts_hwm(ts)) n = ts_hwm(ts); /* past the mark: through it, so later appends stay */
   tx_rec_head(t, REC_TRUNCATE, stream);
   tb_uvarint(&t->payload, codec_zigzag(n));
   ts->trunc = n;

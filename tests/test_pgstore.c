@@ -1009,6 +1009,27 @@ Test(pg, one_append_and_a_truncation_in_one_commit) {
   close_store(s);
 }
 
+/* A truncation past the mark cuts through the mark: an event appended
+ * after it (same commit, or a later one) is read, by another handle too,
+ * and the store checks clean. */
+Test(pg, events_appended_after_a_truncation_past_the_mark_stay) {
+  store *s = open_url(url, NULL);
+  put_events(s, "a", 1, 2);
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_truncate(s, str("a"), 10, &err), 0);
+  cr_assert_eq(store_append(s, str("a"), ev(3, "x"), &err), 0);
+  cr_assert_eq(store_commit(s, &err), 0, "%s", msg(err));
+  assert_stream("a", 3, 1, "after truncating past the mark and appending");
+  cr_assert_eq(store_truncate(s, str("a"), 50, &err), 0);
+  cr_assert_eq(store_commit(s, &err), 0, "%s", msg(err));
+  put_events(s, "a", 4, 4);
+  assert_stream("a", 4, 1, "after a second cut past the mark and an append");
+  close_store(s);
+  sx_buf report = SX_BUF_INIT;
+  cr_assert_eq(store_check(url, &report), 0, "%.*s", (int)report.len, report.data);
+  sx_buf_free(&report);
+}
+
 /* store_check by a role that may list the streams and count their events
  * (column privileges on events.stream and events.seq) but not read the
  * values: the check fails (-1) at the values, naming the table. */

@@ -1241,6 +1241,35 @@ Test(store, a_transaction_truncating_its_own_events_and_twice_reads_what_survive
   assert_all_cut_and_closed(s, "s", 5);
 }
 
+/* A truncation past the mark cuts through the mark, no further: events
+ * appended after it, in the same transaction or a later one, stay. */
+Test(store, events_appended_after_a_truncation_past_the_mark_stay) {
+  store *s = open_w();
+  append_ok(s, "s", 1);
+  append_ok(s, "s", 2);
+  commit_ok(s);
+  store_txn *t = store_txn_begin(s);
+  sx_val err = SX_NIL;
+  txn_ok(store_txn_truncate(t, str("s"), 10, &err), err);
+  txn_ok(store_txn_append(t, str("s"), ev(3, "t"), &err), err);
+  sx_val l = store_txn_read(t, str("s"));
+  cr_assert_eq(sx_list_length(l), 1, "the own event appended after the cut is read");
+  uint64_t ticket;
+  txn_ok(store_txn_commit(t, &ticket, &err), err);
+  cr_assert_eq(store_truncate(s, str("s"), 100, &err), 0, "%s", msg(err));
+  commit_ok(s);
+  append_ok(s, "s", 4);
+  commit_ok(s);
+  for (int pass = 0; pass < 2; pass++) {
+    l = store_read(s, str("s"));
+    cr_assert_eq(sx_list_length(l), 1, "seq 4 only (%s)", pass ? "reopened" : "open");
+    cr_assert(sx_equal(sx_dict_lookup(sx_car(l), str("seq")), sx_int(4)));
+    close_ok(s);
+    s = open_w();
+  }
+  close_ok(s);
+}
+
 Test(store, truncating_a_stream_whose_events_are_all_gone_writes_nothing) {
   store *s = open_w();
   append_ok(s, "s", 1);
