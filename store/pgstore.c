@@ -176,7 +176,7 @@ int pg_exec_once(pgstore *s, const char *sql, sx_val *err) {
 static const char *const schema_sql[] = {
     "CREATE SCHEMA IF NOT EXISTS S_NAME",
     "CREATE TABLE IF NOT EXISTS S.meta (key text PRIMARY KEY, value text NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS S.streams (name bytea PRIMARY KEY, hwm bigint NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS S.streams (name bytea PRIMARY KEY, hwm_floor bigint NOT NULL,"
     " first_seq bigint NOT NULL)",
     "CREATE TABLE IF NOT EXISTS S.events (stream bytea NOT NULL, seq bigint NOT NULL,"
     " value bytea NOT NULL, PRIMARY KEY (stream, seq))",
@@ -184,11 +184,21 @@ static const char *const schema_sql[] = {
     "CREATE TABLE IF NOT EXISTS S.blobs (cid text PRIMARY KEY, bytes bytea NOT NULL)",
     "CREATE TABLE IF NOT EXISTS S.clocks (id text PRIMARY KEY, n bigint NOT NULL)",
     "INSERT INTO S.clocks VALUES ('catalog', 0), ('keys', 0) ON CONFLICT DO NOTHING",
-    "INSERT INTO S.meta VALUES ('schema_version', '1') ON CONFLICT DO NOTHING",
+    "INSERT INTO S.meta VALUES ('schema_version', '2') ON CONFLICT DO NOTHING",
     /* kept for the sx versions whose commit checks called it */
     "CREATE OR REPLACE FUNCTION S.sx_expect(ok boolean, what text) RETURNS boolean LANGUAGE plpgsql"
     " AS $f$ BEGIN IF NOT ok THEN RAISE EXCEPTION '%', what USING ERRCODE = '40001'; END IF;"
     " RETURN true; END $f$",
+    /* version 1 -> 2: the mark's column becomes the floor (renamed, so
+     * that a version 1 sx still running fails loudly instead of reading a
+     * lagging mark), and first seqs that a truncation past the mark
+     * pushed over later appends (an old bug) come back down */
+    "DO $u$ BEGIN IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'S.streams'::regclass"
+    " AND attname = 'hwm' AND NOT attisdropped) THEN"
+    " ALTER TABLE S.streams RENAME COLUMN hwm TO hwm_floor;"
+    " UPDATE S.streams s SET first_seq = coalesce((SELECT min(e.seq) FROM S.events e WHERE e.stream = s.name),"
+    " s.hwm_floor + 1) WHERE s.first_seq > s.hwm_floor + 1; END IF; END $u$",
+    "UPDATE S.meta SET value = '2' WHERE key = 'schema_version' AND value = '1'",
 };
 
 static void pg_quiet(void *arg, const char *msg) { (void)arg, (void)msg; /* NOTICEs of IF NOT EXISTS */ }
@@ -324,7 +334,7 @@ static void pg_stream_info(store *base, sx_val stream, store_stream_info *info, 
     info_set(info, c->mark_hwm, c->mark_first);
   } else {
     uint64_t at = pg_tick(s);
-    PGresult *r = pg_query(s, "SELECT hwm, first_seq FROM S.streams WHERE name = $1", 1, &v, &l, &err);
+    PGresult *r = pg_query(s, "SELECT " PG_MARK ", first_seq FROM S.streams WHERE name = $1", 1, &v, &l, &err);
     if (r) info_from(r, info), pgcache_note_marks(s, stream, info->hwm, info->first, at);
     else memset(info, 0, sizeof *info), info->error = sx_error_new(err, SX_NIL);
     PQclear(r);
@@ -365,7 +375,7 @@ static PGresult *pg_read_after(pgstore *s, sx_val stream, int64_t after, sx_val 
   int l[2] = {(int)sx_str_len(stream), 8};
   return pg_query(
       s,
-      "SELECT s.hwm, s.first_seq, e.value FROM S.streams s LEFT JOIN S.events e"
+      "SELECT " PG_MARK ", s.first_seq, e.value FROM S.streams s LEFT JOIN S.events e"
       " ON e.stream = s.name AND e.seq >= s.first_seq AND e.seq > $2 WHERE s.name = $1 ORDER BY e.seq",
       2, v, l, err);
 }
@@ -699,8 +709,9 @@ static int pgk_streams(pgstore *s, sx_buf *report, size_t *nstreams, size_t *nev
   sx_val err = SX_NIL;
   PGresult *r = pg_query_once(
       s,
-      "SELECT s.name, s.hwm, s.first_seq, count(e.seq), min(e.seq), max(e.seq) FROM S.streams s"
-      " LEFT JOIN S.events e ON e.stream = s.name GROUP BY s.name, s.hwm, s.first_seq ORDER BY s.name",
+      "SELECT s.name, greatest(s.hwm_floor, coalesce(max(e.seq), 0)), s.first_seq, count(e.seq), min(e.seq),"
+      " max(e.seq) FROM S.streams s LEFT JOIN S.events e ON e.stream = s.name"
+      " GROUP BY s.name, s.hwm_floor, s.first_seq ORDER BY s.name",
       &err);
   if (!r) return sx_buf_printf(report, "%s\n", sx_str_data(err)), -1;
   int bad = 0;
@@ -708,7 +719,7 @@ static int pgk_streams(pgstore *s, sx_buf *report, size_t *nstreams, size_t *nev
   for (int i = 0; i < PQntuples(r); i++) {
     int64_t hwm = pg_int8(r, i, 1), first = pg_int8(r, i, 2), n = pg_int8(r, i, 3);
     *nevents += (size_t)n;
-    bool ok = n == (hwm >= first ? hwm - first + 1 : 0) &&
+    bool ok = first >= 1 && first <= hwm + 1 && n == (hwm >= first ? hwm - first + 1 : 0) &&
               (n == 0 || (pg_int8(r, i, 4) == first && pg_int8(r, i, 5) == hwm));
     if (!ok) {
       sx_val name = sx_string_new(PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0));

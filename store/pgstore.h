@@ -19,7 +19,15 @@
 #include "pq_load.h"
 #include "store_backend.h"
 
-#define PG_SCHEMA_VERSION 1
+/* Schema version 2: a stream's high-water mark is the greater of its
+ * row's hwm_floor and its newest event's seq (PG_MARK), so that a lone
+ * append only inserts its event (pgstore_commit.c); version 1 kept the
+ * mark itself in the row (column hwm) and is upgraded on open. */
+#define PG_SCHEMA_VERSION 2
+
+/* The mark of the stream named $1, in a statement over S.streams (its
+ * row's columns unqualified): one index probe for the newest event. */
+#define PG_MARK "greatest(hwm_floor, coalesce((SELECT max(seq) FROM S.events WHERE stream = $1), 0))"
 
 /* Statements prepared on the current connection, by their SQL template
  * (a string literal: its address names it). Slot i is the statement

@@ -6,16 +6,26 @@
  * transaction that commits at the pipeline's sync point. Every statement
  * is prepared on the connection the first time it is used. Every check is
  * a statement of its own that locks the row it checks — conditional
- * updates (`UPDATE streams SET hwm = new WHERE name = $1 AND hwm = seen`),
- * inserts of what was seen absent, `FOR SHARE` reads of what was only
- * read — and computes `1 / (the row is as seen)::int` in plain SQL, so a
- * changed row raises division_by_zero (22012); that error from a check is
- * the conflict the check names ("conflict: ..."). Any error aborts the
- * transaction, so nothing of a conflicting evaluation is stored. Rows
- * are locked in one order in every transaction (streams by name, keys by
- * key, then the listing clocks), so two writers cannot deadlock; should
- * PostgreSQL report one anyway (40P01), it is a conflict too. pgstore.h
- * says what a version is. */
+ * updates (`UPDATE streams SET hwm_floor = new WHERE name = $1 AND
+ * <mark> = seen`), inserts of what was seen absent, `FOR SHARE` reads of
+ * what was only read — and computes `1 / (the row is as seen)::int` in
+ * plain SQL, so a changed row raises division_by_zero (22012); that error
+ * from a check is the conflict the check names ("conflict: ..."). An
+ * event insert that finds its (stream, seq) taken (23505) is that
+ * stream's conflict too. Any error aborts the transaction, so nothing of
+ * a conflicting evaluation is stored. Rows are locked in one order in
+ * every transaction (streams by name, keys by key, then the listing
+ * clocks), so two writers cannot deadlock; should PostgreSQL report one
+ * anyway (40P01), it is a conflict too. pgstore.h says what a version is.
+ *
+ * The lone append — an evaluation whose only read is the mark of the one
+ * stream it appends one event to — locks nothing: it inserts its event
+ * where the stream's row still shows the first seq it saw and a floor
+ * below the new seq, and the events' primary key does the rest (see
+ * pgc_lone). A truncation therefore takes the events table in SHARE ROW
+ * EXCLUSIVE mode first: it waits for the inserts in flight and holds off
+ * new ones until it commits, and an insert's statement snapshot, taken
+ * after its table lock, then sees the truncation. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -31,14 +41,16 @@
 #define PGC_MAX_PARAMS 6
 
 /* Something sent whose results are to be read back: a statement (slot
- * -1), with the conflict it reports when it is a check (what), or the
- * preparing of the statement in a slot, which is ready only once its
- * result says so. */
+ * -1), with the conflict it reports when it is a check or an event insert
+ * (what, about name), or the preparing of the statement in a slot, which
+ * is ready only once its result says so. */
 typedef struct pgc_sent_item {
   int slot;
-  char *what;        /* malloc'd "conflict: ..." sentence of a check; NULL otherwise */
-  txn_stream *marks; /* a one-event append that returns the stream's first seq */
-  int64_t first;     /* which it did when got */
+  const char *what;  /* "stream", "kv key", ...: the item a conflict names; NULL: no check */
+  sx_val name;       /* its name (0: a list, not named) */
+  txn_stream *marks; /* a one-event append that tells the stream's marks */
+  bool lone;         /* the lone append: inserting no row is the conflict */
+  int64_t first;     /* the first seq it told, when got */
   bool got;
 } pgc_sent_item;
 
@@ -55,17 +67,13 @@ typedef struct pgc {
 
 /* ---- queuing --------------------------------------------------------------------- */
 
-static void pgc_item(pgc *c, int slot, char *what) {
+static pgc_sent_item *pgc_item(pgc *c, int slot, const char *what, sx_val name) {
   if (c->sent == c->cap) {
     c->cap = c->cap ? 2 * c->cap : 16;
     c->items = store_xrealloc(c->items, (size_t)c->cap * sizeof *c->items);
   }
-  c->items[c->sent++] = (pgc_sent_item){.slot = slot, .what = what};
-}
-
-static void pgc_free_items(pgc *c) {
-  for (int i = 0; i < c->sent; i++) free(c->items[i].what);
-  free(c->items);
+  c->items[c->sent] = (pgc_sent_item){.slot = slot, .what = what, .name = name};
+  return &c->items[c->sent++];
 }
 
 static bool pgc_sent(pgc *c, int ok) {
@@ -75,52 +83,45 @@ static bool pgc_sent(pgc *c, int ok) {
   return false;
 }
 
-/* Queue sql (a string literal), prepared on first use on this connection.
- * what (taken; NULL for a statement that is not a check): the conflict
- * its division_by_zero reports. */
-static void pgc_send(pgc *c, const char *sql, int n, const char *const *v, const int *l, char *what) {
-  if (c->failed) {
-    free(what);
-    return;
-  }
+/* Queue sql (a string literal), prepared on first use on this connection;
+ * its item, or NULL when queuing failed. what and name (NULL, 0 for a
+ * statement that is not a check): the conflict its division_by_zero or
+ * unique_violation reports. */
+static pgc_sent_item *pgc_send(pgc *c, const char *sql, int n, const char *const *v, const int *l,
+                               const char *what, sx_val name) {
+  if (c->failed) return NULL;
   int fmts[PGC_MAX_PARAMS] = {1, 1, 1, 1, 1, 1};
   bool fresh;
   int slot = pg_prep_slot(c->s, sql, &fresh);
-  char name[16];
-  pg_prep_name(slot, name);
+  char stmt[16];
+  pg_prep_name(slot, stmt);
   if (slot >= 0 && fresh) {
     char *q = pg_sql(c->s, sql);
-    int ok = PQsendPrepare(c->s->conn, name, q, n, NULL);
+    int ok = PQsendPrepare(c->s->conn, stmt, q, n, NULL);
     free(q);
     if (!ok) pg_prep_done(c->s, slot, false);
-    if (!pgc_sent(c, ok)) {
-      free(what);
-      return;
-    }
-    pgc_item(c, slot, NULL);
+    if (!pgc_sent(c, ok)) return NULL;
+    pgc_item(c, slot, NULL, 0);
   }
   int ok;
   if (slot >= 0) {
-    ok = PQsendQueryPrepared(c->s->conn, name, n, v, l, fmts, 1);
+    ok = PQsendQueryPrepared(c->s->conn, stmt, n, v, l, fmts, 1);
   } else {
     char *q = pg_sql(c->s, sql);
     ok = PQsendQueryParams(c->s->conn, q, n, NULL, v, l, fmts, 1);
     free(q);
   }
-  if (!pgc_sent(c, ok)) {
-    free(what);
-    return;
-  }
-  pgc_item(c, -1, what);
+  if (!pgc_sent(c, ok)) return NULL;
+  return pgc_item(c, -1, what, name);
 }
 
-/* The "conflict: ..." sentence a check reports for a changed item. */
-static char *pgc_what(const char *what, sx_val name) {
+/* The "conflict: ..." error of a check that found its item changed. */
+static sx_val pgc_conflict(const pgc_sent_item *item) {
   char q[96];
-  return name
-             ? store_xasprintf("conflict: %s \"%s\" was changed by another evaluation since this one read it",
-                               what, store_quote(name, q, sizeof q))
-             : store_xasprintf("conflict: %s was changed by another evaluation since this one read it", what);
+  return item->name ? store_errorf("conflict: %s \"%s\" was changed by another evaluation since this one read it",
+                                   item->what, store_quote(item->name, q, sizeof q))
+                    : store_errorf("conflict: %s was changed by another evaluation since this one read it",
+                                   item->what);
 }
 
 /* A check whose parameters are (name, int8 values...). */
@@ -134,10 +135,17 @@ static void pgc_check(pgc *c, const char *sql, sx_val name, int nints, const int
     pg_put_int8(i8[k], ints[k]);
     v[n] = i8[k], l[n++] = 8;
   }
-  pgc_send(c, sql, n, v, l, pgc_what(what_kind, name));
+  pgc_send(c, sql, n, v, l, what_kind, name);
 }
 
 /* ---- streams ------------------------------------------------------------------- */
+
+/* How many things the transaction read. */
+static size_t pgc_reads(store_txn *t) {
+  size_t n = t->catalog_read + t->keys_read + t->nstreams; /* every stream held had its mark read */
+  for (size_t i = 0; i < t->nkeys; i++) n += t->keys[i].read;
+  return n;
+}
 
 static void pgc_events(pgc *c, txn_stream *ts) {
   for (size_t i = 0; i < ts->n && !c->failed; i++) {
@@ -153,7 +161,7 @@ static void pgc_events(pgc *c, txn_stream *ts) {
     pg_put_int8(s8, seq);
     const char *v[3] = {sx_str_data(ts->name), s8, enc.data /* an encoded value is never empty */};
     int l[3] = {(int)sx_str_len(ts->name), 8, (int)enc.len};
-    pgc_send(c, "INSERT INTO S.events VALUES ($1, $2, $3)", 3, v, l, NULL);
+    pgc_send(c, "INSERT INTO S.events VALUES ($1, $2, $3)", 3, v, l, "stream", ts->name); /* 23505 */
     sx_buf_free(&enc);
   }
 }
@@ -163,15 +171,30 @@ static void pgc_truncate(pgc *c, txn_stream *ts) {
   pg_put_int8(n8, ts->trunc);
   const char *v[2] = {sx_str_data(ts->name), n8};
   int l[2] = {(int)sx_str_len(ts->name), 8};
-  pgc_send(c, "DELETE FROM S.events WHERE stream = $1 AND seq <= $2", 2, v, l, NULL);
+  pgc_send(c, "DELETE FROM S.events WHERE stream = $1 AND seq <= $2", 2, v, l, NULL, 0);
   pgc_send(c, "UPDATE S.streams SET first_seq = GREATEST(first_seq, $2::bigint + 1) WHERE name = $1", 2, v, l,
-           NULL);
+           NULL, 0);
 }
 
-/* The common case, one event appended to a stream whose contents were not
- * read: the check and the insert in one statement (the insert takes its
- * row from the update's, so a failed check inserts nothing). */
-static void pgc_append_one(pgc *c, txn_stream *ts) {
+/* First in a transaction that truncates: hold off every event insert
+ * until it commits (LOCK TABLE, which needs a transaction block, from a
+ * DO block: a pipeline's implicit transaction is none). */
+static void pgc_lock_events(pgc *c) {
+  pgc_send(c, "DO $l$ BEGIN LOCK TABLE S.events IN SHARE ROW EXCLUSIVE MODE; END $l$", 0, NULL, NULL, NULL, 0);
+}
+
+/* One event appended to a stream whose contents were not read. Alone
+ * (lone: the transaction read nothing but this stream's mark), it only
+ * inserts the event (parameters: name, seq, value, first seq seen): the
+ * seq taken by another append fails on the primary key; a truncation or
+ * a locked append since moved the row's first seq or floor, and no row
+ * is inserted. Either way the stream changed: a conflict. Nothing else
+ * was read, so nothing else needs a lock against writers (a transaction
+ * that read this stream and wrote what this one reads could otherwise
+ * slip between). Not alone, the check of the mark and the insert make one
+ * statement that locks the stream's row (the insert takes its row from
+ * the update's, so a failed check inserts nothing). */
+static void pgc_append_one(pgc *c, txn_stream *ts, bool lone) {
   sx_buf enc = SX_BUF_INIT;
   if (store_encode(&enc, ts->events[0], c->err)) {
     c->failed = true;
@@ -180,16 +203,20 @@ static void pgc_append_one(pgc *c, txn_stream *ts) {
   }
   char new8[8], seen8[8];
   pg_put_int8(new8, ts->base.hwm + 1);
-  pg_put_int8(seen8, ts->base.hwm);
-  const char *v[4] = {sx_str_data(ts->name), new8, seen8, enc.data};
-  int l[4] = {(int)sx_str_len(ts->name), 8, 8, (int)enc.len};
-  int before = c->sent;
-  pgc_send(c,
-           "WITH u AS (UPDATE S.streams SET hwm = $2 WHERE name = $1 AND hwm = $3 RETURNING first_seq),"
-           " i AS (INSERT INTO S.events SELECT $1, $2, $4::bytea FROM u)"
-           " SELECT 1 / (SELECT count(*) FROM u)::int, (SELECT first_seq FROM u)",
-           4, v, l, pgc_what("stream", ts->name));
-  if (c->sent > before) c->items[c->sent - 1].marks = ts;
+  pg_put_int8(seen8, lone ? ts->base.first : ts->base.hwm);
+  const char *v[4] = {sx_str_data(ts->name), new8, enc.data, seen8};
+  int l[4] = {(int)sx_str_len(ts->name), 8, (int)enc.len, 8};
+  pgc_sent_item *it =
+      lone ? pgc_send(c,
+                      "INSERT INTO S.events SELECT $1, $2, $3::bytea FROM S.streams"
+                      " WHERE name = $1 AND hwm_floor < $2 AND first_seq = $4",
+                      4, v, l, "stream", ts->name)
+           : pgc_send(c,
+                      "WITH u AS (UPDATE S.streams SET hwm_floor = $2 WHERE name = $1 AND " PG_MARK " = $4"
+                      " RETURNING first_seq), i AS (INSERT INTO S.events SELECT $1, $2, $3::bytea FROM u)"
+                      " SELECT 1 / (SELECT count(*) FROM u)::int, (SELECT first_seq FROM u)",
+                      4, v, l, "stream", ts->name);
+  if (it) it->marks = ts, it->lone = lone;
   sx_buf_free(&enc);
 }
 
@@ -197,7 +224,7 @@ static void pgc_append_one(pgc *c, txn_stream *ts) {
 static void pgc_stream(pgc *c, txn_stream *ts) {
   bool writes = ts->n || ts->trunc, existed = ts->base.hwm > 0;
   if (existed && ts->n == 1 && !ts->trunc && !ts->content_read) {
-    pgc_append_one(c, ts);
+    pgc_append_one(c, ts, pgc_reads(c->t) == 1);
     return;
   }
   int64_t seen[3] = {ts->base.hwm + (int64_t)ts->n, ts->base.hwm, (int64_t)ts->base.content_rv.ver};
@@ -205,10 +232,10 @@ static void pgc_stream(pgc *c, txn_stream *ts) {
     pgc_check(
         c,
         ts->content_read
-            ? "WITH u AS (UPDATE S.streams SET hwm = $2 WHERE name = $1 AND hwm = $3 AND hwm + first_seq = $4"
-              " RETURNING 1) SELECT 1 / (SELECT count(*) FROM u)::int"
-            : "WITH u AS (UPDATE S.streams SET hwm = $2 WHERE name = $1 AND hwm = $3 RETURNING 1)"
-              " SELECT 1 / (SELECT count(*) FROM u)::int",
+            ? "WITH u AS (UPDATE S.streams SET hwm_floor = $2 WHERE name = $1 AND " PG_MARK " = $3"
+              " AND " PG_MARK " + first_seq = $4 RETURNING 1) SELECT 1 / (SELECT count(*) FROM u)::int"
+            : "WITH u AS (UPDATE S.streams SET hwm_floor = $2 WHERE name = $1 AND " PG_MARK " = $3"
+              " RETURNING 1) SELECT 1 / (SELECT count(*) FROM u)::int",
         ts->name, ts->content_read ? 3 : 2, seen, "stream");
   else if (writes) { /* it saw no stream: creating it must find none */
     pgc_check(c,
@@ -219,9 +246,9 @@ static void pgc_stream(pgc *c, txn_stream *ts) {
   } else if (existed)
     pgc_check(c,
               ts->content_read ? "SELECT 1 / count(*)::int FROM (SELECT 1 FROM S.streams WHERE name = $1"
-                                 " AND hwm = $2 AND hwm + first_seq = $3 FOR SHARE) x"
+                                 " AND " PG_MARK " = $2 AND " PG_MARK " + first_seq = $3 FOR SHARE) x"
                                : "SELECT 1 / count(*)::int FROM (SELECT 1 FROM S.streams WHERE name = $1"
-                                 " AND hwm = $2 FOR SHARE) x",
+                                 " AND " PG_MARK " = $2 FOR SHARE) x",
               ts->name, ts->content_read ? 2 : 1, seen + 1, "stream");
   else
     pgc_check(c, "SELECT 1 / (NOT EXISTS (SELECT 1 FROM S.streams WHERE name = $1))::int", ts->name, 0, NULL,
@@ -244,7 +271,7 @@ static void pgc_put(pgc *c, txn_key *tk, const char *sql, bool with_ver, bool wi
   pg_put_int8(v8, (int64_t)tk->rv.ver);
   const char *v[3] = {sx_str_data(tk->key), enc.data, v8};
   int l[3] = {(int)sx_str_len(tk->key), (int)enc.len, 8};
-  pgc_send(c, sql, 2 + with_ver, v, l, with_what ? pgc_what("kv key", tk->key) : NULL);
+  pgc_send(c, sql, 2 + with_ver, v, l, with_what ? "kv key" : NULL, with_what ? tk->key : 0);
   sx_buf_free(&enc);
 }
 
@@ -272,7 +299,7 @@ static void pgc_key(pgc *c, txn_key *tk) {
     const char *k = sx_str_data(tk->key);
     int kl = (int)sx_str_len(tk->key);
     pgc_send(c, "UPDATE S.kv SET value = NULL, ver = ver + 1 WHERE key = $1 AND value IS NOT NULL", 1, &k,
-             &kl, NULL);
+             &kl, NULL, 0);
     c->keys_changed = true;
   } else if (tk->state == TK_DELETED && ver > 0) {
     pgc_check(
@@ -300,11 +327,11 @@ static void pgc_clock(pgc *c, const char *id, bool read, const store_rv *rv, boo
     pgc_send(c,
              "WITH u AS (UPDATE S.clocks SET n = n + 1 WHERE id = $1 AND n = $2 RETURNING 1)"
              " SELECT 1 / (SELECT count(*) FROM u)::int",
-             2, v, l, pgc_what(what, 0));
-  else if (bump) pgc_send(c, "UPDATE S.clocks SET n = n + 1 WHERE id = $1", 1, v, l, NULL);
+             2, v, l, what, 0);
+  else if (bump) pgc_send(c, "UPDATE S.clocks SET n = n + 1 WHERE id = $1", 1, v, l, NULL, 0);
   else
     pgc_send(c, "SELECT 1 / (coalesce((SELECT n FROM S.clocks WHERE id = $1 FOR SHARE), 0) = $2)::int", 2, v,
-             l, pgc_what(what, 0));
+             l, what, 0);
 }
 
 /* ---- the transaction ------------------------------------------------------------------- */
@@ -328,6 +355,11 @@ static void pgc_queue(pgc *c) {
     if (t->keys[i].read || t->keys[i].state != TK_UNTOUCHED) ks[nk++] = &t->keys[i];
   qsort(ss, ns, sizeof *ss, cmp_streams);
   qsort(ks, nk, sizeof *ks, cmp_keys);
+  for (size_t i = 0; i < ns; i++)
+    if (ss[i]->trunc) {
+      pgc_lock_events(c);
+      break;
+    }
   for (size_t i = 0; i < ns; i++) pgc_stream(c, ss[i]);
   for (size_t i = 0; i < nk; i++) pgc_key(c, ks[i]);
   pgc_clock(c, "catalog", t->catalog_read, &t->catalog_rv, c->new_stream, "the stream list");
@@ -343,14 +375,19 @@ static void pgc_result(pgc *c, pgc_sent_item *item, PGresult *r, int *rc) {
   ExecStatusType st = PQresultStatus(r);
   if (item->marks && st == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 1))
     item->first = pg_int8(r, 0, 1), item->got = true;
+  if (item->lone && st == PGRES_COMMAND_OK) {
+    if (strcmp(PQcmdTuples(r), "1") == 0) item->first = item->marks->base.first, item->got = true;
+    else if (*rc == STORE_OK) *c->err = pgc_conflict(item), *rc = STORE_ECONFLICT; /* the row moved on */
+  }
   if (item->slot >= 0 && !c->s->prep[item->slot].ready)
     pg_prep_done(c->s, item->slot, st == PGRES_COMMAND_OK);
   if (*rc == STORE_OK && (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR)) {
     const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-    bool failed_check = item->what && code && strcmp(code, "22012") == 0; /* the row was not as seen */
+    /* the row was not as seen, or the event's seq was taken */
+    bool failed_check = item->what && code && (strcmp(code, "22012") == 0 || strcmp(code, "23505") == 0);
     bool race = code && (strcmp(code, "40001") == 0 || strcmp(code, "40P01") == 0);
-    if (failed_check) *c->err = sx_string_cstr(item->what);
+    if (failed_check) *c->err = pgc_conflict(item);
     else if (race)
       *c->err = store_errorf("conflict: the commit lost a race in the database: %s", msg ? msg : "?");
     else *c->err = store_errorf("store %s: %s", c->s->shown, PQresultErrorMessage(r));
@@ -374,13 +411,6 @@ static int pgc_collect(pgc *c) {
     rc = STORE_EFAIL;
   }
   return rc;
-}
-
-/* How many things the transaction read. */
-static size_t pgc_reads(store_txn *t) {
-  size_t n = t->catalog_read + t->keys_read + t->nstreams; /* every stream held had its mark read */
-  for (size_t i = 0; i < t->nkeys; i++) n += t->keys[i].read;
-  return n;
 }
 
 /* What the commit tells the cache (pgstore_cache.c, "freshness"): after a
@@ -430,7 +460,7 @@ static int pgc_run(pgc *c) {
     pg_drop_conn(c->s);
   }
   pgc_learn(c, rc, at);
-  pgc_free_items(c);
+  free(c->items);
   return rc;
 }
 

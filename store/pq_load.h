@@ -31,6 +31,7 @@
   X(char *, PQresultErrorMessage, (const PGresult *))                                                        \
   X(char *, PQresultErrorField, (const PGresult *, int))                                                     \
   X(int, PQntuples, (const PGresult *))                                                                      \
+  X(char *, PQcmdTuples, (PGresult *))                                                                       \
   X(char *, PQgetvalue, (const PGresult *, int, int))                                                        \
   X(int, PQgetlength, (const PGresult *, int, int))                                                          \
   X(int, PQgetisnull, (const PGresult *, int, int))                                                          \
@@ -70,6 +71,7 @@ bool pq_load(sx_val *err);
 #define PQresultErrorMessage pq_api.PQresultErrorMessage
 #define PQresultErrorField pq_api.PQresultErrorField
 #define PQntuples pq_api.PQntuples
+#define PQcmdTuples pq_api.PQcmdTuples
 #define PQgetvalue pq_api.PQgetvalue
 #define PQgetlength pq_api.PQgetlength
 #define PQgetisnull pq_api.PQgetisnull

@@ -13,6 +13,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#define GC_THREADS
+#define GC_NO_THREAD_REDIRECTS /* threads register themselves */
+#include <gc.h>
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -849,8 +852,9 @@ Test(pg, check_of_a_schema_missing_a_table) {
 }
 
 /* Damage store_check finds that a count does not: a stream's events
- * shifted, another's last one moved past its mark (as many as the mark
- * says, not the right seqs), a blob whose id was cut short. */
+ * shifted, another's last one moved up a seq (as many events as before,
+ * not the seqs from the first to the mark, which the newest event
+ * raised), a blob whose id was cut short. */
 Test(pg, check_finds_shifted_events_and_a_cut_blob_id) {
   store *s = open_url(url, NULL);
   put_events(s, "a", 1, 3);
@@ -863,16 +867,17 @@ Test(pg, check_finds_shifted_events_and_a_cut_blob_id) {
   admin_sql("UPDATE \"%s\".blobs SET cid = left(cid, 10)", schema);
   sx_buf report;
   cr_assert_eq(check_report(&report), 1, "%s", report.data);
-  HAS(report.data, "stream \"a\": its events are not seqs 1..3 (3 stored): damaged");
-  HAS(report.data, "stream \"b\": its events are not seqs 1..3 (3 stored): damaged");
+  HAS(report.data, "stream \"a\": its events are not seqs 1..13 (3 stored): damaged");
+  HAS(report.data, "stream \"b\": its events are not seqs 1..4 (3 stored): damaged");
   HAS(report.data, "a blob does not hash to its id: damaged");
   HAS(report.data, "NOT ok");
   sx_buf_free(&report);
 }
 
 /* A read whose stream row is there but whose events table is not: the
- * read fails naming it; so does a blob read without the blobs table, while
- * an absent blob is no error. */
+ * read fails naming it (so does the mark, which needs the newest event);
+ * so does a blob read without the blobs table, while an absent blob is no
+ * error. */
 Test(pg, reads_of_a_table_that_is_gone) {
   store *s = open_url(url, NULL);
   put_events(s, "a", 1, 2);
@@ -884,7 +889,10 @@ Test(pg, reads_of_a_table_that_is_gone) {
   cr_assert_eq(store_blob_put(s, "stored", 6, &cid, &err), 0);
   admin_sql("DROP TABLE \"%s\".events", schema);
   admin_sql("DROP TABLE \"%s\".blobs", schema);
-  cr_assert_eq(store_last_seq(s, str("a")), 2, "the stream's row is still there");
+  store_txn *t = store_txn_begin(s);
+  cr_assert_eq(store_txn_append(t, str("a"), ev(3, "x"), &err), STORE_EFAIL, "the mark cannot be read");
+  HAS(msg(err), "events\" does not exist");
+  store_txn_abort(t);
   sx_val got = store_read(s, str("a"));
   cr_assert(sx_is(got, SX_T_ERROR), "the read fails");
   HAS(msg(got), "events\" does not exist");
@@ -974,7 +982,8 @@ Test(pg, a_schema_without_its_version_row) {
   close_store(s);
   admin_sql("DELETE FROM \"%s\".meta", schema);
   assert_stream("a", 2, 2, "after the version row went");
-  cr_assert_eq(admin_count("SELECT value::int FROM \"%s\".meta WHERE key = 'schema_version'", schema), 1);
+  cr_assert_eq(admin_count("SELECT value::int FROM \"%s\".meta WHERE key = 'schema_version'", schema),
+               PG_SCHEMA_VERSION);
 }
 
 /* A stream another handle truncates, then replaces (same mark, an
@@ -1050,4 +1059,239 @@ Test(pg, check_by_a_role_that_may_not_read_the_values) {
   sx_buf_free(&report);
   admin_sql("DROP OWNED BY %s", role);
   admin_sql("DROP ROLE %s", role);
+}
+
+/* ---- the lone append (schema version 2) ----------------------------------------------------- */
+
+/* a (handle) knows stream "a" up to seq 4 as of a clock after *in; b
+ * appended seq 5 since, unknown to a. */
+static void a_knows_4_b_made_5(store *a, store *b, uint64_t *in) {
+  put_events(a, "a", 1, 3);
+  *in = store_clock(a);
+  put_events(a, "a", 4, 4); /* a learns the mark it made, after *in */
+  put_events(b, "a", 5, 5);
+}
+
+typedef struct {
+  store *s;
+  uint64_t in;
+  int rc;
+  sx_val err;
+} lone_append;
+
+/* Threads that allocate values are known to the collector. */
+static void *gc_thread(void *(*fn)(void *), void *arg) {
+  struct GC_stack_base sb;
+  GC_get_stack_base(&sb);
+  GC_register_my_thread(&sb);
+  void *r = fn(arg);
+  GC_unregister_my_thread();
+  return r;
+}
+static void gc_threads_on(void) { GC_allow_register_threads(); }
+
+/* Append the seq after what the handle knows, for a request in at `in`. */
+static void *append_after_what_it_knows(void *arg);
+static void *append_after_what_it_knows_thread(void *arg) { return gc_thread(append_after_what_it_knows, arg); }
+static void *append_after_what_it_knows(void *arg) {
+  lone_append *la = arg;
+  store_txn *t = store_txn_begin(la->s);
+  store_txn_since(t, la->in);
+  int64_t last = store_txn_last_seq(t, str("a"));
+  cr_assert_eq(last, 4, "answered from what the handle knew");
+  la->err = SX_NIL;
+  uint64_t ticket;
+  la->rc = store_txn_append(t, str("a"), ev(last + 1, "stale"), &la->err);
+  if (la->rc == 0) la->rc = store_txn_commit(t, &ticket, &la->err);
+  else store_txn_abort(t);
+  return NULL;
+}
+
+static int waiting_on_locks(void) {
+  return (int)admin_count("SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s'"
+                          " AND wait_event_type = 'Lock'",
+                          app);
+}
+
+/* A truncation in flight (sent as pgstore_commit.c sends it, held open
+ * here) through the seq a lone append would take: the append waits for
+ * the truncation's table lock, and its statement then sees the moved
+ * floor: a conflict, never an event hidden under the first seq. */
+Test(pg, a_lone_append_waits_for_a_truncation_in_flight_then_conflicts) {
+  store *a = open_url(url, NULL), *b = open_url(url, NULL);
+  lone_append la = {.s = a};
+  a_knows_4_b_made_5(a, b, &la.in);
+  admin_sql("BEGIN");
+  admin_sql("DO $l$ BEGIN LOCK TABLE \"%s\".events IN SHARE ROW EXCLUSIVE MODE; END $l$", schema);
+  admin_sql("UPDATE \"%s\".streams SET hwm_floor = 5, first_seq = 6 WHERE name = '\\x61'", schema);
+  admin_sql("DELETE FROM \"%s\".events WHERE stream = '\\x61' AND seq <= 5", schema);
+  pthread_t th;
+  gc_threads_on();
+  cr_assert_eq(pthread_create(&th, NULL, append_after_what_it_knows_thread, &la), 0);
+  for (int i = 0; i < 500 && !waiting_on_locks(); i++) usleep(10000);
+  cr_assert_eq(waiting_on_locks(), 1, "the append waits for the truncation");
+  admin_sql("COMMIT");
+  pthread_join(th, NULL);
+  cr_assert_eq(la.rc, STORE_ECONFLICT, "%s", msg(la.err));
+  HAS(msg(la.err), "conflict: stream \"a\" was changed");
+  assert_stream("a", 5, 0, "after the truncation");
+  cr_assert_eq(admin_count("SELECT count(*) FROM \"%s\".events", schema), 0, "no event under the first seq");
+  put_events(a, "a", 6, 6); /* the host runs it again */
+  assert_stream("a", 6, 1, "after running it again");
+  close_store(a);
+  close_store(b);
+}
+
+/* The committed forms of the same races, from another handle: appends and
+ * a truncation through them (the floor moved past the seq), and a
+ * truncation alone (the first seq moved): the lone append conflicts, and
+ * once more after learning the stream it succeeds. */
+Test(pg, a_lone_append_after_a_truncation_elsewhere_conflicts) {
+  store *a = open_url(url, NULL), *b = open_url(url, NULL);
+  lone_append la = {.s = a};
+  a_knows_4_b_made_5(a, b, &la.in);
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_truncate(b, str("a"), 5, &err), 0);
+  cr_assert_eq(store_commit(b, &err), 0, "%s", msg(err));
+  append_after_what_it_knows(&la);
+  cr_assert_eq(la.rc, STORE_ECONFLICT, "the floor moved past seq 5: %s", msg(la.err));
+  assert_stream("a", 5, 0, "after the conflict");
+  put_events(a, "a", 6, 6);
+  la.in = store_clock(a);
+  put_events(a, "a", 7, 7); /* a knows 7 after la.in */
+  cr_assert_eq(store_truncate(b, str("a"), 6, &err), 0);
+  cr_assert_eq(store_commit(b, &err), 0, "%s", msg(err));
+  store_txn *t = store_txn_begin(a);
+  store_txn_since(t, la.in);
+  uint64_t ticket;
+  cr_assert_eq(store_txn_append(t, str("a"), ev(8, "x"), &err), 0);
+  cr_assert_eq(store_txn_commit(t, &ticket, &err), STORE_ECONFLICT, "the first seq moved: %s", msg(err));
+  put_events(a, "a", 8, 8);
+  assert_stream("a", 8, 2, "seqs 7 and 8 after the second truncation");
+  close_store(a);
+  close_store(b);
+}
+
+/* Write skew: each evaluation appends to one stream only if the other
+ * still has one event. Serially only one of the two can; run together
+ * (both read before either commits), they must not both succeed — the
+ * append of an evaluation that read another stream is not lone, and
+ * locks its stream's row. */
+typedef struct {
+  store *s;
+  const char *mine, *other;
+  pthread_barrier_t *bar;
+  int rc;
+} skew;
+
+static void *append_if_other_untouched(void *arg);
+static void *append_if_other_untouched_thread(void *arg) { return gc_thread(append_if_other_untouched, arg); }
+static void *append_if_other_untouched(void *arg) {
+  skew *k = arg;
+  store_txn *t = store_txn_begin(k->s);
+  int64_t other = store_txn_last_seq(t, str(k->other)), mine = store_txn_last_seq(t, str(k->mine));
+  pthread_barrier_wait(k->bar);
+  sx_val err = SX_NIL;
+  uint64_t ticket;
+  k->rc = -9;
+  if (other == 1 && store_txn_append(t, str(k->mine), ev(mine + 1, "x"), &err) == 0)
+    k->rc = store_txn_commit(t, &ticket, &err);
+  else store_txn_abort(t);
+  return NULL;
+}
+
+Test(pg, two_evaluations_each_reading_what_the_other_appends_to_never_both_commit) {
+  store *a = open_url(url, NULL), *b = open_url(url, NULL);
+  int won = 0;
+  gc_threads_on();
+  for (int round = 0; round < 20; round++) {
+    char x[16], y[16];
+    snprintf(x, sizeof x, "x%d", round);
+    snprintf(y, sizeof y, "y%d", round);
+    put_events(a, x, 1, 1);
+    put_events(a, y, 1, 1);
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, 2);
+    skew k1 = {a, x, y, &bar, 0}, k2 = {b, y, x, &bar, 0};
+    pthread_t t1, t2;
+    cr_assert_eq(pthread_create(&t1, NULL, append_if_other_untouched_thread, &k1), 0);
+    cr_assert_eq(pthread_create(&t2, NULL, append_if_other_untouched_thread, &k2), 0);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    pthread_barrier_destroy(&bar);
+    cr_assert(!(k1.rc == 0 && k2.rc == 0), "round %d: both committed (write skew)", round);
+    cr_assert(k1.rc == 0 || k1.rc == STORE_ECONFLICT, "round %d: %d", round, k1.rc);
+    cr_assert(k2.rc == 0 || k2.rc == STORE_ECONFLICT, "round %d: %d", round, k2.rc);
+    won += (k1.rc == 0) + (k2.rc == 0);
+    store *f = open_url(url, NULL);
+    cr_assert_eq(store_last_seq(f, str(x)) + store_last_seq(f, str(y)), 2 + (k1.rc == 0) + (k2.rc == 0));
+    close_store(f);
+  }
+  cr_assert_gt(won, 0, "some evaluation got through");
+  close_store(a);
+  close_store(b);
+}
+
+/* A version 1 schema (the mark in column hwm; one stream's first seq
+ * pushed past events appended after a truncation past the mark, as
+ * version 1 sx did) is upgraded on open: the column becomes the floor,
+ * the hidden events come back, the version row says 2, the check is
+ * clean, and appends go on. */
+Test(pg, a_version_1_schema_is_upgraded_on_open) {
+  store *s = open_url(url, NULL);
+  put_events(s, "a", 1, 3);
+  put_events(s, "b", 1, 2);
+  close_store(s);
+  admin_sql("ALTER TABLE \"%s\".streams RENAME COLUMN hwm_floor TO hwm", schema);
+  admin_sql("UPDATE \"%s\".streams s SET hwm = (SELECT max(seq) FROM \"%s\".events WHERE stream = s.name)",
+            schema, schema);
+  admin_sql("DELETE FROM \"%s\".events WHERE stream = '\\x62' AND seq = 1", schema);
+  admin_sql("UPDATE \"%s\".streams SET first_seq = 11 WHERE name = '\\x62'", schema);
+  admin_sql("UPDATE \"%s\".meta SET value = '1' WHERE key = 'schema_version'", schema);
+  assert_stream("a", 3, 3, "after the upgrade");
+  assert_stream("b", 2, 1, "the event hidden by version 1 is back");
+  cr_assert_eq(admin_count("SELECT value::int FROM \"%s\".meta WHERE key = 'schema_version'", schema), 2);
+  sx_buf report;
+  cr_assert_eq(check_report(&report), 0, "%s", report.data);
+  sx_buf_free(&report);
+  s = open_url(url, NULL);
+  put_events(s, "b", 3, 3);
+  close_store(s);
+  assert_stream("b", 3, 2, "appending on after the upgrade");
+}
+
+typedef struct {
+  store *s;
+  int rc;
+  sx_val err;
+} truncation;
+
+static void *truncate_a_through_2(void *arg) {
+  truncation *tr = arg;
+  tr->err = SX_NIL;
+  tr->rc = store_truncate(tr->s, str("a"), 2, &tr->err);
+  if (tr->rc == 0) tr->rc = store_commit(tr->s, &tr->err);
+  return NULL;
+}
+static void *truncate_a_through_2_thread(void *arg) { return gc_thread(truncate_a_through_2, arg); }
+
+/* The other half: a truncation waits for every event insert in flight
+ * (here another session's, of another stream, not yet committed) before it
+ * deletes anything. */
+Test(pg, a_truncation_waits_for_event_inserts_in_flight) {
+  store *s = open_url(url, NULL);
+  put_events(s, "a", 1, 3);
+  admin_sql("BEGIN");
+  admin_sql("INSERT INTO \"%s\".events VALUES ('\\x7a', 1, '\\x00')", schema);
+  truncation tr = {.s = s};
+  pthread_t th;
+  gc_threads_on();
+  cr_assert_eq(pthread_create(&th, NULL, truncate_a_through_2_thread, &tr), 0);
+  for (int i = 0; i < 500 && !waiting_on_locks(); i++) usleep(10000);
+  cr_assert_eq(waiting_on_locks(), 1, "the truncation waits for the insert in flight");
+  admin_sql("ROLLBACK");
+  pthread_join(th, NULL);
+  cr_assert_eq(tr.rc, 0, "%s", msg(tr.err));
+  assert_stream("a", 3, 1, "after the truncation");
+  close_store(s);
 }
