@@ -5,10 +5,10 @@
 #      evaluation, from 1, 8 and 32 concurrent sx processes (each `sx
 #      server` on its own stream), next to pgbench doing single-row inserts
 #      with the same number of clients on the same server, and next to
-#      pgbench sending the one statement an append needs (the conditional
-#      update of the stream's mark and the insert of the event: what sx
-#      sends per append when requests queue up), each client on its own
-#      stream; none counts its start-up (pgbench reports tps without its
+#      pgbench sending the one statement an append needs (the lone
+#      append: the insert of the event where the stream's row allows it;
+#      what sx sends per append when requests queue up), each client on
+#      its own stream; none counts its start-up (pgbench reports tps without its
 #      connection time);
 #   2. a read of a 100,000-event stream from a fresh process: events/s.
 #   bench/pg_bench.sh [SX] [SECONDS]     SX defaults to build/hosts/sx
@@ -26,12 +26,15 @@ as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; 
 PGB() { as_pg "$BIN/pgbench" -h "$DIR/pg" -U postgres "$@" postgres; }
 as_pg "$BIN/psql" -h "$DIR/pg" -U postgres -qc "CREATE TABLE ins (id bigserial PRIMARY KEY, v bytea)" postgres
 echo "INSERT INTO ins (v) VALUES ('\\x0102030405060708');" > "$DIR/ins.sql"
-# The append statement of store/pgstore_commit.c (pgc_append_one) with a
-# typical encoded event, client k on stream k (2 bytes, unlike sx's).
+# The lone append of store/pgstore_commit.c (pgc_append_one) with a
+# typical encoded event, client k on stream k (2 bytes, unlike sx's); the
+# seq is drawn at random from a range wide enough never to collide (sx
+# sends the next seq, which it knows; the statement does the same work).
 NAME="decode(lpad(to_hex((:k)::int), 4, '0'), 'hex')"
 cat > "$DIR/append.sql" <<SQL
 \\set k :client_id + 1
-WITH u AS (UPDATE bench.streams SET hwm = hwm + 1 WHERE name = $NAME RETURNING hwm, first_seq), i AS (INSERT INTO bench.events SELECT $NAME, hwm, '\\x0a05026174040004646174610a01016e04020373657104020673747265616d060270310474797065060174'::bytea FROM u) SELECT 1 / (SELECT count(*) FROM u)::int, (SELECT first_seq FROM u);
+\\set s random(1, 1000000000000)
+INSERT INTO bench.events SELECT $NAME, :s, '\\x0a05026174040004646174610a01016e04020373657104020673747265616d060270310474797065060174'::bytea FROM bench.streams WHERE name = $NAME AND hwm_floor < :s AND first_seq = 1;
 SQL
 chmod a+r "$DIR/ins.sql" "$DIR/append.sql"
 

@@ -36,7 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec.h"
+#include "codec.h" /* store_errorf, store_quote */
 
 #define PGC_MAX_PARAMS 6
 
@@ -151,18 +151,14 @@ static void pgc_events(pgc *c, txn_stream *ts) {
   for (size_t i = 0; i < ts->n && !c->failed; i++) {
     int64_t seq = ts->base.hwm + 1 + (int64_t)i;
     if (seq <= ts->trunc) continue;
-    sx_buf enc = SX_BUF_INIT;
-    if (store_encode(&enc, ts->events[i], c->err)) {
-      c->failed = true;
-      sx_buf_free(&enc);
-      return;
-    }
+    const char *enc;
+    size_t len;
+    store_txn_encoded(c->t, ts->enc_at[i], &enc, &len);
     char s8[8];
     pg_put_int8(s8, seq);
-    const char *v[3] = {sx_str_data(ts->name), s8, enc.data /* an encoded value is never empty */};
-    int l[3] = {(int)sx_str_len(ts->name), 8, (int)enc.len};
+    const char *v[3] = {sx_str_data(ts->name), s8, enc /* an encoded value is never empty */};
+    int l[3] = {(int)sx_str_len(ts->name), 8, (int)len};
     pgc_send(c, "INSERT INTO S.events VALUES ($1, $2, $3)", 3, v, l, "stream", ts->name); /* 23505 */
-    sx_buf_free(&enc);
   }
 }
 
@@ -195,17 +191,14 @@ static void pgc_lock_events(pgc *c) {
  * statement that locks the stream's row (the insert takes its row from
  * the update's, so a failed check inserts nothing). */
 static void pgc_append_one(pgc *c, txn_stream *ts, bool lone) {
-  sx_buf enc = SX_BUF_INIT;
-  if (store_encode(&enc, ts->events[0], c->err)) {
-    c->failed = true;
-    sx_buf_free(&enc);
-    return;
-  }
+  const char *enc;
+  size_t len;
+  store_txn_encoded(c->t, ts->enc_at[0], &enc, &len);
   char new8[8], seen8[8];
   pg_put_int8(new8, ts->base.hwm + 1);
   pg_put_int8(seen8, lone ? ts->base.first : ts->base.hwm);
-  const char *v[4] = {sx_str_data(ts->name), new8, enc.data, seen8};
-  int l[4] = {(int)sx_str_len(ts->name), 8, (int)enc.len, 8};
+  const char *v[4] = {sx_str_data(ts->name), new8, enc, seen8};
+  int l[4] = {(int)sx_str_len(ts->name), 8, (int)len, 8};
   pgc_sent_item *it =
       lone ? pgc_send(c,
                       "INSERT INTO S.events SELECT $1, $2, $3::bytea FROM S.streams"
@@ -217,7 +210,6 @@ static void pgc_append_one(pgc *c, txn_stream *ts, bool lone) {
                       " SELECT 1 / (SELECT count(*) FROM u)::int, (SELECT first_seq FROM u)",
                       4, v, l, "stream", ts->name);
   if (it) it->marks = ts, it->lone = lone;
-  sx_buf_free(&enc);
 }
 
 /* Lock and check the stream as the evaluation saw it, then its writes. */
@@ -261,18 +253,14 @@ static void pgc_stream(pgc *c, txn_stream *ts) {
 
 /* A put: parameters (key, value[, version seen]); a check when with_what. */
 static void pgc_put(pgc *c, txn_key *tk, const char *sql, bool with_ver, bool with_what) {
-  sx_buf enc = SX_BUF_INIT;
-  if (store_encode(&enc, tk->val, c->err)) {
-    c->failed = true;
-    sx_buf_free(&enc);
-    return;
-  }
+  const char *enc;
+  size_t len;
+  store_txn_encoded(c->t, tk->val_at, &enc, &len);
   char v8[8];
   pg_put_int8(v8, (int64_t)tk->rv.ver);
-  const char *v[3] = {sx_str_data(tk->key), enc.data, v8};
-  int l[3] = {(int)sx_str_len(tk->key), (int)enc.len, 8};
+  const char *v[3] = {sx_str_data(tk->key), enc, v8};
+  int l[3] = {(int)sx_str_len(tk->key), (int)len, 8};
   pgc_send(c, sql, 2 + with_ver, v, l, with_what ? "kv key" : NULL, with_what ? tk->key : 0);
-  sx_buf_free(&enc);
 }
 
 static void pgc_key(pgc *c, txn_key *tk) {

@@ -104,6 +104,7 @@ typedef struct txn_stream {
   bool hwm_read, content_read; /* in the read set */
   store_stream_info base;      /* as first seen */
   sx_val *events;              /* appended here: seqs base.hwm + 1 ... */
+  size_t *enc_at;              /* per event: where its encoding is in the payload (store_txn_encoded) */
   size_t n, cap;
   int64_t trunc; /* truncated here up to this seq (0: not) */
 } txn_stream;
@@ -118,6 +119,7 @@ typedef struct txn_key {
   store_rv rv;
   txn_key_state state;
   sx_val val;
+  size_t val_at; /* a put's: where val's encoding is in the payload */
 } txn_key;
 
 struct store_txn {
@@ -159,6 +161,11 @@ typedef enum {
 } store_item;
 typedef uint64_t (*store_ver_fn)(store *s, store_item kind, sx_val name);
 int store_txn_validate(store_txn *t, store_ver_fn cur, sx_val *err);
+
+/* The encoding (the store's codec) of a value the transaction wrote, as
+ * its payload holds it: at is a txn_stream's enc_at[i] or a txn_key's
+ * val_at. A backend sends these bytes instead of encoding again. */
+void store_txn_encoded(const store_txn *t, size_t at, const char **data, size_t *len);
 
 /* Helpers every layer of store/ uses (store.c). */
 uint32_t store_hash(const void *p, size_t n);

@@ -324,13 +324,23 @@ static void tx_rec_head(store_txn *t, int type, sx_val name) {
   t->nrecords++;
 }
 
-/* A length-prefixed encoded value into the payload. */
-static int tx_rec_value(store_txn *t, sx_val v, sx_val *err) {
+/* A length-prefixed encoded value into the payload; *at: where. */
+static int tx_rec_value(store_txn *t, sx_val v, size_t *at, sx_val *err) {
   sx_buf_reset(&tx_scratch);
   if (store_encode(&tx_scratch, v, err)) return -1;
+  *at = t->payload.len;
   tb_uvarint(&t->payload, tx_scratch.len);
   tb_put(&t->payload, tx_scratch.data, tx_scratch.len);
   return 0;
+}
+
+void store_txn_encoded(const store_txn *t, size_t at, const char **data, size_t *len) {
+  assert(at < t->payload.len);
+  uint64_t n = 0;
+  size_t used = codec_get_uvarint((const unsigned char *)t->payload.data + at, t->payload.len - at, &n);
+  assert(used && at + used + n <= t->payload.len);
+  *data = t->payload.data + at + used;
+  *len = (size_t)n;
 }
 
 static int tx_writable(store_txn *t, sx_val *err) {
@@ -353,12 +363,16 @@ int store_txn_append(store_txn *t, sx_val stream, sx_val event, sx_val *err) {
   size_t mark = t->payload.len;
   tx_rec_head(t, REC_APPEND, stream);
   tb_uvarint(&t->payload, (uint64_t)(ts_hwm(ts) + 1));
-  if (tx_rec_value(t, event, err)) { /* non-data: nothing written */
+  size_t at;
+  if (tx_rec_value(t, event, &at, err)) { /* non-data: nothing written */
     t->payload.len = mark;
     t->nrecords--;
     return -1;
   }
+  size_t cap = ts->cap;
   ts->events = tx_grow(ts->events, &ts->cap, ts->n, sizeof *ts->events);
+  ts->enc_at = tx_grow(ts->enc_at, &cap, ts->n, sizeof *ts->enc_at);
+  ts->enc_at[ts->n] = at;
   ts->events[ts->n++] = event;
   return 0;
 }
@@ -476,7 +490,8 @@ int store_txn_kv_put(store_txn *t, sx_val key, sx_val val, sx_val *err) {
   if (tx_writable(t, err) || tx_need_string(key, "kv-put", "the key", err)) return -1;
   size_t mark = t->payload.len;
   tx_rec_head(t, REC_PUT, key);
-  if (tx_rec_value(t, val, err)) {
+  size_t at;
+  if (tx_rec_value(t, val, &at, err)) {
     t->payload.len = mark;
     t->nrecords--;
     return -1;
@@ -484,6 +499,7 @@ int store_txn_kv_put(store_txn *t, sx_val key, sx_val val, sx_val *err) {
   txn_key *tk = tx_key(t, key);
   tk->state = TK_PUT;
   tk->val = val;
+  tk->val_at = at;
   return 0;
 }
 
