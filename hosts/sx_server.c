@@ -50,6 +50,7 @@ typedef struct server {
   srv_in in;
   FILE *out;
   long long epoch;
+  char epoch_text[24]; /* epoch in decimal, for the responses */
   bool bridge; /* forward unowned performs to the parent */
   bool eof;    /* stdin ended (possibly while waiting for a response) */
   char *line;  /* the line read last, NUL-terminated */
@@ -121,6 +122,20 @@ static void response_done(server *s) {
 /* (TAG N value), or (TAG-len N BYTES) and the value on a line of its own
  * when it is long or holds a newline. TAG is ok for results, perform for
  * bridge requests. */
+static void set_epoch(server *s, long long n) {
+  s->epoch = n;
+  snprintf(s->epoch_text, sizeof s->epoch_text, "%lld", n);
+}
+
+/* "(TAG EPOCH " (no printf: one per response). */
+static void respond_head(server *s, const char *tag) {
+  fputc('(', s->out);
+  fputs(tag, s->out);
+  fputc(' ', s->out);
+  fputs(s->epoch_text, s->out);
+  fputc(' ', s->out);
+}
+
 static void respond_value(server *s, const char *tag, sxapi_value v) {
   sxapi_value printed = sxapi_nil();
   sxapi_print(s->vm, v, &printed);
@@ -131,7 +146,7 @@ static void respond_value(server *s, const char *tag, sxapi_value v) {
     fwrite(text, 1, len, s->out);
     fputc('\n', s->out);
   } else {
-    fprintf(s->out, "(%s %lld ", tag, s->epoch);
+    respond_head(s, tag);
     fwrite(text, 1, len, s->out);
     fputs(")\n", s->out);
   }
@@ -145,7 +160,7 @@ static void respond_error_msg(server *s, sxapi_value msg) {
   sxapi_print(s->vm, msg, &printed);
   size_t len;
   const char *text = bytes_of(s, printed, &len);
-  fprintf(s->out, "(error %lld ", s->epoch);
+  respond_head(s, "error");
   fwrite(text, 1, len, s->out);
   fputs(")\n", s->out);
   response_done(s);
@@ -353,7 +368,7 @@ static void epoch_command(server *s, bool one_arg, sxapi_value arg) {
   int64_t n;
   if (!one_arg || sxapi_typeof(arg) != SXAPI_TINT || sxapi_to_int(s->vm, arg, &n) != SXAPI_OK)
     respond_error(s, "epoch: expected (epoch N) with an integer N");
-  else s->epoch = n;
+  else set_epoch(s, n);
 }
 
 /* (load "path") and (eval "source"): exactly one response. */
@@ -440,6 +455,7 @@ static bool commit_allowed(sxapi_vm *vm, void *ud) {
 
 int sx_server_serve(sxapi_vm *vm, FILE *in, FILE *out, bool bridge, bool (*gone)(void *), void *ud) {
   server s = {.vm = vm, .in = {.fd = fileno(in), .cap = IN_CHUNK}, .out = out, .bridge = bridge};
+  set_epoch(&s, 0);
   if (!(s.in.buf = malloc(IN_CHUNK))) abort(); /* never NULL: no arithmetic on a null pointer */
   gone_check g = {gone, ud};
   sxapi_set_output(vm, stderr);

@@ -16,15 +16,6 @@ void sx_buf_reserve(sx_buf *b, size_t extra) {
   b->cap = cap;
 }
 
-void sx_buf_put(sx_buf *b, const void *bytes, size_t n) {
-  sx_buf_reserve(b, n);
-  if (n) memcpy(b->data + b->len, bytes, n);
-  b->len += n;
-  b->data[b->len] = '\0';
-}
-
-void sx_buf_putc(sx_buf *b, char c) { sx_buf_put(b, &c, 1); }
-
 void sx_buf_puts(sx_buf *b, const char *s) { sx_buf_put(b, s, strlen(s)); }
 
 void sx_buf_vprintf(sx_buf *b, const char *fmt, va_list ap) {
