@@ -4,6 +4,10 @@
  *
  *   listen_bench SX SOURCE_ROOT [CLIENTS,...] [SECONDS] [SYNC]
  *
+ * With LISTEN_BENCH_PG set to a PostgreSQL URL, the store is a fresh
+ * schema in that database instead (the fdatasync ceiling is still the
+ * local directory's).
+ *
  * For each client count: a fresh store and server; every client connects,
  * loads persist and binds db, then (all together) sends
  * (eval "(persist/append db \"c<k>\" \"tick\" 0 {:n i})") and waits for the
@@ -134,8 +138,11 @@ static pid_t server_start(const char *store) {
 
 /* Acknowledged appends per second with n clients. */
 static double run(int n, const char *dir) {
-  char store[300];
-  snprintf(store, sizeof store, "%s/store-%d", dir, n);
+  char store[1024];
+  const char *pg = getenv("LISTEN_BENCH_PG"); /* a PostgreSQL URL: a fresh schema per run there */
+  if (pg && *pg)
+    snprintf(store, sizeof store, "%s%csx_schema=listen_%d_%d", pg, strchr(pg, '?') ? '&' : '?', (int)getpid(), n);
+  else snprintf(store, sizeof store, "%s/store-%d", dir, n);
   pid_t pid = server_start(store);
   client *cs = calloc((size_t)n, sizeof *cs);
   atomic_store(&ready, 0);
