@@ -3,8 +3,12 @@
  * as usual), the schema (created on first use, versioned in a meta table,
  * in the schema named by the URL's sx_schema= parameter, default "sx"),
  * committed reads, blobs, and `sx store check` of a database. Commits are
- * in pgstore_commit.c. Nothing is cached: every read asks the database, so
- * every evaluation sees every commit that finished before it read. */
+ * in pgstore_commit.c, what reads keep in pgstore_cache.c.
+ *
+ * Connections: a request (a read or a commit) runs on the handle's main
+ * connection when it is free, else on one of a pool made as threads need
+ * it (pg_take); the cache lock is never held while the database answers,
+ * so the evaluations of a `--listen` server read and commit side by side. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -52,42 +56,76 @@ char *pg_sql(pgstore *s, const char *tmpl) {
   return out;
 }
 
-static int pg_connect(pgstore *s, sx_val *err);
+static int pg_connect(pgstore *s, pgconn *pc, sx_val *err);
 
-void pg_drop_conn(pgstore *s) {
-  if (s->conn) PQfinish(s->conn);
-  s->conn = NULL;
-  s->nprep = 0; /* prepared statements live and die with their connection */
+void pg_drop_conn(pgconn *pc) {
+  if (pc->conn) PQfinish(pc->conn);
+  pc->conn = NULL;
+  pc->nprep = 0; /* prepared statements live and die with their connection */
 }
 
-bool pg_ready(pgstore *s, sx_val *err) {
-  if (s->conn && PQstatus(s->conn) == CONNECTION_OK) return true;
-  pg_drop_conn(s);
-  return pg_connect(s, err) == 0;
+bool pg_ready(pgstore *s, pgconn *pc, sx_val *err) {
+  if (pc->conn && PQstatus(pc->conn) == CONNECTION_OK) return true;
+  pg_drop_conn(pc);
+  return pg_connect(s, pc, err) == 0;
+}
+
+static pgconn *pg_pool_take(pgstore *s) {
+  pthread_mutex_lock(&s->pool_mu);
+  for (;;) {
+    for (int i = 0; i < s->pool_made; i++)
+      if (!s->pool_busy[i]) {
+        s->pool_busy[i] = true;
+        pthread_mutex_unlock(&s->pool_mu);
+        return &s->pool[i];
+      }
+    if (s->pool_made < PG_POOL_MAX) break;
+    pthread_cond_wait(&s->pool_freed, &s->pool_mu);
+  }
+  int i = s->pool_made++; /* connected by its first pg_ready */
+  s->pool_busy[i] = true;
+  pthread_mutex_unlock(&s->pool_mu);
+  return &s->pool[i];
+}
+
+pgconn *pg_take(pgstore *s) {
+  if (pthread_mutex_trylock(&s->conn_mu) == 0) return &s->main;
+  return pg_pool_take(s);
+}
+
+void pg_give(pgstore *s, pgconn *pc) {
+  if (pc == &s->main) {
+    pthread_mutex_unlock(&s->conn_mu);
+    return;
+  }
+  pthread_mutex_lock(&s->pool_mu);
+  s->pool_busy[pc - s->pool] = false;
+  pthread_cond_signal(&s->pool_freed);
+  pthread_mutex_unlock(&s->pool_mu);
 }
 
 /* ---- prepared statements --------------------------------------------------------- */
 
-int pg_prep_slot(pgstore *s, const char *tmpl, bool *fresh) {
-  for (int i = 0; i < s->nprep; i++)
-    if (s->prep[i].tmpl == tmpl) {
+int pg_prep_slot(pgconn *pc, const char *tmpl, bool *fresh) {
+  for (int i = 0; i < pc->nprep; i++)
+    if (pc->prep[i].tmpl == tmpl) {
       *fresh = false;
       return i;
     }
-  if (s->nprep == PG_MAX_PREPARED) return -1;
-  s->prep[s->nprep] = (pg_prepared){tmpl, false};
+  if (pc->nprep == PG_MAX_PREPARED) return -1;
+  pc->prep[pc->nprep] = (pg_prepared){tmpl, false};
   *fresh = true;
-  return s->nprep++;
+  return pc->nprep++;
 }
 
-void pg_prep_done(pgstore *s, int slot, bool ok) {
-  assert(slot >= 0 && slot < s->nprep);
+void pg_prep_done(pgconn *pc, int slot, bool ok) {
+  assert(slot >= 0 && slot < pc->nprep);
   if (ok) {
-    s->prep[slot].ready = true;
-  } else if (slot == s->nprep - 1) {
-    s->nprep--; /* not made: the next use prepares it again under the same name */
+    pc->prep[slot].ready = true;
+  } else if (slot == pc->nprep - 1) {
+    pc->nprep--; /* not made: the next use prepares it again under the same name */
   } else {
-    s->prep[slot].tmpl = NULL; /* its name may exist or not: never use it again */
+    pc->prep[slot].tmpl = NULL; /* its name may exist or not: never use it again */
   }
 }
 
@@ -103,12 +141,12 @@ void pg_prep_name(int slot, char out[16]) {
 }
 
 /* A result that failed: *err names it; a broken connection is dropped. */
-static PGresult *pg_failed(pgstore *s, PGresult *r, sx_val *err) {
-  bool lost = PQstatus(s->conn) != CONNECTION_OK;
+static PGresult *pg_failed(pgstore *s, pgconn *pc, PGresult *r, sx_val *err) {
+  bool lost = PQstatus(pc->conn) != CONNECTION_OK;
   *err = store_errorf("store %s: %s%s", s->shown, lost ? "the database connection was lost: " : "",
-                      PQerrorMessage(s->conn));
+                      PQerrorMessage(pc->conn));
   PQclear(r);
-  if (lost) pg_drop_conn(s);
+  if (lost) pg_drop_conn(pc);
   return NULL;
 }
 
@@ -117,35 +155,40 @@ static bool pg_ok(const PGresult *r) {
   return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
 }
 
-PGresult *pg_query(pgstore *s, const char *sql, int n, const char *const *vals, const int *lens,
-                   sx_val *err) {
-  if (!pg_ready(s, err)) return NULL;
+PGresult *pg_query_on(pgstore *s, pgconn *pc, const char *sql, int n, const char *const *vals, const int *lens,
+                      sx_val *err) {
+  if (!pg_ready(s, pc, err)) return NULL;
   int fmts[16];
   assert(n <= 16);
   for (int i = 0; i < n; i++) fmts[i] = 1;
   bool fresh;
-  int slot = pg_prep_slot(s, sql, &fresh);
+  int slot = pg_prep_slot(pc, sql, &fresh);
   char name[16];
   pg_prep_name(slot, name);
   if (slot >= 0 && fresh) {
     char *q = pg_sql(s, sql);
     s->round_trips++;
-    PGresult *p = PQprepare(s->conn, name, q, n, NULL);
+    PGresult *p = PQprepare(pc->conn, name, q, n, NULL);
     free(q);
-    pg_prep_done(s, slot, pg_ok(p));
-    if (!pg_ok(p)) return pg_failed(s, p, err);
+    pg_prep_done(pc, slot, pg_ok(p));
+    if (!pg_ok(p)) return pg_failed(s, pc, p, err);
     PQclear(p);
   }
   PGresult *r;
   s->round_trips++;
   if (slot >= 0) {
-    r = PQexecPrepared(s->conn, name, n, vals, lens, n ? fmts : NULL, 1);
+    r = PQexecPrepared(pc->conn, name, n, vals, lens, n ? fmts : NULL, 1);
   } else {
     char *q = pg_sql(s, sql);
-    r = PQexecParams(s->conn, q, n, NULL, vals, lens, n ? fmts : NULL, 1);
+    r = PQexecParams(pc->conn, q, n, NULL, vals, lens, n ? fmts : NULL, 1);
     free(q);
   }
-  return pg_ok(r) ? r : pg_failed(s, r, err);
+  return pg_ok(r) ? r : pg_failed(s, pc, r, err);
+}
+
+PGresult *pg_query(pgstore *s, const char *sql, int n, const char *const *vals, const int *lens,
+                   sx_val *err) {
+  return pg_query_on(s, &s->main, sql, n, vals, lens, err);
 }
 
 int pg_exec(pgstore *s, const char *sql, int n, const char *const *vals, const int *lens, sx_val *err) {
@@ -156,12 +199,12 @@ int pg_exec(pgstore *s, const char *sql, int n, const char *const *vals, const i
 }
 
 PGresult *pg_query_once(pgstore *s, const char *sql, sx_val *err) {
-  if (!pg_ready(s, err)) return NULL;
+  if (!pg_ready(s, &s->main, err)) return NULL;
   char *q = pg_sql(s, sql);
   s->round_trips++;
-  PGresult *r = PQexecParams(s->conn, q, 0, NULL, NULL, NULL, NULL, 1);
+  PGresult *r = PQexecParams(s->main.conn, q, 0, NULL, NULL, NULL, NULL, 1);
   free(q);
-  return pg_ok(r) ? r : pg_failed(s, r, err);
+  return pg_ok(r) ? r : pg_failed(s, &s->main, r, err);
 }
 
 int pg_exec_once(pgstore *s, const char *sql, sx_val *err) {
@@ -246,11 +289,12 @@ static int pg_schema(pgstore *s, sx_val *err) {
   int version = pg_schema_version(s, &ignored);
   if (version == PG_SCHEMA_VERSION) return 0;
   if (version > PG_SCHEMA_VERSION) return pg_newer(s, version, err);
-  if (!s->conn && !pg_ready(s, err)) return -1; /* the failed read dropped a broken connection */
+  if (!s->main.conn && !pg_ready(s, &s->main, err)) return -1; /* the failed read dropped a broken connection */
   return pg_schema_create(s, err);
 }
 
-static int pg_connect(pgstore *s, sx_val *err) {
+/* Connect pc and set the session's durability. */
+static int pg_connect(pgstore *s, pgconn *pc, sx_val *err) {
   PGconn *c = PQconnectdb(s->conninfo);
   if (PQstatus(c) != CONNECTION_OK) {
     char msg[600];
@@ -261,10 +305,16 @@ static int pg_connect(pgstore *s, sx_val *err) {
     return -1;
   }
   PQsetNoticeProcessor(c, pg_quiet, NULL);
-  s->conn = c;
+  pc->conn = c;
   const char *sync =
       s->base.opts.sync == STORE_SYNC_FULL ? "SET synchronous_commit = on" : "SET synchronous_commit = off";
-  return pg_exec_once(s, sync, err);
+  s->round_trips++;
+  PGresult *r = PQexecParams(c, sync, 0, NULL, NULL, NULL, NULL, 1);
+  if (pg_ok(r)) return PQclear(r), 0;
+  *err = store_errorf("store %s: %s", s->shown, PQerrorMessage(c));
+  PQclear(r);
+  pg_drop_conn(pc);
+  return -1;
 }
 
 /* ---- the URL ---------------------------------------------------------------------------- */
@@ -330,15 +380,23 @@ static void pg_stream_info(store *base, sx_val stream, store_stream_info *info, 
   sx_val err = SX_NIL;
   pthread_mutex_lock(&s->mu);
   pgcache_ent *c = pgcache_find(s, PGCACHE_STREAM, stream);
-  if (pgcache_current(c, since)) {
-    info_set(info, c->mark_hwm, c->mark_first);
-  } else {
-    uint64_t at = pg_tick(s);
-    PGresult *r = pg_query(s, "SELECT " PG_MARK ", first_seq FROM S.streams WHERE name = $1", 1, &v, &l, &err);
-    if (r) info_from(r, info), pgcache_note_marks(s, stream, info->hwm, info->first, at);
-    else memset(info, 0, sizeof *info), info->error = sx_error_new(err, SX_NIL);
-    PQclear(r);
+  bool known = pgcache_current(c, since);
+  if (known) info_set(info, c->mark_hwm, c->mark_first);
+  pthread_mutex_unlock(&s->mu);
+  if (known) return;
+  pgconn *pc = pg_take(s);
+  uint64_t at = pg_tick(s);
+  PGresult *r =
+      pg_query_on(s, pc, "SELECT " PG_MARK ", first_seq FROM S.streams WHERE name = $1", 1, &v, &l, &err);
+  pg_give(s, pc);
+  if (!r) {
+    memset(info, 0, sizeof *info), info->error = sx_error_new(err, SX_NIL);
+    return;
   }
+  info_from(r, info);
+  PQclear(r);
+  pthread_mutex_lock(&s->mu);
+  pgcache_note_marks(s, stream, info->hwm, info->first, at);
   pthread_mutex_unlock(&s->mu);
 }
 
@@ -367,17 +425,21 @@ static int pg_events_of(pgstore *s, const PGresult *r, sx_val *items, size_t *en
   return k;
 }
 
-/* The stream's mark and the events after `after` (0: all), one query. */
+/* The stream's mark and the events after `after` (0: all), one query on
+ * a connection of its own. */
 static PGresult *pg_read_after(pgstore *s, sx_val stream, int64_t after, sx_val *err) {
   char a8[8];
   pg_put_int8(a8, after);
   const char *v[2] = {sx_str_data(stream), a8};
   int l[2] = {(int)sx_str_len(stream), 8};
-  return pg_query(
-      s,
+  pgconn *pc = pg_take(s);
+  PGresult *r = pg_query_on(
+      s, pc,
       "SELECT " PG_MARK ", s.first_seq, e.value FROM S.streams s LEFT JOIN S.events e"
       " ON e.stream = s.name AND e.seq >= s.first_seq AND e.seq > $2 WHERE s.name = $1 ORDER BY e.seq",
       2, v, l, err);
+  pg_give(s, pc);
+  return r;
 }
 
 /* Does c hold every event of its stream as the database gave it after
@@ -386,46 +448,66 @@ static bool pg_cache_whole(const pgcache_ent *c, uint64_t since) {
   return pgcache_current(c, since) && c->hwm > 0 && c->hwm == c->mark_hwm && c->first == c->mark_first;
 }
 
-/* Read the stream (s->mu held): from the cache when it holds all of it,
- * current for since; else the events after what the cache holds, merged
- * with it; the cache then holds the result. */
-static sx_val pg_read_locked(pgstore *s, sx_val stream, store_stream_info *info, sx_val *err,
-                             uint64_t since) {
+/* Keep what a read got (the cache lock held): the entry, unless another
+ * thread put one holding more meanwhile, then the marks as of tick at. */
+static void pg_read_keep(pgstore *s, sx_val stream, const store_stream_info *info, const pgcache_ent *held,
+                         sx_val list, size_t k, size_t encoded, uint64_t at) {
   pgcache_ent *c = pgcache_find(s, PGCACHE_STREAM, stream);
+  bool newer = c && (c->hwm > info->hwm || c->first > info->first);
+  if (info->hwm > 0 && !newer && (!held || k > 0 || info->first != held->first)) {
+    size_t bytes = (held ? held->bytes : 0) + pgcache_list_bytes(k, encoded);
+    pgcache_ent *e = pgcache_put(s, PGCACHE_STREAM, stream, bytes);
+    if (e) e->hwm = info->hwm, e->first = info->first, e->events = list;
+  }
+  pgcache_note_marks(s, stream, info->hwm, info->first, at);
+}
+
+/* Read the stream: from the cache when it holds all of it, current for
+ * since; else the events after what the cache holds (unless use_cache is
+ * false), merged with it; the cache then holds the result. The cache lock
+ * is not held while the database answers: what the entry held is copied
+ * first, and the result is kept only if no one cached more meanwhile. */
+static sx_val pg_read_once(pgstore *s, sx_val stream, store_stream_info *info, sx_val *err, uint64_t since,
+                           bool use_cache) {
+  pgcache_ent held;
+  pthread_mutex_lock(&s->mu);
+  pgcache_ent *c = use_cache ? pgcache_find(s, PGCACHE_STREAM, stream) : NULL;
   if (pg_cache_whole(c, since)) {
     info_set(info, c->hwm, c->first);
-    return c->events;
+    sx_val list = c->events;
+    pthread_mutex_unlock(&s->mu);
+    return list;
   }
+  if (c) held = *c;
+  pthread_mutex_unlock(&s->mu);
   uint64_t at = pg_tick(s);
-  PGresult *r = pg_read_after(s, stream, c ? c->hwm : 0, err);
+  PGresult *r = pg_read_after(s, stream, c ? held.hwm : 0, err);
   if (!r) return SX_UNDEF;
   info_from(r, info);
-  if (c && (info->hwm < c->hwm || info->first < c->first)) { /* not the stream it cached */
-    pgcache_drop(s, c);
+  if (c && (info->hwm < held.hwm || info->first < held.first)) { /* not the stream it cached */
     PQclear(r);
-    return pg_read_locked(s, stream, info, err, since);
+    pthread_mutex_lock(&s->mu);
+    pgcache_ent *now = pgcache_find(s, PGCACHE_STREAM, stream);
+    if (now && now->hwm == held.hwm && now->first == held.first) pgcache_drop(s, now);
+    pthread_mutex_unlock(&s->mu);
+    return pg_read_once(s, stream, info, err, since, false);
   }
   sx_val *items = store_xgc((size_t)(PQntuples(r) + 1) * sizeof *items), bad = SX_NIL;
   size_t encoded = 0;
   int k = pg_events_of(s, r, items, &encoded, &bad);
   PQclear(r);
   if (k < 0) return bad;
-  sx_val list = c ? pgcache_events(c, info->first, items, (size_t)k) : sx_list((size_t)k, items);
-  size_t bytes = (c ? c->bytes : 0) + pgcache_list_bytes((size_t)k, encoded);
-  if (info->hwm > 0 && (!c || k > 0 || info->first != c->first)) {
-    pgcache_ent *e = pgcache_put(s, PGCACHE_STREAM, stream, bytes);
-    if (e) e->hwm = info->hwm, e->first = info->first, e->events = list;
-  }
-  pgcache_note_marks(s, stream, info->hwm, info->first, at);
+  sx_val list = c ? pgcache_events(&held, info->first, items, (size_t)k) : sx_list((size_t)k, items);
+  pthread_mutex_lock(&s->mu);
+  pg_read_keep(s, stream, info, c ? &held : NULL, list, (size_t)k, encoded, at);
+  pthread_mutex_unlock(&s->mu);
   return list;
 }
 
 static sx_val pg_read(store *base, sx_val stream, store_stream_info *info, uint64_t since) {
   pgstore *s = (pgstore *)base;
   sx_val err = SX_NIL;
-  pthread_mutex_lock(&s->mu);
-  sx_val list = pg_read_locked(s, stream, info, &err, since);
-  pthread_mutex_unlock(&s->mu);
+  sx_val list = pg_read_once(s, stream, info, &err, since, true);
   if (list == SX_UNDEF) {
     memset(info, 0, sizeof *info);
     return info->error = sx_error_new(err, SX_NIL);
@@ -436,9 +518,9 @@ static sx_val pg_read(store *base, sx_val stream, store_stream_info *info, uint6
 /* A clock and a sorted list of names (bytea column 1; NULL rows skipped). */
 static sx_val pg_listing(pgstore *s, const char *sql, store_rv *rv) {
   sx_val err = SX_NIL;
-  pthread_mutex_lock(&s->mu);
+  pthread_mutex_lock(&s->conn_mu);
   PGresult *r = pg_query(s, sql, 0, NULL, NULL, &err);
-  pthread_mutex_unlock(&s->mu);
+  pthread_mutex_unlock(&s->conn_mu);
   memset(rv, 0, sizeof *rv);
   if (!r) return sx_error_new(err, SX_NIL);
   int n = PQntuples(r), k = 0;
@@ -464,51 +546,64 @@ static sx_val pg_kv_keys(store *base, store_rv *rv) {
                     rv);
 }
 
-/* Read the key (s->mu held): from the cache when current for since; else
- * its value comes only when its version is not the cached one. */
-static sx_val pg_kv_get_locked(pgstore *s, sx_val key, bool *has, store_rv *rv, sx_val *err, uint64_t since) {
+/* Keep a key's version and value as of tick at (the cache lock held),
+ * unless the entry is already as new. */
+static void pg_kv_keep(pgstore *s, sx_val key, int64_t ver, bool has, sx_val value, size_t bytes, uint64_t at) {
   pgcache_ent *c = pgcache_find(s, PGCACHE_KEY, key);
-  if (pgcache_current(c, since)) {
-    rv->ver = (uint64_t)c->hwm;
-    *has = c->has;
-    return c->has ? c->value : SX_NIL;
+  if (c && (c->hwm > ver || (c->hwm == ver && c->seen >= at))) return;
+  if (c && c->hwm == ver) {
+    c->seen = at; /* the same version, known current later */
+    return;
   }
-  uint64_t at = pg_tick(s);
-  char v8[8];
-  pg_put_int8(v8, c ? c->hwm : -1);
-  const char *v[2] = {sx_str_data(key), v8};
-  int l[2] = {(int)sx_str_len(key), 8};
-  PGresult *r = pg_query(s,
-                         "SELECT CASE WHEN ver = $2 THEN NULL ELSE value END, ver, value IS NOT NULL"
-                         " FROM S.kv WHERE key = $1",
-                         2, v, l, err);
-  if (!r) return SX_UNDEF;
-  sx_val out = SX_NIL;
-  if (PQntuples(r)) {
-    rv->ver = (uint64_t)pg_int8(r, 0, 1);
-    *has = PQgetvalue(r, 0, 2)[0] != 0;
-    bool same = c && c->hwm == (int64_t)rv->ver;
-    if (*has) out = same ? c->value : pg_value(s, r, 0, 0);
-    if (!same && !sx_is(out, SX_T_ERROR)) {
-      pgcache_ent *e = pgcache_put(s, PGCACHE_KEY, key, pgcache_list_bytes(1, (size_t)PQgetlength(r, 0, 0)));
-      if (e) e->hwm = (int64_t)rv->ver, e->value = out, e->has = *has, e->seen = at;
-    } else if (same) {
-      c->seen = at;
-    }
-  }
-  PQclear(r);
-  return out;
+  pgcache_ent *e = pgcache_put(s, PGCACHE_KEY, key, pgcache_list_bytes(1, bytes));
+  if (e) e->hwm = ver, e->value = value, e->has = has, e->seen = at;
 }
 
+/* Read the key: from the cache when current for since; else its value
+ * comes only when its version is not the cached one. The cache lock is not
+ * held while the database answers. */
 static sx_val pg_kv_get(store *base, sx_val key, bool *has, store_rv *rv, uint64_t since) {
   pgstore *s = (pgstore *)base;
   sx_val err = SX_NIL;
   memset(rv, 0, sizeof *rv);
   *has = false;
   pthread_mutex_lock(&s->mu);
-  sx_val out = pg_kv_get_locked(s, key, has, rv, &err, since);
+  pgcache_ent *c = pgcache_find(s, PGCACHE_KEY, key), held;
+  if (pgcache_current(c, since)) {
+    rv->ver = (uint64_t)c->hwm;
+    *has = c->has;
+    sx_val v = c->has ? c->value : SX_NIL;
+    pthread_mutex_unlock(&s->mu);
+    return v;
+  }
+  if (c) held = *c;
   pthread_mutex_unlock(&s->mu);
-  return out == SX_UNDEF ? sx_error_new(err, SX_NIL) : out;
+  char v8[8];
+  pg_put_int8(v8, c ? held.hwm : -1);
+  const char *v[2] = {sx_str_data(key), v8};
+  int l[2] = {(int)sx_str_len(key), 8};
+  pgconn *pc = pg_take(s);
+  uint64_t at = pg_tick(s);
+  PGresult *r = pg_query_on(s, pc,
+                            "SELECT CASE WHEN ver = $2 THEN NULL ELSE value END, ver, value IS NOT NULL"
+                            " FROM S.kv WHERE key = $1",
+                            2, v, l, &err);
+  pg_give(s, pc);
+  if (!r) return sx_error_new(err, SX_NIL);
+  sx_val out = SX_NIL;
+  if (PQntuples(r)) {
+    rv->ver = (uint64_t)pg_int8(r, 0, 1);
+    *has = PQgetvalue(r, 0, 2)[0] != 0;
+    bool same = c && held.hwm == (int64_t)rv->ver;
+    if (*has) out = same ? held.value : pg_value(s, r, 0, 0);
+    if (!sx_is(out, SX_T_ERROR)) {
+      pthread_mutex_lock(&s->mu);
+      pg_kv_keep(s, key, (int64_t)rv->ver, *has, out, (size_t)PQgetlength(r, 0, 0), at);
+      pthread_mutex_unlock(&s->mu);
+    }
+  }
+  PQclear(r);
+  return out;
 }
 
 /* ---- the handle ---------------------------------------------------------------------------- */
@@ -535,7 +630,7 @@ static void pg_stats(store *base, store_stats *out) {
   out->sync = base->opts.sync;
   out->read_only = base->opts.read_only;
   sx_val err = SX_NIL;
-  pthread_mutex_lock(&s->mu);
+  pthread_mutex_lock(&s->conn_mu);
   out->round_trips = s->round_trips;
   PGresult *r = pg_query_once(s,
                               "SELECT (SELECT count(*) FROM S.streams), (SELECT count(*) FROM S.events),"
@@ -547,17 +642,23 @@ static void pg_stats(store *base, store_stats *out) {
     out->kv_keys = (size_t)pg_int8(r, 0, 2);
     PQclear(r);
   }
-  s->round_trips = out->round_trips; /* asking for stats is not counted */
+  atomic_store(&s->round_trips, out->round_trips); /* asking for stats is not counted */
+  pthread_mutex_unlock(&s->conn_mu);
+  pthread_mutex_lock(&s->mu);
   out->cache_bytes = s->cache.bytes;
   pthread_mutex_unlock(&s->mu);
 }
 
 static void pg_free(pgstore *s) {
-  pg_drop_conn(s);
+  pg_drop_conn(&s->main);
+  for (int i = 0; i < s->pool_made; i++) pg_drop_conn(&s->pool[i]);
+  pthread_mutex_destroy(&s->pool_mu);
+  pthread_cond_destroy(&s->pool_freed);
   free(s->conninfo);
   free(s->shown);
   free(s->schema);
   pthread_mutex_destroy(&s->mu);
+  pthread_mutex_destroy(&s->conn_mu);
   GC_FREE(s);
 }
 
@@ -575,9 +676,9 @@ static int pg_blob_put(store *base, const char *bytes, size_t len, sx_val *cid, 
   blob_cid_of(bytes, len, id);
   const char *vals[2] = {id, bytes};
   int lens[2] = {BLOB_CID_LEN, (int)len};
-  pthread_mutex_lock(&s->mu);
+  pthread_mutex_lock(&s->conn_mu);
   int rc = pg_exec(s, "INSERT INTO S.blobs VALUES ($1, $2) ON CONFLICT DO NOTHING", 2, vals, lens, err);
-  pthread_mutex_unlock(&s->mu);
+  pthread_mutex_unlock(&s->conn_mu);
   if (rc == 0) *cid = sx_string_new(id, BLOB_CID_LEN);
   return rc;
 }
@@ -587,9 +688,9 @@ static PGresult *pg_blob_row(pgstore *s, sx_val cid, const char *sql, sx_val *er
   if (blob_id_ok(cid, err)) return NULL;
   const char *v = sx_str_data(cid);
   int l = (int)sx_str_len(cid);
-  pthread_mutex_lock(&s->mu);
+  pthread_mutex_lock(&s->conn_mu);
   PGresult *r = pg_query(s, sql, 1, &v, &l, err);
-  pthread_mutex_unlock(&s->mu);
+  pthread_mutex_unlock(&s->conn_mu);
   return r;
 }
 
@@ -683,6 +784,9 @@ static pgstore *pg_new(const char *url, const store_opts *opts) {
   s->conninfo = url_take_schema(url, &schema);
   s->shown = store_label(s->conninfo);
   pthread_mutex_init(&s->mu, NULL);
+  pthread_mutex_init(&s->conn_mu, NULL);
+  pthread_mutex_init(&s->pool_mu, NULL);
+  pthread_cond_init(&s->pool_freed, NULL);
   s->base.be = &pg_backend;
   s->schema = pg_quote_ident(schema ? schema : "sx");
   free(schema);
@@ -693,7 +797,7 @@ int pgstore_open(const char *url, const store_opts *opts, store **out, sx_val *e
   *out = NULL;
   if (!pq_load(err)) return -1;
   pgstore *s = pg_new(url, opts);
-  int rc = pg_connect(s, err) == 0 ? pg_schema(s, err) : -1;
+  int rc = pg_connect(s, &s->main, err) == 0 ? pg_schema(s, err) : -1;
   if (rc) {
     pg_free(s);
     return -1;

@@ -38,6 +38,19 @@ typedef struct pg_prepared {
   bool ready;
 } pg_prepared;
 
+/* One connection and the statements prepared on it. */
+typedef struct pgconn {
+  PGconn *conn; /* NULL until connected, or after the server went away */
+  pg_prepared prep[PG_MAX_PREPARED];
+  int nprep;
+} pgconn;
+
+/* Connections for requests that find the main one in use (another thread
+ * reading or committing): made when first needed, at most this many, so
+ * that concurrent evaluations read side by side and their commits wait
+ * for WAL flushes together instead of one after another. */
+#define PG_POOL_MAX 16
+
 /* What the handle has read (pgstore_cache.c): per stream the events it
  * holds, [first, hwm] (hwm 0: none yet), and the mark and first seq the
  * database gave last; per key its version (in hwm) and value. `seen` is
@@ -66,16 +79,20 @@ typedef struct pgstore {
   char *conninfo;                    /* the URL without sx_schema=; never printed */
   char *shown;                       /* the URL for messages: no password */
   char *schema;                      /* the schema as a quoted identifier */
-  PGconn *conn;                      /* NULL until connected, or after the server went away */
-  pthread_mutex_t mu;                /* one query at a time on conn */
-  pg_prepared prep[PG_MAX_PREPARED]; /* forgotten when conn changes */
-  int nprep;
+  pgconn main;                       /* any request, while it is free */
+  pthread_mutex_t conn_mu;           /* the main connection */
+  pthread_mutex_t mu;                /* the cache (never held while waiting for the database) */
+  pgconn pool[PG_POOL_MAX];          /* commits while main is busy */
+  bool pool_busy[PG_POOL_MAX];       /* taken by a commit */
+  int pool_made;                     /* pool[0, pool_made) exist */
+  pthread_mutex_t pool_mu;           /* pool_busy, pool_made */
+  pthread_cond_t pool_freed;
   pgcache cache; /* guarded by mu */
   /* The clock (store_clock): ticked just before every query or commit
    * whose answer says what is committed, so an answer tagged with a tick
    * greater than c was given after c was read. */
   _Atomic uint64_t clock;
-  uint64_t round_trips; /* requests sent (stats), guarded by mu */
+  _Atomic uint64_t round_trips; /* requests sent (stats) */
 } pgstore;
 
 /* The next tick of s's clock (s->mu held, just before sending). */
@@ -85,7 +102,11 @@ uint64_t pg_tick(pgstore *s);
  * must be a string literal (a template with "S." for the schema): it is
  * prepared on the connection the first time and reused after. On failure
  * *err names it, the connection is dropped when it broke (the next query
- * reconnects), and NULL is returned. The caller holds s->mu. */
+ * reconnects), and NULL is returned. pg_query_on runs it on pc (the
+ * caller's, from pg_take); pg_query on the main connection (the caller
+ * holds s->conn_mu, or is opening the store). */
+PGresult *pg_query_on(pgstore *s, pgconn *pc, const char *sql, int n, const char *const *vals, const int *lens,
+                      sx_val *err);
 PGresult *pg_query(pgstore *s, const char *sql, int n, const char *const *vals, const int *lens, sx_val *err);
 /* The same for statements returning no rows; 0 or -1. */
 int pg_exec(pgstore *s, const char *sql, int n, const char *const *vals, const int *lens, sx_val *err);
@@ -95,15 +116,20 @@ int pg_exec_once(pgstore *s, const char *sql, sx_val *err);
 /* The slot of tmpl's prepared statement, -1 when all slots are taken (run
  * it unprepared then); *fresh when it is not yet prepared: the caller
  * prepares it and calls pg_prep_done. Its name: pg_prep_name. */
-int pg_prep_slot(pgstore *s, const char *tmpl, bool *fresh);
-void pg_prep_done(pgstore *s, int slot, bool ok);
+int pg_prep_slot(pgconn *pc, const char *tmpl, bool *fresh);
+void pg_prep_done(pgconn *pc, int slot, bool ok);
 void pg_prep_name(int slot, char out[16]);
 /* Forget the connection (it broke or is being replaced). */
-void pg_drop_conn(pgstore *s);
+void pg_drop_conn(pgconn *pc);
 /* SQL with every "S." replaced by the store's schema. malloc'd. */
 char *pg_sql(pgstore *s, const char *tmpl);
 /* The connection, opening it if needed (after the server went away). */
-bool pg_ready(pgstore *s, sx_val *err);
+bool pg_ready(pgstore *s, pgconn *pc, sx_val *err);
+/* A connection for one request — the main one when free, else one of the
+ * pool's (waiting while all are taken) — and back. Never taken while
+ * holding s->mu. */
+pgconn *pg_take(pgstore *s);
+void pg_give(pgstore *s, pgconn *pc);
 int64_t pg_int8(const PGresult *r, int row, int col);
 void pg_put_int8(char out[8], int64_t v);
 

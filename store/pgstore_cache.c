@@ -113,6 +113,7 @@ bool pgcache_current(const pgcache_ent *e, uint64_t since) { return e && e->seen
 
 void pgcache_note_marks(pgstore *s, sx_val stream, int64_t hwm, int64_t first, uint64_t at) {
   pgcache_ent *e = pgcache_find(s, PGCACHE_STREAM, stream);
+  if (e && at < e->seen) return; /* older news than the entry's (answers on the pool's connections) */
   if (e && (hwm < e->hwm || first < e->first)) pgcache_drop(s, e), e = NULL; /* not the stream it held */
   if (!e && hwm == 0) return; /* absent streams are not remembered */
   if (!e) {

@@ -57,6 +57,8 @@ typedef struct pgc_sent_item {
 /* The statements of one commit, sent together. */
 typedef struct pgc {
   pgstore *s;
+  pgconn *pc;  /* the connection it runs on (pg_take) */
+  uint64_t at; /* the tick taken just before sending */
   store_txn *t;
   sx_val *err;
   pgc_sent_item *items;
@@ -78,7 +80,7 @@ static pgc_sent_item *pgc_item(pgc *c, int slot, const char *what, sx_val name) 
 
 static bool pgc_sent(pgc *c, int ok) {
   if (ok) return true;
-  *c->err = store_errorf("store %s: %s", c->s->shown, PQerrorMessage(c->s->conn));
+  *c->err = store_errorf("store %s: %s", c->s->shown, PQerrorMessage(c->pc->conn));
   c->failed = true;
   return false;
 }
@@ -92,23 +94,23 @@ static pgc_sent_item *pgc_send(pgc *c, const char *sql, int n, const char *const
   if (c->failed) return NULL;
   int fmts[PGC_MAX_PARAMS] = {1, 1, 1, 1, 1, 1};
   bool fresh;
-  int slot = pg_prep_slot(c->s, sql, &fresh);
+  int slot = pg_prep_slot(c->pc, sql, &fresh);
   char stmt[16];
   pg_prep_name(slot, stmt);
   if (slot >= 0 && fresh) {
     char *q = pg_sql(c->s, sql);
-    int ok = PQsendPrepare(c->s->conn, stmt, q, n, NULL);
+    int ok = PQsendPrepare(c->pc->conn, stmt, q, n, NULL);
     free(q);
-    if (!ok) pg_prep_done(c->s, slot, false);
+    if (!ok) pg_prep_done(c->pc, slot, false);
     if (!pgc_sent(c, ok)) return NULL;
     pgc_item(c, slot, NULL, 0);
   }
   int ok;
   if (slot >= 0) {
-    ok = PQsendQueryPrepared(c->s->conn, stmt, n, v, l, fmts, 1);
+    ok = PQsendQueryPrepared(c->pc->conn, stmt, n, v, l, fmts, 1);
   } else {
     char *q = pg_sql(c->s, sql);
-    ok = PQsendQueryParams(c->s->conn, q, n, NULL, v, l, fmts, 1);
+    ok = PQsendQueryParams(c->pc->conn, q, n, NULL, v, l, fmts, 1);
     free(q);
   }
   if (!pgc_sent(c, ok)) return NULL;
@@ -367,8 +369,8 @@ static void pgc_result(pgc *c, pgc_sent_item *item, PGresult *r, int *rc) {
     if (strcmp(PQcmdTuples(r), "1") == 0) item->first = item->marks->base.first, item->got = true;
     else if (*rc == STORE_OK) *c->err = pgc_conflict(item), *rc = STORE_ECONFLICT; /* the row moved on */
   }
-  if (item->slot >= 0 && !c->s->prep[item->slot].ready)
-    pg_prep_done(c->s, item->slot, st == PGRES_COMMAND_OK);
+  if (item->slot >= 0 && !c->pc->prep[item->slot].ready)
+    pg_prep_done(c->pc, item->slot, st == PGRES_COMMAND_OK);
   if (*rc == STORE_OK && (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR)) {
     const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
@@ -391,10 +393,10 @@ static void pgc_result(pgc *c, pgc_sent_item *item, PGresult *r, int *rc) {
 static int pgc_collect(pgc *c) {
   int rc = c->failed ? STORE_EFAIL : STORE_OK;
   for (int i = 0; i < c->sent; i++)
-    for (PGresult *r; (r = PQgetResult(c->s->conn));) pgc_result(c, &c->items[i], r, &rc);
-  PGresult *r = PQgetResult(c->s->conn); /* PGRES_PIPELINE_SYNC */
+    for (PGresult *r; (r = PQgetResult(c->pc->conn));) pgc_result(c, &c->items[i], r, &rc);
+  PGresult *r = PQgetResult(c->pc->conn); /* PGRES_PIPELINE_SYNC */
   if (r) PQclear(r);
-  if (rc == STORE_OK && (!r || PQstatus(c->s->conn) != CONNECTION_OK)) {
+  if (rc == STORE_OK && (!r || PQstatus(c->pc->conn) != CONNECTION_OK)) {
     *c->err = store_errorf("store %s: the database connection was lost during the commit", c->s->shown);
     rc = STORE_EFAIL;
   }
@@ -424,10 +426,10 @@ static void pgc_learn(pgc *c, int rc, uint64_t at) {
   }
 }
 
-/* Send the pipeline and read it back (s->mu held, connected). */
+/* Send the pipeline and read it back (connected). */
 static int pgc_run(pgc *c) {
-  PGconn *conn = c->s->conn;
-  uint64_t at = pg_tick(c->s);
+  PGconn *conn = c->pc->conn;
+  c->at = pg_tick(c->s);
   c->s->round_trips++;
   if (!PQenterPipelineMode(conn)) {
     *c->err = store_errorf("store %s: %s", c->s->shown, PQerrorMessage(conn));
@@ -445,10 +447,8 @@ static int pgc_run(pgc *c) {
   if (PQstatus(conn) != CONNECTION_OK) { /* the server went away: the next query reconnects */
     if (rc == STORE_OK)
       *c->err = store_errorf("store %s: the database connection was lost", c->s->shown), rc = STORE_EFAIL;
-    pg_drop_conn(c->s);
+    pg_drop_conn(c->pc);
   }
-  pgc_learn(c, rc, at);
-  free(c->items);
   return rc;
 }
 
@@ -457,9 +457,14 @@ int pgstore_commit(store *base, store_txn *t, uint64_t *ticket, sx_val *err) {
   *ticket = 0;
   if (t->nrecords == 0 && pgc_reads(t) <= 1) return STORE_OK; /* one read is always consistent */
   assert(!t->nrecords || !base->opts.read_only);              /* every write asked pg_writable first */
-  pgc c = {.s = s, .t = t, .err = err};
-  pthread_mutex_lock(&s->mu);
-  int rc = pg_ready(s, err) ? pgc_run(&c) : STORE_EFAIL;
-  pthread_mutex_unlock(&s->mu);
+  pgc c = {.s = s, .pc = pg_take(s), .t = t, .err = err};
+  int rc = pg_ready(s, c.pc, err) ? pgc_run(&c) : STORE_EFAIL;
+  pg_give(s, c.pc);
+  if (c.at) { /* sent: tell the cache */
+    pthread_mutex_lock(&s->mu);
+    pgc_learn(&c, rc, c.at);
+    pthread_mutex_unlock(&s->mu);
+  }
+  free(c.items);
   return rc;
 }

@@ -41,7 +41,7 @@ enum { PGR_STREAM, PGR_EVENT, PGR_KV, PGR_BLOB, PGR_NSTMT };
 static void pgr_free(pgstore_restore *r);
 
 static int pgr_fail(pgstore_restore *r, sx_val *err) {
-  *err = store_errorf("store %s: %s", r->s->shown, PQerrorMessage(r->s->conn));
+  *err = store_errorf("store %s: %s", r->s->shown, PQerrorMessage(r->s->main.conn));
   return -1;
 }
 
@@ -55,10 +55,10 @@ static int pgr_refused(pgstore_restore *r, sx_val *err) {
 /* Read back every result of what was sent; the first error decides. After
  * a failed batch nothing more was sent: the load stays failed. */
 static int pgr_drain(pgstore_restore *r, sx_val *err) {
-  if (!PQpipelineSync(r->s->conn)) return pgr_fail(r, err);
+  if (!PQpipelineSync(r->s->main.conn)) return pgr_fail(r, err);
   int rc = 0;
   for (int i = 0; i <= r->queued; i++) { /* the statements, then the sync point */
-    for (PGresult *res; (res = PQgetResult(r->s->conn));) {
+    for (PGresult *res; (res = PQgetResult(r->s->main.conn));) {
       ExecStatusType st = PQresultStatus(res);
       if (rc == 0 && (st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED)) {
         *err = store_errorf("store %s: %s", r->s->shown,
@@ -81,7 +81,7 @@ static int pgr_send(pgstore_restore *r, int stmt, int n, const char *const *v, c
   char name[24];
   snprintf(name, sizeof name, "sx_restore_%d", stmt);
   if (r->failed) return pgr_refused(r, err);
-  if (!PQsendQueryPrepared(r->s->conn, name, n, v, l, fmts, 0)) return pgr_fail(r, err);
+  if (!PQsendQueryPrepared(r->s->main.conn, name, n, v, l, fmts, 0)) return pgr_fail(r, err);
   return ++r->queued < PGR_BATCH ? 0 : pgr_drain(r, err);
 }
 
@@ -120,7 +120,7 @@ static int pgr_prepare(pgstore_restore *r, sx_val *err) {
   for (int i = 0; i < PGR_NSTMT; i++) {
     char name[24], *q = pg_sql(r->s, pgr_sql[i]);
     snprintf(name, sizeof name, "sx_restore_%d", i);
-    PGresult *res = PQprepare(r->s->conn, name, q, 0, NULL);
+    PGresult *res = PQprepare(r->s->main.conn, name, q, 0, NULL);
     free(q);
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
@@ -131,7 +131,7 @@ static int pgr_prepare(pgstore_restore *r, sx_val *err) {
 
 /* From here on statements go through the pipeline. */
 static int pgr_pipeline(pgstore_restore *r, sx_val *err) {
-  return PQenterPipelineMode(r->s->conn) ? 0 : pgr_fail(r, err);
+  return PQenterPipelineMode(r->s->main.conn) ? 0 : pgr_fail(r, err);
 }
 
 int pgstore_restore_begin(const char *url, pgstore_restore **out, sx_val *err) {
@@ -189,7 +189,7 @@ int pgstore_restore_blob(pgstore_restore *r, sx_val cid, sx_val bytes, sx_val *e
 
 int pgstore_restore_finish(pgstore_restore *r, sx_val *err) {
   int rc = pgr_drain(r, err);
-  if (!rc) PQexitPipelineMode(r->s->conn);
+  if (!rc) PQexitPipelineMode(r->s->main.conn);
   if (!rc) rc = pg_exec_once(r->s, "UPDATE S.clocks SET n = n + 1", err) || pg_exec_once(r->s, "COMMIT", err);
   pgr_free(r); /* closing the connection rolls back a transaction left open */
   return rc ? -1 : 0;
