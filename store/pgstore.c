@@ -413,20 +413,52 @@ static sx_val pg_value(pgstore *s, const PGresult *r, int i, int col) {
 
 /* The events of r (column 2, from row 0) decoded into items; their count,
  * or -1 with *bad the error value; *encoded gets their encoded size. */
-static int pg_events_of(pgstore *s, const PGresult *r, sx_val *items, size_t *encoded, sx_val *bad) {
-  int k = 0;
-  for (int i = 0; i < PQntuples(r); i++) {
-    if (PQgetisnull(r, i, 2)) continue;
-    items[k] = pg_value(s, r, i, 2);
-    if (sx_is(items[k], SX_T_ERROR)) return *bad = items[k], -1;
-    *encoded += (size_t)PQgetlength(r, i, 2);
-    k++;
-  }
-  return k;
+typedef struct pg_row_seq {
+  int64_t seq;
+  int row;
+} pg_row_seq;
+
+static int cmp_row_seq(const void *a, const void *b) {
+  int64_t x = ((const pg_row_seq *)a)->seq, y = ((const pg_row_seq *)b)->seq;
+  return (x > y) - (x < y);
 }
 
-/* The stream's mark and the events after `after` (0: all), one query on
- * a connection of its own. */
+/* The rows of r that hold an event (column 2, its seq in column 3), in seq
+ * order: the query leaves the order to the client, so that PostgreSQL need
+ * not sort a long stream (it returns them in seq order almost always, and
+ * then this only checks). malloc'd; *n their count. */
+static pg_row_seq *pg_rows_by_seq(const PGresult *r, int *n) {
+  pg_row_seq *rows = store_xmalloc(((size_t)PQntuples(r) + 1) * sizeof *rows);
+  bool sorted = true;
+  *n = 0;
+  for (int i = 0; i < PQntuples(r); i++) {
+    if (PQgetisnull(r, i, 2)) continue;
+    rows[*n] = (pg_row_seq){pg_int8(r, i, 3), i};
+    if (*n && rows[*n].seq < rows[*n - 1].seq) sorted = false;
+    (*n)++;
+  }
+  if (!sorted) qsort(rows, (size_t)*n, sizeof *rows, cmp_row_seq);
+  return rows;
+}
+
+static int pg_events_of(pgstore *s, const PGresult *r, sx_val *items, size_t *encoded, sx_val *bad) {
+  int n;
+  pg_row_seq *rows = pg_rows_by_seq(r, &n);
+  for (int k = 0; k < n; k++) {
+    int i = rows[k].row;
+    items[k] = pg_value(s, r, i, 2);
+    if (sx_is(items[k], SX_T_ERROR)) {
+      free(rows);
+      return *bad = items[k], -1;
+    }
+    *encoded += (size_t)PQgetlength(r, i, 2);
+  }
+  free(rows);
+  return n;
+}
+
+/* The stream's mark and the events after `after` (0: all), in any order
+ * (pg_rows_by_seq), one query on a connection of its own. */
 static PGresult *pg_read_after(pgstore *s, sx_val stream, int64_t after, sx_val *err) {
   char a8[8];
   pg_put_int8(a8, after);
@@ -435,8 +467,8 @@ static PGresult *pg_read_after(pgstore *s, sx_val stream, int64_t after, sx_val 
   pgconn *pc = pg_take(s);
   PGresult *r = pg_query_on(
       s, pc,
-      "SELECT " PG_MARK ", s.first_seq, e.value FROM S.streams s LEFT JOIN S.events e"
-      " ON e.stream = s.name AND e.seq >= s.first_seq AND e.seq > $2 WHERE s.name = $1 ORDER BY e.seq",
+      "SELECT " PG_MARK ", s.first_seq, e.value, e.seq FROM S.streams s LEFT JOIN S.events e"
+      " ON e.stream = s.name AND e.seq >= s.first_seq AND e.seq > $2 WHERE s.name = $1",
       2, v, l, err);
   pg_give(s, pc);
   return r;

@@ -1358,3 +1358,22 @@ Test(pg, one_handle_serves_many_threads_through_its_pool) {
   cr_assert(sx_equal(store_kv_get(s, str("shared")), sx_int(total)), "every increment is there");
   close_store(s);
 }
+
+/* The read leaves ordering to the client: rows that come back out of seq
+ * order (an updated row moves to the end of the heap) are still read in
+ * seq order. */
+Test(pg, a_read_puts_rows_in_seq_order) {
+  store *s = open_url(url, NULL);
+  put_events(s, "a", 1, 5);
+  close_store(s);
+  admin_sql("UPDATE \"%s\".events SET value = value WHERE seq IN (2, 4)", schema);
+  admin_sql("ANALYZE \"%s\".events", schema);
+  s = open_url(url, NULL);
+  sx_val l = store_read(s, str("a"));
+  cr_assert_eq(len_of(l), 5);
+  int64_t want = 1;
+  for (; sx_is_cons(l); l = sx_cdr(l), want++)
+    cr_assert(sx_equal(sx_dict_lookup(sx_car(l), str("seq")), sx_int(want)), "seq %lld in its place",
+              (long long)want);
+  close_store(s);
+}
