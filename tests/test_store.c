@@ -1219,12 +1219,17 @@ static void assert_all_cut_and_closed(store *s, const char *stream, int64_t last
   }
 }
 
-Test(store, a_transaction_truncating_its_own_events_and_twice_reads_what_survives) {
-  store *s = open_w();
+/* Stream "s" with seqs 1 and 2 committed, and a transaction begun after. */
+static store_txn *txn_after_two(store *s) {
   append_ok(s, "s", 1);
   append_ok(s, "s", 2);
   commit_ok(s);
-  store_txn *t = store_txn_begin(s);
+  return store_txn_begin(s);
+}
+
+Test(store, a_transaction_truncating_its_own_events_and_twice_reads_what_survives) {
+  store *s = open_w();
+  store_txn *t = txn_after_two(s);
   sx_val err = SX_NIL;
   for (int64_t q = 3; q <= 5; q++) txn_ok(store_txn_append(t, str("s"), ev(q, "t"), &err), err);
   txn_ok(store_txn_truncate(t, str("s"), 3, &err), err); /* two committed, one own */
@@ -1245,10 +1250,7 @@ Test(store, a_transaction_truncating_its_own_events_and_twice_reads_what_survive
  * appended after it, in the same transaction or a later one, stay. */
 Test(store, events_appended_after_a_truncation_past_the_mark_stay) {
   store *s = open_w();
-  append_ok(s, "s", 1);
-  append_ok(s, "s", 2);
-  commit_ok(s);
-  store_txn *t = store_txn_begin(s);
+  store_txn *t = txn_after_two(s);
   sx_val err = SX_NIL;
   txn_ok(store_txn_truncate(t, str("s"), 10, &err), err);
   txn_ok(store_txn_append(t, str("s"), ev(3, "t"), &err), err);
