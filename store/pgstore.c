@@ -64,8 +64,13 @@ void pg_drop_conn(pgconn *pc) {
   pc->nprep = 0; /* prepared statements live and die with their connection */
 }
 
+void pg_lost_conn(pgstore *s, pgconn *pc) {
+  atomic_fetch_add(&s->lost, 1);
+  pg_drop_conn(pc);
+}
+
 bool pg_ready(pgstore *s, pgconn *pc, sx_val *err) {
-  if (pc->conn && PQstatus(pc->conn) == CONNECTION_OK) return true;
+  if (pc->conn && PQstatus(pc->conn) == CONNECTION_OK && pc->gen == atomic_load(&s->lost)) return true;
   pg_drop_conn(pc);
   return pg_connect(s, pc, err) == 0;
 }
@@ -146,7 +151,7 @@ static PGresult *pg_failed(pgstore *s, pgconn *pc, PGresult *r, sx_val *err) {
   *err = store_errorf("store %s: %s%s", s->shown, lost ? "the database connection was lost: " : "",
                       PQerrorMessage(pc->conn));
   PQclear(r);
-  if (lost) pg_drop_conn(pc);
+  if (lost) pg_lost_conn(s, pc);
   return NULL;
 }
 
@@ -306,6 +311,7 @@ static int pg_connect(pgstore *s, pgconn *pc, sx_val *err) {
   }
   PQsetNoticeProcessor(c, pg_quiet, NULL);
   pc->conn = c;
+  pc->gen = atomic_load(&s->lost);
   const char *sync =
       s->base.opts.sync == STORE_SYNC_FULL ? "SET synchronous_commit = on" : "SET synchronous_commit = off";
   s->round_trips++;

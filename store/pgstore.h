@@ -41,6 +41,7 @@ typedef struct pg_prepared {
 /* One connection and the statements prepared on it. */
 typedef struct pgconn {
   PGconn *conn; /* NULL until connected, or after the server went away */
+  unsigned gen; /* the handle's losses when it connected (pgstore.lost) */
   pg_prepared prep[PG_MAX_PREPARED];
   int nprep;
 } pgconn;
@@ -87,6 +88,11 @@ typedef struct pgstore {
   int pool_made;                     /* pool[0, pool_made) exist */
   pthread_mutex_t pool_mu;           /* pool_busy, pool_made */
   pthread_cond_t pool_freed;
+  /* Connections found lost. One lost connection means the server went
+   * away (a restart) for the idle ones too, which would each fail the
+   * next request sent on them: a connection made before the latest loss
+   * is made again before it is used. */
+  _Atomic unsigned lost;
   pgcache cache; /* guarded by mu */
   /* The clock (store_clock): ticked just before every query or commit
    * whose answer says what is committed, so an answer tagged with a tick
@@ -121,6 +127,9 @@ void pg_prep_done(pgconn *pc, int slot, bool ok);
 void pg_prep_name(int slot, char out[16]);
 /* Forget the connection (it broke or is being replaced). */
 void pg_drop_conn(pgconn *pc);
+/* pc was found broken: drop it, and have every connection made before
+ * reconnect at its next use. */
+void pg_lost_conn(pgstore *s, pgconn *pc);
 /* SQL with every "S." replaced by the store's schema. malloc'd. */
 char *pg_sql(pgstore *s, const char *tmpl);
 /* The connection, opening it if needed (after the server went away). */

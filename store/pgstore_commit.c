@@ -447,7 +447,7 @@ static int pgc_run(pgc *c) {
   if (PQstatus(conn) != CONNECTION_OK) { /* the server went away: the next query reconnects */
     if (rc == STORE_OK)
       *c->err = store_errorf("store %s: the database connection was lost", c->s->shown), rc = STORE_EFAIL;
-    pg_drop_conn(c->pc);
+    pg_lost_conn(c->s, c->pc);
   }
   return rc;
 }

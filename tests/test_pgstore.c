@@ -1377,3 +1377,52 @@ Test(pg, a_read_puts_rows_in_seq_order) {
               (long long)want);
   close_store(s);
 }
+
+/* ---- a database restart (run alone: test_pgstore_restart) ------------------------------- */
+
+static void restart_cluster(void) {
+  const char *dir = getenv("SX_TEST_PG_DIR");
+  cr_assert(dir && *dir, "a restart needs SX_TEST_PG_DIR");
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "'%s/tests/pg_cluster.sh' restart '%s'", SX_SOURCE_ROOT, dir);
+  cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+/* Append the next event to "a" and commit: 0 or the error's code. */
+static int append_next_a(store *s, sx_val *err) {
+  *err = SX_NIL;
+  int rc = store_append(s, str("a"), ev(store_last_seq(s, str("a")) + 1, "x"), err);
+  return rc ? rc : store_commit(s, err);
+}
+
+/* After a restart, every idle connection of the handle is dead, the main
+ * one and the pool's. The first request to find its connection gone fails
+ * with a clear error; no later one does, on any connection: one loss
+ * makes every connection made before it reconnect at its next use. */
+Test(pg, after_a_restart_only_the_first_request_fails_whatever_its_connection) {
+  if (!getenv("SX_TEST_PG_RESTART")) cr_skip_test("restarts the cluster: run by test_pgstore_restart");
+  pgstore *p;
+  store *s = open_url(url, NULL);
+  p = (pgstore *)s;
+  sx_val err;
+  cr_assert_eq(append_next_a(s, &err), 0, "%s", msg(err)); /* on the main connection */
+  pthread_mutex_lock(&p->conn_mu);                       /* main busy: the pool's first */
+  cr_assert_eq(append_next_a(s, &err), 0, "%s", msg(err));
+  pthread_mutex_unlock(&p->conn_mu);
+  cr_assert_eq(p->pool_made, 1, "one pool connection was made");
+  restart_cluster();
+  int failed = 0;
+  for (int i = 0; i < 4; i++) { /* main, pool, main, pool */
+    if (i % 2) pthread_mutex_lock(&p->conn_mu);
+    int rc = append_next_a(s, &err);
+    if (i % 2) pthread_mutex_unlock(&p->conn_mu);
+    if (rc) {
+      HAS(msg(err), "connection");
+      failed++;
+      cr_assert_eq(i, 0, "only the first request after the restart may fail: request %d: %s", i, msg(err));
+    }
+  }
+  cr_assert_leq(failed, 1);
+  assert_stream("a", 2 + 4 - failed, (size_t)(2 + 4 - failed), "after the restart");
+  close_store(s);
+}
