@@ -84,7 +84,7 @@ static pgconn *pg_pool_take(pgstore *s) {
         pthread_mutex_unlock(&s->pool_mu);
         return &s->pool[i];
       }
-    if (s->pool_made < PG_POOL_MAX) break;
+    if (s->pool_made < s->pool_max) break;
     pthread_cond_wait(&s->pool_freed, &s->pool_mu);
   }
   int i = s->pool_made++; /* connected by its first pg_ready */
@@ -95,6 +95,10 @@ static pgconn *pg_pool_take(pgstore *s) {
 
 pgconn *pg_take(pgstore *s) {
   if (pthread_mutex_trylock(&s->conn_mu) == 0) return &s->main;
+  if (s->pool_max == 0) { /* no pool: wait for the main one */
+    pthread_mutex_lock(&s->conn_mu);
+    return &s->main;
+  }
   return pg_pool_take(s);
 }
 
@@ -325,9 +329,10 @@ static int pg_connect(pgstore *s, pgconn *pc, sx_val *err) {
 
 /* ---- the URL ---------------------------------------------------------------------------- */
 
-/* Take sx_schema=NAME out of the URL's query (libpq does not know it). */
-static char *url_take_schema(const char *url, char **schema) {
-  *schema = NULL;
+/* Take sx's own parameters (sx_schema=NAME, sx_pool=N) out of the URL's
+ * query (libpq does not know them); each the last one given, or NULL. */
+static char *url_take_sx(const char *url, char **schema, char **pool) {
+  *schema = *pool = NULL;
   const char *q = strchr(url, '?');
   size_t head = q ? (size_t)(q - url) : strlen(url);
   char *u = store_xmalloc(strlen(url) + 2);
@@ -339,6 +344,9 @@ static char *url_take_schema(const char *url, char **schema) {
     if (n > 10 && strncmp(p, "sx_schema=", 10) == 0) {
       free(*schema);
       *schema = strndup(p + 10, n - 10);
+    } else if (n >= 8 && strncmp(p, "sx_pool=", 8) == 0) {
+      free(*pool);
+      *pool = strndup(p + 8, n - 8);
     } else if (n) {
       char sep = o == head ? '?' : '&';
       u[o++] = sep;
@@ -814,12 +822,12 @@ static char *pg_quote_ident(const char *name) {
   return q;
 }
 
-static pgstore *pg_new(const char *url, const store_opts *opts) {
+static pgstore *pg_new(const char *url, const store_opts *opts, char **pool) {
   pgstore *s = store_xgc_uncollectable(sizeof *s);
   memset(s, 0, sizeof *s);
   s->base.opts = *opts; /* every caller passes options (store_open makes defaults) */
   char *schema;
-  s->conninfo = url_take_schema(url, &schema);
+  s->conninfo = url_take_sx(url, &schema, pool);
   s->shown = store_label(s->conninfo);
   pthread_mutex_init(&s->mu, NULL);
   pthread_mutex_init(&s->conn_mu, NULL);
@@ -831,11 +839,27 @@ static pgstore *pg_new(const char *url, const store_opts *opts) {
   return s;
 }
 
+/* sx_pool=N: 0 to PG_POOL_MAX; unset, PG_POOL_DEFAULT. */
+static int pg_pool_size(pgstore *s, const char *text, sx_val *err) {
+  if (!text) return s->pool_max = PG_POOL_DEFAULT, 0;
+  char *end;
+  long n = strtol(text, &end, 10);
+  if (*text && *end == '\0' && text[0] >= '0' && text[0] <= '9' && n >= 0 && n <= PG_POOL_MAX)
+    return s->pool_max = (int)n, 0;
+  char q[48];
+  *err = store_errorf("store %s: sx_pool must be a number of connections from 0 to %d, got \"%s\"", s->shown,
+                      PG_POOL_MAX, store_quote(sx_string_cstr(text), q, sizeof q));
+  return -1;
+}
+
 int pgstore_open(const char *url, const store_opts *opts, store **out, sx_val *err) {
   *out = NULL;
   if (!pq_load(err)) return -1;
-  pgstore *s = pg_new(url, opts);
-  int rc = pg_connect(s, &s->main, err) == 0 ? pg_schema(s, err) : -1;
+  char *pool;
+  pgstore *s = pg_new(url, opts, &pool);
+  int rc = pg_pool_size(s, pool, err);
+  free(pool);
+  if (rc == 0) rc = pg_connect(s, &s->main, err) == 0 ? pg_schema(s, err) : -1;
   if (rc) {
     pg_free(s);
     return -1;

@@ -47,10 +47,12 @@ typedef struct pgconn {
 } pgconn;
 
 /* Connections for requests that find the main one in use (another thread
- * reading or committing): made when first needed, at most this many, so
- * that concurrent evaluations read side by side and their commits wait
- * for WAL flushes together instead of one after another. */
-#define PG_POOL_MAX 16
+ * reading or committing): made when first needed, at most sx_pool= of the
+ * URL (PG_POOL_DEFAULT, up to PG_POOL_MAX; 0: requests wait for the main
+ * one), so that concurrent evaluations read side by side and their
+ * commits wait for WAL flushes together instead of one after another. */
+#define PG_POOL_DEFAULT 16
+#define PG_POOL_MAX 64
 
 /* What the handle has read (pgstore_cache.c): per stream the events it
  * holds, [first, hwm] (hwm 0: none yet), and the mark and first seq the
@@ -86,6 +88,7 @@ typedef struct pgstore {
   pgconn pool[PG_POOL_MAX];          /* commits while main is busy */
   bool pool_busy[PG_POOL_MAX];       /* taken by a commit */
   int pool_made;                     /* pool[0, pool_made) exist */
+  int pool_max;                      /* sx_pool= */
   pthread_mutex_t pool_mu;           /* pool_busy, pool_made */
   pthread_cond_t pool_freed;
   /* Connections found lost. One lost connection means the server went

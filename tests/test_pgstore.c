@@ -1300,7 +1300,8 @@ Test(pg, a_truncation_waits_for_event_inserts_in_flight) {
 
 typedef struct {
   store *s;
-  int who, acked, bumps;
+  int who, acked;
+  int64_t before; /* its stream's last seq before */
 } pool_worker;
 
 /* Append to its own stream, read it back, and add one to a shared key,
@@ -1326,37 +1327,76 @@ static void *pool_work(void *arg) {
       w->acked++;
       break;
     }
-    cr_assert_eq(len_of(store_read(w->s, str(own))), (size_t)w->acked, "its own stream, read back");
+    cr_assert_eq(len_of(store_read(w->s, str(own))), (size_t)(w->before + w->acked), "its own stream, read back");
   }
   return NULL;
 }
 static void *pool_work_thread(void *arg) { return gc_thread(pool_work, arg); }
 
+/* n threads (at most 8) run pool_work on the handle the URL u opens; each
+ * stream holds its appends and the shared key every increment after.
+ * Returns how many pool connections the handle made. */
+static int run_pool_workers(const char *u, int n) {
+  store *s = open_url(u, NULL);
+  pool_worker w[8];
+  pthread_t th[8];
+  int64_t before[8];
+  for (int i = 0; i < n; i++) {
+    char own[16];
+    snprintf(own, sizeof own, "own%d", i);
+    before[i] = store_last_seq(s, str(own));
+  }
+  sx_val was = store_kv_get(s, str("shared"));
+  int64_t shared = sx_is_int(was) ? sx_int_val(was) : 0;
+  gc_threads_on();
+  for (int i = 0; i < n; i++) {
+    w[i] = (pool_worker){.s = s, .who = i, .before = before[i]};
+    cr_assert_eq(pthread_create(&th[i], NULL, pool_work_thread, &w[i]), 0);
+  }
+  for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
+  int made = ((pgstore *)s)->pool_made;
+  close_store(s);
+  int total = 0;
+  for (int i = 0; i < n; i++) {
+    char own[16];
+    snprintf(own, sizeof own, "own%d", i);
+    int64_t last = before[i] + w[i].acked;
+    assert_stream(own, last, (size_t)last, "after the threads");
+    total += w[i].acked;
+  }
+  s = open_url(url, NULL);
+  cr_assert(sx_equal(store_kv_get(s, str("shared")), sx_int(shared + total)), "every increment is there");
+  close_store(s);
+  return made;
+}
+
 /* Eight threads on one handle read and commit at once: requests that find
  * the main connection busy go to the pool's, and nothing is lost or
  * doubled: each stream holds its appends, the shared key every increment. */
 Test(pg, one_handle_serves_many_threads_through_its_pool) {
-  store *s = open_url(url, NULL);
-  pool_worker w[8];
-  pthread_t th[8];
-  gc_threads_on();
-  for (int i = 0; i < 8; i++) {
-    w[i] = (pool_worker){.s = s, .who = i};
-    cr_assert_eq(pthread_create(&th[i], NULL, pool_work_thread, &w[i]), 0);
+  cr_assert_gt(run_pool_workers(url, 8), 0, "some requests went to the pool");
+}
+
+/* sx_pool=N bounds the pool; 0 makes every request wait for the main
+ * connection, and the threads' work is just as exact. */
+Test(pg, sx_pool_bounds_the_pool) {
+  char u[900];
+  snprintf(u, sizeof u, "%s&sx_pool=0", url);
+  cr_assert_eq(run_pool_workers(u, 4), 0, "no pool connection");
+  snprintf(u, sizeof u, "%s&sx_pool=1", url);
+  cr_assert_leq(run_pool_workers(u, 4), 1, "at most one");
+}
+
+Test(pg, a_bad_sx_pool_is_refused_naming_it) {
+  const char *bad[] = {"abc", "-1", "65", "", "3x", " 2"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char u[900];
+    snprintf(u, sizeof u, "%s&sx_pool=%s", url, bad[i]);
+    store *s = NULL;
+    sx_val err = SX_NIL;
+    cr_assert_eq(store_open(u, NULL, &s, &err), STORE_EFAIL, "sx_pool=%s", bad[i]);
+    HAS(msg(err), "sx_pool must be a number of connections from 0 to 64, got");
   }
-  for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
-  cr_assert_gt(((pgstore *)s)->pool_made, 0, "some requests went to the pool");
-  close_store(s);
-  int total = 0;
-  for (int i = 0; i < 8; i++) {
-    char own[16];
-    snprintf(own, sizeof own, "own%d", i);
-    assert_stream(own, w[i].acked, (size_t)w[i].acked, "after the threads");
-    total += w[i].acked;
-  }
-  s = open_url(url, NULL);
-  cr_assert(sx_equal(store_kv_get(s, str("shared")), sx_int(total)), "every increment is there");
-  close_store(s);
 }
 
 /* The read leaves ordering to the client: rows that come back out of seq
