@@ -207,13 +207,28 @@ int pg_exec(pgstore *s, const char *sql, int n, const char *const *vals, const i
   return 0;
 }
 
-PGresult *pg_query_once(pgstore *s, const char *sql, sx_val *err) {
-  if (!pg_ready(s, &s->main, err)) return NULL;
+/* sql, unprepared, on pc (connected). */
+static PGresult *pg_once_on(pgstore *s, pgconn *pc, const char *sql, sx_val *err) {
   char *q = pg_sql(s, sql);
   s->round_trips++;
-  PGresult *r = PQexecParams(s->main.conn, q, 0, NULL, NULL, NULL, NULL, 1);
+  PGresult *r = PQexecParams(pc->conn, q, 0, NULL, NULL, NULL, NULL, 1);
   free(q);
-  return pg_ok(r) ? r : pg_failed(s, &s->main, r, err);
+  return pg_ok(r) ? r : pg_failed(s, pc, r, err);
+}
+
+PGresult *pg_query_once(pgstore *s, const char *sql, sx_val *err) {
+  return pg_ready(s, &s->main, err) ? pg_once_on(s, &s->main, sql, err) : NULL;
+}
+
+/* A query on a connection of its own (pg_take), the tick taken just before
+ * it was sent in *at. */
+static PGresult *pg_ask(pgstore *s, uint64_t *at, const char *sql, int n, const char *const *vals,
+                        const int *lens, sx_val *err) {
+  pgconn *pc = pg_take(s);
+  *at = pg_tick(s);
+  PGresult *r = pg_query_on(s, pc, sql, n, vals, lens, err);
+  pg_give(s, pc);
+  return r;
 }
 
 int pg_exec_once(pgstore *s, const char *sql, sx_val *err) {
@@ -318,12 +333,9 @@ static int pg_connect(pgstore *s, pgconn *pc, sx_val *err) {
   pc->gen = atomic_load(&s->lost);
   const char *sync =
       s->base.opts.sync == STORE_SYNC_FULL ? "SET synchronous_commit = on" : "SET synchronous_commit = off";
-  s->round_trips++;
-  PGresult *r = PQexecParams(c, sync, 0, NULL, NULL, NULL, NULL, 1);
-  if (pg_ok(r)) return PQclear(r), 0;
-  *err = store_errorf("store %s: %s", s->shown, PQerrorMessage(c));
-  PQclear(r);
-  pg_drop_conn(pc);
+  PGresult *r = pg_once_on(s, pc, sync, err);
+  if (r) return PQclear(r), 0;
+  pg_drop_conn(pc); /* never used without its durability set */
   return -1;
 }
 
@@ -398,11 +410,8 @@ static void pg_stream_info(store *base, sx_val stream, store_stream_info *info, 
   if (known) info_set(info, c->mark_hwm, c->mark_first);
   pthread_mutex_unlock(&s->mu);
   if (known) return;
-  pgconn *pc = pg_take(s);
-  uint64_t at = pg_tick(s);
-  PGresult *r =
-      pg_query_on(s, pc, "SELECT " PG_MARK ", first_seq FROM S.streams WHERE name = $1", 1, &v, &l, &err);
-  pg_give(s, pc);
+  uint64_t at;
+  PGresult *r = pg_ask(s, &at, "SELECT " PG_MARK ", first_seq FROM S.streams WHERE name = $1", 1, &v, &l, &err);
   if (!r) {
     memset(info, 0, sizeof *info), info->error = sx_error_new(err, SX_NIL);
     return;
@@ -472,20 +481,17 @@ static int pg_events_of(pgstore *s, const PGresult *r, sx_val *items, size_t *en
 }
 
 /* The stream's mark and the events after `after` (0: all), in any order
- * (pg_rows_by_seq), one query on a connection of its own. */
-static PGresult *pg_read_after(pgstore *s, sx_val stream, int64_t after, sx_val *err) {
+ * (pg_rows_by_seq), one query (pg_ask). */
+static PGresult *pg_read_after(pgstore *s, sx_val stream, int64_t after, uint64_t *at, sx_val *err) {
   char a8[8];
   pg_put_int8(a8, after);
   const char *v[2] = {sx_str_data(stream), a8};
   int l[2] = {(int)sx_str_len(stream), 8};
-  pgconn *pc = pg_take(s);
-  PGresult *r = pg_query_on(
-      s, pc,
+  return pg_ask(
+      s, at,
       "SELECT " PG_MARK ", s.first_seq, e.value, e.seq FROM S.streams s LEFT JOIN S.events e"
       " ON e.stream = s.name AND e.seq >= s.first_seq AND e.seq > $2 WHERE s.name = $1",
       2, v, l, err);
-  pg_give(s, pc);
-  return r;
 }
 
 /* Does c hold every event of its stream as the database gave it after
@@ -526,8 +532,8 @@ static sx_val pg_read_once(pgstore *s, sx_val stream, store_stream_info *info, s
   }
   if (c) held = *c;
   pthread_mutex_unlock(&s->mu);
-  uint64_t at = pg_tick(s);
-  PGresult *r = pg_read_after(s, stream, c ? held.hwm : 0, err);
+  uint64_t at;
+  PGresult *r = pg_read_after(s, stream, c ? held.hwm : 0, &at, err);
   if (!r) return SX_UNDEF;
   info_from(r, info);
   if (c && (info->hwm < held.hwm || info->first < held.first)) { /* not the stream it cached */
@@ -628,13 +634,11 @@ static sx_val pg_kv_get(store *base, sx_val key, bool *has, store_rv *rv, uint64
   pg_put_int8(v8, c ? held.hwm : -1);
   const char *v[2] = {sx_str_data(key), v8};
   int l[2] = {(int)sx_str_len(key), 8};
-  pgconn *pc = pg_take(s);
-  uint64_t at = pg_tick(s);
-  PGresult *r = pg_query_on(s, pc,
-                            "SELECT CASE WHEN ver = $2 THEN NULL ELSE value END, ver, value IS NOT NULL"
-                            " FROM S.kv WHERE key = $1",
-                            2, v, l, &err);
-  pg_give(s, pc);
+  uint64_t at;
+  PGresult *r = pg_ask(s, &at,
+                       "SELECT CASE WHEN ver = $2 THEN NULL ELSE value END, ver, value IS NOT NULL"
+                       " FROM S.kv WHERE key = $1",
+                       2, v, l, &err);
   if (!r) return sx_error_new(err, SX_NIL);
   sx_val out = SX_NIL;
   if (PQntuples(r)) {
@@ -844,7 +848,7 @@ static int pg_pool_size(pgstore *s, const char *text, sx_val *err) {
   if (!text) return s->pool_max = PG_POOL_DEFAULT, 0;
   char *end;
   long n = strtol(text, &end, 10);
-  if (*text && *end == '\0' && text[0] >= '0' && text[0] <= '9' && n >= 0 && n <= PG_POOL_MAX)
+  if (text[0] >= '0' && text[0] <= '9' && *end == '\0' && n <= PG_POOL_MAX)
     return s->pool_max = (int)n, 0;
   char q[48];
   *err = store_errorf("store %s: sx_pool must be a number of connections from 0 to %d, got \"%s\"", s->shown,
