@@ -72,7 +72,7 @@ char *sx_format_int(int64_t v, char *end) {
 
 /* ---- the small-object cache ----------------------------------------- */
 
-__thread sx_alloc_cache *sx_tls_alloc __attribute__((tls_model("initial-exec")));
+__thread sx_alloc_cache *sx_tls_alloc SX_TLS_FAST;
 
 static pthread_key_t cache_key;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;

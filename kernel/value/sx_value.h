@@ -198,13 +198,25 @@ void *sx_alloc_atomic(size_t bytes); /* never scanned (no pointers) */
  * collector fills in batches (see sx_value.c); popping one is a handful of
  * instructions. The lists hang off a per-thread root the collector scans.
  * Cons cells have a list of their own: they are exactly 16 bytes, from a
- * collector kind that scans the whole object (see sx_alloc_pair_refill). */
-#define SX_SMALL_MAX 63
+ * collector kind that scans the whole object (see sx_alloc_pair_refill).
+ * An object of n bytes takes class n / 16, whose slots are (n / 16 + 1) * 16
+ * bytes: for the word-multiple sizes of our structs, always at least a word
+ * more than n, so the slot's last word (which the collector leaves
+ * unscanned: sx_alloc_refill) never holds part of the object. Above
+ * SX_SMALL_MAX bytes, the collector's own allocator (about ten times the
+ * work). */
+#define SX_SMALL_MAX 255
 typedef struct sx_alloc_cache {
-  void *free[(SX_SMALL_MAX + 1) / 16]; /* by size class: 16, 32, 48, 64 bytes */
+  void *free[(SX_SMALL_MAX + 1) / 16]; /* by size class: 16, 32, ..., 256 bytes */
   void *pairs;                         /* 16-byte cons cells */
 } sx_alloc_cache;
-extern __thread sx_alloc_cache *sx_tls_alloc __attribute__((tls_model("initial-exec")));
+/* A thread-local read on every evaluation step or API call: the
+ * initial-exec model reads it with one instruction, where the default model
+ * of a shared library calls __tls_get_addr. It takes static TLS space, of
+ * which glibc keeps only a small surplus (about 1.5 KB) for libraries
+ * loaded with dlopen: only a few small variables are marked so. */
+#define SX_TLS_FAST __attribute__((tls_model("initial-exec")))
+extern __thread sx_alloc_cache *sx_tls_alloc SX_TLS_FAST;
 void *sx_alloc_refill(size_t cls);
 void *sx_alloc_pair_refill(void);
 void *sx_alloc_large(size_t bytes);
