@@ -215,6 +215,8 @@ static size_t skip_digits(const char *s, size_t i, size_t n) {
 
 /* Classify and convert a bare token (which holds only symbol characters). */
 static num_kind classify_number(const char *s, size_t n, sx_val *out) {
+  if (n == 0 || !(is_digit((unsigned char)s[0]) || s[0] == '+' || s[0] == '-' || s[0] == '.'))
+    return NUM_NOT; /* every number starts so */
   if (token_is(s, n, "+inf.0")) return *out = sx_float(INFINITY), NUM_OK;
   if (token_is(s, n, "-inf.0")) return *out = sx_float(-INFINITY), NUM_OK;
   if (token_is(s, n, "+nan.0")) return *out = sx_float(NAN), NUM_OK;
@@ -255,10 +257,11 @@ bool sx_parse_number(const char *s, size_t len, sx_val *out) {
 
 /* ---- plain identifiers (shared with the printer) ---------------------- */
 
-/* Length of the valid token characters at s[0..n): stops at the first
- * byte that may not appear in a token. */
-static size_t token_chars(const char *s, size_t n) {
-  size_t i = 0;
+/* Length in bytes of the valid token characters at s[0..n): stops at the
+ * first byte that may not appear in a token. *chars: how many characters
+ * they are (their width in columns). */
+static size_t token_chars(const char *s, size_t n, size_t *chars) {
+  size_t i = 0, wide = 0; /* wide: bytes beyond the first of a character */
   while (i < n) {
     unsigned char c = (unsigned char)s[i];
     if (c < 0x80) {
@@ -268,13 +271,16 @@ static size_t token_chars(const char *s, size_t n) {
       size_t k = sx_utf8_char_len(s + i, n - i);
       if (!k) break;
       i += k;
+      wide += k - 1;
     }
   }
+  *chars = i - wide;
   return i;
 }
 
 bool sx_is_plain_identifier(const char *s, size_t len) {
-  if (!s || len == 0 || token_chars(s, len) != len) return false;
+  size_t chars;
+  if (!s || len == 0 || token_chars(s, len, &chars) != len) return false;
   sx_val ignored;
   return classify_number(s, len, &ignored) == NUM_NOT;
 }
@@ -313,8 +319,17 @@ static long hex_digits(const char *src, size_t i, size_t end, int k) {
   return v;
 }
 
+/* Consume n bytes (any), as n calls of adv would. */
 static void adv_n(sx_reader *r, size_t n) {
-  while (n-- > 0) adv(r);
+  const unsigned char *p = (const unsigned char *)r->src + r->pos, *e = p + n;
+  uint32_t line = r->line, col = r->col;
+  for (; p < e; p++) {
+    if (*p == '\n') line++, col = 1;
+    else col += (*p & 0xC0) != 0x80;
+  }
+  r->pos += n;
+  r->line = line;
+  r->col = col;
 }
 
 /* Decode a \u escape at r->pos (the backslash); end = closing quote. */
@@ -395,12 +410,12 @@ static sx_read_status read_string(sx_reader *r, sx_val *out) {
   sx_val s = sx_string_alloc(end - start, &data); /* escapes only shrink */
   char *d = data;
   while (r->pos < end) {
-    if (r->src[r->pos] == '\\') {
-      if (read_escape(r, end, &d) != SX_READ_OK) return SX_READ_ERROR;
-    } else {
-      *d++ = r->src[r->pos];
-      adv(r);
-    }
+    const char *at = r->src + r->pos, *bs = memchr(at, '\\', end - r->pos);
+    size_t run = bs ? (size_t)(bs - at) : end - r->pos; /* bytes up to the next escape */
+    memcpy(d, at, run);
+    d += run;
+    adv_n(r, run);
+    if (bs && read_escape(r, end, &d) != SX_READ_OK) return SX_READ_ERROR;
   }
   adv(r); /* closing quote */
   sx_str(s)->len = (size_t)(d - data);
@@ -436,8 +451,9 @@ static sx_read_status read_token(sx_reader *r, sx_val *out) {
   size_t start = r->pos;
   bool keyword = peek(r) == ':';
   if (keyword) adv(r);
-  size_t n = token_chars(r->src + r->pos, r->len - r->pos);
-  adv_n(r, n);
+  size_t chars, n = token_chars(r->src + r->pos, r->len - r->pos, &chars);
+  r->pos += n; /* a token holds no newline */
+  r->col += (uint32_t)chars;
   if (!at_end(r) && !is_delim(peek(r))) return bad_char(r, r->line, r->col);
   const char *s = r->src + start;
   size_t len = r->pos - start;

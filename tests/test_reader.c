@@ -402,6 +402,20 @@ Test(reader, list_positions) {
   expect_pos(nth(body, 3), 3, 12); /* y: é is one column */
 }
 
+/* Columns count characters, across escapes, multi-byte symbols and a
+ * string that spans lines. */
+Test(reader, positions_after_escapes_and_wide_symbols) {
+  const char *src = "(a \"x\\\"\xc3\xa9\\n\ny\" \xc3\xa9t\xc3\xa9 b)";
+  sx_val err = SX_NIL;
+  sx_val all = sx_read_all(src, strlen(src), SX_NIL, &err);
+  cr_assert_neq(all, SX_UNDEF);
+  sx_val form = sx_car(all);
+  cr_assert_str_eq(sx_str_data(sx_car(sx_cdr(form))), "x\"\xc3\xa9\n\ny");
+  expect_pos(nth(form, 1), 1, 4); /* the string */
+  expect_pos(nth(form, 2), 2, 4); /* été, after y" and a space */
+  expect_pos(nth(form, 3), 2, 8); /* b: été is three columns */
+}
+
 Test(reader, position_after_crlf_and_nil_file) {
   sx_val v = read1("\r\n\r\n  (x)");
   expect_pos(v, 3, 3);
