@@ -127,6 +127,12 @@ int pg_prep_slot(pgconn *pc, const char *tmpl, bool *fresh) {
   return pc->nprep++;
 }
 
+bool pg_prep_ready(const pgconn *pc, const char *tmpl) {
+  for (int i = 0; i < pc->nprep; i++)
+    if (pc->prep[i].tmpl == tmpl) return pc->prep[i].ready;
+  return false;
+}
+
 void pg_prep_done(pgconn *pc, int slot, bool ok) {
   assert(slot >= 0 && slot < pc->nprep);
   if (ok) {

@@ -127,6 +127,8 @@ int pg_exec_once(pgstore *s, const char *sql, sx_val *err);
  * prepares it and calls pg_prep_done. Its name: pg_prep_name. */
 int pg_prep_slot(pgconn *pc, const char *tmpl, bool *fresh);
 void pg_prep_done(pgconn *pc, int slot, bool ok);
+/* Is tmpl's statement prepared on pc (and so usable outside a pipeline)? */
+bool pg_prep_ready(const pgconn *pc, const char *tmpl);
 void pg_prep_name(int slot, char out[16]);
 /* Forget the connection (it broke or is being replaced). */
 void pg_drop_conn(pgconn *pc);

@@ -192,6 +192,9 @@ static void pgc_lock_events(pgc *c) {
  * slip between). Not alone, the check of the mark and the insert make one
  * statement that locks the stream's row (the insert takes its row from
  * the update's, so a failed check inserts nothing). */
+static const char pgc_lone_sql[] = "INSERT INTO S.events SELECT $1, $2, $3::bytea FROM S.streams"
+                                   " WHERE name = $1 AND hwm_floor < $2 AND first_seq = $4";
+
 static void pgc_append_one(pgc *c, txn_stream *ts, bool lone) {
   const char *enc;
   size_t len;
@@ -202,10 +205,7 @@ static void pgc_append_one(pgc *c, txn_stream *ts, bool lone) {
   const char *v[4] = {sx_str_data(ts->name), new8, enc, seen8};
   int l[4] = {(int)sx_str_len(ts->name), 8, (int)len, 8};
   pgc_sent_item *it =
-      lone ? pgc_send(c,
-                      "INSERT INTO S.events SELECT $1, $2, $3::bytea FROM S.streams"
-                      " WHERE name = $1 AND hwm_floor < $2 AND first_seq = $4",
-                      4, v, l, "stream", ts->name)
+      lone ? pgc_send(c, pgc_lone_sql, 4, v, l, "stream", ts->name)
            : pgc_send(c,
                       "WITH u AS (UPDATE S.streams SET hwm_floor = $2 WHERE name = $1 AND " PG_MARK " = $4"
                       " RETURNING first_seq), i AS (INSERT INTO S.events SELECT $1, $2, $3::bytea FROM u)"
@@ -214,10 +214,25 @@ static void pgc_append_one(pgc *c, txn_stream *ts, bool lone) {
   if (it) it->marks = ts, it->lone = lone;
 }
 
+/* Does the evaluation append one event to the existing stream ts without
+ * reading its contents (pgc_append_one)? */
+static bool pgc_one_event(const txn_stream *ts) {
+  return ts->base.hwm > 0 && ts->n == 1 && !ts->trunc && !ts->content_read;
+}
+
+/* Is t the lone append and nothing else (no kv writes; then it also bumps
+ * no listing clock): one statement in all? */
+static bool pgc_lone_only(store_txn *t) {
+  if (t->nstreams != 1 || pgc_reads(t) != 1 || !pgc_one_event(&t->streams[0])) return false;
+  for (size_t i = 0; i < t->nkeys; i++)
+    if (t->keys[i].state != TK_UNTOUCHED) return false;
+  return true;
+}
+
 /* Lock and check the stream as the evaluation saw it, then its writes. */
 static void pgc_stream(pgc *c, txn_stream *ts) {
   bool writes = ts->n || ts->trunc, existed = ts->base.hwm > 0;
-  if (existed && ts->n == 1 && !ts->trunc && !ts->content_read) {
+  if (pgc_one_event(ts)) {
     pgc_append_one(c, ts, pgc_reads(c->t) == 1);
     return;
   }
@@ -386,17 +401,21 @@ static void pgc_result(pgc *c, pgc_sent_item *item, PGresult *r, int *rc) {
   PQclear(r);
 }
 
-/* Read every statement's results (each ends with a NULL), then the sync
- * point's: STORE_OK, a conflict (a failed check, 40001, 40P01) or another
- * failure. A
- * broken connection returns NULL at once, so this always ends. */
-static int pgc_collect(pgc *c) {
+/* Read every statement's results (each ends with a NULL), then, from a
+ * pipeline, the sync point's: STORE_OK, a conflict (a failed check,
+ * 40001, 40P01) or another failure. A broken connection returns NULL at
+ * once, so this always ends. */
+static int pgc_collect(pgc *c, bool pipelined) {
   int rc = c->failed ? STORE_EFAIL : STORE_OK;
   for (int i = 0; i < c->sent; i++)
     for (PGresult *r; (r = PQgetResult(c->pc->conn));) pgc_result(c, &c->items[i], r, &rc);
-  PGresult *r = PQgetResult(c->pc->conn); /* PGRES_PIPELINE_SYNC */
-  if (r) PQclear(r);
-  if (rc == STORE_OK && (!r || PQstatus(c->pc->conn) != CONNECTION_OK)) {
+  bool synced = true;
+  if (pipelined) {
+    PGresult *r = PQgetResult(c->pc->conn); /* PGRES_PIPELINE_SYNC */
+    synced = r != NULL;
+    PQclear(r);
+  }
+  if (rc == STORE_OK && (!synced || PQstatus(c->pc->conn) != CONNECTION_OK)) {
     *c->err = store_errorf("store %s: the database connection was lost during the commit", c->s->shown);
     rc = STORE_EFAIL;
   }
@@ -426,24 +445,30 @@ static void pgc_learn(pgc *c, int rc, uint64_t at) {
   }
 }
 
-/* Send the pipeline and read it back (connected). */
+/* Send the statements and read them back (connected). They go as a
+ * pipeline, except the lone append alone once its statement is prepared
+ * on the connection: one plain query runs in an implicit transaction of
+ * its own just as a pipeline does, and there is no sync point to send
+ * and read back. */
 static int pgc_run(pgc *c) {
   PGconn *conn = c->pc->conn;
   c->at = pg_tick(c->s);
   c->s->round_trips++;
-  if (!PQenterPipelineMode(conn)) {
+  bool pipelined = !(pgc_lone_only(c->t) && pg_prep_ready(c->pc, pgc_lone_sql));
+  if (pipelined && !PQenterPipelineMode(conn)) {
     *c->err = store_errorf("store %s: %s", c->s->shown, PQerrorMessage(conn));
     return STORE_EFAIL;
   }
   pgc_queue(c);
+  assert(pipelined || c->sent <= 1);
   int rc;
-  if (!PQpipelineSync(conn)) {
+  if (pipelined && !PQpipelineSync(conn)) {
     *c->err = store_errorf("store %s: %s", c->s->shown, PQerrorMessage(conn));
     rc = STORE_EFAIL;
   } else {
-    rc = pgc_collect(c);
+    rc = pgc_collect(c, pipelined);
   }
-  PQexitPipelineMode(conn);
+  if (pipelined) PQexitPipelineMode(conn);
   if (PQstatus(conn) != CONNECTION_OK) { /* the server went away: the next query reconnects */
     if (rc == STORE_OK)
       *c->err = store_errorf("store %s: the database connection was lost", c->s->shown), rc = STORE_EFAIL;
