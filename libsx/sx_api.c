@@ -18,10 +18,10 @@
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static atomic_bool initialised;
-static _Thread_local bool tls_attached;   /* this thread may use libsx */
-static _Thread_local bool tls_registered; /* ... because we registered it with the GC */
-static _Thread_local bool tls_initial;    /* ... because it initialised libsx */
-static _Thread_local char tls_marker;     /* its address identifies the thread */
+static _Thread_local bool tls_attached SX_TLS_FAST;   /* this thread may use libsx */
+static _Thread_local bool tls_registered SX_TLS_FAST; /* ... because we registered it with the GC */
+static _Thread_local bool tls_initial SX_TLS_FAST;    /* ... because it initialised libsx */
+static _Thread_local char tls_marker SX_TLS_FAST;     /* its address identifies the thread */
 
 /* Run once, on the first thread that uses libsx: that thread is the
  * collector's initial thread. Lazily initialised kernel statics are set
@@ -70,7 +70,7 @@ sxapi_code sxapi_thread_attach(void) {
   return SXAPI_OK;
 }
 
-static _Thread_local char *tls_msg; /* the thread's last error message (malloc'd) */
+static _Thread_local char *tls_msg SX_TLS_FAST; /* the thread's last error message (malloc'd) */
 
 sxapi_code sxapi_thread_detach(void) {
   if (tls_initial) return SXAPI_OK; /* the collector's own thread stays */

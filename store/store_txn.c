@@ -145,7 +145,7 @@ static void tb_uvarint(store_bytes *b, uint64_t v) {
 }
 
 /* Values are encoded into a per-thread scratch buffer, then copied. */
-static __thread sx_buf tx_scratch;
+static __thread sx_buf tx_scratch SX_TLS_FAST;
 
 /* ---- lifecycle ------------------------------------------------------------- */
 
