@@ -323,10 +323,20 @@ static void print_atom(sx_buf *b, sx_val v) {
   }
 }
 
+/* Is the string k a plain identifier? Worked out once per string (they
+ * are immutable, like the hash sx_string_hash caches): the same keys are
+ * printed again and again. */
+static bool plain_key(sx_val k) {
+  sx_hdr *h = &sx_str(k)->h;
+  if (!(h->flags & SX_F_IDENT_KNOWN))
+    h->flags |= SX_F_IDENT_KNOWN | (sx_is_plain_identifier(sx_str_data(k), sx_str_len(k)) ? SX_F_IDENT : 0);
+  return h->flags & SX_F_IDENT;
+}
+
 static void print_key(sx_buf *b, sx_val k) {
   if (!sx_is_string(k)) {
     print_atom(b, k);
-  } else if (sx_is_plain_identifier(sx_str_data(k), sx_str_len(k))) {
+  } else if (plain_key(k)) {
     put1(b, ':');
     putn(b, sx_str_data(k), sx_str_len(k));
   } else {

@@ -81,6 +81,8 @@ typedef enum sx_type {
 /* Object flags (sx_hdr.flags). */
 #define SX_F_HASHED 0x02    /* string: hash field is valid */
 #define SX_F_INTERRUPT 0x04 /* error: raised by vm->interrupt; guards do not catch it */
+#define SX_F_IDENT_KNOWN 0x08 /* string: whether SX_F_IDENT is set has been worked out */
+#define SX_F_IDENT 0x10       /* string: its bytes are a plain identifier (printed as :name) */
 
 typedef struct sx_hdr {
   uint8_t type;  /* sx_type */
