@@ -177,8 +177,8 @@ const sx_resolver *sx_find_resolver(sx_vm *vm, sx_val request, sx_val *op, sx_va
   if (!sx_is(request, SX_T_DICT)) return NULL;
   static sx_val k_op, k_args; /* static roots: the GC scans them */
   if (!k_op) {
-    k_op = sx_string_cstr("op");
-    k_args = sx_string_cstr("args");
+    k_op = sx_string_shared("op");
+    k_args = sx_string_shared("args");
   }
   sx_val o = sx_dict_lookup(request, k_op), a = sx_dict_lookup(request, k_args);
   if (o == SX_UNDEF || !sx_is_string(o)) return NULL;

@@ -273,7 +273,7 @@ static bool ts_exists(const txn_stream *ts) { return ts_hwm(ts) > 0; }
 /* ---- log facet ---------------------------------------------------------------- */
 
 static sx_val seq_key;
-static void tx_seq_key_init(void) { seq_key = sx_string_cstr("seq"); }
+static void tx_seq_key_init(void) { seq_key = sx_string_shared("seq"); }
 
 static sx_val tx_seq_key(void) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;

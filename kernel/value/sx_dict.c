@@ -142,8 +142,9 @@ static uint32_t small_find(const small_dict *s, sx_val key, bool *found) {
 
 /* Keys written literally in code are shared objects (the analyser interns
  * them), so a lookup first looks for the key itself: a few word compares
- * instead of a binary search comparing bytes. */
-#define SMALL_IDENTITY_SCAN 8
+ * instead of a binary search comparing bytes. Sixteen word compares cost
+ * less than one compare of bytes, so every small dict is scanned so. */
+#define SMALL_IDENTITY_SCAN SX_DICT_SMALL_MAX
 static sx_val small_lookup(const small_dict *s, sx_val key) {
   uint32_t n = dict_count(s);
   if (n <= SMALL_IDENTITY_SCAN)

@@ -268,6 +268,11 @@ sx_val sx_string_cstr(const char *cstr);
 sx_val sx_string_alloc(size_t len, char **data_out); /* fill data_out[0..len) */
 sx_val sx_symbol_intern(const char *name, size_t len);
 sx_val sx_symbol_cstr(const char *name);
+/* The string object every literal with these bytes shares (a keyword, a
+ * string constant or a dict key written in code: sx_analyse.c), namely the
+ * interned symbol's name: a dict lookup with it finds such a key by
+ * identity (sx_dict.c). */
+static inline sx_val sx_string_shared(const char *cstr) { return ((sx_symbol *)sx_symbol_cstr(cstr))->name; }
 sx_val sx_keyword_new(sx_val name_string);
 sx_val sx_cons(sx_val car, sx_val cdr);
 sx_val sx_cons_at(sx_val car, sx_val cdr, sx_val file, uint32_t line, uint32_t col);
