@@ -35,6 +35,10 @@ size_t codec_uvarint_encode(unsigned char out[10], uint64_t v) {
 }
 
 void codec_put_uvarint(sx_buf *b, uint64_t v) {
+  if (v < 0x80) { /* most lengths and small ints: one byte, no memcpy */
+    sx_buf_putc(b, (char)v);
+    return;
+  }
   unsigned char tmp[10];
   sx_buf_put(b, tmp, codec_uvarint_encode(tmp, v));
 }
