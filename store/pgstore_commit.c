@@ -61,8 +61,9 @@ typedef struct pgc {
   uint64_t at; /* the tick taken just before sending */
   store_txn *t;
   sx_val *err;
-  pgc_sent_item *items;
-  int sent, cap; /* items sent, in order */
+  pgc_sent_item *items; /* first few: in few (no allocation for a small commit) */
+  int sent, cap;         /* items sent, in order */
+  pgc_sent_item few[4];
   bool failed;   /* queuing failed (err set) */
   bool new_stream, keys_changed;
 } pgc;
@@ -70,9 +71,13 @@ typedef struct pgc {
 /* ---- queuing --------------------------------------------------------------------- */
 
 static pgc_sent_item *pgc_item(pgc *c, int slot, const char *what, sx_val name) {
+  if (!c->items) c->items = c->few, c->cap = (int)(sizeof c->few / sizeof c->few[0]);
   if (c->sent == c->cap) {
-    c->cap = c->cap ? 2 * c->cap : 16;
-    c->items = store_xrealloc(c->items, (size_t)c->cap * sizeof *c->items);
+    pgc_sent_item *more = store_xmalloc(2 * (size_t)c->cap * sizeof *more);
+    memcpy(more, c->items, (size_t)c->sent * sizeof *more);
+    if (c->items != c->few) free(c->items);
+    c->items = more;
+    c->cap *= 2;
   }
   c->items[c->sent] = (pgc_sent_item){.slot = slot, .what = what, .name = name};
   return &c->items[c->sent++];
@@ -350,16 +355,17 @@ static int cmp_keys(const void *a, const void *b) {
 }
 
 /* Queue every statement of t, in the locking order. */
+#define PGC_FEW 8 /* streams or keys sorted without allocating */
 static void pgc_queue(pgc *c) {
   store_txn *t = c->t;
-  txn_stream **ss = store_xmalloc((t->nstreams + 1) * sizeof *ss);
-  txn_key **ks = store_xmalloc((t->nkeys + 1) * sizeof *ks);
+  txn_stream *ss_few[PGC_FEW], **ss = t->nstreams <= PGC_FEW ? ss_few : store_xmalloc(t->nstreams * sizeof *ss);
+  txn_key *ks_few[PGC_FEW], **ks = t->nkeys <= PGC_FEW ? ks_few : store_xmalloc(t->nkeys * sizeof *ks);
   size_t ns = 0, nk = 0;
   for (size_t i = 0; i < t->nstreams; i++) ss[ns++] = &t->streams[i];
   for (size_t i = 0; i < t->nkeys; i++)
     if (t->keys[i].read || t->keys[i].state != TK_UNTOUCHED) ks[nk++] = &t->keys[i];
-  qsort(ss, ns, sizeof *ss, cmp_streams);
-  qsort(ks, nk, sizeof *ks, cmp_keys);
+  if (ns > 1) qsort(ss, ns, sizeof *ss, cmp_streams);
+  if (nk > 1) qsort(ks, nk, sizeof *ks, cmp_keys);
   for (size_t i = 0; i < ns; i++)
     if (ss[i]->trunc) {
       pgc_lock_events(c);
@@ -369,8 +375,8 @@ static void pgc_queue(pgc *c) {
   for (size_t i = 0; i < nk; i++) pgc_key(c, ks[i]);
   pgc_clock(c, "catalog", t->catalog_read, &t->catalog_rv, c->new_stream, "the stream list");
   pgc_clock(c, "keys", t->keys_read, &t->keys_rv, c->keys_changed, "the kv key list");
-  free(ss);
-  free(ks);
+  if (ss != ss_few) free(ss);
+  if (ks != ks_few) free(ks);
 }
 
 /* The first error among one statement's results decides. A prepare that
@@ -490,6 +496,6 @@ int pgstore_commit(store *base, store_txn *t, uint64_t *ticket, sx_val *err) {
     pgc_learn(&c, rc, c.at);
     pthread_mutex_unlock(&s->mu);
   }
-  free(c.items);
+  if (c.items != c.few) free(c.items);
   return rc;
 }
