@@ -383,9 +383,38 @@ static void run_command_line(server *s, bool is_load, bool one_arg, sxapi_value 
   respond_result(s, rc, v);
 }
 
+/* The source of a line that is exactly (eval "...") with one string
+ * literal, the shape clients send, read without building the command's
+ * list (a tenth of the work of a small request). False for any other
+ * line, and for one whose literal does not read: command_of reads those
+ * and gives their errors. */
+static bool plain_eval(server *s, const char *line, size_t len, sxapi_value *src) {
+  static const char head[] = "(eval \"";
+  size_t h = sizeof head - 1, i = h;
+  if (len < h + 2 || memcmp(line, head, h) != 0 || line[len - 1] != ')') return false;
+  while (i < len && line[i] != '"') i += line[i] == '\\' ? 2 : 1; /* the literal's closing quote */
+  if (i != len - 2) return false;                                  /* must stand just before the ')' */
+  sxapi_value forms;
+  size_t n = 0;
+  if (sxapi_read(s->vm, line + h - 1, len - h, "<command>", &forms) != SXAPI_OK ||
+      sxapi_list_length(s->vm, forms, &n) != SXAPI_OK || n != 1)
+    return false;
+  return sxapi_list_get(s->vm, forms, 0, src) == SXAPI_OK && sxapi_typeof(*src) == SXAPI_TSTRING;
+}
+
+/* About to evaluate: a response held since long before goes first. */
+static void before_evaluation(server *s) {
+  if (s->held_since && now_ns() - s->held_since > HOLD_NS) flush_out(s); /* an evaluation may take long */
+}
+
 /* One command line: returns after writing zero (epoch) or one response. */
 static void server_command(server *s, const char *line, size_t len) {
   sxapi_value cmd, head, arg = sxapi_nil();
+  if (plain_eval(s, line, len, &arg)) {
+    before_evaluation(s);
+    run_command_line(s, false, true, arg);
+    return;
+  }
   if (!command_of(s, line, len, &cmd) || sxapi_typeof(cmd) != SXAPI_TLIST) return;
   size_t nitems = 0;
   sxapi_list_length(s->vm, cmd, &nitems);
@@ -406,7 +435,7 @@ static void server_command(server *s, const char *line, size_t len) {
     free(msg);
     return;
   }
-  if (s->held_since && now_ns() - s->held_since > HOLD_NS) flush_out(s); /* an evaluation may take long */
+  before_evaluation(s);
   run_command_line(s, is_load, one_arg, arg);
 }
 

@@ -184,5 +184,35 @@ exec 7>&-
 expect_out "SIGTERM mid-line" "(ok 0 1)"
 expect_rc0 "SIGTERM mid-line"
 
+# 13. a line of the shape (eval "...") is read by a shorter path; every
+#     such line, and every near miss, answers exactly as the same line with a
+#     space after it does (which the general command reader takes; a space
+#     moves only the position of an error at the end of the line: those
+#     lines are checked word for word)
+printf '%s\n' '(eval "(+ 1 2)")' '(eval "1" "2")' '(eval "\q")' '(eval "a")x)' '(eval "\"a\\\\\"")' \
+  '(eval "\u00e9")' '(eval "")' '(eval "\"\xc3\xa9\"")' '(eval "(+ 1 2)"))' '(eval "1\")")' \
+  '(eval "(str \"\\\"\")")' >"$TMP/plain"
+sed 's/$/ /' "$TMP/plain" >"$TMP/spaced"
+run_server "$TMP/plain"
+cp "$TMP/out" "$TMP/out.plain"
+run_server "$TMP/spaced"
+if cmp -s "$TMP/out.plain" "$TMP/out"; then ok; else
+  bad "plain eval lines answer differently from the general reader:"; diff "$TMP/out.plain" "$TMP/out" >&2
+fi
+if [ "$(wc -l <"$TMP/out.plain")" -eq 11 ] && grep -qx '(ok 0 3)' "$TMP/out.plain" &&
+  grep -qx '(ok 0 "a\\\\")' "$TMP/out.plain" &&
+  grep -q '^(error 0 "<command>:1:8: unknown escape' "$TMP/out.plain"; then ok; else
+  bad "plain eval answers:"; cat "$TMP/out.plain" >&2
+fi
+printf '%s\n' '(eval "1";x")' '(eval "x\")' '(eval "\")' >"$TMP/in"
+run_server "$TMP/in"
+want=$(cat <<'EOF'
+(error 0 "<command>:1:14: unclosed '(' opened at 1:1")
+(error 0 "<command>:1:12: unterminated string starting at 1:7")
+(error 0 "<command>:1:11: unterminated string starting at 1:7")
+EOF
+)
+expect_out "near misses of a plain eval" "$want"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
