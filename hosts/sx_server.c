@@ -55,6 +55,8 @@ typedef struct server {
   bool eof;    /* stdin ended (possibly while waiting for a response) */
   char *line;  /* the line read last, NUL-terminated */
   size_t cap;
+  char *resp; /* a response put together (respond_line) */
+  size_t resp_cap;
   long long held_since; /* a response is written but not flushed since then (0: none) */
   int held;             /* responses written but not flushed */
 } server;
@@ -127,13 +129,21 @@ static void set_epoch(server *s, long long n) {
   snprintf(s->epoch_text, sizeof s->epoch_text, "%lld", n);
 }
 
-/* "(TAG EPOCH " (no printf: one per response). */
-static void respond_head(server *s, const char *tag) {
-  fputc('(', s->out);
-  fputs(tag, s->out);
-  fputc(' ', s->out);
-  fputs(s->epoch_text, s->out);
-  fputc(' ', s->out);
+/* "(TAG EPOCH TEXT)" and a newline, put together first and written with
+ * one call (every stdio call locks the stream). */
+static void respond_line(server *s, const char *tag, const char *text, size_t len) {
+  size_t tl = strlen(tag), el = strlen(s->epoch_text), n = tl + el + len + 5;
+  if (n > s->resp_cap) {
+    s->resp_cap = 2 * n;
+    if (!(s->resp = realloc(s->resp, s->resp_cap))) abort();
+  }
+  char *p = s->resp;
+  *p++ = '(';
+  memcpy(p, tag, tl), p += tl, *p++ = ' ';
+  memcpy(p, s->epoch_text, el), p += el, *p++ = ' ';
+  memcpy(p, text, len), p += len;
+  *p++ = ')', *p++ = '\n';
+  fwrite(s->resp, 1, (size_t)(p - s->resp), s->out);
 }
 
 static void respond_value(server *s, const char *tag, sxapi_value v) {
@@ -146,9 +156,7 @@ static void respond_value(server *s, const char *tag, sxapi_value v) {
     fwrite(text, 1, len, s->out);
     fputc('\n', s->out);
   } else {
-    respond_head(s, tag);
-    fwrite(text, 1, len, s->out);
-    fputs(")\n", s->out);
+    respond_line(s, tag, text, len);
   }
   if (strcmp(tag, "perform") == 0) flush_out(s); /* the parent must see it to answer */
   else response_done(s);
@@ -160,9 +168,7 @@ static void respond_error_msg(server *s, sxapi_value msg) {
   sxapi_print(s->vm, msg, &printed);
   size_t len;
   const char *text = bytes_of(s, printed, &len);
-  respond_head(s, "error");
-  fwrite(text, 1, len, s->out);
-  fputs(")\n", s->out);
+  respond_line(s, "error", text, len);
   response_done(s);
 }
 
@@ -497,6 +503,7 @@ int sx_server_serve(sxapi_vm *vm, FILE *in, FILE *out, bool bridge, bool (*gone)
   flush_out(&s);
   free(s.in.buf);
   free(s.line);
+  free(s.resp);
   return 0;
 }
 
