@@ -13,7 +13,11 @@
 #   2. a read of a 100,000-event stream from a fresh process: events/s.
 #   bench/pg_bench.sh [SX] [SECONDS]     SX defaults to build/hosts/sx
 # Environment: PG_BENCH_ROUNDS (3) interleaved rounds per client count,
-# each an sx window, then pgbench's two; PG_BENCH_CLIENTS ("1 8 32").
+# each an sx window, then pgbench's two; PG_BENCH_CLIENTS ("1 8 32");
+# PG_BENCH_BASE=OTHER_SX adds a window of that binary to every round and
+# prints sx / it (a change measured in pairs); PG_BENCH_PIN=1 runs
+# PostgreSQL on the first CPU and every client on the others, as if the
+# database had a host of its own.
 set -u
 cd "$(dirname "$0")/.."
 SX=$(realpath "${1:-build/hosts/sx}")
@@ -25,7 +29,13 @@ DIR=$(mktemp -d /tmp/sx-pgbench-XXXXXX)
 chmod 755 "$DIR" # the postgres user reaches the cluster inside
 trap 'tests/pg_cluster.sh stop "$DIR/pg"; rm -rf "$DIR"' EXIT
 URL=$(tests/pg_cluster.sh start "$DIR/pg") || exit 1
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+BASE=${PG_BENCH_BASE:+$(realpath "$PG_BENCH_BASE")}
+CLIENT=()
+if [ "${PG_BENCH_PIN:-0}" = 1 ]; then # the server's processes (and the backends they fork) on CPU 0
+  for p in $(pgrep -u postgres -f "$DIR/pg" ; pgrep -P "$(head -1 "$DIR/pg/data/postmaster.pid")"); do taskset -a -cp 0 "$p" >/dev/null; done
+  CLIENT=(taskset -c "1-$(($(nproc) - 1))")
+fi
+as_pg() { if [ "$(id -u)" -eq 0 ]; then "${CLIENT[@]}" runuser -u postgres -- "$@"; else "${CLIENT[@]}" "$@"; fi; }
 PGB() { as_pg "$BIN/pgbench" -h "$DIR/pg" -U postgres "$@" postgres; }
 as_pg "$BIN/psql" -h "$DIR/pg" -U postgres -qc "CREATE TABLE ins (id bigserial PRIMARY KEY, v bytea)" postgres
 echo "INSERT INTO ins (v) VALUES ('\\x0102030405060708');" > "$DIR/ins.sql"
@@ -48,8 +58,8 @@ PRELUDE='(load "lib/persist/event.sx") (load "lib/persist/backend.sx") (load "li
 # persist, then waits on a FIFO; the window of SECS seconds starts when it
 # is released and ends with a SIGKILL; what was acknowledged by then counts.
 mkfifo "$DIR/go"
-appender() { # K: start appender K (not a job of this shell); its pid goes to $DIR/pid.K
-  ( "$SX" --store "$URL&sx_schema=bench" server \
+appender() { # K SX: start appender K (not a job of this shell); its pid goes to $DIR/pid.K
+  ( "${CLIENT[@]}" "$2" --store "$URL&sx_schema=bench" server \
       < <(echo "(eval \"$(printf '%s' "$PRELUDE" | sed 's/"/\\"/g')\")"; cat "$DIR/go" >/dev/null
           yes "(eval \"(persist/append db \\\"p$1\\\" \\\"t\\\" 0 {:n 1})\")") \
       > "$DIR/out.$1" 2>/dev/null &
@@ -59,9 +69,9 @@ ready() { # N: have all N appenders loaded persist?
   for k in $(seq "$1"); do grep -q '^(ok 0 db)' "$DIR/out.$k" 2>/dev/null || return 1; done
 }
 
-run_sx() { # N SECS: the events/s N appenders acknowledge in a window of SECS
+run_sx() { # N SECS [SX]: the events/s N appenders acknowledge in a window of SECS
   local n=$1 secs=$2 k
-  for k in $(seq "$n"); do appender "$k"; done
+  for k in $(seq "$n"); do appender "$k" "${3:-$SX}"; done
   until ready "$n"; do sleep 0.05; done
   local t0 t1 total=0
   t0=$(date +%s%N); : > "$DIR/go"  # opening and closing the FIFO releases them all
@@ -87,19 +97,27 @@ as_pg "$BIN/psql" -h "$DIR/pg" -U postgres -qc \
 # growing from nothing), and whoever runs first would pay for it: one short
 # uncounted round of each warms it up.
 run_sx 32 2 >/dev/null; run_pgbench 32 2 ins.sql >/dev/null; run_pgbench 32 2 append.sql >/dev/null
-printf 'pg: appends at full durability, one event per evaluation, %s s windows, %s interleaved rounds:\n' "$SECS" "$ROUNDS"
+printf 'pg: appends at full durability, one event per evaluation, %s s windows, %s interleaved rounds%s:\n' \
+  "$SECS" "$ROUNDS" "${CLIENT:+ (PostgreSQL on CPU 0, clients on the others)}"
 printf 'pg: median (range) over the rounds; a ratio is sx / pgbench within one round (start-up not counted)\n'
-printf '  %5s %20s %20s %18s %20s %18s\n' procs "sx events/s" "pgbench insert" ratio "pgbench append" ratio
+[ -n "$BASE" ] && printf 'pg: base: %s, in the same rounds\n' "$BASE"
+printf '  %5s %20s %20s %18s %20s %18s' procs "sx events/s" "pgbench insert" ratio "pgbench append" ratio
+[ -n "$BASE" ] && printf ' %20s %18s' "base events/s" "sx / base"
+echo
+ratio() { awk -v a="$1" -v b="${2:-0}" 'BEGIN { print (b > 0 ? a / b : 0) }'; }
 for n in ${PG_BENCH_CLIENTS:-1 8 32}; do
-  : > "$DIR/r.sx"; : > "$DIR/r.ins"; : > "$DIR/r.app"; : > "$DIR/q.ins"; : > "$DIR/q.app"
+  for f in r.sx r.ins r.app q.ins q.app r.base q.base; do : > "$DIR/$f"; done
   for r in $(seq "$ROUNDS"); do
-    sx=$(run_sx "$n" "$SECS"); ins=$(run_pgbench "$n" "$SECS" ins.sql); app=$(run_pgbench "$n" "$SECS" append.sql)
+    sx=$(run_sx "$n" "$SECS"); [ -n "$BASE" ] && base=$(run_sx "$n" "$SECS" "$BASE")
+    ins=$(run_pgbench "$n" "$SECS" ins.sql); app=$(run_pgbench "$n" "$SECS" append.sql)
     echo "$sx" >> "$DIR/r.sx"; echo "${ins:-0}" >> "$DIR/r.ins"; echo "${app:-0}" >> "$DIR/r.app"
-    awk -v a="$sx" -v b="${ins:-0}" 'BEGIN { print (b > 0 ? a / b : 0) }' >> "$DIR/q.ins"
-    awk -v a="$sx" -v b="${app:-0}" 'BEGIN { print (b > 0 ? a / b : 0) }' >> "$DIR/q.app"
+    ratio "$sx" "$ins" >> "$DIR/q.ins"; ratio "$sx" "$app" >> "$DIR/q.app"
+    [ -n "$BASE" ] && { echo "$base" >> "$DIR/r.base"; ratio "$sx" "$base" >> "$DIR/q.base"; }
   done
-  printf '  %5d %20s %20s %18s %20s %18s\n' "$n" "$(summary %.0f < "$DIR/r.sx")" "$(summary %.0f < "$DIR/r.ins")" \
+  printf '  %5d %20s %20s %18s %20s %18s' "$n" "$(summary %.0f < "$DIR/r.sx")" "$(summary %.0f < "$DIR/r.ins")" \
     "$(summary %.2f < "$DIR/q.ins")" "$(summary %.0f < "$DIR/r.app")" "$(summary %.2f < "$DIR/q.app")"
+  [ -n "$BASE" ] && printf ' %20s %18s' "$(summary %.0f < "$DIR/r.base")" "$(summary %.2f < "$DIR/q.base")"
+  echo
 done
 
 # a 100,000-event stream, read from a fresh process
