@@ -108,7 +108,11 @@ ratio() { awk -v a="$1" -v b="${2:-0}" 'BEGIN { print (b > 0 ? a / b : 0) }'; }
 for n in ${PG_BENCH_CLIENTS:-1 8 32}; do
   for f in r.sx r.ins r.app q.ins q.app r.base q.base; do : > "$DIR/$f"; done
   for r in $(seq "$ROUNDS"); do
-    sx=$(run_sx "$n" "$SECS"); [ -n "$BASE" ] && base=$(run_sx "$n" "$SECS" "$BASE")
+    if [ -n "$BASE" ] && [ $((r % 2)) = 0 ]; then # the two binaries take turns at going first
+      base=$(run_sx "$n" "$SECS" "$BASE"); sx=$(run_sx "$n" "$SECS")
+    else
+      sx=$(run_sx "$n" "$SECS"); [ -n "$BASE" ] && base=$(run_sx "$n" "$SECS" "$BASE")
+    fi
     ins=$(run_pgbench "$n" "$SECS" ins.sql); app=$(run_pgbench "$n" "$SECS" append.sql)
     echo "$sx" >> "$DIR/r.sx"; echo "${ins:-0}" >> "$DIR/r.ins"; echo "${app:-0}" >> "$DIR/r.app"
     ratio "$sx" "$ins" >> "$DIR/q.ins"; ratio "$sx" "$app" >> "$DIR/q.app"
