@@ -131,8 +131,8 @@ Test(doc, the_signature_convention) {
 
 /* Load every source of lib/persist, as the hosts do. */
 static void load_persist(void) {
-  const char *root = getenv("SX_SOURCE_ROOT");
-  cr_assert(root, "SX_SOURCE_ROOT names the source tree");
+  const char *root = getenv("SX_SOURCE_ROOT"); /* meson test sets it; by hand, the tree built from */
+  if (!root) root = SX_SOURCE_ROOT;
   char pattern[4096];
   snprintf(pattern, sizeof pattern, "%s/lib/persist/*.sx", root);
   glob_t g;

@@ -322,8 +322,8 @@ Test(recovery, an_undecodable_value_under_a_valid_checksum_is_refused_at_open) {
 /* ---- the format rule: stores written in log format 1 still open -------------------- */
 
 static void copy_fixture(void) {
-  const char *root = getenv("SX_SOURCE_ROOT");
-  cr_assert_not_null(root, "SX_SOURCE_ROOT is not set");
+  const char *root = getenv("SX_SOURCE_ROOT"); /* meson test sets it; by hand, the tree built from */
+  if (!root) root = SX_SOURCE_ROOT;
   char cmd[600];
   snprintf(cmd, sizeof cmd, "cp -r '%s/tests/fixtures/store-v1/.' '%s/'", root, dir);
   cr_assert_eq(system(cmd), 0);
