@@ -327,10 +327,13 @@ static void print_atom(sx_buf *b, sx_val v) {
  * are immutable, like the hash sx_string_hash caches): the same keys are
  * printed again and again. */
 static bool plain_key(sx_val k) {
-  sx_hdr *h = &sx_str(k)->h;
-  if (!(h->flags & SX_F_IDENT_KNOWN))
-    h->flags |= SX_F_IDENT_KNOWN | (sx_is_plain_identifier(sx_str_data(k), sx_str_len(k)) ? SX_F_IDENT : 0);
-  return h->flags & SX_F_IDENT;
+  sx_string *s = sx_str(k);
+  unsigned f = sx_str_flags(s);
+  if (!(f & SX_F_IDENT_KNOWN)) {
+    f = SX_F_IDENT_KNOWN | (sx_is_plain_identifier(s->data, s->len) ? SX_F_IDENT : 0);
+    sx_str_set_flags(s, f);
+  }
+  return f & SX_F_IDENT;
 }
 
 static void print_key(sx_buf *b, sx_val k) {

@@ -6,7 +6,9 @@
  * kv counter, put it back plus one and append an event to a shared
  * stream, running each again while it ends in SXAPI_ERR_CONFLICT. In the
  * end the counter and the stream both equal the number of evaluations
- * acknowledged, and the stream's seqs are 1..n. */
+ * acknowledged, and the stream's seqs are 1..n. Every thread prints the
+ * events it appended: their keys are strings all the VMs share, whose
+ * printing caches a flag in them on first use. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,9 +53,12 @@ static void *work(void *arg) {
   sxapi_vm *vm = open_vm();
   for (int i = 0; i < ROUNDS; i++) {
     sxapi_code rc;
-    while ((rc = sxapi_eval(vm, step, NULL)) == SXAPI_ERR_CONFLICT) w->conflicts++;
-    if (rc == SXAPI_OK) w->acked++;
-    else w->errors++, fprintf(stderr, "FAIL: %s\n", sxapi_errmsg());
+    sxapi_value ev, text;
+    const char *shown = "";
+    while ((rc = sxapi_eval(vm, step, &ev)) == SXAPI_ERR_CONFLICT) w->conflicts++;
+    if (rc == SXAPI_OK && sxapi_print(vm, ev, &text) == SXAPI_OK) sxapi_to_string(vm, text, &shown, NULL);
+    if (rc == SXAPI_OK && strncmp(shown, "{:at 0 :data {:n ", 17) == 0) w->acked++;
+    else w->errors++, fprintf(stderr, "FAIL: %s (printed %s)\n", sxapi_errmsg(), shown);
   }
   sxapi_free(vm);
   sxapi_thread_detach();

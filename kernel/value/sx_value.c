@@ -164,20 +164,23 @@ static uint32_t hash_bytes(const char *p, size_t n) {
   return (uint32_t)(h ^ (h >> 32));
 }
 
+/* Threads that hash one string at once store the same value. */
 uint32_t sx_string_hash(sx_val v) {
   sx_string *s = sx_str(v);
-  if (!(s->h.flags & SX_F_HASHED)) {
-    s->h.hash = hash_bytes(s->data, s->len);
-    s->h.flags |= SX_F_HASHED;
-  }
-  return s->h.hash;
+  if (sx_str_flags(s) & SX_F_HASHED) return __atomic_load_n(&s->h.hash, __ATOMIC_RELAXED);
+  uint32_t h = hash_bytes(s->data, s->len);
+  __atomic_store_n(&s->h.hash, h, __ATOMIC_RELAXED);
+  sx_str_set_flags(s, SX_F_HASHED);
+  return h;
 }
 
 bool sx_string_eq(sx_val a, sx_val b) {
   if (a == b) return true;
   sx_string *x = sx_str(a), *y = sx_str(b);
   if (x->len != y->len) return false;
-  if ((x->h.flags & y->h.flags & SX_F_HASHED) && x->h.hash != y->h.hash) return false;
+  if ((sx_str_flags(x) & sx_str_flags(y) & SX_F_HASHED) &&
+      __atomic_load_n(&x->h.hash, __ATOMIC_RELAXED) != __atomic_load_n(&y->h.hash, __ATOMIC_RELAXED))
+    return false;
   return memcmp(x->data, y->data, x->len) == 0;
 }
 

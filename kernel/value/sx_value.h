@@ -97,6 +97,18 @@ typedef struct sx_string {
   char data[]; /* len bytes, then a NUL not counted in len */
 } sx_string;
 
+/* A string may be shared by every thread of the process (an interned
+ * name, a constant of code that several VMs run), and two of its caches
+ * are filled in on first use: the hash (SX_F_HASHED) and whether it is a
+ * plain identifier (SX_F_IDENT_KNOWN). So its flags are read and set
+ * atomically; setting publishes what was cached before it (release), and
+ * a reader that sees a flag sees that (acquire). On x86 both orders cost
+ * nothing more than plain loads and one locked OR per string. */
+static inline unsigned sx_str_flags(const sx_string *s) { return __atomic_load_n(&s->h.flags, __ATOMIC_ACQUIRE); }
+static inline void sx_str_set_flags(sx_string *s, unsigned f) {
+  __atomic_fetch_or(&s->h.flags, (uint8_t)f, __ATOMIC_RELEASE);
+}
+
 typedef struct sx_symbol {
   sx_hdr h;    /* aux: special-form id (0 = none) */
   sx_val name; /* string */
