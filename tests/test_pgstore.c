@@ -1018,6 +1018,47 @@ Test(pg, one_append_and_a_truncation_in_one_commit) {
   close_store(s);
 }
 
+/* A kv value of a fresh handle (nil when absent). */
+static sx_val kv_of(const char *key) {
+  store *s = open_url(url, NULL);
+  sx_val v = store_kv_get(s, str(key));
+  close_store(s);
+  return v;
+}
+
+/* One commit of more streams and keys than a small commit sorts on the
+ * stack, and more statements than it records in place
+ * (pgstore_commit.c): all of it is stored; when another handle moved one
+ * of the streams first, none of it is. */
+Test(pg, a_commit_of_many_streams_and_keys_is_all_or_nothing) {
+  enum { N = 12 };
+  store *s = open_url(url, NULL), *other = open_url(url, NULL);
+  char name[16];
+  sx_val err = SX_NIL;
+  for (int i = 0; i < N; i++) {
+    snprintf(name, sizeof name, "m%02d", i);
+    put_events(s, name, 1, 1);
+  }
+  for (int round = 0; round < 2; round++) {
+    for (int i = N - 1; i >= 0; i--) { /* out of order: the commit sorts them */
+      snprintf(name, sizeof name, "m%02d", i);
+      cr_assert_eq(store_append(s, str(name), ev(2 + round, "x"), &err), 0, "%s", msg(err));
+      cr_assert_eq(store_kv_put(s, str(name), sx_int(round + 1), &err), 0, "%s", msg(err));
+    }
+    if (round == 1) put_events(other, "m07", 3, 3);
+    int rc = store_commit(s, &err);
+    cr_assert_eq(rc, round == 0 ? STORE_OK : STORE_ECONFLICT, "round %d: %s", round, msg(err));
+  }
+  HAS(msg(err), "conflict: stream \"m07\"");
+  for (int i = 0; i < N; i++) {
+    snprintf(name, sizeof name, "m%02d", i);
+    assert_stream(name, i == 7 ? 3 : 2, i == 7 ? 3 : 2, "after the commit that conflicted");
+    cr_assert_eq(kv_of(name), sx_int(1), "kv %s keeps the first commit's value", name);
+  }
+  close_store(other);
+  close_store(s);
+}
+
 /* A truncation past the mark cuts through the mark: an event appended
  * after it (same commit, or a later one) is read, by another handle too,
  * and the store checks clean. */
