@@ -15,6 +15,13 @@
 
 #define DEFAULT_MAX_DEPTH 1000000 /* nested SX calls, as docs/language.md promises */
 
+sx_val sx_vm_source_name(sx_vm *vm, const char *name) {
+  for (int i = 0; i < 2; i++)
+    if (vm->recent_names[i] && strcmp(sx_str_data(vm->recent_names[i]), name) == 0) return vm->recent_names[i];
+  vm->recent_names[1] = vm->recent_names[0];
+  return vm->recent_names[0] = sx_string_cstr(name);
+}
+
 sx_vm *sx_vm_create(void) {
   sx_gc_init();
   sx_analyse_init();

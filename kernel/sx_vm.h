@@ -290,6 +290,8 @@ struct sx_vm {
   sx_kframe *spare_ks;
   sx_val *spare_vs;
   size_t spare_kcap, spare_vcap;
+  /* the source names made last (sx_vm_source_name), newest first */
+  sx_val recent_names[2];
   /* called when a top-level evaluation ends (one protocol command, one
    * form of a file run by `sx run`, one API evaluation); a returned error
    * value (e.g. a failed commit) replaces a successful result */
@@ -305,6 +307,10 @@ struct sx_vm {
 };
 
 /* VM lifecycle and globals */
+/* The string value of a source name ("<eval>", a path) for positions and
+ * errors. Hosts name request after request alike: the two made last are
+ * kept and given again (strings are immutable). */
+sx_val sx_vm_source_name(sx_vm *vm, const char *name);
 sx_vm *sx_vm_create(void);
 void sx_vm_close(sx_vm *vm);
 sx_cell *sx_global_cell(sx_vm *vm, sx_val sym); /* creates an unbound cell */

@@ -292,7 +292,7 @@ static sxapi_code forms_fiber(sxapi_vm *vm, const char *who, sxapi_value forms, 
                               sx_fiber **f, bool *nested) {
   if (!sx_is_list(forms)) return api_type_error(who, "a list of forms", forms);
   *f = api_new_fiber(vm, nested);
-  sx_fiber_start_forms(*f, forms, sx_string_cstr(name ? name : "<eval>"), false);
+  sx_fiber_start_forms(*f, forms, sx_vm_source_name(vm->vm, name ? name : "<eval>"), false);
   return SXAPI_OK;
 }
 

@@ -333,7 +333,8 @@ sxapi_code sxapi_read(sxapi_vm *vm, const char *src, size_t len, const char *nam
   ACCESSOR(vm, "sxapi_read", forms);
   if (!src && len) return api_leave(vm, api_fail(SXAPI_ERR_ARG, "sxapi_read", "the source is NULL"));
   sx_val err = SX_NIL;
-  sxapi_code rc = api_read_forms(src ? src : "", len, name ? sx_string_cstr(name) : SX_NIL, forms, &err);
+  sxapi_code rc =
+      api_read_forms(src ? src : "", len, name ? sx_vm_source_name(vm->vm, name) : SX_NIL, forms, &err);
   if (rc != SXAPI_OK) {
     *forms = err;
     api_fail_value(rc, err);
@@ -350,7 +351,7 @@ sxapi_code sxapi_read_at(sxapi_vm *vm, const char *src, size_t len, const char *
     return api_leave(vm,
                      api_fail(SXAPI_ERR_ARG, "sxapi_read_at", "bad arguments (src, forms or first_line)"));
   sx_reader r;
-  sx_reader_init(&r, src ? src : "", len, name ? sx_string_cstr(name) : SX_NIL);
+  sx_reader_init(&r, src ? src : "", len, name ? sx_vm_source_name(vm->vm, name) : SX_NIL);
   r.line = first_line;
   sx_val acc = SX_EMPTY, form;
   sx_read_status st;

@@ -296,6 +296,20 @@ Test(api_value, reading_tells_broken_from_unfinished) {
   CODE(sxapi_read(vm, NULL, 3, NULL, &forms), SXAPI_ERR_ARG);
 }
 
+/* Each read names its own source, however the names come and go (the VM
+ * keeps the last few it made). */
+Test(api_value, every_read_names_its_own_source) {
+  const char *names[] = {"r1.sx", "r2.sx", "r1.sx", "r3.sx", "r4.sx", "r2.sx", "r", "r1.sx", "r1.sxx"};
+  char buf[64], want[64];
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    snprintf(buf, sizeof buf, "%s", names[i]); /* a buffer the caller reuses */
+    sxapi_value forms;
+    CODE(sxapi_read(vm, "(1", 2, buf, &forms), SXAPI_ERR_INCOMPLETE);
+    snprintf(want, sizeof want, "%s:1:3: unclosed", names[i]);
+    MSG_HAS(want);
+  }
+}
+
 Test(api_value, equality_is_structural) {
   sxapi_value items[] = {sxapi_int(vm, 1), sxapi_cstring(vm, "a")};
   cr_assert(sxapi_equal(vm, sxapi_list(vm, 2, items), eval("(list 1 \"a\")")));
