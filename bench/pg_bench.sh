@@ -17,7 +17,12 @@
 # PG_BENCH_BASE=OTHER_SX adds a window of that binary to every round and
 # prints sx / it (a change measured in pairs); PG_BENCH_PIN=1 runs
 # PostgreSQL on the first CPU and every client on the others, as if the
-# database had a host of its own.
+# database had a host of its own. PG_BENCH_CPU=M measures the clients'
+# CPU instead of rates: per client count and round, n sx processes append
+# M events each (their start-up, measured alone, subtracted) and pgbench's
+# n clients insert M rows each; printed in µs of user+system CPU per
+# evaluation or transaction, which the machine's noise moves far less
+# than the rates (for the cost of a change, with PG_BENCH_BASE).
 set -u
 cd "$(dirname "$0")/.."
 SX=$(realpath "${1:-build/hosts/sx}")
@@ -97,6 +102,53 @@ as_pg "$BIN/psql" -h "$DIR/pg" -U postgres -qc \
 # growing from nothing), and whoever runs first would pay for it: one short
 # uncounted round of each warms it up.
 run_sx 32 2 >/dev/null; run_pgbench 32 2 ins.sql >/dev/null; run_pgbench 32 2 append.sql >/dev/null
+# ---- PG_BENCH_CPU: the clients' CPU per evaluation ----
+feed() { # K M: the requests of appender K, M appends after the prelude
+  echo "(eval \"$(printf '%s' "$PRELUDE" | sed 's/"/\\"/g')\")"
+  yes "(eval \"(persist/append db \\\"c$1\\\" \\\"t\\\" 0 {:n 1})\")" | head -n "$2"
+}
+cpu_sx() { # N M SX: µs of CPU N appenders spend per append (their start-up subtracted)
+  local n=$1 m=$2 k t
+  for k in $(seq "$n"); do feed "$k" "$m" > "$DIR/feed.$k"; feed "$k" 0 > "$DIR/feed0.$k"; done
+  for t in feed0 feed; do
+    /usr/bin/time -f "%U %S" -o "$DIR/cpu.$t" "${CLIENT[@]}" bash -c \
+      "for k in \$(seq $n); do '$3' --store '$URL&sx_schema=bench' server < '$DIR/$t.'\$k > /dev/null & done; wait"
+  done
+  awk -v n="$n" -v m="$m" 'NR == 1 { z = $1 + $2 } NR == 2 { printf "%.1f", ($1 + $2 - z) / (n * m) * 1e6 }' \
+    "$DIR/cpu.feed0" "$DIR/cpu.feed"
+}
+cpu_pgbench() { # N M: µs of CPU pgbench's client spends per insert
+  local run=("$BIN/pgbench" -h "$DIR/pg" -U postgres -n -M prepared -c "$1" -j "$1" -t "$2" -f "$DIR/ins.sql" postgres)
+  [ "$(id -u)" -eq 0 ] && run=(runuser -u postgres -- "${run[@]}")
+  /usr/bin/time -f "%U %S" -o "$DIR/cpu.pgb" "${CLIENT[@]}" "${run[@]}" > /dev/null 2>&1
+  awk -v t=$(($1 * $2)) '{ printf "%.1f", ($1 + $2) / t * 1e6 }' "$DIR/cpu.pgb"
+}
+if [ -n "${PG_BENCH_CPU:-}" ]; then
+  [ -x /usr/bin/time ] || { echo "pg_bench: PG_BENCH_CPU needs /usr/bin/time (package time)" >&2; exit 2; }
+  M=$PG_BENCH_CPU
+  printf 'pg: client CPU (user+system) per append, µs; %s appends per process, %s interleaved rounds%s:\n' \
+    "$M" "$ROUNDS" "${CLIENT:+ (PostgreSQL on CPU 0, clients on the others)}"
+  printf '  %5s %18s %22s' procs "sx µs/append" "pgbench µs/insert"
+  [ -n "$BASE" ] && printf ' %18s %14s' "base µs/append" "sx / base"
+  echo
+  for n in ${PG_BENCH_CLIENTS:-1 8 32}; do
+    for f in c.sx c.pgb c.base c.q; do : > "$DIR/$f"; done
+    for r in $(seq "$ROUNDS"); do
+      if [ -n "$BASE" ] && [ $((r % 2)) = 0 ]; then
+        b=$(cpu_sx "$n" "$M" "$BASE"); x=$(cpu_sx "$n" "$M" "$SX")
+      else
+        x=$(cpu_sx "$n" "$M" "$SX"); [ -n "$BASE" ] && b=$(cpu_sx "$n" "$M" "$BASE")
+      fi
+      echo "$x" >> "$DIR/c.sx"; cpu_pgbench "$n" "$M" >> "$DIR/c.pgb"; echo >> "$DIR/c.pgb"
+      [ -n "$BASE" ] && { echo "$b" >> "$DIR/c.base"; awk -v a="$x" -v b="$b" 'BEGIN { print a / b }' >> "$DIR/c.q"; }
+    done
+    printf '  %5d %18s %22s' "$n" "$(summary %.1f < "$DIR/c.sx")" "$(summary %.1f < "$DIR/c.pgb")"
+    [ -n "$BASE" ] && printf ' %18s %14s' "$(summary %.1f < "$DIR/c.base")" "$(summary %.2f < "$DIR/c.q")"
+    echo
+  done
+  exit 0
+fi
+
 printf 'pg: appends at full durability, one event per evaluation, %s s windows, %s interleaved rounds%s:\n' \
   "$SECS" "$ROUNDS" "${CLIENT:+ (PostgreSQL on CPU 0, clients on the others)}"
 printf 'pg: median (range) over the rounds; a ratio is sx / pgbench within one round (start-up not counted)\n'
