@@ -391,7 +391,7 @@ static void run_command_line(server *s, bool is_load, bool one_arg, sxapi_value 
 
 /* The source of a line that is exactly (eval "...") with one string
  * literal, the shape clients send, read without building the command's
- * list (a tenth of the work of a small request). False for any other
+ * list (about 7% of the work of a small request). False for any other
  * line, and for one whose literal does not read: command_of reads those
  * and gives their errors. */
 static bool plain_eval(server *s, const char *line, size_t len, sxapi_value *src) {

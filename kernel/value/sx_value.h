@@ -217,7 +217,7 @@ void *sx_alloc_atomic(size_t bytes); /* never scanned (no pointers) */
  * bytes: for the word-multiple sizes of our structs, always at least a word
  * more than n, so the slot's last word (which the collector leaves
  * unscanned: sx_alloc_refill) never holds part of the object. Above
- * SX_SMALL_MAX bytes, the collector's own allocator (about ten times the
+ * SX_SMALL_MAX bytes, the collector's own allocator (several times the
  * work). */
 #define SX_SMALL_MAX 255
 typedef struct sx_alloc_cache {
