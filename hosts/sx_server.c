@@ -51,11 +51,11 @@ typedef struct server {
   FILE *out;
   long long epoch;
   char epoch_text[24]; /* epoch in decimal, for the responses */
-  bool bridge; /* forward unowned performs to the parent */
-  bool eof;    /* stdin ended (possibly while waiting for a response) */
-  char *line;  /* the line read last, NUL-terminated */
+  bool bridge;         /* forward unowned performs to the parent */
+  bool eof;            /* stdin ended (possibly while waiting for a response) */
+  char *line;          /* the line read last, NUL-terminated */
   size_t cap;
-  char *resp; /* a response put together (respond_line) */
+  char *resp;          /* a response put together (respond_line) */
   size_t resp_cap;
   long long held_since; /* a response is written but not flushed since then (0: none) */
   int held;             /* responses written but not flushed */
@@ -399,7 +399,7 @@ static bool plain_eval(server *s, const char *line, size_t len, sxapi_value *src
   size_t h = sizeof head - 1, i = h;
   if (len < h + 2 || memcmp(line, head, h) != 0 || line[len - 1] != ')') return false;
   while (i < len && line[i] != '"') i += line[i] == '\\' ? 2 : 1; /* the literal's closing quote */
-  if (i != len - 2) return false;                                  /* must stand just before the ')' */
+  if (i != len - 2) return false;                                 /* must stand just before the ')' */
   sxapi_value forms;
   size_t n = 0;
   if (sxapi_read(s->vm, line + h - 1, len - h, "<command>", &forms) != SXAPI_OK ||

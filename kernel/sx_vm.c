@@ -17,7 +17,8 @@
 
 sx_val sx_vm_source_name(sx_vm *vm, const char *name) {
   for (int i = 0; i < 2; i++)
-    if (vm->recent_names[i] && strcmp(sx_str_data(vm->recent_names[i]), name) == 0) return vm->recent_names[i];
+    if (vm->recent_names[i] && strcmp(sx_str_data(vm->recent_names[i]), name) == 0)
+      return vm->recent_names[i];
   vm->recent_names[1] = vm->recent_names[0];
   return vm->recent_names[0] = sx_string_cstr(name);
 }

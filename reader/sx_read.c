@@ -141,16 +141,15 @@ void sx_reader_init(sx_reader *r, const char *src, size_t len, sx_val file) {
 static bool at_end(const sx_reader *r) { return r->pos >= r->len; }
 static unsigned char peek(const sx_reader *r) { return (unsigned char)r->src[r->pos]; }
 
-/* Consume one byte, keeping line and column (in characters) up to date. */
-static void adv(sx_reader *r) {
-  unsigned char c = (unsigned char)r->src[r->pos++];
-  if (c == '\n') {
-    r->line++;
-    r->col = 1;
-  } else if ((c & 0xC0) != 0x80) {
-    r->col++;
-  }
+/* Where the byte c leaves line and column (in characters): a newline
+ * starts a line, and a UTF-8 continuation byte is no new column. */
+static inline void count_byte(unsigned char c, uint32_t *line, uint32_t *col) {
+  if (c == '\n') ++*line, *col = 1;
+  else *col += (c & 0xC0) != 0x80;
 }
+
+/* Consume one byte, keeping line and column up to date. */
+static void adv(sx_reader *r) { count_byte((unsigned char)r->src[r->pos++], &r->line, &r->col); }
 
 static void skip_space_and_comments(sx_reader *r) {
   while (!at_end(r)) {
@@ -319,14 +318,11 @@ static long hex_digits(const char *src, size_t i, size_t end, int k) {
   return v;
 }
 
-/* Consume n bytes (any), as n calls of adv would. */
-static void adv_n(sx_reader *r, size_t n) {
+/* Consume n bytes (any), as n calls of adv would (counting in registers). */
+static inline void adv_n(sx_reader *r, size_t n) {
   const unsigned char *p = (const unsigned char *)r->src + r->pos, *e = p + n;
   uint32_t line = r->line, col = r->col;
-  for (; p < e; p++) {
-    if (*p == '\n') line++, col = 1;
-    else col += (*p & 0xC0) != 0x80;
-  }
+  for (; p < e; p++) count_byte(*p, &line, &col);
   r->pos += n;
   r->line = line;
   r->col = col;

@@ -115,12 +115,17 @@ void pg_give(pgstore *s, pgconn *pc) {
 
 /* ---- prepared statements --------------------------------------------------------- */
 
-int pg_prep_slot(pgconn *pc, const char *tmpl, bool *fresh) {
+/* The slot holding tmpl's statement, -1 when none does. */
+static int prep_find(const pgconn *pc, const char *tmpl) {
   for (int i = 0; i < pc->nprep; i++)
-    if (pc->prep[i].tmpl == tmpl) {
-      *fresh = false;
-      return i;
-    }
+    if (pc->prep[i].tmpl == tmpl) return i;
+  return -1;
+}
+
+int pg_prep_slot(pgconn *pc, const char *tmpl, bool *fresh) {
+  int i = prep_find(pc, tmpl);
+  *fresh = false;
+  if (i >= 0) return i;
   if (pc->nprep == PG_MAX_PREPARED) return -1;
   pc->prep[pc->nprep] = (pg_prepared){tmpl, false};
   *fresh = true;
@@ -128,9 +133,8 @@ int pg_prep_slot(pgconn *pc, const char *tmpl, bool *fresh) {
 }
 
 bool pg_prep_ready(const pgconn *pc, const char *tmpl) {
-  for (int i = 0; i < pc->nprep; i++)
-    if (pc->prep[i].tmpl == tmpl) return pc->prep[i].ready;
-  return false;
+  int i = prep_find(pc, tmpl);
+  return i >= 0 && pc->prep[i].ready;
 }
 
 void pg_prep_done(pgconn *pc, int slot, bool ok) {

@@ -62,9 +62,9 @@ typedef struct pgc {
   store_txn *t;
   sx_val *err;
   pgc_sent_item *items; /* first few: in few (no allocation for a small commit) */
-  int sent, cap;         /* items sent, in order */
+  int sent, cap;        /* items sent, in order */
   pgc_sent_item few[4];
-  bool failed;   /* queuing failed (err set) */
+  bool failed; /* queuing failed (err set) */
   bool new_stream, keys_changed;
 } pgc;
 
@@ -354,8 +354,9 @@ static int cmp_keys(const void *a, const void *b) {
   return sx_string_cmp((*(txn_key *const *)a)->key, (*(txn_key *const *)b)->key);
 }
 
-/* Queue every statement of t, in the locking order. */
 #define PGC_FEW 8 /* streams or keys sorted without allocating */
+
+/* Queue every statement of t, in the locking order. */
 static void pgc_queue(pgc *c) {
   store_txn *t = c->t;
   txn_stream *ss_few[PGC_FEW], **ss = t->nstreams <= PGC_FEW ? ss_few : store_xmalloc(t->nstreams * sizeof *ss);

@@ -105,7 +105,8 @@ static inline uint32_t dict_count(const void *d) { return ((const sx_hdr *)d)->h
 static inline bool key_eq_hashed(sx_val k, sx_val key, uint32_t h) {
   if (k == key) return true;
   sx_string *a = sx_str(k), *b = sx_str(key);
-  return __atomic_load_n(&a->h.hash, __ATOMIC_RELAXED) == h && a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
+  return __atomic_load_n(&a->h.hash, __ATOMIC_RELAXED) == h && a->len == b->len &&
+         memcmp(a->data, b->data, a->len) == 0;
 }
 
 static inline sx_val *copy_words(sx_val *dst, const sx_val *src, size_t n) {

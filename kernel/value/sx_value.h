@@ -79,8 +79,8 @@ typedef enum sx_type {
 } sx_type;
 
 /* Object flags (sx_hdr.flags). */
-#define SX_F_HASHED 0x02    /* string: hash field is valid */
-#define SX_F_INTERRUPT 0x04 /* error: raised by vm->interrupt; guards do not catch it */
+#define SX_F_HASHED 0x02      /* string: hash field is valid */
+#define SX_F_INTERRUPT 0x04   /* error: raised by vm->interrupt; guards do not catch it */
 #define SX_F_IDENT_KNOWN 0x08 /* string: whether SX_F_IDENT is set has been worked out */
 #define SX_F_IDENT 0x10       /* string: its bytes are a plain identifier (printed as :name) */
 
@@ -104,7 +104,9 @@ typedef struct sx_string {
  * atomically; setting publishes what was cached before it (release), and
  * a reader that sees a flag sees that (acquire). On x86 both orders cost
  * nothing more than plain loads and one locked OR per string. */
-static inline unsigned sx_str_flags(const sx_string *s) { return __atomic_load_n(&s->h.flags, __ATOMIC_ACQUIRE); }
+static inline unsigned sx_str_flags(const sx_string *s) {
+  return __atomic_load_n(&s->h.flags, __ATOMIC_ACQUIRE);
+}
 static inline void sx_str_set_flags(sx_string *s, unsigned f) {
   __atomic_fetch_or(&s->h.flags, (uint8_t)f, __ATOMIC_RELEASE);
 }
