@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <gc.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,15 +180,18 @@ void sx_add_resolver(sx_vm *vm, const char *prefix, sx_resolver_fn fn, void *ud)
       (sx_resolver){.prefix = strdup(prefix), .prefix_len = strlen(prefix), .fn = fn, .ud = ud};
 }
 
+static sx_val k_op, k_args; /* a request's keys; static roots: the GC scans them */
+static void request_keys_init(void) {
+  k_op = sx_string_shared("op");
+  k_args = sx_string_shared("args");
+}
+
 const sx_resolver *sx_find_resolver(sx_vm *vm, sx_val request, sx_val *op, sx_val *args) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT; /* VMs on several threads perform at once */
   *op = SX_NIL;
   *args = SX_EMPTY;
   if (!sx_is(request, SX_T_DICT)) return NULL;
-  static sx_val k_op, k_args; /* static roots: the GC scans them */
-  if (!k_op) {
-    k_op = sx_string_shared("op");
-    k_args = sx_string_shared("args");
-  }
+  pthread_once(&once, request_keys_init);
   sx_val o = sx_dict_lookup(request, k_op), a = sx_dict_lookup(request, k_args);
   if (o == SX_UNDEF || !sx_is_string(o)) return NULL;
   *op = o;
