@@ -169,7 +169,8 @@ static int dec_fail(dec *d, const char *what) {
   return -1;
 }
 
-static int dec_uvarint(dec *d, uint64_t *v) {
+static inline int dec_uvarint(dec *d, uint64_t *v) {
+  if (d->pos < d->len && d->p[d->pos] < 0x80) return *v = d->p[d->pos++], 0; /* most are one byte */
   size_t n = codec_get_uvarint(d->p + d->pos, d->len - d->pos, v);
   if (!n) return dec_fail(d, "bad or truncated varint");
   d->pos += n;
@@ -206,7 +207,7 @@ static int dec_entry(dec *d, int depth, sx_val prev, sx_val *key, sx_val *val) {
   const char *kp;
   size_t kn;
   if (dec_bytes(d, &kp, &kn)) return -1;
-  *key = sx_string_new(kp, kn);
+  *key = sx_string_key(kp, kn);
   if (prev && sx_string_cmp(prev, *key) >= 0) return dec_fail(d, "dict keys out of order");
   return dec_value(d, depth + 1, val);
 }
@@ -269,8 +270,8 @@ static int dec_value(dec *d, int depth, sx_val *out) {
     case CODEC_KEYWORD:
     case CODEC_SYMBOL:
       if (dec_bytes(d, &bp, &bn)) return -1;
-      if (tag == CODEC_STRING) *out = sx_string_new(bp, bn);
-      else if (tag == CODEC_KEYWORD) *out = sx_keyword_new(sx_string_new(bp, bn));
+      if (tag == CODEC_STRING) *out = sx_string_recent(bp, bn);
+      else if (tag == CODEC_KEYWORD) *out = sx_keyword_new(sx_string_recent(bp, bn));
       else *out = sx_symbol_intern(bp, bn);
       return 0;
     case CODEC_LIST: return dec_list(d, depth, out);

@@ -129,6 +129,25 @@ Test(codec, nested_dicts_and_lists) {
   cr_assert_eq(bits_of(sx_float_val(z)), bits_of(-0.0));
 }
 
+/* Decoded dict keys and short strings are shared: the same object each
+ * time, and a key that code names as a keyword is the interned name, so
+ * looking it up finds it by identity. Values stay equal to what was
+ * encoded. */
+Test(codec, decoded_keys_and_short_strings_are_shared) {
+  sx_val type = sx_string_shared("type"); /* as loading code that names :type does */
+  sx_val d = sx_dict_assoc(sx_dict_assoc(sx_dict_empty(), str("type"), str("order-placed")),
+                           str("zz-unknown-key"), str("a longer string value, past the recent limit"));
+  sx_val a = roundtrip(d), b = roundtrip(d);
+  cr_assert(sx_equal(a, d) && sx_equal(b, d));
+  sx_val ka = sx_car(sx_dict_keys(a)), kb = sx_car(sx_dict_keys(b));
+  cr_assert_eq(ka, kb, "a decoded key is shared");
+  cr_assert_eq(ka, type, "a key code names is the interned name");
+  cr_assert_eq(sx_dict_get(a, str("type"), SX_NIL), sx_dict_get(b, str("type"), SX_NIL),
+               "a short value is shared");
+  cr_assert_neq(sx_dict_get(a, str("zz-unknown-key"), SX_NIL), sx_dict_get(b, str("zz-unknown-key"), SX_NIL),
+                "a long value is not");
+}
+
 Test(codec, large_dict) {
   sx_val d = sx_dict_empty();
   for (int i = 0; i < 500; i++) {

@@ -2,7 +2,8 @@
  * kernel/value/sx_value.h: immediates, the tagged header-less cons cell (its
  * size, its type, the reader's positioned variant) and that cells reached
  * only through other heap objects survive collections; and the heap policy
- * sx_gc_init sets (the environment overriding it). */
+ * sx_gc_init sets (the environment overriding it); the per-thread recent
+ * strings (sx_string_recent, sx_string_key). */
 #include "sx_dict.h"
 #include "sx_value.h"
 
@@ -10,6 +11,7 @@
 #include <gc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void setup(void) { sx_gc_init(); }
 
@@ -131,6 +133,52 @@ Test(value, cells_held_by_other_objects_survive_collection) {
     char k[16];
     snprintf(k, sizeof k, "k%d", i);
     check(sx_dict_lookup(dd, sx_string_cstr(k)), 1000 + i, false);
+  }
+}
+
+/* Every string of up to 24 bytes over a two-letter alphabet, in rounds:
+ * sx_string_recent must give back exactly the bytes asked for (strings
+ * that differ in any one byte, the middle ones included, are not
+ * confused), the same object while it is still recent, and a fresh one
+ * above SX_RECENT_MAX bytes. */
+Test(value, recent_strings_are_the_bytes_asked_for) {
+  char buf[32];
+  for (int round = 0; round < 2; round++)
+    for (size_t n = 0; n <= 24; n++)
+      for (unsigned pat = 0; pat < 64; pat++) {
+        for (size_t i = 0; i < n; i++) buf[i] = (char)('a' + ((pat >> (i % 6)) & 1) + (i == n / 2 ? 2 : 0));
+        sx_val s = sx_string_recent(buf, n);
+        cr_assert(sx_is_string(s));
+        cr_assert_eq(sx_str_len(s), n);
+        cr_assert(memcmp(sx_str_data(s), buf, n) == 0, "length %zu, pattern %u: wrong bytes", n, pat);
+        cr_assert_eq(sx_str_data(s)[n], '\0');
+        cr_assert_eq(sx_string_recent(buf, n) == s, n <= SX_RECENT_MAX, "length %zu: shared or not", n);
+      }
+}
+
+Test(value, a_key_with_an_interned_name_is_that_name) {
+  sx_val seq = sx_string_shared("seq");
+  cr_assert_eq(sx_string_key("seq", 3), seq);
+  cr_assert_eq(sx_string_key("seq", 3), seq, "a recent hit is still the interned name");
+  sx_val other = sx_string_key("no-such-symbol-7", 16);
+  cr_assert_str_eq(sx_str_data(other), "no-such-symbol-7");
+  cr_assert_neq(sx_string_shared("no-such-symbol-7"), other, "a key is looked up, not interned");
+}
+
+Test(value, recent_strings_survive_collection) {
+  sx_val keep[64];
+  for (int i = 0; i < 64; i++) {
+    char k[16];
+    int n = snprintf(k, sizeof k, "key%d", i);
+    keep[i] = sx_string_recent(k, (size_t)n);
+  }
+  churn();
+  for (int i = 0; i < 64; i++) {
+    char k[16];
+    int n = snprintf(k, sizeof k, "key%d", i);
+    sx_val again = sx_string_recent(k, (size_t)n);
+    cr_assert_str_eq(sx_str_data(again), k);
+    cr_assert_str_eq(sx_str_data(keep[i]), k);
   }
 }
 

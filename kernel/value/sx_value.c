@@ -186,6 +186,8 @@ bool sx_string_eq(sx_val a, sx_val b) {
 
 int sx_string_cmp(sx_val a, sx_val b) {
   sx_string *x = sx_str(a), *y = sx_str(b);
+  if (x->len && y->len && x->data[0] != y->data[0]) /* most differ in the first byte */
+    return (unsigned char)x->data[0] < (unsigned char)y->data[0] ? -1 : 1;
   size_t n = x->len < y->len ? x->len : y->len;
   int c = n ? memcmp(x->data, y->data, n) : 0;
   if (c) return c;
@@ -238,6 +240,78 @@ sx_val sx_symbol_intern(const char *name, size_t len) {
 }
 
 sx_val sx_symbol_cstr(const char *name) { return sx_symbol_intern(name, strlen(name)); }
+
+/* The name of the interned symbol with these bytes (hash h), or 0: a
+ * lookup only, so data never grows the table. */
+static sx_val symtab_find_name(const char *name, size_t len, uint32_t h) {
+  sx_val found = 0;
+  pthread_mutex_lock(&symtab.lock);
+  for (size_t j = symtab.cap ? h & (symtab.cap - 1) : 0; symtab.cap && symtab.slots[j];
+       j = (j + 1) & (symtab.cap - 1)) {
+    sx_val n = sx_sym_name(symtab.slots[j]);
+    if (sx_str_len(n) == len && memcmp(sx_str_data(n), name, len) == 0) {
+      found = n;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&symtab.lock);
+  return found;
+}
+
+/* Up to 16 bytes packed into two words with loads that may overlap (the
+ * first and last 8, or 4, or three single bytes): with the length, the
+ * pair tells the bytes apart exactly. */
+static inline void recent_pack(const char *p, size_t n, uint64_t *w0, uint64_t *w1) {
+  uint32_t x, y;
+  if (n >= 8) {
+    memcpy(w0, p, 8);
+    memcpy(w1, p + n - 8, 8);
+  } else if (n >= 4) {
+    memcpy(&x, p, 4);
+    memcpy(&y, p + n - 4, 4);
+    *w0 = x, *w1 = y;
+  } else {
+    *w1 = 0;
+    *w0 = n ? (uint64_t)(unsigned char)p[0] | (uint64_t)(unsigned char)p[n / 2] << 8 |
+                  (uint64_t)(unsigned char)p[n - 1] << 16
+            : 0;
+  }
+}
+
+/* Not among the recent ones: a new string (the interned name, when
+ * interned and there is one) goes first in its set, the one that was
+ * first moving second. */
+static __attribute__((noinline)) sx_val recent_miss(size_t set, const char *bytes, size_t len, uint64_t w0,
+                                                    uint64_t w1, bool interned) {
+  sx_alloc_cache *c = sx_tls_alloc ? sx_tls_alloc : cache_create();
+  sx_val s = interned ? symtab_find_name(bytes, len, hash_bytes(bytes, len)) : 0;
+  if (!s) s = sx_string_new(bytes, len);
+  c->recent[set + 1] = c->recent[set];
+  c->recent_bytes[set + 1][0] = c->recent_bytes[set][0];
+  c->recent_bytes[set + 1][1] = c->recent_bytes[set][1];
+  c->recent_bytes[set][0] = w0;
+  c->recent_bytes[set][1] = w1;
+  return c->recent[set] = s;
+}
+
+/* The string in its set's two slots with these bytes, else recent_miss. */
+static inline sx_val recent_string(const char *bytes, size_t len, bool interned) {
+  if (len > SX_RECENT_MAX) return sx_string_new(bytes, len);
+  uint64_t w0, w1;
+  recent_pack(bytes, len, &w0, &w1);
+  const uint64_t k = 0x9e3779b97f4a7c15ull;
+  size_t set = (size_t)(((w0 ^ (w1 * k)) + len) * k >> 58) * 2; /* 64 sets */
+  sx_alloc_cache *c = sx_tls_alloc;
+  if (c)
+    for (size_t i = set; i < set + 2; i++)
+      if (c->recent[i] && sx_str_len(c->recent[i]) == len && c->recent_bytes[i][0] == w0 &&
+          c->recent_bytes[i][1] == w1)
+        return c->recent[i];
+  return recent_miss(set, bytes, len, w0, w1, interned);
+}
+
+sx_val sx_string_recent(const char *bytes, size_t len) { return recent_string(bytes, len, false); }
+sx_val sx_string_key(const char *bytes, size_t len) { return recent_string(bytes, len, true); }
 
 sx_val sx_keyword_new(sx_val name) {
   sx_keyword *k = sx_obj_new(SX_T_KEYWORD, sizeof *k);

@@ -222,9 +222,12 @@ void *sx_alloc_atomic(size_t bytes); /* never scanned (no pointers) */
  * SX_SMALL_MAX bytes, the collector's own allocator (several times the
  * work). */
 #define SX_SMALL_MAX 255
+#define SX_RECENT_STRINGS 128 /* sx_string_recent's slots per thread: 64 sets of 2 */
 typedef struct sx_alloc_cache {
   void *free[(SX_SMALL_MAX + 1) / 16]; /* by size class: 16, 32, ..., 256 bytes */
   void *pairs;                         /* 16-byte cons cells */
+  sx_val recent[SX_RECENT_STRINGS];    /* sx_string_recent, by hash */
+  uint64_t recent_bytes[SX_RECENT_STRINGS][2]; /* their bytes, as sx_value.c packs them */
 } sx_alloc_cache;
 /* A thread-local read on every evaluation step or API call: the
  * initial-exec model reads it with one instruction, where the default model
@@ -280,6 +283,15 @@ sx_val sx_float(double d);
 sx_val sx_string_new(const char *bytes, size_t len); /* copies */
 sx_val sx_string_cstr(const char *cstr);
 sx_val sx_string_alloc(size_t len, char **data_out); /* fill data_out[0..len) */
+/* A string of these bytes that may be shared (strings are immutable): for
+ * up to SX_RECENT_MAX bytes, one this thread made or found recently for
+ * the same bytes, else a new one. For what decoding makes over and over
+ * (an event's type and stream) it saves the allocation. sx_string_key
+ * also looks for the interned name (sx_string_shared) first: a decoded
+ * dict key that code names as a keyword is then found by identity. */
+#define SX_RECENT_MAX 16
+sx_val sx_string_recent(const char *bytes, size_t len);
+sx_val sx_string_key(const char *bytes, size_t len);
 sx_val sx_symbol_intern(const char *name, size_t len);
 sx_val sx_symbol_cstr(const char *name);
 /* The string object every literal with these bytes shares (a keyword, a
