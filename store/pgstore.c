@@ -174,28 +174,34 @@ static bool pg_ok(const PGresult *r) {
   return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
 }
 
+bool pg_prepared_on(pgstore *s, pgconn *pc, const char *sql, int n, char name[16], sx_val *err) {
+  bool fresh;
+  int slot = pg_prep_slot(pc, sql, &fresh);
+  name[0] = '\0';
+  if (slot < 0) return true;
+  pg_prep_name(slot, name);
+  if (!fresh) return true;
+  char *q = pg_sql(s, sql);
+  s->round_trips++;
+  PGresult *p = PQprepare(pc->conn, name, q, n, NULL);
+  free(q);
+  pg_prep_done(pc, slot, pg_ok(p));
+  if (!pg_ok(p)) return pg_failed(s, pc, p, err), false;
+  PQclear(p);
+  return true;
+}
+
 PGresult *pg_query_on(pgstore *s, pgconn *pc, const char *sql, int n, const char *const *vals, const int *lens,
                       sx_val *err) {
   if (!pg_ready(s, pc, err)) return NULL;
   int fmts[16];
   assert(n <= 16);
   for (int i = 0; i < n; i++) fmts[i] = 1;
-  bool fresh;
-  int slot = pg_prep_slot(pc, sql, &fresh);
   char name[16];
-  pg_prep_name(slot, name);
-  if (slot >= 0 && fresh) {
-    char *q = pg_sql(s, sql);
-    s->round_trips++;
-    PGresult *p = PQprepare(pc->conn, name, q, n, NULL);
-    free(q);
-    pg_prep_done(pc, slot, pg_ok(p));
-    if (!pg_ok(p)) return pg_failed(s, pc, p, err);
-    PQclear(p);
-  }
+  if (!pg_prepared_on(s, pc, sql, n, name, err)) return NULL;
   PGresult *r;
   s->round_trips++;
-  if (slot >= 0) {
+  if (name[0]) {
     r = PQexecPrepared(pc->conn, name, n, vals, lens, n ? fmts : NULL, 1);
   } else {
     char *q = pg_sql(s, sql);
@@ -351,10 +357,26 @@ static int pg_connect(pgstore *s, pgconn *pc, sx_val *err) {
 
 /* ---- the URL ---------------------------------------------------------------------------- */
 
-/* Take sx's own parameters (sx_schema=NAME, sx_pool=N) out of the URL's
- * query (libpq does not know them); each the last one given, or NULL. */
-static char *url_take_sx(const char *url, char **schema, char **pool) {
-  *schema = *pool = NULL;
+/* sx's own parameters of a URL (libpq does not know them): each the last
+ * one given, or NULL; malloc'd. */
+typedef struct pg_url_sx {
+  char *schema;     /* sx_schema=NAME */
+  char *pool;       /* sx_pool=N */
+  char *read_chunk; /* sx_read_chunk=N */
+} pg_url_sx;
+
+/* Is p (n bytes) the parameter name=...? Then its value goes to *dest. */
+static bool url_param(const char *p, size_t n, const char *name, char **dest) {
+  size_t k = strlen(name);
+  if (n <= k || strncmp(p, name, k) != 0 || p[k] != '=') return false;
+  free(*dest);
+  *dest = strndup(p + k + 1, n - k - 1);
+  return true;
+}
+
+/* The URL without sx's parameters, which go to sx. */
+static char *url_take_sx(const char *url, pg_url_sx *sx) {
+  memset(sx, 0, sizeof *sx);
   const char *q = strchr(url, '?');
   size_t head = q ? (size_t)(q - url) : strlen(url);
   char *u = store_xmalloc(strlen(url) + 2);
@@ -363,13 +385,9 @@ static char *url_take_sx(const char *url, char **schema, char **pool) {
   for (const char *p = q ? q + 1 : NULL; p && *p;) {
     const char *end = strchr(p, '&');
     size_t n = end ? (size_t)(end - p) : strlen(p);
-    if (n > 10 && strncmp(p, "sx_schema=", 10) == 0) {
-      free(*schema);
-      *schema = strndup(p + 10, n - 10);
-    } else if (n >= 8 && strncmp(p, "sx_pool=", 8) == 0) {
-      free(*pool);
-      *pool = strndup(p + 8, n - 8);
-    } else if (n) {
+    bool ours = url_param(p, n, "sx_schema", &sx->schema) || url_param(p, n, "sx_pool", &sx->pool) ||
+                url_param(p, n, "sx_read_chunk", &sx->read_chunk);
+    if (!ours && n) {
       char sep = o == head ? '?' : '&';
       u[o++] = sep;
       memcpy(u + o, p, n);
@@ -434,7 +452,7 @@ static void pg_stream_info(store *base, sx_val stream, store_stream_info *info, 
 }
 
 /* A decoded value of column col of row i, or an error value. */
-static sx_val pg_value(pgstore *s, const PGresult *r, int i, int col) {
+sx_val pg_value(pgstore *s, const PGresult *r, int i, int col) {
   sx_val v, err;
   size_t used;
   if (store_decode(PQgetvalue(r, i, col), (size_t)PQgetlength(r, i, col), &used, &v, &err))
@@ -444,8 +462,6 @@ static sx_val pg_value(pgstore *s, const PGresult *r, int i, int col) {
   return v;
 }
 
-/* The events of r (column 2, from row 0) decoded into items; their count,
- * or -1 with *bad the error value; *encoded gets their encoded size. */
 typedef struct pg_row_seq {
   int64_t seq;
   int row;
@@ -456,17 +472,17 @@ static int cmp_row_seq(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* The rows of r that hold an event (column 2, its seq in column 3), in seq
- * order: the query leaves the order to the client, so that PostgreSQL need
- * not sort a long stream (it returns them in seq order almost always, and
- * then this only checks). malloc'd; *n their count. */
-static pg_row_seq *pg_rows_by_seq(const PGresult *r, int *n) {
+/* The rows of r that hold an event (column col, its seq in col + 1), in
+ * seq order: the query leaves the order to the client, so that PostgreSQL
+ * need not sort a long stream (it returns them in seq order almost
+ * always, and then this only checks). malloc'd; *n their count. */
+static pg_row_seq *pg_rows_by_seq(const PGresult *r, int col, int *n) {
   pg_row_seq *rows = store_xmalloc(((size_t)PQntuples(r) + 1) * sizeof *rows);
   bool sorted = true;
   *n = 0;
   for (int i = 0; i < PQntuples(r); i++) {
-    if (PQgetisnull(r, i, 2)) continue;
-    rows[*n] = (pg_row_seq){pg_int8(r, i, 3), i};
+    if (PQgetisnull(r, i, col)) continue;
+    rows[*n] = (pg_row_seq){pg_int8(r, i, col + 1), i};
     if (*n && rows[*n].seq < rows[*n - 1].seq) sorted = false;
     (*n)++;
   }
@@ -474,34 +490,37 @@ static pg_row_seq *pg_rows_by_seq(const PGresult *r, int *n) {
   return rows;
 }
 
-static int pg_events_of(pgstore *s, const PGresult *r, sx_val *items, size_t *encoded, sx_val *bad) {
+int pg_events_of(pgstore *s, const PGresult *r, int col, PGconn *feed, sx_val *items, size_t *encoded,
+                 sx_val *bad) {
   int n;
-  pg_row_seq *rows = pg_rows_by_seq(r, &n);
+  pg_row_seq *rows = pg_rows_by_seq(r, col, &n);
   for (int k = 0; k < n; k++) {
     int i = rows[k].row;
-    items[k] = pg_value(s, r, i, 2);
+    items[k] = pg_value(s, r, i, col);
     if (sx_is(items[k], SX_T_ERROR)) {
       free(rows);
       return *bad = items[k], -1;
     }
-    *encoded += (size_t)PQgetlength(r, i, 2);
+    *encoded += (size_t)PQgetlength(r, i, col);
+    if (feed && k % 1024 == 1023) PQconsumeInput(feed); /* let the server go on sending */
   }
   free(rows);
   return n;
 }
 
-/* The stream's mark and the events after `after` (0: all), in any order
- * (pg_rows_by_seq), one query (pg_ask). */
-static PGresult *pg_read_after(pgstore *s, sx_val stream, int64_t after, uint64_t *at, sx_val *err) {
-  char a8[8];
+/* The stream's mark and its events after `after` up to `upto` (0 and
+ * INT64_MAX: all), in any order (pg_rows_by_seq), one query on pc. */
+static PGresult *pg_read_after(pgstore *s, pgconn *pc, sx_val stream, int64_t after, int64_t upto, sx_val *err) {
+  char a8[8], u8[8];
   pg_put_int8(a8, after);
-  const char *v[2] = {sx_str_data(stream), a8};
-  int l[2] = {(int)sx_str_len(stream), 8};
-  return pg_ask(
-      s, at,
-      "SELECT " PG_MARK ", s.first_seq, e.value, e.seq FROM S.streams s LEFT JOIN S.events e"
-      " ON e.stream = s.name AND e.seq >= s.first_seq AND e.seq > $2 WHERE s.name = $1",
-      2, v, l, err);
+  pg_put_int8(u8, upto);
+  const char *v[3] = {sx_str_data(stream), a8, u8};
+  int l[3] = {(int)sx_str_len(stream), 8, 8};
+  return pg_query_on(s, pc,
+                     "SELECT " PG_MARK ", s.first_seq, e.value, e.seq FROM S.streams s LEFT JOIN S.events e"
+                     " ON e.stream = s.name AND e.seq >= s.first_seq AND e.seq > $2 AND e.seq <= $3"
+                     " WHERE s.name = $1",
+                     3, v, l, err);
 }
 
 /* Does c hold every event of its stream as the database gave it after
@@ -524,13 +543,43 @@ static void pg_read_keep(pgstore *s, sx_val stream, const store_stream_info *inf
   pgcache_note_marks(s, stream, info->hwm, info->first, at);
 }
 
+void (*pg_read_between)(pgstore *s);
+
+/* Where a read's first query stops: s->read_chunk events past `after`,
+ * the rest coming in chunks (pgstore_read.c); or nowhere. */
+static int64_t pg_read_upto(const pgstore *s, int64_t after, bool chunked) {
+  return !chunked || after > INT64_MAX - s->read_chunk ? INT64_MAX : after + s->read_chunk;
+}
+
+/* The events of r (the first query), then, when the stream goes on past
+ * upto, the rest in chunks: sent before r is decoded, so that the server
+ * reads them meanwhile. PGR_BAD: *bad is the value that does not decode. */
+static pgr_status pg_read_events(pgstore *s, pgconn *pc, sx_val stream, PGresult *r, const store_stream_info *info,
+                                 int64_t upto, pg_items *it, size_t *encoded, sx_val *bad, sx_val *err) {
+  pgr rest;
+  if (upto < info->hwm && pg_read_between) pg_read_between(s);
+  int64_t lo = upto < info->hwm && upto + 1 > info->first ? upto + 1 : info->first;
+  bool more = upto < info->hwm && lo <= info->hwm;
+  if (more && !pgr_begin(&rest, s, pc, stream, lo, info->hwm, err)) return PGR_FAILED;
+  /* room for all of them at once (a consistent read returns every seq
+   * from lo to the mark), unless the mark is implausibly far */
+  size_t ahead = !more ? 0 : info->hwm - lo < PG_READ_PRESIZE_MAX ? (size_t)(info->hwm - lo + 1) : (size_t)s->read_chunk;
+  pg_items_room(it, (size_t)PQntuples(r) + ahead);
+  int k = pg_events_of(s, r, 2, more ? pc->conn : NULL, it->v, encoded, bad);
+  it->n = k < 0 ? 0 : (size_t)k;
+  pgr_status st = more ? pgr_end(&rest, k < 0 ? NULL : it, encoded, bad, err) : PGR_OK;
+  return k < 0 ? PGR_BAD : st;
+}
+
 /* Read the stream: from the cache when it holds all of it, current for
  * since; else the events after what the cache holds (unless use_cache is
  * false), merged with it; the cache then holds the result. The cache lock
  * is not held while the database answers: what the entry held is copied
- * first, and the result is kept only if no one cached more meanwhile. */
+ * first, and the result is kept only if no one cached more meanwhile. A
+ * long read comes in chunked queries (chunked) unless the stream changed
+ * between them: then again, in one. */
 static sx_val pg_read_once(pgstore *s, sx_val stream, store_stream_info *info, sx_val *err, uint64_t since,
-                           bool use_cache) {
+                           bool use_cache, bool chunked) {
   pgcache_ent held;
   pthread_mutex_lock(&s->mu);
   pgcache_ent *c = use_cache ? pgcache_find(s, PGCACHE_STREAM, stream) : NULL;
@@ -542,26 +591,31 @@ static sx_val pg_read_once(pgstore *s, sx_val stream, store_stream_info *info, s
   }
   if (c) held = *c;
   pthread_mutex_unlock(&s->mu);
-  uint64_t at;
-  PGresult *r = pg_read_after(s, stream, c ? held.hwm : 0, &at, err);
-  if (!r) return SX_UNDEF;
-  info_from(r, info);
-  if (c && (info->hwm < held.hwm || info->first < held.first)) { /* not the stream it cached */
+  int64_t upto = pg_read_upto(s, c ? held.hwm : 0, chunked);
+  pgconn *pc = pg_take(s);
+  uint64_t at = pg_tick(s);
+  PGresult *r = pg_read_after(s, pc, stream, c ? held.hwm : 0, upto, err);
+  if (r) info_from(r, info);
+  if (r && c && (info->hwm < held.hwm || info->first < held.first)) { /* not the stream it cached */
     PQclear(r);
+    pg_give(s, pc);
     pthread_mutex_lock(&s->mu);
     pgcache_ent *now = pgcache_find(s, PGCACHE_STREAM, stream);
     if (now && now->hwm == held.hwm && now->first == held.first) pgcache_drop(s, now);
     pthread_mutex_unlock(&s->mu);
-    return pg_read_once(s, stream, info, err, since, false);
+    return pg_read_once(s, stream, info, err, since, false, chunked);
   }
-  sx_val *items = store_xgc((size_t)(PQntuples(r) + 1) * sizeof *items), bad = SX_NIL;
+  pg_items it = {0};
   size_t encoded = 0;
-  int k = pg_events_of(s, r, items, &encoded, &bad);
+  sx_val bad = SX_NIL;
+  pgr_status st = r ? pg_read_events(s, pc, stream, r, info, upto, &it, &encoded, &bad, err) : PGR_FAILED;
   PQclear(r);
-  if (k < 0) return bad;
-  sx_val list = c ? pgcache_events(&held, info->first, items, (size_t)k) : sx_list((size_t)k, items);
+  pg_give(s, pc);
+  if (st == PGR_CHANGED) return pg_read_once(s, stream, info, err, since, use_cache, false);
+  if (st != PGR_OK) return st == PGR_BAD ? bad : SX_UNDEF;
+  sx_val list = c ? pgcache_events(&held, info->first, it.v, it.n) : sx_list(it.n, it.v);
   pthread_mutex_lock(&s->mu);
-  pg_read_keep(s, stream, info, c ? &held : NULL, list, (size_t)k, encoded, at);
+  pg_read_keep(s, stream, info, c ? &held : NULL, list, it.n, encoded, at);
   pthread_mutex_unlock(&s->mu);
   return list;
 }
@@ -569,7 +623,7 @@ static sx_val pg_read_once(pgstore *s, sx_val stream, store_stream_info *info, s
 static sx_val pg_read(store *base, sx_val stream, store_stream_info *info, uint64_t since) {
   pgstore *s = (pgstore *)base;
   sx_val err = SX_NIL;
-  sx_val list = pg_read_once(s, stream, info, &err, since, true);
+  sx_val list = pg_read_once(s, stream, info, &err, since, true, true);
   if (list == SX_UNDEF) {
     memset(info, 0, sizeof *info);
     return info->error = sx_error_new(err, SX_NIL);
@@ -836,43 +890,51 @@ static char *pg_quote_ident(const char *name) {
   return q;
 }
 
-static pgstore *pg_new(const char *url, const store_opts *opts, char **pool) {
+static pgstore *pg_new(const char *url, const store_opts *opts, pg_url_sx *sx) {
   pgstore *s = store_xgc_uncollectable(sizeof *s);
   memset(s, 0, sizeof *s);
   s->base.opts = *opts; /* every caller passes options (store_open makes defaults) */
-  char *schema;
-  s->conninfo = url_take_sx(url, &schema, pool);
+  s->conninfo = url_take_sx(url, sx);
   s->shown = store_label(s->conninfo);
   pthread_mutex_init(&s->mu, NULL);
   pthread_mutex_init(&s->conn_mu, NULL);
   pthread_mutex_init(&s->pool_mu, NULL);
   pthread_cond_init(&s->pool_freed, NULL);
   s->base.be = &pg_backend;
-  s->schema = pg_quote_ident(schema ? schema : "sx");
-  free(schema);
+  s->schema = pg_quote_ident(sx->schema ? sx->schema : "sx");
   return s;
 }
 
-/* sx_pool=N: 0 to PG_POOL_MAX; unset, PG_POOL_DEFAULT. */
-static int pg_pool_size(pgstore *s, const char *text, sx_val *err) {
-  if (!text) return s->pool_max = PG_POOL_DEFAULT, 0;
+/* A count parameter of the URL (of `what`): from min to max; dflt when
+ * unset. */
+static int pg_url_count(pgstore *s, const char *name, const char *what, const char *text, long min, long max,
+                        long dflt, int *out, sx_val *err) {
+  if (!text) return *out = (int)dflt, 0;
   char *end;
   long n = strtol(text, &end, 10);
-  if (text[0] >= '0' && text[0] <= '9' && *end == '\0' && n <= PG_POOL_MAX)
-    return s->pool_max = (int)n, 0;
+  if (text[0] >= '0' && text[0] <= '9' && *end == '\0' && n >= min && n <= max) return *out = (int)n, 0;
   char q[48];
-  *err = store_errorf("store %s: sx_pool must be a number of connections from 0 to %d, got \"%s\"", s->shown,
-                      PG_POOL_MAX, store_quote(sx_string_cstr(text), q, sizeof q));
+  *err = store_errorf("store %s: %s must be a number of %s from %ld to %ld, got \"%s\"", s->shown, name, what, min,
+                      max, store_quote(sx_string_cstr(text), q, sizeof q));
   return -1;
+}
+
+/* sx_pool=N (connections) and sx_read_chunk=N (events per query of a
+ * long read). */
+static int pg_url_counts(pgstore *s, const pg_url_sx *sx, sx_val *err) {
+  if (pg_url_count(s, "sx_pool", "connections", sx->pool, 0, PG_POOL_MAX, PG_POOL_DEFAULT, &s->pool_max, err))
+    return -1;
+  return pg_url_count(s, "sx_read_chunk", "events", sx->read_chunk, 1, PG_READ_CHUNK_MAX, PG_READ_CHUNK,
+                      &s->read_chunk, err);
 }
 
 int pgstore_open(const char *url, const store_opts *opts, store **out, sx_val *err) {
   *out = NULL;
   if (!pq_load(err)) return -1;
-  char *pool;
-  pgstore *s = pg_new(url, opts, &pool);
-  int rc = pg_pool_size(s, pool, err);
-  free(pool);
+  pg_url_sx sx;
+  pgstore *s = pg_new(url, opts, &sx);
+  int rc = pg_url_counts(s, &sx, err);
+  free(sx.schema), free(sx.pool), free(sx.read_chunk);
   if (rc == 0) rc = pg_connect(s, &s->main, err) == 0 ? pg_schema(s, err) : -1;
   if (rc) {
     pg_free(s);

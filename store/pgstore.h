@@ -89,6 +89,7 @@ typedef struct pgstore {
   bool pool_busy[PG_POOL_MAX];       /* taken by a commit */
   int pool_made;                     /* pool[0, pool_made) exist */
   int pool_max;                      /* sx_pool= */
+  int read_chunk;                    /* sx_read_chunk= (PG_READ_CHUNK) */
   pthread_mutex_t pool_mu;           /* pool_busy, pool_made */
   pthread_cond_t pool_freed;
   /* Connections found lost. One lost connection means the server went
@@ -122,6 +123,9 @@ int pg_exec(pgstore *s, const char *sql, int n, const char *const *vals, const i
 /* As pg_query, for statements run once (any sql; never prepared). */
 PGresult *pg_query_once(pgstore *s, const char *sql, sx_val *err);
 int pg_exec_once(pgstore *s, const char *sql, sx_val *err);
+/* Have sql (as pg_query_on) prepared on pc, its name in name; an empty
+ * name when no slot is free (send the text then). false: *err says why. */
+bool pg_prepared_on(pgstore *s, pgconn *pc, const char *sql, int n, char name[16], sx_val *err);
 /* The slot of tmpl's prepared statement, -1 when all slots are taken (run
  * it unprepared then); *fresh when it is not yet prepared: the caller
  * prepares it and calls pg_prep_done. Its name: pg_prep_name. */
@@ -148,6 +152,59 @@ int64_t pg_int8(const PGresult *r, int row, int col);
 void pg_put_int8(char out[8], int64_t v);
 
 int pgstore_commit(store *base, store_txn *t, uint64_t *ticket, sx_val *err);
+
+/* ---- reads -------------------------------------------------------------------------------- */
+
+/* Column col of row i decoded, or an error value naming the store. */
+sx_val pg_value(pgstore *s, const PGresult *r, int i, int col);
+/* The events of r (values in column col, seqs in col + 1; rows with a
+ * NULL value skipped) decoded into items in seq order, their encoded
+ * size added to *encoded; their count, or -1 with *bad the error value.
+ * With feed, the connection's input is read now and then meanwhile. */
+int pg_events_of(pgstore *s, const PGresult *r, int col, PGconn *feed, sx_val *items, size_t *encoded,
+                 sx_val *bad);
+
+/* Decoded events, in an array that grows (collected memory). */
+typedef struct pg_items {
+  sx_val *v;
+  size_t n, cap;
+} pg_items;
+void pg_items_room(pg_items *it, size_t more); /* room for `more` after the n held */
+
+/* The rest of a long read (pgstore_read.c): after a read's first query
+ * gave the stream's marks and its first s->read_chunk events, the events
+ * from lo to hi come in queries of s->read_chunk each, PG_READ_AHEAD of
+ * them in flight. */
+#define PG_READ_CHUNK 8192 /* the default of sx_read_chunk= */
+#define PG_READ_CHUNK_MAX 1000000
+#define PG_READ_PRESIZE_MAX (64 << 20) /* events a long read makes room for at once */
+#define PG_READ_AHEAD 3
+typedef struct pgr {
+  pgstore *s;
+  pgconn *pc;
+  sx_val stream;
+  int64_t next, last;           /* what is still to be asked for: seqs next..last */
+  bool all_sent;                /* nothing is (next is past last) */
+  int64_t want[PG_READ_AHEAD];  /* the rows each query in flight must return, oldest first */
+  int head, out;                /* want[head] is the oldest; out in flight */
+  char name[16];                /* the prepared chunk query ("": send its text) */
+  char *text;                   /* its text then (malloc'd) */
+} pgr;
+typedef enum pgr_status {
+  PGR_OK,
+  PGR_CHANGED, /* a chunk lacked events: the stream changed since the first query */
+  PGR_FAILED,  /* *err says why */
+  PGR_BAD      /* a stored value does not decode (the read's result is that error) */
+} pgr_status;
+/* Tests only: called by a read whose stream goes on past its first query,
+ * after that query and before the rest is asked for. */
+extern void (*pg_read_between)(pgstore *s);
+/* Send the first queries (pc in pipeline mode until pgr_end); false with
+ * *err when they cannot be sent (pc is then out of pipeline mode). */
+bool pgr_begin(pgr *rd, pgstore *s, pgconn *pc, sx_val stream, int64_t lo, int64_t hi, sx_val *err);
+/* Decode every chunk into out in order (out NULL: only read them off),
+ * sending the rest as results come, and leave pipeline mode. */
+pgr_status pgr_end(pgr *rd, pg_items *out, size_t *encoded, sx_val *bad, sx_val *err);
 
 /* The read cache (pgstore_cache.c); the caller holds s->mu. */
 void pgcache_clear(pgstore *s);

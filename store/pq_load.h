@@ -24,6 +24,7 @@
   X(int, PQsendQueryParams,                                                                                  \
     (PGconn *, const char *, int, const Oid *, const char *const *, const int *, const int *, int))          \
   X(PGresult *, PQgetResult, (PGconn *))                                                                     \
+  X(int, PQconsumeInput, (PGconn *))                                                                         \
   X(int, PQenterPipelineMode, (PGconn *))                                                                    \
   X(int, PQexitPipelineMode, (PGconn *))                                                                     \
   X(int, PQpipelineSync, (PGconn *))                                                                         \
@@ -64,6 +65,7 @@ bool pq_load(sx_val *err);
 #define PQexecParams pq_api.PQexecParams
 #define PQsendQueryParams pq_api.PQsendQueryParams
 #define PQgetResult pq_api.PQgetResult
+#define PQconsumeInput pq_api.PQconsumeInput
 #define PQenterPipelineMode pq_api.PQenterPipelineMode
 #define PQexitPipelineMode pq_api.PQexitPipelineMode
 #define PQpipelineSync pq_api.PQpipelineSync

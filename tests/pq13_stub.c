@@ -10,6 +10,7 @@ void PQsetNoticeProcessor(void);
 void PQexecParams(void);
 void PQsendQueryParams(void);
 void PQgetResult(void);
+void PQconsumeInput(void);
 
 void PQconnectdb(void) {}
 void PQstatus(void) {}
@@ -19,3 +20,4 @@ void PQsetNoticeProcessor(void) {}
 void PQexecParams(void) {}
 void PQsendQueryParams(void) {}
 void PQgetResult(void) {}
+void PQconsumeInput(void) {}

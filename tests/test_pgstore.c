@@ -1459,6 +1459,146 @@ Test(pg, a_read_puts_rows_in_seq_order) {
   close_store(s);
 }
 
+/* ---- long reads, in chunks (pgstore_read.c) ------------------------------------------------ */
+
+/* The store's URL reading `chunk` events per query. */
+static const char *chunked_url(int chunk) {
+  static char u[900];
+  snprintf(u, sizeof u, "%s&sx_read_chunk=%d", url, chunk);
+  return u;
+}
+
+/* The events of list are seqs from..to, in order. */
+static void assert_seqs(sx_val list, int64_t from, int64_t to, const char *when) {
+  cr_assert(sx_is_list(list), "%s: %s", when, msg(list));
+  cr_assert_eq(len_of(list), (size_t)(to - from + 1), "%s: %zu events", when, len_of(list));
+  int64_t want = from;
+  for (; sx_is_cons(list); list = sx_cdr(list), want++)
+    cr_assert(sx_equal(sx_dict_lookup(sx_car(list), str("seq")), sx_int(want)), "%s: seq %lld in its place", when,
+              (long long)want);
+}
+
+/* Streams of 0 to 14 events read 3 at a time, so the first query, whole
+ * chunks, a short last chunk and more chunks than are sent at once all
+ * happen; then a cached stream read on after more appends, and streams
+ * truncated short of and past the first query's window. */
+Test(pg, a_long_read_comes_in_chunks_whole_and_in_order) {
+  store *w = open_url(url, NULL), *r = open_url(chunked_url(3), NULL);
+  char name[16];
+  for (int n = 1; n <= 14; n++) snprintf(name, sizeof name, "s%d", n), put_events(w, name, 1, n);
+  for (int n = 0; n <= 14; n++) {
+    snprintf(name, sizeof name, "s%d", n);
+    assert_seqs(store_read(r, str(name)), 1, n, name);
+  }
+  put_events(w, "s14", 15, 27); /* r holds 1..14 */
+  assert_seqs(store_read(r, str("s14")), 1, 27, "after more appends");
+  sx_val err = SX_NIL;
+  cr_assert_eq(store_truncate(w, str("s13"), 4, &err), 0, "%s", msg(err));
+  cr_assert_eq(store_truncate(w, str("s12"), 10, &err), 0, "%s", msg(err));
+  cr_assert_eq(store_commit(w, &err), 0, "%s", msg(err));
+  store *fresh = open_url(chunked_url(3), NULL);
+  assert_seqs(store_read(fresh, str("s13")), 5, 13, "truncated within the first window");
+  assert_seqs(store_read(fresh, str("s12")), 11, 12, "truncated past the first window");
+  assert_seqs(store_read(r, str("s13")), 5, 13, "truncated under a cache");
+  close_store(fresh);
+  close_store(r);
+  close_store(w);
+}
+
+static int between_calls;
+static void truncate_between(pgstore *s) {
+  (void)s;
+  between_calls++;
+  admin_sql("DELETE FROM \"%s\".events WHERE stream = '\\x61' AND seq <= 5", schema);
+  admin_sql("UPDATE \"%s\".streams SET first_seq = 6 WHERE name = '\\x61'", schema);
+}
+
+/* A truncation committed after the first query takes rows from a chunk:
+ * the read notices and reads the stream again in one statement, so it
+ * never returns a stream with a hole. */
+Test(pg, a_truncation_between_the_chunks_is_read_again_whole) {
+  store *w = open_url(url, NULL), *r = open_url(chunked_url(3), NULL);
+  put_events(w, "a", 1, 20);
+  pg_read_between = truncate_between;
+  sx_val got = store_read(r, str("a"));
+  pg_read_between = NULL;
+  cr_assert_eq(between_calls, 1);
+  assert_seqs(got, 6, 20, "after the truncation in between");
+  assert_seqs(store_read(r, str("a")), 6, 20, "from the cache");
+  close_store(r);
+  close_store(w);
+}
+
+static void cut_between(pgstore *s) {
+  (void)s;
+  between_calls++;
+  cut_connection();
+}
+
+/* The connection cut after the first query: the read fails naming it
+ * (before the chunk query is prepared, and once it is), and the next one
+ * reconnects and reads everything. */
+Test(pg, a_connection_cut_between_the_chunks) {
+  char wurl[900]; /* the writer's connection is not the one cut */
+  snprintf(wurl, sizeof wurl, "%s&sx_schema=%s&application_name=sxwriter", base_url, schema);
+  store *w = open_url(wurl, NULL);
+  put_events(w, "a", 1, 20);
+  int64_t last = 20;
+  for (int prepared = 0; prepared < 2; prepared++) {
+    store *r = open_url(chunked_url(3), NULL);
+    if (prepared) assert_seqs(store_read(r, str("a")), 1, last, "a read that prepares the chunk query");
+    put_events(w, "a", (int)last + 1, (int)last + 10); /* so that r reads past its cache */
+    last += 10;
+    pg_read_between = cut_between;
+    sx_val got = store_read(r, str("a"));
+    pg_read_between = NULL;
+    cr_assert(sx_is(got, SX_T_ERROR), "a read over a cut connection fails");
+    HAS(msg(got), "connection");
+    assert_seqs(store_read(r, str("a")), 1, last, "the next read");
+    close_store(r);
+  }
+  close_store(w);
+}
+
+/* A value that does not decode, in the first query's events or in a
+ * later chunk, fails the read with the store's error; the chunks in
+ * flight are read off all the same, so the connection serves the next
+ * read. */
+Test(pg, a_damaged_value_in_a_long_read) {
+  store *w = open_url(url, NULL), *r = open_url(chunked_url(3), NULL);
+  const int64_t damaged[] = {2, 8}; /* in the first query's window; in a chunk */
+  put_events(w, "b", 1, 2);
+  for (int i = 0; i < 2; i++) {
+    char name[8];
+    snprintf(name, sizeof name, "a%d", i);
+    put_events(w, name, 1, 20);
+    admin_sql("UPDATE \"%s\".events SET value = '\\x99' WHERE stream = '\\x613%d' AND seq = %lld", schema, i,
+              (long long)damaged[i]);
+  }
+  for (int i = 0; i < 2; i++) {
+    char name[8];
+    snprintf(name, sizeof name, "a%d", i);
+    sx_val got = store_read(r, str(name));
+    cr_assert(sx_is(got, SX_T_ERROR), "seq %lld: the damaged value is not served", (long long)damaged[i]);
+    HAS(msg(got), "does not decode");
+    assert_seqs(store_read(r, str("b")), 1, 2, "the next read");
+  }
+  close_store(r);
+  close_store(w);
+}
+
+Test(pg, a_bad_sx_read_chunk_is_refused_naming_it) {
+  const char *bad[] = {"0", "x", "1000001", "-3", ""};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char u[900];
+    snprintf(u, sizeof u, "%s&sx_read_chunk=%s", url, bad[i]);
+    store *s = NULL;
+    sx_val err = SX_NIL;
+    cr_assert_neq(store_open(u, NULL, &s, &err), 0, "sx_read_chunk=%s", bad[i]);
+    HAS(msg(err), "sx_read_chunk must be a number of events from 1 to 1000000, got");
+  }
+}
+
 /* ---- a database restart (run alone: test_pgstore_restart) ------------------------------- */
 
 static void restart_cluster(void) {
