@@ -398,7 +398,7 @@ static sx_read_status read_string(sx_reader *r, sx_val *out) {
   }
   adv(r);
   if (!escapes) {
-    *out = sx_string_new(r->src + start, end - start);
+    *out = sx_string_recent(r->src + start, end - start);
     adv_n(r, end - start + 1);
     return SX_READ_OK;
   }
@@ -455,7 +455,7 @@ static sx_read_status read_token(sx_reader *r, sx_val *out) {
   size_t len = r->pos - start;
   if (keyword) {
     if (len == 1) return fail(r, line, col, false, "expected a keyword name after ':'");
-    *out = sx_keyword_new(sx_string_new(s + 1, len - 1));
+    *out = sx_keyword_new(sx_string_recent(s + 1, len - 1));
     return SX_READ_OK;
   }
   if (token_is(s, len, "true")) return *out = SX_TRUE, SX_READ_OK;
