@@ -946,6 +946,8 @@ int pgstore_open(const char *url, const store_opts *opts, store **out, sx_val *e
 
 /* ---- check ------------------------------------------------------------------------------------ */
 
+#define PGK_BLOB_BATCH 16 /* blobs fetched at a time (each may be large) */
+
 /* Every stream's events run without a gap from first_seq to its mark. */
 static int pgk_streams(pgstore *s, sx_buf *report, size_t *nstreams, size_t *nevents) {
   sx_val err = SX_NIL;
@@ -975,29 +977,58 @@ static int pgk_streams(pgstore *s, sx_buf *report, size_t *nstreams, size_t *nev
   return bad;
 }
 
-/* Every stored value decodes (events and kv), every blob hashes to its id. */
-static int pgk_values(pgstore *s, const char *sql, const char *what, bool blobs, sx_buf *report) {
+/* Is row i of r (a value in column 1, or a blob's bytes under its id in
+ * column 0) sound? */
+static bool pgk_row_ok(pgstore *s, const PGresult *r, int i, bool blobs) {
+  if (!blobs) return !sx_is(pg_value(s, r, i, 1), SX_T_ERROR);
+  char id[BLOB_CID_LEN + 1];
+  blob_cid_of(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1), id);
+  return (size_t)PQgetlength(r, i, 0) == BLOB_CID_LEN && memcmp(id, PQgetvalue(r, i, 0), BLOB_CID_LEN) == 0;
+}
+
+/* Every stored value decodes (events and kv), every blob hashes to its
+ * id: sql's rows through a cursor, `batch` at a time, so that a store of
+ * any size is checked in bounded memory. 0 sound, 1 damaged, -1 failed. */
+static int pgk_values(pgstore *s, const char *sql, const char *what, bool blobs, int batch, sx_buf *report) {
   sx_val err = SX_NIL;
-  PGresult *r = pg_query_once(s, sql, &err);
-  if (!r) return sx_buf_printf(report, "%s\n", sx_str_data(err)), -1;
-  int bad = 0;
-  for (int i = 0; i < PQntuples(r); i++) {
-    bool ok;
-    if (blobs) {
-      char id[BLOB_CID_LEN + 1];
-      blob_cid_of(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1), id);
-      ok = (size_t)PQgetlength(r, i, 0) == BLOB_CID_LEN && memcmp(id, PQgetvalue(r, i, 0), BLOB_CID_LEN) == 0;
-    } else {
-      ok = !sx_is(pg_value(s, r, i, 1), SX_T_ERROR);
+  char *declare = store_xasprintf("DECLARE pgk NO SCROLL CURSOR FOR %s", sql);
+  char fetch[64];
+  snprintf(fetch, sizeof fetch, "FETCH FORWARD %d FROM pgk", batch);
+  int rc = pg_exec_once(s, declare, &err), bad = 0;
+  free(declare);
+  for (int n = batch; rc == 0 && n == batch;) {
+    PGresult *r = pg_query_once(s, fetch, &err);
+    if (!r) {
+      rc = -1;
+      break;
     }
-    if (!ok) {
-      sx_buf_printf(report, "%s: a %s does not %s: damaged\n", s->shown, what,
-                    blobs ? "hash to its id" : "decode");
-      bad = 1;
-    }
+    n = PQntuples(r);
+    for (int i = 0; i < n; i++)
+      if (!pgk_row_ok(s, r, i, blobs)) {
+        sx_buf_printf(report, "%s: a %s does not %s: damaged\n", s->shown, what,
+                      blobs ? "hash to its id" : "decode");
+        bad = 1;
+      }
+    PQclear(r);
   }
-  PQclear(r);
+  if (rc == 0) rc = pg_exec_once(s, "CLOSE pgk", &err);
+  if (rc) return sx_buf_printf(report, "%s\n", sx_str_data(err)), -1;
   return bad;
+}
+
+/* The checks, in one read-only transaction (one snapshot, however the
+ * store changes meanwhile): 0 sound, 1 damaged, -1 failed. */
+static int pgk_all(pgstore *s, sx_buf *report, size_t *nstreams, size_t *nevents) {
+  int rc = pgk_streams(s, report, nstreams, nevents), r2;
+  if (rc >= 0 && (r2 = pgk_values(s, "SELECT stream, value FROM S.events", "stored event", false, s->read_chunk,
+                                  report)))
+    rc = r2 < 0 ? -1 : 1;
+  if (rc >= 0 && (r2 = pgk_values(s, "SELECT key, value FROM S.kv WHERE value IS NOT NULL", "kv value", false,
+                                  s->read_chunk, report)))
+    rc = r2 < 0 ? -1 : 1;
+  if (rc >= 0 && (r2 = pgk_values(s, "SELECT cid, bytes FROM S.blobs", "blob", true, PGK_BLOB_BATCH, report)))
+    rc = r2 < 0 ? -1 : 1;
+  return rc;
 }
 
 int pgstore_check(const char *url, sx_buf *report) {
@@ -1010,16 +1041,12 @@ int pgstore_check(const char *url, sx_buf *report) {
   }
   pgstore *s = (pgstore *)base;
   size_t nstreams = 0, nevents = 0;
-  int rc = pgk_streams(s, report, &nstreams, &nevents), r2;
-  if (rc >= 0 && (r2 = pgk_values(s, "SELECT stream, value FROM S.events", "stored event", false, report)))
-    rc = r2 < 0 ? -1 : 1;
-  if (rc >= 0 &&
-      (r2 = pgk_values(s, "SELECT key, value FROM S.kv WHERE value IS NOT NULL", "kv value", false, report)))
-    rc = r2 < 0 ? -1 : 1;
-  if (rc >= 0 && (r2 = pgk_values(s, "SELECT cid, bytes FROM S.blobs", "blob", true, report)))
-    rc = r2 < 0 ? -1 : 1;
+  int rc = pg_exec_once(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", &err);
+  if (rc) sx_buf_printf(report, "%s\n", sx_str_data(err));
+  else rc = pgk_all(s, report, &nstreams, &nevents);
   store_stats st;
-  pg_stats(base, &st);
+  if (rc >= 0) pg_stats(base, &st);
+  pg_exec_once(s, rc >= 0 ? "COMMIT" : "ROLLBACK", &err);
   if (rc >= 0)
     sx_buf_printf(report, "%s: %zu streams, %zu events, %zu kv keys, %s\n", s->shown, nstreams, nevents,
                   st.kv_keys, rc == 0 ? "ok" : "NOT ok");

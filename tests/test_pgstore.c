@@ -1587,6 +1587,46 @@ Test(pg, a_damaged_value_in_a_long_read) {
   close_store(w);
 }
 
+/* sx store check reads through cursors a batch at a time (sx_read_chunk
+ * rows of events and kv, 16 blobs): damage past the first batch of each
+ * is found, and every damaged value is reported. */
+Test(pg, check_reads_in_batches) {
+  store *s = open_url(url, NULL);
+  put_events(s, "a", 1, 20);
+  sx_val err = SX_NIL, cid = SX_NIL;
+  for (int i = 0; i < 10; i++) {
+    char k[8];
+    snprintf(k, sizeof k, "k%d", i);
+    cr_assert_eq(store_kv_put(s, str(k), sx_int(i), &err), 0, "%s", msg(err));
+  }
+  cr_assert_eq(store_commit(s, &err), 0, "%s", msg(err));
+  for (int i = 0; i < 20; i++) {
+    char b[16];
+    int n = snprintf(b, sizeof b, "blob %d", i);
+    cr_assert_eq(store_blob_put(s, b, (size_t)n, &cid, &err), 0, "%s", msg(err));
+  }
+  close_store(s);
+  sx_buf report = SX_BUF_INIT;
+  cr_assert_eq(store_check(chunked_url(3), &report), 0, "%.*s", (int)report.len, report.data);
+  sx_buf_free(&report);
+  admin_sql("UPDATE \"%s\".events SET value = '\\x99' WHERE seq IN (17, 19)", schema);
+  admin_sql("UPDATE \"%s\".kv SET value = '\\x99' WHERE key = '\\x6b39'", schema); /* k9 */
+  admin_sql("UPDATE \"%s\".blobs SET bytes = 'x' WHERE cid = (SELECT cid FROM \"%s\".blobs ORDER BY cid"
+            " OFFSET 18 LIMIT 1)",
+            schema, schema);
+  report = (sx_buf)SX_BUF_INIT;
+  cr_assert_eq(store_check(chunked_url(3), &report), 1);
+  sx_buf_putc(&report, '\0');
+  const char *p = report.data;
+  int events = 0;
+  while ((p = strstr(p, "a stored event does not decode"))) events++, p++;
+  cr_assert_eq(events, 2, "both damaged events reported: %s", report.data);
+  HAS(report.data, "a kv value does not decode: damaged");
+  HAS(report.data, "a blob does not hash to its id: damaged");
+  HAS(report.data, "1 streams, 20 events, 10 kv keys, NOT ok");
+  sx_buf_free(&report);
+}
+
 Test(pg, a_bad_sx_read_chunk_is_refused_naming_it) {
   const char *bad[] = {"0", "x", "1000001", "-3", ""};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
