@@ -156,6 +156,48 @@ Test(value, recent_strings_are_the_bytes_asked_for) {
       }
 }
 
+/* Symbols answered from the thread's recent ones are the interned ones:
+ * the same name is the same symbol however it is asked for, and names
+ * that differ in any byte (a middle one included) are different symbols. */
+Test(value, recent_symbols_are_the_interned_ones) {
+  char buf[32];
+  sx_val first[24][8];
+  for (int round = 0; round < 3; round++)
+    for (size_t n = 1; n <= 20; n++)
+      for (unsigned pat = 0; pat < 8; pat++) {
+        for (size_t i = 0; i < n; i++) buf[i] = (char)('a' + ((pat >> (i % 3)) & 1) + (i == n / 2 ? 2 : 0));
+        buf[n] = '\0';
+        sx_val sym = round == 1 ? sx_symbol_cstr(buf) : sx_symbol_intern(buf, n);
+        cr_assert_eq(sx_str_len(sx_sym_name(sym)), n);
+        cr_assert(memcmp(sx_str_data(sx_sym_name(sym)), buf, n) == 0, "length %zu, pattern %u", n, pat);
+        if (round == 0) first[n][pat] = sym;
+        else cr_assert_eq(sym, first[n][pat], "length %zu, pattern %u: one symbol", n, pat);
+      }
+  for (size_t n = 1; n <= 20; n++)
+    for (unsigned a = 0; a < 8; a++)
+      for (unsigned b = a + 1; b < 8; b++)
+        if (n >= 3 || (a & 3) != (b & 3)) /* short names repeat patterns */
+          cr_assert(first[n][a] != first[n][b] || memcmp(sx_str_data(sx_sym_name(first[n][a])),
+                                                        sx_str_data(sx_sym_name(first[n][b])), n) == 0);
+}
+
+/* Names alike but in their last byte, or a middle one: each its own
+ * string and symbol, at every length. */
+Test(value, recent_strings_and_symbols_alike_but_in_one_byte) {
+  for (int round = 0; round < 2; round++)
+    for (size_t n = 1; n <= 20; n++) {
+      char v[3][24];
+      for (int k = 0; k < 3; k++) memset(v[k], 'a', n), v[k][n] = '\0';
+      v[1][n - 1] = 'b';
+      v[2][n / 2] = 'c';
+      for (int k = 0; k < 3; k++) {
+        sx_val str = sx_string_recent(v[k], n), sym = sx_symbol_intern(v[k], n);
+        cr_assert_str_eq(sx_str_data(str), v[k], "length %zu, variant %d", n, k);
+        cr_assert_str_eq(sx_str_data(sx_sym_name(sym)), v[k], "length %zu, variant %d", n, k);
+      }
+    }
+}
+
 Test(value, a_key_with_an_interned_name_is_that_name) {
   sx_val seq = sx_string_shared("seq");
   cr_assert_eq(sx_string_key("seq", 3), seq);

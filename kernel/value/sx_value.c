@@ -194,6 +194,58 @@ int sx_string_cmp(sx_val a, sx_val b) {
   return x->len < y->len ? -1 : x->len > y->len ? 1 : 0;
 }
 
+/* ---- recent strings and symbols, per thread ---------------------------- */
+
+/* Up to 16 bytes packed into two words with loads that may overlap (the
+ * first and last 8, or 4, or three single bytes): with the length, the
+ * pair tells the bytes apart exactly. */
+static inline void recent_pack(const char *p, size_t n, uint64_t *w0, uint64_t *w1) {
+  uint32_t x, y;
+  if (n >= 8) {
+    memcpy(w0, p, 8);
+    memcpy(w1, p + n - 8, 8);
+  } else if (n >= 4) {
+    memcpy(&x, p, 4);
+    memcpy(&y, p + n - 4, 4);
+    *w0 = x, *w1 = y;
+  } else {
+    *w1 = 0;
+    *w0 = n ? (uint64_t)(unsigned char)p[0] | (uint64_t)(unsigned char)p[n / 2] << 8 |
+                  (uint64_t)(unsigned char)p[n - 1] << 16
+            : 0;
+  }
+}
+
+/* Where bytes of up to SX_RECENT_MAX are looked for in an sx_recent. */
+typedef struct recent_key {
+  size_t set, len;
+  uint64_t w0, w1;
+} recent_key;
+
+static inline recent_key recent_key_of(const char *bytes, size_t len) {
+  recent_key k = {.len = len};
+  recent_pack(bytes, len, &k.w0, &k.w1);
+  const uint64_t m = 0x9e3779b97f4a7c15ull;
+  k.set = (size_t)(((k.w0 ^ (k.w1 * m)) + len) * m >> 58) * 2; /* 64 sets */
+  return k;
+}
+
+/* The value in k's set with k's bytes, or 0. */
+static inline sx_val recent_find(const sx_recent *r, const recent_key *k) {
+  for (size_t i = k->set; i < k->set + 2; i++)
+    if (r->v[i] && r->len[i] == k->len && r->bytes[i][0] == k->w0 && r->bytes[i][1] == k->w1) return r->v[i];
+  return 0;
+}
+
+/* v goes first in k's set, the one that was first moving second. */
+static void recent_put(sx_recent *r, const recent_key *k, sx_val v) {
+  size_t i = k->set;
+  r->v[i + 1] = r->v[i], r->len[i + 1] = r->len[i];
+  r->bytes[i + 1][0] = r->bytes[i][0], r->bytes[i + 1][1] = r->bytes[i][1];
+  r->v[i] = v, r->len[i] = (uint8_t)k->len;
+  r->bytes[i][0] = k->w0, r->bytes[i][1] = k->w1;
+}
+
 /* ---- symbols: one process-wide intern table ------------------------- */
 
 static struct {
@@ -219,7 +271,7 @@ static void symtab_grow(void) {
   symtab.cap = ncap;
 }
 
-sx_val sx_symbol_intern(const char *name, size_t len) {
+static sx_val symtab_intern(const char *name, size_t len) {
   uint32_t h = hash_bytes(name, len);
   pthread_mutex_lock(&symtab.lock);
   if (symtab.count * 2 >= symtab.cap) symtab_grow();
@@ -238,6 +290,21 @@ sx_val sx_symbol_intern(const char *name, size_t len) {
   pthread_mutex_unlock(&symtab.lock);
   return (sx_val)sym;
 }
+
+/* The symbols this thread interned recently answer first, without the
+ * table's lock (symbols are never freed). */
+sx_val sx_symbol_intern(const char *name, size_t len) {
+  recent_key k = {.len = SIZE_MAX};
+  if (len <= SX_RECENT_MAX) {
+    k = recent_key_of(name, len);
+    sx_val sym = sx_tls_alloc ? recent_find(&sx_tls_alloc->symbols, &k) : 0;
+    if (sym) return sym;
+  }
+  sx_val sym = symtab_intern(name, len);
+  if (k.len != SIZE_MAX) recent_put(&(sx_tls_alloc ? sx_tls_alloc : cache_create())->symbols, &k, sym);
+  return sym;
+}
+
 
 sx_val sx_symbol_cstr(const char *name) { return sx_symbol_intern(name, strlen(name)); }
 
@@ -258,56 +325,22 @@ static sx_val symtab_find_name(const char *name, size_t len, uint32_t h) {
   return found;
 }
 
-/* Up to 16 bytes packed into two words with loads that may overlap (the
- * first and last 8, or 4, or three single bytes): with the length, the
- * pair tells the bytes apart exactly. */
-static inline void recent_pack(const char *p, size_t n, uint64_t *w0, uint64_t *w1) {
-  uint32_t x, y;
-  if (n >= 8) {
-    memcpy(w0, p, 8);
-    memcpy(w1, p + n - 8, 8);
-  } else if (n >= 4) {
-    memcpy(&x, p, 4);
-    memcpy(&y, p + n - 4, 4);
-    *w0 = x, *w1 = y;
-  } else {
-    *w1 = 0;
-    *w0 = n ? (uint64_t)(unsigned char)p[0] | (uint64_t)(unsigned char)p[n / 2] << 8 |
-                  (uint64_t)(unsigned char)p[n - 1] << 16
-            : 0;
-  }
-}
-
-/* Not among the recent ones: a new string (the interned name, when
- * interned and there is one) goes first in its set, the one that was
- * first moving second. */
-static __attribute__((noinline)) sx_val recent_miss(size_t set, const char *bytes, size_t len, uint64_t w0,
-                                                    uint64_t w1, bool interned) {
+/* Not among the recent strings: a new one (the interned name, when
+ * interned and there is one). */
+static __attribute__((noinline)) sx_val recent_miss(const recent_key *k, const char *bytes, bool interned) {
   sx_alloc_cache *c = sx_tls_alloc ? sx_tls_alloc : cache_create();
-  sx_val s = interned ? symtab_find_name(bytes, len, hash_bytes(bytes, len)) : 0;
-  if (!s) s = sx_string_new(bytes, len);
-  c->recent[set + 1] = c->recent[set];
-  c->recent_bytes[set + 1][0] = c->recent_bytes[set][0];
-  c->recent_bytes[set + 1][1] = c->recent_bytes[set][1];
-  c->recent_bytes[set][0] = w0;
-  c->recent_bytes[set][1] = w1;
-  return c->recent[set] = s;
+  sx_val s = interned ? symtab_find_name(bytes, k->len, hash_bytes(bytes, k->len)) : 0;
+  if (!s) s = sx_string_new(bytes, k->len);
+  recent_put(&c->strings, k, s);
+  return s;
 }
 
-/* The string in its set's two slots with these bytes, else recent_miss. */
 static inline sx_val recent_string(const char *bytes, size_t len, bool interned) {
   if (len > SX_RECENT_MAX) return sx_string_new(bytes, len);
-  uint64_t w0, w1;
-  recent_pack(bytes, len, &w0, &w1);
-  const uint64_t k = 0x9e3779b97f4a7c15ull;
-  size_t set = (size_t)(((w0 ^ (w1 * k)) + len) * k >> 58) * 2; /* 64 sets */
+  recent_key k = recent_key_of(bytes, len);
   sx_alloc_cache *c = sx_tls_alloc;
-  if (c)
-    for (size_t i = set; i < set + 2; i++)
-      if (c->recent[i] && sx_str_len(c->recent[i]) == len && c->recent_bytes[i][0] == w0 &&
-          c->recent_bytes[i][1] == w1)
-        return c->recent[i];
-  return recent_miss(set, bytes, len, w0, w1, interned);
+  sx_val s = c ? recent_find(&c->strings, &k) : 0;
+  return s ? s : recent_miss(&k, bytes, interned);
 }
 
 sx_val sx_string_recent(const char *bytes, size_t len) { return recent_string(bytes, len, false); }

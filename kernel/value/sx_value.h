@@ -222,12 +222,18 @@ void *sx_alloc_atomic(size_t bytes); /* never scanned (no pointers) */
  * SX_SMALL_MAX bytes, the collector's own allocator (several times the
  * work). */
 #define SX_SMALL_MAX 255
-#define SX_RECENT_STRINGS 128 /* sx_string_recent's slots per thread: 64 sets of 2 */
+/* Strings (sx_string_recent) or symbols (sx_symbol_intern) this thread
+ * made or found recently, by their bytes: 64 sets of 2 slots. */
+#define SX_RECENT_SLOTS 128
+typedef struct sx_recent {
+  sx_val v[SX_RECENT_SLOTS];
+  uint64_t bytes[SX_RECENT_SLOTS][2]; /* the bytes, as sx_value.c packs them */
+  uint8_t len[SX_RECENT_SLOTS];
+} sx_recent;
 typedef struct sx_alloc_cache {
   void *free[(SX_SMALL_MAX + 1) / 16]; /* by size class: 16, 32, ..., 256 bytes */
   void *pairs;                         /* 16-byte cons cells */
-  sx_val recent[SX_RECENT_STRINGS];    /* sx_string_recent, by hash */
-  uint64_t recent_bytes[SX_RECENT_STRINGS][2]; /* their bytes, as sx_value.c packs them */
+  sx_recent strings, symbols;
 } sx_alloc_cache;
 /* A thread-local read on every evaluation step or API call: the
  * initial-exec model reads it with one instruction, where the default model
