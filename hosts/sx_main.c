@@ -25,7 +25,8 @@
 static const char global_options[] =
     "\n"
     "  -I DIR             search DIR when loading files (also: SX_PATH=DIR:DIR)\n"
-    "  --store DIR        the store persist/* and blob/* requests use\n"
+    "  --store DIR|URL    the store persist/* and blob/* requests use: a directory,\n"
+    "                     or a postgresql:// URL (docs/postgres.md)\n"
     "                     (also: SX_STORE; default ./.sx-store, created on first use)\n"
     "  --sync MODE        full (default), batch or off (also: SX_SYNC)\n"
     "  --persist          load lib/persist first and bind `db` and `blobs` to the store\n"

@@ -99,6 +99,13 @@ static int cmd_check(sxapi_vm *vm, const char *dir) {
 static int cmd_compact(sxapi_vm *vm, const char *dir) {
   sxapi_store_compact_stats st;
   if (sxapi_store_compact(vm, dir, &st) != SXAPI_OK) return fail("compact");
+  if (sxapi_store_name_is_url(dir)) {
+    char *shown = sxapi_store_name_label(dir);
+    printf("%s: nothing to compact: PostgreSQL reclaims the space of deleted rows itself (autovacuum)\n",
+           shown);
+    free(shown);
+    return 0;
+  }
   printf("%s/log: %llu bytes of data (%llu on disk) before, %llu after\n"
          "%s/log: %zu streams, %zu events, %zu kv keys, %zu records kept\n",
          dir, (unsigned long long)st.log_before, (unsigned long long)st.file_before,

@@ -580,6 +580,9 @@ SXAPI_EXPORT const char *sxapi_store_label(sxapi_vm *vm);
 /* The same for any store name (a directory or a URL), for messages about
  * stores the VM has not opened: malloc'd (free it); NULL for NULL. */
 SXAPI_EXPORT char *sxapi_store_name_label(const char *name);
+/* Does name select the PostgreSQL store (a postgresql:// or postgres://
+ * URL) rather than a directory? false for NULL. */
+SXAPI_EXPORT bool sxapi_store_name_is_url(const char *name);
 /* Process-wide: fn hears what the library must tell that is not the
  * result of a call — a writable open that discarded bytes of a log (a torn
  * tail, or damage), a store that could not be closed cleanly at exit. The

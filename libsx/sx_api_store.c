@@ -157,6 +157,8 @@ void sxapi_set_warning_hook(sxapi_warning_fn fn, void *ctx) { store_set_warning_
 
 char *sxapi_store_name_label(const char *name) { return name ? store_label(name) : NULL; }
 
+bool sxapi_store_name_is_url(const char *name) { return name && store_is_url(name); }
+
 const char *sxapi_store_label(sxapi_vm *vm) {
   if (api_enter(vm, "sxapi_store_label") != SXAPI_OK) return NULL;
   const char *label = vm->store_label;

@@ -221,7 +221,10 @@ int store_compact(const char *dir, store_compact_stats *out, sx_val *err) {
     return -1;
   }
   if (store_is_url(dir)) { /* nothing to rewrite: PostgreSQL reclaims space itself (autovacuum) */
-    return 0;
+    store_opts o = {.read_only = true}; /* but it must be a store that opens */
+    store *pg;
+    if (store_open(dir, &o, &pg, err)) return -1;
+    return store_close(pg, err);
   }
   if (store_cw_dir_exists(dir, err)) return -1;
   store_opts o = {.sync = STORE_SYNC_OFF}; /* the handle itself writes nothing */

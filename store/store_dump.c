@@ -443,6 +443,14 @@ int store_backup(const char *dir, const char *dest, store_backup_stats *out, sx_
   store_backup_stats local = {0};
   if (!out) out = &local;
   memset(out, 0, sizeof *out);
+  if (store_is_url(dir)) { /* refused before anything is made */
+    char *shown = store_label(dir);
+    *err = store_errorf("backup: %s is a PostgreSQL store: back the database up with PostgreSQL's own tools "
+                        "(pg_dump, a base backup), or copy the store with sx store dump",
+                        shown);
+    free(shown);
+    return -1;
+  }
   struct stat dst_st;
   int made = stat(dest, &dst_st) == 0 ? (errno = EEXIST, -1) : errno != ENOENT ? -1 : fstore_mkdirs(dest);
   if (made != 0) {

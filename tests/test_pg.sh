@@ -63,7 +63,18 @@ check "the next append continues the seq (a had 4)" "(ok 0 5)" "$(sed -n 3p <<<"
 OUT=$("$SX" store check "$URL" 2>&1); RC=$?
 check "store check of a PostgreSQL store exits 0" "0" "$RC"
 has "store check counts what is stored" "2 streams" "$OUT"
-"$SX" store compact "$URL" >/dev/null 2>&1; check "store compact has nothing to do and succeeds" "0" "$?"
+OUT=$("$SX" store compact "$URL" 2>&1); RC=$?
+check "store compact of a PostgreSQL store exits 0" "0" "$RC"
+has "store compact says it has nothing to do" "nothing to compact" "$OUT"
+BAD="postgresql://sxuser:secret@/nosuchdb?host=$SX_TEST_PG_DIR&sx_schema=none"
+OUT=$("$SX" store compact "$BAD" 2>&1); RC=$?
+check "store compact of a database that cannot be reached fails" "1" "$RC"
+has "its message names the database" "nosuchdb" "$OUT"
+check "and never the password" "0" "$(grep -c secret <<<"$OUT")"
+OUT=$("$SX" store backup "$URL" "$DIR/bk" 2>&1); RC=$?
+check "store backup of a PostgreSQL store is refused" "1" "$RC"
+has "it says what to use instead" "is a PostgreSQL store: back the database up with PostgreSQL's own tools" "$OUT"
+check "and makes no destination" "no" "$([ -e "$DIR/bk" ] && echo yes || echo no)"
 
 # ---- moving a file store into PostgreSQL and back -------------------------------------
 # dump a file store (a truncated stream, unicode and binary keys, floats,
