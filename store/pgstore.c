@@ -324,12 +324,29 @@ static int pg_schema_create(pgstore *s, sx_val *err) {
 
 /* Use the schema as it is when its version is this build's (one query);
  * create it when missing; refuse one written by a newer version. */
+/* A read-only handle on a schema without the store's tables: an error,
+ * as for a directory that holds no store (a read-only tool never creates
+ * one, so a misspelt sx_schema= is not checked and found "ok"). 0 when
+ * the tables are there after all. */
+static int pg_absent(pgstore *s, sx_val *err) {
+  PGresult *r = pg_query_once(s, "SELECT to_regclass('S.meta') IS NOT NULL", err);
+  if (!r) return -1;
+  bool there = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 1;
+  PQclear(r);
+  if (there) return 0;
+  *err = store_errorf("store %s: there is no store in schema %s (the first process that opens it for writing "
+                      "creates it)",
+                      s->shown, s->schema);
+  return -1;
+}
+
 static int pg_schema(pgstore *s, sx_val *err) {
   sx_val ignored = SX_NIL;
   int version = pg_schema_version(s, &ignored);
   if (version == PG_SCHEMA_VERSION) return 0;
   if (version > PG_SCHEMA_VERSION) return pg_newer(s, version, err);
   if (!s->main.conn && !pg_ready(s, &s->main, err)) return -1; /* the failed read dropped a broken connection */
+  if (version == 0 && s->base.opts.read_only && pg_absent(s, err)) return -1;
   return pg_schema_create(s, err);
 }
 

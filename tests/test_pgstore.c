@@ -1627,6 +1627,29 @@ Test(pg, check_reads_in_batches) {
   sx_buf_free(&report);
 }
 
+/* A read-only open (the check, dump and tail tools, a --read-only REPL)
+ * of a schema that holds no store fails naming it and creates nothing,
+ * as for a directory that holds no store; once a writer has opened it,
+ * read-only opens work. */
+Test(pg, a_read_only_open_of_a_schema_without_a_store) {
+  store_opts ro = {.read_only = true};
+  store *s = NULL;
+  sx_val err = SX_NIL;
+  cr_assert_neq(store_open(url, &ro, &s, &err), 0, "a read-only open of nothing succeeded");
+  HAS(msg(err), "there is no store in schema");
+  HAS(msg(err), schema);
+  cr_assert_eq(admin_count("SELECT count(*) FROM pg_namespace WHERE nspname = '%s'", schema), 0,
+               "the schema was not created");
+  sx_buf report = SX_BUF_INIT;
+  cr_assert_eq(store_check(url, &report), -1);
+  sx_buf_free(&report);
+  store *w = open_url(url, NULL);
+  close_store(w);
+  s = open_url(url, &ro);
+  cr_assert_eq(len_of(store_read(s, str("a"))), 0);
+  close_store(s);
+}
+
 Test(pg, a_bad_sx_read_chunk_is_refused_naming_it) {
   const char *bad[] = {"0", "x", "1000001", "-3", ""};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
