@@ -322,8 +322,6 @@ static int pg_schema_create(pgstore *s, sx_val *err) {
   return pg_exec_once(s, "COMMIT", err);
 }
 
-/* Use the schema as it is when its version is this build's (one query);
- * create it when missing; refuse one written by a newer version. */
 /* A read-only handle on a schema without the store's tables: an error,
  * as for a directory that holds no store (a read-only tool never creates
  * one, so a misspelt sx_schema= is not checked and found "ok"). 0 when
@@ -340,6 +338,9 @@ static int pg_absent(pgstore *s, sx_val *err) {
   return -1;
 }
 
+/* Use the schema as it is when its version is this build's (one query);
+ * create it when missing (never for a read-only handle: pg_absent);
+ * refuse one written by a newer version. */
 static int pg_schema(pgstore *s, sx_val *err) {
   sx_val ignored = SX_NIL;
   int version = pg_schema_version(s, &ignored);
@@ -1036,15 +1037,20 @@ static int pgk_values(pgstore *s, const char *sql, const char *what, bool blobs,
 /* The checks, in one read-only transaction (one snapshot, however the
  * store changes meanwhile): 0 sound, 1 damaged, -1 failed. */
 static int pgk_all(pgstore *s, sx_buf *report, size_t *nstreams, size_t *nevents) {
-  int rc = pgk_streams(s, report, nstreams, nevents), r2;
-  if (rc >= 0 && (r2 = pgk_values(s, "SELECT stream, value FROM S.events", "stored event", false, s->read_chunk,
-                                  report)))
-    rc = r2 < 0 ? -1 : 1;
-  if (rc >= 0 && (r2 = pgk_values(s, "SELECT key, value FROM S.kv WHERE value IS NOT NULL", "kv value", false,
-                                  s->read_chunk, report)))
-    rc = r2 < 0 ? -1 : 1;
-  if (rc >= 0 && (r2 = pgk_values(s, "SELECT cid, bytes FROM S.blobs", "blob", true, PGK_BLOB_BATCH, report)))
-    rc = r2 < 0 ? -1 : 1;
+  const struct {
+    const char *sql, *what;
+    bool blobs;
+    int batch;
+  } values[] = {
+      {"SELECT stream, value FROM S.events", "stored event", false, s->read_chunk},
+      {"SELECT key, value FROM S.kv WHERE value IS NOT NULL", "kv value", false, s->read_chunk},
+      {"SELECT cid, bytes FROM S.blobs", "blob", true, PGK_BLOB_BATCH},
+  };
+  int rc = pgk_streams(s, report, nstreams, nevents);
+  for (size_t i = 0; i < sizeof values / sizeof values[0] && rc >= 0; i++) {
+    int r = pgk_values(s, values[i].sql, values[i].what, values[i].blobs, values[i].batch, report);
+    if (r) rc = r < 0 ? -1 : 1;
+  }
   return rc;
 }
 

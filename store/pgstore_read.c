@@ -111,8 +111,9 @@ pgr_status pgr_end(pgr *rd, pg_items *out, size_t *encoded, sx_val *bad, sx_val 
   while (rd->out > 0) {
     PGresult *r = PQgetResult(conn); /* the chunk's rows (NULL: the connection broke) */
     if (st == PGR_OK) st = r ? pgr_take(rd, r, out, encoded, bad, err) : pgr_lost(rd, err);
+    bool got = r != NULL;
     PQclear(r);
-    if (r)
+    if (got)
       while ((r = PQgetResult(conn))) PQclear(r); /* to the NULL that ends the query's results */
     PQclear(PQgetResult(conn));                   /* its sync point */
     rd->head = (rd->head + 1) % PG_READ_AHEAD;

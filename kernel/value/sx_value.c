@@ -271,58 +271,57 @@ static void symtab_grow(void) {
   symtab.cap = ncap;
 }
 
+/* The slot holding the symbol named name (hash h), or the empty slot
+ * where it would go (the lock held; the table not empty). */
+static size_t symtab_slot(const char *name, size_t len, uint32_t h) {
+  size_t j = h & (symtab.cap - 1);
+  for (sx_val s; (s = symtab.slots[j]); j = (j + 1) & (symtab.cap - 1)) {
+    sx_val n = sx_sym_name(s);
+    if (sx_str_len(n) == len && memcmp(sx_str_data(n), name, len) == 0) break;
+  }
+  return j;
+}
+
 static sx_val symtab_intern(const char *name, size_t len) {
   uint32_t h = hash_bytes(name, len);
   pthread_mutex_lock(&symtab.lock);
   if (symtab.count * 2 >= symtab.cap) symtab_grow();
-  size_t j = h & (symtab.cap - 1);
-  for (sx_val s; (s = symtab.slots[j]); j = (j + 1) & (symtab.cap - 1)) {
-    sx_val n = sx_sym_name(s);
-    if (sx_str_len(n) == len && memcmp(sx_str_data(n), name, len) == 0) {
-      pthread_mutex_unlock(&symtab.lock);
-      return s;
-    }
+  size_t j = symtab_slot(name, len, h);
+  if (!symtab.slots[j]) {
+    sx_symbol *sym = sx_obj_new(SX_T_SYMBOL, sizeof *sym);
+    sym->name = sx_string_new(name, len);
+    symtab.slots[j] = (sx_val)sym;
+    symtab.count++;
   }
-  sx_symbol *sym = sx_obj_new(SX_T_SYMBOL, sizeof *sym);
-  sym->name = sx_string_new(name, len);
-  symtab.slots[j] = (sx_val)sym;
-  symtab.count++;
+  sx_val sym = symtab.slots[j];
   pthread_mutex_unlock(&symtab.lock);
-  return (sx_val)sym;
+  return sym;
 }
 
 /* The symbols this thread interned recently answer first, without the
  * table's lock (symbols are never freed). */
 sx_val sx_symbol_intern(const char *name, size_t len) {
-  recent_key k = {.len = SIZE_MAX};
-  if (len <= SX_RECENT_MAX) {
+  bool cached = len <= SX_RECENT_MAX;
+  recent_key k;
+  if (cached) {
     k = recent_key_of(name, len);
     sx_val sym = sx_tls_alloc ? recent_find(&sx_tls_alloc->symbols, &k) : 0;
     if (sym) return sym;
   }
   sx_val sym = symtab_intern(name, len);
-  if (k.len != SIZE_MAX) recent_put(&(sx_tls_alloc ? sx_tls_alloc : cache_create())->symbols, &k, sym);
+  if (cached) recent_put(&(sx_tls_alloc ? sx_tls_alloc : cache_create())->symbols, &k, sym);
   return sym;
 }
-
 
 sx_val sx_symbol_cstr(const char *name) { return sx_symbol_intern(name, strlen(name)); }
 
 /* The name of the interned symbol with these bytes (hash h), or 0: a
  * lookup only, so data never grows the table. */
 static sx_val symtab_find_name(const char *name, size_t len, uint32_t h) {
-  sx_val found = 0;
   pthread_mutex_lock(&symtab.lock);
-  for (size_t j = symtab.cap ? h & (symtab.cap - 1) : 0; symtab.cap && symtab.slots[j];
-       j = (j + 1) & (symtab.cap - 1)) {
-    sx_val n = sx_sym_name(symtab.slots[j]);
-    if (sx_str_len(n) == len && memcmp(sx_str_data(n), name, len) == 0) {
-      found = n;
-      break;
-    }
-  }
+  sx_val sym = symtab.cap ? symtab.slots[symtab_slot(name, len, h)] : 0;
   pthread_mutex_unlock(&symtab.lock);
-  return found;
+  return sym ? sx_sym_name(sym) : 0;
 }
 
 /* Not among the recent strings: a new one (the interned name, when
